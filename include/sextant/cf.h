@@ -1,0 +1,84 @@
+/* cf.h -- reading a plugin's Corefile lines at setup time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sextant/dname.h>
+
+/*
+ * A plugin's directive in a server block looks like
+ *
+ *     NAME ARG... {
+ *         OPTION ARG...
+ *         OPTION ARG...
+ *     }
+ *
+ * The cursor starts on the directive line: arg 0 is NAME. sx_cf_next_line()
+ * moves to each line of the block in turn (arg 0 is then OPTION). Lines are
+ * lines of tokens (a quoted token may span newlines; it belongs to the line
+ * where it starts). Errors name the file and line of the current line.
+ */
+struct sx_cf;
+
+/** Arguments on the current line, the first (the name) included. */
+int sx_cf_nargs(const struct sx_cf *cf);
+/** Argument @i of the current line, or NULL past the end. */
+const char *sx_cf_arg(const struct sx_cf *cf, int i);
+/** Move to the next line of the directive's block. @return false at its end. */
+bool sx_cf_next_line(struct sx_cf *cf);
+/** Whether the directive has a { } block at all. */
+bool sx_cf_has_block(const struct sx_cf *cf);
+
+const char *sx_cf_file(const struct sx_cf *cf);
+int sx_cf_line(const struct sx_cf *cf);
+/** Directory of the Corefile being read, to resolve relative paths. */
+const char *sx_cf_dir(const struct sx_cf *cf);
+
+/**
+ * Record "FILE:LINE: plugin/NAME: message" for the current line.
+ * @return SX_EINVAL, so setup code can `return sx_cf_err(cf, ...)`.
+ */
+int sx_cf_err(struct sx_cf *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** A set of zones: uncompressed lower-case wire names. */
+struct sx_zone {
+	uint8_t wire[SX_DNAME_MAX];
+	uint8_t len;
+	char *name; /* presentation form, with the final dot */
+};
+struct sx_zones {
+	size_t n;
+	struct sx_zone *z;
+};
+
+/** The zones of the server block being set up (CIDR keys already expanded). */
+const struct sx_zones *sx_cf_block_zones(const struct sx_cf *cf);
+/** The block's port (for the zone lines and loop's probes). */
+uint16_t sx_cf_block_port(const struct sx_cf *cf);
+/**
+ * Listen on @sa (port ignored: the block's port is used) instead of the
+ * wildcard address; the `bind` plugin calls this. May be called repeatedly.
+ */
+int sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen);
+/** Number of workers the server runs (per-worker state is sized by it). */
+unsigned sx_cf_workers(const struct sx_cf *cf);
+
+/**
+ * Parse args @first.. of the current line as zones, normalised (lower case,
+ * FQDN, CIDR expanded) into @out (which must be empty). With no such args and
+ * @dflt non-NULL, copy @dflt. Zones must lie within @within when it is given.
+ */
+int sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt,
+                const struct sx_zones *within, struct sx_zones *out);
+/** Longest zone of @zones containing @name (uncompressed wire), or -1. */
+int sx_zones_match(const struct sx_zones *zones, const uint8_t *name);
+void sx_zones_fini(struct sx_zones *zones);
+
+/**
+ * Parse a Go-style duration ("5s", "1m30s", "500ms", "2h"); a bare number is
+ * seconds. @return 0 with *@ms set, or SX_EINVAL.
+ */
+int sx_parse_duration(const char *s, uint64_t *ms);

@@ -1,0 +1,121 @@
+/* msg.h -- the reply under construction: wire-format writer with name compression. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A reply is built in place in a buffer owned by the worker: header, the
+ * question exactly as the client sent it (its case is preserved), then
+ * records appended section by section, in order (answer, authority,
+ * additional). The core appends the OPT record when the reply is sent, so
+ * plugins never write one. Names are compressed against everything written
+ * before them, case-insensitively: an owner name equal to the question name
+ * is written as a pointer to the question, so answers echo the client's case.
+ */
+
+enum sx_section { SX_SEC_ANSWER = 0, SX_SEC_AUTHORITY = 1, SX_SEC_ADDITIONAL = 2 };
+
+/* Header flag bits as in the second 16-bit word of the header. */
+#define SX_FLAG_QR 0x8000u
+#define SX_FLAG_AA 0x0400u
+#define SX_FLAG_TC 0x0200u
+#define SX_FLAG_RD 0x0100u
+#define SX_FLAG_RA 0x0080u
+#define SX_FLAG_AD 0x0020u
+#define SX_FLAG_CD 0x0010u
+
+/* Response codes (RFC 1035, 6891); values above 15 need the OPT record. */
+enum sx_rcode {
+	SX_RCODE_NOERROR = 0,
+	SX_RCODE_FORMERR = 1,
+	SX_RCODE_SERVFAIL = 2,
+	SX_RCODE_NXDOMAIN = 3,
+	SX_RCODE_NOTIMP = 4,
+	SX_RCODE_REFUSED = 5,
+	SX_RCODE_BADVERS = 16,
+};
+
+/* Record types the core and plugins name. */
+enum sx_rrtype {
+	SX_TYPE_A = 1, SX_TYPE_NS = 2, SX_TYPE_CNAME = 5, SX_TYPE_SOA = 6, SX_TYPE_PTR = 12,
+	SX_TYPE_HINFO = 13, SX_TYPE_MX = 15, SX_TYPE_TXT = 16, SX_TYPE_AAAA = 28,
+	SX_TYPE_SRV = 33, SX_TYPE_OPT = 41, SX_TYPE_DS = 43, SX_TYPE_IXFR = 251,
+	SX_TYPE_AXFR = 252, SX_TYPE_ANY = 255,
+};
+#define SX_CLASS_IN 1
+#define SX_CLASS_CH 3
+
+struct sx_msg {
+	uint8_t *wire;     /* owned by the worker */
+	size_t len;        /* bytes written so far */
+	size_t cap;        /* size of @wire */
+	size_t limit;      /* most bytes the reply may take (transport and client buffer) */
+	size_t qend;       /* offset just after the question */
+	unsigned rcode;    /* full rcode; the low 4 bits also live in the header */
+	int section;       /* last section written to */
+	bool truncated;
+	uint16_t ncomp;    /* entries used in @comp */
+	uint16_t comp[64]; /* offsets of names written, for compression */
+};
+
+/** Set the response code (extended codes go into OPT when the reply is sent). */
+void sx_msg_set_rcode(struct sx_msg *msg, unsigned rcode);
+unsigned sx_msg_rcode(const struct sx_msg *msg);
+
+/** Set or clear header flag bits (SX_FLAG_*). */
+void sx_msg_set_flags(struct sx_msg *msg, uint16_t flags);
+void sx_msg_clear_flags(struct sx_msg *msg, uint16_t flags);
+uint16_t sx_msg_flags(const struct sx_msg *msg);
+
+/** Records in @sec so far. */
+uint16_t sx_msg_count(const struct sx_msg *msg, enum sx_section sec);
+
+/**
+ * Append one record. @owner and the names inside @rdata are uncompressed wire
+ * names; owner names and the rdata names of NS, CNAME, PTR, MX and SOA are
+ * compressed. Sections must be written in order.
+ * @return 0; SX_ETRUNC when it does not fit (the message is unchanged and, for
+ * the answer and authority sections, the TC flag is set); SX_EINVAL on a
+ * section out of order or bad rdata.
+ */
+int sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
+                  uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
+
+/** Drop every record, keeping header (with rcode NOERROR, no AA/TC) and question. */
+void sx_msg_reset(struct sx_msg *msg);
+
+/**
+ * Replace the reply by a complete DNS message (from an upstream or a cache).
+ * The client's ID and question (with its case) are kept; the flags, rcode and
+ * records are taken from @wire; an OPT record in @wire is dropped (the core
+ * adds its own). If the records do not fit in the limit, TC is set and only
+ * the records that fit whole are kept.
+ * @return 0, or SX_EMALF if @wire is not a well-formed message.
+ */
+int sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len);
+
+/* Reading records back: used by reply hooks (cache, loadbalance, log). */
+struct sx_rr {
+	size_t owner_off; /* offset of the (maybe compressed) owner name */
+	uint16_t type, rclass;
+	uint32_t ttl;
+	size_t ttl_off;   /* offset of the TTL field, to rewrite it in place */
+	size_t rdata_off;
+	uint16_t rdlen;
+	size_t end;       /* offset just past this record */
+};
+
+/**
+ * Iterate over the records of message @wire (@len bytes): start with
+ * *@off = 0 and *@sec = -1; each call fills @rr and its section.
+ * @return 1 for a record, 0 at the end, SX_EMALF on a malformed message.
+ */
+int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr);
+
+/**
+ * Expand the possibly compressed name at @off in @wire into @out (uncompressed).
+ * @return wire length of the expanded name, or SX_EMALF.
+ */
+int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[255]);

@@ -1,0 +1,75 @@
+/* plugin.h -- the contract between the core and a plugin. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sextant/cf.h>
+#include <sextant/error.h>
+#include <sextant/log.h>
+#include <sextant/msg.h>
+#include <sextant/req.h>
+
+/* What a handler (or a resumed request) says happens next. */
+enum sx_verdict {
+	SX_NEXT,    /* not mine: run the next plugin in the chain */
+	SX_DONE,    /* the reply in sx_req_msg() is complete */
+	SX_SUSPEND, /* an answer will come later through sx_req_resume() */
+};
+
+/*
+ * One option inside the plugin's { } block, as a table row. The core matches
+ * each block line to a row by name (a row named "*" takes any line no other
+ * row names), checks the argument count (arg 0, the option name, not
+ * counted) and that the option is not repeated unless @repeat, then calls @set.
+ */
+struct sx_directive {
+	const char *name;
+	int min_args, max_args; /* max_args < 0: unbounded */
+	int (*set)(struct sx_cf *cf, const struct sx_directive *d, void *inst);
+	size_t offset;          /* field written by the generic setters */
+	long long lo, hi;       /* bounds for the numeric setters */
+	bool repeat;
+};
+
+/* Generic setters for table rows; they write at inst + d->offset. */
+int sx_set_flag(struct sx_cf *cf, const struct sx_directive *d, void *inst);     /* bool = true */
+int sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst);      /* char *, strdup'ed */
+int sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst);     /* unsigned, lo..hi */
+int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* uint64_t ms, lo..hi */
+int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst);    /* struct sx_zones,
+                                                                                 * default block zones */
+
+/* Facilities the core offers a running plugin instance. */
+struct sx_runtime;
+/** The control thread's event loop (timers, file polling, API watches). */
+struct event_base *sx_rt_base(struct sx_runtime *rt);
+unsigned sx_rt_workers(struct sx_runtime *rt);
+
+struct sx_plugin {
+	const char *name;     /* Corefile keyword; "plugin/<name>" in logs */
+	size_t inst_size;     /* the core callocs this and passes it to every hook */
+	const struct sx_directive *directives; /* { NULL }-terminated, or NULL */
+	bool repeat;          /* may appear more than once per server block */
+	/**
+	 * Called after the block's lines went through @directives, with the cursor
+	 * back on the directive line: parse its args, cross-check options.
+	 * @return 0, or sx_cf_err(). Must not start anything (`-check` runs it).
+	 */
+	int (*setup)(struct sx_cf *cf, void *inst);
+	/** Optional: open files, start timers and watches. Control thread. */
+	int (*start)(void *inst, struct sx_runtime *rt);
+	/** Per request, on a worker thread; may be NULL for setup-only plugins. */
+	enum sx_verdict (*handle)(struct sx_req *req, void *inst);
+	/** Optional readiness for /ready: true once the plugin can answer fully. */
+	bool (*ready)(void *inst);
+	/**
+	 * Free everything the instance owns; must accept a half set-up instance.
+	 * Called on the control thread once no worker can still reach the instance.
+	 */
+	void (*teardown)(void *inst);
+};
+
+/** The compiled plugins in execution order, NULL-terminated (generated from plugin.cfg). */
+extern const struct sx_plugin *const sx_plugins[];

@@ -1,0 +1,82 @@
+/* req.h -- one DNS request as a plugin sees it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sextant/msg.h>
+
+struct event_base;
+struct sx_req;
+struct sx_zone;
+
+enum sx_proto { SX_PROTO_UDP = 0, SX_PROTO_TCP = 1 };
+
+/* The parsed question and transport facts. Valid until the reply is sent. */
+struct sx_query {
+	const uint8_t *qname; /* wire, as received (case preserved) */
+	const uint8_t *lname; /* wire, lower-cased: use this to look things up */
+	uint8_t qname_len;
+	uint8_t nlabels;      /* labels, root not counted */
+	uint16_t qtype, qclass;
+	uint16_t id;
+	uint16_t flags;       /* header flag bits of the query (SX_FLAG_RD, _CD, _AD) */
+	uint16_t opcode;
+	bool edns;            /* the query had an OPT record */
+	bool do_bit;          /* DNSSEC OK */
+	uint16_t udp_size;    /* client's advertised buffer; 512 without EDNS */
+	enum sx_proto proto;
+	size_t size;          /* request bytes */
+	struct sockaddr_storage client;
+	socklen_t client_len;
+	uint16_t local_port;  /* the listener's port */
+};
+
+/** The question. The pointer lives as long as @req. */
+const struct sx_query *sx_req_query(const struct sx_req *req);
+
+/** The reply being built: plugins add records to it and return SX_DONE. */
+struct sx_msg *sx_req_msg(struct sx_req *req);
+
+/**
+ * Memory that lives until the reply is sent; freed all at once. Never fails
+ * for small sizes short of the process running out of memory (then NULL).
+ */
+void *sx_req_alloc(struct sx_req *req, size_t size);
+
+/** The server block zone the query matched (uncompressed wire, lower case). */
+const uint8_t *sx_req_zone(const struct sx_req *req);
+
+/** Index of the worker running this request (0 .. workers-1), and its event loop. */
+unsigned sx_req_worker(const struct sx_req *req);
+struct event_base *sx_req_base(const struct sx_req *req);
+
+/** Monotonic time the request was received, in nanoseconds. */
+uint64_t sx_req_start_ns(const struct sx_req *req);
+
+/**
+ * Called when the reply is about to be sent, after the chain is done, in the
+ * reverse order of registration. The hook may change @msg (loadbalance) or read
+ * it (cache, log, errors).
+ */
+typedef void (*sx_reply_hook)(struct sx_req *req, struct sx_msg *msg, void *arg);
+int sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg);
+
+/**
+ * Fail the request: the reply becomes empty with @rcode, and @fmt is kept as
+ * the error the `errors` plugin logs. @return SX_DONE, for `return sx_req_error(...)`.
+ */
+int sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** The error recorded by sx_req_error(), or NULL. */
+const char *sx_req_errmsg(const struct sx_req *req);
+
+/**
+ * Continue a request whose handler returned SX_SUSPEND, on the same worker
+ * thread: SX_NEXT runs the rest of the chain, SX_DONE sends the reply in
+ * sx_req_msg(). The request must not be touched afterwards.
+ */
+void sx_req_resume(struct sx_req *req, int verdict);

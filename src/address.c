@@ -1,0 +1,2 @@
+/* address.c -- placeholder until written. */
+typedef int sx_placeholder_address;

@@ -1,0 +1,2 @@
+/* cf.c -- placeholder until written. */
+typedef int sx_placeholder_cf;

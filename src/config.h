@@ -1,0 +1,52 @@
+/* config.h -- a configuration generation: server blocks with their plugin chains. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sextant/plugin.h>
+
+struct sx_instance {
+	const struct sx_plugin *plugin;
+	void *inst; /* calloc'ed plugin_size bytes, owned by the block */
+};
+
+struct sx_block {
+	struct sx_zones zones;       /* all zones of the block's keys, CIDR expanded */
+	uint16_t port;               /* 0 means: pick a free port at start */
+	struct sockaddr_storage *listen; /* from `bind`; none means the wildcard address */
+	size_t nlisten;
+	struct sx_instance *chain;   /* every instance, in plugin.cfg order */
+	size_t nchain;
+	const char *file;            /* where the block starts, for messages */
+	int line;
+};
+
+struct sx_config_opts {
+	uint16_t default_port; /* -dns.port */
+	unsigned workers;
+};
+
+struct sx_config {
+	struct sx_block *blocks;
+	size_t nblocks;
+	unsigned workers;
+	struct sx_corefile *corefile; /* kept for its file list (reload) */
+};
+
+/**
+ * Read and set up a Corefile: parse, normalise keys (zone, port, CIDR), reject
+ * a zone served twice on one port, set up each directive with its plugin
+ * (unknown directive, option, wrong argument count, repeats: all errors).
+ * Nothing is started. @return 0, or an error with "FILE:LINE: message" in @err.
+ */
+int sx_config_load(const char *path, const struct sx_config_opts *opts,
+                   struct sx_config **out, char *err, size_t errlen);
+int sx_config_parse(const char *name, const char *text, const char *dir,
+                    const struct sx_config_opts *opts, struct sx_config **out,
+                    char *err, size_t errlen);
+
+/** Tear down every instance (teardown hooks) and free the configuration. NULL is a no-op. */
+void sx_config_free(struct sx_config *cfg);

@@ -1,0 +1,2 @@
+/* corefile.c -- placeholder until written. */
+typedef int sx_placeholder_corefile;

@@ -1,0 +1,2 @@
+/* directive.c -- placeholder until written. */
+typedef int sx_placeholder_directive;

@@ -1,0 +1,2 @@
+/* dname.c -- placeholder until written. */
+typedef int sx_placeholder_dname;

@@ -1,0 +1,2 @@
+/* msg.c -- placeholder until written. */
+typedef int sx_placeholder_msg;

@@ -1,0 +1,2 @@
+/* wire.c -- placeholder until written. */
+typedef int sx_placeholder_wire;
