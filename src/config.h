@@ -15,7 +15,7 @@ struct sx_instance {
 
 struct sx_block {
 	struct sx_zones zones;       /* all zones of the block's keys, CIDR expanded */
-	uint16_t port;               /* 0 means: pick a free port at start */
+	uint16_t *ports;             /* ports[i] serves zones.z[i]; 0: the one ephemeral port */
 	struct sockaddr_storage *listen; /* from `bind`; none means the wildcard address */
 	size_t nlisten;
 	struct sx_instance *chain;   /* every instance, in plugin.cfg order */

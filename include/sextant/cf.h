@@ -56,8 +56,8 @@ struct sx_zones {
 
 /** The zones of the server block being set up (CIDR keys already expanded). */
 const struct sx_zones *sx_cf_block_zones(const struct sx_cf *cf);
-/** The block's port (for the zone lines and loop's probes). */
-uint16_t sx_cf_block_port(const struct sx_cf *cf);
+/** The port zone @i of the block is served on (0: the ephemeral port chosen at start). */
+uint16_t sx_cf_block_port(const struct sx_cf *cf, size_t i);
 /**
  * Listen on @sa (port ignored: the block's port is used) instead of the
  * wildcard address; the `bind` plugin calls this. May be called repeatedly.

@@ -1,0 +1,2 @@
+/* test_edns.c -- placeholder until written. */
+#include <criterion/criterion.h>

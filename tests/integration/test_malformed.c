@@ -1,0 +1,2 @@
+/* test_malformed.c -- placeholder until written. */
+#include <criterion/criterion.h>

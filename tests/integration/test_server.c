@@ -1,0 +1,2 @@
+/* test_server.c -- placeholder until written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_address.c -- placeholder until written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_config.c -- placeholder until written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_corefile.c -- placeholder until written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_dname.c -- placeholder until written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_msg.c -- placeholder until written. */
+#include <criterion/criterion.h>

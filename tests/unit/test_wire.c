@@ -1,0 +1,2 @@
+/* test_wire.c -- placeholder until written. */
+#include <criterion/criterion.h>
