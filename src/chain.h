@@ -14,3 +14,7 @@ void sx_chain_process(struct sx_req *req, struct sx_gen *gen, unsigned lid);
 
 /** sx_req_resume(): continue after SX_SUSPEND. */
 void sx_chain_resume(struct sx_req *req, int verdict);
+
+/** sx_req_subquery(): see include/sextant/req.h. */
+int sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                      void *arg);

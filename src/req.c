@@ -76,6 +76,10 @@ sx_req_get(struct sx_worker *w)
 	req->has_local = false;
 	req->conn = NULL;
 	req->udp_fd = -1;
+	req->lid = 0;
+	req->parent = NULL;
+	req->sub_cb = NULL;
+	req->depth = 0;
 	req->arena.used = 0;
 	req->next_free = NULL;
 	return req;
@@ -187,8 +191,21 @@ sx_req_errmsg(const struct sx_req *req)
 	return req->errmsg;
 }
 
+int
+sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                void *arg)
+{
+	return sx_chain_subquery(req, name, type, cb, arg);
+}
+
 void
 sx_req_resume(struct sx_req *req, int verdict)
 {
 	sx_chain_resume(req, verdict);
+}
+
+bool
+sx_req_is_sub(const struct sx_req *req)
+{
+	return req->parent != NULL;
 }

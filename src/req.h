@@ -56,6 +56,13 @@ struct sx_req {
 	int ifindex;
 	bool has_local;
 	struct sx_tcp_conn *conn;
+	unsigned lid;          /* listener it came in on */
+
+	/* Sub-queries: the request waiting for this one's reply. */
+	struct sx_req *parent;
+	sx_subquery_cb sub_cb;
+	void *sub_arg;
+	unsigned depth;
 
 	struct sx_arena arena;
 	struct sx_req *next_free;

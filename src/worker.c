@@ -28,8 +28,11 @@ sx_worker_base(const struct sx_worker *w)
 void
 sx_worker_bind_async(struct sx_worker *w, struct sx_req *req)
 {
-	req->out = w->big + 2;
-	req->out_cap = sizeof(w->big) - 2;
+	/* A sub-query keeps its own buffer: its parent's reply is built in the spare one. */
+	if (!req->parent) {
+		req->out = w->big + 2;
+		req->out_cap = sizeof(w->big) - 2;
+	}
 	sx_msg_init(&req->msg, req->out, req->out_cap, sx_wire_reply_limit(&req->q), &req->q);
 	req->msg_bound = true;
 }
@@ -50,7 +53,9 @@ sx_worker_reply(struct sx_req *req, size_t len)
 	bool suspended = req->suspended;
 	struct sx_gen *gen = req->gen;
 
-	if (req->q.proto == SX_PROTO_TCP) {
+	if (req->parent) {
+		req->sub_cb(req->parent, req->out, len, req->sub_arg);
+	} else if (req->q.proto == SX_PROTO_TCP) {
 		sx_tcp_reply(req, len);
 	} else if (suspended || !w->batching) {
 		sx_udp_send_one(req, len);
