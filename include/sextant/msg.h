@@ -109,7 +109,8 @@ struct sx_rr {
 
 /**
  * Iterate over the records of message @wire (@len bytes): start with
- * *@off = 0 and *@sec = -1; each call fills @rr and its section.
+ * *@off = 0 and *@sec = -1; each call fills @rr and its section. *@off is an
+ * opaque cursor, not a byte offset: read offsets from @rr.
  * @return 1 for a record, 0 at the end, SX_EMALF on a malformed message.
  */
 int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr);
@@ -119,3 +120,10 @@ int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, stru
  * @return wire length of the expanded name, or SX_EMALF.
  */
 int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[255]);
+
+/** Mnemonic of a record type ("AAAA", else "TYPE1234" written into @buf). */
+const char *sx_rrtype_name(uint16_t type, char buf[16]);
+/** Mnemonic of a class ("IN", else "CLASS7" written into @buf). */
+const char *sx_class_name(uint16_t rclass, char buf[16]);
+/** Mnemonic of an rcode ("NXDOMAIN", else "RCODE12" written into @buf). */
+const char *sx_rcode_name(unsigned rcode, char buf[16]);

@@ -29,7 +29,7 @@ struct sx_directive {
 	int min_args, max_args; /* max_args < 0: unbounded */
 	int (*set)(struct sx_cf *cf, const struct sx_directive *d, void *inst);
 	size_t offset;          /* field written by the generic setters */
-	long long lo, hi;       /* bounds for the numeric setters */
+	long long lo, hi;       /* bounds for the numeric setters; hi <= 0: no upper bound */
 	bool repeat;
 };
 

@@ -77,6 +77,29 @@ const char *sx_req_errmsg(const struct sx_req *req);
 /**
  * Continue a request whose handler returned SX_SUSPEND, on the same worker
  * thread: SX_NEXT runs the rest of the chain, SX_DONE sends the reply in
- * sx_req_msg(). The request must not be touched afterwards.
+ * sx_req_msg(). The request must not be touched afterwards. Never call it from
+ * inside the handler that is about to return SX_SUSPEND: only from a later
+ * event (a socket, a timer, a sub-query's callback).
  */
 void sx_req_resume(struct sx_req *req, int verdict);
+
+/**
+ * Called with the reply to a sub-query: @wire (@len bytes, a complete DNS
+ * message, valid only during the call), or NULL when it could not be resolved.
+ */
+typedef void (*sx_subquery_cb)(struct sx_req *req, const uint8_t *wire, size_t len, void *arg);
+
+/**
+ * Resolve @name (uncompressed wire) / @type, class IN, through this server's own
+ * chain: the server block that serves @name on the listener @req came in on,
+ * from its first plugin (as CoreDNS's upstream lookups for ExternalName targets
+ * do). The sub-query starts after the current handler returns, which must then
+ * return SX_SUSPEND; @cb runs later on this worker and ends by calling
+ * sx_req_resume(). Sub-queries nest at most 8 deep (CNAME loops end there).
+ * @return 0, or an error (then @cb is never called and the handler goes on).
+ */
+int sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                    void *arg);
+
+/** Whether @req is a sub-query (plugins may skip work that only clients need, e.g. logging). */
+bool sx_req_is_sub(const struct sx_req *req);

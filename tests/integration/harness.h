@@ -30,6 +30,8 @@ void sx_test_write(struct sx_test_server *s, const char *name, const char *text)
  */
 struct sx_test_server *sx_test_start(struct sx_test_server *s, const char *corefile);
 uint16_t sx_test_port(const struct sx_test_server *s);
+/** Query @ip ("127.0.0.2", "::1") from now on instead of 127.0.0.1. */
+void sx_test_set_addr(struct sx_test_server *s, const char *ip);
 pid_t sx_test_pid(const struct sx_test_server *s);
 
 /** SIGTERM, wait (SIGKILL after 5 s), remove the directory. @return the exit status (waitpid form). */
@@ -41,7 +43,7 @@ const char *sx_test_log(struct sx_test_server *s);
 bool sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms);
 
 /**
- * Run `dig @127.0.0.1 -p PORT +tries=1 +time=2 ARGS` (ARGS is formatted and
+ * Run `dig @ADDR -p PORT +tries=1 +time=2 ARGS` (ARGS is formatted and
  * split on spaces) and return its stdout, malloc'ed.
  */
 char *sx_test_dig(const struct sx_test_server *s, const char *fmt, ...)

@@ -1,2 +1,206 @@
-/* test_server.c -- placeholder until written. */
+/* test_server.c -- the real binary: routing, transports, chain ends, flags and signals. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
+
+#include "harness.h"
+
+#define WHOAMI_CF ". {\n\tbind 127.0.0.1\n\twhoami\n}\n"
+
+Test(server, whoami_over_udp_and_tcp)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	char *udp = sx_test_dig(s, "example.org A");
+	char *tcp = sx_test_dig(s, "+tcp example.org A");
+
+	cr_assert(strstr(udp, "status: NOERROR"), "%s", udp);
+	cr_assert(strstr(udp, "flags: qr aa rd;"), "%s", udp);
+	cr_assert(strstr(udp, "example.org.\t\t0\tIN\tA\t127.0.0.1"), "%s", udp);
+	cr_assert(strstr(udp, "_udp.example.org.\t0\tIN\tSRV\t0 0 "), "%s", udp);
+	cr_assert(strstr(tcp, "_tcp.example.org.\t0\tIN\tSRV\t0 0 "), "%s", tcp);
+	free(udp);
+	free(tcp);
+	sx_test_stop(s);
+}
+
+Test(server, question_case_is_preserved)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	ldns_pkt *p = sx_test_query(s, "ExAmPlE.OrG", LDNS_RR_TYPE_A, 0, 0);
+	char *add;
+
+	cr_assert(p);
+	add = sx_test_section_str(p, LDNS_SECTION_ADDITIONAL);
+	cr_assert(strstr(add, "ExAmPlE.OrG.\t0\tIN\tA\t127.0.0.1"), "%s", add);
+	free(add);
+	ldns_pkt_free(p);
+	sx_test_stop(s);
+}
+
+Test(server, longest_zone_wins_and_unserved_is_refused)
+{
+	struct sx_test_server *s = sx_test_start(NULL,
+		"example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n"
+		"sub.example.org {\n\tbind 127.0.0.1\n\terrors\n}\n");
+	ldns_pkt *a = sx_test_query(s, "www.example.org", LDNS_RR_TYPE_A, 0, 0);
+	ldns_pkt *b = sx_test_query(s, "www.sub.example.org", LDNS_RR_TYPE_A, 0, 0);
+	ldns_pkt *c = sx_test_query(s, "example.com", LDNS_RR_TYPE_A, 0, 0);
+	ldns_pkt *d = sx_test_query(s, "xsub.example.org", LDNS_RR_TYPE_A, 0, 0);
+
+	cr_assert(a && b && c && d);
+	cr_assert_eq(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+	/* errors alone calls next and the chain ends: SERVFAIL, and the reason is logged. */
+	cr_assert_eq(ldns_pkt_get_rcode(b), LDNS_RCODE_SERVFAIL);
+	cr_assert_eq(ldns_pkt_get_rcode(c), LDNS_RCODE_REFUSED);
+	/* "xsub" is not on a label boundary of sub.example.org. */
+	cr_assert_eq(ldns_pkt_get_rcode(d), LDNS_RCODE_NOERROR);
+	cr_assert(sx_test_wait_log(s,
+		"[ERROR] plugin/errors: 2 www.sub.example.org. A: plugin/errors: no next plugin found",
+		2000), "%s", sx_test_log(s));
+	ldns_pkt_free(a);
+	ldns_pkt_free(b);
+	ldns_pkt_free(c);
+	ldns_pkt_free(d);
+	sx_test_stop(s);
+}
+
+Test(server, notimp_for_other_opcodes)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	/* A NOTIFY (opcode 4) for example.org SOA. */
+	static const uint8_t q[] = {
+		0x12, 0x34, 0x20, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0, 0, 6, 0, 1,
+	};
+	uint8_t r[512];
+	size_t n = sx_test_raw_udp(s, q, sizeof(q), r, sizeof(r), 2000);
+
+	cr_assert(n >= 12);
+	cr_assert_eq(r[0], 0x12);
+	cr_assert_eq(r[1], 0x34);
+	cr_assert(r[2] & 0x80, "QR set");
+	cr_assert_eq((r[2] >> 3) & 0xf, 4, "opcode echoed");
+	cr_assert_eq(r[3] & 0xf, 4, "NOTIMP");
+	sx_test_stop(s);
+}
+
+Test(server, pipelined_tcp_queries_all_answered)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	char *out = sx_test_dig(s, "+tcp +keepopen a.example b.example c.example d.example");
+	const char *p = out;
+	int n = 0;
+
+	while ((p = strstr(p, "status: NOERROR"))) {
+		n++;
+		p++;
+	}
+	cr_assert_eq(n, 4, "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+Test(server, stops_cleanly_on_sigterm)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	int status;
+
+	cr_assert(sx_test_wait_log(s, "sextant-", 1000));
+	status = sx_test_stop(s);
+	cr_assert(WIFEXITED(status), "status %d", status);
+	cr_assert_eq(WEXITSTATUS(status), 0);
+}
+
+Test(server, sigusr1_reloads_and_keeps_old_on_bad_config)
+{
+	struct sx_test_server *s = sx_test_start(NULL,
+		"example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n");
+	char path[512];
+	ldns_pkt *p;
+	FILE *f;
+
+	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED);
+	ldns_pkt_free(p);
+
+	/* A valid new Corefile that serves every name. */
+	snprintf(path, sizeof(path), "%s/Corefile", sx_test_dir(s));
+	f = fopen(path, "w");
+	fputs(". {\n\tbind 127.0.0.1\n\twhoami\n}\n", f);
+	fclose(f);
+	kill(sx_test_pid(s), SIGUSR1);
+	cr_assert(sx_test_wait_log(s, "Reload completed", 3000), "%s", sx_test_log(s));
+	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
+	ldns_pkt_free(p);
+
+	/* A broken one: logged, and the running configuration stays. */
+	f = fopen(path, "w");
+	fputs(". {\n\tbind 127.0.0.1\n\tnosuchplugin\n}\n", f);
+	fclose(f);
+	kill(sx_test_pid(s), SIGUSR1);
+	cr_assert(sx_test_wait_log(s, "Restart failed", 3000), "%s", sx_test_log(s));
+	cr_assert(strstr(sx_test_log(s), "Unknown directive 'nosuchplugin'"), "%s", sx_test_log(s));
+	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
+	ldns_pkt_free(p);
+	sx_test_stop(s);
+}
+
+Test(server, flags_version_plugins_and_bad_flags)
+{
+	char *out;
+	int st;
+
+	st = sx_test_run(&out, "-version");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert(!strncmp(out, "sextant-", 8), "%s", out);
+	free(out);
+
+	st = sx_test_run(&out, "-plugins");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert(strstr(out, "dns.whoami") && strstr(out, "dns.errors"), "%s", out);
+	/* Execution order: errors before whoami, as plugin.cfg says. */
+	cr_assert(strstr(out, "dns.errors") < strstr(out, "dns.whoami"), "%s", out);
+	free(out);
+
+	st = sx_test_run(&out, "-nosuchflag");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	cr_assert(strstr(out, "flag provided but not defined: -nosuchflag"), "%s", out);
+	free(out);
+
+	st = sx_test_run(&out, "-conf");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	free(out);
+}
+
+Test(server, quiet_hides_banner_and_pidfile_is_written)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char cmd[1024], pidfile[600], *out;
+	FILE *f;
+	int pid = 0;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/sextant.pid", sx_test_dir(s));
+	sx_test_write(s, "Corefile", ". {\n\tbind 127.0.0.1\n\twhoami\n}\n");
+	/* Run in the background for a moment, then stop it through the pidfile. */
+	snprintf(cmd, sizeof(cmd),
+	         "sh -c '%s -conf %s/Corefile -dns.port 0 -quiet -pidfile %s > %s/out 2>&1 & "
+	         "sleep 0.5; kill $(cat %s); wait; cat %s/out'",
+	         getenv("SEXTANT_BIN"), sx_test_dir(s), pidfile, sx_test_dir(s), pidfile,
+	         sx_test_dir(s));
+	f = popen(cmd, "r");
+	cr_assert(f);
+	out = calloc(1, 4096);
+	cr_assert(fread(out, 1, 4095, f) < 4095);
+	pclose(f);
+	cr_assert(!strstr(out, "sextant-"), "banner printed with -quiet: %s", out);
+	cr_assert(strstr(out, "SIGTERM: Shutting down servers then terminating"), "%s", out);
+	cr_assert(access(pidfile, F_OK) != 0, "pidfile removed at exit");
+	(void)pid;
+	free(out);
+	sx_test_stop(s);
+}

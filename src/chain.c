@@ -1,0 +1,181 @@
+/* chain.c -- route a query to its server block and walk the plugin chain. */
+#include <errno.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <urcu.h>
+
+#include <sextant/plugin.h>
+
+#include "chain.h"
+#include "config.h"
+#include "server.h"
+#include "worker.h"
+
+/* Runs the reply hooks (last registered first), then hands the reply to the transport. */
+static void
+finish(struct sx_req *req)
+{
+	struct sx_msg *msg = sx_req_msg(req);
+	unsigned i;
+
+	for (i = req->nhooks; i-- > 0;) {
+		req->hooks[i].fn(req, msg, req->hooks[i].arg);
+	}
+	sx_worker_reply(req, sx_msg_finish(msg, &req->q));
+}
+
+static void
+run(struct sx_req *req)
+{
+	const struct sx_block *b = req->block;
+	const char *last = NULL;
+
+	for (; req->pos < b->nchain; req->pos++) {
+		const struct sx_instance *in = &b->chain[req->pos];
+		enum sx_verdict v;
+
+		if (!in->plugin->handle) {
+			continue;
+		}
+		v = in->plugin->handle(req, in->inst);
+		if (v == SX_DONE) {
+			finish(req);
+			return;
+		}
+		if (v == SX_SUSPEND) {
+			if (!req->suspended) {
+				req->suspended = true;
+				req->msg_bound = false; /* the batch buffer is reused meanwhile */
+				sx_gen_ref(req->gen);
+				sx_worker_hold(req);
+			}
+			return;
+		}
+		last = in->plugin->name;
+	}
+	/* Fell off the end: as CoreDNS, SERVFAIL; no handler at all: REFUSED. */
+	if (last) {
+		sx_req_error(req, SX_RCODE_SERVFAIL, "plugin/%s: no next plugin found", last);
+	} else {
+		sx_msg_set_rcode(sx_req_msg(req), SX_RCODE_REFUSED);
+	}
+	finish(req);
+}
+
+/* CoreDNS answers classes other than IN only where a plugin may serve them. */
+static bool
+serves_any_class(const struct sx_block *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nchain; i++) {
+		const char *name = b->chain[i].plugin->name;
+
+		if (!strcmp(name, "chaos") || !strcmp(name, "forward")) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+sx_chain_process(struct sx_req *req, struct sx_gen *gen, unsigned lid)
+{
+	req->gen = gen;
+	req->lid = lid;
+	req->block = sx_gen_route(gen, lid, &req->q, &req->zone);
+	sx_msg_init(&req->msg, req->out, req->out_cap, sx_wire_reply_limit(&req->q), &req->q);
+	req->msg_bound = true;
+	if (!req->block || (req->q.qclass != SX_CLASS_IN && !serves_any_class(req->block))) {
+		sx_msg_set_rcode(&req->msg, SX_RCODE_REFUSED);
+		finish(req);
+		return;
+	}
+	run(req);
+}
+
+void
+sx_chain_resume(struct sx_req *req, int verdict)
+{
+	rcu_read_lock();
+	if (verdict == SX_NEXT) {
+		req->pos++;
+		sx_req_msg(req);
+		run(req);
+	} else {
+		finish(req);
+	}
+	rcu_read_unlock();
+}
+
+#define SUB_MAX_DEPTH 8
+#define SUB_BUF 16384
+
+static void
+sub_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_req *sub = arg;
+
+	(void)fd;
+	(void)what;
+	rcu_read_lock();
+	sx_chain_process(sub, sub->parent->gen, sub->parent->lid);
+	rcu_read_unlock();
+}
+
+int
+sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                  void *arg)
+{
+	size_t nlen = sx_dname_len(name), len;
+	struct sx_req *sub;
+	uint8_t *q;
+
+	if (req->depth >= SUB_MAX_DEPTH) {
+		return SX_ETRUNC;
+	}
+	sub = sx_req_get(req->w);
+	if (!sub) {
+		return -ENOMEM;
+	}
+	/* A plain query for the name, RD set, with EDNS so big answers fit. */
+	q = sub->qwire;
+	memset(q, 0, SX_HDR_LEN);
+	q[2] = 0x01;
+	q[5] = 1;
+	q[11] = 1;
+	memcpy(q + SX_HDR_LEN, name, nlen);
+	len = SX_HDR_LEN + nlen;
+	q[len++] = (uint8_t)(type >> 8);
+	q[len++] = (uint8_t)type;
+	q[len++] = 0;
+	q[len++] = SX_CLASS_IN;
+	static const uint8_t opt[] = { 0, 0, 41, (SUB_BUF >> 8) & 0xff, SUB_BUF & 0xff,
+	                               0, 0, 0, 0, 0, 0 };
+	memcpy(q + len, opt, sizeof(opt));
+	len += sizeof(opt);
+	if (sx_wire_parse_query(q, len, &sub->q, sub->lname) != SX_PARSE_OK) {
+		sx_req_put(sub);
+		return SX_EINVAL;
+	}
+	sub->q.id = req->q.id;
+	sub->q.proto = req->q.proto;
+	sub->q.client = req->q.client;
+	sub->q.client_len = req->q.client_len;
+	sub->q.local_port = req->q.local_port;
+	sub->start_ns = req->start_ns;
+	sub->parent = req;
+	sub->sub_cb = cb;
+	sub->sub_arg = arg;
+	sub->depth = req->depth + 1;
+	sub->out = sx_req_alloc(sub, SUB_BUF);
+	sub->out_cap = SUB_BUF;
+	/* Start after the caller's handler has returned SX_SUSPEND. */
+	if (!sub->out || event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, sub_start, sub,
+	                                 NULL) < 0) {
+		sx_req_put(sub);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,211 @@
+/* req.c -- request pool, per-request arena and the accessors plugins use. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sextant/plugin.h>
+
+#include "chain.h"
+#include "req.h"
+#include "worker.h"
+
+struct sx_arena_chunk {
+	struct sx_arena_chunk *next;
+	_Alignas(16) uint8_t data[];
+};
+
+static void
+arena_reset(struct sx_arena *a)
+{
+	struct sx_arena_chunk *c, *next;
+
+	for (c = a->extra; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->extra = NULL;
+	a->used = 0;
+}
+
+void *
+sx_req_alloc(struct sx_req *req, size_t size)
+{
+	struct sx_arena *a = &req->arena;
+	struct sx_arena_chunk *c;
+
+	size = (size + 15) & ~(size_t)15;
+	if (size <= SX_ARENA_INLINE - a->used) {
+		void *p = a->inline_buf + a->used;
+		a->used += size;
+		return p;
+	}
+	/* Rare: big or many allocations get a chunk of their own. */
+	c = malloc(sizeof(*c) + size);
+	if (!c) {
+		return NULL;
+	}
+	c->next = a->extra;
+	a->extra = c;
+	return c->data;
+}
+
+struct sx_req *
+sx_req_get(struct sx_worker *w)
+{
+	struct sx_req *req = w->free_reqs;
+
+	if (req) {
+		w->free_reqs = req->next_free;
+	} else {
+		req = malloc(sizeof(*req));
+		if (!req) {
+			return NULL;
+		}
+		req->arena.extra = NULL;
+	}
+	req->w = w;
+	req->gen = NULL;
+	req->block = NULL;
+	req->zone = NULL;
+	req->pos = 0;
+	req->nhooks = 0;
+	req->errmsg = NULL;
+	req->suspended = false;
+	req->msg_bound = false;
+	req->has_local = false;
+	req->conn = NULL;
+	req->udp_fd = -1;
+	req->lid = 0;
+	req->parent = NULL;
+	req->sub_cb = NULL;
+	req->depth = 0;
+	req->arena.used = 0;
+	req->next_free = NULL;
+	return req;
+}
+
+void
+sx_req_put(struct sx_req *req)
+{
+	struct sx_worker *w = req->w;
+
+	arena_reset(&req->arena);
+	req->next_free = w->free_reqs;
+	w->free_reqs = req;
+}
+
+void
+sx_req_pool_free(struct sx_worker *w)
+{
+	struct sx_req *req, *next;
+
+	for (req = w->free_reqs; req; req = next) {
+		next = req->next_free;
+		arena_reset(&req->arena);
+		free(req);
+	}
+	w->free_reqs = NULL;
+}
+
+const struct sx_query *
+sx_req_query(const struct sx_req *req)
+{
+	return &req->q;
+}
+
+struct sx_msg *
+sx_req_msg(struct sx_req *req)
+{
+	if (!req->msg_bound) {
+		/* Resumed after a suspension: the reply is built in the worker's spare buffer. */
+		sx_worker_bind_async(req->w, req);
+	}
+	return &req->msg;
+}
+
+const uint8_t *
+sx_req_zone(const struct sx_req *req)
+{
+	return req->zone;
+}
+
+unsigned
+sx_req_worker(const struct sx_req *req)
+{
+	return sx_worker_id(req->w);
+}
+
+struct event_base *
+sx_req_base(const struct sx_req *req)
+{
+	return sx_worker_base(req->w);
+}
+
+uint64_t
+sx_req_start_ns(const struct sx_req *req)
+{
+	return req->start_ns;
+}
+
+int
+sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg)
+{
+	if (req->nhooks == SX_REQ_HOOKS) {
+		return SX_ETRUNC;
+	}
+	req->hooks[req->nhooks].fn = hook;
+	req->hooks[req->nhooks].arg = arg;
+	req->nhooks++;
+	return 0;
+}
+
+int
+sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
+{
+	struct sx_msg *msg = sx_req_msg(req);
+	char buf[512];
+	va_list ap;
+	char *copy;
+	int n;
+
+	sx_msg_reset(msg);
+	sx_msg_set_rcode(msg, rcode);
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		return SX_DONE;
+	}
+	copy = sx_req_alloc(req, (size_t)n + 1 < sizeof(buf) ? (size_t)n + 1 : sizeof(buf));
+	if (copy) {
+		memcpy(copy, buf, strlen(buf) + 1);
+		req->errmsg = copy;
+	}
+	return SX_DONE;
+}
+
+const char *
+sx_req_errmsg(const struct sx_req *req)
+{
+	return req->errmsg;
+}
+
+int
+sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                void *arg)
+{
+	return sx_chain_subquery(req, name, type, cb, arg);
+}
+
+void
+sx_req_resume(struct sx_req *req, int verdict)
+{
+	sx_chain_resume(req, verdict);
+}
+
+bool
+sx_req_is_sub(const struct sx_req *req)
+{
+	return req->parent != NULL;
+}

@@ -1,0 +1,76 @@
+/* req.h -- the request object behind include/sextant/req.h (private to the core). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sextant/req.h>
+
+#include "wire.h"
+
+#define SX_QUERY_MAX 4096 /* larger queries get FORMERR */
+#define SX_REQ_HOOKS 16
+#define SX_ARENA_INLINE 1024
+
+struct sx_worker;
+struct sx_gen;
+struct sx_block;
+struct sx_tcp_conn;
+
+/* Bump allocator: an inline chunk, then heap chunks freed when the request ends. */
+struct sx_arena {
+	size_t used;
+	struct sx_arena_chunk *extra;
+	_Alignas(16) uint8_t inline_buf[SX_ARENA_INLINE];
+};
+
+struct sx_req {
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	uint8_t qwire[SX_QUERY_MAX];
+
+	struct sx_msg msg;
+	bool msg_bound;        /* msg points at a live buffer */
+	uint8_t *out;          /* where the reply is built while not suspended */
+	size_t out_cap;
+
+	struct sx_worker *w;
+	struct sx_gen *gen;    /* referenced while suspended */
+	const struct sx_block *block;
+	const uint8_t *zone;
+	size_t pos;            /* chain position of the running plugin */
+
+	struct {
+		sx_reply_hook fn;
+		void *arg;
+	} hooks[SX_REQ_HOOKS];
+	unsigned nhooks;
+	const char *errmsg;
+	uint64_t start_ns;
+	bool suspended;
+
+	/* Where the reply goes. */
+	int udp_fd;
+	struct sockaddr_storage local; /* destination address of the query (wildcard sockets) */
+	int ifindex;
+	bool has_local;
+	struct sx_tcp_conn *conn;
+	unsigned lid;          /* listener it came in on */
+
+	/* Sub-queries: the request waiting for this one's reply. */
+	struct sx_req *parent;
+	sx_subquery_cb sub_cb;
+	void *sub_arg;
+	unsigned depth;
+
+	struct sx_arena arena;
+	struct sx_req *next_free;
+};
+
+/** Take a request from the worker's pool (reset), or NULL if out of memory. */
+struct sx_req *sx_req_get(struct sx_worker *w);
+/** Return @req to its worker's pool, freeing its arena chunks. */
+void sx_req_put(struct sx_req *req);
+/** Free a worker's pool. */
+void sx_req_pool_free(struct sx_worker *w);

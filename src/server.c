@@ -1,0 +1,594 @@
+/* server.c -- listeners, configuration generations under RCU, start, reload and stop. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <urcu.h>
+
+#include <sextant/dname.h>
+#include <sextant/log.h>
+
+#include "config.h"
+#include "server.h"
+#include "version.h"
+#include "worker.h"
+
+struct sx_runtime {
+	struct event_base *base;
+	unsigned workers;
+};
+
+static struct {
+	struct event_base *control;
+	pthread_t control_thread;
+	struct sx_runtime rt;
+	struct sx_worker *workers;
+	unsigned nworkers;
+	struct sx_gen *current; /* RCU-protected */
+	struct sx_listener *listeners;
+	unsigned next_lid;
+	uint16_t ephemeral;     /* the port keys with port 0 share */
+} srv;
+
+struct event_base *
+sx_rt_base(struct sx_runtime *rt)
+{
+	return rt->base;
+}
+
+unsigned
+sx_rt_workers(struct sx_runtime *rt)
+{
+	return rt->workers;
+}
+
+struct event_base *
+sx_server_control(void)
+{
+	return srv.control;
+}
+
+unsigned
+sx_server_workers(void)
+{
+	return srv.nworkers;
+}
+
+/* ---- generations ---- */
+
+struct sx_gen *
+sx_gen_current(void)
+{
+	return rcu_dereference(srv.current);
+}
+
+const struct sx_block *
+sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q,
+             const uint8_t **zone)
+{
+	const uint8_t *name = q->lname;
+	size_t len = q->qname_len;
+	uint8_t is_label[SX_DNAME_MAX + 1] = { 0 };
+	size_t i, off;
+
+	for (off = 0; off < len; off += (size_t)name[off] + 1) {
+		is_label[off] = 1;
+		if (name[off] == 0) {
+			break;
+		}
+	}
+	/* Routes are sorted longest zone first: the first that contains the name wins. */
+	for (i = 0; i < gen->nroutes; i++) {
+		const struct sx_route *r = &gen->routes[i];
+
+		if (r->lid != lid || r->zlen > len || !is_label[len - r->zlen] ||
+		    memcmp(name + len - r->zlen, r->zone, r->zlen) != 0) {
+			continue;
+		}
+		/* A DS record lives in the parent: prefer the parent zone's block (RFC 4035 3.1.4.1). */
+		if (q->qtype == SX_TYPE_DS && r->zlen == len && len > 1) {
+			continue;
+		}
+		*zone = r->zone;
+		return r->block;
+	}
+	/* A DS query for a zone apex with no parent block goes to the apex block after all. */
+	for (i = 0; q->qtype == SX_TYPE_DS && i < gen->nroutes; i++) {
+		const struct sx_route *r = &gen->routes[i];
+
+		if (r->lid == lid && r->zlen == len && memcmp(name, r->zone, len) == 0) {
+			*zone = r->zone;
+			return r->block;
+		}
+	}
+	return NULL;
+}
+
+static void
+gen_free(struct sx_gen *gen)
+{
+	sx_config_free(gen->cfg);
+	free(gen->routes);
+	free(gen);
+}
+
+void
+sx_gen_ref(struct sx_gen *gen)
+{
+	uatomic_inc(&gen->refs);
+}
+
+static void
+gen_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	gen_free(arg);
+}
+
+void
+sx_gen_unref(struct sx_gen *gen)
+{
+	if (uatomic_sub_return(&gen->refs, 1) != 0) {
+		return;
+	}
+	/* Plugin teardown belongs to the control thread. */
+	if (pthread_equal(pthread_self(), srv.control_thread)) {
+		gen_free(gen);
+	} else if (event_base_once(srv.control, -1, EV_TIMEOUT, gen_free_cb, gen, NULL) < 0) {
+		sx_log(SX_LOG_ERROR, "cannot schedule the release of an old configuration");
+	}
+}
+
+/* ---- listeners ---- */
+
+static int
+addr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(((const struct sockaddr_in *)a)->sin_port);
+}
+
+static void
+set_port(struct sockaddr_storage *a, uint16_t port)
+{
+	((struct sockaddr_in *)a)->sin_port = htons(port);
+}
+
+static void
+addr_str(const struct sockaddr_storage *a, char *buf, size_t cap)
+{
+	if (a->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, buf, (socklen_t)cap);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, buf, (socklen_t)cap);
+	}
+}
+
+static int
+open_socket(struct sx_listener *l, char *err, size_t errlen)
+{
+	int type = l->proto == SX_LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int one = 1, rcvbuf = 4 << 20;
+	char host[INET6_ADDRSTRLEN];
+	int fd;
+
+	fd = socket(l->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		goto fail;
+	}
+	if (l->addr.ss_family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (type == SOCK_DGRAM) {
+		/* Best effort: a bigger buffer rides out bursts; root may exceed rmem_max. */
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0) {
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		}
+		if (l->wildcard && l->addr.ss_family == AF_INET) {
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		} else if (l->wildcard) {
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+		}
+	}
+	if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) < 0) {
+		goto fail;
+	}
+	if (type == SOCK_STREAM && listen(fd, 1024) < 0) {
+		goto fail;
+	}
+	if (addr_port(&l->addr) == 0) {
+		socklen_t len = l->addrlen;
+
+		getsockname(fd, (struct sockaddr *)&l->addr, &len);
+	}
+	return fd;
+fail:
+	addr_str(&l->addr, host, sizeof(host));
+	snprintf(err, errlen, "listen %s %s%s%s:%d: %s", type == SOCK_DGRAM ? "udp" : "tcp",
+	         l->addr.ss_family == AF_INET6 ? "[" : "", host,
+	         l->addr.ss_family == AF_INET6 ? "]" : "", addr_port(&l->addr), strerror(errno));
+	if (fd >= 0) {
+		close(fd);
+	}
+	return -errno;
+}
+
+static void
+listener_free(struct sx_listener *l)
+{
+	unsigned i;
+
+	for (i = 0; l->fds && i < srv.nworkers; i++) {
+		if (l->fds[i] >= 0) {
+			close(l->fds[i]);
+		}
+	}
+	free(l->fds);
+	free(l);
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* Find the listener for @addr (port set, 0 for the ephemeral one) or open a new one. */
+static struct sx_listener *
+listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int *rc,
+             char *err, size_t errlen)
+{
+	struct sx_listener *l;
+	struct sockaddr_storage want = *addr;
+	unsigned i;
+
+	if (addr_port(&want) == 0 && srv.ephemeral) {
+		set_port(&want, srv.ephemeral);
+	}
+	for (l = srv.listeners; l; l = l->next) {
+		if (l->proto == proto && same_addr(&l->addr, &want)) {
+			l->used = true;
+			return l;
+		}
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->fds = malloc(srv.nworkers * sizeof(int)))) {
+		free(l);
+		*rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->proto = proto;
+	l->addr = want;
+	l->addrlen = want.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                        : sizeof(struct sockaddr_in);
+	l->wildcard = wildcard;
+	for (i = 0; i < srv.nworkers; i++) {
+		l->fds[i] = -1;
+	}
+	/* One socket per worker; the first fixes the port when it was 0. */
+	for (i = 0; i < srv.nworkers; i++) {
+		int fd = open_socket(l, err, errlen);
+
+		if (fd < 0) {
+			*rc = fd;
+			listener_free(l);
+			return NULL;
+		}
+		l->fds[i] = fd;
+	}
+	if (!srv.ephemeral && addr_port(addr) == 0) {
+		srv.ephemeral = (uint16_t)addr_port(&l->addr);
+	}
+	l->id = ++srv.next_lid;
+	l->used = true;
+	l->next = srv.listeners;
+	srv.listeners = l;
+	return l;
+}
+
+/* ---- building a generation ---- */
+
+static int
+route_cmp(const void *a, const void *b)
+{
+	const struct sx_route *x = a, *y = b;
+
+	return (int)y->zlen - (int)x->zlen;
+}
+
+static int
+add_route(struct sx_gen *gen, size_t *cap, unsigned lid, const struct sx_zone *z,
+          const struct sx_block *b)
+{
+	if (gen->nroutes == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct sx_route *r = realloc(gen->routes, ncap * sizeof(*r));
+
+		if (!r) {
+			return -ENOMEM;
+		}
+		gen->routes = r;
+		*cap = ncap;
+	}
+	gen->routes[gen->nroutes++] = (struct sx_route){
+		.lid = lid, .zone = z->wire, .zlen = z->len, .block = b,
+	};
+	return 0;
+}
+
+static int
+wildcards(struct sockaddr_storage out[2])
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&out[0];
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out[1];
+
+	memset(out, 0, 2 * sizeof(*out));
+	v4->sin_family = AF_INET;
+	v4->sin_addr.s_addr = htonl(INADDR_ANY);
+	v6->sin6_family = AF_INET6;
+	v6->sin6_addr = in6addr_any;
+	return 2;
+}
+
+static int
+gen_new(struct sx_config *cfg, struct sx_gen **out, char *err, size_t errlen)
+{
+	struct sx_gen *gen = calloc(1, sizeof(*gen));
+	size_t cap = 0, bi, zi, ai;
+	int rc = 0;
+
+	if (!gen) {
+		return -ENOMEM;
+	}
+	gen->cfg = cfg;
+	gen->refs = 1;
+	for (bi = 0; bi < cfg->nblocks; bi++) {
+		const struct sx_block *b = &cfg->blocks[bi];
+		struct sockaddr_storage wild[2];
+		const struct sockaddr_storage *addrs = b->listen;
+		size_t naddrs = b->nlisten;
+
+		if (naddrs == 0) {
+			naddrs = (size_t)wildcards(wild);
+			addrs = wild;
+		}
+		for (zi = 0; zi < b->zones.n; zi++) {
+			for (ai = 0; ai < naddrs; ai++) {
+				struct sockaddr_storage a = addrs[ai];
+				int proto;
+
+				set_port(&a, b->ports[zi]);
+				for (proto = SX_LISTEN_UDP; proto <= SX_LISTEN_TCP; proto++) {
+					struct sx_listener *l;
+
+					l = listener_get(&a, proto, b->nlisten == 0, &rc, err, errlen);
+					if (!l && b->nlisten == 0 && a.ss_family == AF_INET6 &&
+					    (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)) {
+						continue; /* no IPv6 here: the IPv4 wildcard still serves */
+					}
+					if (!l) {
+						goto fail;
+					}
+					rc = add_route(gen, &cap, l->id, &b->zones.z[zi], b);
+					if (rc < 0) {
+						goto fail;
+					}
+				}
+			}
+		}
+	}
+	qsort(gen->routes, gen->nroutes, sizeof(gen->routes[0]), route_cmp);
+	*out = gen;
+	return 0;
+fail:
+	gen->cfg = NULL; /* the caller still owns it */
+	gen_free(gen);
+	return rc ? rc : -ENOMEM;
+}
+
+static int
+start_plugins(struct sx_config *cfg, char *err, size_t errlen)
+{
+	size_t bi, i;
+
+	for (bi = 0; bi < cfg->nblocks; bi++) {
+		const struct sx_block *b = &cfg->blocks[bi];
+
+		for (i = 0; i < b->nchain; i++) {
+			const struct sx_instance *in = &b->chain[i];
+			int rc;
+
+			if (!in->plugin->start) {
+				continue;
+			}
+			rc = in->plugin->start(in->inst, &srv.rt);
+			if (rc < 0) {
+				snprintf(err, errlen, "%s:%d: plugin/%s: %s", b->file, b->line,
+				         in->plugin->name, sx_strerror(rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Close listeners no generation uses any more; attach the ones not yet attached. */
+static int
+sync_listeners(bool attach_new)
+{
+	struct sx_listener **pp = &srv.listeners;
+
+	while (*pp) {
+		struct sx_listener *l = *pp;
+
+		if (!l->used) {
+			*pp = l->next;
+			sx_workers_detach(srv.workers, srv.nworkers, l);
+			listener_free(l);
+			continue;
+		}
+		if (attach_new && l->fds[0] >= 0) {
+			int rc = sx_workers_attach(srv.workers, srv.nworkers, l);
+
+			if (rc < 0) {
+				return rc;
+			}
+		}
+		pp = &l->next;
+	}
+	return 0;
+}
+
+static void
+print_banner(const struct sx_config *cfg)
+{
+	size_t bi, zi, ai;
+	char host[INET6_ADDRSTRLEN];
+
+	for (bi = 0; bi < cfg->nblocks; bi++) {
+		const struct sx_block *b = &cfg->blocks[bi];
+
+		for (zi = 0; zi < b->zones.n; zi++) {
+			unsigned port = b->ports[zi] ? b->ports[zi] : srv.ephemeral;
+			char line[1024];
+			int n = snprintf(line, sizeof(line), "%s:%u", b->zones.z[zi].name, port);
+
+			for (ai = 0; ai < b->nlisten && n > 0 && (size_t)n < sizeof(line); ai++) {
+				addr_str(&b->listen[ai], host, sizeof(host));
+				n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s",
+				              ai ? " " : " on ", host);
+			}
+			printf("%s\n", line);
+		}
+	}
+	printf("sextant-%s\nlinux/%s, gcc %d.%d.%d\n", SX_VERSION, SX_ARCH, __GNUC__,
+	       __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+	fflush(stdout);
+}
+
+int
+sx_server_start(struct event_base *control, struct sx_config *cfg,
+                const struct sx_server_opts *opts, char *err, size_t errlen)
+{
+	struct sx_gen *gen;
+	int rc;
+
+	srv.control = control;
+	srv.control_thread = pthread_self();
+	srv.nworkers = opts->workers;
+	srv.rt.base = control;
+	srv.rt.workers = opts->workers;
+	srv.workers = sx_workers_new(opts->workers);
+	if (!srv.workers) {
+		sx_config_free(cfg);
+		snprintf(err, errlen, "cannot create worker event loops");
+		return -ENOMEM;
+	}
+	rc = gen_new(cfg, &gen, err, errlen);
+	if (rc < 0) {
+		sx_config_free(cfg);
+		return rc;
+	}
+	rc = start_plugins(cfg, err, errlen);
+	if (rc < 0) {
+		gen_free(gen);
+		return rc;
+	}
+	rc = sync_listeners(true);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
+		gen_free(gen);
+		return rc;
+	}
+	rcu_assign_pointer(srv.current, gen);
+	rc = sx_workers_run(srv.workers, srv.nworkers);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start worker threads: %s", sx_strerror(rc));
+		return rc;
+	}
+	if (!opts->quiet) {
+		print_banner(cfg);
+	}
+	return 0;
+}
+
+int
+sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
+{
+	struct sx_listener *l;
+	struct sx_gen *gen, *old;
+	int rc;
+
+	for (l = srv.listeners; l; l = l->next) {
+		l->used = false;
+	}
+	rc = gen_new(cfg, &gen, err, errlen);
+	if (rc == 0) {
+		rc = start_plugins(cfg, err, errlen);
+		if (rc < 0) {
+			gen_free(gen);
+			cfg = NULL;
+		}
+	}
+	if (rc < 0) {
+		sx_config_free(cfg);
+		/* Keep every listener the running generation needs; close new ones. */
+		for (l = srv.listeners; l; l = l->next) {
+			l->used = l->fds[0] < 0;
+		}
+		sync_listeners(false);
+		return rc;
+	}
+	rc = sync_listeners(true);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
+	}
+	old = rcu_xchg_pointer(&srv.current, gen);
+	synchronize_rcu(); /* no worker routes through the old generation any more */
+	sx_gen_unref(old);
+	return rc;
+}
+
+void
+sx_server_stop(void)
+{
+	struct sx_gen *gen;
+
+	sx_workers_stop(srv.workers, srv.nworkers);
+	gen = srv.current;
+	srv.current = NULL;
+	if (gen) {
+		/* Workers are stopped: suspended requests will never finish, drop them all. */
+		gen->refs = 1;
+		sx_gen_unref(gen);
+	}
+	sx_workers_free(srv.workers, srv.nworkers);
+	srv.workers = NULL;
+	while (srv.listeners) {
+		struct sx_listener *l = srv.listeners;
+
+		srv.listeners = l->next;
+		listener_free(l);
+	}
+}

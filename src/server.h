@@ -1,0 +1,80 @@
+/* server.h -- listeners, configuration generations and the worker threads (private). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sextant/plugin.h>
+
+struct sx_config;
+struct sx_block;
+struct sx_query;
+struct event_base;
+
+enum { SX_LISTEN_UDP, SX_LISTEN_TCP };
+
+/* One address+port+protocol served, with one SO_REUSEPORT socket per worker. */
+struct sx_listener {
+	unsigned id;                 /* unique for the process lifetime */
+	int proto;                   /* SX_LISTEN_UDP / _TCP */
+	struct sockaddr_storage addr; /* port resolved (never 0 once open) */
+	socklen_t addrlen;
+	bool wildcard;               /* bound to 0.0.0.0 or ::, so replies need pktinfo */
+	int *fds;                    /* per worker */
+	bool used;                   /* scratch for reload */
+	struct sx_listener *next;
+};
+
+/* One route: queries for names under @zone arriving on listener @lid go to @block. */
+struct sx_route {
+	unsigned lid;
+	const uint8_t *zone;
+	uint8_t zlen;
+	const struct sx_block *block;
+};
+
+/* A configuration generation: what workers read, published under RCU. */
+struct sx_gen {
+	struct sx_config *cfg;
+	struct sx_route *routes;
+	size_t nroutes;
+	unsigned long refs; /* the published pointer + suspended requests */
+};
+
+/** Longest-zone route for @q on listener @lid; sets *@zone. NULL: no block serves it. */
+const struct sx_block *sx_gen_route(const struct sx_gen *gen, unsigned lid,
+                                    const struct sx_query *q, const uint8_t **zone);
+void sx_gen_ref(struct sx_gen *gen);
+/** Drop a reference; the last one frees the generation on the control thread. */
+void sx_gen_unref(struct sx_gen *gen);
+
+/** The generation workers use now (caller holds rcu_read_lock). */
+struct sx_gen *sx_gen_current(void);
+
+struct sx_server_opts {
+	unsigned workers;
+	bool quiet;
+};
+
+/**
+ * Open the listeners of @cfg, start its plugins, start the workers and print
+ * the banner. Takes ownership of @cfg. @return 0, or an error with @err set.
+ */
+int sx_server_start(struct event_base *control, struct sx_config *cfg,
+                    const struct sx_server_opts *opts, char *err, size_t errlen);
+
+/**
+ * Swap in @cfg (already set up): open new listeners, start its plugins, publish,
+ * retire what the old generation used. On failure @cfg is freed and the old
+ * generation keeps running. @return 0 or an error with @err set.
+ */
+int sx_server_reload(struct sx_config *cfg, char *err, size_t errlen);
+
+/** Stop workers, tear down the generation and close listeners. */
+void sx_server_stop(void);
+
+/** The control thread's event loop (for sx_runtime). */
+struct event_base *sx_server_control(void);
+unsigned sx_server_workers(void);

@@ -1,0 +1,255 @@
+/* tcp.c -- DNS over TCP: length-prefixed, pipelined queries on bufferevents. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <urcu.h>
+
+#include "chain.h"
+#include "server.h"
+#include "worker.h"
+
+#define TCP_OUT_HIGH (256 * 1024) /* stop reading while this much output is queued */
+
+struct sx_tcp_conn {
+	struct bufferevent *bev;     /* NULL once closed */
+	struct sx_worker *w;
+	unsigned lid;
+	uint16_t port;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	unsigned refs;               /* open connection + suspended requests */
+	struct sx_tcp_conn *prev, *next;
+};
+
+static void
+conn_unref(struct sx_tcp_conn *c)
+{
+	if (--c->refs > 0) {
+		return;
+	}
+	if (c->prev) {
+		c->prev->next = c->next;
+	} else {
+		c->w->conns = c->next;
+	}
+	if (c->next) {
+		c->next->prev = c->prev;
+	}
+	free(c);
+}
+
+static void
+conn_close(struct sx_tcp_conn *c)
+{
+	if (!c->bev) {
+		return;
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->w->tcp_conns--;
+	conn_unref(c);
+}
+
+void
+sx_tcp_hold(struct sx_req *req)
+{
+	req->conn->refs++;
+}
+
+void
+sx_tcp_reply(struct sx_req *req, size_t len)
+{
+	struct sx_tcp_conn *c = req->conn;
+	uint8_t *frame = req->out - 2;
+
+	/* Replies are built 2 bytes into the buffer so the length prefix fits in front. */
+	if (c->bev) {
+		frame[0] = (uint8_t)(len >> 8);
+		frame[1] = (uint8_t)len;
+		bufferevent_write(c->bev, frame, len + 2);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUT_HIGH) {
+			bufferevent_disable(c->bev, EV_READ);
+		}
+	}
+	if (req->suspended) {
+		conn_unref(c);
+	}
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+one_query(struct sx_tcp_conn *c, struct evbuffer *in, size_t len, struct sx_gen *gen)
+{
+	struct sx_worker *w = c->w;
+	struct sx_req *req = sx_req_get(w);
+	enum sx_parse pr;
+
+	if (!req) {
+		evbuffer_drain(in, len);
+		return;
+	}
+	if (len > sizeof(req->qwire)) {
+		/* Keep the header so the FORMERR carries the client's ID. */
+		evbuffer_remove(in, req->qwire, SX_HDR_LEN);
+		evbuffer_drain(in, len - SX_HDR_LEN);
+		pr = sx_wire_parse_query(req->qwire, SX_HDR_LEN, &req->q, req->lname);
+		if (pr != SX_PARSE_DROP) {
+			pr = SX_PARSE_FORMERR;
+		}
+	} else {
+		evbuffer_remove(in, req->qwire, len);
+		pr = sx_wire_parse_query(req->qwire, len, &req->q, req->lname);
+	}
+	if (pr == SX_PARSE_DROP) {
+		sx_req_put(req);
+		return;
+	}
+	req->q.proto = SX_PROTO_TCP;
+	memcpy(&req->q.client, &c->peer, c->peerlen);
+	req->q.client_len = c->peerlen;
+	req->q.local_port = c->port;
+	req->start_ns = now_ns();
+	req->conn = c;
+	req->out = w->big + 2;
+	req->out_cap = sizeof(w->big) - 2;
+	if (pr != SX_PARSE_OK) {
+		static const unsigned rcode[] = {
+			[SX_PARSE_FORMERR] = SX_RCODE_FORMERR,
+			[SX_PARSE_NOTIMP] = SX_RCODE_NOTIMP,
+			[SX_PARSE_BADVERS] = SX_RCODE_BADVERS,
+		};
+
+		sx_msg_init_bare(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
+		sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
+		return;
+	}
+	sx_chain_process(req, gen, c->lid);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct sx_tcp_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t lenbuf[2];
+	size_t len;
+
+	/* The connection may close while its queries run; keep the struct until we are done. */
+	c->refs++;
+	rcu_read_lock();
+	struct sx_gen *gen = sx_gen_current();
+	while (c->bev && evbuffer_copyout(in, lenbuf, 2) == 2) {
+		len = (size_t)lenbuf[0] << 8 | lenbuf[1];
+		if (evbuffer_get_length(in) < len + 2) {
+			break;
+		}
+		evbuffer_drain(in, 2);
+		if (len < SX_HDR_LEN) {
+			conn_close(c); /* not even a header: nothing sensible to answer */
+			break;
+		}
+		one_query(c, in, len, gen);
+		if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUT_HIGH) {
+			break;
+		}
+	}
+	rcu_read_unlock();
+	conn_unref(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	/* Output drained below the watermark: read again, starting with what is buffered. */
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		on_read(bev, arg);
+	}
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_close(arg); /* EOF, error or idle timeout */
+}
+
+static void
+on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
+          void *arg)
+{
+	struct sx_wsock *s = arg;
+	struct sx_worker *w = s->w;
+	struct timeval idle = { SX_TCP_IDLE_SEC, 0 };
+	struct sx_tcp_conn *c;
+
+	(void)evl;
+	if (w->tcp_conns >= SX_TCP_MAX_CONNS) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->w = w;
+	c->lid = s->l->id;
+	c->port = ntohs(((struct sockaddr_in *)&s->l->addr)->sin_port);
+	memcpy(&c->peer, sa, (size_t)salen);
+	c->peerlen = (socklen_t)salen;
+	c->refs = 1;
+	c->next = w->conns;
+	if (w->conns) {
+		w->conns->prev = c;
+	}
+	w->conns = c;
+	w->tcp_conns++;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+struct evconnlistener *
+sx_tcp_listen(struct sx_wsock *s)
+{
+	return evconnlistener_new(s->w->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, s->fd);
+}
+
+void
+sx_tcp_close_all(struct sx_worker *w)
+{
+	while (w->conns) {
+		struct sx_tcp_conn *c = w->conns;
+
+		if (c->bev) {
+			conn_close(c);
+		} else {
+			/* Only suspended requests hold it; they are gone with the workers. */
+			c->refs = 1;
+			conn_unref(c);
+		}
+	}
+}

@@ -1,0 +1,227 @@
+/* worker.c -- worker threads: one event loop each, listener sockets, request release. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <urcu.h>
+
+#include <sextant/log.h>
+
+#include "server.h"
+#include "worker.h"
+
+unsigned
+sx_worker_id(const struct sx_worker *w)
+{
+	return w->id;
+}
+
+struct event_base *
+sx_worker_base(const struct sx_worker *w)
+{
+	return w->base;
+}
+
+void
+sx_worker_bind_async(struct sx_worker *w, struct sx_req *req)
+{
+	/* A sub-query keeps its own buffer: its parent's reply is built in the spare one. */
+	if (!req->parent) {
+		req->out = w->big + 2;
+		req->out_cap = sizeof(w->big) - 2;
+	}
+	sx_msg_init(&req->msg, req->out, req->out_cap, sx_wire_reply_limit(&req->q), &req->q);
+	req->msg_bound = true;
+}
+
+void
+sx_worker_hold(struct sx_req *req)
+{
+	req->w->held++;
+	if (req->conn) {
+		sx_tcp_hold(req);
+	}
+}
+
+void
+sx_worker_reply(struct sx_req *req, size_t len)
+{
+	struct sx_worker *w = req->w;
+	bool suspended = req->suspended;
+	struct sx_gen *gen = req->gen;
+
+	if (req->parent) {
+		req->sub_cb(req->parent, req->out, len, req->sub_arg);
+	} else if (req->q.proto == SX_PROTO_TCP) {
+		sx_tcp_reply(req, len);
+	} else if (suspended || !w->batching) {
+		sx_udp_send_one(req, len);
+	} else {
+		sx_udp_queue(req, len);
+	}
+	if (suspended) {
+		w->held--;
+		sx_gen_unref(gen);
+	}
+	sx_req_put(req);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct sx_worker *w = arg;
+
+	rcu_register_thread();
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+struct sx_worker *
+sx_workers_new(unsigned n)
+{
+	struct sx_worker *ws;
+	unsigned i;
+
+	ws = calloc(n, sizeof(*ws));
+	if (!ws) {
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		ws[i].id = i;
+		ws[i].base = event_base_new();
+		if (!ws[i].base) {
+			sx_workers_free(ws, i);
+			return NULL;
+		}
+	}
+	return ws;
+}
+
+int
+sx_workers_run(struct sx_worker *ws, unsigned n)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		rc = pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
+		if (rc != 0) {
+			return -rc;
+		}
+	}
+	return 0;
+}
+
+static void
+wsock_free(struct sx_wsock *s)
+{
+	if (s->ev) {
+		event_free(s->ev);
+	}
+	if (s->evl) {
+		evconnlistener_free(s->evl);
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+	}
+	free(s);
+}
+
+int
+sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct sx_wsock *s = calloc(1, sizeof(*s));
+
+		if (!s) {
+			return -ENOMEM;
+		}
+		s->l = l;
+		s->w = &ws[i];
+		s->fd = l->fds[i];
+		if (l->proto == SX_LISTEN_UDP) {
+			s->ev = event_new(ws[i].base, s->fd, EV_READ | EV_PERSIST, sx_udp_readable, s);
+			if (!s->ev || event_add(s->ev, NULL) < 0) {
+				wsock_free(s);
+				return -ENOMEM;
+			}
+		} else {
+			s->evl = sx_tcp_listen(s);
+			if (!s->evl) {
+				wsock_free(s);
+				return -ENOMEM;
+			}
+			s->fd = -1; /* the evconnlistener closes it */
+		}
+		l->fds[i] = -1; /* owned by the wsock now */
+		s->next = ws[i].socks;
+		ws[i].socks = s;
+	}
+	return 0;
+}
+
+void
+sx_workers_detach(struct sx_worker *ws, unsigned n, struct sx_listener *l)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct sx_wsock **pp = &ws[i].socks;
+
+		while (*pp) {
+			struct sx_wsock *s = *pp;
+
+			if (s->l == l) {
+				*pp = s->next;
+				wsock_free(s); /* libevent waits for a running callback */
+			} else {
+				pp = &s->next;
+			}
+		}
+	}
+}
+
+void
+sx_workers_stop(struct sx_worker *ws, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; ws && i < n; i++) {
+		if (ws[i].thread) {
+			event_base_loopbreak(ws[i].base);
+			pthread_join(ws[i].thread, NULL);
+			ws[i].thread = 0;
+		}
+	}
+}
+
+void
+sx_workers_free(struct sx_worker *ws, unsigned n)
+{
+	unsigned i;
+
+	if (!ws) {
+		return;
+	}
+	sx_workers_stop(ws, n);
+	for (i = 0; i < n; i++) {
+		while (ws[i].socks) {
+			struct sx_wsock *s = ws[i].socks;
+
+			ws[i].socks = s->next;
+			wsock_free(s);
+		}
+		sx_tcp_close_all(&ws[i]);
+		sx_req_pool_free(&ws[i]);
+		if (ws[i].base) {
+			event_base_free(ws[i].base);
+		}
+	}
+	free(ws);
+}

@@ -1,0 +1,89 @@
+/* worker.h -- one worker thread: its event loop, sockets, buffers and request pool. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "req.h"
+#include "wire.h"
+
+#define SX_UDP_BATCH 32
+#define SX_TCP_IDLE_SEC 10
+#define SX_TCP_MAX_CONNS 1024 /* per worker */
+
+struct event;
+struct event_base;
+struct evconnlistener;
+struct sx_listener;
+
+/* A listener socket as one worker serves it. */
+struct sx_wsock {
+	struct sx_listener *l;
+	int fd;
+	struct event *ev;            /* UDP */
+	struct evconnlistener *evl;  /* TCP */
+	struct sx_worker *w;
+	struct sx_wsock *next;
+};
+
+struct sx_udp_slot {
+	struct sockaddr_storage peer;
+	uint8_t control[64];
+	struct iovec iov;
+};
+
+struct sx_worker {
+	unsigned id;
+	pthread_t thread;
+	struct event_base *base;
+	struct sx_wsock *socks;
+	struct sx_req *free_reqs;
+	unsigned tcp_conns;
+	struct sx_tcp_conn *conns;   /* open connections, freed at exit */
+	unsigned held;               /* suspended requests */
+
+	/* UDP batch I/O: received queries and their replies, slot by slot. */
+	struct mmsghdr in[SX_UDP_BATCH], out[SX_UDP_BATCH];
+	struct sx_udp_slot in_slot[SX_UDP_BATCH], out_slot[SX_UDP_BATCH];
+	uint8_t in_buf[SX_UDP_BATCH][SX_QUERY_MAX];
+	uint8_t out_buf[SX_UDP_BATCH][SX_UDP_MAX];
+	unsigned nout;
+	bool batching;
+
+	/* Replies built outside a batch: TCP, and requests resumed after a suspension. */
+	uint8_t big[2 + 65535];
+};
+
+unsigned sx_worker_id(const struct sx_worker *w);
+struct event_base *sx_worker_base(const struct sx_worker *w);
+
+/** Point @req's reply at the worker's spare buffer (after a suspension). */
+void sx_worker_bind_async(struct sx_worker *w, struct sx_req *req);
+/** A request is suspended: keep what it replies through alive. */
+void sx_worker_hold(struct sx_req *req);
+/** Send the finished reply of @len bytes and release the request. */
+void sx_worker_reply(struct sx_req *req, size_t len);
+
+/** Create workers (event loops only); @return NULL on failure. */
+struct sx_worker *sx_workers_new(unsigned n);
+int sx_workers_run(struct sx_worker *ws, unsigned n);
+/** Stop the loops and join the threads; the event loops stay for teardown. */
+void sx_workers_stop(struct sx_worker *ws, unsigned n);
+/** Free sockets, connections, request pools and event loops (after sx_workers_stop). */
+void sx_workers_free(struct sx_worker *ws, unsigned n);
+
+/** Attach listener @l to every worker / detach it (runs on each worker's thread, waits). */
+int sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l);
+void sx_workers_detach(struct sx_worker *ws, unsigned n, struct sx_listener *l);
+
+/* Transport halves, in udp.c and tcp.c. */
+void sx_udp_readable(int fd, short what, void *arg);
+void sx_udp_send_one(struct sx_req *req, size_t len);
+void sx_udp_queue(struct sx_req *req, size_t len);
+struct evconnlistener *sx_tcp_listen(struct sx_wsock *ws);
+void sx_tcp_reply(struct sx_req *req, size_t len);
+void sx_tcp_hold(struct sx_req *req);
+void sx_tcp_close_all(struct sx_worker *w);
