@@ -71,6 +71,10 @@ done
 rc=0
 for t in $tests; do
 	echo "== test_k8s_$t"
-	SX_SOURCE_ROOT="$root" "$out/test_k8s_$t" ${CRITERION_ARGS:-} || rc=1
+	# A leak report does not fail a criterion test by itself.
+	SX_SOURCE_ROOT="$root" "$out/test_k8s_$t" ${CRITERION_ARGS:-} 2>&1 | tee "$out/test_k8s_$t.log" \
+		|| rc=1
+	grep -q "Synthesis:.*Failing: 0 | Crashing: 0" "$out/test_k8s_$t.log" || rc=1
+	if grep -q "Sanitizer" "$out/test_k8s_$t.log"; then rc=1; fi
 done
 exit $rc

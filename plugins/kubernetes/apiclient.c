@@ -1,0 +1,594 @@
+/* apiclient.c -- asynchronous GETs to the API server: libcurl multi on a libevent loop. */
+#include "apiclient.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include <sextant/error.h>
+#include <sextant/log.h>
+
+#include "kubeconfig.h"
+#include "sx_version.h"
+
+/*
+ * The hiperfifo pattern: libcurl says which sockets it waits on and when its
+ * next timeout is (socket and timer callbacks); libevent tells libcurl when a
+ * socket is ready or the timer fires (curl_multi_socket_action); finished
+ * transfers are then collected with curl_multi_info_read. Nothing blocks: name
+ * resolution runs on libcurl's resolver thread.
+ */
+
+#define DEFAULT_MAX_LINE (16u << 20)  /* one watch event; API objects are < 1.5 MB */
+#define DEFAULT_MAX_BODY (512u << 20) /* one LIST page */
+#define MAX_ERROR_BODY (64u << 10)    /* an error reply, kept for its Status message */
+
+struct sock {
+	struct k8s_api *api;
+	struct event *ev;
+	struct sock *prev, *next;
+};
+
+struct k8s_call {
+	struct k8s_api *api;
+	struct k8s_call *prev, *next;
+	CURL *easy;
+	struct curl_slist *headers;
+	enum k8s_call_mode mode;
+	const struct k8s_call_ops *ops;
+	void *arg;
+	char *buf;          /* the body, the unfinished line, or the error reply */
+	size_t len, cap;
+	bool status_known, status_ok;
+	int stop;           /* set by the write callback to end the transfer */
+	char curl_err[CURL_ERROR_SIZE];
+	char msg[512];
+};
+
+struct k8s_api {
+	struct event_base *base;
+	struct k8s_conn *conn;
+	CURLM *multi;
+	struct event *timer;
+	struct k8s_call *calls;
+	struct sock *socks;
+	size_t max_line, max_body;
+	char token_err[256];  /* the last token-file error logged, to log each once */
+};
+
+static void call_free(struct k8s_call *c)
+{
+	struct k8s_api *api = c->api;
+
+	if (c->prev) {
+		c->prev->next = c->next;
+	} else {
+		api->calls = c->next;
+	}
+	if (c->next) {
+		c->next->prev = c->prev;
+	}
+	curl_multi_remove_handle(api->multi, c->easy);
+	curl_easy_cleanup(c->easy);
+	curl_slist_free_all(c->headers);
+	free(c->buf);
+	free(c);
+}
+
+static int reserve(struct k8s_call *c, size_t more)
+{
+	size_t cap = c->cap ? c->cap : 4096;
+	char *nb;
+
+	if (c->len + more + 1 <= c->cap) {
+		return 0;
+	}
+	while (cap < c->len + more + 1) {
+		cap *= 2;
+	}
+	if (!(nb = realloc(c->buf, cap))) {
+		return -ENOMEM;
+	}
+	c->buf = nb;
+	c->cap = cap;
+	return 0;
+}
+
+/* Deliver the complete lines in the buffer; keep the unfinished tail. */
+static int split_lines(struct k8s_call *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(c->buf + start, '\n', c->len - start))) {
+		size_t end = (size_t)(nl - c->buf), n = end - start;
+		*nl = '\0';
+		if (n && c->buf[end - 1] == '\r') {
+			c->buf[end - 1] = '\0';
+			n--;
+		}
+		if (n > c->api->max_line) {
+			return -EMSGSIZE;
+		}
+		if (n && c->ops->line(c->arg, c->buf + start, n)) {
+			return -ECANCELED;
+		}
+		start = end + 1;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+	if (c->len > c->api->max_line) {
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct k8s_call *c = userdata;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (!c->status_known) {
+		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+		c->status_known = true;
+		c->status_ok = status >= 200 && status < 300;
+	}
+	if (!c->status_ok) {
+		/* Keep the start of an error reply: its Status says why. */
+		size_t keep = c->len < MAX_ERROR_BODY ? MAX_ERROR_BODY - c->len : 0;
+		keep = keep < n ? keep : n;
+		if (keep && !reserve(c, keep)) {
+			memcpy(c->buf + c->len, ptr, keep);
+			c->len += keep;
+		}
+		return n;
+	}
+	if (c->mode == K8S_CALL_BODY && c->len + n > c->api->max_body) {
+		c->stop = -EMSGSIZE;
+		return 0;
+	}
+	if (reserve(c, n)) {
+		c->stop = -ENOMEM;
+		return 0;
+	}
+	memcpy(c->buf + c->len, ptr, n);
+	c->len += n;
+	if (c->mode == K8S_CALL_LINES && (c->stop = split_lines(c))) {
+		return 0;
+	}
+	return n;
+}
+
+static int curl_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* The message of an error reply: its Status message when it is one. */
+static void error_reply(struct k8s_call *c, long status, struct k8s_call_result *res)
+{
+	json_t *st = NULL, *m, *reason;
+
+	if (c->len) {
+		c->buf[c->len] = '\0';
+		st = json_loadb(c->buf, c->len, 0, NULL);
+	}
+	m = json_object_get(st, "message");
+	reason = json_object_get(st, "reason");
+	if (json_is_string(m) && *json_string_value(m)) {
+		snprintf(c->msg, sizeof(c->msg), "%s", json_string_value(m));
+	} else if (c->len) {
+		/* Not a Status (a proxy's page?): its first line says enough. */
+		size_t n = strcspn(c->buf, "\r\n");
+		snprintf(c->msg, sizeof(c->msg), "HTTP %ld: %.*s", status, (int)(n < 200 ? n : 200),
+		         c->buf);
+	} else {
+		snprintf(c->msg, sizeof(c->msg), "HTTP %ld", status);
+	}
+	if (json_is_string(reason)) {
+		/* The reason is copied after the message, in the same buffer. */
+		size_t used = strlen(c->msg) + 1;
+		snprintf(c->msg + used, sizeof(c->msg) - used, "%s", json_string_value(reason));
+		res->reason = c->msg + used;
+	}
+	json_decref(st);
+	res->code = -EPROTO;
+	res->error = c->msg;
+	res->cause = c->msg;
+}
+
+static void finish(struct k8s_call *c, CURLcode rc)
+{
+	struct k8s_call_result res = { .reason = "" };
+
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+	if (c->stop) {
+		res.code = c->stop;
+		if (c->stop == -EMSGSIZE) {
+			snprintf(c->msg, sizeof(c->msg), "%s longer than %zu bytes",
+			         c->mode == K8S_CALL_LINES ? "a watch event is" : "the reply is",
+			         c->mode == K8S_CALL_LINES ? c->api->max_line : c->api->max_body);
+		} else {
+			snprintf(c->msg, sizeof(c->msg), "%s", strerror(-c->stop));
+		}
+		res.error = c->msg;
+		res.cause = c->msg;
+	} else if (rc != CURLE_OK) {
+		res.code = curl_errno(rc);
+		res.error = c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc);
+		res.cause = curl_easy_strerror(rc);
+	} else if (res.status < 200 || res.status >= 300) {
+		error_reply(c, res.status, &res);
+	} else if (c->mode == K8S_CALL_LINES) {
+		/* A last event without its newline still counts. */
+		if (c->len) {
+			c->buf[c->len] = '\0';
+			if (c->ops->line(c->arg, c->buf, c->len)) {
+				res.code = -ECANCELED;
+				res.error = res.cause = strerror(ECANCELED);
+			}
+		}
+	} else {
+		if (reserve(c, 0)) {
+			res.code = -ENOMEM;
+			res.error = res.cause = strerror(ENOMEM);
+		} else {
+			c->buf[c->len] = '\0';
+			res.body = c->buf;
+			res.len = c->len;
+		}
+	}
+	c->ops->done(c->arg, &res);
+	call_free(c);
+}
+
+static void check_done(struct k8s_api *api)
+{
+	struct k8s_call *c;
+	CURLMsg *m;
+	int left;
+
+	/* A done hook may add or cancel calls: read one message at a time. */
+	while ((m = curl_multi_info_read(api->multi, &left))) {
+		if (m->msg != CURLMSG_DONE) {
+			continue;
+		}
+		CURLcode rc = m->data.result;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		finish(c, rc);
+	}
+}
+
+static void event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_api *api = arg;
+	int running;
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+	             (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(api->multi, fd, action, &running);
+	check_done(api);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_api *api = arg;
+	int running;
+
+	curl_multi_socket_action(api->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(api);
+}
+
+static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct k8s_api *api = userp;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	if (timeout_ms < 0) {
+		evtimer_del(api->timer);
+		return 0;
+	}
+	return evtimer_add(api->timer, &tv);
+}
+
+static void sock_free(struct sock *sk)
+{
+	struct k8s_api *api = sk->api;
+
+	if (sk->prev) {
+		sk->prev->next = sk->next;
+	} else {
+		api->socks = sk->next;
+	}
+	if (sk->next) {
+		sk->next->prev = sk->prev;
+	}
+	event_free(sk->ev);
+	free(sk);
+}
+
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct k8s_api *api = userp;
+	struct sock *sk = socketp;
+	short kind = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (sk) {
+			sock_free(sk);
+			curl_multi_assign(api->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (!sk) {
+		if (!(sk = calloc(1, sizeof(*sk)))) {
+			return -1;
+		}
+		sk->api = api;
+		if (!(sk->ev = event_new(api->base, s, 0, event_cb, api))) {
+			free(sk);
+			return -1;
+		}
+		sk->next = api->socks;
+		if (sk->next) {
+			sk->next->prev = sk;
+		}
+		api->socks = sk;
+		curl_multi_assign(api->multi, s, sk);
+	} else {
+		event_del(sk->ev);
+	}
+	kind |= (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (event_assign(sk->ev, api->base, s, kind, event_cb, api) || event_add(sk->ev, NULL)) {
+		return -1;
+	}
+	return 0;
+}
+
+int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn,
+                char *err, size_t errlen)
+{
+	struct k8s_api *api;
+
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return SX_EINVAL;
+	}
+	if (!(api = calloc(1, sizeof(*api)))) {
+		goto fail_global;
+	}
+	api->base = base;
+	api->conn = conn;
+	api->max_line = DEFAULT_MAX_LINE;
+	api->max_body = DEFAULT_MAX_BODY;
+	if (!(api->multi = curl_multi_init())) {
+		goto fail_api;
+	}
+	if (!(api->timer = evtimer_new(base, timer_cb, api))) {
+		goto fail_multi;
+	}
+	curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api);
+	curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+	curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api);
+	/* All watches share one HTTP/2 connection when the server speaks it. */
+	curl_multi_setopt(api->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	*out = api;
+	return 0;
+fail_multi:
+	curl_multi_cleanup(api->multi);
+fail_api:
+	free(api);
+fail_global:
+	curl_global_cleanup();
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+void k8s_api_free(struct k8s_api *api)
+{
+	if (!api) {
+		return;
+	}
+	while (api->calls) {
+		call_free(api->calls);
+	}
+	curl_multi_cleanup(api->multi);
+	while (api->socks) {
+		sock_free(api->socks);
+	}
+	event_free(api->timer);
+	free(api);
+	curl_global_cleanup();
+}
+
+void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body)
+{
+	api->max_line = max_line;
+	api->max_body = max_body;
+}
+
+static void set_tls(CURL *e, const struct k8s_conn *conn)
+{
+	if (conn->ca.data) {
+		struct curl_blob b = { conn->ca.data, conn->ca.len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	} else if (conn->ca_file) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, conn->ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
+	if (conn->cert.data) {
+		struct curl_blob b = { conn->cert.data, conn->cert.len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+	} else if (conn->cert_file) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, conn->cert_file);
+	}
+	if (conn->key.data) {
+		struct curl_blob b = { conn->key.data, conn->key.len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	} else if (conn->key_file) {
+		curl_easy_setopt(e, CURLOPT_SSLKEY, conn->key_file);
+	}
+	if (conn->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+/* The Authorization header, with a token re-read now if it comes from a file. */
+static struct curl_slist *auth_header(struct k8s_api *api, struct curl_slist *h)
+{
+	char why[256], *line;
+	const char *tok;
+	struct curl_slist *nh;
+
+	if (k8s_conn_token(api->conn, &tok, why, sizeof(why))) {
+		if (strcmp(why, api->token_err)) {
+			sx_plog(SX_LOG_WARNING, "kubernetes", "token file %s: %s%s",
+			        api->conn->token_file, why, tok ? " (using the last token read)" : "");
+			snprintf(api->token_err, sizeof(api->token_err), "%s", why);
+		}
+	} else {
+		api->token_err[0] = '\0';
+	}
+	if (!tok) {
+		return h;
+	}
+	if (asprintf(&line, "Authorization: Bearer %s", tok) < 0) {
+		return NULL;
+	}
+	nh = curl_slist_append(h, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	return nh;
+}
+
+int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long timeout_s,
+                const struct k8s_call_ops *ops, void *arg, struct k8s_call **out)
+{
+	struct k8s_call *c = calloc(1, sizeof(*c));
+	struct curl_slist *h;
+	char *url = NULL;
+	CURL *e;
+
+	if (out) {
+		*out = NULL;
+	}
+	if (!c) {
+		return -ENOMEM;
+	}
+	c->api = api;
+	c->mode = mode;
+	c->ops = ops;
+	c->arg = arg;
+	if (!(c->easy = e = curl_easy_init())) {
+		goto fail_call;
+	}
+	if (!(c->headers = curl_slist_append(NULL, "Accept: application/json"))) {
+		goto fail_easy;
+	}
+	if (!(h = auth_header(api, c->headers))) {
+		goto fail_easy;
+	}
+	c->headers = h;
+	if (asprintf(&url, "%s%s", api->conn->server, path) < 0) {
+		goto fail_easy;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "sextant/" SX_VERSION);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	/* A dead peer behind a silent watch is found by TCP keepalive. */
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	if (timeout_s > 0) {
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
+	}
+	if (mode == K8S_CALL_BODY) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	}
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	set_tls(e, api->conn);
+	if (curl_multi_add_handle(api->multi, e) != CURLM_OK) {
+		goto fail_easy;
+	}
+	c->next = api->calls;
+	if (c->next) {
+		c->next->prev = c;
+	}
+	api->calls = c;
+	if (out) {
+		*out = c;
+	}
+	return 0;
+fail_easy:
+	curl_slist_free_all(c->headers);
+	curl_easy_cleanup(e);
+fail_call:
+	free(c);
+	return -ENOMEM;
+}
+
+void k8s_call_cancel(struct k8s_call *call)
+{
+	if (call) {
+		call_free(call);
+	}
+}
+
+void k8s_query_escape(char *buf, size_t size, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		bool plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		             (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+		             ch == '~';
+		if (*len + (plain ? 1 : 3) >= size) {
+			break;
+		}
+		if (plain) {
+			buf[(*len)++] = (char)ch;
+		} else {
+			buf[(*len)++] = '%';
+			buf[(*len)++] = hex[ch >> 4];
+			buf[(*len)++] = hex[ch & 15];
+		}
+	}
+	if (*len < size) {
+		buf[*len] = '\0';
+	}
+}

@@ -1,0 +1,75 @@
+/* apiclient.h -- asynchronous GETs to the API server: libcurl multi on a libevent loop. */
+#pragma once
+
+#include <stddef.h>
+
+struct event_base;
+struct k8s_conn;
+
+/** One API server: its connection settings and a libcurl multi handle. */
+struct k8s_api;
+/** One GET in flight. */
+struct k8s_call;
+
+enum k8s_call_mode {
+	K8S_CALL_BODY,  /* hand over the whole body when done (LIST) */
+	K8S_CALL_LINES, /* hand over each newline-terminated line as it arrives (WATCH) */
+};
+
+/** How a call ended. */
+struct k8s_call_result {
+	int code;           /* 0: a response with a 2xx status; otherwise negative */
+	long status;        /* HTTP status, 0 when none arrived */
+	const char *error;  /* code != 0: why (the API's Status message, or libcurl's) */
+	const char *cause;  /* code != 0: the same without details that change between
+	                       attempts (ports, timings), to tell one failure from another */
+	const char *reason; /* the API's Status reason ("Expired", "Forbidden"), or "" */
+	char *body;         /* BODY mode and code 0: the body, NUL-terminated; may be edited */
+	size_t len;
+};
+
+struct k8s_call_ops {
+	/**
+	 * LINES mode: one line, without its '\n', NUL-terminated; may be edited.
+	 * Empty lines are skipped. @return 0 to go on, non-zero to end the call
+	 * (done then reports -ECANCELED). Runs inside libcurl: must not start
+	 * or cancel calls.
+	 */
+	int (*line)(void *arg, char *line, size_t len);
+	/** The call ended; it is freed when this returns. Runs from the event loop. */
+	void (*done)(void *arg, const struct k8s_call_result *res);
+};
+
+/**
+ * @param conn borrowed; must outlive the client.
+ * @return 0 and a new client in *@out, or -ENOMEM / SX_EINVAL with a message.
+ */
+int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn,
+                char *err, size_t errlen);
+
+/** Cancels every call still in flight, without calling their done hooks. */
+void k8s_api_free(struct k8s_api *api);
+
+/** Calls fail with -EMSGSIZE when a line (LINES) or the body (BODY) grows past these. */
+void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body);
+
+/**
+ * Start GET @path (absolute path and query, already escaped) with the current
+ * bearer token (re-read from its file). Never blocks; @ops->done always runs
+ * later unless the call is cancelled first, never from inside this function.
+ * @param timeout_s whole-call time limit in seconds, 0 for none (a stalled
+ *        transfer still fails after a minute without a byte in BODY mode).
+ * @param out set to the call (for k8s_call_cancel), may be NULL.
+ * @return 0, or -ENOMEM.
+ */
+int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long timeout_s,
+                const struct k8s_call_ops *ops, void *arg, struct k8s_call **out);
+
+/**
+ * Stop and free @call without calling its done hook. Not from inside one of
+ * the call's own hooks (return non-zero from line instead).
+ */
+void k8s_call_cancel(struct k8s_call *call);
+
+/** Append @s to @buf (of @size, holding @*len bytes) percent-encoded for a query value. */
+void k8s_query_escape(char *buf, size_t size, size_t *len, const char *s);

@@ -1,0 +1,501 @@
+/* watch.c -- LIST then WATCH one kind of API object, feeding the store. */
+#include "watch.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include <sextant/log.h>
+
+#include "apiclient.h"
+
+#define PLUGIN "kubernetes"
+/* Pods that can never again have an address are left out, as CoreDNS does. */
+#define POD_FIELDS "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown"
+/* A watch ending sooner than this without an event counts as a failure. */
+#define SHORT_WATCH_S 1.0
+
+static const struct {
+	const char *path, *name;
+} resources[K8S_NKINDS] = {
+	[K8S_SERVICE] = { "/api/v1/services", "*v1.Service" },
+	[K8S_SLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "*v1.EndpointSlice" },
+	[K8S_NAMESPACE] = { "/api/v1/namespaces", "*v1.Namespace" },
+	[K8S_POD] = { "/api/v1/pods", "*v1.Pod" },
+};
+
+struct k8s_watch {
+	struct event_base *base;
+	struct k8s_api *api;
+	struct k8s_store *st;
+	enum k8s_kind kind;
+	struct k8s_watch_opts opts;
+	char *selectors;        /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
+	struct k8s_call *call;  /* the LIST page or WATCH in flight */
+	struct event *retry;
+	bool retry_list;        /* the retry timer starts a LIST (else a WATCH) */
+	char *rv;               /* resourceVersion to watch from */
+	char *cont;             /* continue token of the next LIST page */
+	size_t listed;          /* items in the LIST so far */
+	double list_start;
+	/* The WATCH in flight. */
+	double watch_start;
+	bool got_event;
+	bool expired;           /* the server said our resourceVersion is too old */
+	bool after_list;        /* this WATCH starts from a LIST's resourceVersion */
+	char stream_err[256];   /* why the line hook ended the stream */
+	/* Failures and retries. */
+	double backoff, last_failure;
+	uint64_t rng;
+	char last_err[512];     /* the cause of the failure last logged; "" while things work */
+};
+
+static void start_list(struct k8s_watch *w);
+static void start_watch(struct k8s_watch *w);
+
+const char *k8s_kind_name(enum k8s_kind kind)
+{
+	return kind < K8S_NKINDS ? resources[kind].name : "?";
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double rand01(struct k8s_watch *w)
+{
+	/* xorshift64: jitter only needs to differ between processes and kinds. */
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return (double)(w->rng >> 11) / (double)(1ull << 53);
+}
+
+static char *escape_dup(const char *s)
+{
+	size_t size = strlen(s) * 3 + 1, len = 0;
+	char *buf = malloc(size);
+
+	if (buf) {
+		k8s_query_escape(buf, size, &len, s);
+	}
+	return buf;
+}
+
+/* "ns/name" of an object, for log lines. */
+static const char *obj_id(json_t *obj, char *buf, size_t size)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+
+	if (ns && *ns) {
+		snprintf(buf, size, "%s/%s", ns, name ? name : "?");
+	} else {
+		snprintf(buf, size, "%s", name ? name : "?");
+	}
+	return buf;
+}
+
+static void apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
+{
+	char err[256] = "", id[256];
+
+	if (k8s_store_apply(w->st, w->kind, ev, obj, err, sizeof(err))) {
+		sx_plog(SX_LOG_WARNING, PLUGIN, "%s %s skipped: %s", k8s_kind_name(w->kind),
+		        obj_id(obj, id, sizeof(id)), err[0] ? err : "invalid object");
+	}
+}
+
+static void set_rv(struct k8s_watch *w, json_t *obj)
+{
+	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+	                                                   "resourceVersion"));
+	char *dup;
+
+	if (rv && *rv && (dup = strdup(rv))) {
+		free(w->rv);
+		w->rv = dup;
+	}
+}
+
+/* It works (again): say so once if it did not. */
+static void working(struct k8s_watch *w)
+{
+	if (w->last_err[0]) {
+		sx_plog(SX_LOG_INFO, PLUGIN, "%s: watching again", k8s_kind_name(w->kind));
+		w->last_err[0] = '\0';
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_watch *w = arg;
+
+	if (w->retry_list) {
+		start_list(w);
+	} else {
+		start_watch(w);
+	}
+}
+
+/*
+ * Log @msg unless the last failure had the same @cause, then retry after a
+ * backoff: a LIST if @relist, else a WATCH from the last resourceVersion.
+ */
+static void failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
+{
+	double now = now_s(), delay;
+	struct timeval tv;
+
+	if (strcmp(cause, w->last_err)) {
+		sx_plog(SX_LOG_ERROR, PLUGIN, "Failed to watch %s: %s", k8s_kind_name(w->kind), msg);
+		snprintf(w->last_err, sizeof(w->last_err), "%s", cause);
+	}
+	/* After a quiet spell, start again from the shortest delay. */
+	if (!w->last_failure || now - w->last_failure > 2 * w->opts.backoff_max_s) {
+		w->backoff = w->opts.backoff_min_s;
+	}
+	w->last_failure = now;
+	delay = w->backoff * (0.75 + 0.5 * rand01(w));
+	w->backoff *= 2;
+	if (w->backoff > w->opts.backoff_max_s) {
+		w->backoff = w->opts.backoff_max_s;
+	}
+	w->retry_list = relist;
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
+	evtimer_add(w->retry, &tv);
+}
+
+static void list_failed(struct k8s_watch *w, const char *cause, const char *why)
+{
+	char msg[512], c[512];
+
+	snprintf(msg, sizeof(msg), "failed to list %s: %s", k8s_kind_name(w->kind), why);
+	snprintf(c, sizeof(c), "list: %s", cause);
+	free(w->cont);
+	w->cont = NULL;
+	failed(w, true, c, msg);
+}
+
+static void list_done(void *arg, const struct k8s_call_result *res)
+{
+	struct k8s_watch *w = arg;
+	json_t *list, *items, *md, *item;
+	json_error_t jerr;
+	const char *cont;
+	char why[256];
+	size_t i;
+
+	w->call = NULL;
+	if (res->code) {
+		if (res->status == 410 && w->cont) {
+			snprintf(why, sizeof(why), "continue token expired: %s", res->error);
+			list_failed(w, "continue token expired", why);
+		} else {
+			list_failed(w, res->cause, res->error);
+		}
+		return;
+	}
+	if (!(list = json_loadb(res->body, res->len, 0, &jerr))) {
+		snprintf(why, sizeof(why), "invalid JSON at line %d: %s", jerr.line, jerr.text);
+		list_failed(w, "invalid JSON", why);
+		return;
+	}
+	items = json_object_get(list, "items");
+	md = json_object_get(list, "metadata");
+	if (!json_is_object(list) || !(json_is_array(items) || json_is_null(items))) {
+		json_decref(list);
+		list_failed(w, "not a list", "the reply is not a list");
+		return;
+	}
+	if (!w->cont) {
+		/* The first page: everything not listed again will be deleted. */
+		k8s_store_relist_begin(w->st, w->kind);
+		w->listed = 0;
+	}
+	json_array_foreach(items, i, item) {
+		apply(w, K8S_ADDED, item);
+	}
+	w->listed += json_array_size(items);
+	cont = json_string_value(json_object_get(md, "continue"));
+	free(w->cont);
+	w->cont = NULL;
+	if (cont && *cont) {
+		if (!(w->cont = strdup(cont))) {
+			json_decref(list);
+			list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
+			return;
+		}
+		json_decref(list);
+		start_list(w);
+		return;
+	}
+	free(w->rv);
+	w->rv = NULL;
+	set_rv(w, list);
+	json_decref(list);
+	k8s_store_relist_end(w->st, w->kind);
+	w->after_list = true;
+	sx_plog(SX_LOG_DEBUG, PLUGIN, "listed %zu %s in %.0f ms", w->listed, k8s_kind_name(w->kind),
+	        (now_s() - w->list_start) * 1000);
+	working(w);
+	start_watch(w);
+}
+
+static const struct k8s_call_ops list_ops = { .done = list_done };
+
+static void start_list(struct k8s_watch *w)
+{
+	char *path, *cont = NULL;
+	int r;
+
+	if (!w->cont) {
+		w->list_start = now_s();
+	} else if (!(cont = escape_dup(w->cont))) {
+		list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
+		return;
+	}
+	r = asprintf(&path, "%s?limit=%d%s%s%s", resources[w->kind].path, w->opts.page_limit,
+	             w->selectors, cont ? "&continue=" : "", cont ? cont : "");
+	free(cont);
+	if (r < 0) {
+		list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
+		return;
+	}
+	r = k8s_api_get(w->api, path, K8S_CALL_BODY, 0, &list_ops, w, &w->call);
+	free(path);
+	if (r) {
+		list_failed(w, strerror(-r), strerror(-r));
+	}
+}
+
+static int watch_line(void *arg, char *line, size_t len)
+{
+	struct k8s_watch *w = arg;
+	json_t *ev, *obj;
+	json_error_t jerr;
+	const char *type;
+
+	if (!(ev = json_loadb(line, len, 0, &jerr))) {
+		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s", jerr.text);
+		return 1;
+	}
+	type = json_string_value(json_object_get(ev, "type"));
+	obj = json_object_get(ev, "object");
+	if (!type || !json_is_object(obj)) {
+		json_decref(ev);
+		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s",
+		         type ? "no object" : "no type");
+		return 1;
+	}
+	if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED") || !strcmp(type, "DELETED")) {
+		apply(w, type[0] == 'A' ? K8S_ADDED : type[0] == 'M' ? K8S_MODIFIED : K8S_DELETED,
+		      obj);
+		set_rv(w, obj);
+	} else if (!strcmp(type, "BOOKMARK")) {
+		set_rv(w, obj);
+	} else if (!strcmp(type, "ERROR")) {
+		json_int_t code = json_integer_value(json_object_get(obj, "code"));
+		const char *msg = json_string_value(json_object_get(obj, "message"));
+		if (code == 410) {
+			w->expired = true;
+		} else {
+			snprintf(w->stream_err, sizeof(w->stream_err), "watch error %lld: %s",
+			         (long long)code, msg ? msg : "(no message)");
+		}
+		json_decref(ev);
+		return 1;
+	} else {
+		snprintf(w->stream_err, sizeof(w->stream_err), "unknown watch event type \"%.32s\"",
+		         type);
+		json_decref(ev);
+		return 1;
+	}
+	json_decref(ev);
+	if (!w->got_event) {
+		/*
+		 * Only an event proves the watch works: the server can accept a
+		 * watch and then fail it the same way again (an event too long).
+		 * A quiet watch still gets a bookmark about once a minute.
+		 */
+		w->got_event = true;
+		working(w);
+	}
+	return 0;
+}
+
+static void relist(struct k8s_watch *w, const char *why)
+{
+	sx_plog(SX_LOG_INFO, PLUGIN, "%s: %s, listing again", k8s_kind_name(w->kind), why);
+	free(w->cont);
+	w->cont = NULL;
+	start_list(w);
+}
+
+static void watch_done(void *arg, const struct k8s_call_result *res)
+{
+	struct k8s_watch *w = arg;
+	char msg[512];
+
+	w->call = NULL;
+	if (w->expired || res->status == 410) {
+		if (w->after_list && !w->got_event) {
+			/* Relisting at once again could spin: wait as after an error. */
+			failed(w, true, "fresh resourceVersion too old",
+			       "the resourceVersion of a fresh LIST is already too old");
+			return;
+		}
+		/* Events were lost: only a new LIST tells what vanished meanwhile. */
+		relist(w, "resourceVersion too old");
+		return;
+	}
+	w->after_list = false;
+	if (res->code == -ECANCELED && w->stream_err[0]) {
+		failed(w, false, w->stream_err, w->stream_err);
+		return;
+	}
+	if (res->code) {
+		failed(w, false, res->cause, res->error);
+		return;
+	}
+	if (!w->got_event && now_s() - w->watch_start < SHORT_WATCH_S) {
+		snprintf(msg, sizeof(msg), "very short watch: the stream ended at once");
+		failed(w, false, msg, msg);
+		return;
+	}
+	/* The server ended the watch (timeoutSeconds): go on from where it stopped. */
+	working(w);
+	w->after_list = false;
+	start_watch(w);
+}
+
+static const struct k8s_call_ops watch_ops = { .line = watch_line, .done = watch_done };
+
+static void start_watch(struct k8s_watch *w)
+{
+	int timeout = w->opts.watch_timeout_s;
+	char *path, *rv = NULL;
+	int r;
+
+	if (!w->rv) {
+		/* Nothing to watch from: only a LIST gives a resourceVersion. */
+		relist(w, "no resourceVersion");
+		return;
+	}
+	if (!timeout) {
+		timeout = 300 + (int)(rand01(w) * 300);
+	}
+	if (!(rv = escape_dup(w->rv))) {
+		failed(w, false, strerror(ENOMEM), strerror(ENOMEM));
+		return;
+	}
+	r = asprintf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+	             "&timeoutSeconds=%d%s", resources[w->kind].path, rv, timeout, w->selectors);
+	free(rv);
+	if (r < 0) {
+		failed(w, false, strerror(ENOMEM), strerror(ENOMEM));
+		return;
+	}
+	w->watch_start = now_s();
+	w->got_event = false;
+	w->expired = false;
+	w->stream_err[0] = '\0';
+	/* The server ends the watch after timeoutSeconds; a silent dead one, later. */
+	r = k8s_api_get(w->api, path, K8S_CALL_LINES, timeout + 30, &watch_ops, w, &w->call);
+	free(path);
+	if (r) {
+		failed(w, false, strerror(-r), strerror(-r));
+	}
+}
+
+static int build_selectors(struct k8s_watch *w, const char *labels)
+{
+	size_t size = 64 + (labels ? strlen(labels) * 3 : 0) + sizeof(POD_FIELDS) * 3, len = 0;
+
+	if (!(w->selectors = malloc(size))) {
+		return -ENOMEM;
+	}
+	w->selectors[0] = '\0';
+	if (labels && *labels) {
+		len += (size_t)snprintf(w->selectors, size, "&labelSelector=");
+		k8s_query_escape(w->selectors, size, &len, labels);
+	}
+	if (w->kind == K8S_POD) {
+		len += (size_t)snprintf(w->selectors + len, size - len, "&fieldSelector=");
+		k8s_query_escape(w->selectors, size, &len, POD_FIELDS);
+	}
+	return 0;
+}
+
+int k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *api,
+                  struct k8s_store *st, enum k8s_kind kind, const char *labels,
+                  const struct k8s_watch_opts *opts)
+{
+	struct k8s_watch *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (!w) {
+		return -ENOMEM;
+	}
+	w->base = base;
+	w->api = api;
+	w->st = st;
+	w->kind = kind;
+	if (opts) {
+		w->opts = *opts;
+	}
+	if (w->opts.page_limit <= 0) {
+		w->opts.page_limit = 500;
+	}
+	if (w->opts.backoff_min_s <= 0) {
+		w->opts.backoff_min_s = 0.5;
+	}
+	if (w->opts.backoff_max_s < w->opts.backoff_min_s) {
+		w->opts.backoff_max_s = w->opts.backoff_min_s > 30 ? w->opts.backoff_min_s : 30;
+	}
+	w->backoff = w->opts.backoff_min_s;
+	w->rng = ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 4) ^ (uint64_t)kind ^
+	         (uint64_t)(uintptr_t)w;
+	w->rng |= 1;
+	if (build_selectors(w, labels)) {
+		goto fail;
+	}
+	if (!(w->retry = evtimer_new(base, retry_cb, w))) {
+		goto fail;
+	}
+	start_list(w);
+	*out = w;
+	return 0;
+fail:
+	k8s_watch_free(w);
+	return -ENOMEM;
+}
+
+void k8s_watch_free(struct k8s_watch *w)
+{
+	if (!w) {
+		return;
+	}
+	k8s_call_cancel(w->call);
+	if (w->retry) {
+		event_free(w->retry);
+	}
+	free(w->selectors);
+	free(w->rv);
+	free(w->cont);
+	free(w);
+}
