@@ -1,0 +1,190 @@
+/* objects.h -- compact forms of the API objects the kubernetes plugin keeps. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+
+#include "k8s.h"
+
+/*
+ * Each API object becomes one malloc'ed block as soon as it arrives: fixed
+ * header, arrays, then its strings; JSON is never kept. Addresses are 4 or 16
+ * bytes, names are lower case. Objects are immutable once published to the
+ * workers (only the control thread's bookkeeping fields change), and are freed
+ * after a grace period once unlinked (see zone.h).
+ */
+
+#define K8S_NAME_MAX 253 /* longest object name (DNS subdomain) */
+#define K8S_LABEL_MAX 63 /* longest namespace, service, port or host name */
+
+struct k8s_ns;
+
+/** An address: @fam is 4 or 6; an IPv4 address uses a[0..3]. */
+struct k8s_ip {
+	uint8_t fam;
+	uint8_t a[16];
+};
+
+enum k8s_proto { K8S_TCP, K8S_UDP, K8S_SCTP };
+
+/** A named port; the name lives in the owning object's strings. */
+struct k8s_port {
+	uint16_t port;
+	uint8_t proto;    /* enum k8s_proto */
+	uint8_t name_len; /* 0: unnamed */
+	uint32_t name_off;
+};
+
+enum k8s_svc_type { K8S_SVC_CLUSTERIP, K8S_SVC_HEADLESS, K8S_SVC_EXTERNAL };
+
+/*
+ * A Service's DNS data, position independent so that it can be copied into
+ * the view that publishes it: header, ports[nports], port names, externalName
+ * in wire form. @size covers all of it.
+ */
+struct k8s_svc {
+	uint32_t size;
+	uint8_t type;    /* enum k8s_svc_type */
+	uint8_t nips;    /* ClusterIPs (0..2) */
+	uint8_t nports;
+	uint8_t ext_len; /* wire length of externalName; 0 when none or unusable */
+	struct k8s_ip ips[2];
+};
+
+static inline const struct k8s_port *k8s_svc_ports(const struct k8s_svc *s)
+{
+	return (const struct k8s_port *)(s + 1);
+}
+
+/** A string of Service @s at offset @off (a port name: not NUL-terminated). */
+static inline const char *k8s_svc_str(const struct k8s_svc *s, uint32_t off)
+{
+	return (const char *)s + off;
+}
+
+static inline const uint8_t *k8s_svc_ext(const struct k8s_svc *s)
+{
+	return (const uint8_t *)s + s->size - s->ext_len;
+}
+
+/* One ready address of an EndpointSlice. */
+struct k8s_ep {
+	struct cds_lfht_node rnode; /* in the reverse table, keyed by address */
+	uint8_t a[16];
+	uint16_t idx;               /* position in the slice, to get back to it */
+	uint8_t host_len, pod_len;  /* hostname, targetRef name (< 64) or 0 */
+	uint32_t str_off;           /* hostname then pod name, from the slice start */
+};
+
+/*
+ * An EndpointSlice, ready endpoints only (one k8s_ep per address): header,
+ * eps[neps], ports[nports], then strings (slice name, service name, names).
+ * A slice without ports has nports 0 (CoreDNS's "port -1" sentinel).
+ */
+struct k8s_slice {
+	struct cds_lfht_node node; /* in the slice index, keyed by namespace and name */
+	struct k8s_ns *ns;
+	uint32_t size;
+	uint32_t ports_off;        /* offset of ports[] from the slice start */
+	uint16_t neps;
+	uint8_t nports;
+	uint8_t fam;               /* 4 or 6 */
+	uint8_t name_len, svc_len; /* slice name, then kubernetes.io/service-name */
+	uint8_t stale;             /* control thread: not seen in the current relist */
+	uint32_t names_off;        /* slice name then service name, from the slice start */
+	struct k8s_ep eps[];
+};
+
+static inline const struct k8s_port *k8s_slice_ports(const struct k8s_slice *s)
+{
+	return (const struct k8s_port *)((const char *)s + s->ports_off);
+}
+
+static inline const char *k8s_slice_str(const struct k8s_slice *s, uint32_t off)
+{
+	return (const char *)s + off;
+}
+
+static inline const char *k8s_slice_name(const struct k8s_slice *s)
+{
+	return (const char *)s + s->names_off;
+}
+
+static inline const char *k8s_slice_svc(const struct k8s_slice *s)
+{
+	return (const char *)s + s->names_off + s->name_len;
+}
+
+/** The slice an endpoint belongs to. */
+static inline const struct k8s_slice *k8s_ep_slice(const struct k8s_ep *ep)
+{
+	return (const struct k8s_slice *)((const char *)(ep - ep->idx) -
+	                                  offsetof(struct k8s_slice, eps));
+}
+
+/* A Pod with an IP (kept only with `pods verified`). */
+struct k8s_pod {
+	struct cds_lfht_node node;  /* in the pod index, keyed by namespace and name */
+	struct cds_lfht_node inode; /* in the pods-by-IP table */
+	struct k8s_ns *ns;
+	struct k8s_ip ip;
+	uint8_t stale;
+	uint8_t name_len;
+	char name[];
+};
+
+/** Namespace and name of any object; strings borrowed from the JSON. */
+struct k8s_meta {
+	const char *ns, *name;
+	size_t ns_len, name_len;
+};
+
+/**
+ * Read metadata.namespace (default "default"; none for a Namespace) and
+ * metadata.name of @obj, checking both are valid names.
+ * @return 0, or SX_EINVAL with the reason in @err.
+ */
+int k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err, size_t errlen);
+
+/**
+ * Convert a Service. @return 0 and a new object in *@out (caller frees), or
+ * SX_EINVAL with the reason in @err.
+ */
+int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen);
+
+/**
+ * Convert an EndpointSlice. *@out is NULL (and 0 returned) when the slice
+ * serves nothing: no kubernetes.io/service-name label, FQDN addresses, or no
+ * ready endpoint. ns is left NULL for the store to fill.
+ * @return 0, or SX_EINVAL with the reason in @err.
+ */
+int k8s_slice_from_json(json_t *obj, struct k8s_slice **out, char *err, size_t errlen);
+
+/**
+ * Convert a Pod. *@out is NULL (and 0 returned) when the pod has no IP, is
+ * being deleted, or has finished (Succeeded, Failed, Unknown).
+ * @return 0, or SX_EINVAL with the reason in @err.
+ */
+int k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errlen);
+
+/** Whether two slices carry the same DNS data (names, addresses, ports). */
+bool k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b);
+
+/**
+ * Parse an IPv4 or IPv6 address in text form.
+ * @return true and the address in *@ip, or false.
+ */
+bool k8s_ip_parse(struct k8s_ip *ip, const char *s);
+
+/**
+ * The endpoint name CoreDNS derives from an address: the address with '.'
+ * or ':' replaced by '-' ("10-0-0-1", "fd00--1"; a trailing '-' gets a '0').
+ * IPv6 is written in RFC 5952 form, as Go prints it.
+ * @return its length (at most 40); @out gets no NUL.
+ */
+size_t k8s_ip_dashed(char out[40], const struct k8s_ip *ip);

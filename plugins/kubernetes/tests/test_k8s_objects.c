@@ -1,0 +1,321 @@
+/* test_k8s_objects.c -- API objects (JSON) to compact structs; malformed objects refused. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include <sextant/error.h>
+
+#include "../objects.h"
+
+static json_t *js(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	cr_assert_not_null(j, "bad test JSON: %s", e.text);
+	return j;
+}
+
+static struct k8s_svc *svc_ok(const char *text)
+{
+	struct k8s_svc *s = NULL;
+	char err[256] = "";
+	json_t *j = js(text);
+
+	cr_assert_eq(k8s_svc_from_json(j, &s, err, sizeof(err)), 0, "%s", err);
+	json_decref(j);
+	cr_assert_not_null(s);
+	return s;
+}
+
+static void svc_bad(const char *text, const char *why)
+{
+	struct k8s_svc *s = NULL;
+	char err[256] = "";
+	json_t *j = js(text);
+
+	cr_assert_eq(k8s_svc_from_json(j, &s, err, sizeof(err)), SX_EINVAL);
+	cr_assert_null(s);
+	cr_assert(strstr(err, why) != NULL, "error \"%s\" lacks \"%s\"", err, why);
+	json_decref(j);
+}
+
+static struct k8s_slice *slice_of(const char *text, int want)
+{
+	struct k8s_slice *s = NULL;
+	char err[256] = "";
+	json_t *j = js(text);
+
+	cr_assert_eq(k8s_slice_from_json(j, &s, err, sizeof(err)), want, "%s", err);
+	json_decref(j);
+	return s;
+}
+
+static void port_is(const char *base, const struct k8s_port *p, const char *name, unsigned num,
+                    int proto)
+{
+	cr_assert_eq(p->port, num);
+	cr_assert_eq(p->proto, proto);
+	cr_assert_eq(p->name_len, strlen(name));
+	cr_assert(memcmp(base + p->name_off, name, p->name_len) == 0);
+}
+
+Test(objects, service_clusterip)
+{
+	struct k8s_svc *s = svc_ok(
+		"{\"metadata\":{\"name\":\"kube-dns\",\"namespace\":\"kube-system\"},"
+		"\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.10\","
+		"\"clusterIPs\":[\"10.96.0.10\"],\"ports\":["
+		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"},"
+		"{\"name\":\"DNS-tcp\",\"port\":53,\"protocol\":\"TCP\"},"
+		"{\"port\":9153}]}}");
+	static const uint8_t ip[4] = { 10, 96, 0, 10 };
+
+	cr_assert_eq(s->type, K8S_SVC_CLUSTERIP);
+	cr_assert_eq(s->nips, 1);
+	cr_assert_eq(s->ips[0].fam, 4);
+	cr_assert(memcmp(s->ips[0].a, ip, 4) == 0);
+	cr_assert_eq(s->nports, 3);
+	port_is((const char *)s, &k8s_svc_ports(s)[0], "dns", 53, K8S_UDP);
+	port_is((const char *)s, &k8s_svc_ports(s)[1], "dns-tcp", 53, K8S_TCP); /* lower case */
+	port_is((const char *)s, &k8s_svc_ports(s)[2], "", 9153, K8S_TCP);    /* TCP by default */
+	cr_assert_eq(s->ext_len, 0);
+	free(s);
+}
+
+Test(objects, service_dual_stack_and_single_field)
+{
+	struct k8s_svc *s = svc_ok(
+		"{\"metadata\":{\"name\":\"d\",\"namespace\":\"n\"},\"spec\":{"
+		"\"clusterIPs\":[\"10.96.1.2\",\"fd00:10:96::1:2\"],\"ports\":[{\"port\":80}]}}");
+
+	cr_assert_eq(s->nips, 2);
+	cr_assert_eq(s->ips[0].fam, 4);
+	cr_assert_eq(s->ips[1].fam, 6);
+	cr_assert_eq(s->ips[1].a[15], 2);
+	free(s);
+	/* Older objects have only spec.clusterIP. */
+	s = svc_ok("{\"metadata\":{\"name\":\"d\"},\"spec\":{\"clusterIP\":\"10.0.0.1\","
+	           "\"ports\":[{\"port\":80}]}}");
+	cr_assert_eq(s->nips, 1);
+	cr_assert_eq(s->ips[0].a[3], 1);
+	free(s);
+}
+
+Test(objects, service_headless)
+{
+	struct k8s_svc *s = svc_ok("{\"metadata\":{\"name\":\"h\",\"namespace\":\"n\"},"
+	                           "\"spec\":{\"clusterIP\":\"None\",\"clusterIPs\":[\"None\"]}}");
+
+	cr_assert_eq(s->type, K8S_SVC_HEADLESS);
+	cr_assert_eq(s->nips, 0);
+	cr_assert_eq(s->nports, 0);
+	free(s);
+}
+
+Test(objects, service_external_name)
+{
+	struct k8s_svc *s = svc_ok("{\"metadata\":{\"name\":\"e\",\"namespace\":\"n\"},\"spec\":{"
+	                           "\"type\":\"ExternalName\",\"externalName\":\"Ext.Example.NET.\"}}");
+
+	cr_assert_eq(s->type, K8S_SVC_EXTERNAL);
+	cr_assert_eq(s->ext_len, 17);
+	cr_assert(memcmp(k8s_svc_ext(s), "\003ext\007example\003net", 17) == 0);
+	free(s);
+	/* An address is no name: kept, but unusable (CoreDNS answers NXDOMAIN). */
+	s = svc_ok("{\"metadata\":{\"name\":\"e\"},\"spec\":{\"type\":\"ExternalName\","
+	           "\"externalName\":\"1.2.3.4\"}}");
+	cr_assert_eq(s->type, K8S_SVC_EXTERNAL);
+	cr_assert_eq(s->ext_len, 0);
+	free(s);
+}
+
+Test(objects, service_malformed)
+{
+	svc_bad("{\"spec\":{}}", "metadata");
+	svc_bad("{\"metadata\":{\"namespace\":\"n\"},\"spec\":{}}", "metadata.name");
+	svc_bad("{\"metadata\":{\"name\":\"a.b\",\"namespace\":\"n\"},\"spec\":{}}", "invalid name");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n.x\"},\"spec\":{}}",
+	        "invalid namespace");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"}}", "no spec");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":\"10.1\"}}",
+	        "invalid cluster IP");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIPs\":"
+	        "[\"10.0.0.1\",\"fd00::1\",\"10.0.0.2\"]}}", "more than two");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
+	        "\"10.0.0.1\",\"ports\":[{\"port\":\"80\"}]}}", "spec.ports[0].port");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
+	        "\"10.0.0.1\",\"ports\":[{\"port\":80},{\"port\":70000}]}}", "spec.ports[1].port");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
+	        "\"10.0.0.1\",\"ports\":[{\"port\":80,\"protocol\":\"QUIC\"}]}}", "protocol");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
+	        "\"10.0.0.1\",\"ports\":[{}]}}", "no port number");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"type\":"
+	        "\"ExternalName\"}}", "without spec.externalName");
+	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"type\":"
+	        "\"ExternalName\",\"externalName\":\"a..b\"}}", "invalid externalName");
+}
+
+Test(objects, meta_defaults_namespace)
+{
+	struct k8s_meta m;
+	char err[128];
+	json_t *j = js("{\"metadata\":{\"name\":\"web\"}}");
+
+	cr_assert_eq(k8s_obj_meta(j, K8S_SERVICE, &m, err, sizeof(err)), 0);
+	cr_assert_str_eq(m.ns, "default");
+	cr_assert_eq(m.name_len, 3);
+	cr_assert_eq(k8s_obj_meta(j, K8S_NAMESPACE, &m, err, sizeof(err)), 0);
+	cr_assert_null(m.ns);
+	json_decref(j);
+}
+
+#define SLICE_HEAD "{\"metadata\":{\"name\":\"svc1-a1b2c\",\"namespace\":\"testns\",\"labels\":" \
+	"{\"kubernetes.io/service-name\":\"svc1\"}},"
+
+Test(objects, slice_ready_endpoints_only)
+{
+	struct k8s_slice *s = slice_of(SLICE_HEAD
+		"\"addressType\":\"IPv4\",\"endpoints\":["
+		"{\"addresses\":[\"10.244.1.10\"],\"conditions\":{\"ready\":true},"
+		"\"targetRef\":{\"kind\":\"Pod\",\"name\":\"Pod-Svc1-11\"}},"
+		"{\"addresses\":[\"10.244.1.11\"],\"hostname\":\"ep1b\"},"
+		"{\"addresses\":[\"10.244.1.12\"],\"conditions\":{\"ready\":false}},"
+		"{\"addresses\":[\"10.244.1.13\",\"10.244.1.14\"],\"conditions\":{\"ready\":null}}],"
+		"\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"},"
+		"{\"name\":\"c-port\",\"port\":1234,\"protocol\":\"UDP\"},{\"port\":null}]}", 0);
+	const char *base = (const char *)s;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->fam, 4);
+	cr_assert_eq(s->neps, 4); /* one per ready address */
+	cr_assert_eq(s->eps[0].a[3], 10);
+	cr_assert_eq(s->eps[1].a[3], 11);
+	cr_assert_eq(s->eps[2].a[3], 13);
+	cr_assert_eq(s->eps[3].a[3], 14);
+	cr_assert_eq(s->eps[0].host_len, 0);
+	cr_assert_eq(s->eps[0].pod_len, 11);
+	cr_assert(memcmp(base + s->eps[0].str_off, "pod-svc1-11", 11) == 0);
+	cr_assert_eq(s->eps[1].host_len, 4);
+	cr_assert(memcmp(base + s->eps[1].str_off, "ep1b", 4) == 0);
+	for (unsigned i = 0; i < s->neps; i++) {
+		cr_assert_eq(k8s_ep_slice(&s->eps[i]), s);
+	}
+	cr_assert_eq(s->nports, 2); /* the null port is skipped */
+	port_is(base, &k8s_slice_ports(s)[0], "http", 8080, K8S_TCP);
+	port_is(base, &k8s_slice_ports(s)[1], "c-port", 1234, K8S_UDP);
+	cr_assert_eq(s->name_len, 10);
+	cr_assert(memcmp(k8s_slice_name(s), "svc1-a1b2c", 10) == 0);
+	cr_assert(memcmp(k8s_slice_svc(s), "svc1", s->svc_len) == 0);
+	free(s);
+}
+
+Test(objects, slice_ipv6_and_portless)
+{
+	struct k8s_slice *s = slice_of(SLICE_HEAD
+		"\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00:10:244:1::20\"]}]}", 0);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->fam, 6);
+	cr_assert_eq(s->nports, 0);
+	cr_assert_eq(s->eps[0].a[0], 0xfd);
+	cr_assert_eq(s->eps[0].a[15], 0x20);
+	free(s);
+}
+
+Test(objects, slice_serving_nothing)
+{
+	/* No service label, FQDN addresses, or nothing ready: nothing to keep. */
+	cr_assert_null(slice_of("{\"metadata\":{\"name\":\"x\",\"namespace\":\"n\"},"
+	                        "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"1.2.3.4\"]}]}",
+	                        0));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"FQDN\",\"endpoints\":"
+	                                   "[{\"addresses\":[\"a.example\"]}]}", 0));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
+	                                   "[\"1.2.3.4\"],\"conditions\":{\"ready\":false}}]}", 0));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":null}", 0));
+}
+
+Test(objects, slice_malformed)
+{
+	cr_assert_null(slice_of(SLICE_HEAD "\"endpoints\":[]}", SX_EINVAL)); /* no addressType */
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":"
+	                                   "[{\"addresses\":[\"fd00::1\"]}]}", SX_EINVAL));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":"
+	                                   "[{\"addresses\":[\"10.0.0.300\"]}]}", SX_EINVAL));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{}]}", SX_EINVAL));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
+	                                   "[\"1.2.3.4\"],\"hostname\":\"a.b\"}]}", SX_EINVAL));
+	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
+	                                   "[\"1.2.3.4\"]}],\"ports\":[{\"port\":-1}]}", SX_EINVAL));
+}
+
+Test(objects, slice_same)
+{
+	const char *a = SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
+	                           "[\"1.2.3.4\"],\"hostname\":\"h\"}],\"ports\":[{\"port\":80}]}";
+	const char *b = SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
+	                           "[\"1.2.3.4\"],\"hostname\":\"g\"}],\"ports\":[{\"port\":80}]}";
+	struct k8s_slice *x = slice_of(a, 0), *y = slice_of(a, 0), *z = slice_of(b, 0);
+
+	cr_assert(k8s_slice_same(x, y));
+	cr_assert_not(k8s_slice_same(x, z));
+	free(x);
+	free(y);
+	free(z);
+}
+
+static struct k8s_pod *pod_of(const char *text, int want)
+{
+	struct k8s_pod *p = NULL;
+	char err[256] = "";
+	json_t *j = js(text);
+
+	cr_assert_eq(k8s_pod_from_json(j, &p, err, sizeof(err)), want, "%s", err);
+	json_decref(j);
+	return p;
+}
+
+Test(objects, pods)
+{
+	struct k8s_pod *p = pod_of("{\"metadata\":{\"name\":\"web-0\",\"namespace\":\"testns\"},"
+	                           "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.10\"}}", 0);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(p->ip.fam, 4);
+	cr_assert_eq(p->ip.a[3], 10);
+	cr_assert_eq(p->name_len, 5);
+	free(p);
+	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
+	                      "\"status\":{\"podIP\":\"10.0.0.1\"}}", 0));
+	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Succeeded\","
+	                      "\"podIP\":\"10.0.0.1\"}}", 0));
+	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Pending\"}}", 0));
+	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"podIP\":\"x\"}}",
+	                      SX_EINVAL));
+}
+
+static void dashed_is(const char *addr, const char *want)
+{
+	struct k8s_ip ip;
+	char out[40];
+	size_t n;
+
+	cr_assert(k8s_ip_parse(&ip, addr), "%s", addr);
+	n = k8s_ip_dashed(out, &ip);
+	cr_assert_eq(n, strlen(want), "%s: %.*s", addr, (int)n, out);
+	cr_assert(memcmp(out, want, n) == 0, "%s: %.*s", addr, (int)n, out);
+}
+
+Test(objects, dashed_names)
+{
+	dashed_is("10.244.1.10", "10-244-1-10");
+	dashed_is("fd00:10:244:1::20", "fd00-10-244-1--20");
+	dashed_is("2001:db8::", "2001-db8--0");          /* a trailing '-' gets a 0 */
+	dashed_is("::1", "--1");
+	dashed_is("2001:db8:0:1:1:1:1:1", "2001-db8-0-1-1-1-1-1"); /* one zero group stays */
+	dashed_is("2001:0:0:1:0:0:0:1", "2001-0-0-1--1");          /* the longest run goes */
+	dashed_is("::ffff:1.2.3.4", "1-2-3-4");                    /* as Go prints it */
+	dashed_is("FD00::ABCD", "fd00--abcd");
+}
