@@ -1,0 +1,90 @@
+/* source.c -- pick the source of API objects: manifests, endpoint, kubeconfig or in-cluster. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sextant/log.h>
+
+#include "apiclient.h"
+#include "k8s.h"
+#include "kubeconfig.h"
+#include "manifests.h"
+#include "watch.h"
+
+struct k8s_source {
+	struct k8s_manifests *manifests;
+	struct k8s_conn *conn;
+	struct k8s_api *api;
+	struct k8s_watch *watches[K8S_NKINDS];
+};
+
+/* As CoreDNS: a kubeconfig wins over `endpoint`; neither means in-cluster. */
+static int make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, char *err,
+                     size_t errlen)
+{
+	if (conf->kubeconfig) {
+		return k8s_conn_kubeconfig(out, conf->kubeconfig, conf->context, err, errlen);
+	}
+	if (conf->endpoint) {
+		return k8s_conn_endpoint(out, conf->endpoint, conf->tls_cert, conf->tls_key,
+		                         conf->tls_ca, err, errlen);
+	}
+	return k8s_conn_incluster(out, err, errlen);
+}
+
+int k8s_source_start(struct k8s_source **out, struct event_base *base,
+                     const struct k8s_source_conf *conf, struct k8s_store *st,
+                     char *err, size_t errlen)
+{
+	struct k8s_source *src = calloc(1, sizeof(*src));
+	int r;
+
+	*out = NULL;
+	if (!src) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (conf->manifests) {
+		if ((r = k8s_manifests_new(&src->manifests, base, conf, st, NULL, err, errlen))) {
+			goto fail;
+		}
+		*out = src;
+		return 0;
+	}
+	if ((r = make_conn(&src->conn, conf, err, errlen)) ||
+	    (r = k8s_api_new(&src->api, base, src->conn, err, errlen))) {
+		goto fail;
+	}
+	sx_plog(SX_LOG_INFO, "kubernetes", "watching the API server at %s", src->conn->server);
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		if (!conf->watch[k]) {
+			continue;
+		}
+		r = k8s_watch_new(&src->watches[k], base, src->api, st, (enum k8s_kind)k,
+		                  k == K8S_NAMESPACE ? conf->namespace_labels : conf->labels, NULL);
+		if (r) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	*out = src;
+	return 0;
+fail:
+	k8s_source_free(src);
+	return r;
+}
+
+void k8s_source_free(struct k8s_source *src)
+{
+	if (!src) {
+		return;
+	}
+	/* Watches first: they hold calls of the client, which borrows the connection. */
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		k8s_watch_free(src->watches[k]);
+	}
+	k8s_api_free(src->api);
+	k8s_conn_free(src->conn);
+	k8s_manifests_free(src->manifests);
+	free(src);
+}
