@@ -1,0 +1,668 @@
+/* store.c -- the control thread's side of the zone: API events and relists to views. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+
+#include <sextant/error.h>
+#include <sextant/log.h>
+
+#include "zone.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void touch(struct k8s_store *st)
+{
+	CMM_STORE_SHARED(st->serial, (uint32_t)time(NULL));
+}
+
+static struct cds_lfht *table(void)
+{
+	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+}
+
+int k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
+{
+	struct k8s_store *st = calloc(1, sizeof(*st));
+
+	*out = NULL;
+	if (st == NULL) {
+		return -ENOMEM;
+	}
+	st->opts = *opts;
+	st->opts.namespaces = NULL;
+	st->opts.nnamespaces = 0;
+	if (opts->nnamespaces > 0) {
+		st->opts.namespaces = calloc(opts->nnamespaces, sizeof(char *));
+		if (st->opts.namespaces == NULL) {
+			goto fail;
+		}
+		for (size_t i = 0; i < opts->nnamespaces; i++) {
+			st->opts.namespaces[i] = strdup(opts->namespaces[i]);
+			if (st->opts.namespaces[i] == NULL) {
+				goto fail;
+			}
+			st->opts.nnamespaces = i + 1;
+		}
+	}
+	st->services = table();
+	st->svc_rev = table();
+	st->ep_rev = table();
+	st->namespaces = table();
+	st->pod_ip = table();
+	st->slices = table();
+	st->pods = table();
+	if (!st->services || !st->svc_rev || !st->ep_rev || !st->namespaces || !st->pod_ip ||
+	    !st->slices || !st->pods) {
+		goto fail;
+	}
+	st->serial = (uint32_t)time(NULL);
+	st->t0_ns = now_ns();
+	*out = st;
+	return 0;
+fail:
+	k8s_store_free(st);
+	return -ENOMEM;
+}
+
+/* Namespaces: interned, and counted by the objects living in them. */
+
+static struct k8s_ns *ns_find(struct k8s_store *st, const char *name, size_t len)
+{
+	struct k8s_pair key = { NULL, 0, name, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(st->namespaces, k8s_hash_pair("", 0, name, len), k8s_match_ns, &key, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct k8s_ns, node) : NULL;
+}
+
+static bool ns_configured(const struct k8s_store *st, const char *name, size_t len)
+{
+	if (st->opts.nnamespaces == 0) {
+		return true;
+	}
+	for (size_t i = 0; i < st->opts.nnamespaces; i++) {
+		if (strlen(st->opts.namespaces[i]) == len &&
+		    strncasecmp(st->opts.namespaces[i], name, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct k8s_ns *ns_get(struct k8s_store *st, const char *name, size_t len)
+{
+	struct k8s_ns *ns = ns_find(st, name, len);
+
+	if (ns != NULL) {
+		return ns;
+	}
+	ns = calloc(1, sizeof(*ns) + len);
+	if (ns == NULL) {
+		return NULL;
+	}
+	ns->len = (uint8_t)len;
+	memcpy(ns->name, name, len);
+	ns->configured = ns_configured(st, name, len);
+	cds_lfht_add(st->namespaces, k8s_hash_pair("", 0, name, len), &ns->node);
+	return ns;
+}
+
+/* Recompute what workers see of @ns; drop it when nothing refers to it. */
+static void ns_update(struct k8s_store *st, struct k8s_ns *ns)
+{
+	bool exists = ns->has_object || (st->opts.implicit_ns && ns->refs > 0);
+
+	CMM_STORE_SHARED(ns->exposed, exists && ns->configured);
+	if (ns->refs == 0 && !ns->has_object) {
+		cds_lfht_del(st->namespaces, &ns->node);
+		k8s_retire(st, ns);
+	}
+}
+
+static void ns_ref(struct k8s_store *st, struct k8s_ns *ns)
+{
+	ns->refs++;
+	ns_update(st, ns);
+}
+
+static void ns_unref(struct k8s_store *st, struct k8s_ns *ns)
+{
+	ns->refs--;
+	ns_update(st, ns);
+}
+
+static void ns_set(struct k8s_store *st, const char *name, size_t len, bool present)
+{
+	struct k8s_ns *ns = present ? ns_get(st, name, len) : ns_find(st, name, len);
+
+	if (ns == NULL) {
+		return;
+	}
+	ns->stale = 0;
+	if (ns->has_object != present) {
+		ns->has_object = present;
+		st->stats.namespaces += present ? 1 : -1u;
+	}
+	ns_update(st, ns);
+}
+
+/* Views (one per Service name, holding its slices). */
+
+static struct k8s_view *view_find(struct k8s_store *st, const struct k8s_ns *ns,
+                                  const char *name, size_t len)
+{
+	struct k8s_pair key = { ns->name, ns->len, name, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(st->services, k8s_hash_pair(ns->name, ns->len, name, len), k8s_match_view,
+	                &key, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct k8s_view, node) : NULL;
+}
+
+/*
+ * Give Service @name of @ns new data (@svc, NULL when deleted) and swap slice
+ * @out for @in in its group (either NULL), then publish the new view.
+ */
+static int view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len,
+                       bool set_svc, const struct k8s_svc *svc, struct k8s_slice *out,
+                       struct k8s_slice *in)
+{
+	struct k8s_view *old = view_find(st, ns, name, len), *nv;
+	struct k8s_slice *const *was = old ? k8s_view_slices(old) : NULL;
+	size_t n = 0, nold = old ? old->nslices : 0;
+	struct k8s_slice **list;
+	bool had = old && old->svc_off;
+	bool placed = false;
+
+	if (!set_svc) {
+		svc = old ? k8s_view_svc(old) : NULL;
+	}
+	list = malloc((nold + 1) * sizeof(*list));
+	if (list == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nold; i++) {
+		if (was[i] != out) {
+			list[n++] = was[i];
+		} else if (in != NULL) {
+			list[n++] = in; /* keep the slice's place: answers keep their order */
+			placed = true;
+		}
+	}
+	if (in != NULL && !placed) {
+		list[n++] = in;
+	}
+	if (svc == NULL && n == 0) {
+		if (old != NULL) {
+			k8s_view_publish(st, old, NULL);
+			ns_unref(st, ns);
+		}
+		nv = NULL;
+	} else {
+		nv = k8s_view_new(ns, name, len, svc, list, n, st->opts.endpoint_pod_names);
+		if (nv == NULL) {
+			free(list);
+			return -ENOMEM;
+		}
+		k8s_view_publish(st, old, nv);
+		if (old == NULL) {
+			ns_ref(st, ns);
+		}
+	}
+	free(list);
+	st->stats.services += (unsigned)(svc != NULL) - (unsigned)had;
+	return 0;
+}
+
+static int svc_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
+                   size_t len, const struct k8s_svc *svc)
+{
+	struct k8s_ns *ns = svc ? ns_get(st, nsname, ns_len) : ns_find(st, nsname, ns_len);
+	struct k8s_view *old;
+	int r;
+
+	if (ns == NULL) {
+		return svc ? -ENOMEM : 0;
+	}
+	old = view_find(st, ns, name, len);
+	if (svc == NULL && (old == NULL || old->svc_off == 0)) {
+		return 0;
+	}
+	if (svc != NULL && old != NULL && old->svc_off != 0) {
+		const struct k8s_svc *was = k8s_view_svc(old);
+		if (was->size == svc->size && memcmp(was, svc, svc->size) == 0) {
+			old->stale = 0; /* a relist brought it back unchanged */
+			return 0;
+		}
+	}
+	r = view_update(st, ns, name, len, true, svc, NULL, NULL);
+	if (r < 0) {
+		ns_update(st, ns); /* nothing was published: a namespace made for it goes again */
+		return r;
+	}
+	touch(st);
+	return 0;
+}
+
+/* EndpointSlices. */
+
+static int match_slice(struct cds_lfht_node *node, const void *key)
+{
+	const struct k8s_slice *s = caa_container_of(node, struct k8s_slice, node);
+	const struct k8s_pair *k = key;
+
+	return s->name_len == k->len && s->ns->len == k->ns_len &&
+	       memcmp(k8s_slice_name(s), k->name, k->len) == 0 &&
+	       memcmp(s->ns->name, k->ns, k->ns_len) == 0;
+}
+
+static struct k8s_slice *slice_find(struct k8s_store *st, const char *ns, size_t ns_len,
+                                    const char *name, size_t len)
+{
+	struct k8s_pair key = { ns, ns_len, name, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(st->slices, k8s_hash_pair(ns, ns_len, name, len), match_slice, &key, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct k8s_slice, node) : NULL;
+}
+
+static void slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
+{
+	for (unsigned i = 0; i < sl->neps; i++) {
+		if (add) {
+			cds_lfht_add(st->ep_rev, k8s_hash_ip(sl->fam, sl->eps[i].a), &sl->eps[i].rnode);
+		} else {
+			cds_lfht_del(st->ep_rev, &sl->eps[i].rnode);
+		}
+	}
+	st->stats.slices += add ? 1 : -1u;
+	st->stats.endpoints += add ? sl->neps : -(unsigned)sl->neps;
+}
+
+/* Replace slice @name of @nsname by @sl (owned; NULL: deleted). */
+static int slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
+                     size_t len, struct k8s_slice *sl)
+{
+	struct k8s_slice *old = slice_find(st, nsname, ns_len, name, len);
+	int r = 0;
+
+	if (old != NULL && sl != NULL && k8s_slice_same(old, sl)) {
+		old->stale = 0;
+		free(sl);
+		return 0;
+	}
+	if (old == NULL && sl == NULL) {
+		return 0;
+	}
+	if (sl != NULL) {
+		struct k8s_pair key = { nsname, ns_len, name, len };
+		sl->ns = ns_get(st, nsname, ns_len);
+		if (sl->ns == NULL) {
+			free(sl);
+			return -ENOMEM;
+		}
+		ns_ref(st, sl->ns);
+		cds_lfht_add_replace(st->slices, k8s_hash_pair(nsname, ns_len, name, len), match_slice,
+		                     &key, &sl->node);
+		slice_link(st, sl, true);
+	} else {
+		cds_lfht_del(st->slices, &old->node);
+	}
+	if (old != NULL) {
+		slice_link(st, old, false);
+	}
+	if (old != NULL && sl != NULL && old->svc_len == sl->svc_len &&
+	    memcmp(k8s_slice_svc(old), k8s_slice_svc(sl), sl->svc_len) == 0) {
+		r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, old, sl);
+	} else {
+		if (old != NULL) {
+			r = view_update(st, old->ns, k8s_slice_svc(old), old->svc_len, false, NULL, old,
+			                NULL);
+		}
+		if (sl != NULL && r == 0) {
+			r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, NULL, sl);
+		}
+	}
+	if (old != NULL) {
+		ns_unref(st, old->ns);
+		k8s_retire(st, old);
+	}
+	touch(st);
+	return r;
+}
+
+/* Pods (`pods verified`). */
+
+static int match_pod(struct cds_lfht_node *node, const void *key)
+{
+	const struct k8s_pod *p = caa_container_of(node, struct k8s_pod, node);
+	const struct k8s_pair *k = key;
+
+	return p->name_len == k->len && p->ns->len == k->ns_len &&
+	       memcmp(p->name, k->name, k->len) == 0 && memcmp(p->ns->name, k->ns, k->ns_len) == 0;
+}
+
+static int pod_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
+                   size_t len, struct k8s_pod *p)
+{
+	struct k8s_pair key = { nsname, ns_len, name, len };
+	uint64_t h = k8s_hash_pair(nsname, ns_len, name, len);
+	struct k8s_pod *old = NULL;
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(st->pods, h, match_pod, &key, &it);
+	n = cds_lfht_iter_get_node(&it);
+	if (n != NULL) {
+		old = caa_container_of(n, struct k8s_pod, node);
+	}
+	if (old != NULL && p != NULL && memcmp(&old->ip, &p->ip, sizeof(p->ip)) == 0) {
+		old->stale = 0;
+		free(p);
+		return 0;
+	}
+	if (old == NULL && p == NULL) {
+		return 0;
+	}
+	if (p != NULL) {
+		p->ns = ns_get(st, nsname, ns_len);
+		if (p->ns == NULL) {
+			free(p);
+			return -ENOMEM;
+		}
+		ns_ref(st, p->ns);
+		cds_lfht_add_replace(st->pods, h, match_pod, &key, &p->node);
+		cds_lfht_add(st->pod_ip, k8s_hash_ip(p->ip.fam, p->ip.a), &p->inode);
+		st->stats.pods++;
+	} else {
+		cds_lfht_del(st->pods, &old->node);
+	}
+	if (old != NULL) {
+		cds_lfht_del(st->pod_ip, &old->inode);
+		ns_unref(st, old->ns);
+		k8s_retire(st, old);
+		st->stats.pods--;
+	}
+	touch(st);
+	return 0;
+}
+
+static int apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
+                 char *err, size_t errlen)
+{
+	bool del = ev == K8S_DELETED;
+	struct k8s_meta m;
+	int r;
+
+	r = k8s_obj_meta(obj, kind, &m, err, errlen);
+	if (r < 0) {
+		return r;
+	}
+	switch (kind) {
+	case K8S_SERVICE: {
+		struct k8s_svc *svc = NULL;
+		if (!del && (r = k8s_svc_from_json(obj, &svc, err, errlen)) < 0) {
+			return r;
+		}
+		r = svc_set(st, m.ns, m.ns_len, m.name, m.name_len, svc);
+		free(svc);
+		return r;
+	}
+	case K8S_SLICE: {
+		struct k8s_slice *sl = NULL;
+		if (!del && (r = k8s_slice_from_json(obj, &sl, err, errlen)) < 0) {
+			return r;
+		}
+		return slice_set(st, m.ns, m.ns_len, m.name, m.name_len, sl);
+	}
+	case K8S_POD: {
+		struct k8s_pod *p = NULL;
+		if (!del && (r = k8s_pod_from_json(obj, &p, err, errlen)) < 0) {
+			return r;
+		}
+		return pod_set(st, m.ns, m.ns_len, m.name, m.name_len, p);
+	}
+	case K8S_NAMESPACE:
+		ns_set(st, m.name, m.name_len, !del);
+		return 0;
+	case K8S_NKINDS:
+		break;
+	}
+	return SX_EINVAL;
+}
+
+int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
+                    char *err, size_t errlen)
+{
+	int r;
+
+	if (!st->opts.need[kind]) {
+		return 0;
+	}
+	rcu_read_lock();
+	r = apply(st, kind, ev, obj, err, errlen);
+	rcu_read_unlock();
+	k8s_retire_flush(st);
+	if (r == -ENOMEM) {
+		snprintf(err, errlen, "out of memory");
+	}
+	return r;
+}
+
+/* Visit every object of @kind: (ns, name) and its stale flag. */
+static void mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
+{
+	struct cds_lfht_iter it;
+	struct k8s_view *v;
+	struct k8s_slice *sl;
+	struct k8s_pod *p;
+	struct k8s_ns *ns;
+
+	switch (kind) {
+	case K8S_SERVICE:
+		cds_lfht_for_each_entry(st->services, &it, v, node) {
+			v->stale = stale && v->svc_off;
+		}
+		break;
+	case K8S_SLICE:
+		cds_lfht_for_each_entry(st->slices, &it, sl, node) {
+			sl->stale = stale;
+		}
+		break;
+	case K8S_POD:
+		cds_lfht_for_each_entry(st->pods, &it, p, node) {
+			p->stale = stale;
+		}
+		break;
+	case K8S_NAMESPACE:
+		cds_lfht_for_each_entry(st->namespaces, &it, ns, node) {
+			ns->stale = stale && ns->has_object;
+		}
+		break;
+	case K8S_NKINDS:
+		break;
+	}
+}
+
+void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
+{
+	rcu_read_lock();
+	mark_all(st, kind, true);
+	rcu_read_unlock();
+}
+
+static void drop_stale(struct k8s_store *st, enum k8s_kind kind)
+{
+	struct cds_lfht_iter it;
+	struct k8s_view *v;
+	struct k8s_slice *sl;
+	struct k8s_pod *p;
+	struct k8s_ns *ns;
+
+	/* Deleting while iterating is safe: unlinked nodes stay readable until the flush. */
+	switch (kind) {
+	case K8S_SERVICE:
+		cds_lfht_for_each_entry(st->services, &it, v, node) {
+			if (v->stale) {
+				svc_set(st, v->ns->name, v->ns->len, k8s_view_name(v), v->name_len, NULL);
+			}
+		}
+		break;
+	case K8S_SLICE:
+		cds_lfht_for_each_entry(st->slices, &it, sl, node) {
+			if (sl->stale) {
+				slice_set(st, sl->ns->name, sl->ns->len, k8s_slice_name(sl), sl->name_len,
+				          NULL);
+			}
+		}
+		break;
+	case K8S_POD:
+		cds_lfht_for_each_entry(st->pods, &it, p, node) {
+			if (p->stale) {
+				pod_set(st, p->ns->name, p->ns->len, p->name, p->name_len, NULL);
+			}
+		}
+		break;
+	case K8S_NAMESPACE:
+		cds_lfht_for_each_entry(st->namespaces, &it, ns, node) {
+			if (ns->stale) {
+				ns_set(st, ns->name, ns->len, false);
+			}
+		}
+		break;
+	case K8S_NKINDS:
+		break;
+	}
+}
+
+void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
+{
+	bool all = true;
+
+	rcu_read_lock();
+	drop_stale(st, kind);
+	rcu_read_unlock();
+	k8s_retire_flush(st);
+	st->kind_synced[kind] = true;
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		all = all && (!st->opts.need[k] || st->kind_synced[k]);
+	}
+	if (all && !st->synced) {
+		uint64_t ms = (now_ns() - st->t0_ns) / 1000000u;
+		char pods[32] = "";
+
+		CMM_STORE_SHARED(st->synced, true);
+		if (st->opts.need[K8S_POD]) {
+			snprintf(pods, sizeof(pods), ", %u pods", st->stats.pods);
+		}
+		sx_plog(SX_LOG_INFO, "kubernetes",
+		        "synced %u services, %u endpoint slices (%u endpoints), %u namespaces%s in "
+		        "%llu.%03llus",
+		        st->stats.services, st->stats.slices, st->stats.endpoints,
+		        st->stats.namespaces, pods,
+		        (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	}
+}
+
+bool k8s_store_synced(const struct k8s_store *st)
+{
+	return st != NULL && CMM_LOAD_SHARED(st->synced);
+}
+
+void k8s_store_stats(struct k8s_store *st, struct k8s_store_stats *out)
+{
+	*out = st->stats;
+}
+
+static void drain(struct cds_lfht *ht, size_t off, void (*unlink)(struct k8s_store *, void *),
+                  struct k8s_store *st)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	if (ht == NULL) {
+		return;
+	}
+	cds_lfht_for_each(ht, &it, n) {
+		cds_lfht_del(ht, n);
+		if (unlink != NULL) {
+			unlink(st, (char *)n - off);
+		}
+		free((char *)n - off);
+	}
+}
+
+static void unlink_pod(struct k8s_store *st, void *p)
+{
+	cds_lfht_del(st->pod_ip, &((struct k8s_pod *)p)->inode);
+}
+
+static void unlink_slice(struct k8s_store *st, void *p)
+{
+	struct k8s_slice *sl = p;
+
+	for (unsigned i = 0; i < sl->neps; i++) {
+		cds_lfht_del(st->ep_rev, &sl->eps[i].rnode);
+	}
+}
+
+static void unlink_view(struct k8s_store *st, void *p)
+{
+	struct k8s_view *v = p;
+
+	for (unsigned i = 0; i < v->nrev; i++) {
+		cds_lfht_del(st->svc_rev, &v->rev[i].node);
+	}
+}
+
+void k8s_store_free(struct k8s_store *st)
+{
+	struct cds_lfht *all[7];
+
+	if (st == NULL) {
+		return;
+	}
+	/* Let the pending frees run; then no reader is left, so free directly. */
+	k8s_retire_flush(st);
+	rcu_barrier();
+	rcu_read_lock();
+	drain(st->services, offsetof(struct k8s_view, node), unlink_view, st);
+	drain(st->slices, offsetof(struct k8s_slice, node), unlink_slice, st);
+	drain(st->pods, offsetof(struct k8s_pod, node), unlink_pod, st);
+	drain(st->namespaces, offsetof(struct k8s_ns, node), NULL, st);
+	rcu_read_unlock();
+	all[0] = st->services;
+	all[1] = st->svc_rev;
+	all[2] = st->ep_rev;
+	all[3] = st->namespaces;
+	all[4] = st->pod_ip;
+	all[5] = st->slices;
+	all[6] = st->pods;
+	for (int i = 0; i < 7; i++) {
+		if (all[i] != NULL) {
+			cds_lfht_destroy(all[i], NULL);
+		}
+	}
+	for (size_t i = 0; i < st->opts.nnamespaces; i++) {
+		free(st->opts.namespaces[i]);
+	}
+	free(st->opts.namespaces);
+	free(st);
+}

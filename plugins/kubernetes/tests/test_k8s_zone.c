@@ -1,0 +1,382 @@
+/* test_k8s_zone.c -- the store: watch events, relists, views, reverse and pod tables. */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include <sextant/error.h>
+
+#include "../zone.h"
+
+static struct k8s_store *st;
+
+static void setup_store(bool implicit, char **namespaces, size_t n)
+{
+	struct k8s_store_opts o = { .implicit_ns = implicit, .namespaces = namespaces,
+	                            .nnamespaces = n };
+
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		o.need[k] = true;
+	}
+	cr_assert_eq(k8s_store_new(&st, &o), 0);
+}
+
+/*
+ * Each test holds the read lock throughout, as a worker does while it answers:
+ * nothing it saw is freed under it, so comparing views by address is sound.
+ */
+static void init(void)
+{
+	rcu_register_thread();
+	setup_store(false, NULL, 0);
+	rcu_read_lock();
+}
+
+static void fini(void)
+{
+	rcu_read_unlock();
+	k8s_store_free(st);
+	rcu_unregister_thread();
+}
+
+/* A store with other options (freeing waits for readers: not under the lock). */
+static void reset_store(bool implicit, char **namespaces, size_t n)
+{
+	rcu_read_unlock();
+	k8s_store_free(st);
+	setup_store(implicit, namespaces, n);
+	rcu_read_lock();
+}
+
+TestSuite(zone, .init = init, .fini = fini);
+
+static int apply(enum k8s_kind kind, enum k8s_event ev, const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+	char err[256] = "";
+	int r;
+
+	cr_assert_not_null(j, "bad test JSON: %s", e.text);
+	r = k8s_store_apply(st, kind, ev, j, err, sizeof(err));
+	json_decref(j);
+	return r;
+}
+
+static void ns(const char *name)
+{
+	char b[256];
+
+	snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"%s\"}}", name);
+	cr_assert_eq(apply(K8S_NAMESPACE, K8S_ADDED, b), 0);
+}
+
+static void svc(enum k8s_event ev, const char *ns_, const char *name, const char *ip, int port)
+{
+	char b[512];
+
+	snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+	         "\"spec\":{\"clusterIP\":\"%s\",\"ports\":[{\"port\":%d}]}}", name, ns_, ip, port);
+	cr_assert_eq(apply(K8S_SERVICE, ev, b), 0);
+}
+
+static void slice(enum k8s_event ev, const char *ns_, const char *name, const char *svc_,
+                  const char *addrs)
+{
+	char b[1024];
+
+	snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
+	         "{\"kubernetes.io/service-name\":\"%s\"}},\"addressType\":\"IPv4\","
+	         "\"endpoints\":[%s],\"ports\":[{\"name\":\"http\",\"port\":8080}]}",
+	         name, ns_, svc_, addrs);
+	cr_assert_eq(apply(K8S_SLICE, ev, b), 0);
+}
+
+/* The view of ns/name as workers see it (NULL: none). */
+static const struct k8s_view *view(const char *ns_, const char *name)
+{
+	return k8s_zone_view(st, ns_, strlen(ns_), name, strlen(name));
+}
+
+static bool rev_first(const struct k8s_view *v, void *arg)
+{
+	*(const struct k8s_view **)arg = v;
+	return false;
+}
+
+static const struct k8s_view *rev_svc(const char *addr)
+{
+	const struct k8s_view *v = NULL;
+	struct k8s_ip ip;
+
+	cr_assert(k8s_ip_parse(&ip, addr));
+	k8s_zone_rev_svc(st, &ip, rev_first, &v);
+	return v;
+}
+
+static bool rev_count(const struct k8s_ep *ep, void *arg)
+{
+	(*(unsigned *)arg)++;
+	return true;
+}
+
+static unsigned rev_eps(const char *addr)
+{
+	unsigned n = 0;
+	struct k8s_ip ip;
+
+	cr_assert(k8s_ip_parse(&ip, addr));
+	k8s_zone_rev_ep(st, &ip, rev_count, &n);
+	return n;
+}
+
+Test(zone, service_added_modified_deleted)
+{
+	const struct k8s_view *v1, *v2;
+
+	ns("testns");
+	svc(K8S_ADDED, "testns", "svc1", "10.96.1.1", 80);
+	v1 = view("testns", "svc1");
+	cr_assert_not_null(v1);
+	cr_assert_eq(k8s_view_svc(v1)->ips[0].a[3], 1);
+	cr_assert_eq(rev_svc("10.96.1.1"), v1);
+
+	svc(K8S_MODIFIED, "testns", "svc1", "10.96.1.2", 80);
+	v2 = view("testns", "svc1");
+	cr_assert_not_null(v2);
+	cr_assert_neq(v2, v1);
+	cr_assert_eq(k8s_view_svc(v2)->ips[0].a[3], 2);
+	cr_assert_null(rev_svc("10.96.1.1"));
+	cr_assert_eq(rev_svc("10.96.1.2"), v2);
+
+	svc(K8S_DELETED, "testns", "svc1", "10.96.1.2", 80);
+	cr_assert_null(view("testns", "svc1"));
+	cr_assert_null(rev_svc("10.96.1.2"));
+}
+
+Test(zone, unchanged_object_is_not_republished)
+{
+	const struct k8s_view *v1;
+
+	ns("testns");
+	svc(K8S_ADDED, "testns", "svc1", "10.96.1.1", 80);
+	slice(K8S_ADDED, "testns", "svc1-x", "svc1", "{\"addresses\":[\"10.244.1.10\"]}");
+	v1 = view("testns", "svc1");
+	st->serial = 7;
+	svc(K8S_MODIFIED, "testns", "svc1", "10.96.1.1", 80);
+	slice(K8S_MODIFIED, "testns", "svc1-x", "svc1", "{\"addresses\":[\"10.244.1.10\"]}");
+	cr_assert_eq(view("testns", "svc1"), v1);
+	cr_assert_eq(k8s_zone_serial(st), 7);
+	svc(K8S_MODIFIED, "testns", "svc1", "10.96.1.1", 81);
+	cr_assert_neq(view("testns", "svc1"), v1);
+	cr_assert_neq(k8s_zone_serial(st), 7);
+}
+
+Test(zone, an_event_touches_only_its_service)
+{
+	const struct k8s_view *a, *b, *a2;
+
+	ns("testns");
+	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
+	svc(K8S_ADDED, "testns", "b", "10.96.1.2", 80);
+	slice(K8S_ADDED, "testns", "a-1", "a", "{\"addresses\":[\"10.244.1.1\"]}");
+	slice(K8S_ADDED, "testns", "b-1", "b", "{\"addresses\":[\"10.244.2.1\"]}");
+	a = view("testns", "a");
+	b = view("testns", "b");
+	slice(K8S_MODIFIED, "testns", "a-1", "a",
+	      "{\"addresses\":[\"10.244.1.1\"]},{\"addresses\":[\"10.244.1.2\"]}");
+	a2 = view("testns", "a");
+	cr_assert_neq(a2, a);
+	cr_assert_eq(view("testns", "b"), b);
+	cr_assert_eq(a2->nready, 2);
+	cr_assert_eq(a2->nslices, 1);
+	cr_assert_eq(rev_eps("10.244.1.2"), 1);
+}
+
+Test(zone, slices_wait_for_their_service)
+{
+	struct k8s_store_stats s;
+
+	ns("testns");
+	slice(K8S_ADDED, "testns", "late-1", "late", "{\"addresses\":[\"10.244.3.1\"]}");
+	slice(K8S_ADDED, "testns", "late-2", "late", "{\"addresses\":[\"10.244.3.2\"]}");
+	cr_assert_null(view("testns", "late"));
+	cr_assert_eq(rev_eps("10.244.3.1"), 1); /* PTR needs no Service (as CoreDNS) */
+	svc(K8S_ADDED, "testns", "late", "10.96.3.1", 80);
+	cr_assert_not_null(view("testns", "late"));
+	cr_assert_eq(view("testns", "late")->nready, 2);
+	cr_assert_eq(view("testns", "late")->nslices, 2);
+	k8s_store_stats(st, &s);
+	cr_assert_eq(s.services, 1);
+	cr_assert_eq(s.slices, 2);
+	cr_assert_eq(s.endpoints, 2);
+	/* The Service goes, its slices stay for when it comes back. */
+	svc(K8S_DELETED, "testns", "late", "10.96.3.1", 80);
+	cr_assert_null(view("testns", "late"));
+	svc(K8S_ADDED, "testns", "late", "10.96.3.1", 80);
+	cr_assert_eq(view("testns", "late")->nready, 2);
+}
+
+Test(zone, slice_moves_to_another_service)
+{
+	ns("testns");
+	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
+	svc(K8S_ADDED, "testns", "b", "10.96.1.2", 80);
+	slice(K8S_ADDED, "testns", "s", "a", "{\"addresses\":[\"10.244.1.1\"]}");
+	cr_assert_eq(view("testns", "a")->nready, 1);
+	slice(K8S_MODIFIED, "testns", "s", "b", "{\"addresses\":[\"10.244.1.1\"]}");
+	cr_assert_eq(view("testns", "a")->nready, 0);
+	cr_assert_eq(view("testns", "b")->nready, 1);
+	cr_assert_eq(rev_eps("10.244.1.1"), 1);
+	slice(K8S_DELETED, "testns", "s", "b", "{\"addresses\":[\"10.244.1.1\"]}");
+	cr_assert_eq(view("testns", "b")->nready, 0);
+	cr_assert_eq(rev_eps("10.244.1.1"), 0);
+}
+
+Test(zone, relist_deletes_what_vanished)
+{
+	struct k8s_store_stats s;
+	const struct k8s_view *keep;
+
+	ns("testns");
+	svc(K8S_ADDED, "testns", "keep", "10.96.1.1", 80);
+	svc(K8S_ADDED, "testns", "gone", "10.96.1.2", 80);
+	slice(K8S_ADDED, "testns", "gone-1", "gone", "{\"addresses\":[\"10.244.1.1\"]}");
+	keep = view("testns", "keep");
+
+	k8s_store_relist_begin(st, K8S_SERVICE);
+	svc(K8S_ADDED, "testns", "keep", "10.96.1.1", 80);
+	k8s_store_relist_end(st, K8S_SERVICE);
+	cr_assert_eq(view("testns", "keep"), keep); /* unchanged: not even republished */
+	cr_assert_null(view("testns", "gone"));
+	cr_assert_null(rev_svc("10.96.1.2"));
+
+	k8s_store_relist_begin(st, K8S_SLICE);
+	k8s_store_relist_end(st, K8S_SLICE);
+	cr_assert_eq(rev_eps("10.244.1.1"), 0);
+	k8s_store_stats(st, &s);
+	cr_assert_eq(s.services, 1);
+	cr_assert_eq(s.slices, 0);
+
+	/* A relist also takes namespaces that went away. */
+	k8s_store_relist_begin(st, K8S_NAMESPACE);
+	k8s_store_relist_end(st, K8S_NAMESPACE);
+	cr_assert_null(k8s_zone_ns(st, "testns", 6));
+}
+
+Test(zone, synced_after_every_needed_kind)
+{
+	cr_assert_not(k8s_store_synced(st));
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		cr_assert_not(k8s_store_synced(st));
+		k8s_store_relist_begin(st, (enum k8s_kind)k);
+		k8s_store_relist_end(st, (enum k8s_kind)k);
+	}
+	cr_assert(k8s_store_synced(st));
+	/* A later relist does not take readiness back. */
+	k8s_store_relist_begin(st, K8S_SERVICE);
+	cr_assert(k8s_store_synced(st));
+	k8s_store_relist_end(st, K8S_SERVICE);
+}
+
+Test(zone, namespaces_exist_with_their_object)
+{
+	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
+	cr_assert_null(k8s_zone_ns(st, "testns", 6));
+	ns("testns");
+	cr_assert_not_null(k8s_zone_ns(st, "testns", 6));
+	cr_assert_eq(apply(K8S_NAMESPACE, K8S_DELETED, "{\"metadata\":{\"name\":\"testns\"}}"), 0);
+	cr_assert_null(k8s_zone_ns(st, "testns", 6));
+	cr_assert_not_null(view("testns", "a")); /* objects stay: only the namespace hides */
+}
+
+Test(zone, implicit_namespaces_and_filter)
+{
+	char *only[] = { "testns" };
+
+	reset_store(true, only, 1);
+	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
+	svc(K8S_ADDED, "other", "b", "10.96.1.2", 80);
+	cr_assert_not_null(k8s_zone_ns(st, "testns", 6));
+	cr_assert_null(k8s_zone_ns(st, "other", 5)); /* exists, but not in `namespaces` */
+	svc(K8S_DELETED, "testns", "a", "10.96.1.1", 80);
+	cr_assert_null(k8s_zone_ns(st, "testns", 6));
+}
+
+Test(zone, pods_by_ip)
+{
+	struct k8s_ip ip;
+
+	cr_assert(k8s_ip_parse(&ip, "10.244.1.10"));
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"testns\"},"
+	                   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.10\"}}"), 0);
+	cr_assert(k8s_zone_pod(st, &ip, "testns", 6));
+	cr_assert_not(k8s_zone_pod(st, &ip, "other", 5));
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, "{\"metadata\":{\"name\":\"p\",\"namespace\":"
+	                   "\"testns\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.11\"}}"), 0);
+	cr_assert_not(k8s_zone_pod(st, &ip, "testns", 6));
+	cr_assert(k8s_ip_parse(&ip, "10.244.1.11"));
+	cr_assert(k8s_zone_pod(st, &ip, "testns", 6));
+	/* A finished pod is gone, as if deleted. */
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, "{\"metadata\":{\"name\":\"p\",\"namespace\":"
+	                   "\"testns\"},\"status\":{\"phase\":\"Succeeded\",\"podIP\":\"10.244.1.11\"}}"), 0);
+	cr_assert_not(k8s_zone_pod(st, &ip, "testns", 6));
+}
+
+Test(zone, duplicate_endpoints_are_marked)
+{
+	const struct k8s_view *v;
+
+	ns("testns");
+	svc(K8S_ADDED, "testns", "h", "None", 80);
+	slice(K8S_ADDED, "testns", "h-1", "h",
+	      "{\"addresses\":[\"10.0.0.1\"],\"hostname\":\"web-0\"},{\"addresses\":[\"10.0.0.2\"]}");
+	v = view("testns", "h");
+	cr_assert_eq(v->dup_off, 0);
+	slice(K8S_ADDED, "testns", "h-2", "h",
+	      "{\"addresses\":[\"10.0.0.2\"]},{\"addresses\":[\"10.0.0.3\"],\"hostname\":\"web-0\"}");
+	v = view("testns", "h");
+	cr_assert_eq(v->nready, 4);
+	cr_assert_eq(k8s_view_dup(v, 0), 0);
+	cr_assert_eq(k8s_view_dup(v, 1), 0);
+	cr_assert_eq(k8s_view_dup(v, 2), K8S_DUP_ADDR | K8S_DUP_NAME); /* 10.0.0.2 again */
+	cr_assert_eq(k8s_view_dup(v, 3), K8S_DUP_NAME);                /* web-0 again */
+}
+
+Test(zone, malformed_objects_change_nothing)
+{
+	char err[256] = "";
+	json_t *j = json_loads("{\"metadata\":{\"name\":\"a\",\"namespace\":\"testns\"},"
+	                       "\"spec\":{\"clusterIP\":\"bogus\"}}", 0, NULL);
+
+	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
+	cr_assert_eq(k8s_store_apply(st, K8S_SERVICE, K8S_MODIFIED, j, err, sizeof(err)), SX_EINVAL);
+	cr_assert_str_eq(err, "service testns/a: invalid cluster IP \"bogus\"");
+	cr_assert_eq(k8s_view_svc(view("testns", "a"))->ips[0].a[3], 1);
+	json_decref(j);
+}
+
+Test(zone, unwatched_kinds_are_ignored)
+{
+	struct k8s_store_opts o = { 0 };
+	struct k8s_ip ip;
+
+	rcu_read_unlock();
+	k8s_store_free(st);
+	o.need[K8S_SERVICE] = o.need[K8S_NAMESPACE] = o.need[K8S_SLICE] = true;
+	cr_assert_eq(k8s_store_new(&st, &o), 0);
+	rcu_read_lock();
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"n\"},"
+	                   "\"status\":{\"podIP\":\"10.1.1.1\"}}"), 0);
+	cr_assert(k8s_ip_parse(&ip, "10.1.1.1"));
+	cr_assert_not(k8s_zone_pod(st, &ip, "n", 1));
+	/* Synced without pods: they are not needed. */
+	k8s_store_relist_begin(st, K8S_SERVICE);
+	k8s_store_relist_end(st, K8S_SERVICE);
+	k8s_store_relist_begin(st, K8S_SLICE);
+	k8s_store_relist_end(st, K8S_SLICE);
+	cr_assert_not(k8s_store_synced(st));
+	k8s_store_relist_begin(st, K8S_NAMESPACE);
+	k8s_store_relist_end(st, K8S_NAMESPACE);
+	cr_assert(k8s_store_synced(st));
+}

@@ -1,0 +1,227 @@
+/* zone.h -- the kubernetes zone: what workers read without locks, and the plugin's config. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sextant/plugin.h>
+
+#include "k8s.h"
+#include "objects.h"
+
+/*
+ * The store (store.c, control thread) keeps every object in lock-free hash
+ * tables (liburcu's cds_lfht) that workers read inside rcu_read_lock():
+ *
+ *   services   (namespace, name) -> struct k8s_view, the immutable DNS view of
+ *              one Service: its data plus the EndpointSlices grouped under it
+ *   svc_rev    ClusterIP -> the view holding it (PTR)
+ *   ep_rev     endpoint address -> struct k8s_ep (PTR)
+ *   namespaces name -> struct k8s_ns (exposed or not)
+ *   pod_ip     pod IP -> struct k8s_pod (`pods verified` only)
+ *
+ * An event replaces only the objects and views it touches; what it unlinks
+ * is freed after a grace period (call_rcu). The control thread also takes
+ * rcu_read_lock() around table operations and must be a registered RCU thread.
+ */
+
+struct k8s_ns {
+	struct cds_lfht_node node;
+	uint32_t refs;      /* control thread: views, slices and pods in it */
+	uint8_t has_object; /* control thread: a Namespace object exists */
+	uint8_t stale;      /* control thread: not seen in the current relist */
+	uint8_t configured; /* allowed by `namespaces` (always, without it) */
+	uint8_t exposed;    /* read by workers: exists and configured */
+	uint8_t len;
+	char name[];
+};
+
+/* The reverse entry of one ClusterIP; @i finds the view back. */
+struct k8s_vrev {
+	struct cds_lfht_node node;
+	uint8_t i;
+};
+
+/*
+ * A Service as workers see it, replaced whole on any change. Tail: rev[nrev]
+ * (one per ClusterIP), name, the Service data (struct k8s_svc, absent while
+ * only slices wait for their Service), slices[nslices], then 2 bits per
+ * endpoint (all slices in order) when some endpoints repeat an address or a
+ * name.
+ */
+struct k8s_view {
+	struct cds_lfht_node node;
+	struct k8s_ns *ns;
+	uint32_t nready;    /* ready addresses over all slices */
+	uint32_t svc_off;   /* 0: no Service object */
+	uint32_t slices_off;
+	uint32_t dup_off;   /* 0: no duplicates */
+	uint16_t nslices;
+	uint8_t name_len;
+	uint8_t nrev;
+	uint8_t stale;      /* control thread: not seen in the current relist */
+	struct k8s_vrev rev[];
+};
+
+static inline const char *k8s_view_name(const struct k8s_view *v)
+{
+	return (const char *)&v->rev[v->nrev];
+}
+
+static inline const struct k8s_view *k8s_vrev_view(const struct k8s_vrev *r)
+{
+	return (const struct k8s_view *)((const char *)(r - r->i) -
+	                                 offsetof(struct k8s_view, rev));
+}
+
+#define K8S_DUP_ADDR 1 /* same address as an earlier endpoint of the view */
+#define K8S_DUP_NAME 2 /* same endpoint name as an earlier one */
+
+static inline const struct k8s_svc *k8s_view_svc(const struct k8s_view *v)
+{
+	return v->svc_off ? (const struct k8s_svc *)((const char *)v + v->svc_off) : NULL;
+}
+
+static inline struct k8s_slice *const *k8s_view_slices(const struct k8s_view *v)
+{
+	return (struct k8s_slice *const *)((const char *)v + v->slices_off);
+}
+
+/** Duplicate bits (K8S_DUP_*) of endpoint @i of the view (counted over all slices). */
+static inline unsigned k8s_view_dup(const struct k8s_view *v, uint32_t i)
+{
+	if (v->dup_off == 0) {
+		return 0;
+	}
+	const uint8_t *bits = (const uint8_t *)v + v->dup_off;
+	return (bits[i / 4] >> (2 * (i % 4))) & 3;
+}
+
+enum k8s_pods { K8S_PODS_DISABLED, K8S_PODS_INSECURE, K8S_PODS_VERIFIED };
+
+/* What the store needs from the options. */
+struct k8s_store_opts {
+	bool endpoint_pod_names;
+	bool implicit_ns;         /* a namespace also exists while objects live in it */
+	bool need[K8S_NKINDS];    /* kinds that are watched and must sync */
+	char **namespaces;        /* `namespaces` list, or NULL for all */
+	size_t nnamespaces;
+};
+
+/** @return 0 and a new empty store, or -ENOMEM. Control thread. */
+int k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts);
+/** Free the store and all it holds; no reader may still use it. NULL is a no-op. */
+void k8s_store_free(struct k8s_store *st);
+
+/** Counts for logs and tests. */
+struct k8s_store_stats {
+	unsigned services, slices, endpoints, namespaces, pods;
+};
+void k8s_store_stats(struct k8s_store *st, struct k8s_store_stats *out);
+
+/* Store internals, shared by zone.c (tables, views) and store.c (events). */
+struct k8s_retired;
+
+struct k8s_store {
+	struct cds_lfht *services, *svc_rev, *ep_rev, *namespaces, *pod_ip; /* read by workers */
+	struct cds_lfht *slices, *pods;                                      /* control thread */
+	struct k8s_store_opts opts;
+	uint32_t serial;           /* CMM_STORE_SHARED / CMM_LOAD_SHARED */
+	bool synced;               /* every needed kind listed once; idem */
+	bool kind_synced[K8S_NKINDS];
+	uint64_t t0_ns;            /* creation, for the sync log line */
+	struct k8s_store_stats stats;
+	struct k8s_retired *retired; /* unlinked objects waiting for a grace period */
+};
+
+uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len);
+uint64_t k8s_hash_ip(uint8_t fam, const uint8_t *a);
+
+/** Key of the services, slices, pods and namespaces tables (ns NULL for namespaces). */
+struct k8s_pair {
+	const char *ns;
+	size_t ns_len;
+	const char *name;
+	size_t len;
+};
+int k8s_match_view(struct cds_lfht_node *node, const void *key);
+int k8s_match_ns(struct cds_lfht_node *node, const void *key);
+
+/**
+ * Build a view of Service @name in @ns from its data @svc (NULL: none yet)
+ * and its ready slices. @return the new view, or NULL when out of memory.
+ */
+struct k8s_view *k8s_view_new(struct k8s_ns *ns, const char *name, size_t len,
+                              const struct k8s_svc *svc, struct k8s_slice *const *slices,
+                              size_t nslices, bool pod_names);
+
+/**
+ * Publish @nv in place of @old (either may be NULL) in the services and
+ * ClusterIP tables, and retire @old. Inside rcu_read_lock().
+ */
+void k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv);
+
+/** Free @p (one malloc'ed block) once no reader can hold it. */
+void k8s_retire(struct k8s_store *st, void *p);
+/** Hand what k8s_retire() collected to call_rcu(). Outside rcu_read_lock() or in it. */
+void k8s_retire_flush(struct k8s_store *st);
+
+/* Read side: call inside rcu_read_lock(); results live until rcu_read_unlock(). */
+
+/** Namespace @name (lower case, @len bytes) if it is exposed, else NULL. */
+const struct k8s_ns *k8s_zone_ns(struct k8s_store *st, const char *name, size_t len);
+
+/** Service @name in namespace @ns (lower case), or NULL (also when only slices exist). */
+const struct k8s_view *k8s_zone_view(struct k8s_store *st, const char *ns, size_t ns_len,
+                                     const char *name, size_t len);
+
+/** Visit every view holding ClusterIP @ip; stop when @fn returns false. */
+void k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
+                      bool (*fn)(const struct k8s_view *v, void *arg), void *arg);
+/** Visit every ready endpoint with address @ip. */
+void k8s_zone_rev_ep(struct k8s_store *st, const struct k8s_ip *ip,
+                     bool (*fn)(const struct k8s_ep *ep, void *arg), void *arg);
+
+/** Whether a pod with IP @ip lives in namespace @ns (`pods verified`). */
+bool k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns, size_t ns_len);
+
+/** SOA serial: unix time of the last change. */
+uint32_t k8s_zone_serial(struct k8s_store *st);
+
+/**
+ * The name of endpoint @ep as CoreDNS forms it: hostname, else the pod name
+ * (with endpoint_pod_names), else the dashed address. @return its length.
+ */
+size_t k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names);
+
+/* The plugin instance: options (kubernetes.c) and what start() creates. */
+struct k8s {
+	struct sx_zones zones;     /* the plugin's zones */
+	size_t primary;            /* first non-reverse zone: PTR targets */
+	struct sx_zones fall;      /* fallthrough zones; n == 0: none */
+	char *endpoint, *tls_cert, *tls_key, *tls_ca, *kubeconfig, *context, *manifests;
+	char *labels, *namespace_labels;
+	char **namespaces;
+	size_t nnamespaces;
+	unsigned ttl;
+	bool ttl_set;
+	enum k8s_pods pods;
+	bool endpoint_pod_names;
+	bool noendpoints;
+	bool ignore_empty;
+	/* Non-loopback addresses of this host, for ns.dns.<zone>. */
+	struct k8s_ip local[16];
+	size_t nlocal;
+
+	struct k8s_store *st;
+	struct k8s_source *src;
+};
+
+/**
+ * Answer @q for plugin instance @k into @msg (started with sx_msg_init).
+ * Per query: no allocation, no lock. Call inside rcu_read_lock().
+ * @return SX_NEXT when the name is not in the plugin's zones or falls through,
+ * else SX_DONE with the reply in @msg.
+ */
+enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg);
