@@ -1,0 +1,473 @@
+/* kubernetes.c -- the kubernetes plugin: options, start, per-query entry, teardown. */
+#include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sextant/plugin.h>
+
+#include "zone.h"
+
+#define DEFAULT_TTL 5
+
+static int dup_arg(struct sx_cf *cf, int i, char **out)
+{
+	free(*out);
+	*out = strdup(sx_cf_arg(cf, i));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int set_endpoint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+
+	if (sx_cf_nargs(cf) > 2) {
+		sx_plog(SX_LOG_WARNING, "kubernetes",
+		        "Multiple endpoints have been deprecated, only the first specified endpoint "
+		        "'%s' is used", sx_cf_arg(cf, 1));
+	}
+	return dup_arg(cf, 1, &k->endpoint);
+}
+
+static int set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	int r = dup_arg(cf, 1, &k->tls_cert);
+
+	if (r == 0) {
+		r = dup_arg(cf, 2, &k->tls_key);
+	}
+	return r == 0 ? dup_arg(cf, 3, &k->tls_ca) : r;
+}
+
+static int set_kubeconfig(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	int r = dup_arg(cf, 1, &k->kubeconfig);
+
+	return r == 0 && sx_cf_nargs(cf) > 2 ? dup_arg(cf, 2, &k->context) : r;
+}
+
+/* `manifests DIR`: relative to the Corefile's directory, as `import` is. */
+static int set_manifests(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	const char *dir = sx_cf_arg(cf, 1);
+
+	free(k->manifests);
+	if (dir[0] == '/' || sx_cf_dir(cf) == NULL) {
+		k->manifests = strdup(dir);
+	} else if (asprintf(&k->manifests, "%s/%s", sx_cf_dir(cf), dir) < 0) {
+		k->manifests = NULL;
+	}
+	return k->manifests ? 0 : -ENOMEM;
+}
+
+static int set_namespaces(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	int n = sx_cf_nargs(cf) - 1;
+	char **v = realloc(k->namespaces, (k->nnamespaces + (size_t)n) * sizeof(*v));
+
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	k->namespaces = v;
+	for (int i = 1; i <= n; i++) {
+		v[k->nnamespaces] = strdup(sx_cf_arg(cf, i));
+		if (v[k->nnamespaces] == NULL) {
+			return -ENOMEM;
+		}
+		for (char *p = v[k->nnamespaces]; *p; p++) {
+			*p = (char)tolower((unsigned char)*p);
+		}
+		k->nnamespaces++;
+	}
+	return 0;
+}
+
+static bool word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/';
+}
+
+static void skip_ws(const char **p)
+{
+	while (**p == ' ' || **p == '\t') {
+		(*p)++;
+	}
+}
+
+/* A label name or value: [A-Za-z0-9] at both ends, [-_.A-Za-z0-9] between, at most 63. */
+static bool valid_name(const char *s, size_t n, bool empty_ok)
+{
+	if (n == 0) {
+		return empty_ok;
+	}
+	if (n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1])) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* [prefix/]name, the prefix a DNS subdomain. */
+static bool valid_key(const char *s, size_t n)
+{
+	const char *slash = memchr(s, '/', n);
+
+	if (slash == NULL) {
+		return valid_name(s, n, false);
+	}
+	size_t pl = (size_t)(slash - s);
+	if (pl == 0 || pl > 253 || memchr(slash + 1, '/', n - pl - 1) != NULL) {
+		return false;
+	}
+	for (size_t i = 0; i < pl; i++) {
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '.') {
+			return false;
+		}
+	}
+	return valid_name(slash + 1, n - pl - 1, false);
+}
+
+static size_t word(const char **p)
+{
+	const char *s = *p;
+
+	while (word_char(**p)) {
+		(*p)++;
+	}
+	return (size_t)(*p - s);
+}
+
+/*
+ * Check a label selector as Kubernetes writes them: requirements joined by
+ * ',', each "key", "!key", "key=v", "key==v", "key!=v", "key in (v,...)" or
+ * "key notin (v,...)". @return NULL, or what is wrong.
+ */
+static const char *selector_error(const char *p)
+{
+	for (;;) {
+		const char *key;
+		size_t kl;
+		bool neg;
+
+		skip_ws(&p);
+		neg = *p == '!';
+		p += neg;
+		skip_ws(&p);
+		key = p;
+		kl = word(&p);
+		if (!valid_key(key, kl)) {
+			return "invalid label key";
+		}
+		skip_ws(&p);
+		if (!neg && (*p == '=' || (*p == '!' && p[1] == '='))) {
+			const char *v;
+			p += *p == '!' || p[1] == '=' ? 2 : 1;
+			skip_ws(&p);
+			v = p;
+			if (!valid_name(v, word(&p), true)) {
+				return "invalid label value";
+			}
+		} else if (!neg && (strncmp(p, "in", 2) == 0 || strncmp(p, "notin", 5) == 0)) {
+			p += p[0] == 'i' ? 2 : 5;
+			skip_ws(&p);
+			if (*p++ != '(') {
+				return "expected '(' after in or notin";
+			}
+			for (;;) {
+				const char *v;
+				skip_ws(&p);
+				v = p;
+				if (!valid_name(v, word(&p), true)) {
+					return "invalid label value";
+				}
+				skip_ws(&p);
+				if (*p == ')') {
+					p++;
+					break;
+				}
+				if (*p++ != ',') {
+					return "expected ',' or ')' in a set of values";
+				}
+			}
+		} else if (*p == '<' || *p == '>') {
+			return "'<' and '>' are not valid label selector operators";
+		}
+		skip_ws(&p);
+		if (*p == '\0') {
+			return NULL;
+		}
+		if (*p++ != ',') {
+			return "expected ',' between requirements";
+		}
+	}
+}
+
+/* `labels` and `namespace_labels`: the arguments joined by spaces, as CoreDNS reads them. */
+static int set_selector(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	char **out = (char **)((char *)inst + d->offset);
+	size_t len = 0;
+	const char *why;
+	char *s;
+
+	for (int i = 1; i < sx_cf_nargs(cf); i++) {
+		len += strlen(sx_cf_arg(cf, i)) + 1;
+	}
+	s = malloc(len);
+	if (s == NULL) {
+		return -ENOMEM;
+	}
+	s[0] = '\0';
+	for (int i = 1; i < sx_cf_nargs(cf); i++) {
+		strcat(s, sx_cf_arg(cf, i));
+		strcat(s, i + 1 < sx_cf_nargs(cf) ? " " : "");
+	}
+	why = selector_error(s);
+	if (why != NULL) {
+		int r = sx_cf_err(cf, "unable to parse %s selector value: '%s': %s",
+		                  strcmp(d->name, "labels") == 0 ? "label" : "namespace_label", s, why);
+		free(s);
+		return r;
+	}
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int set_pods(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	static const char *const modes[] = { "disabled", "insecure", "verified" };
+	struct k8s *k = inst;
+	const char *a = sx_cf_arg(cf, 1);
+
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(a, modes[i]) == 0) {
+			k->pods = (enum k8s_pods)i;
+			return 0;
+		}
+	}
+	return sx_cf_err(cf, "wrong value for pods: %s,  must be one of: disabled, verified, insecure",
+	                 a);
+}
+
+static int set_ttl(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	const char *a = sx_cf_arg(cf, 1);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(a, &end, 10);
+	if (errno != 0 || end == a || *end != '\0') {
+		return sx_cf_err(cf, "ttl must be an integer: '%s'", a);
+	}
+	if (v < 0 || v > 3600) {
+		return sx_cf_err(cf, "ttl must be in range [0, 3600]: %ld", v);
+	}
+	k->ttl = (unsigned)v;
+	k->ttl_set = true;
+	return 0;
+}
+
+static int set_ignore(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+
+	if (strcmp(sx_cf_arg(cf, 1), "empty_service") != 0) {
+		return sx_cf_err(cf, "unable to parse ignore value: '%s'", sx_cf_arg(cf, 1));
+	}
+	k->ignore_empty = true;
+	return 0;
+}
+
+static const struct sx_directive k8s_directives[] = {
+	{ "endpoint", 1, -1, set_endpoint },
+	{ "tls", 3, 3, set_tls },
+	{ "kubeconfig", 1, 2, set_kubeconfig },
+	{ "namespaces", 1, -1, set_namespaces, .repeat = true },
+	{ "namespace_labels", 1, -1, set_selector, offsetof(struct k8s, namespace_labels) },
+	{ "labels", 1, -1, set_selector, offsetof(struct k8s, labels) },
+	{ "pods", 1, 1, set_pods },
+	{ "endpoint_pod_names", 0, 0, sx_set_flag, offsetof(struct k8s, endpoint_pod_names) },
+	{ "ttl", 1, 1, set_ttl },
+	{ "noendpoints", 0, 0, sx_set_flag, offsetof(struct k8s, noendpoints) },
+	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct k8s, fall) },
+	{ "ignore", 1, 1, set_ignore },
+	{ "manifests", 1, 1, set_manifests },
+	{ NULL },
+};
+
+static bool reverse_zone(const struct sx_zone *z)
+{
+	static const uint8_t in_addr[] = "\007in-addr\004arpa";
+	static const uint8_t ip6[] = "\003ip6\004arpa";
+
+	return sx_dname_is_sub(z->wire, in_addr) || sx_dname_is_sub(z->wire, ip6);
+}
+
+static int k8s_setup(struct sx_cf *cf, void *inst)
+{
+	struct k8s *k = inst;
+	int r;
+
+	r = sx_cf_zones(cf, 1, sx_cf_block_zones(cf), NULL, &k->zones);
+	if (r < 0) {
+		return r;
+	}
+	for (k->primary = 0; k->primary < k->zones.n; k->primary++) {
+		if (!reverse_zone(&k->zones.z[k->primary])) {
+			break;
+		}
+	}
+	if (k->primary == k->zones.n) {
+		return sx_cf_err(cf, "non-reverse zone name must be used");
+	}
+	if (k->nnamespaces > 0 && k->namespace_labels != NULL) {
+		return sx_cf_err(cf, "namespaces and namespace_labels cannot both be set");
+	}
+	if (!k->ttl_set) {
+		k->ttl = DEFAULT_TTL;
+	}
+	return 0;
+}
+
+/* This host's addresses, skipping loopback and IPv6 link-local: ns.dns.<zone>'s records. */
+static void local_addrs(struct k8s *k)
+{
+	struct ifaddrs *ifa, *i;
+
+	k->nlocal = 0;
+	if (getifaddrs(&ifa) < 0) {
+		return;
+	}
+	for (i = ifa; i != NULL && k->nlocal < sizeof(k->local) / sizeof(k->local[0]);
+	     i = i->ifa_next) {
+		struct k8s_ip *ip = &k->local[k->nlocal];
+
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK)) {
+			continue;
+		}
+		memset(ip, 0, sizeof(*ip));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)i->ifa_addr;
+			ip->fam = 4;
+			memcpy(ip->a, &sin->sin_addr, 4);
+			if (ip->a[0] == 127) {
+				continue;
+			}
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)i->ifa_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
+			    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
+				continue;
+			}
+			ip->fam = 6;
+			memcpy(ip->a, &sin6->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		k->nlocal++;
+	}
+	freeifaddrs(ifa);
+}
+
+static int k8s_start(void *inst, struct sx_runtime *rt)
+{
+	struct k8s *k = inst;
+	struct k8s_store_opts so = {
+		.endpoint_pod_names = k->endpoint_pod_names,
+		.implicit_ns = k->manifests != NULL,
+		.namespaces = k->namespaces,
+		.nnamespaces = k->nnamespaces,
+	};
+	struct k8s_source_conf sc = {
+		.endpoint = k->endpoint,
+		.tls_cert = k->tls_cert,
+		.tls_key = k->tls_key,
+		.tls_ca = k->tls_ca,
+		.kubeconfig = k->kubeconfig,
+		.context = k->context,
+		.manifests = k->manifests,
+		.labels = k->labels,
+		.namespace_labels = k->namespace_labels,
+	};
+	char err[512];
+	int r;
+
+	so.need[K8S_SERVICE] = so.need[K8S_NAMESPACE] = true;
+	so.need[K8S_SLICE] = !k->noendpoints;
+	so.need[K8S_POD] = k->pods == K8S_PODS_VERIFIED;
+	memcpy(sc.watch, so.need, sizeof(sc.watch));
+	local_addrs(k);
+	r = k8s_store_new(&k->st, &so);
+	if (r < 0) {
+		return r;
+	}
+	err[0] = '\0';
+	r = k8s_source_start(&k->src, sx_rt_base(rt), &sc, k->st, err, sizeof(err));
+	if (r < 0) {
+		sx_plog(SX_LOG_ERROR, "kubernetes", "%s", err[0] ? err : sx_strerror(r));
+	}
+	return r;
+}
+
+static enum sx_verdict k8s_handle(struct sx_req *req, void *inst)
+{
+	return k8s_answer(inst, sx_req_query(req), sx_req_msg(req));
+}
+
+static bool k8s_ready(void *inst)
+{
+	const struct k8s *k = inst;
+
+	return k8s_store_synced(k->st);
+}
+
+static void k8s_teardown(void *inst)
+{
+	struct k8s *k = inst;
+
+	if (k->src != NULL) {
+		k8s_source_free(k->src);
+	}
+	k8s_store_free(k->st);
+	sx_zones_fini(&k->zones);
+	sx_zones_fini(&k->fall);
+	free(k->endpoint);
+	free(k->tls_cert);
+	free(k->tls_key);
+	free(k->tls_ca);
+	free(k->kubeconfig);
+	free(k->context);
+	free(k->manifests);
+	free(k->labels);
+	free(k->namespace_labels);
+	for (size_t i = 0; i < k->nnamespaces; i++) {
+		free(k->namespaces[i]);
+	}
+	free(k->namespaces);
+}
+
+const struct sx_plugin sx_plugin_kubernetes = {
+	.name = "kubernetes",
+	.inst_size = sizeof(struct k8s),
+	.directives = k8s_directives,
+	.setup = k8s_setup,
+	.start = k8s_start,
+	.handle = k8s_handle,
+	.ready = k8s_ready,
+	.teardown = k8s_teardown,
+};
