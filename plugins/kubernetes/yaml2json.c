@@ -338,6 +338,7 @@ static int parse_key(struct yp *p, yaml_event_t *ev, char **key, bool *merge)
 	json_t *v;
 
 	*merge = false;
+	*key = NULL;
 	if (ev->type == YAML_SCALAR_EVENT) {
 		tag = (const char *)ev->data.scalar.tag;
 		*merge = (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&

@@ -44,7 +44,7 @@ const char *sx_strerror(int err) { return err < 0 && err > -1000 ? strerror(-err
 C
 
 src="$k8s/yaml2json.c $k8s/kubeconfig.c $k8s/apiclient.c $k8s/watch.c $k8s/manifests.c $k8s/source.c"
-flags="-std=gnu11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -Wundef -Wmissing-prototypes
+flags="-std=gnu11 -g -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Wundef -Wmissing-prototypes
  -Wstrict-prototypes -Wno-missing-field-initializers -Wno-unused-parameter -Wpointer-arith
  -Wformat=2 -Wvla -fsanitize=address,undefined -fno-omit-frame-pointer"
 deps=$(pkg-config --cflags --libs libevent_core libcurl jansson yaml-0.1 criterion)

@@ -571,6 +571,48 @@ Test(watch, label_and_pod_field_selectors)
 	json_decref(reqs);
 }
 
+Test(watch, expired_continue_token_lists_again_from_the_start)
+{
+	struct k8s_watch_opts o = fast;
+	char name[16];
+
+	fake_start(NULL);
+	for (int i = 0; i < 7; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		put_svc("default", name, NULL);
+	}
+	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":false,"
+	    "\"query\":{\"continue\":null},\"status\":410,\"reason\":\"Expired\","
+	    "\"message\":\"The provided continue parameter is too old\",\"count\":1}", NULL);
+	connect_http();
+	start_api();
+	o.page_limit = 3;
+	watch(K8S_SERVICE, NULL, &o);
+	RUN_UNTIL(store.ends[K8S_SERVICE] == 1, 10);
+	cr_assert_eq(store.begins[K8S_SERVICE], 2, "the list starts over");
+	cr_assert_eq(nlive(K8S_SERVICE), 7);
+	cr_assert_eq(store.relist_deleted, 0);
+	cr_assert_eq(log_count("continue token expired: The provided continue parameter is too "
+	                       "old"), 1);
+}
+
+Test(watch, forbidden_list_is_logged_like_coredns)
+{
+	static const char *const args[] = { "--token", "admin", "--anonymous", NULL };
+
+	fake_start(args);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(log_count("[ERROR]") == 1, 10);
+	cr_assert_eq(log_count("[ERROR] plugin/kubernetes: Failed to watch *v1.Service: failed to "
+	                       "list *v1.Service: services is forbidden: User \"system:anonymous\" "
+	                       "cannot list resource \"services\""), 1);
+	spin(0.5);
+	cr_assert_eq(log_count("[ERROR]"), 1, "the same error again is not logged again");
+	cr_assert_eq(store.ends[K8S_SERVICE], 0);
+}
+
 Test(watch, bookmark_moves_the_resume_point)
 {
 	json_t *ws;
