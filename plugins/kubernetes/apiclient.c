@@ -262,8 +262,8 @@ static void finish(struct k8s_call *c, CURLcode rc)
 
 static void check_done(struct k8s_api *api)
 {
-	struct k8s_call *c;
 	CURLMsg *m;
+	char *priv;
 	int left;
 
 	/* A done hook may add or cancel calls: read one message at a time. */
@@ -272,8 +272,8 @@ static void check_done(struct k8s_api *api)
 			continue;
 		}
 		CURLcode rc = m->data.result;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-		finish(c, rc);
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+		finish((struct k8s_call *)(void *)priv, rc);
 	}
 }
 

@@ -535,6 +535,38 @@ Test(watch, list_pages_then_watch_events_in_order)
 	cr_assert_eq(log_count("[ERROR]"), 0);
 }
 
+Test(watch, a_large_list_arrives_gzipped)
+{
+	size_t size = 400 * 700 + 64, len = 0;
+	char *body = malloc(size), pad[501];
+	json_t *lists;
+
+	cr_assert_not_null(body);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	len += (size_t)snprintf(body + len, size - len, "{\"kind\":\"List\",\"items\":[");
+	for (int i = 0; i < 400; i++) {
+		len += (size_t)snprintf(body + len, size - len, "%s{\"apiVersion\":\"v1\","
+		                        "\"kind\":\"Service\",\"metadata\":{\"name\":\"s%03d\","
+		                        "\"namespace\":\"default\",\"annotations\":{\"pad\":\"%s\"}}}",
+		                        i ? "," : "", i, pad);
+	}
+	snprintf(body + len, size - len, "]}");
+	fake_start(NULL);
+	ctl("POST", "/_fake/objects", body, NULL);
+	free(body);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(store.ends[K8S_SERVICE] == 1, 10);
+	cr_assert_eq(nlive(K8S_SERVICE), 400);
+	lists = requests("/api/v1/services", 0);
+	cr_assert_eq(json_array_size(lists), 1, "400 objects fit in one page of 500");
+	cr_assert(strstr(json_string_value(json_object_get(json_array_get(lists, 0),
+	                                                   "accept_encoding")), "gzip"));
+	json_decref(lists);
+}
+
 Test(watch, label_and_pod_field_selectors)
 {
 	json_t *reqs;
@@ -684,6 +716,32 @@ Test(watch, http_410_on_watch_relists)
 	cr_assert(live(K8S_SERVICE, "default/a"));
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	cr_assert_eq(log_count("[ERROR]"), 0);
+}
+
+Test(watch, error_event_other_than_410_rewatches_without_relist)
+{
+	json_t *ws;
+	size_t n;
+
+	fake_start(NULL);
+	put_svc("default", "a", NULL);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	spin(1.1);
+	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":true,"
+	    "\"mode\":\"watch-error\",\"status\":500,\"message\":\"etcd hiccup\"}", NULL);
+	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"clean\"}", NULL);
+	RUN_UNTIL(log_count("watch error 500: etcd hiccup") == 1, 10);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	ws = requests("/api/v1/services", 1);
+	n = json_array_size(ws);
+	cr_assert_eq(n, 3, "the first watch, the ERROR one, the good one");
+	cr_assert_str_eq(query(json_array_get(ws, 2), "resourceVersion"),
+	                 query(json_array_get(ws, 1), "resourceVersion"));
+	json_decref(ws);
+	cr_assert_eq(store.begins[K8S_SERVICE], 1);
 }
 
 Test(watch, failures_back_off_and_log_once_per_change)
@@ -907,6 +965,26 @@ Test(watch, tls_server_is_verified)
 	RUN_UNTIL(log_count("Failed to watch *v1.Service") == 1, 10);
 	cr_assert_eq(log_count("certificate"), 1);
 	cr_assert_eq(store.ends[K8S_SERVICE], 0);
+}
+
+Test(watch, insecure_skip_tls_verify_connects)
+{
+	char crt[160], key[160], err[256];
+	const char *args[] = { "--tls-cert", crt, "--tls-key", key, NULL };
+
+	gen_certs();
+	snprintf(crt, sizeof(crt), "%s/certs/server.crt", tmp);
+	snprintf(key, sizeof(key), "%s/certs/server.key", tmp);
+	fake.tls = true;
+	fake_start(args);
+	put_svc("default", "a", NULL);
+	cr_assert_eq(k8s_conn_endpoint(&conn, fake.url, NULL, NULL, NULL, err, sizeof(err)), 0);
+	conn->insecure = true;
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(store.ends[K8S_SERVICE] == 1, 10);
+	cr_assert(live(K8S_SERVICE, "default/a"));
+	cr_assert_eq(log_count("[ERROR]"), 0);
 }
 
 Test(watch, client_certificate_auth)
