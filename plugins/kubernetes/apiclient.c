@@ -467,7 +467,8 @@ static struct curl_slist *auth_header(struct k8s_api *api, struct curl_slist *h)
 	if (k8s_conn_token(api->conn, &tok, why, sizeof(why))) {
 		if (strcmp(why, api->token_err)) {
 			sx_plog(SX_LOG_WARNING, "kubernetes", "token file %s: %s%s",
-			        api->conn->token_file, why, tok ? " (using the last token read)" : "");
+			        api->conn->token_file, why,
+			        tok ? " (using the last token read)" : "");
 			snprintf(api->token_err, sizeof(api->token_err), "%s", why);
 		}
 	} else {

@@ -62,7 +62,8 @@ static int set_server(struct k8s_conn *c, const char *url, char *err, size_t err
 	}
 	if (strstr(url, "://")) {
 		if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
-			snprintf(err, errlen, "server URL \"%s\" is neither http:// nor https://", url);
+			snprintf(err, errlen, "server URL \"%s\" is neither http:// nor https://",
+			         url);
 			return SX_EINVAL;
 		}
 		r = asprintf(&c->server, "%.*s", (int)n, url);
@@ -331,8 +332,8 @@ static int read_user(struct k8s_conn *c, json_t *u, const char *dir, const char 
 	for (size_t i = 0; refused[i]; i++) {
 		json_t *v = json_object_get(u, refused[i]);
 		if (v && !json_is_null(v)) {
-			snprintf(err, errlen, "%s: %s is not supported (use a token, a tokenFile or "
-			         "a client certificate)", where, refused[i]);
+			snprintf(err, errlen, "%s: %s is not supported (use a token, a tokenFile "
+			         "or a client certificate)", where, refused[i]);
 			return SX_ENOTSUP;
 		}
 	}

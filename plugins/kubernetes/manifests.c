@@ -128,8 +128,8 @@ static int parse_req(struct sel_req *r, const char **s, char *err, size_t errlen
 		r->op = p[0] == 'i' ? SEL_IN : SEL_NOT_IN;
 		p = skip_ws(p + (p[0] == 'i' ? 2 : 5));
 		if (*p != '(') {
-			snprintf(err, errlen, "label selector: \"(\" expected after \"%s\"'s operator",
-			         r->key);
+			snprintf(err, errlen,
+			         "label selector: \"(\" expected after \"%s\"'s operator", r->key);
 			return SX_EINVAL;
 		}
 		do {
@@ -140,8 +140,8 @@ static int parse_req(struct sel_req *r, const char **s, char *err, size_t errlen
 			p = skip_ws(p);
 		} while (*p == ',');
 		if (*p != ')') {
-			snprintf(err, errlen, "label selector: \")\" expected in the values of \"%s\"",
-			         r->key);
+			snprintf(err, errlen,
+			         "label selector: \")\" expected in the values of \"%s\"", r->key);
 			return SX_EINVAL;
 		}
 		p = skip_ws(p + 1);
@@ -279,7 +279,8 @@ static bool wanted_name(const char *name)
 	if (name[0] == '.') {
 		return false;
 	}
-	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml")) ||
 	       (n > 5 && !strcmp(name + n - 5, ".json"));
 }
 
@@ -365,7 +366,8 @@ static int parse_json(json_t **out, const char *text, size_t len, char *err, siz
 		}
 		json_t *v = json_loadb(text + off, len - off, JSON_DISABLE_EOF_CHECK, &jerr);
 		if (!v) {
-			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+			snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column,
+			         jerr.text);
 			json_decref(docs);
 			return SX_EINVAL;
 		}
@@ -418,8 +420,8 @@ static int read_file(json_t **out, const char *path, char *err, size_t errlen)
 			continue;
 		}
 		if (k < 0) {
-			sx_plog(SX_LOG_WARNING, PLUGIN, "manifests %s: object %zu skipped: %s", path,
-			        i + 1, why);
+			sx_plog(SX_LOG_WARNING, PLUGIN, "manifests %s: object %zu skipped: %s",
+			        path, i + 1, why);
 			continue;
 		}
 		md = json_object_get(obj, "metadata");
@@ -531,14 +533,13 @@ static int scan(struct k8s_manifests *m)
 	int r;
 
 	if (!(d = opendir(m->dir))) {
-		char why[256];
-		snprintf(why, sizeof(why), "%s", strerror(errno));
-		if (strcmp(why, m->dir_err)) {
-			sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: %s (the last objects read stay in "
-			        "use)", m->dir, why);
-			snprintf(m->dir_err, sizeof(m->dir_err), "%s", why);
+		int e = errno;
+		if (strcmp(strerror(e), m->dir_err)) {
+			sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: %s (the last objects read stay "
+			        "in use)", m->dir, strerror(e));
+			snprintf(m->dir_err, sizeof(m->dir_err), "%s", strerror(e));
 		}
-		return -errno;
+		return -e;
 	}
 	m->dir_err[0] = '\0';
 	for (size_t i = 0; i < m->nfiles; i++) {
@@ -596,8 +597,8 @@ static void apply(struct k8s_manifests *m, const char *file, int kind, json_t *o
 	const char *name = json_string_value(json_object_get(md, "name"));
 
 	if (k8s_store_apply(m->st, (enum k8s_kind)kind, K8S_ADDED, obj, err, sizeof(err))) {
-		sx_plog(SX_LOG_WARNING, PLUGIN, "manifests %s/%s: %s %s%s%s skipped: %s", m->dir, file,
-		        k8s_kind_name((enum k8s_kind)kind), ns ? ns : "", ns ? "/" : "",
+		sx_plog(SX_LOG_WARNING, PLUGIN, "manifests %s/%s: %s %s%s%s skipped: %s", m->dir,
+		        file, k8s_kind_name((enum k8s_kind)kind), ns ? ns : "", ns ? "/" : "",
 		        name ? name : "?", err[0] ? err : "invalid object");
 	}
 }

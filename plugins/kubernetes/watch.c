@@ -161,7 +161,8 @@ static void failed(struct k8s_watch *w, bool relist, const char *cause, const ch
 	struct timeval tv;
 
 	if (strcmp(cause, w->last_err)) {
-		sx_plog(SX_LOG_ERROR, PLUGIN, "Failed to watch %s: %s", k8s_kind_name(w->kind), msg);
+		sx_plog(SX_LOG_ERROR, PLUGIN, "Failed to watch %s: %s", k8s_kind_name(w->kind),
+		        msg);
 		snprintf(w->last_err, sizeof(w->last_err), "%s", cause);
 	}
 	/* After a quiet spell, start again from the shortest delay. */
@@ -291,7 +292,8 @@ static int watch_line(void *arg, char *line, size_t len)
 	const char *type;
 
 	if (!(ev = json_loadb(line, len, 0, &jerr))) {
-		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s", jerr.text);
+		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s",
+		         jerr.text);
 		return 1;
 	}
 	type = json_string_value(json_object_get(ev, "type"));

@@ -235,7 +235,8 @@ static int scalar_node(struct yp *p, const yaml_event_t *ev, json_t **out)
 			*out = json_boolean(b);
 		} else if (!strcmp(t, "int")) {
 			if (as_int(s, &i) != 1) {
-				return fail(p, &ev->start_mark, "\"%s\" is not a 64-bit integer", s);
+				return fail(p, &ev->start_mark, "\"%s\" is not a 64-bit integer",
+				            s);
 			}
 			*out = json_integer(i);
 		} else if (!strcmp(t, "float")) {

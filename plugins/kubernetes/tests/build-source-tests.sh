@@ -43,7 +43,8 @@ void sx_plog(enum sx_log_level level, const char *plugin, const char *fmt, ...)
 const char *sx_strerror(int err) { return err < 0 && err > -1000 ? strerror(-err) : "error"; }
 C
 
-src="$k8s/yaml2json.c $k8s/kubeconfig.c $k8s/apiclient.c $k8s/watch.c $k8s/manifests.c $k8s/source.c"
+src=""
+for f in yaml2json kubeconfig apiclient watch manifests source; do src="$src $k8s/$f.c"; done
 flags="-std=gnu11 -g -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Wundef -Wmissing-prototypes
  -Wstrict-prototypes -Wno-missing-field-initializers -Wno-unused-parameter -Wpointer-arith
  -Wformat=2 -Wvla -fsanitize=address,undefined -fno-omit-frame-pointer"
@@ -72,8 +73,8 @@ rc=0
 for t in $tests; do
 	echo "== test_k8s_$t"
 	# A leak report does not fail a criterion test by itself.
-	SX_SOURCE_ROOT="$root" "$out/test_k8s_$t" ${CRITERION_ARGS:-} 2>&1 | tee "$out/test_k8s_$t.log" \
-		|| rc=1
+	SX_SOURCE_ROOT="$root" "$out/test_k8s_$t" ${CRITERION_ARGS:-} 2>&1 \
+		| tee "$out/test_k8s_$t.log" || rc=1
 	grep -q "Synthesis:.*Failing: 0 | Crashing: 0" "$out/test_k8s_$t.log" || rc=1
 	if grep -q "Sanitizer" "$out/test_k8s_$t.log"; then rc=1; fi
 done

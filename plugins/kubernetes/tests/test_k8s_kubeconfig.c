@@ -223,8 +223,8 @@ Test(kubeconfig, errors_are_clear)
 	load_fails(put("p", "clusters: []\nusers: []\ncontexts:\n"
 	                    "- name: x\n  context: {cluster: gone}\ncurrent-context: x\n"),
 	           NULL, "cluster \"gone\" not found");
-	load_fails(put("q", KC("    server: https://h\n    proxy-url: http://p\n", "    token: t\n")),
-	           NULL, "proxy-url is not supported");
+	load_fails(put("q", KC("    server: https://h\n    proxy-url: http://p\n",
+	                       "    token: t\n")), NULL, "proxy-url is not supported");
 }
 
 Test(kubeconfig, user_is_optional)

@@ -280,7 +280,8 @@ static const char list_json[] =
 	"{\"apiVersion\": \"v1\", \"kind\": \"ServiceList\", \"items\": [\n"
 	"  {\"metadata\": {\"name\": \"api\", \"namespace\": \"shop\"},\n"
 	"   \"spec\": {\"ports\": [{\"port\": 443}]}},\n"
-	"  {\"metadata\": {\"name\": \"db\", \"namespace\": \"data\", \"labels\": {\"app\": \"db\"}},"
+	"  {\"metadata\": {\"name\": \"db\", \"namespace\": \"data\","
+	"   \"labels\": {\"app\": \"db\"}},"
 	"   \"spec\": {}}\n"
 	"]}\n"
 	"{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"shop\","
@@ -382,7 +383,8 @@ Test(manifests, changes_are_picked_up_by_inotify)
 	cr_assert(live(K8S_SERVICE, "shop/web"));
 
 	/* A file edited in place. */
-	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: renamed, namespace: shop}\n");
+	put("d.yaml",
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: renamed, namespace: shop}\n");
 	RUN_UNTIL(live(K8S_SERVICE, "shop/renamed"), 5);
 	cr_assert_not(live(K8S_SERVICE, "shop/new"));
 

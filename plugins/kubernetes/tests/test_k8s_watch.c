@@ -548,7 +548,8 @@ Test(watch, a_large_list_arrives_gzipped)
 	for (int i = 0; i < 400; i++) {
 		len += (size_t)snprintf(body + len, size - len, "%s{\"apiVersion\":\"v1\","
 		                        "\"kind\":\"Service\",\"metadata\":{\"name\":\"s%03d\","
-		                        "\"namespace\":\"default\",\"annotations\":{\"pad\":\"%s\"}}}",
+		                        "\"namespace\":\"default\","
+		                        "\"annotations\":{\"pad\":\"%s\"}}}",
 		                        i ? "," : "", i, pad);
 	}
 	snprintf(body + len, size - len, "]}");
@@ -1066,7 +1067,8 @@ Test(watch, an_overlong_event_line_is_an_error)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
-	         "\"name\":\"big\",\"namespace\":\"default\",\"annotations\":{\"x\":\"%s\"}}}", big);
+	         "\"name\":\"big\",\"namespace\":\"default\",\"annotations\":{\"x\":\"%s\"}}}",
+	         big);
 	ctl("POST", "/_fake/objects", body, NULL);
 	RUN_UNTIL(log_count("a watch event is longer than 4096 bytes") == 1, 10);
 	spin(0.5);

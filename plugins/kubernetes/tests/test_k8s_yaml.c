@@ -87,7 +87,8 @@ Test(yaml, explicit_tags)
 
 Test(yaml, sequences_and_flow_style)
 {
-	expect("- 1\n- [a, \"b\", {c: d}]\n- {}\n- []\n", "[[1,[\"a\",\"b\",{\"c\":\"d\"}],{},[]]]");
+	expect("- 1\n- [a, \"b\", {c: d}]\n- {}\n- []\n",
+	       "[[1,[\"a\",\"b\",{\"c\":\"d\"}],{},[]]]");
 }
 
 Test(yaml, multi_document_stream_skips_empty_documents)
