@@ -745,6 +745,24 @@ Test(watch, error_event_other_than_410_rewatches_without_relist)
 	cr_assert_eq(store.begins[K8S_SERVICE], 1);
 }
 
+Test(watch, a_watch_ended_at_once_counts_as_a_failure)
+{
+	fake_start(NULL);
+	put_svc("default", "a", NULL);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	/* Ended cleanly, but within a second and without an event: no busy loop. */
+	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"clean\"}", NULL);
+	RUN_UNTIL(log_count("very short watch") == 1, 10);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	put_svc("default", "b", NULL);
+	RUN_UNTIL(live(K8S_SERVICE, "default/b"), 10);
+	cr_assert_eq(log_count("*v1.Service: watching again"), 1);
+	cr_assert_eq(store.begins[K8S_SERVICE], 1);
+}
+
 Test(watch, failures_back_off_and_log_once_per_change)
 {
 	json_t *ws, *first = NULL, *last;
