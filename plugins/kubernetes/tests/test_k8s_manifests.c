@@ -323,6 +323,31 @@ Test(manifests, lists_multi_documents_and_json)
 	cr_assert_eq(log_count("3 files, 4 services, 1 endpointslices, 4 namespaces, 1 pods"), 1);
 }
 
+/* Real kubectl output, YAML and JSON of the same objects: loading both changes nothing. */
+Test(manifests, kubectl_output)
+{
+	struct k8s_source_conf c = all_kinds();
+	const char *root = getenv("SX_SOURCE_ROOT");
+	char cmd[1024];
+
+	cr_assert_not_null(root, "SX_SOURCE_ROOT must be set");
+	snprintf(cmd, sizeof(cmd), "cp '%s'/plugins/kubernetes/tests/data/kubectl-get-all.* '%s'",
+	         root, dir);
+	cr_assert_eq(system(cmd), 0);
+	start(&c, NULL);
+	cr_assert_eq(nlive(K8S_SERVICE), 7);
+	cr_assert_eq(nlive(K8S_SLICE), 7);
+	cr_assert_eq(nlive(K8S_NAMESPACE), 3);
+	cr_assert_eq(nlive(K8S_POD), 2);
+	cr_assert(live(K8S_SERVICE, "kube-system/kube-dns"));
+	cr_assert(live(K8S_SLICE, "testns/svc-dual-v6"));
+	cr_assert(live(K8S_POD, "testns/pod-hdls1-32"));
+	cr_assert_str_eq(find_obj(K8S_NAMESPACE, "/testns")->labels,
+	                 "{\"kubernetes.io/metadata.name\":\"testns\"}");
+	cr_assert_eq(log_count("[ERROR]"), 0);
+	cr_assert_eq(log_count("[WARNING]"), 0);
+}
+
 Test(manifests, only_watched_kinds_are_relisted)
 {
 	struct k8s_source_conf c = { .manifests = dir, .watch = { [K8S_SERVICE] = true } };

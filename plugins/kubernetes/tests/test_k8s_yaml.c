@@ -205,3 +205,26 @@ Test(yaml, load_file)
 	cr_assert_str_eq(err, strerror(ENOENT));
 	cr_assert_eq(k8s_yaml_load_file(&docs, "/tmp", err, sizeof(err)), -EISDIR);
 }
+
+/* `kubectl get svc,endpointslices,pods,ns -A -o yaml` and `-o json` of one cluster state. */
+Test(yaml, kubectl_yaml_equals_kubectl_json)
+{
+	const char *root = getenv("SX_SOURCE_ROOT");
+	char ypath[512], jpath[512];
+	json_t *docs, *want;
+	json_error_t jerr;
+
+	cr_assert_not_null(root, "SX_SOURCE_ROOT must be set");
+	snprintf(ypath, sizeof(ypath), "%s/plugins/kubernetes/tests/data/%s", root,
+	         "kubectl-get-all.yaml");
+	snprintf(jpath, sizeof(jpath), "%s/plugins/kubernetes/tests/data/%s", root,
+	         "kubectl-get-all.json");
+	cr_assert_eq(k8s_yaml_load_file(&docs, ypath, err, sizeof(err)), 0, "%s", err);
+	want = json_load_file(jpath, 0, &jerr);
+	cr_assert_not_null(want, "%s", jerr.text);
+	cr_assert_eq(json_array_size(docs), 1);
+	cr_assert_eq(json_array_size(json_object_get(want, "items")), 19);
+	cr_assert(json_equal(json_array_get(docs, 0), want), "YAML and JSON differ");
+	json_decref(docs);
+	json_decref(want);
+}
