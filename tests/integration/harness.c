@@ -236,6 +236,10 @@ sx_test_stop(struct sx_test_server *s)
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &status, 0);
 		}
+		/* Under the sanitizers, a report from the server fails the test that ran it. */
+		const char *log = sx_test_log(s);
+		cr_expect(!strstr(log, "AddressSanitizer") && !strstr(log, "LeakSanitizer") &&
+		          !strstr(log, "runtime error:"), "sanitizer report from sextant:\n%s", log);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 	if (system(cmd) != 0) {

@@ -34,7 +34,10 @@ uint16_t sx_test_port(const struct sx_test_server *s);
 void sx_test_set_addr(struct sx_test_server *s, const char *ip);
 pid_t sx_test_pid(const struct sx_test_server *s);
 
-/** SIGTERM, wait (SIGKILL after 5 s), remove the directory. @return the exit status (waitpid form). */
+/**
+ * SIGTERM, wait (SIGKILL after 5 s), remove the directory. A sanitizer report
+ * in the server's output fails the test. @return the exit status (waitpid form).
+ */
 int sx_test_stop(struct sx_test_server *s);
 
 /** Everything the server printed so far (NUL-terminated, owned by @s). */
