@@ -17,8 +17,13 @@ static void
 finish(struct sx_req *req)
 {
 	struct sx_msg *msg = sx_req_msg(req);
-	unsigned i;
+	unsigned i, rcode = sx_msg_rcode(msg);
 
+	/* CoreDNS counts these rcodes as written by the server, not by a plugin. */
+	if (rcode == SX_RCODE_SERVFAIL || rcode == SX_RCODE_REFUSED || rcode == SX_RCODE_FORMERR ||
+	    rcode == SX_RCODE_NOTIMP) {
+		req->writer = "";
+	}
 	for (i = req->nhooks; i-- > 0;) {
 		req->hooks[i].fn(req, msg, req->hooks[i].arg);
 	}
@@ -40,6 +45,7 @@ run(struct sx_req *req)
 		}
 		v = in->plugin->handle(req, in->inst);
 		if (v == SX_DONE) {
+			req->writer = in->plugin->name;
 			finish(req);
 			return;
 		}
@@ -104,6 +110,7 @@ sx_chain_resume(struct sx_req *req, int verdict)
 		sx_req_msg(req);
 		run(req);
 	} else {
+		req->writer = req->block->chain[req->pos].plugin->name;
 		finish(req);
 	}
 	rcu_read_unlock();
@@ -178,4 +185,75 @@ sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_sub
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * A refresh has no client. It is its own parent, so sx_worker_reply() hands
+ * its reply to refresh_done() (after the hooks) instead of a socket, and
+ * sx_worker_bind_async() leaves it its own buffer. It is counted as
+ * suspended from birth: it holds the generation until it ends, even if the
+ * request it copies finishes first.
+ */
+static void
+refresh_done(struct sx_req *req, const uint8_t *wire, size_t len, void *arg)
+{
+	(void)req;
+	(void)wire;
+	(void)len;
+	(void)arg;
+}
+
+static void
+refresh_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_req *r = arg;
+
+	(void)fd;
+	(void)what;
+	rcu_read_lock();
+	sx_msg_init(&r->msg, r->out, r->out_cap, sx_wire_reply_limit(&r->q), &r->q);
+	r->msg_bound = true;
+	run(r);
+	rcu_read_unlock();
+}
+
+int
+sx_req_refresh(struct sx_req *req)
+{
+	struct sx_req *r = sx_req_get(req->w);
+
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->q = req->q;
+	memcpy(r->qwire + SX_HDR_LEN, req->q.qname, req->q.qname_len);
+	r->q.qname = r->qwire + SX_HDR_LEN;
+	memcpy(r->lname, req->q.lname, req->q.qname_len);
+	r->q.lname = r->lname;
+	r->gen = req->gen;
+	r->lid = req->lid;
+	r->block = req->block;
+	r->zone = req->zone;
+	r->pos = req->pos;
+	r->start_ns = req->start_ns;
+	r->depth = req->depth;
+	r->parent = r;
+	r->sub_cb = refresh_done;
+	r->out_cap = sx_wire_reply_limit(&r->q);
+	r->out = sx_req_alloc(r, r->out_cap);
+	if (!r->out || event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, refresh_start, r,
+	                               NULL) < 0) {
+		sx_req_put(r);
+		return -ENOMEM;
+	}
+	r->suspended = true;
+	sx_gen_ref(r->gen);
+	sx_worker_hold(r);
+	return 0;
+}
+
+bool
+sx_req_is_refresh(const struct sx_req *req)
+{
+	return req->parent == req;
 }

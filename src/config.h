@@ -48,5 +48,13 @@ int sx_config_parse(const char *name, const char *text, const char *dir,
                     const struct sx_config_opts *opts, struct sx_config **out,
                     char *err, size_t errlen);
 
+/**
+ * As sx_config_parse() with the plugin table @plugins (NULL-terminated, in
+ * execution order) instead of sx_plugins[]: lets tests set up plugins of their own.
+ */
+int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *name,
+                         const char *text, const char *dir, const struct sx_config_opts *opts,
+                         struct sx_config **out, char *err, size_t errlen);
+
 /** Tear down every instance (teardown hooks) and free the configuration. NULL is a no-op. */
 void sx_config_free(struct sx_config *cfg);

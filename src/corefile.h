@@ -8,7 +8,8 @@ struct sx_token {
 	char *text;       /* owned by the corefile */
 	const char *file; /* interned path, owned by the corefile */
 	int line;
-	bool quoted;      /* was written in quotes (so "{" is not a brace) */
+	bool quoted;      /* literal: written in quotes or made by {$ENV} (so "{" is not a brace) */
+	bool bol;         /* first token of a line (a quoted token belongs to the line it starts on) */
 };
 
 /* One directive: tokens[first] is its name; its args, and any { } block, follow. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -170,12 +171,42 @@ load_config(struct sx_config **cfg, char *err, size_t errlen)
 }
 
 static void
+stop_now(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/*
+ * The first SIGTERM/SIGINT starts the shutdown: with a lameduck period (health's
+ * `lameduck`), DNS and /health keep answering while /ready says "Shutting down",
+ * so the Service drains before the sockets close. A second signal stops at once.
+ */
+static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
+	struct sx_runtime *rt = sx_server_runtime();
+	uint64_t ms = rt->lameduck_ms;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
 	(void)what;
+	if (rt->shutting_down || ms == 0) {
+		if (!rt->shutting_down) {
+			sx_log(SX_LOG_INFO, "%s: Shutting down servers then terminating",
+			       sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		}
+		rt->shutting_down = true;
+		event_base_loopbreak(arg);
+		return;
+	}
+	rt->shutting_down = true;
 	sx_log(SX_LOG_INFO, "%s: Shutting down servers then terminating",
 	       sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	event_base_loopbreak(arg);
+	sx_plog(SX_LOG_INFO, "health", "Going into lameduck mode for %gs", (double)ms / 1000.0);
+	if (event_base_once(arg, -1, EV_TIMEOUT, stop_now, arg, &tv) < 0) {
+		event_base_loopbreak(arg);
+	}
 }
 
 static void

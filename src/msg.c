@@ -1,2 +1,520 @@
-/* msg.c -- placeholder until written. */
-typedef int sx_placeholder_msg;
+/* msg.c -- the reply writer (name compression, section order, TC) and reading records back. */
+#include <sextant/dname.h>
+#include <sextant/error.h>
+#include <sextant/msg.h>
+
+#include <string.h>
+
+#define HDR_LEN 12
+#define HDR_FLAG_BITS 0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD */
+#define COMP_MAX (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
+#define PTR_MAX 0x3FFF  /* highest offset a compression pointer can name */
+#define NAME_HOPS 128   /* pointers followed in one name, at most */
+#define RDATA_EXPANDED (2 * SX_DNAME_MAX + 20) /* largest compressible rdata, expanded (SOA) */
+
+static inline uint8_t lc(uint8_t c)
+{
+	return (uint8_t)(c - 'A') < 26u ? c | 0x20 : c;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+void sx_msg_set_rcode(struct sx_msg *msg, unsigned rcode)
+{
+	msg->rcode = rcode & 0xFFF;
+	msg->wire[3] = (uint8_t)((msg->wire[3] & 0xF0) | (rcode & 0xF));
+}
+
+unsigned sx_msg_rcode(const struct sx_msg *msg)
+{
+	return msg->rcode;
+}
+
+void sx_msg_set_flags(struct sx_msg *msg, uint16_t flags)
+{
+	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) | (flags & HDR_FLAG_BITS)));
+}
+
+void sx_msg_clear_flags(struct sx_msg *msg, uint16_t flags)
+{
+	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) & ~(flags & HDR_FLAG_BITS)));
+}
+
+uint16_t sx_msg_flags(const struct sx_msg *msg)
+{
+	return rd16(msg->wire + 2) & HDR_FLAG_BITS;
+}
+
+uint16_t sx_msg_count(const struct sx_msg *msg, enum sx_section sec)
+{
+	return rd16(msg->wire + 6 + 2 * sec);
+}
+
+static void comp_add(struct sx_msg *msg, size_t off)
+{
+	if (off <= PTR_MAX && msg->ncomp < COMP_MAX) {
+		msg->comp[msg->ncomp++] = (uint16_t)off;
+	}
+}
+
+void sx_msg_reset(struct sx_msg *msg)
+{
+	uint8_t *w = msg->wire;
+	memset(w + 6, 0, 6);
+	msg->len = msg->qend;
+	msg->section = SX_SEC_ANSWER;
+	msg->truncated = false;
+	sx_msg_clear_flags(msg, SX_FLAG_AA | SX_FLAG_TC);
+	sx_msg_set_rcode(msg, SX_RCODE_NOERROR);
+	/* Every suffix of the question name is a compression target, so answers echo its case. */
+	msg->ncomp = 0;
+	if (msg->qend > HDR_LEN) {
+		for (size_t off = HDR_LEN; w[off] != 0; off += w[off] + 1u) {
+			comp_add(msg, off);
+		}
+	}
+}
+
+/* An uncompressed name about to be written, with where each label starts. */
+struct name {
+	const uint8_t *p;
+	size_t len;
+	unsigned nl;
+	uint8_t lo[SX_DNAME_MAX / 2 + 1];
+};
+
+/* Check that @p holds a valid uncompressed name within @max bytes and note its labels. */
+static bool scan_name(struct name *n, const uint8_t *p, size_t max)
+{
+	size_t off = 0;
+	if (max > SX_DNAME_MAX) {
+		max = SX_DNAME_MAX;
+	}
+	n->p = p;
+	n->nl = 0;
+	for (;;) {
+		if (off >= max) {
+			return false;
+		}
+		uint8_t c = p[off];
+		if (c == 0) {
+			n->len = off + 1;
+			return true;
+		}
+		if (c > 63 || off + c + 1 >= max) {
+			return false;
+		}
+		n->lo[n->nl++] = (uint8_t)off;
+		off += c + 1u;
+	}
+}
+
+/* ASCII lower case of eight bytes at once: bit 5 is set where a byte is in 'A'..'Z'. */
+static inline uint64_t fold8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	uint64_t low7 = x & 0x7F * ones;
+	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
+	uint64_t gt_z = low7 + (0x7F - 'Z') * ones;
+	return x | ((ge_a & ~gt_z & ~x & 0x80 * ones) >> 2);
+}
+
+static inline bool ci_eq8(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x, y;
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	return x == y || fold8(x) == fold8(y);
+}
+
+/*
+ * Case-insensitive equality of @n bytes of names; label lengths (< 64) are never
+ * letters. From 8 bytes on, the tail is one more 8-byte compare overlapping the last.
+ */
+static bool ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++) {
+			if (lc(a[i]) != lc(b[i])) {
+				return false;
+			}
+		}
+		return true;
+	}
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		if (!ci_eq8(a + i, b + i)) {
+			return false;
+		}
+	}
+	return i == n || ci_eq8(a + n - 8, b + n - 8);
+}
+
+/*
+ * Whether the name at @off in our own message (its pointers are ours, so valid)
+ * equals @n. Label lengths are checked first, over each stretch between pointers,
+ * then the stretch's bytes are compared at once.
+ */
+static bool same_at(const uint8_t *w, size_t off, const uint8_t *n)
+{
+	for (;;) {
+		while (w[off] >= 0xC0) {
+			off = (size_t)(w[off] & 0x3F) << 8 | w[off + 1];
+		}
+		size_t start = off;
+		const uint8_t *nstart = n;
+		uint8_t c;
+		while ((c = w[off]) < 0xC0) {
+			if (c != *n) {
+				return false;
+			}
+			if (c == 0) {
+				break;
+			}
+			off += c + 1u;
+			n += c + 1;
+		}
+		if (!ci_eq(w + start, nstart, off - start)) {
+			return false;
+		}
+		if (c == 0) {
+			return true;
+		}
+	}
+}
+
+/* Write @n at *@pos, compressed against the longest suffix already written. */
+static int put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
+{
+	unsigned at = n->nl;
+	size_t target = 0;
+	/* Most owners are the question name itself: one compare instead of a search. */
+	if (n->nl > 0 && msg->qend == HDR_LEN + n->len + 4 &&
+	    ci_eq(msg->wire + HDR_LEN, n->p, n->len)) {
+		at = 0;
+		target = HDR_LEN;
+	}
+	for (unsigned i = 0; i < n->nl && at == n->nl; i++) {
+		const uint8_t *suffix = n->p + n->lo[i];
+		for (unsigned e = 0; e < msg->ncomp; e++) {
+			/* Entries start with a label length: most misses end on that byte. */
+			if (msg->wire[msg->comp[e]] == suffix[0] &&
+			    same_at(msg->wire, msg->comp[e], suffix)) {
+				at = i;
+				target = msg->comp[e];
+				break;
+			}
+		}
+	}
+	size_t lit = at < n->nl ? n->lo[at] : n->len;
+	size_t need = lit + (at < n->nl ? 2 : 0);
+	if (msg->limit - *pos < need) {
+		return SX_ETRUNC;
+	}
+	memcpy(msg->wire + *pos, n->p, lit);
+	for (unsigned i = 0; i < at; i++) {
+		comp_add(msg, *pos + n->lo[i]);
+	}
+	if (at < n->nl) {
+		wr16(msg->wire + *pos + lit, (uint16_t)(0xC000 | target));
+	}
+	*pos += need;
+	return 0;
+}
+
+/* Where the names sit in the rdata of the types whose names are compressed. @return how many. */
+static unsigned rdata_layout(uint16_t type, size_t *pre, size_t *tail)
+{
+	*pre = 0;
+	*tail = 0;
+	switch (type) {
+	case SX_TYPE_NS:
+	case SX_TYPE_CNAME:
+	case SX_TYPE_PTR:
+		return 1;
+	case SX_TYPE_MX:
+		*pre = 2;
+		return 1;
+	case SX_TYPE_SOA:
+		*tail = 20;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+static bool put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
+{
+	if (msg->limit - *pos < n) {
+		return false;
+	}
+	memcpy(msg->wire + *pos, p, n);
+	*pos += n;
+	return true;
+}
+
+int sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
+                  uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+{
+	struct name own, names[2];
+	size_t pre, tail;
+	unsigned nn = rdata_layout(type, &pre, &tail);
+	if ((unsigned)sec > SX_SEC_ADDITIONAL || (int)sec < msg->section ||
+	    !scan_name(&own, owner, SX_DNAME_MAX)) {
+		return SX_EINVAL;
+	}
+	size_t r = pre;
+	for (unsigned i = 0; i < nn; i++) {
+		if (r >= rdlen || !scan_name(&names[i], rdata + r, rdlen - r)) {
+			return SX_EINVAL;
+		}
+		r += names[i].len;
+	}
+	if (nn > 0 && (pre > rdlen || rdlen - r != tail)) {
+		return SX_EINVAL;
+	}
+
+	uint16_t ncomp = msg->ncomp;
+	size_t pos = msg->len;
+	if (put_name(msg, &pos, &own) != 0 || msg->limit - pos < 10) {
+		goto fail_trunc;
+	}
+	uint8_t *f = msg->wire + pos;
+	wr16(f, type);
+	wr16(f + 2, rclass);
+	wr32(f + 4, ttl);
+	pos += 10;
+	if (nn == 0) {
+		if (!put_bytes(msg, &pos, rdata, rdlen)) {
+			goto fail_trunc;
+		}
+	} else {
+		if (!put_bytes(msg, &pos, rdata, pre)) {
+			goto fail_trunc;
+		}
+		for (unsigned i = 0; i < nn; i++) {
+			if (put_name(msg, &pos, &names[i]) != 0) {
+				goto fail_trunc;
+			}
+		}
+		if (!put_bytes(msg, &pos, rdata + rdlen - tail, tail)) {
+			goto fail_trunc;
+		}
+	}
+	wr16(f + 8, (uint16_t)(msg->wire + pos - (f + 10)));
+	msg->len = pos;
+	msg->section = (int)sec;
+	wr16(msg->wire + 6 + 2 * sec, (uint16_t)(sx_msg_count(msg, sec) + 1));
+	return 0;
+
+fail_trunc:
+	msg->ncomp = ncomp;
+	/* Dropping additional records needs no TC (RFC 2181 section 9). */
+	if (sec != SX_SEC_ADDITIONAL) {
+		sx_msg_set_flags(msg, SX_FLAG_TC);
+		msg->truncated = true;
+	}
+	return SX_ETRUNC;
+}
+
+/*
+ * Expand the name at @off of a foreign message. Each pointer must go below
+ * the start of the stretch of labels it ends, so offsets strictly decrease
+ * and loops are impossible; the hop limit bounds the work besides. @out may be
+ * NULL to check only. @return the expanded length, or SX_EMALF; *@end is the
+ * offset after the name in place.
+ */
+static int walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, size_t *end)
+{
+	size_t n = 0, seg = off, after = 0;
+	unsigned hops = 0;
+	if (off >= len) {
+		return SX_EMALF;
+	}
+	for (;;) {
+		uint8_t c = w[off]; /* off < len: checked above, after each label, and t < seg */
+		if (c == 0) {
+			if (out != NULL) {
+				out[n] = 0;
+			}
+			*end = after != 0 ? after : off + 1;
+			return (int)n + 1;
+		}
+		if (c <= 63) {
+			/* The label and at least one byte after it must be there. */
+			if (n + c + 1 >= SX_DNAME_MAX || off + c + 1 >= len) {
+				return SX_EMALF;
+			}
+			if (out != NULL) {
+				memcpy(out + n, w + off, c + 1u);
+			}
+			n += c + 1u;
+			off += c + 1u;
+			continue;
+		}
+		if (c < 0xC0 || off + 1 >= len) {
+			return SX_EMALF;
+		}
+		size_t t = (size_t)(c & 0x3F) << 8 | w[off + 1];
+		if (t >= seg || t < HDR_LEN || ++hops > NAME_HOPS) {
+			return SX_EMALF;
+		}
+		if (after == 0) {
+			after = off + 2;
+		}
+		off = seg = t;
+	}
+}
+
+int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_MAX])
+{
+	size_t end;
+	return walk_name(wire, len, off, out, &end);
+}
+
+/*
+ * The record at cursor *@off, as sx_wire_rr_next(); its owner is expanded into
+ * @owner unless NULL. The cursor packs the next record's index above its offset
+ * (messages are at most 64 KiB).
+ */
+static int rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
+                   uint8_t *owner)
+{
+	size_t o = *off & 0xFFFF;
+	size_t idx = *off >> 16;
+	if (len < HDR_LEN || len > 0xFFFF) {
+		return SX_EMALF;
+	}
+	if (*off == 0) {
+		o = HDR_LEN;
+		for (unsigned i = rd16(wire + 4); i > 0; i--) {
+			if (walk_name(wire, len, o, NULL, &o) < 0 || len - o < 4) {
+				return SX_EMALF;
+			}
+			o += 4;
+		}
+	}
+	size_t an = rd16(wire + 6), ns = rd16(wire + 8), ar = rd16(wire + 10);
+	if (idx >= an + ns + ar) {
+		return 0;
+	}
+	size_t at = o;
+	if (walk_name(wire, len, at, owner, &o) < 0 || len - o < 10 ||
+	    len - o - 10 < rd16(wire + o + 8)) {
+		return SX_EMALF;
+	}
+	rr->owner_off = at;
+	rr->type = rd16(wire + o);
+	rr->rclass = rd16(wire + o + 2);
+	rr->ttl_off = o + 4;
+	rr->ttl = (uint32_t)rd16(wire + o + 4) << 16 | rd16(wire + o + 6);
+	rr->rdlen = rd16(wire + o + 8);
+	rr->rdata_off = o + 10;
+	rr->end = rr->rdata_off + rr->rdlen;
+	*sec = idx < an ? SX_SEC_ANSWER : idx < an + ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
+	*off = (idx + 1) << 16 | rr->end;
+	return 1;
+}
+
+int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
+{
+	return rr_next(wire, len, off, sec, rr, NULL);
+}
+
+/*
+ * The rdata of @rr with its names expanded (into @buf when it has any; a NULL
+ * @buf only checks). @return length or SX_EMALF.
+ */
+static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
+                        const uint8_t **rdata)
+{
+	size_t pre, tail;
+	unsigned nn = rdata_layout(rr->type, &pre, &tail);
+	size_t off = rr->rdata_off;
+	if (nn == 0) {
+		*rdata = w + off;
+		return rr->rdlen;
+	}
+	if (rr->rdlen < pre) {
+		return SX_EMALF;
+	}
+	size_t n = pre;
+	off += pre;
+	for (unsigned i = 0; i < nn; i++) {
+		int l = walk_name(w, len, off, buf != NULL ? buf + n : NULL, &off);
+		if (l < 0 || off > rr->end) {
+			return SX_EMALF;
+		}
+		n += (size_t)l;
+	}
+	if (rr->end - off != tail) {
+		return SX_EMALF;
+	}
+	if (buf != NULL) {
+		memcpy(buf, w + rr->rdata_off, pre);
+		memcpy(buf + n, w + off, tail);
+	}
+	*rdata = buf;
+	return (int)(n + tail);
+}
+
+int sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
+{
+	uint8_t buf[RDATA_EXPANDED];
+	uint8_t owner[SX_DNAME_MAX];
+	const uint8_t *rdata;
+	struct sx_rr rr;
+	size_t off = 0;
+	int sec = -1, rc;
+	unsigned ext = 0;
+	bool opt = false;
+
+	/* Check everything first: a malformed message leaves the reply as it was. */
+	while ((rc = sx_wire_rr_next(wire, len, &off, &sec, &rr)) == 1) {
+		if (rr.type == SX_TYPE_OPT) {
+			if (!opt) {
+				ext = rr.ttl >> 24;
+				opt = true;
+			}
+		} else if (expand_rdata(wire, len, &rr, NULL, &rdata) < 0) {
+			return SX_EMALF;
+		}
+	}
+	if (rc < 0) {
+		return SX_EMALF;
+	}
+
+	uint16_t opcode = rd16(msg->wire + 2) & 0x7800;
+	sx_msg_reset(msg);
+	wr16(msg->wire + 2, (uint16_t)(SX_FLAG_QR | opcode | (rd16(wire + 2) & HDR_FLAG_BITS)));
+	sx_msg_set_rcode(msg, (wire[3] & 0xFu) | ext << 4);
+	off = 0;
+	sec = -1;
+	while (rr_next(wire, len, &off, &sec, &rr, owner) == 1) {
+		if (rr.type == SX_TYPE_OPT) {
+			continue;
+		}
+		/* Checked above, so the only failure left is SX_ETRUNC: keep what fits. */
+		int rdlen = expand_rdata(wire, len, &rr, buf, &rdata);
+		if (sx_msg_put_rr(msg, sec, owner, rr.type, rr.rclass, rr.ttl, rdata,
+		                  (uint16_t)rdlen) != 0) {
+			break;
+		}
+	}
+	return 0;
+}

@@ -71,6 +71,7 @@ sx_req_get(struct sx_worker *w)
 	req->pos = 0;
 	req->nhooks = 0;
 	req->errmsg = NULL;
+	req->writer = "";
 	req->suspended = false;
 	req->msg_bound = false;
 	req->has_local = false;
@@ -140,6 +141,12 @@ struct event_base *
 sx_req_base(const struct sx_req *req)
 {
 	return sx_worker_base(req->w);
+}
+
+const char *
+sx_req_writer(const struct sx_req *req)
+{
+	return req->writer;
 }
 
 uint64_t

@@ -47,6 +47,7 @@ struct sx_req {
 	} hooks[SX_REQ_HOOKS];
 	unsigned nhooks;
 	const char *errmsg;
+	const char *writer;    /* plugin that wrote the reply, "" for the core */
 	uint64_t start_ns;
 	bool suspended;
 

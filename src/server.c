@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -18,11 +19,6 @@
 #include "server.h"
 #include "version.h"
 #include "worker.h"
-
-struct sx_runtime {
-	struct event_base *base;
-	unsigned workers;
-};
 
 static struct {
 	struct event_base *control;
@@ -46,6 +42,19 @@ unsigned
 sx_rt_workers(struct sx_runtime *rt)
 {
 	return rt->workers;
+}
+
+uint16_t
+sx_rt_port(struct sx_runtime *rt, uint16_t configured)
+{
+	(void)rt;
+	return configured ? configured : srv.ephemeral;
+}
+
+struct sx_runtime *
+sx_server_runtime(void)
+{
+	return &srv.rt;
 }
 
 struct event_base *
@@ -499,13 +508,33 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 	srv.nworkers = opts->workers;
 	srv.rt.base = control;
 	srv.rt.workers = opts->workers;
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		srv.rt.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	}
 	srv.workers = sx_workers_new(opts->workers);
 	if (!srv.workers) {
 		sx_config_free(cfg);
 		snprintf(err, errlen, "cannot create worker event loops");
 		return -ENOMEM;
 	}
-	rc = gen_new(cfg, &gen, err, errlen);
+	/*
+	 * The ephemeral port is chosen by the first UDP socket; its TCP twin may be
+	 * taken (by some client's port): then start over with another port.
+	 */
+	for (int attempt = 0;; attempt++) {
+		rc = gen_new(cfg, &gen, err, errlen);
+		if (rc != -EADDRINUSE || !srv.ephemeral || attempt == 20) {
+			break;
+		}
+		for (struct sx_listener *l = srv.listeners; l; l = l->next) {
+			l->used = false;
+		}
+		sync_listeners(false);
+		srv.ephemeral = 0;
+	}
 	if (rc < 0) {
 		sx_config_free(cfg);
 		return rc;

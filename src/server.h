@@ -53,6 +53,18 @@ void sx_gen_unref(struct sx_gen *gen);
 /** The generation workers use now (caller holds rcu_read_lock). */
 struct sx_gen *sx_gen_current(void);
 
+/* What plugins reach through sx_rt_*(): one per process. */
+struct sx_runtime {
+	struct event_base *base;
+	unsigned workers;
+	uint64_t lameduck_ms;
+	bool shutting_down;
+	double start_time; /* unix seconds */
+};
+
+/** The process's runtime. */
+struct sx_runtime *sx_server_runtime(void);
+
 struct sx_server_opts {
 	unsigned workers;
 	bool quiet;

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sextant/dname.h>
 #include <sextant/msg.h>
 #include <sextant/req.h>
 

@@ -8,6 +8,7 @@
 #include <sextant/cf.h>
 #include <sextant/error.h>
 #include <sextant/log.h>
+#include <sextant/metrics.h>
 #include <sextant/msg.h>
 #include <sextant/req.h>
 
@@ -46,6 +47,30 @@ struct sx_runtime;
 /** The control thread's event loop (timers, file polling, API watches). */
 struct event_base *sx_rt_base(struct sx_runtime *rt);
 unsigned sx_rt_workers(struct sx_runtime *rt);
+/**
+ * The port a block configured with port @configured really listens on: the
+ * ephemeral port chosen at start for 0 (see sx_cf_block_port()), else @configured.
+ */
+uint16_t sx_rt_port(struct sx_runtime *rt, uint16_t configured);
+
+/**
+ * Every metric of the running configuration in Prometheus text format 0.0.4:
+ * each plugin instance's collect hook plus the core's families (build info,
+ * plugins enabled, process). @return malloc'ed text, or NULL.
+ */
+char *sx_rt_scrape(struct sx_runtime *rt, size_t *len);
+
+/**
+ * Readiness of the running configuration: the plugins with a ready hook, in
+ * blocks that have the `ready` plugin, that are not ready yet, sorted and
+ * comma-separated into @buf. @return how many are not ready.
+ */
+int sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap);
+
+/** Ask for a lameduck period at shutdown (the longest asked for wins). */
+void sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms);
+/** Whether shutdown has begun (lameduck included). */
+bool sx_rt_shutting_down(struct sx_runtime *rt);
 
 struct sx_plugin {
 	const char *name;     /* Corefile keyword; "plugin/<name>" in logs */
@@ -64,6 +89,8 @@ struct sx_plugin {
 	enum sx_verdict (*handle)(struct sx_req *req, void *inst);
 	/** Optional readiness for /ready: true once the plugin can answer fully. */
 	bool (*ready)(void *inst);
+	/** Optional: add this instance's metrics to a scrape. Control thread. */
+	void (*collect)(void *inst, struct sx_metrics *m);
 	/**
 	 * Free everything the instance owns; must accept a half set-up instance.
 	 * Called on the control thread once no worker can still reach the instance.

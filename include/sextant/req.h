@@ -53,6 +53,9 @@ const uint8_t *sx_req_zone(const struct sx_req *req);
 unsigned sx_req_worker(const struct sx_req *req);
 struct event_base *sx_req_base(const struct sx_req *req);
 
+/** Name of the plugin that wrote the reply ("" when the server itself did). For reply hooks. */
+const char *sx_req_writer(const struct sx_req *req);
+
 /** Monotonic time the request was received, in nanoseconds. */
 uint64_t sx_req_start_ns(const struct sx_req *req);
 
@@ -101,5 +104,22 @@ typedef void (*sx_subquery_cb)(struct sx_req *req, const uint8_t *wire, size_t l
 int sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
                     void *arg);
 
-/** Whether @req is a sub-query (plugins may skip work that only clients need, e.g. logging). */
+/**
+ * Whether @req is a sub-query or a refresh (no client waits for it: plugins may
+ * skip work that only clients need, e.g. logging).
+ */
 bool sx_req_is_sub(const struct sx_req *req);
+
+/**
+ * From a handler: run @req's question once more in the background, detached
+ * from the client, from the calling plugin on (its handler sees the copy, where
+ * sx_req_is_refresh() is true), as CoreDNS's cache prefetches. The copy starts
+ * after the handler returns, on this worker; its reply goes through the reply
+ * hooks registered on the copy and is then dropped. @req itself goes on as if
+ * nothing happened (its reply is not delayed).
+ * @return 0, or an error (nothing started).
+ */
+int sx_req_refresh(struct sx_req *req);
+
+/** Whether @req is a copy started by sx_req_refresh(). */
+bool sx_req_is_refresh(const struct sx_req *req);

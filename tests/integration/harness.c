@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include "harness.h"
 
@@ -236,6 +237,10 @@ sx_test_stop(struct sx_test_server *s)
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, &status, 0);
 		}
+		/* Under the sanitizers, a report from the server fails the test that ran it. */
+		const char *log = sx_test_log(s);
+		cr_expect(!strstr(log, "AddressSanitizer") && !strstr(log, "LeakSanitizer") &&
+		          !strstr(log, "runtime error:"), "sanitizer report from sextant:\n%s", log);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 	if (system(cmd) != 0) {
@@ -479,4 +484,56 @@ sx_test_section_str(const ldns_pkt *p, ldns_pkt_section sec)
 		s[strlen(s) - 1] = 0;
 	}
 	return s;
+}
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t
+collect_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	char *grown = realloc(b->p, b->n + size * nmemb + 1);
+
+	if (!grown) {
+		return 0;
+	}
+	b->p = grown;
+	memcpy(b->p + b->n, data, size * nmemb);
+	b->n += size * nmemb;
+	b->p[b->n] = 0;
+	return size * nmemb;
+}
+
+char *
+sx_test_http_get(uint16_t port, const char *path, long *status)
+{
+	struct body b = { calloc(1, 1), 0 };
+	char url[512];
+	CURL *c = curl_easy_init();
+
+	cr_assert(c && b.p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	*status = 0;
+	if (curl_easy_perform(c) == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	}
+	curl_easy_cleanup(c);
+	return b.p;
+}
+
+long
+sx_test_log_number(struct sx_test_server *s, const char *needle)
+{
+	const char *p;
+
+	cr_assert(sx_test_wait_log(s, needle, 5000), "no \"%s\" in:\n%s", needle, sx_test_log(s));
+	p = strstr(sx_test_log(s), needle);
+	return strtol(p + strlen(needle), NULL, 10);
 }

@@ -34,7 +34,10 @@ uint16_t sx_test_port(const struct sx_test_server *s);
 void sx_test_set_addr(struct sx_test_server *s, const char *ip);
 pid_t sx_test_pid(const struct sx_test_server *s);
 
-/** SIGTERM, wait (SIGKILL after 5 s), remove the directory. @return the exit status (waitpid form). */
+/**
+ * SIGTERM, wait (SIGKILL after 5 s), remove the directory. A sanitizer report
+ * in the server's output fails the test. @return the exit status (waitpid form).
+ */
 int sx_test_stop(struct sx_test_server *s);
 
 /** Everything the server printed so far (NUL-terminated, owned by @s). */
@@ -72,3 +75,12 @@ char *sx_test_section_str(const ldns_pkt *p, ldns_pkt_section sec);
 
 /** Run `sextant ARGS` to completion; *@out gets stdout+stderr (malloc'ed). @return exit status. */
 int sx_test_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/**
+ * GET http://127.0.0.1:@port@path with libcurl (2 s timeout). @return the body
+ * (malloc'ed, "" when none) and *@status (0 when no answer).
+ */
+char *sx_test_http_get(uint16_t port, const char *path, long *status);
+
+/** The number printed right after @needle in the log (waits up to 5 s), e.g. a port. */
+long sx_test_log_number(struct sx_test_server *s, const char *needle);

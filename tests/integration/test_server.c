@@ -180,7 +180,7 @@ Test(server, flags_version_plugins_and_bad_flags)
 Test(server, quiet_hides_banner_and_pidfile_is_written)
 {
 	struct sx_test_server *s = sx_test_prepare();
-	char cmd[1024], pidfile[600], *out;
+	char cmd[4096], pidfile[600], *out;
 	FILE *f;
 	int pid = 0;
 

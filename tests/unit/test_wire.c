@@ -1,2 +1,686 @@
-/* test_wire.c -- placeholder until written. */
+/* test_wire.c -- query parsing rules, reply limits, reply start and finish (OPT, rcodes). */
 #include <criterion/criterion.h>
+#include <ldns/ldns.h>
+#include <string.h>
+
+#include <sextant/dname.h>
+#include <sextant/error.h>
+
+#include "wire.h"
+
+/* A query assembled byte by byte, so malformed ones are as easy as good ones. */
+struct pkt {
+	uint8_t b[2048];
+	size_t n;
+};
+
+static void p8(struct pkt *p, uint8_t v)
+{
+	p->b[p->n++] = v;
+}
+
+static void p16(struct pkt *p, uint16_t v)
+{
+	p8(p, (uint8_t)(v >> 8));
+	p8(p, (uint8_t)v);
+}
+
+static void p32(struct pkt *p, uint32_t v)
+{
+	p16(p, (uint16_t)(v >> 16));
+	p16(p, (uint16_t)v);
+}
+
+static void pname(struct pkt *p, const char *name)
+{
+	int n = sx_dname_from_str(p->b + p->n, name);
+	cr_assert_gt(n, 0);
+	p->n += (size_t)n;
+}
+
+static void phdr(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
+                 uint16_t ns, uint16_t ar)
+{
+	p->n = 0;
+	p16(p, id);
+	p16(p, flags);
+	p16(p, qd);
+	p16(p, an);
+	p16(p, ns);
+	p16(p, ar);
+}
+
+static void pquestion(struct pkt *p, const char *name, uint16_t type)
+{
+	pname(p, name);
+	p16(p, type);
+	p16(p, SX_CLASS_IN);
+}
+
+/* OPT with payload @size, version @ver, DO @dnssec and no options. */
+static void popt(struct pkt *p, uint16_t size, uint8_t ver, bool dnssec)
+{
+	p8(p, 0);
+	p16(p, SX_TYPE_OPT);
+	p16(p, size);
+	p32(p, (uint32_t)ver << 16 | (dnssec ? 0x8000u : 0));
+	p16(p, 0);
+}
+
+/* The usual query: one question, @ar additional records follow (added by the caller). */
+static void query(struct pkt *p, const char *name, uint16_t ar)
+{
+	phdr(p, 0xBEEF, SX_FLAG_RD, 1, 0, 0, ar);
+	pquestion(p, name, SX_TYPE_A);
+}
+
+static enum sx_parse parse(const struct pkt *p, struct sx_query *q, uint8_t *lname)
+{
+	memset(q, 0x5A, sizeof(*q));
+	return sx_wire_parse_query(p->b, p->n, q, lname);
+}
+
+Test(wire, parse_plain_query)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX], want[SX_DNAME_MAX];
+	phdr(&p, 0x1234, SX_FLAG_RD | SX_FLAG_CD, 1, 0, 0, 0);
+	pquestion(&p, "WWW.Example.ORG", SX_TYPE_AAAA);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.id, 0x1234);
+	cr_assert_eq(q.flags, SX_FLAG_RD | SX_FLAG_CD);
+	cr_assert_eq(q.opcode, 0);
+	cr_assert_eq(q.qtype, SX_TYPE_AAAA);
+	cr_assert_eq(q.qclass, SX_CLASS_IN);
+	cr_assert_eq(q.qname, p.b + SX_HDR_LEN);
+	cr_assert_eq(q.lname, lname);
+	cr_assert_eq(q.qname_len, 17);
+	cr_assert_eq(q.nlabels, 3);
+	cr_assert_eq(q.qname[1], 'W');
+	sx_dname_from_str(want, "www.example.org");
+	cr_assert_arr_eq(lname, want, 17);
+	cr_assert_not(q.edns);
+	cr_assert_not(q.do_bit);
+	cr_assert_eq(q.udp_size, 512);
+	cr_assert_eq(q.size, p.n);
+}
+
+Test(wire, parse_root_question)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, ".", 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.qname_len, 1);
+	cr_assert_eq(q.nlabels, 0);
+	cr_assert_eq(lname[0], 0);
+}
+
+Test(wire, drop_short_header_and_responses)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 0);
+	size_t n = p.n;
+	p.n = 11;
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_DROP);
+	p.n = 0;
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_DROP);
+	p.n = n;
+	p.b[2] |= 0x80;
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_DROP);
+}
+
+Test(wire, header_only_is_formerr)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	phdr(&p, 7, 0, 1, 0, 0, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	cr_assert_eq(q.id, 7);
+}
+
+Test(wire, opcode_not_query_is_notimp)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	phdr(&p, 0x4242, 4 << 11 | SX_FLAG_RD, 1, 0, 0, 0); /* NOTIFY */
+	pquestion(&p, "a.org", SX_TYPE_SOA);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_NOTIMP);
+	cr_assert_eq(q.id, 0x4242);
+	cr_assert_eq(q.opcode, 4);
+	cr_assert_eq(q.flags, SX_FLAG_RD);
+}
+
+Test(wire, qdcount_zero_and_two)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	phdr(&p, 1, 0, 0, 0, 0, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	phdr(&p, 1, 0, 2, 0, 0, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	pquestion(&p, "b.org", SX_TYPE_A);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, question_pointer_is_formerr)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	/* A pointer to itself: a loop for anyone who would follow it. */
+	phdr(&p, 1, 0, 1, 0, 0, 0);
+	p16(&p, 0xC00C);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	/* A label and then a pointer back to the start of the name. */
+	phdr(&p, 1, 0, 1, 0, 0, 0);
+	p8(&p, 1);
+	p8(&p, 'a');
+	p16(&p, 0xC00C);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, question_label_types_above_63)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	static const uint8_t bad[] = { 0x40, 0x41, 0x80, 0xBF };
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		phdr(&p, 1, 0, 1, 0, 0, 0);
+		p8(&p, bad[i]);
+		memset(p.b + p.n, 'x', bad[i] & 0x3F);
+		p.n += bad[i] & 0x3F;
+		p8(&p, 0);
+		p16(&p, SX_TYPE_A);
+		p16(&p, SX_CLASS_IN);
+		cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR, "label byte %#x", bad[i]);
+	}
+}
+
+Test(wire, question_name_length_limit)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	/* 127 one-byte labels: 255 bytes, the longest legal name. */
+	phdr(&p, 1, 0, 1, 0, 0, 0);
+	for (int i = 0; i < 127; i++) {
+		p8(&p, 1);
+		p8(&p, 'A');
+	}
+	p8(&p, 0);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.qname_len, 255);
+	cr_assert_eq(q.nlabels, 127);
+	cr_assert_eq(lname[254], 0);
+	cr_assert_eq(lname[253], 'a');
+	/* One label more: 257 bytes. */
+	phdr(&p, 1, 0, 1, 0, 0, 0);
+	for (int i = 0; i < 128; i++) {
+		p8(&p, 1);
+		p8(&p, 'a');
+	}
+	p8(&p, 0);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, truncated_question)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "abc.example", 0);
+	size_t full = p.n;
+	/* Every cut: inside a label, before the root byte, inside type and class. */
+	for (size_t n = SX_HDR_LEN + 1; n < full; n++) {
+		p.n = n;
+		cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR, "cut at %zu", n);
+	}
+	p.n = full;
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+}
+
+Test(wire, trailing_garbage)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 0);
+	p8(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, false);
+	p16(&p, 0xFFFF);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	/* What was seen before the garbage is kept, for the error reply. */
+	cr_assert(q.edns);
+	cr_assert_eq(q.id, 0xBEEF);
+}
+
+Test(wire, answer_and_authority_records_are_skipped)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	phdr(&p, 1, 0, 1, 1, 1, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	p16(&p, 0xC00C); /* compressed owner: the question */
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	p32(&p, 60);
+	p16(&p, 4);
+	p32(&p, 0x7F000001);
+	p8(&p, 1);
+	p8(&p, 'x');
+	p16(&p, 0xC00E); /* label then pointer to "org" */
+	p16(&p, SX_TYPE_TXT);
+	p16(&p, SX_CLASS_IN);
+	p32(&p, 60);
+	p16(&p, 2);
+	p16(&p, 0x0161);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.qtype, SX_TYPE_A);
+}
+
+Test(wire, skipped_records_are_bounds_checked)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	/* rdlen past the end */
+	phdr(&p, 1, 0, 1, 1, 0, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	p16(&p, 0xC00C);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	p32(&p, 60);
+	p16(&p, 5);
+	p32(&p, 0x7F000001);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	/* a count with no record behind it */
+	phdr(&p, 1, 0, 1, 0, 1, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	/* a pointer pointing forward */
+	phdr(&p, 1, 0, 1, 1, 0, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	p16(&p, 0xC000 | (uint16_t)(p.n + 2));
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	p32(&p, 60);
+	p16(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	/* a fixed part cut short */
+	phdr(&p, 1, 0, 1, 1, 0, 0);
+	pquestion(&p, "a.org", SX_TYPE_A);
+	p16(&p, 0xC00C);
+	p16(&p, SX_TYPE_A);
+	p16(&p, SX_CLASS_IN);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, edns_payload_and_do)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, true);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert(q.edns);
+	cr_assert(q.do_bit);
+	cr_assert_eq(q.udp_size, 1232);
+	query(&p, "a.org", 1);
+	popt(&p, 4096, 0, false);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert(q.edns);
+	cr_assert_not(q.do_bit);
+	cr_assert_eq(q.udp_size, 4096);
+}
+
+Test(wire, edns_payload_below_512_counts_as_512)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 1);
+	popt(&p, 100, 0, false);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.udp_size, 512);
+	query(&p, "a.org", 1);
+	popt(&p, 0, 0, false);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.udp_size, 512);
+}
+
+Test(wire, edns_version_1_is_badvers)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 1);
+	popt(&p, 1400, 1, true);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_BADVERS);
+	cr_assert(q.edns);
+	cr_assert(q.do_bit);
+	cr_assert_eq(q.udp_size, 1400);
+	cr_assert_eq(q.qtype, SX_TYPE_A);
+}
+
+Test(wire, two_opts_are_formerr)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 2);
+	popt(&p, 1232, 0, false);
+	popt(&p, 1232, 0, false);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	cr_assert(q.edns);
+}
+
+Test(wire, opt_owner_must_be_root)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 1);
+	pname(&p, "a.org");
+	p16(&p, SX_TYPE_OPT);
+	p16(&p, 1232);
+	p32(&p, 0);
+	p16(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	query(&p, "a.org", 1);
+	p16(&p, 0xC00C);
+	p16(&p, SX_TYPE_OPT);
+	p16(&p, 1232);
+	p32(&p, 0);
+	p16(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, opt_options_are_checked)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	/* A client cookie (8 bytes) is fine. */
+	query(&p, "a.org", 1);
+	p8(&p, 0);
+	p16(&p, SX_TYPE_OPT);
+	p16(&p, 1232);
+	p32(&p, 0);
+	p16(&p, 12);
+	p16(&p, 10);
+	p16(&p, 8);
+	p32(&p, 0x01020304);
+	p32(&p, 0x05060708);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	/* An option claiming more bytes than the rdata has. */
+	query(&p, "a.org", 1);
+	p8(&p, 0);
+	p16(&p, SX_TYPE_OPT);
+	p16(&p, 1232);
+	p32(&p, 0);
+	p16(&p, 6);
+	p16(&p, 10);
+	p16(&p, 8);
+	p16(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+}
+
+Test(wire, other_additional_records_are_skipped)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	query(&p, "a.org", 2);
+	popt(&p, 1232, 0, false);
+	pname(&p, "key.example");
+	p16(&p, 250); /* TSIG: not ours to check */
+	p16(&p, 255);
+	p32(&p, 0);
+	p16(&p, 3);
+	p8(&p, 1);
+	p16(&p, 2);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert(q.edns);
+}
+
+Test(wire, parse_matches_ldns_built_query)
+{
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_pkt_query_new_frm_str(&lp, "Web.Default.svc.Cluster.Local.",
+	                                        LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, LDNS_RD),
+	             LDNS_STATUS_OK);
+	ldns_pkt_set_id(lp, 999);
+	ldns_pkt_set_edns_udp_size(lp, 1232);
+	ldns_pkt_set_edns_do(lp, true);
+	uint8_t *w = NULL;
+	size_t n = 0;
+	cr_assert_eq(ldns_pkt2wire(&w, lp, &n), LDNS_STATUS_OK);
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX], want[SX_DNAME_MAX];
+	cr_assert_eq(sx_wire_parse_query(w, n, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.id, 999);
+	cr_assert_eq(q.qtype, SX_TYPE_SRV);
+	cr_assert_eq(q.nlabels, 5);
+	cr_assert(q.edns);
+	cr_assert(q.do_bit);
+	cr_assert_eq(q.udp_size, 1232);
+	cr_assert_eq(q.flags, SX_FLAG_RD);
+	sx_dname_from_str(want, "web.default.svc.cluster.local");
+	cr_assert(sx_dname_eq(q.qname, want));
+	cr_assert_arr_eq(q.lname, want, q.qname_len);
+	free(w);
+	ldns_pkt_free(lp);
+}
+
+Test(wire, reply_limit)
+{
+	struct sx_query q = { .proto = SX_PROTO_UDP, .udp_size = 512 };
+	cr_assert_eq(sx_wire_reply_limit(&q), 512);
+	q.udp_size = 100;
+	cr_assert_eq(sx_wire_reply_limit(&q), 512);
+	q.udp_size = 1232;
+	cr_assert_eq(sx_wire_reply_limit(&q), 1232);
+	q.udp_size = 65000;
+	cr_assert_eq(sx_wire_reply_limit(&q), SX_UDP_MAX);
+	q.proto = SX_PROTO_TCP;
+	cr_assert_eq(sx_wire_reply_limit(&q), 65535);
+	q.udp_size = 512;
+	cr_assert_eq(sx_wire_reply_limit(&q), 65535);
+}
+
+/* Parse @p and start its reply in @buf; a @limit of 0 takes the transport's. */
+static void start(struct pkt *p, struct sx_query *q, uint8_t *lname, struct sx_msg *m,
+                  uint8_t *buf, size_t cap, size_t limit)
+{
+	enum sx_parse r = parse(p, q, lname);
+	cr_assert(r == SX_PARSE_OK || r == SX_PARSE_BADVERS);
+	q->proto = SX_PROTO_UDP;
+	sx_msg_init(m, buf, cap, limit ? limit : sx_wire_reply_limit(q), q);
+}
+
+Test(wire, init_copies_header_bits_and_question)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	phdr(&p, 0xCAFE, SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD | SX_FLAG_AA, 1, 0, 0, 0);
+	pquestion(&p, "MiXeD.example", SX_TYPE_TXT);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	cr_assert_eq(m.wire, buf);
+	cr_assert_eq(m.len, p.n);
+	cr_assert_eq(m.qend, p.n);
+	cr_assert_eq(m.limit, 512);
+	cr_assert_eq(buf[0], 0xCA);
+	cr_assert_eq(buf[1], 0xFE);
+	cr_assert_eq(sx_msg_flags(&m), SX_FLAG_QR | SX_FLAG_RD | SX_FLAG_CD);
+	cr_assert_eq(sx_msg_rcode(&m), 0);
+	cr_assert_eq(buf[4] << 8 | buf[5], 1);
+	cr_assert_arr_eq(buf + 6, "\0\0\0\0\0\0", 6);
+	cr_assert_arr_eq(buf + SX_HDR_LEN, p.b + SX_HDR_LEN, p.n - SX_HDR_LEN);
+	cr_assert_eq(sx_msg_finish(&m, &q), p.n);
+}
+
+Test(wire, init_keeps_room_for_opt)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	cr_assert_eq(m.limit, 1232 - 11);
+	/* A buffer smaller than the limit bounds it too. */
+	start(&p, &q, lname, &m, buf, 600, 1232);
+	cr_assert_eq(m.limit, 600 - 11);
+}
+
+Test(wire, finish_without_edns_adds_nothing)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	query(&p, "a.org", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	sx_msg_set_rcode(&m, SX_RCODE_NXDOMAIN);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, p.n);
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_NXDOMAIN);
+	cr_assert_eq(ldns_pkt_arcount(lp), 0);
+	cr_assert_not(ldns_pkt_edns(lp));
+	cr_assert(ldns_pkt_qr(lp));
+	cr_assert(ldns_pkt_rd(lp));
+	cr_assert_eq(ldns_pkt_id(lp), 0xBEEF);
+	ldns_pkt_free(lp);
+}
+
+Test(wire, finish_appends_opt)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 4096, 0, true);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, p.n);
+	static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0 };
+	cr_assert_arr_eq(buf + n - 11, opt, 11);
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_edns_udp_size(lp), SX_EDNS_ADVERTISE);
+	cr_assert(ldns_pkt_edns_do(lp));
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp), 0);
+	ldns_pkt_free(lp);
+	/* Without DO in the query, none in the reply. */
+	query(&p, "a.org", 1);
+	popt(&p, 4096, 0, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	n = sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[n - 4], 0);
+}
+
+Test(wire, badvers_reply_carries_extended_rcode)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 3, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	sx_msg_set_rcode(&m, SX_RCODE_BADVERS);
+	cr_assert_eq(sx_msg_rcode(&m), SX_RCODE_BADVERS);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[3] & 0xF, 0);
+	cr_assert_eq(buf[n - 6], 1); /* high 8 bits of 16 */
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp) << 4 | ldns_pkt_get_rcode(lp), 16);
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+Test(wire, extended_rcode_without_edns_becomes_servfail)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	query(&p, "a.org", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	sx_msg_set_rcode(&m, 23);
+	sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[3] & 0xF, SX_RCODE_SERVFAIL);
+}
+
+Test(wire, init_bare_error_reply)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	phdr(&p, 0x0102, SX_FLAG_RD | SX_FLAG_CD, 2, 0, 0, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, SX_HDR_LEN);
+	static const uint8_t want[] = { 1, 2, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0 };
+	cr_assert_arr_eq(buf, want, SX_HDR_LEN);
+
+	phdr(&p, 0x0304, 5 << 11, 1, 0, 0, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_NOTIMP);
+	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_NOTIMP);
+	cr_assert_eq(sx_msg_finish(&m, &q), SX_HDR_LEN);
+	cr_assert_eq(buf[2], 0x80 | 5 << 3);
+	cr_assert_eq(buf[3], SX_RCODE_NOTIMP);
+}
+
+Test(wire, init_bare_with_edns_seen)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, true);
+	p8(&p, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, SX_HDR_LEN + 11);
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_FORMERR);
+	cr_assert_eq(ldns_pkt_qdcount(lp), 0);
+	cr_assert(ldns_pkt_edns_do(lp));
+	ldns_pkt_free(lp);
+}

@@ -1,0 +1,188 @@
+/* health.c -- liveness on /health, a self-probe for its metrics, and lameduck at shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <sextant/http.h>
+#include <sextant/plugin.h>
+
+#define DEFAULT_ADDR ":8080"
+#define PROBE_MS 1000
+#define PROBE_TIMEOUT_SEC 3
+
+static const double probe_bounds[] = { 0.00025, 0.0025, 0.025, 0.25, 2.5 };
+#define NB (sizeof(probe_bounds) / sizeof(probe_bounds[0]))
+
+struct health {
+	char *addr;
+	uint64_t lameduck_ms;
+	struct sx_http_route *route;
+	struct event *timer;
+	struct evhttp_connection *conn;
+	struct event_base *base;
+	/* Self-probe results; only the control thread touches them. */
+	uint64_t hist[NB + 1];
+	double sum;
+	uint64_t failures;
+	struct timespec sent;
+	bool in_flight;
+};
+
+static void
+serve_health(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	/* Liveness: answers OK as long as the process runs, lameduck included (as CoreDNS). */
+	sx_http_reply(req, 200, "OK", 2);
+}
+
+static void
+probe_done(struct evhttp_request *req, void *arg)
+{
+	struct health *h = arg;
+	struct timespec now;
+	double secs;
+	size_t i;
+
+	h->in_flight = false;
+	if (!req || evhttp_request_get_response_code(req) != 200) {
+		h->failures++;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - h->sent.tv_sec) + (double)(now.tv_nsec - h->sent.tv_nsec) / 1e9;
+	for (i = 0; i < NB && secs > probe_bounds[i]; i++) {
+	}
+	h->hist[i]++;
+	h->sum += secs;
+	if (secs > 1.0) {
+		sx_plog(SX_LOG_WARNING, "health", "Local health request to \"/health\" took more than 1s: %gs",
+		        secs);
+	}
+}
+
+static void
+probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	struct evhttp_request *req;
+
+	(void)fd;
+	(void)what;
+	if (h->in_flight) {
+		return;
+	}
+	if (!h->conn) {
+		h->conn = evhttp_connection_base_new(h->base, NULL, "127.0.0.1",
+		                                     sx_http_route_port(h->route));
+		if (!h->conn) {
+			h->failures++;
+			return;
+		}
+		evhttp_connection_set_timeout(h->conn, PROBE_TIMEOUT_SEC);
+	}
+	req = evhttp_request_new(probe_done, h);
+	if (!req) {
+		h->failures++;
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "localhost");
+	clock_gettime(CLOCK_MONOTONIC, &h->sent);
+	h->in_flight = true;
+	if (evhttp_make_request(h->conn, req, EVHTTP_REQ_GET, "/health") < 0) {
+		h->in_flight = false;
+		h->failures++;
+	}
+}
+
+static void
+health_collect(void *inst, struct sx_metrics *m)
+{
+	struct health *h = inst;
+
+	sx_metrics_histogram(m, "coredns_health_request_duration_seconds",
+	                     "Histogram of the time (in seconds) each request took.", NULL,
+	                     probe_bounds, h->hist, NB, h->hist[NB], h->sum);
+	sx_metrics_add(m, "coredns_health_request_failures_total", SX_METRIC_COUNTER,
+	               "The number of times the health check failed.", NULL, (double)h->failures);
+}
+
+static const struct sx_directive health_directives[] = {
+	{ "lameduck", 1, 1, sx_set_duration, offsetof(struct health, lameduck_ms), 0,
+	  24LL * 3600 * 1000 },
+	{ NULL },
+};
+
+static int
+health_setup(struct sx_cf *cf, void *inst)
+{
+	struct health *h = inst;
+
+	if (sx_cf_nargs(cf) > 2) {
+		return sx_cf_err(cf, "at most one address is expected");
+	}
+	h->addr = strdup(sx_cf_nargs(cf) == 2 ? sx_cf_arg(cf, 1) : DEFAULT_ADDR);
+	if (!h->addr) {
+		return sx_cf_err(cf, "out of memory");
+	}
+	if (!strchr(h->addr, ':')) {
+		return sx_cf_err(cf, "invalid address '%s' (want [HOST]:PORT)", h->addr);
+	}
+	return 0;
+}
+
+static int
+health_start(void *inst, struct sx_runtime *rt)
+{
+	struct health *h = inst;
+	struct timeval every = { PROBE_MS / 1000, (PROBE_MS % 1000) * 1000 };
+	char err[256];
+	int rc;
+
+	h->base = sx_rt_base(rt);
+	rc = sx_http_route_add(&h->route, h->base, h->addr, "/health", serve_health, h, err,
+	                       sizeof(err));
+	if (rc < 0) {
+		sx_plog(SX_LOG_ERROR, "health", "%s", err);
+		return rc;
+	}
+	if (strcmp(h->addr + strlen(h->addr) - 2, ":0") == 0) {
+		sx_plog(SX_LOG_INFO, "health", "serving /health on port %u", sx_http_route_port(h->route));
+	}
+	sx_rt_set_lameduck(rt, h->lameduck_ms);
+	h->timer = event_new(h->base, -1, EV_PERSIST, probe, h);
+	if (!h->timer || event_add(h->timer, &every) < 0) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+health_teardown(void *inst)
+{
+	struct health *h = inst;
+
+	if (h->timer) {
+		event_free(h->timer);
+	}
+	if (h->conn) {
+		evhttp_connection_free(h->conn);
+	}
+	sx_http_route_free(h->route);
+	free(h->addr);
+}
+
+const struct sx_plugin sx_plugin_health = {
+	.name = "health",
+	.inst_size = sizeof(struct health),
+	.directives = health_directives,
+	.setup = health_setup,
+	.start = health_start,
+	.collect = health_collect,
+	.teardown = health_teardown,
+};

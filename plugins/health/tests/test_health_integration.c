@@ -1,0 +1,60 @@
+/* test_health_integration.c -- /health, its self-probe metrics, and lameduck on SIGTERM. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+Test(health, answers_ok_and_probes_itself)
+{
+	struct sx_test_server *s = sx_test_start(NULL,
+		". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0\n\tprometheus 127.0.0.1:0\n\twhoami\n}\n");
+	uint16_t hp = (uint16_t)sx_test_log_number(s, "serving /health on port ");
+	uint16_t mp = (uint16_t)sx_test_log_number(s, "serving /metrics on port ");
+	long status;
+	char *b = sx_test_http_get(hp, "/health", &status);
+
+	cr_assert_eq(status, 200);
+	cr_assert_str_eq(b, "OK");
+	free(b);
+	sleep(2); /* a self-probe runs every second */
+	b = sx_test_http_get(mp, "/metrics", &status);
+	cr_assert(strstr(b, "coredns_health_request_failures_total 0"), "%s", b);
+	cr_assert(strstr(b, "coredns_health_request_duration_seconds_count "), "%s", b);
+	cr_assert(!strstr(b, "coredns_health_request_duration_seconds_count 0"), "%s", b);
+	free(b);
+	sx_test_stop(s);
+}
+
+Test(health, lameduck_keeps_serving_then_stops)
+{
+	struct sx_test_server *s = sx_test_start(NULL,
+		". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0 {\n\t\tlameduck 1s\n\t}\n"
+		"\tready 127.0.0.1:0\n\twhoami\n}\n");
+	uint16_t hp = (uint16_t)sx_test_log_number(s, "serving /health on port ");
+	uint16_t rp = (uint16_t)sx_test_log_number(s, "serving /ready on port ");
+	long status;
+	char *b;
+	ldns_pkt *p;
+
+	kill(sx_test_pid(s), SIGTERM);
+	cr_assert(sx_test_wait_log(s, "Going into lameduck mode for 1s", 2000), "%s", sx_test_log(s));
+	/* During lameduck: DNS and /health answer, /ready says it is going away. */
+	p = sx_test_query(s, "still.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p, "DNS answered during lameduck");
+	ldns_pkt_free(p);
+	b = sx_test_http_get(hp, "/health", &status);
+	cr_assert_eq(status, 200);
+	free(b);
+	b = sx_test_http_get(rp, "/ready", &status);
+	cr_assert_eq(status, 503);
+	cr_assert_str_eq(b, "Shutting down");
+	free(b);
+	sleep(2);
+	cr_assert_null(sx_test_query(s, "gone.example", LDNS_RR_TYPE_A, 0, 0), "stopped after 1s");
+	sx_test_stop(s);
+}

@@ -1,0 +1,222 @@
+/* http.c -- shared evhttp listeners with routes that survive configuration reloads. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include <sextant/http.h>
+
+#define HTTP_TIMEOUT_SEC 5 /* CoreDNS's read/write/idle timeouts */
+
+struct listener;
+
+struct sx_http_route {
+	struct listener *l;
+	char *path;
+	sx_http_handler h;
+	void *arg;
+	struct sx_http_route *next; /* newest first */
+};
+
+struct listener {
+	char *addr;
+	struct evhttp *http;
+	uint16_t port;
+	struct sx_http_route *routes;
+	struct listener *next;
+};
+
+static struct listener *listeners;
+
+void
+sx_http_reply(struct evhttp_request *req, int code, const char *body, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "text/plain; charset=utf-8");
+	if (b) {
+		evbuffer_add(b, body, len);
+	}
+	evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found"
+	                                : code == 503 ? "Service Unavailable" : "Error", b);
+	if (b) {
+		evbuffer_free(b);
+	}
+}
+
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	struct listener *l = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct sx_http_route *r;
+
+	for (r = l->routes; r && path; r = r->next) {
+		if (!strcmp(r->path, path)) {
+			r->h(req, r->arg);
+			return;
+		}
+	}
+	sx_http_reply(req, 404, "404 page not found\n", 19);
+}
+
+/* Split "host:port" (host may be empty, a name, an IPv4 or a bracketed IPv6). */
+static int
+split(const char *addr, char *host, size_t hostcap, uint16_t *port)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon) {
+		return -EINVAL;
+	}
+	p = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p < 0 || p > 65535) {
+		return -EINVAL;
+	}
+	hl = (size_t)(colon - addr);
+	if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= hostcap) {
+		return -EINVAL;
+	}
+	memcpy(host, addr, hl);
+	host[hl] = 0;
+	if (!strcmp(host, "localhost")) {
+		snprintf(host, hostcap, "127.0.0.1");
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static struct listener *
+listener_open(struct event_base *base, const char *addr, char *err, size_t errlen)
+{
+	struct evhttp_bound_socket *bs = NULL;
+	struct listener *l = calloc(1, sizeof(*l));
+	char host[256];
+	uint16_t port;
+
+	if (!l || split(addr, host, sizeof(host), &port) < 0) {
+		snprintf(err, errlen, "invalid address '%s' (want [HOST]:PORT)", addr);
+		free(l);
+		return NULL;
+	}
+	l->http = evhttp_new(base);
+	l->addr = strdup(addr);
+	if (!l->http || !l->addr) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	evhttp_set_timeout(l->http, HTTP_TIMEOUT_SEC);
+	evhttp_set_gencb(l->http, dispatch, l);
+	/* An empty host means every address: IPv6 wildcard (dual stack), else IPv4. */
+	if (host[0]) {
+		bs = evhttp_bind_socket_with_handle(l->http, host, port);
+	} else if (!(bs = evhttp_bind_socket_with_handle(l->http, "::", port))) {
+		bs = evhttp_bind_socket_with_handle(l->http, "0.0.0.0", port);
+	}
+	if (!bs) {
+		snprintf(err, errlen, "listen tcp %s: %s", addr, strerror(errno));
+		goto fail;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len);
+		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	l->next = listeners;
+	listeners = l;
+	return l;
+fail:
+	if (l->http) {
+		evhttp_free(l->http);
+	}
+	free(l->addr);
+	free(l);
+	return NULL;
+}
+
+int
+sx_http_route_add(struct sx_http_route **out, struct event_base *base, const char *addr,
+                  const char *path, sx_http_handler h, void *arg, char *err, size_t errlen)
+{
+	struct sx_http_route *r = calloc(1, sizeof(*r));
+	struct listener *l;
+
+	if (!r || !(r->path = strdup(path))) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (l = listeners; l; l = l->next) {
+		if (!strcmp(l->addr, addr)) {
+			break;
+		}
+	}
+	if (!l && !(l = listener_open(base, addr, err, errlen))) {
+		free(r->path);
+		free(r);
+		return -EINVAL;
+	}
+	r->l = l;
+	r->h = h;
+	r->arg = arg;
+	r->next = l->routes;
+	l->routes = r;
+	*out = r;
+	return 0;
+}
+
+uint16_t
+sx_http_route_port(const struct sx_http_route *r)
+{
+	return r->l->port;
+}
+
+void
+sx_http_route_free(struct sx_http_route *r)
+{
+	struct sx_http_route **pp;
+	struct listener *l, **lp;
+
+	if (!r) {
+		return;
+	}
+	l = r->l;
+	for (pp = &l->routes; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	free(r->path);
+	free(r);
+	if (l->routes) {
+		return;
+	}
+	for (lp = &listeners; *lp; lp = &(*lp)->next) {
+		if (*lp == l) {
+			*lp = l->next;
+			break;
+		}
+	}
+	evhttp_free(l->http);
+	free(l->addr);
+	free(l);
+}

@@ -1,0 +1,182 @@
+/* runtime.c -- what running plugins ask of the core: scrapes, readiness, lameduck. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include <sextant/plugin.h>
+
+#include "config.h"
+#include "metrics_writer.h"
+#include "server.h"
+#include "version.h"
+
+void
+sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms)
+{
+	if (ms > rt->lameduck_ms) {
+		rt->lameduck_ms = ms;
+	}
+}
+
+bool
+sx_rt_shutting_down(struct sx_runtime *rt)
+{
+	return rt->shutting_down;
+}
+
+static bool
+block_has(const struct sx_block *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < b->nchain; i++) {
+		if (!strcmp(b->chain[i].plugin->name, name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
+{
+	const char *names[64];
+	size_t bi, i, n = 0, len = 0;
+	struct sx_gen *gen;
+
+	(void)rt;
+	buf[0] = 0;
+	rcu_read_lock();
+	gen = sx_gen_current();
+	for (bi = 0; gen && bi < gen->cfg->nblocks; bi++) {
+		const struct sx_block *b = &gen->cfg->blocks[bi];
+
+		if (!block_has(b, "ready")) {
+			continue;
+		}
+		for (i = 0; i < b->nchain && n < 64; i++) {
+			const struct sx_instance *in = &b->chain[i];
+
+			if (in->plugin->ready && !in->plugin->ready(in->inst)) {
+				names[n++] = in->plugin->name;
+			}
+		}
+	}
+	rcu_read_unlock();
+	qsort(names, n, sizeof(names[0]), by_name);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && !strcmp(names[i], names[i - 1])) {
+			continue;
+		}
+		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", len ? "," : "",
+		                        names[i]);
+	}
+	return (int)n;
+}
+
+/* process_* as Prometheus's Go process collector names them, which dashboards expect. */
+static void
+process_metrics(struct sx_runtime *rt, struct sx_metrics *m)
+{
+	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
+	unsigned long vsize = 0, utime = 0, stime = 0;
+	long rss = 0;
+	struct rlimit rl;
+	struct dirent *d;
+	double fds = 0;
+	FILE *f;
+	DIR *dir;
+
+	f = fopen("/proc/self/stat", "r");
+	if (f) {
+		/* Fields 14, 15 (utime, stime), 23 (vsize), 24 (rss), after "pid (comm) state". */
+		if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
+		              "%*d %*d %*d %*u %lu %ld", &utime, &stime, &vsize, &rss) != 4) {
+			utime = stime = vsize = 0;
+			rss = 0;
+		}
+		fclose(f);
+	}
+	dir = opendir("/proc/self/fd");
+	while (dir && (d = readdir(dir))) {
+		fds += d->d_name[0] != '.';
+	}
+	if (dir) {
+		closedir(dir);
+		fds--; /* the directory stream itself */
+	}
+	sx_metrics_add(m, "process_cpu_seconds_total", SX_METRIC_COUNTER,
+	               "Total user and system CPU time spent in seconds.", NULL,
+	               (double)(utime + stime) / (double)ticks);
+	sx_metrics_add(m, "process_resident_memory_bytes", SX_METRIC_GAUGE,
+	               "Resident memory size in bytes.", NULL, (double)rss * (double)page);
+	sx_metrics_add(m, "process_virtual_memory_bytes", SX_METRIC_GAUGE,
+	               "Virtual memory size in bytes.", NULL, (double)vsize);
+	sx_metrics_add(m, "process_open_fds", SX_METRIC_GAUGE, "Number of open file descriptors.",
+	               NULL, fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		sx_metrics_add(m, "process_max_fds", SX_METRIC_GAUGE,
+		               "Maximum number of open file descriptors.", NULL, (double)rl.rlim_cur);
+	}
+	sx_metrics_add(m, "process_start_time_seconds", SX_METRIC_GAUGE,
+	               "Start time of the process since unix epoch in seconds.", NULL, rt->start_time);
+}
+
+char *
+sx_rt_scrape(struct sx_runtime *rt, size_t *len)
+{
+	struct sx_metrics *m = sx_metrics_new();
+	struct sx_gen *gen;
+	size_t bi, i, zi;
+	char *out;
+
+	if (!m) {
+		return NULL;
+	}
+	sx_metrics_add(m, "coredns_build_info", SX_METRIC_GAUGE,
+	               "A metric with a constant '1' value labeled by version, revision, and goversion "
+	               "from which CoreDNS was built.",
+	               "version=\"" SX_VERSION "\",revision=\"\",goversion=\"sextant\"", 1);
+	rcu_read_lock();
+	gen = sx_gen_current();
+	for (bi = 0; gen && bi < gen->cfg->nblocks; bi++) {
+		const struct sx_block *b = &gen->cfg->blocks[bi];
+
+		for (i = 0; i < b->nchain; i++) {
+			const struct sx_instance *in = &b->chain[i];
+
+			if (in->plugin->collect) {
+				in->plugin->collect(in->inst, m);
+			}
+			if (!block_has(b, "prometheus")) {
+				continue;
+			}
+			for (zi = 0; zi < b->zones.n; zi++) {
+				char labels[512];
+
+				snprintf(labels, sizeof(labels),
+				         "server=\"dns://:%u\",zone=\"%s\",view=\"\",name=\"%s\"",
+				         sx_rt_port(rt, b->ports[zi]), b->zones.z[zi].name, in->plugin->name);
+				sx_metrics_add(m, "coredns_plugin_enabled", SX_METRIC_GAUGE,
+				               "A metric that indicates whether a plugin is enabled on per "
+				               "server and zone basis.", labels, 1);
+			}
+		}
+	}
+	rcu_read_unlock();
+	process_metrics(rt, m);
+	out = sx_metrics_render(m, len);
+	sx_metrics_free(m);
+	return out;
+}
