@@ -389,7 +389,6 @@ static int k8s_start(void *inst, struct sx_runtime *rt)
 	struct k8s *k = inst;
 	struct k8s_store_opts so = {
 		.endpoint_pod_names = k->endpoint_pod_names,
-		.implicit_ns = k->manifests != NULL,
 		.namespaces = k->namespaces,
 		.nnamespaces = k->nnamespaces,
 	};

@@ -123,9 +123,7 @@ static struct k8s_ns *ns_get(struct k8s_store *st, const char *name, size_t len)
 /* Recompute what workers see of @ns; drop it when nothing refers to it. */
 static void ns_update(struct k8s_store *st, struct k8s_ns *ns)
 {
-	bool exists = ns->has_object || (st->opts.implicit_ns && ns->refs > 0);
-
-	CMM_STORE_SHARED(ns->exposed, exists && ns->configured);
+	CMM_STORE_SHARED(ns->exposed, ns->has_object && ns->configured);
 	if (ns->refs == 0 && !ns->has_object) {
 		cds_lfht_del(st->namespaces, &ns->node);
 		k8s_retire(st, ns);

@@ -103,7 +103,6 @@ enum k8s_pods { K8S_PODS_DISABLED, K8S_PODS_INSECURE, K8S_PODS_VERIFIED };
 /* What the store needs from the options. */
 struct k8s_store_opts {
 	bool endpoint_pod_names;
-	bool implicit_ns;         /* a namespace also exists while objects live in it */
 	bool need[K8S_NKINDS];    /* kinds that are watched and must sync */
 	char **namespaces;        /* `namespaces` list, or NULL for all */
 	size_t nnamespaces;
