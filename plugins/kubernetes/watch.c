@@ -381,7 +381,6 @@ static void watch_done(void *arg, const struct k8s_call_result *res)
 	}
 	/* The server ended the watch (timeoutSeconds): go on from where it stopped. */
 	working(w);
-	w->after_list = false;
 	start_watch(w);
 }
 
