@@ -9,6 +9,7 @@
 
 #include <sextant/plugin.h>
 
+#include "manifests.h"
 #include "zone.h"
 
 #define DEFAULT_TTL 5
@@ -89,138 +90,15 @@ static int set_namespaces(struct sx_cf *cf, const struct sx_directive *d, void *
 	return 0;
 }
 
-static bool word_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '/';
-}
-
-static void skip_ws(const char **p)
-{
-	while (**p == ' ' || **p == '\t') {
-		(*p)++;
-	}
-}
-
-/* A label name or value: [A-Za-z0-9] at both ends, [-_.A-Za-z0-9] between, at most 63. */
-static bool valid_name(const char *s, size_t n, bool empty_ok)
-{
-	if (n == 0) {
-		return empty_ok;
-	}
-	if (n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1])) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* [prefix/]name, the prefix a DNS subdomain. */
-static bool valid_key(const char *s, size_t n)
-{
-	const char *slash = memchr(s, '/', n);
-
-	if (slash == NULL) {
-		return valid_name(s, n, false);
-	}
-	size_t pl = (size_t)(slash - s);
-	if (pl == 0 || pl > 253 || memchr(slash + 1, '/', n - pl - 1) != NULL) {
-		return false;
-	}
-	for (size_t i = 0; i < pl; i++) {
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '.') {
-			return false;
-		}
-	}
-	return valid_name(slash + 1, n - pl - 1, false);
-}
-
-static size_t word(const char **p)
-{
-	const char *s = *p;
-
-	while (word_char(**p)) {
-		(*p)++;
-	}
-	return (size_t)(*p - s);
-}
-
-/*
- * Check a label selector as Kubernetes writes them: requirements joined by
- * ',', each "key", "!key", "key=v", "key==v", "key!=v", "key in (v,...)" or
- * "key notin (v,...)". @return NULL, or what is wrong.
- */
-static const char *selector_error(const char *p)
-{
-	for (;;) {
-		const char *key;
-		size_t kl;
-		bool neg;
-
-		skip_ws(&p);
-		neg = *p == '!';
-		p += neg;
-		skip_ws(&p);
-		key = p;
-		kl = word(&p);
-		if (!valid_key(key, kl)) {
-			return "invalid label key";
-		}
-		skip_ws(&p);
-		if (!neg && (*p == '=' || (*p == '!' && p[1] == '='))) {
-			const char *v;
-			p += *p == '!' || p[1] == '=' ? 2 : 1;
-			skip_ws(&p);
-			v = p;
-			if (!valid_name(v, word(&p), true)) {
-				return "invalid label value";
-			}
-		} else if (!neg && (strncmp(p, "in", 2) == 0 || strncmp(p, "notin", 5) == 0)) {
-			p += p[0] == 'i' ? 2 : 5;
-			skip_ws(&p);
-			if (*p++ != '(') {
-				return "expected '(' after in or notin";
-			}
-			for (;;) {
-				const char *v;
-				skip_ws(&p);
-				v = p;
-				if (!valid_name(v, word(&p), true)) {
-					return "invalid label value";
-				}
-				skip_ws(&p);
-				if (*p == ')') {
-					p++;
-					break;
-				}
-				if (*p++ != ',') {
-					return "expected ',' or ')' in a set of values";
-				}
-			}
-		} else if (*p == '<' || *p == '>') {
-			return "'<' and '>' are not valid label selector operators";
-		}
-		skip_ws(&p);
-		if (*p == '\0') {
-			return NULL;
-		}
-		if (*p++ != ',') {
-			return "expected ',' between requirements";
-		}
-	}
-}
-
 /* `labels` and `namespace_labels`: the arguments joined by spaces, as CoreDNS reads them. */
 static int set_selector(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	char **out = (char **)((char *)inst + d->offset);
+	struct k8s_selector *sel;
 	size_t len = 0;
-	const char *why;
+	char why[256];
 	char *s;
+	int r;
 
 	for (int i = 1; i < sx_cf_nargs(cf); i++) {
 		len += strlen(sx_cf_arg(cf, i)) + 1;
@@ -234,10 +112,13 @@ static int set_selector(struct sx_cf *cf, const struct sx_directive *d, void *in
 		strcat(s, sx_cf_arg(cf, i));
 		strcat(s, i + 1 < sx_cf_nargs(cf) ? " " : "");
 	}
-	why = selector_error(s);
-	if (why != NULL) {
-		int r = sx_cf_err(cf, "unable to parse %s selector value: '%s': %s",
-		                  strcmp(d->name, "labels") == 0 ? "label" : "namespace_label", s, why);
+	r = k8s_selector_parse(&sel, s, why, sizeof(why));
+	k8s_selector_free(sel);
+	if (r == SX_EINVAL) {
+		r = sx_cf_err(cf, "unable to parse %s selector value: '%s': %s",
+		              strcmp(d->name, "labels") == 0 ? "label" : "namespace_label", s, why);
+	}
+	if (r < 0) {
 		free(s);
 		return r;
 	}
