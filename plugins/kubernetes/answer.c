@@ -9,7 +9,7 @@
 #define DNS_VERSION_TTL 28800 /* as CoreDNS serves dns-version.<zone> */
 #define SOA_TTL_MAX 300       /* SOA header TTL: min(ttl, 300) */
 #define MAX_CNAMES 8          /* CoreDNS follows at most 8 in-zone CNAMEs */
-#define MAX_PTR 64            /* PTR targets remembered to drop repeats */
+#define MAX_PTR 16            /* PTR records for one address, repeats dropped */
 
 /* A label of a lower-case name: its bytes (no length byte). */
 struct lab {

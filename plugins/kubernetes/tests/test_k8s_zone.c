@@ -1,4 +1,6 @@
 /* test_k8s_zone.c -- the store: watch events, relists, views, reverse and pod tables. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -378,4 +380,64 @@ Test(zone, unwatched_kinds_are_ignored)
 	k8s_store_relist_begin(st, K8S_NAMESPACE);
 	k8s_store_relist_end(st, K8S_NAMESPACE);
 	cr_assert(k8s_store_synced(st));
+}
+
+static atomic_bool stop;
+
+/* A worker: look the service up and read everything it reaches, as answers do. */
+static void *reader(void *arg)
+{
+	unsigned long *sum = arg;
+
+	rcu_register_thread();
+	while (!atomic_load(&stop)) {
+		rcu_read_lock();
+		const struct k8s_view *v = view("testns", "churn");
+		if (v != NULL) {
+			struct k8s_slice *const *sl = k8s_view_slices(v);
+			*sum += k8s_view_svc(v)->ips[0].a[3] + k8s_view_svc(v)->nports;
+			for (unsigned s = 0; s < v->nslices; s++) {
+				for (unsigned e = 0; e < sl[s]->neps; e++) {
+					char name[64];
+					*sum += sl[s]->eps[e].a[3] + k8s_ep_name(name, &sl[s]->eps[e], false);
+				}
+			}
+		}
+		*sum += rev_eps("10.244.8.1");
+		rcu_read_unlock();
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* Readers never see a view or slice freed under them while events replace them. */
+Test(zone, readers_and_a_writer)
+{
+	pthread_t th[4];
+	unsigned long sums[4] = { 0 };
+	char addrs[256];
+
+	rcu_read_unlock(); /* the writer here is the control thread: no lock held */
+	ns("testns");
+	atomic_store(&stop, false);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(pthread_create(&th[i], NULL, reader, &sums[i]), 0);
+	}
+	for (int round = 0; round < 2000; round++) {
+		svc(K8S_MODIFIED, "testns", "churn", round % 2 ? "10.96.8.1" : "10.96.8.2", 80 + round % 7);
+		snprintf(addrs, sizeof(addrs), "{\"addresses\":[\"10.244.8.%d\"]},"
+		         "{\"addresses\":[\"10.244.8.1\"]}", 2 + round % 50);
+		slice(round % 3 ? K8S_MODIFIED : K8S_ADDED, "testns", round % 2 ? "churn-a" : "churn-b",
+		      "churn", addrs);
+		if (round % 100 == 50) {
+			svc(K8S_DELETED, "testns", "churn", "10.96.8.1", 80);
+		}
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+	}
+	rcu_read_lock();
+	cr_assert_not_null(view("testns", "churn"));
+	cr_assert_eq(view("testns", "churn")->nslices, 2);
 }
