@@ -228,8 +228,8 @@ Test(objects, slice_serving_nothing)
 {
 	/* No service label, FQDN addresses, or nothing ready: nothing to keep. */
 	cr_assert_null(slice_of("{\"metadata\":{\"name\":\"x\",\"namespace\":\"n\"},"
-	                        "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"1.2.3.4\"]}]}",
-	                        0));
+	                        "\"addressType\":\"IPv4\","
+	                        "\"endpoints\":[{\"addresses\":[\"1.2.3.4\"]}]}", 0));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"FQDN\",\"endpoints\":"
 	                                   "[{\"addresses\":[\"a.example\"]}]}", 0));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
@@ -287,7 +287,8 @@ Test(objects, pods)
 	cr_assert_eq(p->ip.a[3], 10);
 	cr_assert_eq(p->name_len, 5);
 	free(p);
-	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
+	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\","
+	                      "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
 	                      "\"status\":{\"podIP\":\"10.0.0.1\"}}", 0));
 	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Succeeded\","
 	                      "\"podIP\":\"10.0.0.1\"}}", 0));

@@ -304,23 +304,23 @@ Test(zone, namespaces_filter)
 	cr_assert_not_null(view("other", "b"));      /* kept: PTR filters on its own */
 }
 
+#define POD(ip, phase) "{\"metadata\":{\"name\":\"p\",\"namespace\":\"testns\"}," \
+	"\"status\":{\"phase\":\"" phase "\",\"podIP\":\"" ip "\"}}"
+
 Test(zone, pods_by_ip)
 {
 	struct k8s_ip ip;
 
 	cr_assert(k8s_ip_parse(&ip, "10.244.1.10"));
-	cr_assert_eq(apply(K8S_POD, K8S_ADDED, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"testns\"},"
-	                   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.10\"}}"), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD("10.244.1.10", "Running")), 0);
 	cr_assert(k8s_zone_pod(st, &ip, "testns", 6));
 	cr_assert_not(k8s_zone_pod(st, &ip, "other", 5));
-	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, "{\"metadata\":{\"name\":\"p\",\"namespace\":"
-	                   "\"testns\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.11\"}}"), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, POD("10.244.1.11", "Running")), 0);
 	cr_assert_not(k8s_zone_pod(st, &ip, "testns", 6));
 	cr_assert(k8s_ip_parse(&ip, "10.244.1.11"));
 	cr_assert(k8s_zone_pod(st, &ip, "testns", 6));
 	/* A finished pod is gone, as if deleted. */
-	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, "{\"metadata\":{\"name\":\"p\",\"namespace\":"
-	                   "\"testns\"},\"status\":{\"phase\":\"Succeeded\",\"podIP\":\"10.244.1.11\"}}"), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, POD("10.244.1.11", "Succeeded")), 0);
 	cr_assert_not(k8s_zone_pod(st, &ip, "testns", 6));
 }
 
