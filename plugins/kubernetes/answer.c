@@ -267,15 +267,14 @@ static void find_svc(const struct ctx *c, struct res *r, unsigned nbase)
 	}
 	if (svc->type == K8S_SVC_HEADLESS || r->has_ep) {
 		struct k8s_slice *const *sl = k8s_view_slices(v);
-		if (r->has_ep && !label_ip(r->ep, &r->ip)) {
-			r->ip.fam = 0;
-		}
-		if (r->ip.fam != 0) {
-			/* Only the dashed form CoreDNS prints names an address. */
+		/* An endpoint label names an address only in the dashed form CoreDNS prints. */
+		if (r->has_ep && label_ip(r->ep, &r->ip)) {
 			char d[40];
 			if (!lab_eq(r->ep, d, k8s_ip_dashed(d, &r->ip))) {
 				r->ip.fam = 0;
 			}
+		} else {
+			r->ip.fam = 0;
 		}
 		for (unsigned s = 0; s < v->nslices; s++) {
 			unsigned mp = slice_ports(r, sl[s]);
