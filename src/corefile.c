@@ -522,7 +522,7 @@ static int import_snippet(struct parser *p, const struct tok *imp, size_t idx, c
 	return push_stream(p, -1, (int)idx, imp->origin);
 }
 
-/* The source for file @path: lexed once, whatever the number of imports. */
+/* The source for file @path: read once, whatever the number of imports or names it has. */
 static int open_src(struct parser *p, const struct tok *imp, const char *path)
 {
 	struct stat st;
@@ -530,6 +530,11 @@ static int open_src(struct parser *p, const struct tok *imp, const char *path)
 	size_t len;
 	int fd, rc, s;
 
+	for (size_t i = 1; i < p->cf->nfiles; i++) {
+		if (strcmp(p->cf->files[i], path) == 0) {
+			return (int)i;
+		}
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;

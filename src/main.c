@@ -212,18 +212,13 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
-	struct sx_config *cfg;
-	char err[1024];
-
 	(void)sig;
 	(void)what;
 	(void)arg;
 	sx_log(SX_LOG_INFO, "SIGUSR1: Reloading");
-	if (load_config(&cfg, err, sizeof(err)) < 0 || sx_server_reload(cfg, err, sizeof(err)) < 0) {
-		sx_log(SX_LOG_ERROR, "Restart failed: %s", err);
-		return;
+	if (sx_server_reload_now() == 0) {
+		sx_log(SX_LOG_INFO, "Reload completed");
 	}
-	sx_log(SX_LOG_INFO, "Reload completed");
 }
 
 static int
@@ -290,6 +285,21 @@ main(int argc, char **argv)
 		return 1;
 	}
 	sopts.workers = cfg_opts.workers;
+	{
+		struct sx_runtime *rt = sx_server_runtime();
+		const char *path = flags.conf ? flags.conf : "Corefile";
+
+		rt->load = load_config;
+		if (flags.conf || access("Corefile", F_OK) == 0) {
+			rt->conf_path = path;
+			if (strcmp(path, "stdin") == 0) {
+				rt->conf_path = NULL; /* cannot be read again: no reloads */
+				rt->load = NULL;
+			} else if (sx_config_digest(path, rt->digest, err, sizeof(err)) < 0) {
+				rt->conf_path = NULL;
+			}
+		}
+	}
 	sopts.quiet = flags.quiet;
 	rc = sx_server_start(base, cfg, &sopts, err, sizeof(err));
 	if (rc < 0) {

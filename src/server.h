@@ -60,7 +60,22 @@ struct sx_runtime {
 	uint64_t lameduck_ms;
 	bool shutting_down;
 	double start_time; /* unix seconds */
+	/* Where configurations come from, for reloads. */
+	const char *conf_path;  /* NULL: the built-in configuration, never reloaded */
+	int (*load)(struct sx_config **out, char *err, size_t errlen);
+	char digest[129];       /* SHA512 of the running configuration's files */
+	uint64_t reload_failures;
 };
+
+/**
+ * Load the configuration anew and swap it in; on failure log
+ * "Restart failed: ..." and count it. Control thread.
+ * @return 0 or the error.
+ */
+int sx_server_reload_now(void);
+
+/** SHA512 (hex) of the contents of every file @path reads (imports found anew). */
+int sx_config_digest(const char *path, char hex[129], char *err, size_t errlen);
 
 /** The process's runtime. */
 struct sx_runtime *sx_server_runtime(void);

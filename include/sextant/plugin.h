@@ -67,6 +67,17 @@ char *sx_rt_scrape(struct sx_runtime *rt, size_t *len);
  */
 int sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap);
 
+/**
+ * Reload the Corefile if it or a file it imports changed (SHA512 of their
+ * contents, imports found anew); the check and the reload run on the control
+ * loop after the caller returns. A bad new Corefile is logged and counted.
+ */
+void sx_rt_reload_if_changed(struct sx_runtime *rt);
+/** SHA512 (hex) of the running configuration's files. */
+const char *sx_rt_config_digest(struct sx_runtime *rt);
+/** Reloads that failed so far (bad Corefile, port in use...). */
+uint64_t sx_rt_reload_failures(struct sx_runtime *rt);
+
 /** Ask for a lameduck period at shutdown (the longest asked for wins). */
 void sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms);
 /** Whether shutdown has begun (lameduck included). */

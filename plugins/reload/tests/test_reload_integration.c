@@ -1,0 +1,126 @@
+/* test_reload_integration.c -- reload on change under load without losing a query. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+#define CF(name) \
+	". {\n\tbind 127.0.0.1\n\treload 2s 1s\n\tprometheus 127.0.0.1:0\n\thosts {\n" \
+	"\t\t10.9.9.9 " name "\n\t\tfallthrough\n\t}\n\twhoami\n}\n"
+
+struct load {
+	struct sx_test_server *s;
+	atomic_bool stop;
+	unsigned sent, answered, failed;
+	int flags;
+};
+
+/* One query at a time, each waiting for its answer (2 s): any loss shows. */
+static void *
+run_load(void *arg)
+{
+	struct load *l = arg;
+
+	while (!atomic_load(&l->stop)) {
+		ldns_pkt *p = sx_test_query(l->s, "steady.example", LDNS_RR_TYPE_A, l->flags, 0);
+
+		l->sent++;
+		if (p) {
+			l->answered++;
+			l->failed += ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR;
+			ldns_pkt_free(p);
+		}
+	}
+	return NULL;
+}
+
+Test(reload, changed_corefile_swaps_in_without_losing_queries)
+{
+	struct sx_test_server *s = sx_test_start(NULL, CF("old.example"));
+	struct load udp = { .s = s }, tcp = { .s = s, .flags = SX_Q_TCP };
+	pthread_t tu, tt;
+	ldns_pkt *p;
+	char *m;
+	long status;
+
+	cr_assert(sx_test_wait_log(s, "plugin/reload: Running configuration SHA512 = ", 2000),
+	          "%s", sx_test_log(s));
+	pthread_create(&tu, NULL, run_load, &udp);
+	pthread_create(&tt, NULL, run_load, &tcp);
+	usleep(500000);
+	sx_test_write(s, "Corefile", CF("new.example"));
+	cr_assert(sx_test_wait_log(s, "Corefile changed, reloading", 6000), "%s", sx_test_log(s));
+	usleep(800000);
+	atomic_store(&udp.stop, true);
+	atomic_store(&tcp.stop, true);
+	pthread_join(tu, NULL);
+	pthread_join(tt, NULL);
+	fprintf(stderr, "reload under load: udp %u sent, %u answered, %u failed; "
+	        "tcp %u sent, %u answered, %u failed\n", udp.sent, udp.answered, udp.failed,
+	        tcp.sent, tcp.answered, tcp.failed);
+	cr_assert_gt(udp.sent, 100);
+	cr_assert_eq(udp.answered, udp.sent, "lost UDP answers");
+	cr_assert_eq(tcp.answered, tcp.sent, "lost TCP answers");
+	cr_assert_eq(udp.failed + tcp.failed, 0);
+
+	p = sx_test_query(s, "new.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_ancount(p) == 1, "the new configuration answers");
+	ldns_pkt_free(p);
+	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
+	                     "/metrics", &status);
+	cr_assert(strstr(m, "coredns_reload_failed_total 0"), "%s", m);
+	cr_assert(strstr(m, "coredns_reload_version_info{hash=\"sha512\",value=\""), "%s", m);
+	free(m);
+	sx_test_stop(s);
+}
+
+Test(reload, bad_corefile_is_counted_and_old_one_keeps_serving)
+{
+	struct sx_test_server *s = sx_test_start(NULL, CF("old.example"));
+	ldns_pkt *p;
+	long status;
+	char *m;
+
+	sx_test_write(s, "Corefile", ". {\n\treload 2s 1s\n\tnosuchplugin\n}\n");
+	cr_assert(sx_test_wait_log(s, "Restart failed:", 6000), "%s", sx_test_log(s));
+	cr_assert(strstr(sx_test_log(s), "Unknown directive 'nosuchplugin'"), "%s", sx_test_log(s));
+	p = sx_test_query(s, "old.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_ancount(p) == 1, "the old configuration still answers");
+	ldns_pkt_free(p);
+	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
+	                     "/metrics", &status);
+	cr_assert(strstr(m, "coredns_reload_failed_total 1") ||
+	          strstr(m, "coredns_reload_failed_total 2"), "%s", m);
+	free(m);
+	sx_test_stop(s);
+}
+
+Test(reload, arguments_are_checked)
+{
+	static const char *const bad[] = {
+		". {\n\treload 1s\n}\n",
+		". {\n\treload 10s 500ms\n}\n",
+		". {\n\treload soon\n}\n",
+		". {\n\treload 10s 2s 3s\n}\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sx_test_server *s = sx_test_prepare();
+		char *out;
+		int st;
+
+		sx_test_write(s, "Corefile", bad[i]);
+		st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "case %zu: %s", i, out);
+		cr_assert(strstr(out, "Corefile:2: plugin/reload: "), "case %zu: %s", i, out);
+		free(out);
+		sx_test_stop(s);
+	}
+}
