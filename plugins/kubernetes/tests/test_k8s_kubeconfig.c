@@ -10,7 +10,7 @@
 
 #include <sextant/error.h>
 
-#include "kubeconfig.h"
+#include "../kubeconfig.h"
 
 static char dir[64];
 static char err[1024];

@@ -15,8 +15,8 @@
 
 #include <sextant/error.h>
 
-#include "k8s.h"
-#include "manifests.h"
+#include "../k8s.h"
+#include "../manifests.h"
 
 /* ---- a store that keeps what it is told ---- */
 

@@ -18,10 +18,10 @@
 
 #include <sextant/error.h>
 
-#include "apiclient.h"
-#include "k8s.h"
-#include "kubeconfig.h"
-#include "watch.h"
+#include "../apiclient.h"
+#include "../k8s.h"
+#include "../kubeconfig.h"
+#include "../watch.h"
 
 /* ---- a store that records what it is told ---- */
 

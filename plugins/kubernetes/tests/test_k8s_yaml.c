@@ -11,7 +11,7 @@
 
 #include <sextant/error.h>
 
-#include "yaml2json.h"
+#include "../yaml2json.h"
 
 static char err[512];
 
