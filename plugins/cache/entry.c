@@ -1,0 +1,255 @@
+/* entry.c -- what a reply is to the cache, its TTL, and entries built from replies and back. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Records of a reply the core wrote (or an entry made from one). Names are
+ * skipped, not followed: sx_wire_rr_next() expands every one, which costs
+ * several times more, and these messages are well formed. Bounds are checked
+ * all the same.
+ */
+struct walk {
+	const uint8_t *w;
+	size_t len, off;
+	unsigned idx, an, ns, total;
+};
+
+static size_t skip_name(const uint8_t *w, size_t len, size_t off)
+{
+	while (off < len && w[off] != 0 && w[off] < 0xC0) {
+		off += w[off] + 1u;
+	}
+	if (off >= len) {
+		return 0;
+	}
+	return off + (w[off] >= 0xC0 ? 2 : 1);
+}
+
+static bool walk_start(struct walk *it, const uint8_t *w, size_t len)
+{
+	unsigned qd;
+
+	if (len < 12) {
+		return false;
+	}
+	qd = (unsigned)(w[4] << 8 | w[5]);
+	it->w = w;
+	it->len = len;
+	it->off = 12;
+	it->idx = 0;
+	it->an = (unsigned)(w[6] << 8 | w[7]);
+	it->ns = (unsigned)(w[8] << 8 | w[9]);
+	it->total = it->an + it->ns + (unsigned)(w[10] << 8 | w[11]);
+	for (unsigned i = 0; i < qd; i++) {
+		it->off = skip_name(w, len, it->off) + 4;
+		if (it->off == 4 || it->off > len) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* @return 1 with @rr and its section, 0 at the end, SX_EMALF. */
+static int walk_next(struct walk *it, struct sx_rr *rr, int *sec)
+{
+	const uint8_t *w = it->w;
+	size_t o;
+
+	if (it->idx == it->total) {
+		return 0;
+	}
+	rr->owner_off = it->off;
+	o = skip_name(w, it->len, it->off);
+	if (o == 0 || o + 10 > it->len) {
+		return SX_EMALF;
+	}
+	rr->type = (uint16_t)(w[o] << 8 | w[o + 1]);
+	rr->rclass = (uint16_t)(w[o + 2] << 8 | w[o + 3]);
+	rr->ttl_off = o + 4;
+	rr->ttl = rd32(w + o + 4);
+	rr->rdlen = (uint16_t)(w[o + 8] << 8 | w[o + 9]);
+	rr->rdata_off = o + 10;
+	rr->end = rr->rdata_off + rr->rdlen;
+	if (rr->end > it->len) {
+		return SX_EMALF;
+	}
+	*sec = it->idx < it->an ? SX_SEC_ANSWER
+	       : it->idx < it->an + it->ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
+	it->off = rr->end;
+	it->idx++;
+	return 1;
+}
+
+/*
+ * CoreDNS's response.Typify and dnsutil.MinimalTTL, plus RFC 2308 section 5:
+ * a negative answer lives no longer than its SOA's MINIMUM field.
+ */
+int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype,
+                   unsigned opcode, struct cache_reply *out)
+{
+	uint32_t min_ttl = CACHE_MAX_TTL, soa_min = UINT32_MAX;
+	unsigned answers = 0, ns = 0, records = 0;
+	bool soa = false;
+	struct walk it;
+	struct sx_rr rr;
+	int sec, rc;
+
+	out->ttl = CACHE_MIN_TTL;
+	if (opcode != 0 || qtype == SX_TYPE_AXFR || qtype == SX_TYPE_IXFR) {
+		out->kind = CACHE_META;
+		return 0;
+	}
+	if (!walk_start(&it, wire, len)) {
+		return SX_EMALF;
+	}
+	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+		if (rr.type == SX_TYPE_OPT) {
+			continue;
+		}
+		records++;
+		min_ttl = rr.ttl < min_ttl ? rr.ttl : min_ttl;
+		if (sec == SX_SEC_ANSWER) {
+			answers++;
+		} else if (sec == SX_SEC_AUTHORITY && rr.type == SX_TYPE_SOA && rr.rdlen >= 22) {
+			uint32_t m = rd32(wire + rr.rdata_off + rr.rdlen - 4);
+
+			soa = true;
+			soa_min = m < soa_min ? m : soa_min;
+		} else if (sec == SX_SEC_AUTHORITY && rr.type == SX_TYPE_NS) {
+			ns++;
+		}
+	}
+	if (rc < 0) {
+		return rc;
+	}
+	if (rcode == SX_RCODE_NOERROR && answers > 0) {
+		out->kind = CACHE_SUCCESS;
+	} else if (soa && (rcode == SX_RCODE_NOERROR || rcode == SX_RCODE_NXDOMAIN)) {
+		out->kind = CACHE_DENIAL;
+		min_ttl = soa_min < min_ttl ? soa_min : min_ttl;
+	} else if (rcode == SX_RCODE_SERVFAIL || rcode == SX_RCODE_NOTIMP) {
+		out->kind = CACHE_SERVFAIL;
+		return 0;
+	} else if (rcode == SX_RCODE_NOERROR && ns > 0) {
+		out->kind = CACHE_SUCCESS; /* a delegation: CoreDNS gives it the default TTL */
+		return 0;
+	} else if (rcode == SX_RCODE_NOERROR) {
+		out->kind = CACHE_SUCCESS;
+	} else {
+		out->kind = CACHE_OTHER;
+		return 0;
+	}
+	if (records > 0) {
+		out->ttl = min_ttl;
+	}
+	return 0;
+}
+
+int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
+{
+	struct walk it;
+	struct sx_rr rr;
+	int sec, rc;
+
+	if (!walk_start(&it, wire, len)) {
+		return SX_EMALF;
+	}
+	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+		if (rr.type != SX_TYPE_OPT) {
+			wr32(wire + rr.ttl_off, ttl);
+		}
+	}
+	return rc;
+}
+
+struct cache_entry *cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len,
+                                    enum cache_kind kind, uint32_t ttl, uint64_t now_ns)
+{
+	struct cache_entry *e;
+	struct walk it;
+	struct sx_rr rr;
+	size_t n = 0;
+	uint16_t *ttls;
+	int sec, rc;
+
+	if (len > CACHE_WIRE_MAX || !walk_start(&it, wire, len)) {
+		return NULL;
+	}
+	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+		n += rr.type != SX_TYPE_OPT;
+	}
+	if (rc < 0) {
+		return NULL;
+	}
+	e = malloc(sizeof(*e) + 2 * n + k->len + len);
+	if (!e) {
+		return NULL;
+	}
+	e->hash = k->hash;
+	e->stored_ns = now_ns;
+	e->last_hit_ns = 0;
+	e->refresh_ns = 0;
+	e->ttl = ttl;
+	e->hits = 0;
+	e->type = k->type;
+	e->rclass = k->rclass;
+	e->wire_len = (uint16_t)len;
+	e->nttl = (uint16_t)n;
+	e->key_len = k->len;
+	e->key_flags = k->flags;
+	e->kind = (uint8_t)kind;
+	ttls = (uint16_t *)(void *)e->data;
+	n = 0;
+	walk_start(&it, wire, len);
+	while (walk_next(&it, &rr, &sec) == 1) {
+		if (rr.type != SX_TYPE_OPT) {
+			ttls[n++] = (uint16_t)rr.ttl_off;
+		}
+	}
+	memcpy((uint8_t *)cache_entry_name(e), k->name, k->len);
+	memcpy((uint8_t *)cache_entry_wire(e), wire, len);
+	return e;
+}
+
+void cache_entry_free(struct cache_entry *e)
+{
+	free(e);
+}
+
+bool cache_entry_match(const struct cache_entry *e, const struct cache_key *k)
+{
+	return e->hash == k->hash && e->type == k->type && e->rclass == k->rclass &&
+	       e->key_flags == k->flags && e->key_len == k->len &&
+	       memcmp(cache_entry_name(e), k->name, k->len) == 0;
+}
+
+void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t ttl)
+{
+	const uint16_t *ttls = cache_entry_ttls(e);
+
+	for (unsigned i = 0; i < e->nttl; i++) {
+		wr32(buf + ttls[i], ttl);
+	}
+}
+
+size_t cache_entry_render(const struct cache_entry *e, uint32_t ttl, uint8_t *buf)
+{
+	memcpy(buf, cache_entry_wire(e), e->wire_len);
+	cache_entry_put_ttls(e, buf, ttl);
+	return e->wire_len;
+}

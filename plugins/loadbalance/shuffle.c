@@ -1,0 +1,291 @@
+/* shuffle.c -- CoreDNS's round_robin order for a reply's records, without allocating. */
+#include <string.h>
+
+#include "lb.h"
+
+/* xorshift64*: a few cycles, state per worker, no lock. */
+static inline uint64_t next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform in [0, n) by multiply-shift (n is small). */
+static inline unsigned below(uint64_t *s, unsigned n)
+{
+	return (unsigned)(((next(s) >> 32) * n) >> 32);
+}
+
+static void shuffle(uint16_t *a, unsigned n, uint64_t *s)
+{
+	for (unsigned i = n; i > 1; i--) {
+		unsigned j = below(s, i);
+		uint16_t t = a[i - 1];
+
+		a[i - 1] = a[j];
+		a[j] = t;
+	}
+}
+
+static inline bool is_addr(uint16_t type)
+{
+	return type == SX_TYPE_A || type == SX_TYPE_AAAA;
+}
+
+/*
+ * The new order of the @n records from @first on: all A (or all AAAA)
+ * shuffled; anything else as CNAMEs, other types, addresses shuffled, MX
+ * shuffled. @return whether any record moves.
+ */
+static bool order_section(struct lb_worker *w, unsigned first, unsigned n)
+{
+	uint16_t *o = w->order + first;
+	const struct sx_rr *rr = w->rr + first;
+	bool same = true;
+	unsigned i, k = 0, from;
+
+	for (i = 0; i < n; i++) {
+		o[i] = (uint16_t)(first + i);
+		same = same && rr[i].type == rr[0].type;
+	}
+	if (n <= 1) {
+		return false;
+	}
+	if (same && is_addr(rr[0].type)) {
+		shuffle(o, n, &w->rng);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (rr[i].type == SX_TYPE_CNAME) {
+				o[k++] = (uint16_t)(first + i);
+			}
+		}
+		for (i = 0; i < n; i++) {
+			if (rr[i].type != SX_TYPE_CNAME && !is_addr(rr[i].type) &&
+			    rr[i].type != SX_TYPE_MX) {
+				o[k++] = (uint16_t)(first + i);
+			}
+		}
+		from = k;
+		for (i = 0; i < n; i++) {
+			if (is_addr(rr[i].type)) {
+				o[k++] = (uint16_t)(first + i);
+			}
+		}
+		shuffle(o + from, k - from, &w->rng);
+		from = k;
+		for (i = 0; i < n; i++) {
+			if (rr[i].type == SX_TYPE_MX) {
+				o[k++] = (uint16_t)(first + i);
+			}
+		}
+		shuffle(o + from, k - from, &w->rng);
+	}
+	for (i = 0; i < n; i++) {
+		if (o[i] != first + i) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether record @a may take @b's place by swapping rdata alone: both
+ * addresses (no names inside to point into) with the same owner bytes, type,
+ * class, TTL and length, so the records differ in their rdata only.
+ */
+static bool swappable(const uint8_t *wire, const struct sx_rr *a, const struct sx_rr *b)
+{
+	size_t la = a->ttl_off - a->owner_off, lb = b->ttl_off - b->owner_off;
+
+	return is_addr(a->type) && a->type == b->type && a->ttl == b->ttl && a->rdlen == b->rdlen &&
+	       la == lb && memcmp(wire + a->owner_off, wire + b->owner_off, la) == 0;
+}
+
+/* End, in place, of the (maybe compressed) name at @off of our own message. */
+static size_t name_end(const uint8_t *w, size_t off, size_t end)
+{
+	while (off < end && w[off] != 0 && w[off] < 0xC0) {
+		off += w[off] + 1u;
+	}
+	return off < end && w[off] >= 0xC0 ? off + 2 : off + 1;
+}
+
+/*
+ * The rdata of @r with its compressed names expanded: only NS, CNAME, PTR,
+ * MX and SOA carry compressed names in a message the core wrote.
+ * @return its length, or -1.
+ */
+static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *r,
+                        uint8_t buf[2 * SX_DNAME_MAX + 20], const uint8_t **out)
+{
+	size_t pre = 0, tail = 0, off, n;
+	unsigned names;
+
+	switch (r->type) {
+	case SX_TYPE_NS:
+	case SX_TYPE_CNAME:
+	case SX_TYPE_PTR:
+		names = 1;
+		break;
+	case SX_TYPE_MX:
+		pre = 2;
+		names = 1;
+		break;
+	case SX_TYPE_SOA:
+		names = 2;
+		tail = 20;
+		break;
+	default:
+		*out = w + r->rdata_off;
+		return r->rdlen;
+	}
+	if (r->rdlen < pre + tail) {
+		return -1;
+	}
+	memcpy(buf, w + r->rdata_off, pre);
+	n = pre;
+	off = r->rdata_off + pre;
+	for (unsigned i = 0; i < names; i++) {
+		int l = sx_wire_name(w, len, off, buf + n);
+
+		if (l < 0) {
+			return -1;
+		}
+		n += (size_t)l;
+		off = name_end(w, off, r->end);
+	}
+	if (off + tail != r->end) {
+		return -1;
+	}
+	memcpy(buf + n, w + off, tail);
+	*out = buf;
+	return (int)(n + tail);
+}
+
+/* Write every record again in the new order (names compressed anew). */
+static void rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned count[3])
+{
+	uint8_t owner[SX_DNAME_MAX], rbuf[2 * SX_DNAME_MAX + 20];
+	uint16_t flags = sx_msg_flags(msg);
+	bool truncated = msg->truncated;
+	size_t len = msg->len;
+	unsigned i = 0;
+
+	memcpy(w->copy, msg->wire, len);
+	sx_msg_reset(msg);
+	sx_msg_set_flags(msg, flags & (SX_FLAG_AA | SX_FLAG_TC));
+	msg->truncated = truncated;
+	for (int sec = SX_SEC_ANSWER; sec <= SX_SEC_ADDITIONAL; sec++) {
+		for (unsigned end = i + count[sec]; i < end; i++) {
+			const struct sx_rr *r = &w->rr[w->order[i]];
+			const uint8_t *rdata;
+			int rdlen = expand_rdata(w->copy, len, r, rbuf, &rdata);
+
+			if (rdlen < 0 || sx_wire_name(w->copy, len, r->owner_off, owner) < 0 ||
+			    sx_msg_put_rr(msg, (enum sx_section)sec, owner, r->type, r->rclass,
+			                  r->ttl, rdata, (uint16_t)rdlen) != 0) {
+				return;
+			}
+		}
+	}
+}
+
+/* Constant sizes, so the copies compile to a load and a store. */
+static inline void copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
+{
+	if (len == 4) {
+		memcpy(dst, src, 4);
+	} else {
+		memcpy(dst, src, 16);
+	}
+}
+
+/*
+ * The records of our own reply (the core wrote it, so it is well formed; the
+ * bounds are checked all the same), without expanding names: owners are
+ * skipped, not followed. @return how many, or 0 if there are too many or the
+ * message is cut short.
+ */
+static unsigned records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
+{
+	const uint8_t *w = msg->wire;
+	size_t off = msg->qend, len = msg->len;
+	unsigned n = count[0] + count[1] + count[2];
+
+	if (n > LB_MAX_RR) {
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		rr[i].owner_off = off;
+		while (off < len && w[off] != 0 && w[off] < 0xC0) {
+			off += w[off] + 1u;
+		}
+		off += off < len && w[off] >= 0xC0 ? 2 : 1;
+		if (off + 10 > len) {
+			return 0;
+		}
+		rr[i].type = (uint16_t)(w[off] << 8 | w[off + 1]);
+		rr[i].rclass = (uint16_t)(w[off + 2] << 8 | w[off + 3]);
+		rr[i].ttl_off = off + 4;
+		rr[i].ttl = (uint32_t)w[off + 4] << 24 | (uint32_t)w[off + 5] << 16 |
+		            (uint32_t)w[off + 6] << 8 | w[off + 7];
+		rr[i].rdlen = (uint16_t)(w[off + 8] << 8 | w[off + 9]);
+		rr[i].rdata_off = off + 10;
+		rr[i].end = rr[i].rdata_off + rr[i].rdlen;
+		if (rr[i].end > len) {
+			return 0;
+		}
+		off = rr[i].end;
+	}
+	return n;
+}
+
+void lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
+{
+	unsigned count[3], n, first = 0;
+	bool moved = false, in_place = true;
+
+	for (int s = 0; s < 3; s++) {
+		count[s] = sx_msg_count(msg, (enum sx_section)s);
+	}
+	/* Most replies have no section with two records: nothing to shuffle. */
+	if (count[0] < 2 && count[1] < 2 && count[2] < 2) {
+		return;
+	}
+	n = records(msg, w->rr, count);
+	if (n == 0) {
+		return;
+	}
+	for (int s = 0; s < 3; s++) {
+		moved |= order_section(w, first, count[s]);
+		first += count[s];
+	}
+	if (!moved) {
+		return;
+	}
+	for (unsigned i = 0; i < n && in_place; i++) {
+		in_place = w->order[i] == i || swappable(msg->wire, &w->rr[i], &w->rr[w->order[i]]);
+	}
+	if (!in_place) {
+		rewrite(msg, w, count);
+		return;
+	}
+	/* Addresses (4 or 16 bytes) changing places: gather, then scatter. */
+	for (unsigned i = 0; i < n; i++) {
+		if (w->order[i] != i) {
+			copy_addr(w->copy + 16u * i, msg->wire + w->rr[w->order[i]].rdata_off,
+			          w->rr[i].rdlen);
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (w->order[i] != i) {
+			copy_addr(msg->wire + w->rr[i].rdata_off, w->copy + 16u * i,
+			          w->rr[i].rdlen);
+		}
+	}
+}

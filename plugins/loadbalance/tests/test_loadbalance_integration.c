@@ -1,0 +1,104 @@
+/* test_loadbalance_integration.c -- shuffled answers via the binary, fresh and from the cache. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The answer's lines sorted (with TTLs blanked), to compare record sets across queries. */
+static char *record_set(const char *answer)
+{
+	char *copy = strdup(answer), *lines[32], *out = calloc(1, strlen(answer) + 2), *save;
+	size_t n = 0;
+
+	for (char *l = strtok_r(copy, "\n", &save); l && n < 32; l = strtok_r(NULL, "\n", &save)) {
+		char *ttl = strchr(l, '\t');
+
+		for (char *p = ttl ? ttl + 1 : NULL; p && *p >= '0' && *p <= '9'; p++) {
+			*p = '0';
+		}
+		lines[n++] = l;
+	}
+	qsort(lines, n, sizeof(lines[0]), cmp_line);
+	for (size_t i = 0; i < n; i++) {
+		strcat(out, lines[i]);
+		strcat(out, "\n");
+	}
+	free(copy);
+	return out;
+}
+
+/* Ask @rounds times; the record set must stay, the order must change. @return the first answer. */
+static char *expect_shuffled(struct sx_test_server *s, const char *name, int rounds,
+                             const char *first_line)
+{
+	char *first = NULL, *set0 = NULL;
+	int orders = 0;
+
+	for (int i = 0; i < rounds; i++) {
+		ldns_pkt *p = sx_test_query(s, name, LDNS_RR_TYPE_A, i % 2 ? SX_Q_TCP : 0, 0);
+		char *ans, *set;
+
+		cr_assert(p);
+		cr_assert_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		ans = sx_test_section_str(p, LDNS_SECTION_ANSWER);
+		ldns_pkt_free(p);
+		if (first_line) {
+			cr_assert(strncmp(ans, first_line, strlen(first_line)) == 0, "%s", ans);
+		}
+		set = record_set(ans);
+		if (!first) {
+			first = ans;
+			set0 = set;
+			continue;
+		}
+		cr_assert_str_eq(set, set0);
+		orders += strcmp(ans, first) != 0;
+		free(set);
+		free(ans);
+	}
+	cr_expect_gt(orders, 0, "the order never changed in %d answers", rounds);
+	free(set0);
+	return first;
+}
+
+Test(loadbalance_integration, hosts_addresses_fresh_and_cached)
+{
+	struct sx_test_server *s = sx_test_prepare();
+
+	sx_test_write(s, "hosts", "10.0.0.1 lb.example.org\n10.0.0.2 lb.example.org\n"
+	                          "10.0.0.3 lb.example.org\n10.0.0.4 lb.example.org\n"
+	                          "10.0.0.1 lb.a.example.org\n10.0.0.2 lb.a.example.org\n"
+	                          "10.0.0.3 lb.a.example.org\n");
+	sx_test_start(s, "a.example.org {\n\tbind 127.0.0.1\n\tloadbalance\n\thosts hosts\n}\n"
+	                 "example.org {\n\tbind 127.0.0.1\n\tloadbalance round_robin\n\tcache\n"
+	                 "\thosts hosts\n}\n");
+	/* Without a cache every answer is fresh from hosts ... */
+	free(expect_shuffled(s, "lb.a.example.org", 40, NULL));
+	/* ... and with one, answers come from the cache, shuffled all the same. */
+	free(expect_shuffled(s, "lb.example.org", 40, NULL));
+	sx_test_stop(s);
+}
+
+Test(loadbalance_integration, cname_first_from_a_zone)
+{
+	struct sx_test_server *s = sx_test_prepare();
+
+	sx_test_write(s, "db.example.net",
+	              "$ORIGIN example.net.\n"
+	              "@ 3600 IN SOA ns.example.net. admin.example.net. 1 7200 3600 1209600 300\n"
+	              "@ 3600 IN NS ns.example.net.\n"
+	              "ns 3600 IN A 10.0.0.53\n"
+	              "www 300 IN CNAME lb\n"
+	              "lb 300 IN A 10.0.1.1\nlb 300 IN A 10.0.1.2\nlb 300 IN A 10.0.1.3\n");
+	sx_test_start(s, "example.net {\n\tbind 127.0.0.1\n\tloadbalance\n\tcache\n"
+	                 "\tfile db.example.net\n}\n");
+	free(expect_shuffled(s, "www.example.net", 40, "www.example.net.\t"));
+	sx_test_stop(s);
+}
