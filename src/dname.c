@@ -32,7 +32,8 @@ static size_t unescape(const char *p, uint8_t *byte)
 	if (!is_digit(p[2]) || !is_digit(p[3])) {
 		return 0;
 	}
-	unsigned v = (unsigned)(p[1] - '0') * 100 + (unsigned)(p[2] - '0') * 10 + (unsigned)(p[3] - '0');
+	unsigned v = (unsigned)(p[1] - '0') * 100 + (unsigned)(p[2] - '0') * 10 +
+	             (unsigned)(p[3] - '0');
 	if (v > 255) {
 		return 0;
 	}

@@ -360,8 +360,11 @@ static int walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, siz
 			if (n + c + 1 >= SX_DNAME_MAX || off + c + 1 >= len) {
 				return SX_EMALF;
 			}
+			/* Labels are short: a loop beats a call to memcpy here. */
 			if (out != NULL) {
-				memcpy(out + n, w + off, c + 1u);
+				for (unsigned i = 0; i <= c; i++) {
+					out[n + i] = w[off + i];
+				}
 			}
 			n += c + 1u;
 			off += c + 1u;

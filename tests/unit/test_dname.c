@@ -124,7 +124,8 @@ Test(dname, from_str_matches_ldns)
 Test(dname, to_str_round_trip)
 {
 	static const char *names[] = {
-		"example.org.", "Mixed.Case.", "a\\.b.c.", "\\000\\007x\\127\\255.", "back\\\\slash.",
+		"example.org.", "Mixed.Case.", "a\\.b.c.", "\\000\\007x\\127\\255.",
+		"back\\\\slash.",
 		"q\\\"\\(\\)\\;.", "sp\\032ace.",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -169,7 +170,7 @@ Test(dname, to_str_longest_name_fits)
 	w[192] = 61;
 	w[254] = 0;
 	cr_assert_eq(sx_dname_len(w), 255);
-	/* 250 bytes as \255 plus four dots: the presentation form stays under the documented max. */
+	/* 250 bytes as \255 plus four dots: under the documented maximum. */
 	cr_assert_eq(sx_dname_to_str(s, sizeof(s), w), 250 * 4 + 4);
 }
 

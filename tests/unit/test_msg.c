@@ -48,7 +48,10 @@ static void fx_start(struct fx *f, const char *qname, bool edns, enum sx_proto p
 	}
 	cr_assert_eq(sx_wire_parse_query(f->qw, n, &f->q, f->lname), SX_PARSE_OK);
 	f->q.proto = proto;
-	sx_msg_init(&f->m, f->buf, sizeof(f->buf), limit ? limit : sx_wire_reply_limit(&f->q), &f->q);
+	if (limit == 0) {
+		limit = sx_wire_reply_limit(&f->q);
+	}
+	sx_msg_init(&f->m, f->buf, sizeof(f->buf), limit, &f->q);
 }
 
 /* Append the record written in presentation form @str. */
@@ -146,7 +149,8 @@ Test(msg, compression_decodes_like_ldns)
 	static const char *ns[] = {
 		"example.org. 3600 IN NS ns1.example.org.",
 		"example.org. 3600 IN NS ns2.example.net.",
-		"example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. 7 3600 600 86400 30",
+		"example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. "
+		"7 3600 600 86400 30",
 	};
 	static const char *ar[] = {
 		"ns1.example.org. 60 IN A 192.0.2.53",
@@ -253,32 +257,34 @@ Test(msg, compression_folds_ascii_letters_only)
 {
 	static struct fx f;
 	/* 0xC1 and 0xE1 differ in the case bit but are not letters; '@' and '`' likewise. */
-	fx_start(&f, "Ab\\\193@[.example", false, SX_PROTO_UDP, 0);
+	fx_start(&f, "Ab\\193@[.example", false, SX_PROTO_UDP, 0);
 	size_t a = f.m.len;
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "aB\\\193@[.EXAMPLE. 1 IN A 192.0.2.1"), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "aB\\193@[.EXAMPLE. 1 IN A 192.0.2.1"), 0);
 	cr_assert_eq(f.buf[a], 0xC0);
 	cr_assert_eq(f.buf[a + 1], 12);
 	size_t b = f.m.len;
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\\225@[.example. 1 IN A 192.0.2.1"), 0);
-	cr_assert_eq(f.buf[b], 6, "0xC1 is not 0xE1: only example. is shared");
-	cr_assert_eq(f.buf[b + 7], 0xC0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\225@[.example. 1 IN A 192.0.2.1"), 0);
+	cr_assert_eq(f.buf[b], 5, "0xC1 is not 0xE1: only example. is shared");
+	cr_assert_eq(f.buf[b + 6], 0xC0);
 	size_t c = f.m.len;
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\\193`[.example. 1 IN A 192.0.2.1"), 0);
-	cr_assert_eq(f.buf[c], 6, "'@' is not '`'");
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\193`[.example. 1 IN A 192.0.2.1"), 0);
+	cr_assert_eq(f.buf[c], 5, "'@' is not '`'");
 	size_t d = f.m.len;
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\\193@{.example. 1 IN A 192.0.2.1"), 0);
-	cr_assert_eq(f.buf[d], 6, "'[' is not '{'");
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "ab\\193@{.example. 1 IN A 192.0.2.1"), 0);
+	cr_assert_eq(f.buf[d], 5, "'[' is not '{'");
 	/* Long names take the eight-bytes-at-a-time path, tail included. */
 	fx_start(&f, "Service-Name-0123456789.Namespace-ABCDEFG.svc.cluster.local", false,
 	         SX_PROTO_UDP, 0);
 	size_t e = f.m.len;
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER,
-	                 "service-name-0123456789.namespace-abcdefg.SVC.cluster.local. 1 IN A 192.0.2.1"),
+	                 "service-name-0123456789.namespace-abcdefg.SVC.cluster.local. "
+	                 "1 IN A 192.0.2.1"),
 	             0);
 	cr_assert_eq(f.buf[e], 0xC0);
 	size_t g = f.m.len;
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER,
-	                 "service-name-0123456789.namespace-abcdefh.svc.cluster.local. 1 IN A 192.0.2.1"),
+	                 "service-name-0123456789.namespace-abcdefh.svc.cluster.local. "
+	                 "1 IN A 192.0.2.1"),
 	             0);
 	cr_assert_eq(f.buf[g], 23, "differs in the last letter of the second label");
 	ldns_pkt *lp = fx_decode(&f);
@@ -384,6 +390,26 @@ Test(msg, record_that_does_not_fit_sets_tc_and_changes_nothing)
 	ldns_pkt_free(lp);
 }
 
+Test(msg, failed_record_leaves_no_compression_targets)
+{
+	static struct fx f;
+	fx_start(&f, "a.example.org", false, SX_PROTO_UDP, 0);
+	uint8_t owner[SX_DNAME_MAX], big[600] = { 0 };
+	sx_dname_from_str(owner, "new.example.org");
+	uint16_t ncomp = f.m.ncomp;
+	size_t len = f.m.len;
+	/* The owner fits, the rdata does not: the owner's label must not stay a target. */
+	cr_assert_eq(sx_msg_put_rr(&f.m, SX_SEC_ANSWER, owner, SX_TYPE_TXT, 1, 0, big, 500),
+	             SX_ETRUNC);
+	cr_assert_eq(f.m.ncomp, ncomp);
+	cr_assert_eq(f.m.len, len);
+	static const char *want[] = { "x.new.example.org. 5 IN A 192.0.2.1" };
+	cr_assert_eq(put(&f.m, SX_SEC_ADDITIONAL, want[0]), 0);
+	ldns_pkt *lp = fx_decode(&f);
+	expect_rrs(ldns_pkt_additional(lp), want, 1);
+	ldns_pkt_free(lp);
+}
+
 Test(msg, authority_overflow_sets_tc)
 {
 	static struct fx f;
@@ -400,7 +426,7 @@ Test(msg, additional_overflow_does_not_set_tc)
 {
 	static struct fx f;
 	fx_start(&f, "svc.example.org", false, SX_PROTO_UDP, 0);
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "svc.example.org. 5 IN SRV 0 0 80 x.example.org."), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "svc.example.org. 5 SRV 0 0 80 x.example.org."), 0);
 	char rr[128];
 	int i = 0;
 	for (;; i++) {
@@ -444,8 +470,8 @@ Test(msg, compression_table_fills_up_and_stays_correct)
 	static char rrs[100][96];
 	const char *want[100];
 	for (int i = 0; i < 100; i++) {
-		snprintf(rrs[i], sizeof(rrs[i]), "h%d.ns%d.example.org. 5 IN CNAME t%d.h%d.ns%d.example.org.",
-		         i, i % 7, i, i, i % 7);
+		snprintf(rrs[i], sizeof(rrs[i]), "h%d.ns%d.example.org. 5 IN CNAME "
+		         "t%d.h%d.ns%d.example.org.", i, i % 7, i, i, i % 7);
 		want[i] = rrs[i];
 		cr_assert_eq(put(&f.m, SX_SEC_ANSWER, rrs[i]), 0);
 	}
@@ -462,7 +488,7 @@ Test(msg, names_past_16k_are_not_pointer_targets)
 	uint8_t owner[] = { 0 };
 	uint8_t pad[1000] = { 0 };
 	for (int i = 0; i < 17; i++) {
-		cr_assert_eq(sx_msg_put_rr(&f.m, SX_SEC_ANSWER, owner, 99, 1, 0, pad, sizeof(pad)), 0);
+		cr_assert_eq(sx_msg_put_rr(&f.m, SX_SEC_ANSWER, owner, 99, 1, 0, pad, 1000), 0);
 	}
 	cr_assert_gt(f.m.len, 0x4000);
 	uint16_t ncomp = f.m.ncomp;
@@ -545,7 +571,8 @@ static uint8_t *upstream(const char *qname, const char *const *an, size_t nan,
 	for (int s = 0; s < 2; s++) {
 		for (size_t i = 0; i < counts[s]; i++) {
 			ldns_rr *rr = NULL;
-			cr_assert_eq(ldns_rr_new_frm_str(&rr, secs[s][i], 0, NULL, NULL), LDNS_STATUS_OK);
+			ldns_status st = ldns_rr_new_frm_str(&rr, secs[s][i], 0, NULL, NULL);
+			cr_assert_eq(st, LDNS_STATUS_OK);
 			ldns_pkt_push_rr(lp, which[s], rr);
 		}
 	}
@@ -621,7 +648,7 @@ Test(msg, set_wire_truncates_to_the_limit)
 	static char rrs[60][96];
 	const char *an[60];
 	for (int i = 0; i < 60; i++) {
-		snprintf(rrs[i], sizeof(rrs[i]), "many.example.org. 30 IN TXT \"record number %d\"", i);
+		snprintf(rrs[i], sizeof(rrs[i]), "many.example.org. 30 IN TXT \"record %d\"", i);
 		an[i] = rrs[i];
 	}
 	size_t n;
@@ -733,6 +760,27 @@ static void expect_malformed(const struct raw *r, const char *what)
 	cr_assert_arr_eq(f.buf, before, len, "%s", what);
 }
 
+Test(msg, set_wire_takes_the_first_opt)
+{
+	static struct fx f;
+	struct raw r;
+	raw_start(&r, 0);
+	r.b[11] = 2;
+	for (int i = 0; i < 2; i++) {
+		r8(&r, 0);
+		r16(&r, SX_TYPE_OPT);
+		r16(&r, 1232);
+		r16(&r, (uint16_t)((i + 1) << 8)); /* extended rcode 1, then 2 */
+		r16(&r, 0);
+		r16(&r, 0);
+	}
+	r.b[3] = 7;
+	fx_start(&f, "a.org", true, SX_PROTO_UDP, 0);
+	cr_assert_eq(sx_msg_set_wire(&f.m, r.b, r.n), 0);
+	cr_assert_eq(sx_msg_rcode(&f.m), 1 << 4 | 7);
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ADDITIONAL), 0);
+}
+
 Test(msg, set_wire_refuses_malformed_messages)
 {
 	struct raw r;
@@ -768,7 +816,7 @@ Test(msg, set_wire_refuses_malformed_messages)
 	expect_malformed(&r, "pointer loop");
 
 	raw_start(&r, 1);
-	r16(&r, 0xC002); /* into the header */
+	r16(&r, 0xC004); /* into the header, where qdcount's 0 would read as the root */
 	raw_rr(&r, SX_TYPE_A, 0);
 	expect_malformed(&r, "pointer into header");
 
