@@ -1,6 +1,7 @@
 /* cache.c -- the cache plugin: options, lookups on the way in, storing replies on the way out. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -255,6 +256,7 @@ static int cache_setup(struct sx_cf *cf, void *inst)
 	if (c->prefetch_pct == 0) {
 		c->prefetch_pct = CACHE_PREFETCH_PCT;
 	}
+	c->port = sx_cf_block_port(cf, 0);
 	return sx_cf_zones(cf, first, sx_cf_block_zones(cf), NULL, &c->zones);
 }
 
@@ -262,6 +264,7 @@ static int cache_start(void *inst, struct sx_runtime *rt)
 {
 	struct cache *c = inst;
 
+	c->rt = rt;
 	if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed)) {
 		c->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
 	}
@@ -588,6 +591,57 @@ static enum sx_verdict cache_handle(struct sx_req *req, void *inst)
 	return SX_NEXT;
 }
 
+/* CoreDNS's cache metrics, labelled by server, the cache's zones and the entry type. */
+static void cache_collect(void *inst, struct sx_metrics *m)
+{
+	static const char *const kind[2] = { "success", "denial" };
+	struct cache *c = inst;
+	struct cache_stats sum = { 0 };
+	char zones[1024] = "", base[1200], l[1300];
+	size_t i, n = 0;
+
+	for (i = 0; i < c->zones.n && n < sizeof(zones); i++) {
+		n += (size_t)snprintf(zones + n, sizeof(zones) - n, "%s%s", i ? "," : "",
+		                      c->zones.z[i].name);
+	}
+	/* Each worker writes only its own counters; a scrape reads them as they are. */
+	for (i = 0; i < c->nworkers; i++) {
+		const struct cache_stats *st = &c->workers[i].st;
+
+		for (int k = 0; k < 2; k++) {
+			sum.hits[k] += __atomic_load_n(&st->hits[k], __ATOMIC_RELAXED);
+			sum.evictions[k] += __atomic_load_n(&st->evictions[k], __ATOMIC_RELAXED);
+		}
+		sum.misses += __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
+		sum.prefetches += __atomic_load_n(&st->prefetches, __ATOMIC_RELAXED);
+		sum.stale += __atomic_load_n(&st->stale, __ATOMIC_RELAXED);
+	}
+	snprintf(base, sizeof(base), "server=\"dns://:%u\",zones=\"%s\",view=\"\"",
+	         sx_rt_port(c->rt, c->port), zones);
+	for (int k = 0; k < 2; k++) {
+		snprintf(l, sizeof(l), "%s,type=\"%s\"", base, kind[k]);
+		sx_metrics_add(m, "coredns_cache_entries", SX_METRIC_GAUGE,
+		               "The number of elements in the cache.", l,
+		               (double)cache_table_count(c->table[k]));
+		sx_metrics_add(m, "coredns_cache_hits_total", SX_METRIC_COUNTER,
+		               "The count of cache hits.", l, (double)sum.hits[k]);
+		sx_metrics_add(m, "coredns_cache_evictions_total", SX_METRIC_COUNTER,
+		               "The count of cache evictions.", l, (double)sum.evictions[k]);
+	}
+	sx_metrics_add(m, "coredns_cache_misses_total", SX_METRIC_COUNTER,
+	               "The count of cache misses. Deprecated, derive misses from cache hits/requests "
+	               "counters.", base, (double)sum.misses);
+	sx_metrics_add(m, "coredns_cache_requests_total", SX_METRIC_COUNTER,
+	               "The count of cache requests.", base,
+	               (double)(sum.hits[0] + sum.hits[1] + sum.misses));
+	sx_metrics_add(m, "coredns_cache_prefetch_total", SX_METRIC_COUNTER,
+	               "The number of times the cache has prefetched a cached item.", base,
+	               (double)sum.prefetches);
+	sx_metrics_add(m, "coredns_cache_served_stale_total", SX_METRIC_COUNTER,
+	               "The number of requests served from stale cache entries.", base,
+	               (double)sum.stale);
+}
+
 const struct sx_plugin sx_plugin_cache = {
 	.name = "cache",
 	.inst_size = sizeof(struct cache),
@@ -595,5 +649,6 @@ const struct sx_plugin sx_plugin_cache = {
 	.setup = cache_setup,
 	.start = cache_start,
 	.handle = cache_handle,
+	.collect = cache_collect,
 	.teardown = cache_teardown,
 };

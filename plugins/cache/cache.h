@@ -202,4 +202,6 @@ struct cache {
 	struct cache_table *table[2];
 	struct cache_worker *workers; /* from start() on */
 	unsigned nworkers;
+	uint16_t port;                /* the block's first port, for the `server` label */
+	struct sx_runtime *rt;
 };
