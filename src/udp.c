@@ -98,6 +98,9 @@ sx_udp_queue(struct sx_req *req, size_t len)
 
 	fill_reply(&w->out[k].msg_hdr, &w->out_slot[k].iov, w->out_slot[k].control,
 	           sizeof(w->out_slot[k].control), req, len);
+	/* The request goes back to the pool before sendmmsg(): keep the address in the slot. */
+	memcpy(&w->out_slot[k].peer, &req->q.client, req->q.client_len);
+	w->out[k].msg_hdr.msg_name = &w->out_slot[k].peer;
 }
 
 void

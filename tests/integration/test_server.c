@@ -1,5 +1,7 @@
 /* test_server.c -- the real binary: routing, transports, chain ends, flags and signals. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -202,5 +204,44 @@ Test(server, quiet_hides_banner_and_pidfile_is_written)
 	cr_assert(access(pidfile, F_OK) != 0, "pidfile removed at exit");
 	(void)pid;
 	free(out);
+	sx_test_stop(s);
+}
+
+/*
+ * Many clients at once: replies of one recvmmsg batch go to their own
+ * clients (each client checks it gets the answer to its own query).
+ */
+static void *
+client(void *arg)
+{
+	const struct sx_test_server *s = arg;
+	int ok = 0;
+
+	for (int i = 0; i < 200; i++) {
+		ldns_pkt *p = sx_test_query(s, "many.example", LDNS_RR_TYPE_A, 0, 0);
+
+		ok += p != NULL;
+		ldns_pkt_free(p);
+	}
+	return (void *)(intptr_t)ok;
+}
+
+Test(server, concurrent_udp_clients_each_get_their_answer)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	pthread_t t[8];
+	intptr_t total = 0;
+
+	for (int i = 0; i < 8; i++) {
+		pthread_create(&t[i], NULL, client, s);
+	}
+	for (int i = 0; i < 8; i++) {
+		void *ok;
+
+		pthread_join(t[i], &ok);
+		total += (intptr_t)ok;
+	}
+	/* sx_test_query drops replies with another ID, so a misdirected reply is a loss. */
+	cr_assert_eq(total, 8 * 200, "answered %ld of 1600", (long)total);
 	sx_test_stop(s);
 }
