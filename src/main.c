@@ -301,22 +301,26 @@ main(int argc, char **argv)
 		}
 	}
 	sopts.quiet = flags.quiet;
-	rc = sx_server_start(base, cfg, &sopts, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "%s\n", err);
-		sx_server_stop();
-		event_base_free(base);
-		return 1;
-	}
-	if (flags.pidfile && (rc = write_pidfile(flags.pidfile)) < 0) {
-		sx_log(SX_LOG_ERROR, "cannot write pidfile %s: %s", flags.pidfile, sx_strerror(rc));
-	}
+	/* Before the banner: whoever reads it may signal at once. */
 	for (i = 0; i < 2; i++) {
 		sigev[i] = evsignal_new(base, stop_signals[i], on_stop, base);
 		event_add(sigev[i], NULL);
 	}
 	sigev[2] = evsignal_new(base, SIGUSR1, on_reload, NULL);
 	event_add(sigev[2], NULL);
+	rc = sx_server_start(base, cfg, &sopts, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		sx_server_stop();
+		for (i = 0; i < 3; i++) {
+			event_free(sigev[i]);
+		}
+		event_base_free(base);
+		return 1;
+	}
+	if (flags.pidfile && (rc = write_pidfile(flags.pidfile)) < 0) {
+		sx_log(SX_LOG_ERROR, "cannot write pidfile %s: %s", flags.pidfile, sx_strerror(rc));
+	}
 
 	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
 

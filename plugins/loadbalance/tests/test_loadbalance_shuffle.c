@@ -69,11 +69,14 @@ static void put(struct sx_msg *msg, enum sx_section sec, const char *text)
 /* The records of @sec of the message, one presentation line each, in order. */
 static char *section(const struct sx_msg *msg, ldns_pkt_section sec)
 {
+	ldns_rr_list *list;
 	ldns_pkt *p;
 	char *s;
 
 	cr_assert_eq(ldns_wire2pkt(&p, msg->wire, msg->len), LDNS_STATUS_OK, "a valid message");
-	s = ldns_rr_list2str(ldns_pkt_get_section_clone(p, sec));
+	list = ldns_pkt_get_section_clone(p, sec);
+	s = ldns_rr_list2str(list);
+	ldns_rr_list_deep_free(list);
 	ldns_pkt_free(p);
 	return s;
 }
@@ -114,7 +117,12 @@ Test(lb_shuffle, addresses_of_one_name_take_every_order)
 		snprintf(rr, sizeof(rr), "lb.example. 30 IN A 10.0.0.%d", i);
 		put(&msg, SX_SEC_ANSWER, rr);
 	}
-	before = sorted(section(&msg, LDNS_SECTION_ANSWER));
+	{
+		char *first = section(&msg, LDNS_SECTION_ANSWER);
+
+		before = sorted(first);
+		free(first);
+	}
 	for (int round = 0; round < 2000; round++) {
 		size_t len = msg.len;
 		char *now, *s;
@@ -188,8 +196,16 @@ Test(lb_shuffle, mixed_sections_keep_records_whole)
 	put(&msg, SX_SEC_ADDITIONAL, "mx2.example. 30 IN A 10.1.0.2");
 	put(&msg, SX_SEC_ADDITIONAL, "ns.example. 30 IN A 10.1.0.3");
 	sx_msg_set_flags(&msg, SX_FLAG_TC);
-	ans0 = sorted(section(&msg, LDNS_SECTION_ANSWER));
-	add0 = sorted(section(&msg, LDNS_SECTION_ADDITIONAL));
+	ans0 = section(&msg, LDNS_SECTION_ANSWER);
+	add0 = section(&msg, LDNS_SECTION_ADDITIONAL);
+	{
+		char *a = sorted(ans0), *d = sorted(add0);
+
+		free(ans0);
+		free(add0);
+		ans0 = a;
+		add0 = d;
+	}
 	for (int round = 0; round < 50; round++) {
 		char *ans, *add, *s, *line2, *line3;
 
