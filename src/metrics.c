@@ -110,14 +110,21 @@ fmt(const char *f, ...)
 	return r < 0 ? NULL : out;
 }
 
-/* Prometheus wants Go's float formatting: integers without exponent where exact. */
+/* As Go prints floats for Prometheus: integers plainly, else the shortest exact form (0.00025). */
 static void
 num(char *buf, size_t cap, double v)
 {
+	int p;
+
 	if (v == (double)(int64_t)v && v < 1e15 && v > -1e15) {
 		snprintf(buf, cap, "%lld", (long long)v);
-	} else {
-		snprintf(buf, cap, "%.17g", v);
+		return;
+	}
+	for (p = 1; p <= 17; p++) {
+		snprintf(buf, cap, "%.*g", p, v);
+		if (strtod(buf, NULL) == v) {
+			return;
+		}
 	}
 }
 

@@ -63,6 +63,8 @@ sx_req_get(struct sx_worker *w)
 			return NULL;
 		}
 		req->arena.extra = NULL;
+		req->next_all = w->all_reqs;
+		w->all_reqs = req;
 	}
 	req->w = w;
 	req->gen = NULL;
@@ -101,11 +103,13 @@ sx_req_pool_free(struct sx_worker *w)
 {
 	struct sx_req *req, *next;
 
-	for (req = w->free_reqs; req; req = next) {
-		next = req->next_free;
+	/* Free or still suspended at shutdown: every request the worker made. */
+	for (req = w->all_reqs; req; req = next) {
+		next = req->next_all;
 		arena_reset(&req->arena);
 		free(req);
 	}
+	w->all_reqs = NULL;
 	w->free_reqs = NULL;
 }
 

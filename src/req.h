@@ -67,6 +67,7 @@ struct sx_req {
 
 	struct sx_arena arena;
 	struct sx_req *next_free;
+	struct sx_req *next_all; /* the worker's list of every request it allocated */
 };
 
 /** Take a request from the worker's pool (reset), or NULL if out of memory. */

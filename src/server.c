@@ -119,9 +119,20 @@ sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q,
 	return NULL;
 }
 
+/* Generations still alive: the current one and old ones held by suspended requests. */
+static struct sx_gen *live_gens;
+
 static void
 gen_free(struct sx_gen *gen)
 {
+	struct sx_gen **pp;
+
+	for (pp = &live_gens; *pp; pp = &(*pp)->next) {
+		if (*pp == gen) {
+			*pp = gen->next;
+			break;
+		}
+	}
 	sx_config_free(gen->cfg);
 	free(gen->routes);
 	free(gen);
@@ -141,16 +152,33 @@ gen_free_cb(evutil_socket_t fd, short what, void *arg)
 	gen_free(arg);
 }
 
+/* Second hop, on the worker: its callback into the old generation has returned. */
+static void
+gen_to_control(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (event_base_once(srv.control, -1, EV_TIMEOUT, gen_free_cb, arg, NULL) < 0) {
+		sx_log(SX_LOG_ERROR, "cannot schedule the release of an old configuration");
+	}
+}
+
 void
 sx_gen_unref(struct sx_gen *gen)
 {
+	struct event_base *worker = sx_worker_current_base();
+
 	if (uatomic_sub_return(&gen->refs, 1) != 0) {
 		return;
 	}
-	/* Plugin teardown belongs to the control thread. */
-	if (pthread_equal(pthread_self(), srv.control_thread)) {
+	/*
+	 * Plugin teardown belongs to the control thread. A worker dropping the last
+	 * reference is still inside a callback of one of the generation's plugins
+	 * (the one that resumed the request): let that callback return first.
+	 */
+	if (!worker) {
 		gen_free(gen);
-	} else if (event_base_once(srv.control, -1, EV_TIMEOUT, gen_free_cb, gen, NULL) < 0) {
+	} else if (event_base_once(worker, -1, EV_TIMEOUT, gen_to_control, gen, NULL) < 0) {
 		sx_log(SX_LOG_ERROR, "cannot schedule the release of an old configuration");
 	}
 }
@@ -372,6 +400,8 @@ gen_new(struct sx_config *cfg, struct sx_gen **out, char *err, size_t errlen)
 	}
 	gen->cfg = cfg;
 	gen->refs = 1;
+	gen->next = live_gens;
+	live_gens = gen;
 	for (bi = 0; bi < cfg->nblocks; bi++) {
 		const struct sx_block *b = &cfg->blocks[bi];
 		struct sockaddr_storage wild[2];
@@ -602,15 +632,15 @@ sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 void
 sx_server_stop(void)
 {
-	struct sx_gen *gen;
-
 	sx_workers_stop(srv.workers, srv.nworkers);
-	gen = srv.current;
 	srv.current = NULL;
-	if (gen) {
-		/* Workers are stopped: suspended requests will never finish, drop them all. */
-		gen->refs = 1;
-		sx_gen_unref(gen);
+	/*
+	 * Workers are stopped: suspended requests will never finish. Free every
+	 * generation still alive (old ones they held too); the requests themselves
+	 * go with their workers.
+	 */
+	while (live_gens) {
+		gen_free(live_gens);
 	}
 	sx_workers_free(srv.workers, srv.nworkers);
 	srv.workers = NULL;

@@ -41,6 +41,7 @@ struct sx_gen {
 	struct sx_route *routes;
 	size_t nroutes;
 	unsigned long refs; /* the published pointer + suspended requests */
+	struct sx_gen *next; /* live generations, for shutdown */
 };
 
 /** Longest-zone route for @q on listener @lid; sets *@zone. NULL: no block serves it. */

@@ -13,6 +13,14 @@
 #include "server.h"
 #include "worker.h"
 
+static __thread struct sx_worker *current;
+
+struct event_base *
+sx_worker_current_base(void)
+{
+	return current ? current->base : NULL;
+}
+
 unsigned
 sx_worker_id(const struct sx_worker *w)
 {
@@ -74,6 +82,7 @@ worker_main(void *arg)
 {
 	struct sx_worker *w = arg;
 
+	current = w;
 	rcu_register_thread();
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	rcu_unregister_thread();

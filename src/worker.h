@@ -41,6 +41,7 @@ struct sx_worker {
 	struct event_base *base;
 	struct sx_wsock *socks;
 	struct sx_req *free_reqs;
+	struct sx_req *all_reqs;     /* every request allocated, free or not, for shutdown */
 	unsigned tcp_conns;
 	struct sx_tcp_conn *conns;   /* open connections, freed at exit */
 	unsigned held;               /* suspended requests */
@@ -58,6 +59,8 @@ struct sx_worker {
 };
 
 unsigned sx_worker_id(const struct sx_worker *w);
+/** The event loop of the worker running the calling thread, or NULL off the workers. */
+struct event_base *sx_worker_current_base(void);
 struct event_base *sx_worker_base(const struct sx_worker *w);
 
 /** Point @req's reply at the worker's spare buffer (after a suspension). */
