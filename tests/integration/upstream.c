@@ -109,12 +109,13 @@ fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 		close(in[1]);
 		close(out[0]);
 		if (tls) {
-			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log", u->log,
-			      "--control", u->control, "--addr", ip, "--port", portarg, "--tls", cert,
-			      key, (char *)NULL);
+			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log",
+			      u->log, "--control", u->control, "--addr", ip, "--port", portarg,
+			      "--tls", cert, key, (char *)NULL);
 		} else {
-			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log", u->log,
-			      "--control", u->control, "--addr", ip, "--port", portarg, (char *)NULL);
+			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log",
+			      u->log, "--control", u->control, "--addr", ip, "--port", portarg,
+			      (char *)NULL);
 		}
 		_exit(127);
 	}
@@ -288,6 +289,30 @@ sx_up_count(const struct sx_upstream *u, const char *needle)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, needle)) {
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+int
+sx_up_ports(const struct sx_upstream *u, const char *needle)
+{
+	FILE *f = fopen(u->log, "r");
+	bool seen[65536] = { false };
+	char line[1024];
+	int n = 0;
+
+	if (!f) {
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *sp = strrchr(line, ' ');
+		long port = sp ? strtol(sp + 1, NULL, 10) : -1;
+
+		if (strstr(line, needle) && port > 0 && port < 65536 && !seen[port]) {
+			seen[port] = true;
 			n++;
 		}
 	}

@@ -32,8 +32,10 @@ const char *sx_up_dir(const struct sx_upstream *u);
 
 /** Switch the fake: "normal", "silent", "refused" or "servfail". */
 void sx_up_mode(struct sx_upstream *u, const char *mode);
-/** Queries the fake logged ("PROTO QNAME QTYPE" lines) containing @needle. */
+/** Queries the fake logged ("PROTO QNAME QTYPE SRCPORT" lines) containing @needle. */
 int sx_up_count(const struct sx_upstream *u, const char *needle);
+/** Distinct source ports among the logged queries containing @needle. */
+int sx_up_ports(const struct sx_upstream *u, const char *needle);
 /** Forget the queries logged so far. */
 void sx_up_clear(struct sx_upstream *u);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """fakeup.py -- a programmable, misbehaving DNS upstream for the forward plugin's tests.
 
-Listens on 127.0.0.1 or another --addr in 127/8 (UDP and TCP on one port, optionally DNS over TLS on a second one),
-prints the port(s) on stdout, and answers according to the first label of the query name:
+Listens on 127.0.0.1 or another --addr in 127/8 (UDP and TCP on one port, optionally DNS
+over TLS on a second one), prints the port(s) on stdout, and answers according to the first
+label of the query name:
 
   silent     never answers                 slow       answers after 300 ms
   wrongid    a spoof with another ID first, then the answer
@@ -16,7 +17,7 @@ prints the port(s) on stdout, and answers according to the first label of the qu
 
 Spoofs carry A 6.6.6.6. The --control file, read for every query, switches the whole
 server: "silent", "refused", "servfail" or "normal" (also when missing). Every query is
-logged to --log as "PROTO QNAME QTYPE" (QNAME as received).
+logged to --log as "PROTO QNAME QTYPE SRCPORT" (QNAME as received).
 """
 import argparse
 import os
@@ -49,18 +50,21 @@ class Upstream:
         except (OSError, TypeError):
             return "normal"
 
-    def log(self, proto, q):
+    def log(self, proto, q, peer):
         if not self.args.log:
             return
         question = q.question[0]
-        line = "%s %s %s\n" % (proto, question.name.to_text(), dns.rdatatype.to_text(question.rdtype))
+        line = "%s %s %s %d\n" % (proto, question.name.to_text(),
+                                   dns.rdatatype.to_text(question.rdtype), peer[1])
         with self.lock, open(self.args.log, "a") as f:
             f.write(line)
 
     def answer(self, q, proto, raw):
         """The reply to q, or None; plus the first label."""
         question = q.question[0]
-        label = question.name.labels[0].decode(errors="replace").lower() if question.name.labels[:-1] else ""
+        label = ""
+        if question.name.labels[:-1]:
+            label = question.name.labels[0].decode(errors="replace").lower()
         r = dns.message.make_response(q, our_payload=4096)
         mode = self.mode()
         if mode == "silent" or label == "silent":
@@ -102,7 +106,7 @@ class Upstream:
                 continue
             if not q.question:
                 continue
-            self.log("udp", q)
+            self.log("udp", q, peer)
             r, label = self.answer(q, "udp", data)
             if r is None:
                 continue
@@ -144,6 +148,7 @@ class Upstream:
 
     # ---- TCP and TLS ----
     def stream_conn(self, conn, proto):
+        peer = conn.getpeername()
         try:
             while True:
                 hdr = recv_exact(conn, 2)
@@ -156,7 +161,7 @@ class Upstream:
                     q = dns.message.from_wire(data)
                 except Exception:
                     return
-                self.log(proto, q)
+                self.log(proto, q, peer)
                 r, label = self.answer(q, proto, data)
                 if r is None:
                     continue

@@ -1,0 +1,175 @@
+/* fwd.h -- the forward plugin's private declarations: config, upstreams, exchanges. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event_struct.h>
+
+#include <sextant/plugin.h>
+
+#define FWD_MAX_TO 15          /* CoreDNS's limit on upstreams per forward */
+#define FWD_EDNS_SIZE 1232     /* the UDP payload size we advertise upstream */
+#define FWD_QBUF 300           /* TCP length, header, one question, our OPT */
+#define FWD_HC_TIMEOUT_MS 1000 /* a health probe's own read timeout */
+#define FWD_MAX_SERIES 32      /* upstream addresses with metrics, over the process's life */
+
+enum fwd_proto { FWD_UDP, FWD_TCP, FWD_TLS };
+enum fwd_policy { FWD_POLICY_RANDOM, FWD_POLICY_ROUND_ROBIN, FWD_POLICY_SEQUENTIAL };
+
+struct ssl_ctx_st;
+struct fwd;
+struct fwd_x;
+struct fwd_worker;
+
+/* One TO. Config-generation lifetime; workers read it, the health checker writes fails. */
+struct fwd_up {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char name[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:53", "[::1]:53", for messages */
+	bool tls;
+	unsigned idx;
+	int series;            /* its metrics, or -1 */
+	struct fwd *f;
+	unsigned long fails;   /* consecutive failed health probes (atomic) */
+	int checking;          /* a health-check loop runs (atomic flag) */
+	struct event *hc_kick; /* control thread: a worker activates it after an error */
+	struct event *hc_timer;
+	struct fwd_x *probe;   /* the health probe in flight, control thread */
+};
+
+/* One connection to an upstream: a connected UDP socket or a TCP / TLS stream. */
+struct fwd_conn {
+	struct fwd_up *up;
+	enum fwd_proto proto;
+	int fd;                  /* UDP */
+	struct event ev;         /* UDP: readable */
+	bool ev_added;
+	struct bufferevent *bev; /* TCP and TLS */
+	uint64_t born_ms;
+	bool reused;             /* carried a whole exchange before this one */
+	bool connected;          /* stream: the connect (and handshake) completed */
+	struct fwd_x *x;         /* the exchange using it; NULL while idle */
+	struct fwd_conn *next;   /* idle list */
+};
+
+/*
+ * One query to one upstream at a time. Lives inside a pending client query
+ * (worker) or a health probe (control thread). @done gets the verified reply,
+ * or err < 0 with a CoreDNS-style reason in @err.
+ */
+struct fwd_x {
+	struct fwd *f;
+	struct event_base *base;
+	struct fwd_worker *w;    /* the worker's connection cache; NULL: no caching (probes) */
+	struct fwd_up *up;
+	enum fwd_proto proto;
+	struct fwd_conn *conn;
+	struct event timer;      /* this try's read timeout */
+	uint8_t q[FWD_QBUF];     /* q[0..1]: TCP length; the message from q + 2 */
+	size_t qlen;             /* message length, without the TCP prefix */
+	void (*done)(struct fwd_x *x, int err, const uint8_t *wire, size_t len);
+	uint64_t sent_ns;        /* when this try started, for the latency histogram */
+	char err[200];
+};
+
+/* A client query being forwarded (per-worker pool). */
+struct fwd_pend {
+	struct fwd_x x;          /* first: callbacks cast back */
+	struct sx_req *req;
+	uint64_t deadline_ms;
+	uint8_t order[FWD_MAX_TO];
+	unsigned pos, downs, attempts;
+	bool in_handler;         /* still inside the handler: return, do not resume */
+	bool last_err;           /* err holds the last failure */
+	int verdict;
+	struct fwd_pend *next_free;
+};
+
+struct fwd_chunk {
+	struct fwd_chunk *next;
+	size_t n;
+	struct fwd_pend p[];
+};
+
+/* Per worker: touched only by that worker's thread while the config serves. */
+struct fwd_worker {
+	unsigned idx;
+	struct event_base *base;
+	uint64_t rng[2];
+	unsigned rr;
+	struct fwd_pend *free;
+	struct fwd_chunk *chunks;
+	struct fwd_conn *idle[FWD_MAX_TO][2]; /* [upstream][datagram, stream] */
+	struct fwd_conn *spare;               /* recycled conn structs */
+};
+
+struct fwd {
+	struct sx_zones from;       /* one zone */
+	struct sx_zones except;
+	struct fwd_up up[FWD_MAX_TO];
+	unsigned nup;
+	bool force_tcp, prefer_udp;
+	uint64_t expire_ms, hc_ms, read_timeout_ms;
+	unsigned max_fails;
+	unsigned policy;
+	unsigned given;             /* bit per fwd_directives row seen, for defaults */
+	unsigned max_concurrent;
+	unsigned long inflight;     /* atomic, only with max_concurrent */
+	uint32_t next_rcodes, failover_rcodes; /* bit per rcode 0..31 */
+	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
+	struct ssl_ctx_st *ssl;
+	struct fwd_worker **w;
+	unsigned nworkers;
+	struct event_base *control;
+	uint64_t hc_rng[2];         /* control thread's random state */
+};
+
+/* metrics.c: CoreDNS's forward and proxy metrics, process-wide */
+struct sx_metrics;
+/** The series of upstream @to (created on first use), or -1 when the registry is full. */
+int fwd_metrics_series(const char *to, unsigned workers);
+void fwd_metrics_conn(const struct fwd_up *up, unsigned w, enum fwd_proto proto, bool hit);
+void fwd_metrics_duration(const struct fwd_up *up, unsigned w, unsigned rcode, uint64_t ns);
+void fwd_metrics_broken(unsigned w);
+void fwd_metrics_reject(unsigned w);
+void fwd_metrics_hc_fail(const struct fwd_up *up);
+/** A started instance (@live) or one torn down; the last started one writes the scrape. */
+void fwd_metrics_live(struct fwd *f, bool live);
+void fwd_metrics_collect(void *inst, struct sx_metrics *m);
+
+/* setup.c */
+int fwd_setup(struct sx_cf *cf, void *inst);
+extern const struct sx_directive fwd_directives[];
+
+/* xchg.c: transports */
+uint64_t fwd_now_ms(void);
+uint64_t fwd_now_ns(void);
+uint64_t fwd_rand(uint64_t s[2]);
+void fwd_rand_seed(uint64_t s[2]);
+/**
+ * Send the message in x->q + 2 (x->qlen bytes) to @up over @proto. @return 0
+ * when it is on its way (x->done runs later, on x->base), or an error with
+ * x->err set (x->done is not called).
+ */
+int fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t timeout_ms);
+/** Stop an exchange without calling x->done (teardown). */
+void fwd_x_cancel(struct fwd_x *x);
+/** Close every idle connection of @w. */
+void fwd_worker_close_idle(struct fwd_worker *w, unsigned nup);
+/** Whether @r (@rlen bytes) answers the query @q (@qlen bytes): ID, QR, the question. */
+bool fwd_reply_matches(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen);
+/** Create the TLS client context for tls:// upstreams; @return 0 or an error in @err. */
+int fwd_tls_init(struct fwd *f, char *err, size_t errlen);
+void fwd_tls_free(struct fwd *f);
+
+/* health.c: probes on the control thread */
+int fwd_health_start(struct fwd *f, struct event_base *control);
+/** After a failed exchange, on any thread: start probing @up unless it already is. */
+void fwd_health_kick(struct fwd_up *up);
+void fwd_health_stop(struct fwd *f);
+/** Build ". IN NS" (RD) with a random ID into x->q. */
+void fwd_probe_query(struct fwd_x *x, uint16_t id);

@@ -1,0 +1,142 @@
+/* health.c -- health checks: ". IN NS" probes from the control thread while an upstream fails. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <urcu/uatomic.h>
+
+#include "fwd.h"
+
+/*
+ * As CoreDNS: an exchange that fails kicks the check of its upstream; the
+ * check probes every health_check interval until one probe gets any reply
+ * (SERVFAIL and REFUSED included), counting failed probes in fails. An
+ * upstream is down while fails > max_fails. Workers only read fails.
+ */
+
+void
+fwd_probe_query(struct fwd_x *x, uint16_t id)
+{
+	static const uint8_t tail[] = {
+		0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, /* RD, one question */
+		0, 0, SX_TYPE_NS, 0, SX_CLASS_IN,   /* . NS IN */
+	};
+
+	x->q[2] = (uint8_t)(id >> 8);
+	x->q[3] = (uint8_t)id;
+	memcpy(x->q + 4, tail, sizeof(tail));
+	x->qlen = 2 + sizeof(tail);
+}
+
+/* A failed probe counts, and the next one goes out after the interval. */
+static void
+probe_failed(struct fwd_up *up)
+{
+	struct fwd *f = up->f;
+	struct timeval tv = { (time_t)(f->hc_ms / 1000), (suseconds_t)(f->hc_ms % 1000) * 1000 };
+
+	uatomic_inc(&up->fails);
+	fwd_metrics_hc_fail(up);
+	evtimer_add(up->hc_timer, &tv);
+}
+
+static void
+probe_done(struct fwd_x *x, int err, const uint8_t *wire, size_t len)
+{
+	struct fwd_up *up = x->up;
+
+	(void)wire;
+	(void)len;
+	free(x);
+	up->probe = NULL;
+	if (err == 0) {
+		uatomic_set(&up->fails, 0);
+		uatomic_set(&up->checking, 0);
+		return;
+	}
+	probe_failed(up);
+}
+
+static void
+probe_send(struct fwd_up *up)
+{
+	struct fwd *f = up->f;
+	struct fwd_x *x = calloc(1, sizeof(*x));
+	enum fwd_proto proto = up->tls ? FWD_TLS : f->force_tcp ? FWD_TCP : FWD_UDP;
+
+	if (x) {
+		x->f = f;
+		x->base = f->control;
+		x->done = probe_done;
+		x->up = up;
+		fwd_probe_query(x, (uint16_t)fwd_rand(f->hc_rng));
+		if (fwd_x_start(x, up, proto, FWD_HC_TIMEOUT_MS) == 0) {
+			up->probe = x;
+			return;
+		}
+	}
+	free(x);
+	probe_failed(up);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	probe_send(arg);
+}
+
+void
+fwd_health_kick(struct fwd_up *up)
+{
+	if (up->f->max_fails == 0 || !up->hc_kick) {
+		return;
+	}
+	if (uatomic_cmpxchg(&up->checking, 0, 1) == 0) {
+		event_active(up->hc_kick, EV_TIMEOUT, 1);
+	}
+}
+
+int
+fwd_health_start(struct fwd *f, struct event_base *control)
+{
+	unsigned i;
+
+	f->control = control;
+	for (i = 0; i < f->nup; i++) {
+		struct fwd_up *up = &f->up[i];
+
+		up->hc_kick = event_new(control, -1, 0, on_kick, up);
+		up->hc_timer = evtimer_new(control, on_kick, up);
+		if (!up->hc_kick || !up->hc_timer) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void
+fwd_health_stop(struct fwd *f)
+{
+	unsigned i;
+
+	for (i = 0; i < f->nup; i++) {
+		struct fwd_up *up = &f->up[i];
+
+		if (up->probe) {
+			fwd_x_cancel(up->probe);
+			free(up->probe);
+			up->probe = NULL;
+		}
+		if (up->hc_kick) {
+			event_free(up->hc_kick);
+			up->hc_kick = NULL;
+		}
+		if (up->hc_timer) {
+			event_free(up->hc_timer);
+			up->hc_timer = NULL;
+		}
+	}
+}

@@ -1,0 +1,263 @@
+/* loop.c -- detect a forwarding loop at start: our random HINFO probe must not come back. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <urcu/uatomic.h>
+
+#include <sextant/plugin.h>
+
+/*
+ * As CoreDNS: at start, send "<random>.<random>.<zone> HINFO" to the block's
+ * own listener, once a second until something answers (or for 30 s). If
+ * the probe name reaches the handler more than twice, the query went round
+ * in a loop (typically forward to a resolver that forwards back to us): log
+ * a fatal error and exit, because serving on would loop every query until
+ * the process runs out of memory. Two seconds after the first answer, or
+ * after 30 s, the plugin turns itself off and only passes queries on.
+ */
+#define LOOP_PROBE_WINDOW_MS 30000
+#define LOOP_EXCHANGE_MS 2000 /* a probe's read timeout */
+#define LOOP_RETRY_MS 1000
+#define LOOP_LINGER_MS 2000   /* after an answer, copies still in flight may arrive */
+
+struct loop {
+	uint8_t qname[SX_DNAME_MAX]; /* lower case */
+	size_t qlen;
+	char qstr[SX_DNAME_STRMAX];
+	char zone[SX_DNAME_STRMAX];
+	uint16_t port_cfg;
+	unsigned long seen;          /* arrivals of the probe name (atomic) */
+	int disabled;                /* atomic */
+	/* The prober, on the control thread. */
+	struct sockaddr_in to;
+	int fd;                      /* valid when have_fd */
+	bool have_fd;
+	struct event *rd, *timer;
+	uint64_t deadline_ms;
+	uint16_t id;
+	bool answered;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+arm(struct loop *l, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(l->timer, &tv);
+}
+
+static void
+disable(struct loop *l)
+{
+	uatomic_set(&l->disabled, 1);
+	if (l->rd) {
+		event_del(l->rd);
+	}
+}
+
+static void
+send_probe(struct loop *l)
+{
+	uint8_t q[12 + SX_DNAME_MAX + 4];
+	size_t n = 12;
+	uint16_t id;
+
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
+		id = (uint16_t)now_ms();
+	}
+	id = id ? id : 1; /* 0 means "no probe out" */
+	l->id = id;
+	memset(q, 0, 12);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[2] = 0x01; /* RD */
+	q[5] = 1;
+	memcpy(q + n, l->qname, l->qlen);
+	n += l->qlen;
+	q[n++] = 0;
+	q[n++] = SX_TYPE_HINFO;
+	q[n++] = 0;
+	q[n++] = SX_CLASS_IN;
+	/* A lost datagram is a timeout like any other: the next probe follows. */
+	(void)send(l->fd, q, n, 0);
+}
+
+/* The timer: the next probe, a probe's timeout, or the end of the window. */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->answered || now_ms() >= l->deadline_ms) {
+		disable(l);
+		return;
+	}
+	if (l->id && !l->answered) {
+		/* The last probe timed out: count afresh for the next one, as CoreDNS resets. */
+		uatomic_set(&l->seen, 0);
+		l->id = 0;
+		arm(l, LOOP_RETRY_MS);
+		return;
+	}
+	send_probe(l);
+	arm(l, LOOP_EXCHANGE_MS);
+}
+
+static void
+on_reply(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	uint8_t buf[512];
+	ssize_t n;
+
+	(void)what;
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+		if (n >= 12 && l->id && buf[0] == (uint8_t)(l->id >> 8) &&
+		    buf[1] == (uint8_t)l->id && (buf[2] & 0x80)) {
+			/* Any answer ends probing; copies of the probe may still be looping. */
+			l->answered = true;
+			event_del(l->rd);
+			evtimer_del(l->timer);
+			arm(l, LOOP_LINGER_MS);
+			return;
+		}
+	}
+}
+
+static enum sx_verdict
+loop_handle(struct sx_req *req, void *inst)
+{
+	struct loop *l = inst;
+	const struct sx_query *q = sx_req_query(req);
+	char from[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN];
+
+	if (q->qtype != SX_TYPE_HINFO || uatomic_read(&l->disabled) ||
+	    !sx_dname_eq(q->lname, l->qname)) {
+		return SX_NEXT;
+	}
+	if (uatomic_add_return(&l->seen, 1) <= 2) {
+		return SX_NEXT;
+	}
+	if (q->client.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&q->client;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(from, sizeof(from), "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)&q->client;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(from, sizeof(from), "%s:%u", host, ntohs(s4->sin_port));
+	}
+	sx_plog(SX_LOG_FATAL, "loop",
+	        "Loop (%s -> :%u) detected for zone \"%s\", see "
+	        "https://coredns.io/plugins/loop#troubleshooting. Query: \"HINFO %s\"",
+	        from, q->local_port, l->zone, l->qstr);
+	/* Like Go's os.Exit: no cleanup, the workers may be mid-query. The line is written. */
+	_exit(1);
+}
+
+static int
+loop_setup(struct sx_cf *cf, void *inst)
+{
+	struct loop *l = inst;
+	const struct sx_zones *zones = sx_cf_block_zones(cf);
+	uint64_t r[2];
+	char name[SX_DNAME_STRMAX + 48];
+	int len;
+
+	if (sx_cf_nargs(cf) > 1) {
+		return sx_cf_err(cf, "Wrong argument count or unexpected line ending after '%s'",
+		                 sx_cf_arg(cf, 1));
+	}
+	snprintf(l->zone, sizeof(l->zone), "%s", zones->z[0].name);
+	l->port_cfg = sx_cf_block_port(cf, 0);
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		r[0] = now_ms() * 0x9e3779b97f4a7c15ull;
+		r[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
+	}
+	/* Two non-negative 63-bit numbers, as Go's rand.Int() gives CoreDNS. */
+	snprintf(name, sizeof(name), "%" PRIu64 ".%" PRIu64 ".%s", r[0] >> 1, r[1] >> 1,
+	         strcmp(l->zone, ".") ? l->zone : "");
+	len = sx_dname_from_str(l->qname, name);
+	if (len < 0) {
+		return sx_cf_err(cf, "zone %s leaves no room for the probe name", l->zone);
+	}
+	l->qlen = (size_t)len;
+	sx_dname_lower(l->qname, l->qname);
+	sx_dname_to_str(l->qstr, sizeof(l->qstr), l->qname);
+	return 0;
+}
+
+static int
+loop_start(void *inst, struct sx_runtime *rt)
+{
+	struct loop *l = inst;
+	struct event_base *base = sx_rt_base(rt);
+
+	l->to.sin_family = AF_INET;
+	l->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l->to.sin_port = htons(sx_rt_port(rt, l->port_cfg));
+	l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		return -errno;
+	}
+	l->have_fd = true;
+	if (connect(l->fd, (struct sockaddr *)&l->to, sizeof(l->to)) < 0) {
+		return -errno;
+	}
+	l->rd = event_new(base, l->fd, EV_READ | EV_PERSIST, on_reply, l);
+	l->timer = evtimer_new(base, on_timer, l);
+	if (!l->rd || !l->timer || event_add(l->rd, NULL) < 0) {
+		return -ENOMEM;
+	}
+	l->deadline_ms = now_ms() + LOOP_PROBE_WINDOW_MS;
+	/* The first probe goes out once the control loop runs, after the workers started. */
+	arm(l, 0);
+	return 0;
+}
+
+static void
+loop_teardown(void *inst)
+{
+	struct loop *l = inst;
+
+	if (l->rd) {
+		event_free(l->rd);
+	}
+	if (l->timer) {
+		event_free(l->timer);
+	}
+	if (l->have_fd) {
+		close(l->fd);
+	}
+}
+
+const struct sx_plugin sx_plugin_loop = {
+	.name = "loop",
+	.inst_size = sizeof(struct loop),
+	.setup = loop_setup,
+	.start = loop_start,
+	.handle = loop_handle,
+	.teardown = loop_teardown,
+};
