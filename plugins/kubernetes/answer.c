@@ -8,7 +8,7 @@
 
 #define DNS_VERSION_TTL 28800 /* as CoreDNS serves dns-version.<zone> */
 #define SOA_TTL_MAX 300       /* SOA header TTL: min(ttl, 300) */
-#define MAX_CNAMES 8          /* CoreDNS follows at most 8 in-zone CNAMEs */
+#define MAX_CNAMES K8S_MAX_CNAMES
 #define MAX_PTR 16            /* PTR records for one address, repeats dropped */
 
 /* A label of a lower-case name: its bytes (no length byte). */
@@ -26,6 +26,7 @@ struct ctx {
 	const uint8_t *zq;          /* the zone part of the query name, in the query's case */
 	unsigned zlabels;
 	bool full[3];               /* a record did not fit in this section: stop writing it */
+	struct k8s_chain *chain;    /* where a target outside the zone goes, or NULL */
 };
 
 /* What a name is, after CoreDNS's parseRequest and the lookups it leads to. */
@@ -49,7 +50,8 @@ struct res {
 	uint32_t n;       /* entries as CoreDNS lists them (SRV weights, TXT existence) */
 };
 
-enum outcome { OK, NODATA, NXDOMAIN };
+/* LOOKUP: the answer needs a name outside the zone (c->chain tells which). */
+enum outcome { OK, NODATA, NXDOMAIN, LOOKUP };
 
 static const char *const proto_names[] = { "tcp", "udp", "sctp" };
 
@@ -516,17 +518,29 @@ static unsigned put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const
 	return n;
 }
 
+static void put_cnames(struct ctx *c, const uint8_t *const *names, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *owner = i == 0 ? c->q->qname : names[i];
+		put(c, SX_SEC_ANSWER, owner, SX_TYPE_CNAME, c->k->ttl, names[i + 1],
+		    sx_dname_len(names[i + 1]));
+	}
+}
+
 /*
- * A or AAAA on an ExternalName service: CNAME, and the target's records when
- * it lies in the zone (CoreDNS drops the CNAME when they are empty). A target
- * outside the zone gets the CNAME alone, until answers can go through the chain.
+ * A, AAAA or TXT on an ExternalName service, as CoreDNS's backend lookups do:
+ * the CNAME, then what the target has. A target inside the zone is followed
+ * here (the CNAME is dropped when it has nothing of the type; services have
+ * no TXT); a target outside it is looked up through the server's own chain
+ * (LOOKUP, with the CNAMEs in c->chain), or, when the caller cannot do that,
+ * answered with the CNAMEs alone. Loops and chains longer than 8 are cut.
  */
-static enum outcome chase(struct ctx *c, const struct res *first, uint8_t fam)
+static enum outcome chase(struct ctx *c, const struct res *first, uint16_t qtype)
 {
 	const uint8_t *names[MAX_CNAMES + 1]; /* lower case; names[0] is the query name */
+	uint8_t fam = qtype == SX_TYPE_A ? 4 : qtype == SX_TYPE_AAAA ? 6 : 0;
 	struct res cur = *first;
 	unsigned n = 0;
-	bool inzone;
 
 	names[0] = c->q->lname;
 	for (;;) {
@@ -541,27 +555,25 @@ static enum outcome chase(struct ctx *c, const struct res *first, uint8_t fam)
 			}
 		}
 		names[++n] = t;
-		inzone = sx_dname_is_sub(t, c->zone->wire);
-		if (!inzone) {
-			break;
+		if (!sx_dname_is_sub(t, c->zone->wire)) {
+			if (c->chain != NULL) {
+				c->chain->n = n;
+				memcpy(c->chain->targets, names + 1, n * sizeof(names[0]));
+				return LOOKUP;
+			}
+			put_cnames(c, names, n);
+			return OK;
 		}
 		services(c, t, sx_dname_labels(t), &cur);
-		if (cur.kind == R_EXTERNAL) {
-			continue;
+		if (cur.kind != R_EXTERNAL) {
+			break;
 		}
-		if (put_addrs(c, &cur, fam, t, false) == 0) {
-			return NODATA;
-		}
-		break;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *owner = i == 0 ? c->q->qname : names[i];
-		put(c, SX_SEC_ANSWER, owner, SX_TYPE_CNAME, c->k->ttl, names[i + 1],
-		    sx_dname_len(names[i + 1]));
+	if (fam == 0 || put_addrs(c, &cur, fam, names[n], false) == 0) {
+		return NODATA;
 	}
-	if (inzone) {
-		put_addrs(c, &cur, fam, names[n], true);
-	}
+	put_cnames(c, names, n);
+	put_addrs(c, &cur, fam, names[n], true);
 	return OK;
 }
 
@@ -574,7 +586,7 @@ static enum outcome ans_addr(struct ctx *c, uint8_t fam)
 		return NXDOMAIN;
 	}
 	if (r.kind == R_EXTERNAL) {
-		return chase(c, &r, fam);
+		return chase(c, &r, c->q->qtype);
 	}
 	return put_addrs(c, &r, fam, c->q->qname, true) > 0 ? OK : NODATA;
 }
@@ -728,6 +740,9 @@ static enum outcome ans_txt(struct ctx *c)
 	}
 	/* Another name: NODATA when it has records of another type, else NXDOMAIN. */
 	records(c, c->q->lname, c->q->nlabels, &r);
+	if (r.kind == R_EXTERNAL) {
+		return chase(c, &r, SX_TYPE_TXT);
+	}
 	return r.kind != R_ERR && r.n > 0 ? NODATA : NXDOMAIN;
 }
 
@@ -894,7 +909,8 @@ static enum outcome ans_other(struct ctx *c)
 	return r.kind == R_ERR ? NXDOMAIN : NODATA;
 }
 
-enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg)
+enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
+                           struct k8s_chain *chain)
 {
 	struct ctx c;
 	enum outcome out;
@@ -915,6 +931,7 @@ enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct
 	c.zone = &k->zones.z[zi];
 	c.zq = q->qname + (q->qname_len - c.zone->len);
 	c.zlabels = sx_dname_labels(c.zone->wire);
+	c.chain = chain;
 	switch (q->qtype) {
 	case SX_TYPE_AXFR:
 	case SX_TYPE_IXFR:
@@ -952,6 +969,9 @@ enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct
 		out = ans_other(&c);
 		break;
 	}
+	if (out == LOOKUP) {
+		return SX_SUSPEND;
+	}
 	if (out == NXDOMAIN) {
 		if (k->fall.n > 0 && sx_zones_match(&k->fall, q->lname) >= 0) {
 			return SX_NEXT;
@@ -964,4 +984,161 @@ enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct
 		put_soa(&c, SX_SEC_AUTHORITY);
 	}
 	return SX_DONE;
+}
+
+/*
+ * ExternalName targets outside the zone are looked up through the server's own
+ * chain, as CoreDNS's upstream lookups do. The reply, built anew when the
+ * request resumes, carries the CNAMEs and then the answer section of the
+ * sub-query's reply, with rcode NOERROR whatever the target's rcode was, and
+ * TC when that reply had it. When the target cannot be looked up (no reply,
+ * sub-queries nested too deep, no memory), the CNAMEs alone answer: that is
+ * what CoreDNS sends when its nested lookup ends in an error reply.
+ */
+
+/* The CNAMEs of a suspended answer, copied out of the zone into the request arena. */
+struct pending {
+	const struct k8s *k;
+	unsigned n;
+	uint8_t names[]; /* n lower-case wire names back to back, the last one looked up */
+};
+
+static void put_chain(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
+                      const uint8_t *const *targets, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *owner = i == 0 ? q->qname : targets[i - 1];
+		if (sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, SX_TYPE_CNAME, SX_CLASS_IN, k->ttl,
+		                  targets[i], (uint16_t)sx_dname_len(targets[i])) == SX_ETRUNC) {
+			break;
+		}
+	}
+	sx_msg_set_flags(msg, SX_FLAG_AA);
+}
+
+/*
+ * Rdata of @rr with the names it may hold expanded (sx_msg_put_rr compresses
+ * them again). @return its length in @out, or -1 when @rr has no such names
+ * (its rdata can be copied as it is) or they are malformed (-2).
+ */
+static int expand_rdata(const uint8_t *wire, size_t len, const struct sx_rr *rr,
+                        uint8_t out[2 * SX_DNAME_MAX + 20])
+{
+	size_t pre = 0, names = 1, post = 0, o = 0, off = rr->rdata_off;
+
+	switch (rr->type) {
+	case SX_TYPE_CNAME:
+	case SX_TYPE_NS:
+	case SX_TYPE_PTR:
+		break;
+	case SX_TYPE_MX:
+		pre = 2;
+		break;
+	case SX_TYPE_SOA:
+		names = 2;
+		post = 20;
+		break;
+	default:
+		return -1;
+	}
+	if (rr->rdlen < pre + post) {
+		return -2;
+	}
+	memcpy(out, wire + off, pre);
+	o = pre;
+	off += pre;
+	for (size_t i = 0; i < names; i++) {
+		int n = sx_wire_name(wire, len, off, out + o);
+		if (n < 0) {
+			return -2;
+		}
+		o += sx_dname_len(out + o);
+		/* Skip the name as it is written in @wire: labels up to a pointer or the root. */
+		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) != 0xc0) {
+			off += 1u + wire[off];
+		}
+		off += off < len && wire[off] != 0 ? 2 : 1;
+	}
+	if (off + post != rr->rdata_off + rr->rdlen) {
+		return -2;
+	}
+	memcpy(out + o, wire + off, post);
+	return (int)(o + post);
+}
+
+/* Append the answer section of reply @wire to @msg; TC follows that reply's. */
+static void copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
+{
+	uint8_t owner[SX_DNAME_MAX], rd[2 * SX_DNAME_MAX + 20];
+	struct sx_rr rr;
+	size_t off = 0;
+	int sec = -1;
+
+	if (len >= 12 && (wire[2] & 0x02)) {
+		sx_msg_set_flags(msg, SX_FLAG_TC);
+	}
+	while (sx_wire_rr_next(wire, len, &off, &sec, &rr) == 1 && sec == SX_SEC_ANSWER) {
+		int n = expand_rdata(wire, len, &rr, rd);
+
+		if (n == -2 || sx_wire_name(wire, len, rr.owner_off, owner) < 0) {
+			continue;
+		}
+		if (sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, rr.type, rr.rclass, rr.ttl,
+		                  n >= 0 ? rd : wire + rr.rdata_off,
+		                  n >= 0 ? (uint16_t)n : rr.rdlen) == SX_ETRUNC) {
+			break;
+		}
+	}
+}
+
+static void resolved(struct sx_req *req, const uint8_t *wire, size_t len, void *arg)
+{
+	const struct pending *p = arg;
+	struct sx_msg *msg = sx_req_msg(req);
+	const uint8_t *t[MAX_CNAMES];
+	const uint8_t *name = p->names;
+
+	for (unsigned i = 0; i < p->n; i++) {
+		t[i] = name;
+		name += sx_dname_len(name);
+	}
+	put_chain(p->k, sx_req_query(req), msg, t, p->n);
+	if (wire != NULL && !msg->truncated) {
+		copy_answer(msg, wire, len);
+	}
+	sx_req_resume(req, SX_DONE);
+}
+
+enum sx_verdict k8s_serve(struct sx_req *req, const struct k8s *k)
+{
+	const struct sx_query *q = sx_req_query(req);
+	struct sx_msg *msg = sx_req_msg(req);
+	struct k8s_chain ch;
+	struct pending *p;
+	enum sx_verdict v;
+	size_t len = 0;
+
+	v = k8s_answer(k, q, msg, &ch);
+	if (v != SX_SUSPEND) {
+		return v;
+	}
+	/* The names live in the zone, which may change once this handler returns. */
+	for (unsigned i = 0; i < ch.n; i++) {
+		len += sx_dname_len(ch.targets[i]);
+	}
+	p = sx_req_alloc(req, sizeof(*p) + len);
+	if (p != NULL) {
+		p->k = k;
+		p->n = ch.n;
+		len = 0;
+		for (unsigned i = 0; i < ch.n; i++) {
+			memcpy(p->names + len, ch.targets[i], sx_dname_len(ch.targets[i]));
+			len += sx_dname_len(ch.targets[i]);
+		}
+	}
+	if (p == NULL || sx_req_subquery(req, ch.targets[ch.n - 1], q->qtype, resolved, p) < 0) {
+		put_chain(k, q, msg, ch.targets, ch.n);
+		return SX_DONE;
+	}
+	return SX_SUSPEND;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -46,6 +47,8 @@ struct k8s_call {
 	char *buf;          /* the body, the unfinished line, or the error reply */
 	size_t len, cap;
 	bool status_known, status_ok;
+	bool counted;       /* in the stats already */
+	uint64_t t0_ns;     /* start, for the stats */
 	int stop;           /* set by the write callback to end the transfer */
 	char curl_err[CURL_ERROR_SIZE];
 	char msg[512];
@@ -60,7 +63,41 @@ struct k8s_api {
 	struct sock *socks;
 	size_t max_line, max_body;
 	char token_err[256];  /* the last token-file error logged, to log each once */
+	struct k8s_rest_stats *stats;
 };
+
+const double k8s_rest_bounds[K8S_REST_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Count @c under HTTP status @status (0: none), once. */
+static void count(struct k8s_call *c, long status)
+{
+	struct k8s_rest_stats *st = c->api->stats;
+	unsigned i;
+
+	if (!st || c->counted) {
+		return;
+	}
+	c->counted = true;
+	for (i = 0; i < st->ncodes && st->codes[i].code != (int)status; i++) {
+	}
+	if (i == K8S_REST_CODES) {
+		return;
+	}
+	if (i == st->ncodes) {
+		st->codes[st->ncodes++].code = (int)status;
+	}
+	st->codes[i].n++;
+}
 
 static void call_free(struct k8s_call *c)
 {
@@ -166,6 +203,22 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* At the end of the response's headers the call counts: a watch may send nothing for minutes. */
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct k8s_call *c = userdata;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (n == 0 || ptr[0] == '\r' || ptr[0] == '\n') {
+		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200) {
+			count(c, status); /* not an interim 1xx */
+		}
+	}
+	return n;
+}
+
 static int curl_errno(CURLcode rc)
 {
 	switch (rc) {
@@ -220,6 +273,18 @@ static void finish(struct k8s_call *c, CURLcode rc)
 	struct k8s_call_result res = { .reason = "" };
 
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+	count(c, res.status);
+	if (c->api->stats && c->mode == K8S_CALL_BODY) {
+		struct k8s_rest_stats *st = c->api->stats;
+		double s = (double)(now_ns() - c->t0_ns) / 1e9;
+		unsigned b = 0;
+
+		while (b < K8S_REST_BUCKETS && s > k8s_rest_bounds[b]) {
+			b++;
+		}
+		st->lat[b]++;
+		st->lat_sum += s;
+	}
 	if (c->stop) {
 		res.code = c->stop;
 		if (c->stop == -EMSGSIZE) {
@@ -421,6 +486,17 @@ void k8s_api_free(struct k8s_api *api)
 	curl_global_cleanup();
 }
 
+void k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats)
+{
+	const char *h = strstr(api->conn->server, "://");
+
+	api->stats = stats;
+	if (stats) {
+		h = h ? h + 3 : api->conn->server;
+		snprintf(stats->host, sizeof(stats->host), "%.*s", (int)strcspn(h, "/?#"), h);
+	}
+}
+
 void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body)
 {
 	api->max_line = max_line;
@@ -504,6 +580,7 @@ int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, 
 	c->mode = mode;
 	c->ops = ops;
 	c->arg = arg;
+	c->t0_ns = now_ns();
 	if (!(c->easy = e = curl_easy_init())) {
 		goto fail_call;
 	}
@@ -539,6 +616,8 @@ int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, 
 	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 	set_tls(e, api->conn);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct k8s_conn;
@@ -49,6 +50,31 @@ int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *
 
 /** Cancels every call still in flight, without calling their done hooks. */
 void k8s_api_free(struct k8s_api *api);
+
+#define K8S_REST_CODES 16  /* distinct HTTP statuses counted; more are not */
+#define K8S_REST_BUCKETS 11 /* Prometheus's default buckets, 0.005 s to 10 s */
+
+/*
+ * What CoreDNS's client-go metrics count: every call by its HTTP status (0 when
+ * no response came, "<error>" in the metric), and the duration of LISTs (client-go
+ * times requests, not watches). Written by the client on the control thread.
+ */
+struct k8s_rest_stats {
+	char host[256]; /* host[:port] of the server URL */
+	struct {
+		int code;
+		uint64_t n;
+	} codes[K8S_REST_CODES];
+	unsigned ncodes;
+	uint64_t lat[K8S_REST_BUCKETS + 1]; /* per bucket, then above the last bound */
+	double lat_sum;
+};
+
+/** The bucket bounds of k8s_rest_stats.lat, in seconds. */
+extern const double k8s_rest_bounds[K8S_REST_BUCKETS];
+
+/** Count every later call of @api into @stats (borrowed; NULL stops counting). */
+void k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats);
 
 /** Calls fail with -EMSGSIZE when a line (LINES) or the body (BODY) grows past these. */
 void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body);

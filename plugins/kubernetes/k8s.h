@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 struct event_base;
+struct k8s_rest_stats;
 
 /*
  * Data flow: a source (the API client, or a manifests directory) turns API
@@ -50,6 +51,7 @@ struct k8s_source_conf {
 	const char *labels;                /* `labels SELECTOR` for services, slices, pods */
 	const char *namespace_labels;      /* `namespace_labels SELECTOR` for namespaces */
 	bool watch[K8S_NKINDS];            /* which kinds to list and watch */
+	struct k8s_rest_stats *rest_stats; /* where API calls are counted, or NULL */
 };
 
 struct k8s_source;

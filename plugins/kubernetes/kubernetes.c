@@ -265,6 +265,10 @@ static void local_addrs(struct k8s *k)
 	freeifaddrs(ifa);
 }
 
+/* Started instances: CoreDNS's kubernetes metrics have no per-instance label, so one
+ * scrape reports them once, summed over every instance (control thread only). */
+static struct k8s *instances;
+
 static int k8s_start(void *inst, struct sx_runtime *rt)
 {
 	struct k8s *k = inst;
@@ -283,6 +287,7 @@ static int k8s_start(void *inst, struct sx_runtime *rt)
 		.manifests = k->manifests,
 		.labels = k->labels,
 		.namespace_labels = k->namespace_labels,
+		.rest_stats = &k->rest,
 	};
 	char err[512];
 	int r;
@@ -291,6 +296,8 @@ static int k8s_start(void *inst, struct sx_runtime *rt)
 	so.need[K8S_SLICE] = !k->noendpoints;
 	so.need[K8S_POD] = k->pods == K8S_PODS_VERIFIED;
 	memcpy(sc.watch, so.need, sizeof(sc.watch));
+	k->next_inst = instances;
+	instances = k;
 	local_addrs(k);
 	r = k8s_store_new(&k->st, &so);
 	if (r < 0) {
@@ -306,7 +313,7 @@ static int k8s_start(void *inst, struct sx_runtime *rt)
 
 static enum sx_verdict k8s_handle(struct sx_req *req, void *inst)
 {
-	return k8s_answer(inst, sx_req_query(req), sx_req_msg(req));
+	return k8s_serve(req, inst);
 }
 
 static bool k8s_ready(void *inst)
@@ -316,10 +323,99 @@ static bool k8s_ready(void *inst)
 	return k8s_store_synced(k->st);
 }
 
+/* The API client metrics of every instance talking to the host of @k, summed. */
+static void collect_host(struct sx_metrics *m, const struct k8s *k)
+{
+	uint64_t lat[K8S_REST_BUCKETS + 1] = { 0 }, total = 0;
+	char l[600], host[512], cs[16];
+	double sum = 0;
+
+	sx_metrics_escape(k->rest.host, host, sizeof(host));
+	for (unsigned c = 0; c < k->rest.ncodes; c++) {
+		int code = k->rest.codes[c].code;
+		uint64_t n = 0;
+
+		for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
+			for (unsigned i = 0; !strcmp(j->rest.host, k->rest.host) && i < j->rest.ncodes;
+			     i++) {
+				n += j->rest.codes[i].code == code ? j->rest.codes[i].n : 0;
+			}
+		}
+		snprintf(cs, sizeof(cs), "%d", code);
+		snprintf(l, sizeof(l), "code=\"%s\",method=\"GET\",host=\"%s\"",
+		         code ? cs : "<error>", host);
+		sx_metrics_add(m, "coredns_kubernetes_rest_client_requests_total", SX_METRIC_COUNTER,
+		               "Number of HTTP requests, partitioned by status code, method, and host.",
+		               l, (double)n);
+	}
+	for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
+		if (strcmp(j->rest.host, k->rest.host) != 0) {
+			continue;
+		}
+		for (unsigned b = 0; b <= K8S_REST_BUCKETS; b++) {
+			lat[b] += j->rest.lat[b];
+			total += j->rest.lat[b];
+		}
+		sum += j->rest.lat_sum;
+	}
+	if (total > 0) {
+		snprintf(l, sizeof(l), "verb=\"GET\",host=\"%s\"", host);
+		sx_metrics_histogram(m, "coredns_kubernetes_rest_client_request_duration_seconds",
+		                     "Request latency in seconds. Broken down by verb and host.", l,
+		                     k8s_rest_bounds, lat, K8S_REST_BUCKETS, lat[K8S_REST_BUCKETS], sum);
+	}
+}
+
+static void k8s_collect(void *inst, struct sx_metrics *m)
+{
+	double bounds[K8S_PROG_BUCKETS];
+	uint64_t prog[K8S_PROG_BUCKETS + 1] = { 0 }, total = 0;
+	double sum = 0;
+
+	if (inst != instances) {
+		return; /* the first instance reports for all */
+	}
+	for (unsigned b = 0; b < K8S_PROG_BUCKETS; b++) {
+		bounds[b] = 0.001 * (double)(1u << b);
+	}
+	for (const struct k8s *k = instances; k != NULL; k = k->next_inst) {
+		for (unsigned b = 0; k->st != NULL && b <= K8S_PROG_BUCKETS; b++) {
+			prog[b] += k->st->prog[b];
+			total += k->st->prog[b];
+		}
+		sum += k->st != NULL ? k->st->prog_sum : 0;
+	}
+	/* CoreDNS observes only headless services with a selector (the SLI's definition). */
+	if (total > 0) {
+		sx_metrics_histogram(m, "coredns_kubernetes_dns_programming_duration_seconds",
+		                     "Histogram of the time (in seconds) it took to program a dns "
+		                     "instance.",
+		                     "service_kind=\"headless_with_selector\"", bounds, prog,
+		                     K8S_PROG_BUCKETS, prog[K8S_PROG_BUCKETS], sum);
+	}
+	for (const struct k8s *k = instances; k != NULL; k = k->next_inst) {
+		const struct k8s *j = instances;
+
+		/* Each host once: at the first instance that talks to it. */
+		while (j != k && strcmp(j->rest.host, k->rest.host) != 0) {
+			j = j->next_inst;
+		}
+		if (j == k && k->rest.host[0] != '\0') {
+			collect_host(m, k);
+		}
+	}
+}
+
 static void k8s_teardown(void *inst)
 {
 	struct k8s *k = inst;
 
+	for (struct k8s **p = &instances; *p != NULL; p = &(*p)->next_inst) {
+		if (*p == k) {
+			*p = k->next_inst;
+			break;
+		}
+	}
 	if (k->src != NULL) {
 		k8s_source_free(k->src);
 	}
@@ -349,5 +445,6 @@ const struct sx_plugin sx_plugin_kubernetes = {
 	.start = k8s_start,
 	.handle = k8s_handle,
 	.ready = k8s_ready,
+	.collect = k8s_collect,
 	.teardown = k8s_teardown,
 };

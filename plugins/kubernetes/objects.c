@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sextant/error.h>
 
@@ -414,7 +415,8 @@ static bool ep_ready(json_t *e)
 	return ready == NULL || json_is_null(ready) || json_is_true(ready);
 }
 
-int k8s_slice_from_json(json_t *obj, struct k8s_slice **out, char *err, size_t errlen)
+int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err,
+                        size_t errlen)
 {
 	struct portin ports[255];
 	struct k8s_meta m;
@@ -494,7 +496,8 @@ int k8s_slice_from_json(json_t *obj, struct k8s_slice **out, char *err, size_t e
 		}
 		neps += json_array_size(addrs);
 		/* A pod name that is not one label cannot be an endpoint name. */
-		strs += (nh + (valid_label(pod ? pod : "", np) ? np : 0)) * json_array_size(addrs);
+		strs += (nh + (pod_names && valid_label(pod ? pod : "", np) ? np : 0)) *
+		        json_array_size(addrs);
 	}
 	if (neps == 0) {
 		return 0;
@@ -544,7 +547,7 @@ int k8s_slice_from_json(json_t *obj, struct k8s_slice **out, char *err, size_t e
 		if (!ep_ready(e)) {
 			continue;
 		}
-		if (!valid_label(pod ? pod : "", np)) {
+		if (!pod_names || !valid_label(pod ? pod : "", np)) {
 			np = 0;
 		}
 		json_array_foreach(addrs, j, a) {
@@ -634,4 +637,74 @@ bool k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b)
 		}
 	}
 	return true;
+}
+
+/* @n decimal digits at @s. @return the value, or -1. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return -1;
+		}
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+bool k8s_time_parse(const char *s, double *t)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct tm tm;
+	double frac = 0, scale = 0.1;
+	int off = 0;
+	time_t secs;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':') {
+		return false;
+	}
+	int year = digits(s, 4), mon = digits(s + 5, 2), day = digits(s + 8, 2);
+	int hour = digits(s + 11, 2), min = digits(s + 14, 2), sec = digits(s + 17, 2);
+	if (year < 0 || mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hour < 0 ||
+	    hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59) {
+		return false;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	s += 19;
+	if (*s == '.') {
+		if (s[1] < '0' || s[1] > '9') {
+			return false;
+		}
+		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10) {
+			frac += (*s - '0') * scale;
+		}
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0') {
+		off = 0;
+	} else if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':' &&
+	           digits(s + 1, 2) >= 0 && digits(s + 1, 2) < 24 && digits(s + 4, 2) >= 0 &&
+	           digits(s + 4, 2) < 60) {
+		off = (digits(s + 1, 2) * 60 + digits(s + 4, 2)) * 60 * (*s == '-' ? -1 : 1);
+	} else {
+		return false;
+	}
+	secs = timegm(&tm);
+	*t = (double)secs - off + frac;
+	return true;
+}
+
+bool k8s_trigger_time(json_t *obj, double *t)
+{
+	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+	const char *v = str_field(ann, "endpoints.kubernetes.io/last-change-trigger-time");
+
+	return v != NULL && k8s_time_parse(v, t);
 }

@@ -160,10 +160,12 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
 /**
  * Convert an EndpointSlice. *@out is NULL (and 0 returned) when the slice
  * serves nothing: no kubernetes.io/service-name label, FQDN addresses, or no
- * ready endpoint. ns is left NULL for the store to fill.
+ * ready endpoint. ns is left NULL for the store to fill. The names of the pods
+ * behind endpoints are kept only with @pod_names (`endpoint_pod_names`).
  * @return 0, or SX_EINVAL with the reason in @err.
  */
-int k8s_slice_from_json(json_t *obj, struct k8s_slice **out, char *err, size_t errlen);
+int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err,
+                        size_t errlen);
 
 /**
  * Convert a Pod. *@out is NULL (and 0 returned) when the pod has no IP, is
@@ -188,3 +190,17 @@ bool k8s_ip_parse(struct k8s_ip *ip, const char *s);
  * @return its length (at most 40); @out gets no NUL.
  */
 size_t k8s_ip_dashed(char out[40], const struct k8s_ip *ip);
+
+/**
+ * Parse an RFC 3339 time ("2024-05-01T10:00:00Z", fractions of a second and
+ * "+02:00" offsets allowed, as Go's time.RFC3339Nano reads them).
+ * @return true and seconds since the epoch in *@t, or false.
+ */
+bool k8s_time_parse(const char *s, double *t);
+
+/**
+ * The endpoints.kubernetes.io/last-change-trigger-time annotation of @obj:
+ * when the change the endpoints controller wrote into this EndpointSlice began.
+ * @return true and the time (k8s_time_parse) in *@t; false when absent or invalid.
+ */
+bool k8s_trigger_time(json_t *obj, double *t);

@@ -55,6 +55,7 @@ int k8s_source_start(struct k8s_source **out, struct event_base *base,
 	    (r = k8s_api_new(&src->api, base, src->conn, err, errlen))) {
 		goto fail;
 	}
+	k8s_api_set_stats(src->api, conf->rest_stats);
 	sx_plog(SX_LOG_INFO, "kubernetes", "watching the API server at %s", src->conn->server);
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		if (!conf->watch[k]) {

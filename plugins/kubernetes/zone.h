@@ -7,6 +7,7 @@
 
 #include <sextant/plugin.h>
 
+#include "apiclient.h"
 #include "k8s.h"
 #include "objects.h"
 
@@ -122,6 +123,9 @@ void k8s_store_stats(struct k8s_store *st, struct k8s_store_stats *out);
 /* Store internals, shared by zone.c (tables, views) and store.c (events). */
 struct k8s_retired;
 
+/* Programming duration buckets: 0.001 s doubling, 20 bounds, as CoreDNS's. */
+#define K8S_PROG_BUCKETS 20
+
 struct k8s_store {
 	struct cds_lfht *services, *svc_rev, *ep_rev, *namespaces, *pod_ip; /* read by workers */
 	struct cds_lfht *slices, *pods;                                      /* control thread */
@@ -131,6 +135,10 @@ struct k8s_store {
 	bool kind_synced[K8S_NKINDS];
 	uint64_t t0_ns;            /* creation, for the sync log line */
 	struct k8s_store_stats stats;
+	/* coredns_kubernetes_dns_programming_duration_seconds: observations per bucket, then
+	 * above the last bound, and their sum (control thread, like the scrape). */
+	uint64_t prog[K8S_PROG_BUCKETS + 1];
+	double prog_sum;
 	struct k8s_retired *retired; /* unlinked objects waiting for a grace period */
 };
 
@@ -215,12 +223,32 @@ struct k8s {
 
 	struct k8s_store *st;
 	struct k8s_source *src;
+	struct k8s_rest_stats rest; /* API calls, counted by the client for /metrics */
+	struct k8s *next_inst;      /* every started instance, for the scrape (kubernetes.c) */
+};
+
+#define K8S_MAX_CNAMES 8 /* CoreDNS follows at most 8 ExternalName CNAMEs */
+
+/* The CNAMEs of an answer whose last target lies outside the plugin's zone. */
+struct k8s_chain {
+	unsigned n;                              /* 1..K8S_MAX_CNAMES */
+	const uint8_t *targets[K8S_MAX_CNAMES];  /* lower case; the first is the query's */
 };
 
 /**
  * Answer @q for plugin instance @k into @msg (started with sx_msg_init).
  * Per query: no allocation, no lock. Call inside rcu_read_lock().
- * @return SX_NEXT when the name is not in the plugin's zones or falls through,
- * else SX_DONE with the reply in @msg.
+ * @param chain where an ExternalName target outside the zone is handed back,
+ *        or NULL to answer such a query with its CNAMEs alone.
+ * @return SX_NEXT when the name is not in the plugin's zones or falls through;
+ * SX_SUSPEND when @chain was filled (nothing written: the caller looks the
+ * last target up); else SX_DONE with the reply in @msg.
  */
-enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg);
+enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
+                           struct k8s_chain *chain);
+
+/**
+ * The per-request handler: k8s_answer(), and for a target outside the zone a
+ * sub-query through the server's chain whose answer follows the CNAMEs.
+ */
+enum sx_verdict k8s_serve(struct sx_req *req, const struct k8s *k);

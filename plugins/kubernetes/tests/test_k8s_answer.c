@@ -167,7 +167,7 @@ static struct reply ask_class(const char *name, ldns_rr_type type, ldns_rr_class
 	q.proto = SX_PROTO_TCP;
 	sx_msg_init(&m, buf, sizeof(buf), sx_wire_reply_limit(&q), &q);
 	rcu_read_lock();
-	r.v = k8s_answer(&K, &q, &m);
+	r.v = k8s_answer(&K, &q, &m, NULL);
 	rcu_read_unlock();
 	n = sx_msg_finish(&m, &q);
 	cr_assert_eq(ldns_wire2pkt(&r.p, buf, n), LDNS_STATUS_OK);
@@ -507,8 +507,10 @@ Test(answer, external_name)
 	start((struct opts){ 0 });
 	answers("ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_CNAME,
 	        "ext-svc.testns.svc.cluster.local. 5 IN CNAME ext.example.net.", NULL);
-	/* Out of the zone: the CNAME alone, the resolver follows it. */
+	/* Out of the zone, with no way to look the target up: the CNAME alone. */
 	answers("ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_A,
+	        "ext-svc.testns.svc.cluster.local. 5 IN CNAME ext.example.net.", NULL);
+	answers("ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_TXT,
 	        "ext-svc.testns.svc.cluster.local. 5 IN CNAME ext.example.net.", NULL);
 	/* In the zone: followed in the same reply. */
 	answers("ext-in.testns.svc.cluster.local.", LDNS_RR_TYPE_A,
@@ -523,7 +525,8 @@ Test(answer, external_name)
 	nodata("ext-loop1.testns.svc.cluster.local.", LDNS_RR_TYPE_A);
 	nodata("ext-missing.testns.svc.cluster.local.", LDNS_RR_TYPE_A);
 	nodata("ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_SRV);
-	nodata("ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
+	/* In-zone targets have no TXT: the CNAME goes too. */
+	nodata("ext-in.testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
 	nxdomain("_http._tcp.ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_SRV);
 	nxdomain("x.ext-svc.testns.svc.cluster.local.", LDNS_RR_TYPE_A);
 	/* An address as externalName is ignored. */
@@ -767,7 +770,7 @@ Test(answer, udp_truncation)
 	q.proto = SX_PROTO_UDP;
 	sx_msg_init(&m, buf, sizeof(buf), 200, &q);
 	rcu_read_lock();
-	cr_assert_eq(k8s_answer(&K, &q, &m), SX_DONE);
+	cr_assert_eq(k8s_answer(&K, &q, &m, NULL), SX_DONE);
 	rcu_read_unlock();
 	n = sx_msg_finish(&m, &q);
 	cr_assert(n <= 200);
@@ -777,4 +780,47 @@ Test(answer, udp_truncation)
 	ldns_pkt_free(p);
 	ldns_pkt_free(qp);
 	free(w);
+}
+
+/* k8s_answer() with a chain: a target outside the zone is handed back, nothing written. */
+static enum sx_verdict ask_chain(const char *name, struct k8s_chain *ch, struct sx_msg *m)
+{
+	static uint8_t buf[4096];
+	ldns_pkt *qp = ldns_pkt_query_new(ldns_dname_new_frm_str(name), LDNS_RR_TYPE_A,
+	                                  LDNS_RR_CLASS_IN, LDNS_RD);
+	static uint8_t lname[SX_DNAME_MAX], *w;
+	static struct sx_query q;
+	enum sx_verdict v;
+	size_t wl;
+
+	free(w);
+	cr_assert_eq(ldns_pkt2wire(&w, qp, &wl), LDNS_STATUS_OK);
+	memset(&q, 0, sizeof(q));
+	cr_assert_eq(sx_wire_parse_query(w, wl, &q, lname), SX_PARSE_OK);
+	q.proto = SX_PROTO_TCP;
+	sx_msg_init(m, buf, sizeof(buf), sx_wire_reply_limit(&q), &q);
+	memset(ch, 0, sizeof(*ch));
+	rcu_read_lock();
+	v = k8s_answer(&K, &q, m, ch);
+	rcu_read_unlock();
+	ldns_pkt_free(qp);
+	return v;
+}
+
+Test(answer, external_lookup)
+{
+	struct k8s_chain ch;
+	struct sx_msg m;
+
+	start((struct opts){ 0 });
+	cr_assert_eq(ask_chain("ext-svc.testns.svc.cluster.local.", &ch, &m), SX_SUSPEND);
+	cr_assert_eq(ch.n, 1);
+	cr_assert_eq(sx_dname_len(ch.targets[0]), sizeof("\3ext\7example\3net"));
+	cr_assert_eq(memcmp(ch.targets[0], "\3ext\7example\3net", sizeof("\3ext\7example\3net")),
+	             0);
+	cr_assert_eq(sx_msg_count(&m, SX_SEC_ANSWER), 0);
+	/* In the zone all the way: answered at once. */
+	cr_assert_eq(ask_chain("ext-chain.testns.svc.cluster.local.", &ch, &m), SX_DONE);
+	cr_assert_eq(ch.n, 0);
+	cr_assert_eq(sx_msg_count(&m, SX_SEC_ANSWER), 3);
 }

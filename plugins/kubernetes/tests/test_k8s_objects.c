@@ -47,7 +47,7 @@ static struct k8s_slice *slice_of(const char *text, int want)
 	char err[256] = "";
 	json_t *j = js(text);
 
-	cr_assert_eq(k8s_slice_from_json(j, &s, err, sizeof(err)), want, "%s", err);
+	cr_assert_eq(k8s_slice_from_json(j, true, &s, err, sizeof(err)), want, "%s", err);
 	json_decref(j);
 	return s;
 }
