@@ -82,15 +82,6 @@ sx_tcp_reply(struct sx_req *req, size_t len)
 	}
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 one_query(struct sx_tcp_conn *c, struct evbuffer *in, size_t len, struct sx_gen *gen)
 {
@@ -122,19 +113,12 @@ one_query(struct sx_tcp_conn *c, struct evbuffer *in, size_t len, struct sx_gen 
 	memcpy(&req->q.client, &c->peer, c->peerlen);
 	req->q.client_len = c->peerlen;
 	req->q.local_port = c->port;
-	req->start_ns = now_ns();
+	req->start_ns = sx_now_ns();
 	req->conn = c;
 	req->out = w->big + 2;
 	req->out_cap = sizeof(w->big) - 2;
 	if (pr != SX_PARSE_OK) {
-		static const unsigned rcode[] = {
-			[SX_PARSE_FORMERR] = SX_RCODE_FORMERR,
-			[SX_PARSE_NOTIMP] = SX_RCODE_NOTIMP,
-			[SX_PARSE_BADVERS] = SX_RCODE_BADVERS,
-		};
-
-		sx_msg_init_bare(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
-		sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
+		sx_worker_reject(req, pr);
 		return;
 	}
 	sx_chain_process(req, gen, c->lid);

@@ -12,15 +12,6 @@
 
 #define UDP_ROUNDS 4 /* batches per readiness event, so other sockets get their turn */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Remember where a query on a wildcard socket was sent to, to answer from there. */
 static void
 take_pktinfo(struct sx_req *req, const struct msghdr *mh)
@@ -149,14 +140,7 @@ one_datagram(struct sx_worker *w, struct sx_wsock *s, unsigned i, uint64_t now,
 	req->out = w->out_buf[w->nout];
 	req->out_cap = sizeof(w->out_buf[0]);
 	if (pr != SX_PARSE_OK) {
-		static const unsigned rcode[] = {
-			[SX_PARSE_FORMERR] = SX_RCODE_FORMERR,
-			[SX_PARSE_NOTIMP] = SX_RCODE_NOTIMP,
-			[SX_PARSE_BADVERS] = SX_RCODE_BADVERS,
-		};
-
-		sx_msg_init_bare(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
-		sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
+		sx_worker_reject(req, pr);
 		return;
 	}
 	sx_chain_process(req, gen, s->l->id);
@@ -189,7 +173,7 @@ sx_udp_readable(int fd, short what, void *arg)
 		if (n <= 0) {
 			return;
 		}
-		uint64_t now = now_ns();
+		uint64_t now = sx_now_ns();
 		w->nout = 0;
 		w->batching = true;
 		rcu_read_lock();

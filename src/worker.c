@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -75,6 +76,28 @@ sx_worker_reply(struct sx_req *req, size_t len)
 		sx_gen_unref(gen);
 	}
 	sx_req_put(req);
+}
+
+void
+sx_worker_reject(struct sx_req *req, enum sx_parse pr)
+{
+	static const unsigned rcode[] = {
+		[SX_PARSE_FORMERR] = SX_RCODE_FORMERR,
+		[SX_PARSE_NOTIMP] = SX_RCODE_NOTIMP,
+		[SX_PARSE_BADVERS] = SX_RCODE_BADVERS,
+	};
+
+	sx_msg_init_bare(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
+	sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
+}
+
+uint64_t
+sx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void *
