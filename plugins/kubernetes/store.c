@@ -609,6 +609,29 @@ static void drop_stale(struct k8s_store *st, enum k8s_kind kind)
 	}
 }
 
+static void trim(struct rcu_head *head)
+{
+	free(head);
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
+ * Parsing a list's pages took far more heap than the objects kept, and glibc
+ * holds on to it: hand it back, or the peak stays resident (half of it with
+ * 60000 endpoints). After the views the list replaced are freed, that is
+ * after a grace period, on the call_rcu thread: the control loop never waits.
+ */
+static void trim_later(void)
+{
+	struct rcu_head *head = malloc(sizeof(*head));
+
+	if (head != NULL) {
+		call_rcu(head, trim);
+	}
+}
+
 void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
 	bool all = true;
@@ -617,14 +640,7 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	drop_stale(st, kind);
 	rcu_read_unlock();
 	k8s_retire_flush(st);
-#ifdef __GLIBC__
-	/*
-	 * Parsing the list's pages took more heap than the objects kept, which glibc
-	 * holds on to: hand it back, or the peak stays resident (half of it with
-	 * 60000 endpoints).
-	 */
-	malloc_trim(0);
-#endif
+	trim_later();
 	st->kind_synced[kind] = true;
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		all = all && (!st->opts.need[k] || st->kind_synced[k]);
