@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "fold.h"
+
 /* Label lengths (0..63) are never letters, so folding a whole name byte by byte is safe. */
 static inline uint8_t lc(uint8_t c)
 {
@@ -141,15 +143,6 @@ unsigned sx_dname_labels(const uint8_t *wire)
 	return n;
 }
 
-/* ASCII lower case of eight bytes at once: bit 5 is set where a byte is in 'A'..'Z'. */
-static inline uint64_t fold8(uint64_t x)
-{
-	const uint64_t ones = 0x0101010101010101u;
-	uint64_t low7 = x & 0x7F * ones;
-	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
-	uint64_t gt_z = low7 + (0x7F - 'Z') * ones;
-	return x | ((ge_a & ~gt_z & ~x & 0x80 * ones) >> 2);
-}
 
 static inline void lower8(uint8_t *dst, const uint8_t *src)
 {

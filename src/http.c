@@ -13,6 +13,7 @@
 #include <event2/util.h>
 
 #include <sextant/http.h>
+#include <sextant/log.h>
 
 #define HTTP_TIMEOUT_SEC 5 /* CoreDNS's read/write/idle timeouts */
 
@@ -180,6 +181,10 @@ sx_http_route_add(struct sx_http_route **out, struct event_base *base, const cha
 	r->next = l->routes;
 	l->routes = r;
 	*out = r;
+	/* A port picked by the kernel is only known here: say it, or nobody can reach it. */
+	if (strcmp(addr + strlen(addr) - 2, ":0") == 0) {
+		sx_log(SX_LOG_INFO, "serving %s on port %u", path, l->port);
+	}
 	return 0;
 }
 

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "fold.h"
+
 #define HDR_LEN 12
 #define HDR_FLAG_BITS 0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD */
 #define COMP_MAX (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
@@ -124,15 +126,6 @@ static bool scan_name(struct name *n, const uint8_t *p, size_t max)
 	}
 }
 
-/* ASCII lower case of eight bytes at once: bit 5 is set where a byte is in 'A'..'Z'. */
-static inline uint64_t fold8(uint64_t x)
-{
-	const uint64_t ones = 0x0101010101010101u;
-	uint64_t low7 = x & 0x7F * ones;
-	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
-	uint64_t gt_z = low7 + (0x7F - 'Z') * ones;
-	return x | ((ge_a & ~gt_z & ~x & 0x80 * ones) >> 2);
-}
 
 static inline bool ci_eq8(const uint8_t *a, const uint8_t *b)
 {

@@ -15,7 +15,8 @@ typedef void (*sx_http_handler)(struct evhttp_request *req, void *arg);
  * "127.0.0.1:0", "[::1]:8181") with @h, on the control thread's loop @base.
  * Listeners are shared by address and outlive configuration reloads: when two
  * routes have the same address and path (old and new configuration during a
- * reload), the newest one answers. Port 0 picks a free port (sx_http_route_port()).
+ * reload), the newest one answers. Port 0 picks a free port, logged as
+ * "serving PATH on port N" (and given by sx_http_route_port()).
  * @return 0, or an error with a message ("listen tcp :8080: ...") in @err.
  */
 int sx_http_route_add(struct sx_http_route **out, struct event_base *base, const char *addr,

@@ -151,9 +151,6 @@ health_start(void *inst, struct sx_runtime *rt)
 		sx_plog(SX_LOG_ERROR, "health", "%s", err);
 		return rc;
 	}
-	if (strcmp(h->addr + strlen(h->addr) - 2, ":0") == 0) {
-		sx_plog(SX_LOG_INFO, "health", "serving /health on port %u", sx_http_route_port(h->route));
-	}
 	sx_rt_set_lameduck(rt, h->lameduck_ms);
 	h->timer = event_new(h->base, -1, EV_PERSIST, probe, h);
 	if (!h->timer || event_add(h->timer, &every) < 0) {

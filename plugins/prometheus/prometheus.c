@@ -329,10 +329,6 @@ prom_start(void *inst, struct sx_runtime *rt)
 		sx_plog(SX_LOG_ERROR, "prometheus", "%s", err);
 		return rc;
 	}
-	if (strcmp(p->addr + strlen(p->addr) - 2, ":0") == 0) {
-		sx_plog(SX_LOG_INFO, "prometheus", "serving /metrics on port %u",
-		        sx_http_route_port(p->route));
-	}
 	return 0;
 }
 

@@ -89,9 +89,6 @@ ready_start(void *inst, struct sx_runtime *rt)
 		sx_plog(SX_LOG_ERROR, "ready", "%s", err);
 		return rc;
 	}
-	if (strcmp(r->addr + strlen(r->addr) - 2, ":0") == 0) {
-		sx_plog(SX_LOG_INFO, "ready", "serving /ready on port %u", sx_http_route_port(r->route));
-	}
 	return 0;
 }
 
