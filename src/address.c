@@ -12,7 +12,8 @@
 
 #include "address.h"
 
-int sx_zones_push(struct sx_zones *zones, const uint8_t *wire)
+int
+sx_zones_push(struct sx_zones *zones, const uint8_t *wire)
 {
 	char name[SX_DNAME_STRMAX];
 	struct sx_zone *z;
@@ -38,7 +39,8 @@ int sx_zones_push(struct sx_zones *zones, const uint8_t *wire)
 	return 0;
 }
 
-static int push_name(struct sx_zones *zones, const char *name, char *err, size_t errlen)
+static int
+push_name(struct sx_zones *zones, const char *name, char *err, size_t errlen)
 {
 	uint8_t wire[SX_DNAME_MAX];
 
@@ -51,7 +53,8 @@ static int push_name(struct sx_zones *zones, const char *name, char *err, size_t
 }
 
 /* The reverse zone of the first @bits bits of @addr (a multiple of 8 for v4, of 4 for v6). */
-static int push_reverse(struct sx_zones *zones, const uint8_t *addr, bool v6, unsigned bits)
+static int
+push_reverse(struct sx_zones *zones, const uint8_t *addr, bool v6, unsigned bits)
 {
 	char name[128];
 	size_t n = 0;
@@ -73,7 +76,8 @@ static int push_reverse(struct sx_zones *zones, const uint8_t *addr, bool v6, un
 }
 
 /* Whether @host has the shape ADDRESS/BITS, so that it must parse as a CIDR. */
-static bool looks_like_cidr(const char *host)
+static bool
+looks_like_cidr(const char *host)
 {
 	const char *slash = strchr(host, '/');
 
@@ -90,7 +94,8 @@ static bool looks_like_cidr(const char *host)
  * Expand the CIDR @host into reverse zones. The subnets are split at the next
  * label boundary (8 bits for v4, 4 for v6), so a /15 gives two /16 zones.
  */
-static int push_cidr(struct sx_zones *zones, const char *host, char *err, size_t errlen)
+static int
+push_cidr(struct sx_zones *zones, const char *host, char *err, size_t errlen)
 {
 	const char *slash = strchr(host, '/');
 	bool v6 = memchr(host, ':', (size_t)(slash - host)) != NULL;
@@ -112,7 +117,7 @@ static int push_cidr(struct sx_zones *zones, const char *host, char *err, size_t
 		goto bad;
 	}
 	for (unsigned i = bits; i < maxbits; i++) {
-		addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+		addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
 	}
 	extra = bits % step ? step - bits % step : 0;
 	for (unsigned sub = 0; sub < 1u << extra && rc == 0; sub++) {
@@ -133,8 +138,8 @@ bad:
 }
 
 /* Zones of @host (a name or a CIDR); @what is the text to quote in messages. */
-static int push_host(struct sx_zones *zones, const char *host, const char *what, char *err,
-                     size_t errlen)
+static int
+push_host(struct sx_zones *zones, const char *host, const char *what, char *err, size_t errlen)
 {
 	if (host[0] == '\0') {
 		snprintf(err, errlen, "no zone in '%s'", what);
@@ -159,7 +164,8 @@ static int push_host(struct sx_zones *zones, const char *host, const char *what,
  * colon, so an IPv6 CIDR ("2001:db8::/30") keeps its colons: its mask comes
  * before any port.
  */
-static int split(const char *in, bool key, char **host, int *port, char *err, size_t errlen)
+static int
+split(const char *in, bool key, char **host, int *port, char *err, size_t errlen)
 {
 	const char *s = in, *sep = strstr(in, "://"), *colon;
 	size_t hlen;
@@ -191,8 +197,9 @@ static int split(const char *in, bool key, char **host, int *port, char *err, si
 	return *host ? 0 : -ENOMEM;
 }
 
-int sx_address_key(const char *key, uint16_t dflt_port, struct sx_zones *zones, uint16_t *port,
-                   char *err, size_t errlen)
+int
+sx_address_key(const char *key, uint16_t dflt_port, struct sx_zones *zones, uint16_t *port,
+               char *err, size_t errlen)
 {
 	char *host;
 	int p, rc;
@@ -207,7 +214,8 @@ int sx_address_key(const char *key, uint16_t dflt_port, struct sx_zones *zones, 
 	return rc;
 }
 
-int sx_address_zone(const char *arg, struct sx_zones *zones, char *err, size_t errlen)
+int
+sx_address_zone(const char *arg, struct sx_zones *zones, char *err, size_t errlen)
 {
 	char *host;
 	int p, rc;

@@ -12,17 +12,19 @@
 #include "address.h"
 #include "cf_internal.h"
 
-static bool is_brace(const struct sx_token *t, char c)
+static bool
+is_brace(const struct sx_token *t, char c)
 {
 	return !t->quoted && t->text[0] == c && t->text[1] == '\0';
 }
 
 static int verr_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 static int err_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-static int verr_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, va_list ap)
+static int
+verr_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, va_list ap)
 {
 	int n;
 
@@ -33,7 +35,8 @@ static int verr_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, 
 	return SX_EINVAL;
 }
 
-static int err_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, ...)
+static int
+err_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,7 +46,8 @@ static int err_at(struct sx_cf *cf, const struct sx_token *t, const char *fmt, .
 	return SX_EINVAL;
 }
 
-int sx_cf_err(struct sx_cf *cf, const char *fmt, ...)
+int
+sx_cf_err(struct sx_cf *cf, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,7 +57,8 @@ int sx_cf_err(struct sx_cf *cf, const char *fmt, ...)
 	return SX_EINVAL;
 }
 
-static int add_line(struct sx_cf *cf, const struct sx_token *tok, int n)
+static int
+add_line(struct sx_cf *cf, const struct sx_token *tok, int n)
 {
 	struct sx_cf_line *l = cf->lines;
 
@@ -73,8 +78,9 @@ static int add_line(struct sx_cf *cf, const struct sx_token *tok, int n)
  * The parser guarantees the shape NAME ARGS... [{ ... }] with balanced
  * braces. A line ends where the next one starts or at a brace.
  */
-int sx_cf_set_directive(struct sx_cf *cf, const struct sx_cf_block *b, const struct sx_cf_dir *d,
-                        const char *plugin)
+int
+sx_cf_set_directive(struct sx_cf *cf, const struct sx_cf_block *b, const struct sx_cf_dir *d,
+                    const char *plugin)
 {
 	const struct sx_token *t = b->tokens + d->first;
 	size_t n = d->count, i = 1, start;
@@ -94,7 +100,8 @@ int sx_cf_set_directive(struct sx_cf *cf, const struct sx_cf_block *b, const str
 	for (i++; i < n;) {
 		if (is_brace(&t[i], '}')) {
 			if (i + 1 < n) {
-				return err_at(cf, &t[i + 1], "unexpected '%s' after '}'", t[i + 1].text);
+				return err_at(cf, &t[i + 1], "unexpected '%s' after '}'",
+				              t[i + 1].text);
 			}
 			break;
 		}
@@ -113,24 +120,28 @@ int sx_cf_set_directive(struct sx_cf *cf, const struct sx_cf_block *b, const str
 	return 0;
 }
 
-void sx_cf_rewind(struct sx_cf *cf)
+void
+sx_cf_rewind(struct sx_cf *cf)
 {
 	cf->cur = 0;
 }
 
-void sx_cf_fini(struct sx_cf *cf)
+void
+sx_cf_fini(struct sx_cf *cf)
 {
 	free(cf->lines);
 	cf->lines = NULL;
 	cf->nlines = cf->linecap = 0;
 }
 
-int sx_cf_nargs(const struct sx_cf *cf)
+int
+sx_cf_nargs(const struct sx_cf *cf)
 {
 	return cf->lines[cf->cur].n;
 }
 
-const char *sx_cf_arg(const struct sx_cf *cf, int i)
+const char *
+sx_cf_arg(const struct sx_cf *cf, int i)
 {
 	if (i < 0 || i >= cf->lines[cf->cur].n) {
 		return NULL;
@@ -138,7 +149,8 @@ const char *sx_cf_arg(const struct sx_cf *cf, int i)
 	return cf->lines[cf->cur].tok[i].text;
 }
 
-bool sx_cf_next_line(struct sx_cf *cf)
+bool
+sx_cf_next_line(struct sx_cf *cf)
 {
 	cf->visited = true;
 	if (cf->cur + 1 >= cf->nlines) {
@@ -148,42 +160,50 @@ bool sx_cf_next_line(struct sx_cf *cf)
 	return true;
 }
 
-bool sx_cf_has_block(const struct sx_cf *cf)
+bool
+sx_cf_has_block(const struct sx_cf *cf)
 {
 	return cf->has_block;
 }
 
-const char *sx_cf_file(const struct sx_cf *cf)
+const char *
+sx_cf_file(const struct sx_cf *cf)
 {
 	return cf->lines[cf->cur].tok->file;
 }
 
-int sx_cf_line(const struct sx_cf *cf)
+int
+sx_cf_line(const struct sx_cf *cf)
 {
 	return cf->lines[cf->cur].tok->line;
 }
 
-const char *sx_cf_dir(const struct sx_cf *cf)
+const char *
+sx_cf_dir(const struct sx_cf *cf)
 {
 	return cf->dir;
 }
 
-const struct sx_zones *sx_cf_block_zones(const struct sx_cf *cf)
+const struct sx_zones *
+sx_cf_block_zones(const struct sx_cf *cf)
 {
 	return &cf->block->zones;
 }
 
-uint16_t sx_cf_block_port(const struct sx_cf *cf, size_t i)
+uint16_t
+sx_cf_block_port(const struct sx_cf *cf, size_t i)
 {
 	return i < cf->block->zones.n ? cf->block->ports[i] : 0;
 }
 
-unsigned sx_cf_workers(const struct sx_cf *cf)
+unsigned
+sx_cf_workers(const struct sx_cf *cf)
 {
 	return cf->workers;
 }
 
-int sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen)
+int
+sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen)
 {
 	struct sx_block *b = cf->block;
 	struct sockaddr_storage ss = { 0 }, *l;
@@ -210,7 +230,8 @@ int sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t sale
 
 /* ---- zones ---- */
 
-static bool within_any(const struct sx_zones *set, const struct sx_zone *z)
+static bool
+within_any(const struct sx_zones *set, const struct sx_zone *z)
 {
 	for (size_t i = 0; i < set->n; i++) {
 		if (sx_dname_is_sub(z->wire, set->z[i].wire)) {
@@ -220,8 +241,9 @@ static bool within_any(const struct sx_zones *set, const struct sx_zone *z)
 	return false;
 }
 
-int sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt,
-                const struct sx_zones *within, struct sx_zones *out)
+int
+sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt, const struct sx_zones *within,
+            struct sx_zones *out)
 {
 	char msg[512];
 	int rc = 0;
@@ -249,7 +271,8 @@ int sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt,
 	return rc;
 }
 
-int sx_zones_match(const struct sx_zones *zones, const uint8_t *name)
+int
+sx_zones_match(const struct sx_zones *zones, const uint8_t *name)
 {
 	int best = -1;
 
@@ -262,7 +285,8 @@ int sx_zones_match(const struct sx_zones *zones, const uint8_t *name)
 	return best;
 }
 
-void sx_zones_fini(struct sx_zones *zones)
+void
+sx_zones_fini(struct sx_zones *zones)
 {
 	for (size_t i = 0; i < zones->n; i++) {
 		free(zones->z[i].name);
@@ -276,7 +300,8 @@ void sx_zones_fini(struct sx_zones *zones)
 
 #define NS_MAX ((uint64_t)INT64_MAX) /* Go's limit: about 292 years */
 
-static uint64_t unit_ns(const char *u, size_t len)
+static uint64_t
+unit_ns(const char *u, size_t len)
 {
 	static const struct {
 		const char *name;
@@ -301,7 +326,8 @@ static uint64_t unit_ns(const char *u, size_t len)
 }
 
 /* Go's time.ParseDuration, plus a bare integer meaning seconds; no sign allowed. */
-int sx_parse_duration(const char *s, uint64_t *ms)
+int
+sx_parse_duration(const char *s, uint64_t *ms)
 {
 	uint64_t total = 0;
 
@@ -331,7 +357,8 @@ int sx_parse_duration(const char *s, uint64_t *ms)
 		}
 		if (*s == '.') {
 			for (s++; *s >= '0' && *s <= '9'; s++, nd++) {
-				if (scale < 1000000000000000000ull) { /* further digits are below 1 ns */
+				if (scale <
+				    1000000000000000000ull) { /* further digits are below 1 ns */
 					frac = frac * 10 + (uint64_t)(*s - '0');
 					scale *= 10;
 				}

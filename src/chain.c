@@ -117,7 +117,7 @@ sx_chain_resume(struct sx_req *req, int verdict)
 }
 
 #define SUB_MAX_DEPTH 8
-#define SUB_BUF 16384
+#define SUB_BUF       16384
 
 static void
 sub_start(evutil_socket_t fd, short what, void *arg)
@@ -158,8 +158,8 @@ sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_sub
 	q[len++] = (uint8_t)type;
 	q[len++] = 0;
 	q[len++] = SX_CLASS_IN;
-	static const uint8_t opt[] = { 0, 0, 41, (SUB_BUF >> 8) & 0xff, SUB_BUF & 0xff,
-	                               0, 0, 0, 0, 0, 0 };
+	static const uint8_t opt[] = { 0, 0, 41, (SUB_BUF >> 8) & 0xff, SUB_BUF & 0xff, 0, 0, 0,
+		                       0, 0, 0 };
 	memcpy(q + len, opt, sizeof(opt));
 	len += sizeof(opt);
 	if (sx_wire_parse_query(q, len, &sub->q, sub->lname) != SX_PARSE_OK) {
@@ -179,8 +179,8 @@ sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_sub
 	sub->out = sx_req_alloc(sub, SUB_BUF);
 	sub->out_cap = SUB_BUF;
 	/* Start after the caller's handler has returned SX_SUSPEND. */
-	if (!sub->out || event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, sub_start, sub,
-	                                 NULL) < 0) {
+	if (!sub->out ||
+	    event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, sub_start, sub, NULL) < 0) {
 		sx_req_put(sub);
 		return -ENOMEM;
 	}
@@ -241,8 +241,8 @@ sx_req_refresh(struct sx_req *req)
 	r->sub_cb = refresh_done;
 	r->out_cap = sx_wire_reply_limit(&r->q);
 	r->out = sx_req_alloc(r, r->out_cap);
-	if (!r->out || event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, refresh_start, r,
-	                               NULL) < 0) {
+	if (!r->out ||
+	    event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, refresh_start, r, NULL) < 0) {
 		sx_req_put(r);
 		return -ENOMEM;
 	}

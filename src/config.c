@@ -29,9 +29,10 @@ struct ranked {
 };
 
 static int err_at(char *err, size_t errlen, const struct sx_token *t, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
-static int err_at(char *err, size_t errlen, const struct sx_token *t, const char *fmt, ...)
+static int
+err_at(char *err, size_t errlen, const struct sx_token *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -45,7 +46,8 @@ static int err_at(char *err, size_t errlen, const struct sx_token *t, const char
 	return SX_EINVAL;
 }
 
-static int zone_key_cmp(const struct sx_config *cfg, const struct zref *x, const struct zref *y)
+static int
+zone_key_cmp(const struct sx_config *cfg, const struct zref *x, const struct zref *y)
 {
 	const struct sx_block *bx = &cfg->blocks[x->block], *by = &cfg->blocks[y->block];
 	const struct sx_zone *zx = &bx->zones.z[x->zone], *zy = &by->zones.z[y->zone];
@@ -59,12 +61,14 @@ static int zone_key_cmp(const struct sx_config *cfg, const struct zref *x, const
 	return memcmp(zx->wire, zy->wire, zx->len);
 }
 
-static bool earlier(const struct zref *x, const struct zref *y)
+static bool
+earlier(const struct zref *x, const struct zref *y)
 {
 	return x->block != y->block ? x->block < y->block : x->zone < y->zone;
 }
 
-static int zcmp(const void *a, const void *b, void *cfg)
+static int
+zcmp(const void *a, const void *b, void *cfg)
 {
 	int c = zone_key_cmp(cfg, a, b);
 
@@ -75,8 +79,8 @@ static int zcmp(const void *a, const void *b, void *cfg)
  * A zone served twice on one port is an error; report the first repeat in
  * Corefile order, as it is the one the reader most likely just added.
  */
-static int check_duplicates(struct sx_config *cfg, struct zref *refs, size_t n, char *err,
-                            size_t errlen)
+static int
+check_duplicates(struct sx_config *cfg, struct zref *refs, size_t n, char *err, size_t errlen)
 {
 	const struct zref *dup = NULL;
 
@@ -85,7 +89,8 @@ static int check_duplicates(struct sx_config *cfg, struct zref *refs, size_t n, 
 	}
 	qsort_r(refs, n, sizeof(*refs), zcmp, cfg);
 	for (size_t i = 1; i < n; i++) {
-		if (zone_key_cmp(cfg, &refs[i - 1], &refs[i]) == 0 && (!dup || earlier(&refs[i], dup))) {
+		if (zone_key_cmp(cfg, &refs[i - 1], &refs[i]) == 0 &&
+		    (!dup || earlier(&refs[i], dup))) {
 			dup = &refs[i];
 		}
 	}
@@ -98,7 +103,8 @@ static int check_duplicates(struct sx_config *cfg, struct zref *refs, size_t n, 
 }
 
 /* Zones and ports of every block's keys. */
-static int normalise_keys(struct sx_config *cfg, uint16_t dflt, char *err, size_t errlen)
+static int
+normalise_keys(struct sx_config *cfg, uint16_t dflt, char *err, size_t errlen)
 {
 	const struct sx_corefile *corefile = cfg->corefile;
 	struct zref *refs = NULL, *r;
@@ -117,13 +123,16 @@ static int normalise_keys(struct sx_config *cfg, uint16_t dflt, char *err, size_
 			uint16_t *ports;
 			uint16_t port;
 
-			rc = sx_address_key(cb->keys[k].text, dflt, &b->zones, &port, msg, sizeof(msg));
+			rc = sx_address_key(cb->keys[k].text, dflt, &b->zones, &port, msg,
+			                    sizeof(msg));
 			if (rc < 0) {
-				rc = rc == -ENOMEM ? rc : err_at(err, errlen, &cb->keys[k], "%s", msg);
+				rc = rc == -ENOMEM ? rc
+				                   : err_at(err, errlen, &cb->keys[k], "%s", msg);
 				break;
 			}
 			if (nrefs + b->zones.n - before > MAX_ZONES) {
-				rc = err_at(err, errlen, &cb->keys[k], "more than %d zones", MAX_ZONES);
+				rc = err_at(err, errlen, &cb->keys[k], "more than %d zones",
+				            MAX_ZONES);
 				break;
 			}
 			ports = reallocarray(b->ports, b->zones.n, sizeof(*ports));
@@ -140,7 +149,8 @@ static int normalise_keys(struct sx_config *cfg, uint16_t dflt, char *err, size_
 			}
 			for (size_t z = before; z < b->zones.n; z++) {
 				ports[z] = port;
-				refs[nrefs++] = (struct zref){ .block = i, .zone = z, .key = &cb->keys[k] };
+				refs[nrefs++] =
+				        (struct zref){ .block = i, .zone = z, .key = &cb->keys[k] };
 			}
 		}
 	}
@@ -151,7 +161,8 @@ static int normalise_keys(struct sx_config *cfg, uint16_t dflt, char *err, size_
 	return rc;
 }
 
-static int rcmp(const void *a, const void *b)
+static int
+rcmp(const void *a, const void *b)
 {
 	const struct ranked *x = a, *y = b;
 
@@ -162,8 +173,9 @@ static int rcmp(const void *a, const void *b)
 }
 
 /* Set up directive @d with its plugin; the instance joins @chain even when setup fails. */
-static int setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins,
-                     const struct sx_cf_block *cb, size_t d, struct ranked *chain, size_t *n)
+static int
+setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins, const struct sx_cf_block *cb,
+          size_t d, struct ranked *chain, size_t *n)
 {
 	const struct sx_token *name = &cb->tokens[cb->dirs[d].first];
 	const struct sx_plugin *p = NULL;
@@ -179,9 +191,10 @@ static int setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins,
 	}
 	for (size_t i = 0; i < *n && !p->repeat; i++) {
 		if (chain[i].in.plugin == p) {
-			return err_at(cf->err, cf->errlen, name,
-			              "plugin/%s: this plugin can only be used once per Server Block",
-			              p->name);
+			return err_at(
+			        cf->err, cf->errlen, name,
+			        "plugin/%s: this plugin can only be used once per Server Block",
+			        p->name);
 		}
 	}
 	rc = sx_cf_set_directive(cf, cb, &cb->dirs[d], p->name);
@@ -219,8 +232,9 @@ static int setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins,
 	return rc;
 }
 
-static int setup_block(struct sx_cf *cf, const struct sx_plugin *const *plugins,
-                       const struct sx_cf_block *cb, struct sx_block *b)
+static int
+setup_block(struct sx_cf *cf, const struct sx_plugin *const *plugins, const struct sx_cf_block *cb,
+            struct sx_block *b)
 {
 	struct ranked *chain;
 	size_t n = 0;
@@ -258,9 +272,9 @@ static int setup_block(struct sx_cf *cf, const struct sx_plugin *const *plugins,
 	return rc;
 }
 
-static int build(struct sx_corefile *corefile, const struct sx_plugin *const *plugins,
-                 const char *dir, const struct sx_config_opts *opts, struct sx_config **out,
-                 char *err, size_t errlen)
+static int
+build(struct sx_corefile *corefile, const struct sx_plugin *const *plugins, const char *dir,
+      const struct sx_config_opts *opts, struct sx_config **out, char *err, size_t errlen)
 {
 	struct sx_cf cf = { .dir = dir, .err = err, .errlen = errlen };
 	struct sx_config *cfg;
@@ -298,9 +312,10 @@ fail:
 	return rc;
 }
 
-int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *name,
-                         const char *text, const char *dir, const struct sx_config_opts *opts,
-                         struct sx_config **out, char *err, size_t errlen)
+int
+sx_config_parse_with(const struct sx_plugin *const *plugins, const char *name, const char *text,
+                     const char *dir, const struct sx_config_opts *opts, struct sx_config **out,
+                     char *err, size_t errlen)
 {
 	struct sx_corefile *corefile;
 	int rc;
@@ -313,15 +328,16 @@ int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *nam
 	return build(corefile, plugins, dir ? dir : ".", opts, out, err, errlen);
 }
 
-int sx_config_parse(const char *name, const char *text, const char *dir,
-                    const struct sx_config_opts *opts, struct sx_config **out, char *err,
-                    size_t errlen)
+int
+sx_config_parse(const char *name, const char *text, const char *dir,
+                const struct sx_config_opts *opts, struct sx_config **out, char *err, size_t errlen)
 {
 	return sx_config_parse_with(sx_plugins, name, text, dir, opts, out, err, errlen);
 }
 
-int sx_config_load(const char *path, const struct sx_config_opts *opts, struct sx_config **out,
-                   char *err, size_t errlen)
+int
+sx_config_load(const char *path, const struct sx_config_opts *opts, struct sx_config **out,
+               char *err, size_t errlen)
 {
 	struct sx_corefile *corefile;
 	const char *slash = strrchr(path, '/');
@@ -347,7 +363,8 @@ int sx_config_load(const char *path, const struct sx_config_opts *opts, struct s
 	return rc;
 }
 
-void sx_config_free(struct sx_config *cfg)
+void
+sx_config_free(struct sx_config *cfg)
 {
 	if (!cfg) {
 		return;

@@ -14,13 +14,13 @@ struct sx_instance {
 };
 
 struct sx_block {
-	struct sx_zones zones;       /* all zones of the block's keys, CIDR expanded */
-	uint16_t *ports;             /* ports[i] serves zones.z[i]; 0: the one ephemeral port */
+	struct sx_zones zones;           /* all zones of the block's keys, CIDR expanded */
+	uint16_t *ports;                 /* ports[i] serves zones.z[i]; 0: the one ephemeral port */
 	struct sockaddr_storage *listen; /* from `bind`; none means the wildcard address */
 	size_t nlisten;
-	struct sx_instance *chain;   /* every instance, in plugin.cfg order */
+	struct sx_instance *chain; /* every instance, in plugin.cfg order */
 	size_t nchain;
-	const char *file;            /* where the block starts, for messages */
+	const char *file; /* where the block starts, for messages */
 	int line;
 };
 
@@ -42,19 +42,19 @@ struct sx_config {
  * (unknown directive, option, wrong argument count, repeats: all errors).
  * Nothing is started. @return 0, or an error with "FILE:LINE: message" in @err.
  */
-int sx_config_load(const char *path, const struct sx_config_opts *opts,
-                   struct sx_config **out, char *err, size_t errlen);
+int sx_config_load(const char *path, const struct sx_config_opts *opts, struct sx_config **out,
+                   char *err, size_t errlen);
 int sx_config_parse(const char *name, const char *text, const char *dir,
-                    const struct sx_config_opts *opts, struct sx_config **out,
-                    char *err, size_t errlen);
+                    const struct sx_config_opts *opts, struct sx_config **out, char *err,
+                    size_t errlen);
 
 /**
  * As sx_config_parse() with the plugin table @plugins (NULL-terminated, in
  * execution order) instead of sx_plugins[]: lets tests set up plugins of their own.
  */
-int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *name,
-                         const char *text, const char *dir, const struct sx_config_opts *opts,
-                         struct sx_config **out, char *err, size_t errlen);
+int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *name, const char *text,
+                         const char *dir, const struct sx_config_opts *opts, struct sx_config **out,
+                         char *err, size_t errlen);
 
 /** Tear down every instance (teardown hooks) and free the configuration. NULL is a no-op. */
 void sx_config_free(struct sx_config *cfg);

@@ -19,10 +19,10 @@
  * count (the caps CoreDNS documents) and in the tokens they produce, so a
  * small file cannot expand into an unbounded configuration.
  */
-#define MAX_FILE_SIZE (16u << 20)
-#define MAX_TOKENS (1u << 20)
+#define MAX_FILE_SIZE       (16u << 20)
+#define MAX_TOKENS          (1u << 20)
 #define MAX_SNIPPET_IMPORTS 10000
-#define MAX_FILE_IMPORTS 100000
+#define MAX_FILE_IMPORTS    100000
 
 /* A token as lexed: text owned by its source, never changed. */
 struct rtok {
@@ -87,20 +87,21 @@ struct parser {
 	struct stream *stack;
 	size_t depth, stackcap;
 	size_t snippet_imports, file_imports, ntokens;
-	struct tok last;  /* the last token read, for line starts and pushback */
+	struct tok last; /* the last token read, for line starts and pushback */
 	bool have_last, pushed;
 	struct sx_cf_block *blk; /* the block being filled */
 	size_t keycap, tokcap, dircap;
 };
 
 static int vperr(struct parser *p, int src, int line, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+        __attribute__((format(printf, 4, 0)));
 static int perr(struct parser *p, int src, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static int tok_err(struct parser *p, const struct tok *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-static int vperr(struct parser *p, int src, int line, const char *fmt, va_list ap)
+static int
+vperr(struct parser *p, int src, int line, const char *fmt, va_list ap)
 {
 	int n;
 
@@ -111,7 +112,8 @@ static int vperr(struct parser *p, int src, int line, const char *fmt, va_list a
 	return SX_EINVAL;
 }
 
-static int perr(struct parser *p, int src, int line, const char *fmt, ...)
+static int
+perr(struct parser *p, int src, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -121,7 +123,8 @@ static int perr(struct parser *p, int src, int line, const char *fmt, ...)
 	return SX_EINVAL;
 }
 
-static int tok_err(struct parser *p, const struct tok *t, const char *fmt, ...)
+static int
+tok_err(struct parser *p, const struct tok *t, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -131,7 +134,8 @@ static int tok_err(struct parser *p, const struct tok *t, const char *fmt, ...)
 	return SX_EINVAL;
 }
 
-static void *grow(void *arr, size_t *cap, size_t need, size_t size)
+static void *
+grow(void *arr, size_t *cap, size_t need, size_t size)
 {
 	size_t ncap;
 	void *n;
@@ -150,7 +154,8 @@ static void *grow(void *arr, size_t *cap, size_t need, size_t size)
 	return n;
 }
 
-static int tokvec_push(struct tokvec *v, const struct rtok *t)
+static int
+tokvec_push(struct tokvec *v, const struct rtok *t)
 {
 	struct rtok *n = grow(v->t, &v->cap, v->n + 1, sizeof(*n));
 
@@ -164,13 +169,15 @@ static int tokvec_push(struct tokvec *v, const struct rtok *t)
 
 /* ---- lexer ---- */
 
-static bool is_space(char c)
+static bool
+is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f';
 }
 
 /* Append one token's text to @v, copying @buf. */
-static int lex_emit(struct tokvec *v, const char *buf, size_t len, int line, int src, bool quoted)
+static int
+lex_emit(struct tokvec *v, const char *buf, size_t len, int line, int src, bool quoted)
 {
 	struct rtok t = { .line = line, .src = src, .quoted = quoted };
 
@@ -189,7 +196,8 @@ static int lex_emit(struct tokvec *v, const char *buf, size_t len, int line, int
  * Split @text into tokens for source @src. The token buffer never grows
  * beyond the input, so it is sized once.
  */
-static int lex(struct parser *p, int src, const char *text, size_t len)
+static int
+lex(struct parser *p, int src, const char *text, size_t len)
 {
 	struct tokvec *v = &p->srcs[src].toks;
 	size_t i = 0, n = 0;
@@ -276,7 +284,8 @@ static int lex(struct parser *p, int src, const char *text, size_t len)
 
 /* ---- sources ---- */
 
-static int read_fd(int fd, char **out, size_t *outlen)
+static int
+read_fd(int fd, char **out, size_t *outlen)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL, *n;
@@ -316,7 +325,8 @@ static int read_fd(int fd, char **out, size_t *outlen)
 	return 0;
 }
 
-static char *dir_of(const char *path)
+static char *
+dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
@@ -330,7 +340,8 @@ static char *dir_of(const char *path)
 }
 
 /* Register a source named @path (shown in messages) whose relative imports resolve in @dir. */
-static int add_src(struct parser *p, const char *path, const char *dir)
+static int
+add_src(struct parser *p, const char *path, const char *dir)
 {
 	struct sx_corefile *cf = p->cf;
 	size_t cap = cf->nfiles;
@@ -359,7 +370,8 @@ static int add_src(struct parser *p, const char *path, const char *dir)
 	return (int)cap;
 }
 
-static int add_origin(struct parser *p, int parent, int src, int snippet)
+static int
+add_origin(struct parser *p, int parent, int src, int snippet)
 {
 	struct origin *o = grow(p->origins, &p->origincap, p->norigins + 1, sizeof(*o));
 
@@ -371,7 +383,8 @@ static int add_origin(struct parser *p, int parent, int src, int snippet)
 	return (int)p->norigins++;
 }
 
-static int push_stream(struct parser *p, int src, int snippet, int parent)
+static int
+push_stream(struct parser *p, int src, int snippet, int parent)
 {
 	int origin = add_origin(p, parent, src, snippet);
 	struct stream *s;
@@ -391,7 +404,8 @@ static int push_stream(struct parser *p, int src, int snippet, int parent)
 /* ---- environment ---- */
 
 /* Replace {$NAME} and {%NAME%} by the variable's value (unset: empty); values are not rescanned. */
-static char *envsub(const char *s, bool *changed)
+static char *
+envsub(const char *s, bool *changed)
 {
 	size_t len = strlen(s), cap = len + 1, n = 0;
 	char *out = malloc(cap), *tmp;
@@ -443,16 +457,19 @@ static char *envsub(const char *s, bool *changed)
 
 /* ---- token reader ---- */
 
-static bool is_brace(const struct tok *t, char c)
+static bool
+is_brace(const struct tok *t, char c)
 {
 	return !t->r->quoted && t->r->text[0] == c && t->r->text[1] == '\0';
 }
 
-static const struct rtok *raw_next(struct parser *p, int *origin)
+static const struct rtok *
+raw_next(struct parser *p, int *origin)
 {
 	while (p->depth > 0) {
 		struct stream *s = &p->stack[p->depth - 1];
-		const struct tokvec *v = s->src >= 0 ? &p->srcs[s->src].toks : &p->snips[s->snippet].toks;
+		const struct tokvec *v = s->src >= 0 ? &p->srcs[s->src].toks
+		                                     : &p->snips[s->snippet].toks;
 
 		if (s->pos < v->n) {
 			*origin = s->origin;
@@ -469,7 +486,8 @@ static int do_import(struct parser *p, const struct tok *imp);
  * Read the next token into *@t: 1, 0 at the end, or an error. With @expand,
  * `import` at the start of a line is replaced by what it names.
  */
-static int next(struct parser *p, struct tok *t, bool expand)
+static int
+next(struct parser *p, struct tok *t, bool expand)
 {
 	const struct rtok *r;
 	int origin, rc;
@@ -500,18 +518,21 @@ static int next(struct parser *p, struct tok *t, bool expand)
 	}
 }
 
-static void unread(struct parser *p)
+static void
+unread(struct parser *p)
 {
 	p->pushed = true;
 }
 
 /* ---- imports ---- */
 
-static int import_snippet(struct parser *p, const struct tok *imp, size_t idx, const char *name)
+static int
+import_snippet(struct parser *p, const struct tok *imp, size_t idx, const char *name)
 {
 	for (int o = imp->origin; o >= 0; o = p->origins[o].parent) {
 		if (p->origins[o].snippet == (int)idx) {
-			return tok_err(p, imp, "import cycle: snippet '%s' is already being imported",
+			return tok_err(p, imp,
+			               "import cycle: snippet '%s' is already being imported",
 			               name);
 		}
 	}
@@ -523,7 +544,8 @@ static int import_snippet(struct parser *p, const struct tok *imp, size_t idx, c
 }
 
 /* The source for file @path: read once, whatever the number of imports or names it has. */
-static int open_src(struct parser *p, const struct tok *imp, const char *path)
+static int
+open_src(struct parser *p, const struct tok *imp, const char *path)
 {
 	struct stat st;
 	char *text;
@@ -553,7 +575,8 @@ static int open_src(struct parser *p, const struct tok *imp, const char *path)
 		            S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 	}
 	for (size_t i = 0; i < p->cf->nfiles; i++) {
-		if (p->srcs[i].has_id && p->srcs[i].dev == st.st_dev && p->srcs[i].ino == st.st_ino) {
+		if (p->srcs[i].has_id && p->srcs[i].dev == st.st_dev &&
+		    p->srcs[i].ino == st.st_ino) {
 			close(fd);
 			return (int)i;
 		}
@@ -577,7 +600,8 @@ static int open_src(struct parser *p, const struct tok *imp, const char *path)
 	return rc < 0 ? rc : s;
 }
 
-static int import_file(struct parser *p, const struct tok *imp, const char *path)
+static int
+import_file(struct parser *p, const struct tok *imp, const char *path)
 {
 	int s = open_src(p, imp, path);
 
@@ -586,17 +610,19 @@ static int import_file(struct parser *p, const struct tok *imp, const char *path
 	}
 	for (int o = imp->origin; o >= 0; o = p->origins[o].parent) {
 		if (p->origins[o].src == s) {
-			return perr(p, imp->r->src, imp->r->line, "import cycle: %s is already being imported",
-			            path);
+			return perr(p, imp->r->src, imp->r->line,
+			            "import cycle: %s is already being imported", path);
 		}
 	}
 	if (++p->file_imports > MAX_FILE_IMPORTS) {
-		return perr(p, imp->r->src, imp->r->line, "more than %d file imports", MAX_FILE_IMPORTS);
+		return perr(p, imp->r->src, imp->r->line, "more than %d file imports",
+		            MAX_FILE_IMPORTS);
 	}
 	return push_stream(p, s, -1, imp->origin);
 }
 
-static size_t count_char(const char *s, char c)
+static size_t
+count_char(const char *s, char c)
 {
 	size_t n = 0;
 
@@ -606,7 +632,8 @@ static size_t count_char(const char *s, char c)
 	return n;
 }
 
-static int import_glob(struct parser *p, const struct tok *imp, const char *pattern)
+static int
+import_glob(struct parser *p, const struct tok *imp, const char *pattern)
 {
 	const char *dir = p->srcs[imp->r->src].dir;
 	char *path;
@@ -643,7 +670,8 @@ static int import_glob(struct parser *p, const struct tok *imp, const char *patt
 		return 0;
 	}
 	if (rc != 0) {
-		return rc == GLOB_NOSPACE ? -ENOMEM : tok_err(p, imp, "cannot read files for %s", pattern);
+		return rc == GLOB_NOSPACE ? -ENOMEM
+		                          : tok_err(p, imp, "cannot read files for %s", pattern);
 	}
 	/* The stack is last in, first out: push the matches backwards. */
 	for (size_t i = g.gl_pathc; i-- > 0 && rc == 0;) {
@@ -653,7 +681,8 @@ static int import_glob(struct parser *p, const struct tok *imp, const char *patt
 	return rc;
 }
 
-static int do_import(struct parser *p, const struct tok *imp)
+static int
+do_import(struct parser *p, const struct tok *imp)
 {
 	struct tok self = *imp, arg, extra;
 	char *pattern;
@@ -668,7 +697,8 @@ static int do_import(struct parser *p, const struct tok *imp)
 		if (rc) {
 			unread(p);
 		}
-		return tok_err(p, &self, "Wrong argument count or unexpected line ending after 'import'");
+		return tok_err(p, &self,
+		               "Wrong argument count or unexpected line ending after 'import'");
 	}
 	rc = next(p, &extra, false);
 	if (rc < 0) {
@@ -677,7 +707,8 @@ static int do_import(struct parser *p, const struct tok *imp)
 	if (rc) {
 		unread(p);
 		if (!extra.bol) {
-			return tok_err(p, &self, "import takes exactly one argument (what to import)");
+			return tok_err(p, &self,
+			               "import takes exactly one argument (what to import)");
 		}
 	}
 	pattern = envsub(arg.r->text, &changed);
@@ -715,8 +746,8 @@ static int do_import(struct parser *p, const struct tok *imp)
 
 /* ---- output ---- */
 
-static int emit(struct parser *p, struct sx_token **arr, size_t *n, size_t *cap,
-                const struct tok *t)
+static int
+emit(struct parser *p, struct sx_token **arr, size_t *n, size_t *cap, const struct tok *t)
 {
 	struct sx_token *a;
 	bool changed;
@@ -745,7 +776,8 @@ static int emit(struct parser *p, struct sx_token **arr, size_t *n, size_t *cap,
 	return 0;
 }
 
-static int emit_body(struct parser *p, const struct tok *t)
+static int
+emit_body(struct parser *p, const struct tok *t)
 {
 	return emit(p, &p->blk->tokens, &p->blk->ntokens, &p->tokcap, t);
 }
@@ -753,7 +785,8 @@ static int emit_body(struct parser *p, const struct tok *t)
 /* ---- parser ---- */
 
 /* One directive: its name is @t; args to the end of its line, then a { } block if opened there. */
-static int parse_directive(struct parser *p, struct tok *t)
+static int
+parse_directive(struct parser *p, struct tok *t)
 {
 	struct sx_cf_block *b = p->blk;
 	struct sx_cf_dir *d;
@@ -779,7 +812,9 @@ static int parse_directive(struct parser *p, struct tok *t)
 		rc = 0;
 		if (t->bol && nesting == 0) {
 			if (is_brace(t, '{')) {
-				return tok_err(p, t, "Unexpected '{': a block opens on its directive's line");
+				return tok_err(
+				        p, t,
+				        "Unexpected '{': a block opens on its directive's line");
 			}
 			unread(p);
 			break;
@@ -808,7 +843,8 @@ static int parse_directive(struct parser *p, struct tok *t)
 }
 
 /* Directives up to the closing brace (@open set) or to the end of input (no braces). */
-static int parse_body(struct parser *p, const struct tok *open)
+static int
+parse_body(struct parser *p, const struct tok *open)
 {
 	struct tok t;
 	int rc;
@@ -819,10 +855,13 @@ static int parse_body(struct parser *p, const struct tok *open)
 			return rc;
 		}
 		if (rc == 0) {
-			return open ? tok_err(p, open, "Unexpected EOF: this '{' is never closed") : 0;
+			return open ? tok_err(p, open, "Unexpected EOF: this '{' is never closed")
+			            : 0;
 		}
 		if (is_brace(&t, '}')) {
-			return open ? 0 : tok_err(p, &t, "Unexpected '}' because no matching opening brace");
+			return open ? 0
+			            : tok_err(p, &t,
+			                      "Unexpected '}' because no matching opening brace");
 		}
 		rc = parse_directive(p, &t);
 		if (rc < 0) {
@@ -831,7 +870,8 @@ static int parse_body(struct parser *p, const struct tok *open)
 	}
 }
 
-static int define_snippet(struct parser *p, const struct tok *key, const struct tok *open)
+static int
+define_snippet(struct parser *p, const struct tok *key, const struct tok *open)
 {
 	const char *k = p->blk->keys[0].text;
 	struct snippet *s;
@@ -849,7 +889,8 @@ static int define_snippet(struct parser *p, const struct tok *key, const struct 
 	for (size_t i = 0; i < p->nsnips; i++) {
 		if (strcmp(p->snips[i].name, name) == 0) {
 			free(name);
-			return tok_err(p, key, "redeclaration of previously declared snippet %s", k);
+			return tok_err(p, key, "redeclaration of previously declared snippet %s",
+			               k);
 		}
 	}
 	s = realloc(p->snips, (p->nsnips + 1) * sizeof(*s));
@@ -863,7 +904,9 @@ static int define_snippet(struct parser *p, const struct tok *key, const struct 
 	for (;;) {
 		rc = next(p, &t, false);
 		if (rc <= 0) {
-			return rc < 0 ? rc : tok_err(p, open, "Unexpected EOF: this '{' is never closed");
+			return rc < 0 ? rc
+			              : tok_err(p, open,
+			                        "Unexpected EOF: this '{' is never closed");
 		}
 		if (is_brace(&t, '}') && nesting-- == 0) {
 			return 0;
@@ -878,7 +921,8 @@ static int define_snippet(struct parser *p, const struct tok *key, const struct 
 	}
 }
 
-static void block_free(struct sx_cf_block *b)
+static void
+block_free(struct sx_cf_block *b)
 {
 	for (size_t i = 0; i < b->nkeys; i++) {
 		free(b->keys[i].text);
@@ -896,7 +940,8 @@ static void block_free(struct sx_cf_block *b)
  * Keys up to a '{' or the end of their line (a key ending in ',' announces
  * another, maybe on the next line); then the body. @return 1 for a snippet.
  */
-static int parse_block(struct parser *p, struct tok *t)
+static int
+parse_block(struct parser *p, struct tok *t)
 {
 	struct sx_cf_block *b = p->blk;
 	struct tok first = *t, open;
@@ -907,7 +952,8 @@ static int parse_block(struct parser *p, struct tok *t)
 	for (;;) {
 		if (is_brace(t, '{')) {
 			if (another) {
-				return tok_err(p, t, "Expected another address after ',' but got '{'");
+				return tok_err(p, t,
+				               "Expected another address after ',' but got '{'");
 			}
 			braced = true;
 			break;
@@ -933,7 +979,9 @@ static int parse_block(struct parser *p, struct tok *t)
 		}
 		if (rc == 0) {
 			if (another) {
-				return tok_err(p, &first, "Unexpected EOF: expected another address after ','");
+				return tok_err(
+				        p, &first,
+				        "Unexpected EOF: expected another address after ','");
 			}
 			break;
 		}
@@ -950,14 +998,16 @@ static int parse_block(struct parser *p, struct tok *t)
 	}
 	open = *t;
 	len = strlen(b->keys[0].text);
-	if (b->nkeys == 1 && len >= 2 && b->keys[0].text[0] == '(' && b->keys[0].text[len - 1] == ')') {
+	if (b->nkeys == 1 && len >= 2 && b->keys[0].text[0] == '(' &&
+	    b->keys[0].text[len - 1] == ')') {
 		rc = define_snippet(p, &first, braced ? &open : NULL);
 		return rc < 0 ? rc : 1;
 	}
 	return parse_body(p, braced ? &open : NULL);
 }
 
-static int parse_all(struct parser *p)
+static int
+parse_all(struct parser *p)
 {
 	struct sx_corefile *cf = p->cf;
 	struct sx_cf_block *blocks;
@@ -989,7 +1039,8 @@ static int parse_all(struct parser *p)
 	}
 }
 
-static void parser_fini(struct parser *p)
+static void
+parser_fini(struct parser *p)
 {
 	for (size_t i = 0; i < p->cf->nfiles; i++) {
 		for (size_t j = 0; j < p->srcs[i].toks.n; j++) {
@@ -1009,8 +1060,9 @@ static void parser_fini(struct parser *p)
 }
 
 /* Parse @text as source 0 named @name; @st identifies the file, when it is one. */
-static int parse(const char *name, const char *text, size_t len, const char *dir,
-                 const struct stat *st, struct sx_corefile **out, char *err, size_t errlen)
+static int
+parse(const char *name, const char *text, size_t len, const char *dir, const struct stat *st,
+      struct sx_corefile **out, char *err, size_t errlen)
 {
 	struct parser p = { .err = err, .errlen = errlen };
 	int rc;
@@ -1050,13 +1102,15 @@ static int parse(const char *name, const char *text, size_t len, const char *dir
 	return 0;
 }
 
-int sx_corefile_parse(const char *name, const char *text, const char *dir,
-                      struct sx_corefile **out, char *err, size_t errlen)
+int
+sx_corefile_parse(const char *name, const char *text, const char *dir, struct sx_corefile **out,
+                  char *err, size_t errlen)
 {
 	return parse(name, text, strlen(text), dir ? dir : ".", NULL, out, err, errlen);
 }
 
-int sx_corefile_load(const char *path, struct sx_corefile **out, char *err, size_t errlen)
+int
+sx_corefile_load(const char *path, struct sx_corefile **out, char *err, size_t errlen)
 {
 	struct stat st;
 	bool is_stdin = strcmp(path, "stdin") == 0;
@@ -1096,7 +1150,8 @@ fail:
 	return rc;
 }
 
-void sx_corefile_free(struct sx_corefile *cf)
+void
+sx_corefile_free(struct sx_corefile *cf)
 {
 	if (!cf) {
 		return;

@@ -8,8 +8,8 @@ struct sx_token {
 	char *text;       /* owned by the corefile */
 	const char *file; /* interned path, owned by the corefile */
 	int line;
-	bool quoted;      /* literal: written in quotes or made by {$ENV} (so "{" is not a brace) */
-	bool bol;         /* first token of a line (a quoted token belongs to the line it starts on) */
+	bool quoted; /* literal: written in quotes or made by {$ENV} (so "{" is not a brace) */
+	bool bol;    /* first token of a line (a quoted token belongs to the line it starts on) */
 };
 
 /* One directive: tokens[first] is its name; its args, and any { } block, follow. */
@@ -41,7 +41,7 @@ struct sx_corefile {
 int sx_corefile_load(const char *path, struct sx_corefile **out, char *err, size_t errlen);
 
 /** As sx_corefile_load() from text in memory named @name; imports resolve against @dir. */
-int sx_corefile_parse(const char *name, const char *text, const char *dir,
-                      struct sx_corefile **out, char *err, size_t errlen);
+int sx_corefile_parse(const char *name, const char *text, const char *dir, struct sx_corefile **out,
+                      char *err, size_t errlen);
 
 void sx_corefile_free(struct sx_corefile *cf);

@@ -11,13 +11,15 @@
 
 #define FIELD(inst, d, type) ((type *)(void *)((char *)(inst) + (d)->offset))
 
-int sx_set_flag(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+int
+sx_set_flag(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	*FIELD(inst, d, bool) = true;
 	return 0;
 }
 
-int sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+int
+sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	const char *arg = sx_cf_arg(cf, 1);
 	char **field = FIELD(inst, d, char *);
@@ -36,14 +38,16 @@ int sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 /* A row's hi <= 0 means no upper bound (rows leave it out); the field's type caps the value. */
-static void bounds(const struct sx_directive *d, unsigned long long max, unsigned long long *lo,
-                   unsigned long long *hi)
+static void
+bounds(const struct sx_directive *d, unsigned long long max, unsigned long long *lo,
+       unsigned long long *hi)
 {
 	*lo = d->lo > 0 ? (unsigned long long)d->lo : 0;
 	*hi = d->hi <= 0 || (unsigned long long)d->hi > max ? max : (unsigned long long)d->hi;
 }
 
-int sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+int
+sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	const char *arg = sx_cf_arg(cf, 1);
 	unsigned long long lo, hi, v = 0;
@@ -68,7 +72,8 @@ int sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 /* A duration in the shortest Go form: 1h30m, 5s, 1s500ms, 0s. */
-static void fmt_ms(char *buf, size_t len, unsigned long long ms)
+static void
+fmt_ms(char *buf, size_t len, unsigned long long ms)
 {
 	static const struct {
 		const char *unit;
@@ -79,7 +84,8 @@ static void fmt_ms(char *buf, size_t len, unsigned long long ms)
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && n < len; i++) {
 		if (ms >= units[i].ms) {
-			n += (size_t)snprintf(buf + n, len - n, "%llu%s", ms / units[i].ms, units[i].unit);
+			n += (size_t)snprintf(buf + n, len - n, "%llu%s", ms / units[i].ms,
+			                      units[i].unit);
 			ms %= units[i].ms;
 		}
 	}
@@ -88,7 +94,8 @@ static void fmt_ms(char *buf, size_t len, unsigned long long ms)
 	}
 }
 
-int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+int
+sx_set_duration(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	const char *arg = sx_cf_arg(cf, 1);
 	unsigned long long lo, hi;
@@ -106,13 +113,15 @@ int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 		if (hi == UINT64_MAX) {
 			return sx_cf_err(cf, "%s must be at least %s, not '%s'", d->name, los, arg);
 		}
-		return sx_cf_err(cf, "%s must be in range [%s, %s], not '%s'", d->name, los, his, arg);
+		return sx_cf_err(cf, "%s must be in range [%s, %s], not '%s'", d->name, los, his,
+		                 arg);
 	}
 	*FIELD(inst, d, uint64_t) = ms;
 	return 0;
 }
 
-int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+int
+sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct sx_zones *z = FIELD(inst, d, struct sx_zones);
 
@@ -122,7 +131,8 @@ int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 
 /* ---- the table walk ---- */
 
-static int count_err(struct sx_cf *cf, const struct sx_directive *d, const char *name)
+static int
+count_err(struct sx_cf *cf, const struct sx_directive *d, const char *name)
 {
 	char want[64];
 
@@ -137,7 +147,8 @@ static int count_err(struct sx_cf *cf, const struct sx_directive *d, const char 
 }
 
 /* Whether an earlier line of the block has the option @name. */
-static bool seen_before(const struct sx_cf *cf, const char *name)
+static bool
+seen_before(const struct sx_cf *cf, const char *name)
 {
 	for (size_t i = 1; i < cf->cur; i++) {
 		if (strcmp(cf->lines[i].tok[0].text, name) == 0) {
@@ -147,7 +158,8 @@ static bool seen_before(const struct sx_cf *cf, const char *name)
 	return false;
 }
 
-int sx_directives_run(struct sx_cf *cf, const struct sx_plugin *p, void *inst)
+int
+sx_directives_run(struct sx_cf *cf, const struct sx_plugin *p, void *inst)
 {
 	const struct sx_directive *rows = p->directives, *d, *star;
 	size_t nrows = 0;

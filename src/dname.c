@@ -7,18 +7,21 @@
 #include "fold.h"
 
 /* Label lengths (0..63) are never letters, so folding a whole name byte by byte is safe. */
-static inline uint8_t lc(uint8_t c)
+static inline uint8_t
+lc(uint8_t c)
 {
 	return (uint8_t)(c - 'A') < 26u ? c | 0x20 : c;
 }
 
-static bool is_digit(char c)
+static bool
+is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
 
 /* One character of a presentation label, escapes decoded; @return bytes of @p used, or 0. */
-static size_t unescape(const char *p, uint8_t *byte)
+static size_t
+unescape(const char *p, uint8_t *byte)
 {
 	if (p[0] != '\\') {
 		*byte = (uint8_t)p[0];
@@ -43,7 +46,8 @@ static size_t unescape(const char *p, uint8_t *byte)
 	return 4;
 }
 
-int sx_dname_from_str(uint8_t out[SX_DNAME_MAX], const char *str)
+int
+sx_dname_from_str(uint8_t out[SX_DNAME_MAX], const char *str)
 {
 	if (str[0] == '\0' || (str[0] == '.' && str[1] == '\0')) {
 		out[0] = 0;
@@ -81,12 +85,14 @@ int sx_dname_from_str(uint8_t out[SX_DNAME_MAX], const char *str)
 	return (int)(o + 1);
 }
 
-static bool needs_escape(uint8_t c)
+static bool
+needs_escape(uint8_t c)
 {
 	return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';';
 }
 
-int sx_dname_to_str(char *out, size_t cap, const uint8_t *wire)
+int
+sx_dname_to_str(char *out, size_t cap, const uint8_t *wire)
 {
 	size_t n = 0;
 	if (wire[0] == 0) {
@@ -125,7 +131,8 @@ int sx_dname_to_str(char *out, size_t cap, const uint8_t *wire)
 	return (int)n;
 }
 
-size_t sx_dname_len(const uint8_t *wire)
+size_t
+sx_dname_len(const uint8_t *wire)
 {
 	const uint8_t *p = wire;
 	while (*p != 0) {
@@ -134,7 +141,8 @@ size_t sx_dname_len(const uint8_t *wire)
 	return (size_t)(p - wire) + 1;
 }
 
-unsigned sx_dname_labels(const uint8_t *wire)
+unsigned
+sx_dname_labels(const uint8_t *wire)
 {
 	unsigned n = 0;
 	for (const uint8_t *p = wire; *p != 0; p += *p + 1) {
@@ -143,8 +151,8 @@ unsigned sx_dname_labels(const uint8_t *wire)
 	return n;
 }
 
-
-static inline void lower8(uint8_t *dst, const uint8_t *src)
+static inline void
+lower8(uint8_t *dst, const uint8_t *src)
 {
 	uint64_t x;
 	memcpy(&x, src, 8);
@@ -153,7 +161,8 @@ static inline void lower8(uint8_t *dst, const uint8_t *src)
 }
 
 /* Runs on every query: eight bytes at a time, the tail as one overlapping step. */
-size_t sx_dname_lower(uint8_t *dst, const uint8_t *src)
+size_t
+sx_dname_lower(uint8_t *dst, const uint8_t *src)
 {
 	size_t len = sx_dname_len(src);
 	if (len < 8) {
@@ -172,7 +181,8 @@ size_t sx_dname_lower(uint8_t *dst, const uint8_t *src)
 	return len;
 }
 
-bool sx_dname_eq(const uint8_t *a, const uint8_t *b)
+bool
+sx_dname_eq(const uint8_t *a, const uint8_t *b)
 {
 	for (;;) {
 		uint8_t n = *a;
@@ -192,7 +202,8 @@ bool sx_dname_eq(const uint8_t *a, const uint8_t *b)
 	}
 }
 
-bool sx_dname_is_sub(const uint8_t *name, const uint8_t *zone)
+bool
+sx_dname_is_sub(const uint8_t *name, const uint8_t *zone)
 {
 	unsigned nl = sx_dname_labels(name);
 	unsigned zl = sx_dname_labels(zone);
@@ -202,7 +213,8 @@ bool sx_dname_is_sub(const uint8_t *name, const uint8_t *zone)
 	return sx_dname_eq(sx_dname_skip(name, nl - zl), zone);
 }
 
-const uint8_t *sx_dname_skip(const uint8_t *wire, unsigned n)
+const uint8_t *
+sx_dname_skip(const uint8_t *wire, unsigned n)
 {
 	while (n > 0 && *wire != 0) {
 		wire += *wire + 1;

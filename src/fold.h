@@ -4,7 +4,8 @@
 #include <stdint.h>
 
 /* ASCII lower case of eight bytes at once: bit 5 is set where a byte is in 'A'..'Z'. */
-static inline uint64_t fold8(uint64_t x)
+static inline uint64_t
+fold8(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	uint64_t low7 = x & 0x7F * ones;

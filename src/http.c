@@ -47,8 +47,12 @@ sx_http_reply(struct evhttp_request *req, int code, const char *body, size_t len
 	if (b) {
 		evbuffer_add(b, body, len);
 	}
-	evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found"
-	                                : code == 503 ? "Service Unavailable" : "Error", b);
+	evhttp_send_reply(req, code,
+	                  code == 200   ? "OK"
+	                  : code == 404 ? "Not Found"
+	                  : code == 503 ? "Service Unavailable"
+	                                : "Error",
+	                  b);
 	if (b) {
 		evbuffer_free(b);
 	}

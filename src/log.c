@@ -9,11 +9,8 @@
 static enum sx_log_level min_level = SX_LOG_INFO;
 
 static const char *const level_prefix[] = {
-	[SX_LOG_DEBUG] = "[DEBUG] ",
-	[SX_LOG_INFO] = "[INFO] ",
-	[SX_LOG_WARNING] = "[WARNING] ",
-	[SX_LOG_ERROR] = "[ERROR] ",
-	[SX_LOG_FATAL] = "[FATAL] ",
+	[SX_LOG_DEBUG] = "[DEBUG] ", [SX_LOG_INFO] = "[INFO] ",   [SX_LOG_WARNING] = "[WARNING] ",
+	[SX_LOG_ERROR] = "[ERROR] ", [SX_LOG_FATAL] = "[FATAL] ",
 };
 
 void

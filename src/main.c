@@ -93,7 +93,7 @@ parse_flags(int argc, char **argv)
 		if (a[n] == '=') {
 			val = a + n + 1;
 		}
-		bool *flag = !strcmp(name, "plugins") ? &flags.plugins
+		bool *flag = !strcmp(name, "plugins")   ? &flags.plugins
 		             : !strcmp(name, "version") ? &flags.version
 		             : !strcmp(name, "quiet")   ? &flags.quiet
 		             : !strcmp(name, "check")   ? &flags.check
@@ -165,7 +165,8 @@ static int
 load_config(struct sx_config **cfg, char *err, size_t errlen)
 {
 	if (!flags.conf && access("Corefile", F_OK) != 0) {
-		return sx_config_parse("Corefile", DEFAULT_COREFILE, ".", &cfg_opts, cfg, err, errlen);
+		return sx_config_parse("Corefile", DEFAULT_COREFILE, ".", &cfg_opts, cfg, err,
+		                       errlen);
 	}
 	return sx_config_load(flags.conf ? flags.conf : "Corefile", &cfg_opts, cfg, err, errlen);
 }

@@ -21,7 +21,7 @@ sx_wcounters_init(struct sx_wcounters *c, size_t n, unsigned workers)
 	c->workers = workers;
 	c->stride = (n + per_line - 1) / per_line * per_line;
 	c->v = aligned_alloc(CACHE_LINE, (c->stride * workers * sizeof(uint64_t) + CACHE_LINE - 1) /
-	                                     CACHE_LINE * CACHE_LINE);
+	                                         CACHE_LINE * CACHE_LINE);
 	if (!c->v) {
 		return -ENOMEM;
 	}
@@ -54,8 +54,8 @@ struct sample {
 	const char *family; /* static or owned by the caller for the scrape's duration */
 	enum sx_metric_type type;
 	const char *help;
-	char *line;         /* the complete sample line(s), newline-terminated */
-	size_t seq;         /* insertion order, to keep it within a family */
+	char *line; /* the complete sample line(s), newline-terminated */
+	size_t seq; /* insertion order, to keep it within a family */
 };
 
 struct sx_metrics {
@@ -94,8 +94,7 @@ push(struct sx_metrics *m, const char *family, enum sx_metric_type type, const c
 	m->n++;
 }
 
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 static char *
 fmt(const char *f, ...)
@@ -129,8 +128,8 @@ num(char *buf, size_t cap, double v)
 }
 
 void
-sx_metrics_add(struct sx_metrics *m, const char *family, enum sx_metric_type type,
-               const char *help, const char *labels, double value)
+sx_metrics_add(struct sx_metrics *m, const char *family, enum sx_metric_type type, const char *help,
+               const char *labels, double value)
 {
 	char v[64];
 
@@ -143,9 +142,9 @@ sx_metrics_add(struct sx_metrics *m, const char *family, enum sx_metric_type typ
 }
 
 void
-sx_metrics_histogram(struct sx_metrics *m, const char *family, const char *help,
-                     const char *labels, const double *bounds, const uint64_t *counts,
-                     size_t nb, uint64_t over, double sum)
+sx_metrics_histogram(struct sx_metrics *m, const char *family, const char *help, const char *labels,
+                     const double *bounds, const uint64_t *counts, size_t nb, uint64_t over,
+                     double sum)
 {
 	const char *sep = labels && *labels ? "," : "";
 	size_t i, len = 0, cap = 256 + nb * 160 + (labels ? strlen(labels) * (nb + 3) : 0);
@@ -160,8 +159,8 @@ sx_metrics_histogram(struct sx_metrics *m, const char *family, const char *help,
 	for (i = 0; i < nb; i++) {
 		cum += counts[i];
 		num(le, sizeof(le), bounds[i]);
-		len += (size_t)snprintf(out + len, cap - len, "%s_bucket{%s%sle=\"%s\"} %llu\n", family,
-		                        labels, sep, le, (unsigned long long)cum);
+		len += (size_t)snprintf(out + len, cap - len, "%s_bucket{%s%sle=\"%s\"} %llu\n",
+		                        family, labels, sep, le, (unsigned long long)cum);
 	}
 	cum += over;
 	num(sv, sizeof(sv), sum);
@@ -169,10 +168,11 @@ sx_metrics_histogram(struct sx_metrics *m, const char *family, const char *help,
 	                        labels, sep, (unsigned long long)cum);
 	if (*labels) {
 		len += (size_t)snprintf(out + len, cap - len, "%s_sum{%s} %s\n%s_count{%s} %llu\n",
-		                        family, labels, sv, family, labels, (unsigned long long)cum);
+		                        family, labels, sv, family, labels,
+		                        (unsigned long long)cum);
 	} else {
-		len += (size_t)snprintf(out + len, cap - len, "%s_sum %s\n%s_count %llu\n", family, sv,
-		                        family, (unsigned long long)cum);
+		len += (size_t)snprintf(out + len, cap - len, "%s_sum %s\n%s_count %llu\n", family,
+		                        sv, family, (unsigned long long)cum);
 	}
 	push(m, family, SX_METRIC_HISTOGRAM, help, out);
 }
@@ -218,7 +218,8 @@ sx_metrics_render(struct sx_metrics *m, size_t *len)
 	}
 	qsort(m->s, m->n, sizeof(*m->s), by_family);
 	for (i = 0; i < m->n; i++) {
-		total += strlen(m->s[i].line) + strlen(m->s[i].help) + 2 * strlen(m->s[i].family) + 32;
+		total += strlen(m->s[i].line) + strlen(m->s[i].help) + 2 * strlen(m->s[i].family) +
+		         32;
 	}
 	out = malloc(total);
 	if (!out) {
@@ -228,8 +229,8 @@ sx_metrics_render(struct sx_metrics *m, size_t *len)
 		const struct sample *s = &m->s[i];
 
 		if (i == 0 || strcmp(s->family, m->s[i - 1].family) != 0) {
-			n += (size_t)snprintf(out + n, total - n, "# HELP %s %s\n# TYPE %s %s\n", s->family,
-			                      s->help, s->family, type_name[s->type]);
+			n += (size_t)snprintf(out + n, total - n, "# HELP %s %s\n# TYPE %s %s\n",
+			                      s->family, s->help, s->family, type_name[s->type]);
 		}
 		n += (size_t)snprintf(out + n, total - n, "%s", s->line);
 	}

@@ -7,74 +7,86 @@
 
 #include "fold.h"
 
-#define HDR_LEN 12
-#define HDR_FLAG_BITS 0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD */
-#define COMP_MAX (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
-#define PTR_MAX 0x3FFF  /* highest offset a compression pointer can name */
-#define NAME_HOPS 128   /* pointers followed in one name, at most */
+#define HDR_LEN        12
+#define HDR_FLAG_BITS  0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD */
+#define COMP_MAX       (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
+#define PTR_MAX        0x3FFF                  /* highest offset a compression pointer can name */
+#define NAME_HOPS      128                     /* pointers followed in one name, at most */
 #define RDATA_EXPANDED (2 * SX_DNAME_MAX + 20) /* largest compressible rdata, expanded (SOA) */
 
-static inline uint8_t lc(uint8_t c)
+static inline uint8_t
+lc(uint8_t c)
 {
 	return (uint8_t)(c - 'A') < 26u ? c | 0x20 : c;
 }
 
-static inline uint16_t rd16(const uint8_t *p)
+static inline uint16_t
+rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static inline void wr16(uint8_t *p, uint16_t v)
+static inline void
+wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-static inline void wr32(uint8_t *p, uint32_t v)
+static inline void
+wr32(uint8_t *p, uint32_t v)
 {
 	wr16(p, (uint16_t)(v >> 16));
 	wr16(p + 2, (uint16_t)v);
 }
 
-void sx_msg_set_rcode(struct sx_msg *msg, unsigned rcode)
+void
+sx_msg_set_rcode(struct sx_msg *msg, unsigned rcode)
 {
 	msg->rcode = rcode & 0xFFF;
 	msg->wire[3] = (uint8_t)((msg->wire[3] & 0xF0) | (rcode & 0xF));
 }
 
-unsigned sx_msg_rcode(const struct sx_msg *msg)
+unsigned
+sx_msg_rcode(const struct sx_msg *msg)
 {
 	return msg->rcode;
 }
 
-void sx_msg_set_flags(struct sx_msg *msg, uint16_t flags)
+void
+sx_msg_set_flags(struct sx_msg *msg, uint16_t flags)
 {
 	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) | (flags & HDR_FLAG_BITS)));
 }
 
-void sx_msg_clear_flags(struct sx_msg *msg, uint16_t flags)
+void
+sx_msg_clear_flags(struct sx_msg *msg, uint16_t flags)
 {
 	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) & ~(flags & HDR_FLAG_BITS)));
 }
 
-uint16_t sx_msg_flags(const struct sx_msg *msg)
+uint16_t
+sx_msg_flags(const struct sx_msg *msg)
 {
 	return rd16(msg->wire + 2) & HDR_FLAG_BITS;
 }
 
-uint16_t sx_msg_count(const struct sx_msg *msg, enum sx_section sec)
+uint16_t
+sx_msg_count(const struct sx_msg *msg, enum sx_section sec)
 {
 	return rd16(msg->wire + 6 + 2 * sec);
 }
 
-static void comp_add(struct sx_msg *msg, size_t off)
+static void
+comp_add(struct sx_msg *msg, size_t off)
 {
 	if (off <= PTR_MAX && msg->ncomp < COMP_MAX) {
 		msg->comp[msg->ncomp++] = (uint16_t)off;
 	}
 }
 
-void sx_msg_reset(struct sx_msg *msg)
+void
+sx_msg_reset(struct sx_msg *msg)
 {
 	uint8_t *w = msg->wire;
 	memset(w + 6, 0, 6);
@@ -101,7 +113,8 @@ struct name {
 };
 
 /* Check that @p holds a valid uncompressed name within @max bytes and note its labels. */
-static bool scan_name(struct name *n, const uint8_t *p, size_t max)
+static bool
+scan_name(struct name *n, const uint8_t *p, size_t max)
 {
 	size_t off = 0;
 	if (max > SX_DNAME_MAX) {
@@ -126,8 +139,8 @@ static bool scan_name(struct name *n, const uint8_t *p, size_t max)
 	}
 }
 
-
-static inline bool ci_eq8(const uint8_t *a, const uint8_t *b)
+static inline bool
+ci_eq8(const uint8_t *a, const uint8_t *b)
 {
 	uint64_t x, y;
 	memcpy(&x, a, 8);
@@ -139,7 +152,8 @@ static inline bool ci_eq8(const uint8_t *a, const uint8_t *b)
  * Case-insensitive equality of @n bytes of names; label lengths (< 64) are never
  * letters. From 8 bytes on, the tail is one more 8-byte compare overlapping the last.
  */
-static bool ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
+static bool
+ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
 	if (n < 8) {
 		for (size_t i = 0; i < n; i++) {
@@ -163,7 +177,8 @@ static bool ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
  * equals @n. Label lengths are checked first, over each stretch between pointers,
  * then the stretch's bytes are compared at once.
  */
-static bool same_at(const uint8_t *w, size_t off, const uint8_t *n)
+static bool
+same_at(const uint8_t *w, size_t off, const uint8_t *n)
 {
 	for (;;) {
 		while (w[off] >= 0xC0) {
@@ -192,7 +207,8 @@ static bool same_at(const uint8_t *w, size_t off, const uint8_t *n)
 }
 
 /* Write @n at *@pos, compressed against the longest suffix already written. */
-static int put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
+static int
+put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 {
 	unsigned at = n->nl;
 	size_t target = 0;
@@ -231,7 +247,8 @@ static int put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 }
 
 /* Where the names sit in the rdata of the types whose names are compressed. @return how many. */
-static unsigned rdata_layout(uint16_t type, size_t *pre, size_t *tail)
+static unsigned
+rdata_layout(uint16_t type, size_t *pre, size_t *tail)
 {
 	*pre = 0;
 	*tail = 0;
@@ -251,7 +268,8 @@ static unsigned rdata_layout(uint16_t type, size_t *pre, size_t *tail)
 	}
 }
 
-static bool put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
+static bool
+put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
 {
 	if (msg->limit - *pos < n) {
 		return false;
@@ -261,8 +279,9 @@ static bool put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
 	return true;
 }
 
-int sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
-                  uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+int
+sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
+              uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
 {
 	struct name own, names[2];
 	size_t pre, tail;
@@ -332,7 +351,8 @@ fail_trunc:
  * NULL to check only. @return the expanded length, or SX_EMALF; *@end is the
  * offset after the name in place.
  */
-static int walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, size_t *end)
+static int
+walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, size_t *end)
 {
 	size_t n = 0, seg = off, after = 0;
 	unsigned hops = 0;
@@ -377,7 +397,8 @@ static int walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, siz
 	}
 }
 
-int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_MAX])
+int
+sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_MAX])
 {
 	size_t end;
 	return walk_name(wire, len, off, out, &end);
@@ -388,8 +409,8 @@ int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNA
  * @owner unless NULL. The cursor packs the next record's index above its offset
  * (messages are at most 64 KiB).
  */
-static int rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
-                   uint8_t *owner)
+static int
+rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr, uint8_t *owner)
 {
 	size_t o = *off & 0xFFFF;
 	size_t idx = *off >> 16;
@@ -427,7 +448,8 @@ static int rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struc
 	return 1;
 }
 
-int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
+int
+sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
 {
 	return rr_next(wire, len, off, sec, rr, NULL);
 }
@@ -436,8 +458,9 @@ int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, stru
  * The rdata of @rr with its names expanded (into @buf when it has any; a NULL
  * @buf only checks). @return length or SX_EMALF.
  */
-static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
-                        const uint8_t **rdata)
+static int
+expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
+             const uint8_t **rdata)
 {
 	size_t pre, tail;
 	unsigned nn = rdata_layout(rr->type, &pre, &tail);
@@ -469,7 +492,8 @@ static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, ui
 	return (int)(n + tail);
 }
 
-int sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
+int
+sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
 	uint8_t buf[RDATA_EXPANDED];
 	uint8_t owner[SX_DNAME_MAX];

@@ -9,8 +9,8 @@
 
 #include "wire.h"
 
-#define SX_QUERY_MAX 4096 /* larger queries get FORMERR */
-#define SX_REQ_HOOKS 16
+#define SX_QUERY_MAX    4096 /* larger queries get FORMERR */
+#define SX_REQ_HOOKS    16
 #define SX_ARENA_INLINE 1024
 
 struct sx_worker;
@@ -31,15 +31,15 @@ struct sx_req {
 	uint8_t qwire[SX_QUERY_MAX];
 
 	struct sx_msg msg;
-	bool msg_bound;        /* msg points at a live buffer */
-	uint8_t *out;          /* where the reply is built while not suspended */
+	bool msg_bound; /* msg points at a live buffer */
+	uint8_t *out;   /* where the reply is built while not suspended */
 	size_t out_cap;
 
 	struct sx_worker *w;
-	struct sx_gen *gen;    /* referenced while suspended */
+	struct sx_gen *gen; /* referenced while suspended */
 	const struct sx_block *block;
 	const uint8_t *zone;
-	size_t pos;            /* chain position of the running plugin */
+	size_t pos; /* chain position of the running plugin */
 
 	struct {
 		sx_reply_hook fn;
@@ -47,7 +47,7 @@ struct sx_req {
 	} hooks[SX_REQ_HOOKS];
 	unsigned nhooks;
 	const char *errmsg;
-	const char *writer;    /* plugin that wrote the reply, "" for the core */
+	const char *writer; /* plugin that wrote the reply, "" for the core */
 	uint64_t start_ns;
 	bool suspended;
 
@@ -57,7 +57,7 @@ struct sx_req {
 	int ifindex;
 	bool has_local;
 	struct sx_tcp_conn *conn;
-	unsigned lid;          /* listener it came in on */
+	unsigned lid; /* listener it came in on */
 
 	/* Sub-queries: the request waiting for this one's reply. */
 	struct sx_req *parent;

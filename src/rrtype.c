@@ -4,11 +4,12 @@
 #include <sextant/msg.h>
 
 static const char *const type_names[] = {
-	[1] = "A", [2] = "NS", [5] = "CNAME", [6] = "SOA", [12] = "PTR", [13] = "HINFO",
-	[15] = "MX", [16] = "TXT", [28] = "AAAA", [33] = "SRV", [35] = "NAPTR", [39] = "DNAME",
-	[41] = "OPT", [43] = "DS", [46] = "RRSIG", [47] = "NSEC", [48] = "DNSKEY",
-	[50] = "NSEC3", [51] = "NSEC3PARAM", [52] = "TLSA", [64] = "SVCB", [65] = "HTTPS",
-	[99] = "SPF", [251] = "IXFR", [252] = "AXFR", [255] = "ANY", [257] = "CAA",
+	[1] = "A",      [2] = "NS",      [5] = "CNAME",  [6] = "SOA",         [12] = "PTR",
+	[13] = "HINFO", [15] = "MX",     [16] = "TXT",   [28] = "AAAA",       [33] = "SRV",
+	[35] = "NAPTR", [39] = "DNAME",  [41] = "OPT",   [43] = "DS",         [46] = "RRSIG",
+	[47] = "NSEC",  [48] = "DNSKEY", [50] = "NSEC3", [51] = "NSEC3PARAM", [52] = "TLSA",
+	[64] = "SVCB",  [65] = "HTTPS",  [99] = "SPF",   [251] = "IXFR",      [252] = "AXFR",
+	[255] = "ANY",  [257] = "CAA",
 };
 
 const char *
@@ -45,8 +46,9 @@ const char *
 sx_rcode_name(unsigned rcode, char buf[16])
 {
 	static const char *const names[] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-		"YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", NULL, NULL, NULL, NULL, NULL, "BADVERS",
+		"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+		"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", NULL,
+		NULL,       NULL,      NULL,       NULL,       "BADVERS",
 	};
 
 	if (rcode < sizeof(names) / sizeof(names[0]) && names[rcode]) {

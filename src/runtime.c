@@ -79,8 +79,8 @@ sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
 		if (i > 0 && !strcmp(names[i], names[i - 1])) {
 			continue;
 		}
-		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", len ? "," : "",
-		                        names[i]);
+		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s",
+		                        len ? "," : "", names[i]);
 	}
 	return (int)n;
 }
@@ -101,8 +101,10 @@ process_metrics(struct sx_runtime *rt, struct sx_metrics *m)
 	f = fopen("/proc/self/stat", "r");
 	if (f) {
 		/* Fields 14, 15 (utime, stime), 23 (vsize), 24 (rss), after "pid (comm) state". */
-		if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
-		              "%*d %*d %*d %*u %lu %ld", &utime, &stime, &vsize, &rss) != 4) {
+		if (fscanf(f,
+		           "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d "
+		           "%*d %*d %*d %*u %lu %ld",
+		           &utime, &stime, &vsize, &rss) != 4) {
 			utime = stime = vsize = 0;
 			rss = 0;
 		}
@@ -127,10 +129,12 @@ process_metrics(struct sx_runtime *rt, struct sx_metrics *m)
 	               NULL, fds);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		sx_metrics_add(m, "process_max_fds", SX_METRIC_GAUGE,
-		               "Maximum number of open file descriptors.", NULL, (double)rl.rlim_cur);
+		               "Maximum number of open file descriptors.", NULL,
+		               (double)rl.rlim_cur);
 	}
 	sx_metrics_add(m, "process_start_time_seconds", SX_METRIC_GAUGE,
-	               "Start time of the process since unix epoch in seconds.", NULL, rt->start_time);
+	               "Start time of the process since unix epoch in seconds.", NULL,
+	               rt->start_time);
 }
 
 char *
@@ -144,10 +148,11 @@ sx_rt_scrape(struct sx_runtime *rt, size_t *len)
 	if (!m) {
 		return NULL;
 	}
-	sx_metrics_add(m, "coredns_build_info", SX_METRIC_GAUGE,
-	               "A metric with a constant '1' value labeled by version, revision, and goversion "
-	               "from which CoreDNS was built.",
-	               "version=\"" SX_VERSION "\",revision=\"\",goversion=\"sextant\"", 1);
+	sx_metrics_add(
+	        m, "coredns_build_info", SX_METRIC_GAUGE,
+	        "A metric with a constant '1' value labeled by version, revision, and goversion "
+	        "from which CoreDNS was built.",
+	        "version=\"" SX_VERSION "\",revision=\"\",goversion=\"sextant\"", 1);
 	rcu_read_lock();
 	gen = sx_gen_current();
 	for (bi = 0; gen && bi < gen->cfg->nblocks; bi++) {
@@ -167,10 +172,13 @@ sx_rt_scrape(struct sx_runtime *rt, size_t *len)
 
 				snprintf(labels, sizeof(labels),
 				         "server=\"dns://:%u\",zone=\"%s\",view=\"\",name=\"%s\"",
-				         sx_rt_port(rt, b->ports[zi]), b->zones.z[zi].name, in->plugin->name);
-				sx_metrics_add(m, "coredns_plugin_enabled", SX_METRIC_GAUGE,
-				               "A metric that indicates whether a plugin is enabled on per "
-				               "server and zone basis.", labels, 1);
+				         sx_rt_port(rt, b->ports[zi]), b->zones.z[zi].name,
+				         in->plugin->name);
+				sx_metrics_add(
+				        m, "coredns_plugin_enabled", SX_METRIC_GAUGE,
+				        "A metric that indicates whether a plugin is enabled on per "
+				        "server and zone basis.",
+				        labels, 1);
 			}
 		}
 	}

@@ -29,7 +29,7 @@ static struct {
 	struct sx_gen *current; /* RCU-protected */
 	struct sx_listener *listeners;
 	unsigned next_lid;
-	uint16_t ephemeral;     /* the port keys with port 0 share */
+	uint16_t ephemeral; /* the port keys with port 0 share */
 } srv;
 
 struct event_base *
@@ -78,8 +78,7 @@ sx_gen_current(void)
 }
 
 const struct sx_block *
-sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q,
-             const uint8_t **zone)
+sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q, const uint8_t **zone)
 {
 	const uint8_t *name = q->lname;
 	size_t len = q->qname_len;
@@ -201,7 +200,8 @@ static void
 addr_str(const struct sockaddr_storage *a, char *buf, size_t cap)
 {
 	if (a->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, buf, (socklen_t)cap);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, buf,
+		          (socklen_t)cap);
 	} else {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, buf, (socklen_t)cap);
 	}
@@ -292,8 +292,8 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 
 /* Find the listener for @addr (port set, 0 for the ephemeral one) or open a new one. */
 static struct sx_listener *
-listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int *rc,
-             char *err, size_t errlen)
+listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int *rc, char *err,
+             size_t errlen)
 {
 	struct sx_listener *l;
 	struct sockaddr_storage want = *addr;
@@ -369,7 +369,10 @@ add_route(struct sx_gen *gen, size_t *cap, unsigned lid, const struct sx_zone *z
 		*cap = ncap;
 	}
 	gen->routes[gen->nroutes++] = (struct sx_route){
-		.lid = lid, .zone = z->wire, .zlen = z->len, .block = b,
+		.lid = lid,
+		.zone = z->wire,
+		.zlen = z->len,
+		.block = b,
 	};
 	return 0;
 }
@@ -421,7 +424,8 @@ gen_new(struct sx_config *cfg, struct sx_gen **out, char *err, size_t errlen)
 				for (proto = SX_LISTEN_UDP; proto <= SX_LISTEN_TCP; proto++) {
 					struct sx_listener *l;
 
-					l = listener_get(&a, proto, b->nlisten == 0, &rc, err, errlen);
+					l = listener_get(&a, proto, b->nlisten == 0, &rc, err,
+					                 errlen);
 					if (!l && b->nlisten == 0 && a.ss_family == AF_INET6 &&
 					    (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)) {
 						continue; /* no IPv6 here: the IPv4 wildcard still serves */

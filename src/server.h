@@ -13,17 +13,20 @@ struct sx_block;
 struct sx_query;
 struct event_base;
 
-enum { SX_LISTEN_UDP, SX_LISTEN_TCP };
+enum {
+	SX_LISTEN_UDP,
+	SX_LISTEN_TCP
+};
 
 /* One address+port+protocol served, with one SO_REUSEPORT socket per worker. */
 struct sx_listener {
-	unsigned id;                 /* unique for the process lifetime */
-	int proto;                   /* SX_LISTEN_UDP / _TCP */
+	unsigned id;                  /* unique for the process lifetime */
+	int proto;                    /* SX_LISTEN_UDP / _TCP */
 	struct sockaddr_storage addr; /* port resolved (never 0 once open) */
 	socklen_t addrlen;
-	bool wildcard;               /* bound to 0.0.0.0 or ::, so replies need pktinfo */
-	int *fds;                    /* per worker */
-	bool used;                   /* scratch for reload */
+	bool wildcard; /* bound to 0.0.0.0 or ::, so replies need pktinfo */
+	int *fds;      /* per worker */
+	bool used;     /* scratch for reload */
 	struct sx_listener *next;
 };
 
@@ -40,7 +43,7 @@ struct sx_gen {
 	struct sx_config *cfg;
 	struct sx_route *routes;
 	size_t nroutes;
-	unsigned long refs; /* the published pointer + suspended requests */
+	unsigned long refs;  /* the published pointer + suspended requests */
 	struct sx_gen *next; /* live generations, for shutdown */
 };
 
@@ -62,9 +65,9 @@ struct sx_runtime {
 	bool shutting_down;
 	double start_time; /* unix seconds */
 	/* Where configurations come from, for reloads. */
-	const char *conf_path;  /* NULL: the built-in configuration, never reloaded */
+	const char *conf_path; /* NULL: the built-in configuration, never reloaded */
 	int (*load)(struct sx_config **out, char *err, size_t errlen);
-	char digest[129];       /* SHA512 of the running configuration's files */
+	char digest[129]; /* SHA512 of the running configuration's files */
 	uint64_t reload_failures;
 };
 

@@ -17,13 +17,13 @@
 #define TCP_OUT_HIGH (256 * 1024) /* stop reading while this much output is queued */
 
 struct sx_tcp_conn {
-	struct bufferevent *bev;     /* NULL once closed */
+	struct bufferevent *bev; /* NULL once closed */
 	struct sx_worker *w;
 	unsigned lid;
 	uint16_t port;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
-	unsigned refs;               /* open connection + suspended requests */
+	unsigned refs; /* open connection + suspended requests */
 	struct sx_tcp_conn *prev, *next;
 };
 
@@ -174,8 +174,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen,
-          void *arg)
+on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct sx_wsock *s = arg;
 	struct sx_worker *w = s->w;

@@ -107,8 +107,7 @@ sx_udp_send_one(struct sx_req *req, size_t len)
 }
 
 static void
-one_datagram(struct sx_worker *w, struct sx_wsock *s, unsigned i, uint64_t now,
-             struct sx_gen *gen)
+one_datagram(struct sx_worker *w, struct sx_wsock *s, unsigned i, uint64_t now, struct sx_gen *gen)
 {
 	struct mmsghdr *m = &w->in[i];
 	struct sx_req *req;

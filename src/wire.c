@@ -6,21 +6,24 @@
 
 #include <sextant/dname.h>
 
-#define OPT_LEN 11            /* root owner, type, class, TTL, rdlen 0 */
+#define OPT_LEN       11      /* root owner, type, class, TTL, rdlen 0 */
 #define HDR_FLAG_BITS 0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD: no opcode, no rcode */
-#define EDNS_MIN_UDP 512
+#define EDNS_MIN_UDP  512
 
-static inline uint16_t rd16(const uint8_t *p)
+static inline uint16_t
+rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static inline uint32_t rd32(const uint8_t *p)
+static inline uint32_t
+rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline void wr16(uint8_t *p, uint16_t v)
+static inline void
+wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
@@ -31,7 +34,8 @@ static inline void wr16(uint8_t *p, uint16_t v)
  * checked to point backwards, so a hostile query costs one pass at most.
  * @return offset after the name, or 0 when malformed.
  */
-static size_t skip_name(const uint8_t *w, size_t len, size_t off)
+static size_t
+skip_name(const uint8_t *w, size_t len, size_t off)
 {
 	size_t start = off;
 	for (;;) {
@@ -56,7 +60,8 @@ static size_t skip_name(const uint8_t *w, size_t len, size_t off)
 }
 
 /* An OPT's rdata must be a sequence of whole options (code, length, data). */
-static bool opt_options_ok(const uint8_t *w, size_t off, size_t end)
+static bool
+opt_options_ok(const uint8_t *w, size_t off, size_t end)
 {
 	while (off < end) {
 		if (end - off < 4 || end - off - 4 < rd16(w + off + 2)) {
@@ -68,7 +73,8 @@ static bool opt_options_ok(const uint8_t *w, size_t off, size_t end)
 }
 
 /* The question name: no pointers, copied lower-cased into @lname. @return offset after it, or 0. */
-static size_t parse_qname(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
+static size_t
+parse_qname(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
 {
 	size_t off = SX_HDR_LEN;
 	unsigned labels = 0;
@@ -96,8 +102,8 @@ static size_t parse_qname(const uint8_t *w, size_t len, struct sx_query *q, uint
 }
 
 /* One record of the additional section; only OPT is looked into. @return offset after it, or 0. */
-static size_t parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q,
-                               bool *badvers)
+static size_t
+parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q, bool *badvers)
 {
 	size_t owner = off;
 	off = skip_name(w, len, off);
@@ -125,8 +131,9 @@ static size_t parse_additional(const uint8_t *w, size_t len, size_t off, struct 
 	return end;
 }
 
-enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
-                                  uint8_t lname[SX_DNAME_MAX])
+enum sx_parse
+sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
+                    uint8_t lname[SX_DNAME_MAX])
 {
 	if (len < SX_HDR_LEN) {
 		return SX_PARSE_DROP;
@@ -183,7 +190,8 @@ enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_que
 	return badvers ? SX_PARSE_BADVERS : SX_PARSE_OK;
 }
 
-size_t sx_wire_reply_limit(const struct sx_query *q)
+size_t
+sx_wire_reply_limit(const struct sx_query *q)
 {
 	if (q->proto == SX_PROTO_TCP) {
 		return 65535;
@@ -192,7 +200,8 @@ size_t sx_wire_reply_limit(const struct sx_query *q)
 	return n > SX_UDP_MAX ? SX_UDP_MAX : n;
 }
 
-static void write_header(uint8_t *buf, const struct sx_query *q, uint16_t keep, uint16_t qdcount)
+static void
+write_header(uint8_t *buf, const struct sx_query *q, uint16_t keep, uint16_t qdcount)
 {
 	wr16(buf, q->id);
 	wr16(buf + 2, (uint16_t)(SX_FLAG_QR | (q->opcode & 0xF) << 11 | (q->flags & keep)));
@@ -201,14 +210,15 @@ static void write_header(uint8_t *buf, const struct sx_query *q, uint16_t keep, 
 }
 
 /* Room for the OPT is taken off the limit here, so no record can crowd it out. */
-static size_t usable(size_t limit, size_t cap, const struct sx_query *q)
+static size_t
+usable(size_t limit, size_t cap, const struct sx_query *q)
 {
 	size_t n = limit < cap ? limit : cap;
 	return q->edns ? n - OPT_LEN : n;
 }
 
-void sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit,
-                 const struct sx_query *q)
+void
+sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q)
 {
 	size_t qend = SX_HDR_LEN + q->qname_len + 4u;
 	assert(cap >= qend + OPT_LEN && limit >= qend + OPT_LEN);
@@ -223,8 +233,9 @@ void sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit,
 	sx_msg_reset(msg);
 }
 
-void sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
-                      unsigned rcode)
+void
+sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
+                 unsigned rcode)
 {
 	assert(cap >= SX_HDR_LEN + OPT_LEN);
 	write_header(buf, q, SX_FLAG_RD, 0);
@@ -236,7 +247,8 @@ void sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct
 	sx_msg_set_rcode(msg, rcode);
 }
 
-size_t sx_msg_finish(struct sx_msg *msg, const struct sx_query *q)
+size_t
+sx_msg_finish(struct sx_msg *msg, const struct sx_query *q)
 {
 	uint8_t *w = msg->wire;
 	if (!q->edns) {

@@ -8,9 +8,9 @@
 #include <sextant/msg.h>
 #include <sextant/req.h>
 
-#define SX_HDR_LEN 12
+#define SX_HDR_LEN        12
 #define SX_EDNS_ADVERTISE 1232 /* our UDP payload size in OPT */
-#define SX_UDP_MAX 4096        /* largest UDP reply we send, whatever the client offers */
+#define SX_UDP_MAX        4096 /* largest UDP reply we send, whatever the client offers */
 
 enum sx_parse {
 	SX_PARSE_OK,
@@ -36,8 +36,8 @@ enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_que
  * CD copied), the question as received, no records. @limit is the most the
  * finished reply may take (room for an OPT is kept back when q->edns).
  */
-void sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit,
-                 const struct sx_query *q);
+void
+sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q);
 
 /** Start an error reply with no question (FORMERR, NOTIMP): id, opcode and RD from @q. */
 void sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,

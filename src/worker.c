@@ -178,7 +178,8 @@ sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l)
 		s->w = &ws[i];
 		s->fd = l->fds[i];
 		if (l->proto == SX_LISTEN_UDP) {
-			s->ev = event_new(ws[i].base, s->fd, EV_READ | EV_PERSIST, sx_udp_readable, s);
+			s->ev = event_new(ws[i].base, s->fd, EV_READ | EV_PERSIST, sx_udp_readable,
+			                  s);
 			if (!s->ev || event_add(s->ev, NULL) < 0) {
 				wsock_free(s);
 				return -ENOMEM;

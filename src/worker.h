@@ -10,8 +10,8 @@
 #include "req.h"
 #include "wire.h"
 
-#define SX_UDP_BATCH 32
-#define SX_TCP_IDLE_SEC 10
+#define SX_UDP_BATCH     32
+#define SX_TCP_IDLE_SEC  10
 #define SX_TCP_MAX_CONNS 1024 /* per worker */
 
 struct event;
@@ -23,8 +23,8 @@ struct sx_listener;
 struct sx_wsock {
 	struct sx_listener *l;
 	int fd;
-	struct event *ev;            /* UDP */
-	struct evconnlistener *evl;  /* TCP */
+	struct event *ev;           /* UDP */
+	struct evconnlistener *evl; /* TCP */
 	struct sx_worker *w;
 	struct sx_wsock *next;
 };
@@ -41,10 +41,10 @@ struct sx_worker {
 	struct event_base *base;
 	struct sx_wsock *socks;
 	struct sx_req *free_reqs;
-	struct sx_req *all_reqs;     /* every request allocated, free or not, for shutdown */
+	struct sx_req *all_reqs; /* every request allocated, free or not, for shutdown */
 	unsigned tcp_conns;
-	struct sx_tcp_conn *conns;   /* open connections, freed at exit */
-	unsigned held;               /* suspended requests */
+	struct sx_tcp_conn *conns; /* open connections, freed at exit */
+	unsigned held;             /* suspended requests */
 
 	/* UDP batch I/O: received queries and their replies, slot by slot. */
 	struct mmsghdr in[SX_UDP_BATCH], out[SX_UDP_BATCH];

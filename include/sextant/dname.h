@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SX_DNAME_MAX 255 /* wire length, root label included */
+#define SX_DNAME_MAX    255  /* wire length, root label included */
 #define SX_DNAME_STRMAX 1024 /* presentation form, escapes included, NUL included */
 
 /**

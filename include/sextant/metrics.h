@@ -10,8 +10,8 @@
  */
 struct sx_wcounters {
 	uint64_t *v;
-	size_t n;        /* counters per worker */
-	size_t stride;   /* cells between two workers' rows (cache-line padded) */
+	size_t n;      /* counters per worker */
+	size_t stride; /* cells between two workers' rows (cache-line padded) */
 	unsigned workers;
 };
 
@@ -36,7 +36,11 @@ uint64_t sx_wcounters_sum(const struct sx_wcounters *c, size_t i);
  * instances; the writer groups each family's series under one HELP/TYPE. */
 struct sx_metrics;
 
-enum sx_metric_type { SX_METRIC_COUNTER, SX_METRIC_GAUGE, SX_METRIC_HISTOGRAM };
+enum sx_metric_type {
+	SX_METRIC_COUNTER,
+	SX_METRIC_GAUGE,
+	SX_METRIC_HISTOGRAM
+};
 
 /**
  * One sample: @labels is the inside of the braces (`server="dns://:53",zone="."`)

@@ -15,7 +15,11 @@
  * is written as a pointer to the question, so answers echo the client's case.
  */
 
-enum sx_section { SX_SEC_ANSWER = 0, SX_SEC_AUTHORITY = 1, SX_SEC_ADDITIONAL = 2 };
+enum sx_section {
+	SX_SEC_ANSWER = 0,
+	SX_SEC_AUTHORITY = 1,
+	SX_SEC_ADDITIONAL = 2
+};
 
 /* Header flag bits as in the second 16-bit word of the header. */
 #define SX_FLAG_QR 0x8000u
@@ -39,22 +43,33 @@ enum sx_rcode {
 
 /* Record types the core and plugins name. */
 enum sx_rrtype {
-	SX_TYPE_A = 1, SX_TYPE_NS = 2, SX_TYPE_CNAME = 5, SX_TYPE_SOA = 6, SX_TYPE_PTR = 12,
-	SX_TYPE_HINFO = 13, SX_TYPE_MX = 15, SX_TYPE_TXT = 16, SX_TYPE_AAAA = 28,
-	SX_TYPE_SRV = 33, SX_TYPE_OPT = 41, SX_TYPE_DS = 43, SX_TYPE_IXFR = 251,
-	SX_TYPE_AXFR = 252, SX_TYPE_ANY = 255,
+	SX_TYPE_A = 1,
+	SX_TYPE_NS = 2,
+	SX_TYPE_CNAME = 5,
+	SX_TYPE_SOA = 6,
+	SX_TYPE_PTR = 12,
+	SX_TYPE_HINFO = 13,
+	SX_TYPE_MX = 15,
+	SX_TYPE_TXT = 16,
+	SX_TYPE_AAAA = 28,
+	SX_TYPE_SRV = 33,
+	SX_TYPE_OPT = 41,
+	SX_TYPE_DS = 43,
+	SX_TYPE_IXFR = 251,
+	SX_TYPE_AXFR = 252,
+	SX_TYPE_ANY = 255,
 };
 #define SX_CLASS_IN 1
 #define SX_CLASS_CH 3
 
 struct sx_msg {
-	uint8_t *wire;     /* owned by the worker */
-	size_t len;        /* bytes written so far */
-	size_t cap;        /* size of @wire */
-	size_t limit;      /* most bytes the reply may take (transport and client buffer) */
-	size_t qend;       /* offset just after the question */
-	unsigned rcode;    /* full rcode; the low 4 bits also live in the header */
-	int section;       /* last section written to */
+	uint8_t *wire;  /* owned by the worker */
+	size_t len;     /* bytes written so far */
+	size_t cap;     /* size of @wire */
+	size_t limit;   /* most bytes the reply may take (transport and client buffer) */
+	size_t qend;    /* offset just after the question */
+	unsigned rcode; /* full rcode; the low 4 bits also live in the header */
+	int section;    /* last section written to */
 	bool truncated;
 	uint16_t ncomp;    /* entries used in @comp */
 	uint16_t comp[64]; /* offsets of names written, for compression */
@@ -101,10 +116,10 @@ struct sx_rr {
 	size_t owner_off; /* offset of the (maybe compressed) owner name */
 	uint16_t type, rclass;
 	uint32_t ttl;
-	size_t ttl_off;   /* offset of the TTL field, to rewrite it in place */
+	size_t ttl_off; /* offset of the TTL field, to rewrite it in place */
 	size_t rdata_off;
 	uint16_t rdlen;
-	size_t end;       /* offset just past this record */
+	size_t end; /* offset just past this record */
 };
 
 /**

@@ -29,17 +29,18 @@ struct sx_directive {
 	const char *name;
 	int min_args, max_args; /* max_args < 0: unbounded */
 	int (*set)(struct sx_cf *cf, const struct sx_directive *d, void *inst);
-	size_t offset;          /* field written by the generic setters */
-	long long lo, hi;       /* bounds for the numeric setters; hi <= 0: no upper bound */
+	size_t offset;    /* field written by the generic setters */
+	long long lo, hi; /* bounds for the numeric setters; hi <= 0: no upper bound */
 	bool repeat;
 };
 
 /* Generic setters for table rows; they write at inst + d->offset. */
-int sx_set_flag(struct sx_cf *cf, const struct sx_directive *d, void *inst);     /* bool = true */
-int sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst);      /* char *, strdup'ed */
-int sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst);     /* unsigned, lo..hi */
-int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* uint64_t ms, lo..hi */
-int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst);    /* struct sx_zones,
+int sx_set_flag(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* bool = true */
+int sx_set_str(struct sx_cf *cf, const struct sx_directive *d, void *inst);  /* char *, strdup'ed */
+int sx_set_uint(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* unsigned, lo..hi */
+int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d,
+                    void *inst); /* uint64_t ms, lo..hi */
+int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* struct sx_zones,
                                                                                  * default block zones */
 
 /* Facilities the core offers a running plugin instance. */
@@ -84,10 +85,10 @@ void sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms);
 bool sx_rt_shutting_down(struct sx_runtime *rt);
 
 struct sx_plugin {
-	const char *name;     /* Corefile keyword; "plugin/<name>" in logs */
-	size_t inst_size;     /* the core callocs this and passes it to every hook */
+	const char *name; /* Corefile keyword; "plugin/<name>" in logs */
+	size_t inst_size; /* the core callocs this and passes it to every hook */
 	const struct sx_directive *directives; /* { NULL }-terminated, or NULL */
-	bool repeat;          /* may appear more than once per server block */
+	bool repeat;                           /* may appear more than once per server block */
 	/**
 	 * Called after the block's lines went through @directives, with the cursor
 	 * back on the directive line: parse its args, cross-check options.

@@ -12,26 +12,29 @@ struct event_base;
 struct sx_req;
 struct sx_zone;
 
-enum sx_proto { SX_PROTO_UDP = 0, SX_PROTO_TCP = 1 };
+enum sx_proto {
+	SX_PROTO_UDP = 0,
+	SX_PROTO_TCP = 1
+};
 
 /* The parsed question and transport facts. Valid until the reply is sent. */
 struct sx_query {
 	const uint8_t *qname; /* wire, as received (case preserved) */
 	const uint8_t *lname; /* wire, lower-cased: use this to look things up */
 	uint8_t qname_len;
-	uint8_t nlabels;      /* labels, root not counted */
+	uint8_t nlabels; /* labels, root not counted */
 	uint16_t qtype, qclass;
 	uint16_t id;
-	uint16_t flags;       /* header flag bits of the query (SX_FLAG_RD, _CD, _AD) */
+	uint16_t flags; /* header flag bits of the query (SX_FLAG_RD, _CD, _AD) */
 	uint16_t opcode;
-	bool edns;            /* the query had an OPT record */
-	bool do_bit;          /* DNSSEC OK */
-	uint16_t udp_size;    /* client's advertised buffer; 512 without EDNS */
+	bool edns;         /* the query had an OPT record */
+	bool do_bit;       /* DNSSEC OK */
+	uint16_t udp_size; /* client's advertised buffer; 512 without EDNS */
 	enum sx_proto proto;
-	size_t size;          /* request bytes */
+	size_t size; /* request bytes */
 	struct sockaddr_storage client;
 	socklen_t client_len;
-	uint16_t local_port;  /* the listener's port */
+	uint16_t local_port; /* the listener's port */
 };
 
 /** The question. The pointer lives as long as @req. */
@@ -72,7 +75,7 @@ int sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg);
  * the error the `errors` plugin logs. @return SX_DONE, for `return sx_req_error(...)`.
  */
 int sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /** The error recorded by sx_req_error(), or NULL. */
 const char *sx_req_errmsg(const struct sx_req *req);

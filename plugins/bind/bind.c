@@ -106,13 +106,15 @@ add_interface(struct sx_cf *cf, const struct bind *b, const char *name, bool *fo
 		}
 		*found = true;
 		if (sa->sa_family == AF_INET6 &&
-		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr)) {
+		    IN6_IS_ADDR_LINKLOCAL(
+		            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr)) {
 			continue;
 		}
 		if (!excepted(b, sa)) {
-			rc = sx_cf_add_listen(cf, sa, sa->sa_family == AF_INET
-			                                      ? sizeof(struct sockaddr_in)
-			                                      : sizeof(struct sockaddr_in6));
+			rc = sx_cf_add_listen(cf, sa,
+			                      sa->sa_family == AF_INET
+			                              ? sizeof(struct sockaddr_in)
+			                              : sizeof(struct sockaddr_in6));
 		}
 	}
 	freeifaddrs(ifs);
@@ -138,12 +140,14 @@ bind_setup(struct sx_cf *cf, void *inst)
 				continue;
 			}
 			rc = sx_cf_add_listen(cf, (struct sockaddr *)&ss,
-			                      ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-			                                              : sizeof(struct sockaddr_in6));
+			                      ss.ss_family == AF_INET
+			                              ? sizeof(struct sockaddr_in)
+			                              : sizeof(struct sockaddr_in6));
 		} else {
 			rc = add_interface(cf, b, a, &found);
 			if (rc == 0 && !found) {
-				return sx_cf_err(cf, "not a valid IP address or interface name: '%s'", a);
+				return sx_cf_err(
+				        cf, "not a valid IP address or interface name: '%s'", a);
 			}
 		}
 		if (rc < 0) {

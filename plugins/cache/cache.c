@@ -18,7 +18,8 @@
 /* ---- options ---- */
 
 /* A whole decimal integer, sign allowed, as Go's strconv.Atoi takes it. */
-static bool parse_int(const char *s, long long *out)
+static bool
+parse_int(const char *s, long long *out)
 {
 	char *end;
 
@@ -30,7 +31,8 @@ static bool parse_int(const char *s, long long *out)
 	return errno == 0 && *end == '\0' && !(*s == ' ' || *s == '\t');
 }
 
-static int arg_int(struct sx_cf *cf, int i, const char *what, long long *out)
+static int
+arg_int(struct sx_cf *cf, int i, const char *what, long long *out)
 {
 	if (!parse_int(sx_cf_arg(cf, i), out)) {
 		return sx_cf_err(cf, "%s must be a number, not '%s'", what, sx_cf_arg(cf, i));
@@ -38,7 +40,8 @@ static int arg_int(struct sx_cf *cf, int i, const char *what, long long *out)
 	return 0;
 }
 
-static int arg_ttl(struct sx_cf *cf, int i, uint32_t *out)
+static int
+arg_ttl(struct sx_cf *cf, int i, uint32_t *out)
 {
 	long long v;
 	int rc = arg_int(cf, i, "TTL", &v);
@@ -54,7 +57,8 @@ static int arg_ttl(struct sx_cf *cf, int i, uint32_t *out)
 }
 
 /* success|denial CAPACITY [TTL] [MINTTL] */
-static int set_table(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_table(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct cache *c = inst;
 	int k = strcmp(d->name, "success") == 0 ? CACHE_SUCCESS : CACHE_DENIAL;
@@ -90,7 +94,8 @@ static int set_table(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 /* prefetch AMOUNT [[DURATION] [PERCENTAGE%]] */
-static int set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct cache *c = inst;
 	int n = sx_cf_nargs(cf), rc;
@@ -113,8 +118,10 @@ static int set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *in
 		char num[32];
 
 		if (pct[len - 1] != '%') {
-			return sx_cf_err(cf, "last character of percentage should be `%%`, "
-			                 "but is: '%c'", pct[len - 1]);
+			return sx_cf_err(cf,
+			                 "last character of percentage should be `%%`, "
+			                 "but is: '%c'",
+			                 pct[len - 1]);
 		}
 		if (len > sizeof(num)) {
 			return sx_cf_err(cf, "percentage must be a number, not '%s'", pct);
@@ -134,7 +141,8 @@ static int set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *in
 }
 
 /* serve_stale [DURATION] [immediate|verify] */
-static int set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct cache *c = inst;
 	int n = sx_cf_nargs(cf);
@@ -166,7 +174,8 @@ static int set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 /* servfail DURATION */
-static int set_servfail(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_servfail(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct cache *c = inst;
 
@@ -183,7 +192,8 @@ static int set_servfail(struct sx_cf *cf, const struct sx_directive *d, void *in
 }
 
 /* disable success|denial [ZONES...]: no zones means every name. As CoreDNS, the last line wins. */
-static int set_disable(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_disable(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	static struct sx_zone root = { .wire = { 0 }, .len = 1 };
 	static const struct sx_zones everything = { 1, &root };
@@ -205,13 +215,13 @@ static int set_disable(struct sx_cf *cf, const struct sx_directive *d, void *ins
 }
 
 static const struct sx_directive cache_directives[] = {
-	{ "success",     1, 3,  set_table },
-	{ "denial",      1, 3,  set_table },
-	{ "prefetch",    1, 3,  set_prefetch },
-	{ "serve_stale", 0, 2,  set_stale },
-	{ "servfail",    1, 1,  set_servfail },
-	{ "disable",     1, -1, set_disable, .repeat = true },
-	{ "keepttl",     0, 0,  sx_set_flag, offsetof(struct cache, keepttl) },
+	{ "success", 1, 3, set_table },
+	{ "denial", 1, 3, set_table },
+	{ "prefetch", 1, 3, set_prefetch },
+	{ "serve_stale", 0, 2, set_stale },
+	{ "servfail", 1, 1, set_servfail },
+	{ "disable", 1, -1, set_disable, .repeat = true },
+	{ "keepttl", 0, 0, sx_set_flag, offsetof(struct cache, keepttl) },
 	{ NULL },
 };
 
@@ -219,7 +229,8 @@ static const struct sx_directive cache_directives[] = {
  * cache [TTL] [ZONES...]. The block's lines were read first, so a TTL here
  * sets only the maximums a `success` or `denial` line left alone.
  */
-static int cache_setup(struct sx_cf *cf, void *inst)
+static int
+cache_setup(struct sx_cf *cf, void *inst)
 {
 	struct cache *c = inst;
 	int first = 1;
@@ -260,7 +271,8 @@ static int cache_setup(struct sx_cf *cf, void *inst)
 	return sx_cf_zones(cf, first, sx_cf_block_zones(cf), NULL, &c->zones);
 }
 
-static int cache_start(void *inst, struct sx_runtime *rt)
+static int
+cache_start(void *inst, struct sx_runtime *rt)
 {
 	struct cache *c = inst;
 
@@ -283,7 +295,8 @@ static int cache_start(void *inst, struct sx_runtime *rt)
 	return 0;
 }
 
-static void cache_teardown(void *inst)
+static void
+cache_teardown(void *inst)
 {
 	struct cache *c = inst;
 
@@ -297,7 +310,8 @@ static void cache_teardown(void *inst)
 
 /* ---- per query ---- */
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -305,7 +319,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void key_of(const struct cache *c, const struct sx_query *q, struct cache_key *k)
+static void
+key_of(const struct cache *c, const struct sx_query *q, struct cache_key *k)
 {
 	k->name = q->lname;
 	k->len = q->qname_len;
@@ -316,19 +331,22 @@ static void key_of(const struct cache *c, const struct sx_query *q, struct cache
 	k->hash = cache_hash(c->seed, k->name, k->len, k->type, k->rclass, k->flags);
 }
 
-static bool disabled(const struct cache *c, int k, const uint8_t *lname)
+static bool
+disabled(const struct cache *c, int k, const uint8_t *lname)
 {
 	return c->except_set[k] && sx_zones_match(&c->except[k], lname) >= 0;
 }
 
 /* The table an entry of @kind goes to: SERVFAIL replies share the denial table, as in CoreDNS. */
-static inline int table_of(enum cache_kind kind)
+static inline int
+table_of(enum cache_kind kind)
 {
 	return kind == CACHE_SUCCESS ? CACHE_SUCCESS : CACHE_DENIAL;
 }
 
 /* Whether @e may still answer at @now: fresh, or stale within the serve_stale window. */
-static bool servable(const struct cache *c, const struct cache_entry *e, uint64_t now)
+static bool
+servable(const struct cache *c, const struct cache_entry *e, uint64_t now)
 {
 	int64_t left = cache_entry_left(e, now);
 
@@ -336,7 +354,8 @@ static bool servable(const struct cache *c, const struct cache_entry *e, uint64_
 }
 
 /* The client's RD and CD; AD only for clients that asked for DNSSEC or AD (RFC 6840 5.7-5.8). */
-static void client_flags(struct sx_msg *msg, const struct sx_query *q)
+static void
+client_flags(struct sx_msg *msg, const struct sx_query *q)
 {
 	sx_msg_clear_flags(msg, SX_FLAG_RD | SX_FLAG_CD);
 	sx_msg_set_flags(msg, q->flags & (SX_FLAG_RD | SX_FLAG_CD));
@@ -346,7 +365,8 @@ static void client_flags(struct sx_msg *msg, const struct sx_query *q)
 }
 
 /* The entry's TTL for a reply of @r: CoreDNS's clamp (min first, then max). */
-static uint32_t ttl_for(const struct cache *c, const struct cache_reply *r)
+static uint32_t
+ttl_for(const struct cache *c, const struct cache_reply *r)
 {
 	int k = r->kind == CACHE_DENIAL ? CACHE_DENIAL : CACHE_SUCCESS;
 	uint32_t ttl = r->ttl;
@@ -358,8 +378,9 @@ static uint32_t ttl_for(const struct cache *c, const struct cache_reply *r)
 	return ttl > c->max_ttl[k] ? c->max_ttl[k] : ttl;
 }
 
-static void store(struct cache *c, struct sx_req *req, const struct sx_msg *msg,
-                  const struct cache_reply *r, uint32_t ttl)
+static void
+store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struct cache_reply *r,
+      uint32_t ttl)
 {
 	const struct sx_query *q = sx_req_query(req);
 	int t = table_of(r->kind);
@@ -397,7 +418,8 @@ static void store(struct cache *c, struct sx_req *req, const struct sx_msg *msg,
  * A refresh is over: whatever it brought, the entry it was for (if it is still
  * there, i.e. the refresh failed) may be refreshed again by the next hit.
  */
-static void refreshed(struct cache *c, const struct sx_query *q)
+static void
+refreshed(struct cache *c, const struct sx_query *q)
 {
 	struct cache_key k;
 
@@ -416,7 +438,8 @@ static void refreshed(struct cache *c, const struct sx_query *q)
  * ResponseWriter): all TTLs become the entry's, even when it is not stored,
  * and the reply is stored when it may be.
  */
-static void store_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
+static void
+store_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
 	struct cache *c = arg;
 	const struct sx_query *q = sx_req_query(req);
@@ -445,7 +468,8 @@ struct stale {
 	size_t len;
 };
 
-static void verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
+static void
+verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
 	struct stale *s = arg;
 	unsigned rcode = sx_msg_rcode(msg);
@@ -470,7 +494,8 @@ static void verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
  * compresses every name again (some 2,800 instructions for three A records);
  * it is left for replies that must be truncated to the client's buffer.
  */
-static bool serve(struct cache *c, struct sx_req *req, const struct cache_entry *e, uint32_t ttl)
+static bool
+serve(struct cache *c, struct sx_req *req, const struct cache_entry *e, uint32_t ttl)
 {
 	struct sx_msg *msg = sx_req_msg(req);
 	const uint8_t *wire = cache_entry_wire(e);
@@ -483,7 +508,8 @@ static bool serve(struct cache *c, struct sx_req *req, const struct cache_entry 
 		cache_entry_put_ttls(e, msg->wire, ttl);
 		msg->len = len;
 		msg->section = wire[10] | wire[11] ? SX_SEC_ADDITIONAL
-		               : wire[8] | wire[9] ? SX_SEC_AUTHORITY : SX_SEC_ANSWER;
+		               : wire[8] | wire[9] ? SX_SEC_AUTHORITY
+		                                   : SX_SEC_ANSWER;
 		sx_msg_clear_flags(msg, 0xFFFF);
 		sx_msg_set_flags(msg, (uint16_t)(wire[2] << 8 | wire[3]));
 		sx_msg_set_rcode(msg, wire[3] & 0xFu); /* cached rcodes all fit the header */
@@ -499,7 +525,8 @@ static bool serve(struct cache *c, struct sx_req *req, const struct cache_entry 
 }
 
 /* At most one refresh of an entry in flight (or per retry interval, when refreshes fail). */
-static bool claim_refresh(struct cache_entry *e, uint64_t now)
+static bool
+claim_refresh(struct cache_entry *e, uint64_t now)
 {
 	uint64_t after = uatomic_read(&e->refresh_ns);
 
@@ -511,8 +538,8 @@ static bool claim_refresh(struct cache_entry *e, uint64_t now)
  * CoreDNS's prefetch rule: AMOUNT hits with no gap of DURATION between them,
  * and at most PERCENTAGE of the TTL left (rounded up: the last second at least).
  */
-static bool wants_prefetch(const struct cache *c, struct cache_entry *e, int64_t left,
-                           uint64_t now)
+static bool
+wants_prefetch(const struct cache *c, struct cache_entry *e, int64_t left, uint64_t now)
 {
 	uint64_t last = uatomic_read(&e->last_hit_ns);
 	uint32_t hits = uatomic_read(&e->hits);
@@ -525,7 +552,8 @@ static bool wants_prefetch(const struct cache *c, struct cache_entry *e, int64_t
 	return hits >= c->prefetch && (uint64_t)left <= threshold;
 }
 
-static enum sx_verdict cache_handle(struct sx_req *req, void *inst)
+static enum sx_verdict
+cache_handle(struct sx_req *req, void *inst)
 {
 	struct cache *c = inst;
 	const struct sx_query *q = sx_req_query(req);
@@ -592,7 +620,8 @@ static enum sx_verdict cache_handle(struct sx_req *req, void *inst)
 }
 
 /* CoreDNS's cache metrics, labelled by server, the cache's zones and the entry type. */
-static void cache_collect(void *inst, struct sx_metrics *m)
+static void
+cache_collect(void *inst, struct sx_metrics *m)
 {
 	static const char *const kind[2] = { "success", "denial" };
 	struct cache *c = inst;
@@ -628,9 +657,11 @@ static void cache_collect(void *inst, struct sx_metrics *m)
 		sx_metrics_add(m, "coredns_cache_evictions_total", SX_METRIC_COUNTER,
 		               "The count of cache evictions.", l, (double)sum.evictions[k]);
 	}
-	sx_metrics_add(m, "coredns_cache_misses_total", SX_METRIC_COUNTER,
-	               "The count of cache misses. Deprecated, derive misses from cache hits/requests "
-	               "counters.", base, (double)sum.misses);
+	sx_metrics_add(
+	        m, "coredns_cache_misses_total", SX_METRIC_COUNTER,
+	        "The count of cache misses. Deprecated, derive misses from cache hits/requests "
+	        "counters.",
+	        base, (double)sum.misses);
 	sx_metrics_add(m, "coredns_cache_requests_total", SX_METRIC_COUNTER,
 	               "The count of cache requests.", base,
 	               (double)(sum.hits[0] + sum.hits[1] + sum.misses));

@@ -9,18 +9,18 @@
 
 #include <sextant/plugin.h>
 
-#define CACHE_DEFAULT_CAP 9984     /* per table, as CoreDNS (256 shards x 39) */
-#define CACHE_MIN_CAP 1024         /* smaller capacities are raised to this, as CoreDNS */
-#define CACHE_MAX_TTL 3600         /* success */
-#define CACHE_MAX_NTTL 1800        /* denial */
-#define CACHE_MIN_TTL 5            /* both; also the TTL of replies without records */
-#define CACHE_SERVFAIL_MS 5000     /* SERVFAIL replies are cached this long by default */
-#define CACHE_SERVFAIL_MAX_MS 300000
-#define CACHE_STALE_MS 3600000     /* serve_stale default */
-#define CACHE_PREFETCH_MS 60000    /* prefetch DURATION default */
-#define CACHE_PREFETCH_PCT 10
-#define CACHE_WIRE_MAX 4096        /* larger replies are not cached */
-#define CACHE_WAYS 7               /* entries per set: the set fits one cache line */
+#define CACHE_DEFAULT_CAP      9984 /* per table, as CoreDNS (256 shards x 39) */
+#define CACHE_MIN_CAP          1024 /* smaller capacities are raised to this, as CoreDNS */
+#define CACHE_MAX_TTL          3600 /* success */
+#define CACHE_MAX_NTTL         1800 /* denial */
+#define CACHE_MIN_TTL          5    /* both; also the TTL of replies without records */
+#define CACHE_SERVFAIL_MS      5000 /* SERVFAIL replies are cached this long by default */
+#define CACHE_SERVFAIL_MAX_MS  300000
+#define CACHE_STALE_MS         3600000 /* serve_stale default */
+#define CACHE_PREFETCH_MS      60000   /* prefetch DURATION default */
+#define CACHE_PREFETCH_PCT     10
+#define CACHE_WIRE_MAX         4096 /* larger replies are not cached */
+#define CACHE_WAYS             7    /* entries per set: the set fits one cache line */
 #define CACHE_REFRESH_RETRY_NS (5 * 1000000000ull) /* one refresh of an entry at a time */
 
 /* What a reply is to the cache (CoreDNS's response types). */
@@ -36,7 +36,7 @@ enum cache_kind {
 struct cache_key {
 	const uint8_t *name; /* uncompressed wire, lower case */
 	uint8_t len;
-	uint8_t flags;       /* CACHE_KEY_DO | CACHE_KEY_CD */
+	uint8_t flags; /* CACHE_KEY_DO | CACHE_KEY_CD */
 	uint16_t type, rclass;
 	uint64_t hash;
 };
@@ -53,7 +53,7 @@ struct cache_key {
 struct cache_entry {
 	struct rcu_head rcu;
 	uint64_t hash;
-	uint64_t stored_ns;  /* monotonic */
+	uint64_t stored_ns; /* monotonic */
 	uint64_t last_hit_ns;
 	uint64_t refresh_ns; /* no refresh before this */
 	uint32_t ttl;        /* seconds the entry lives */
@@ -63,28 +63,31 @@ struct cache_entry {
 	uint16_t nttl;
 	uint8_t key_len;
 	uint8_t key_flags;
-	uint8_t kind;        /* enum cache_kind */
+	uint8_t kind; /* enum cache_kind */
 	_Alignas(2) uint8_t data[];
 };
 
-static inline const uint16_t *cache_entry_ttls(const struct cache_entry *e)
+static inline const uint16_t *
+cache_entry_ttls(const struct cache_entry *e)
 {
 	return (const uint16_t *)(const void *)e->data;
 }
 
-static inline const uint8_t *cache_entry_name(const struct cache_entry *e)
+static inline const uint8_t *
+cache_entry_name(const struct cache_entry *e)
 {
 	return e->data + 2u * e->nttl;
 }
 
-static inline const uint8_t *cache_entry_wire(const struct cache_entry *e)
+static inline const uint8_t *
+cache_entry_wire(const struct cache_entry *e)
 {
 	return e->data + 2u * e->nttl + e->key_len;
 }
 
 /* Per-worker counters (struct cache's workers[].st), to be summed when metrics are scraped. */
 struct cache_stats {
-	uint64_t hits[2];      /* [CACHE_SUCCESS], [CACHE_DENIAL] (SERVFAIL entries: denial) */
+	uint64_t hits[2]; /* [CACHE_SUCCESS], [CACHE_DENIAL] (SERVFAIL entries: denial) */
 	uint64_t misses;
 	uint64_t prefetches;
 	uint64_t stale;
@@ -113,8 +116,8 @@ size_t cache_table_slots(const struct cache_table *t);
 size_t cache_table_count(const struct cache_table *t);
 
 /** Hash of a key, seeded per instance so names cannot be picked to collide. */
-uint64_t cache_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t type,
-                    uint16_t rclass, uint8_t flags);
+uint64_t cache_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t type, uint16_t rclass,
+                    uint8_t flags);
 
 /** The entry for @k, or NULL. Call inside rcu_read_lock; valid until rcu_read_unlock. */
 struct cache_entry *cache_table_get(const struct cache_table *t, const struct cache_key *k);
@@ -145,8 +148,8 @@ struct cache_reply {
  * @rcode to question type @qtype and opcode @opcode.
  * @return 0, or SX_EMALF.
  */
-int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype,
-                   unsigned opcode, struct cache_reply *out);
+int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, unsigned opcode,
+                   struct cache_reply *out);
 
 /** Set the TTL of every record of @wire but OPT to @ttl. @return 0 or SX_EMALF. */
 int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl);
@@ -164,7 +167,8 @@ void cache_entry_free(struct cache_entry *e);
 bool cache_entry_match(const struct cache_entry *e, const struct cache_key *k);
 
 /** Seconds left to live at @now_ns: negative once expired. */
-static inline int64_t cache_entry_left(const struct cache_entry *e, uint64_t now_ns)
+static inline int64_t
+cache_entry_left(const struct cache_entry *e, uint64_t now_ns)
 {
 	uint64_t age = now_ns > e->stored_ns ? (now_ns - e->stored_ns) / 1000000000u : 0;
 	return (int64_t)e->ttl - (int64_t)age;
@@ -183,18 +187,18 @@ struct cache_worker {
 };
 
 struct cache {
-	struct sx_zones zones;        /* names cached */
-	struct sx_zones except[2];    /* `disable success|denial` zones */
+	struct sx_zones zones;     /* names cached */
+	struct sx_zones except[2]; /* `disable success|denial` zones */
 	bool except_set[2];
-	unsigned cap[2];              /* capacities: [CACHE_SUCCESS], [CACHE_DENIAL] */
+	unsigned cap[2]; /* capacities: [CACHE_SUCCESS], [CACHE_DENIAL] */
 	uint32_t max_ttl[2], min_ttl[2];
 	bool min_set[2];
 	uint64_t servfail_ms;
 	bool servfail_set;
-	unsigned prefetch;            /* AMOUNT; 0: no prefetch */
+	unsigned prefetch; /* AMOUNT; 0: no prefetch */
 	uint64_t prefetch_ms;
 	unsigned prefetch_pct;
-	uint64_t stale_ms;            /* 0: no serve_stale */
+	uint64_t stale_ms; /* 0: no serve_stale */
 	bool stale_verify;
 	bool keepttl;
 
@@ -202,6 +206,6 @@ struct cache {
 	struct cache_table *table[2];
 	struct cache_worker *workers; /* from start() on */
 	unsigned nworkers;
-	uint16_t port;                /* the block's first port, for the `server` label */
+	uint16_t port; /* the block's first port, for the `server` label */
 	struct sx_runtime *rt;
 };

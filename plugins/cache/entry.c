@@ -4,7 +4,8 @@
 
 #include "cache.h"
 
-static inline void wr32(uint8_t *p, uint32_t v)
+static inline void
+wr32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
 	p[1] = (uint8_t)(v >> 16);
@@ -12,7 +13,8 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static inline uint32_t rd32(const uint8_t *p)
+static inline uint32_t
+rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -29,7 +31,8 @@ struct walk {
 	unsigned idx, an, ns, total;
 };
 
-static size_t skip_name(const uint8_t *w, size_t len, size_t off)
+static size_t
+skip_name(const uint8_t *w, size_t len, size_t off)
 {
 	while (off < len && w[off] != 0 && w[off] < 0xC0) {
 		off += w[off] + 1u;
@@ -40,7 +43,8 @@ static size_t skip_name(const uint8_t *w, size_t len, size_t off)
 	return off + (w[off] >= 0xC0 ? 2 : 1);
 }
 
-static bool walk_start(struct walk *it, const uint8_t *w, size_t len)
+static bool
+walk_start(struct walk *it, const uint8_t *w, size_t len)
 {
 	unsigned qd;
 
@@ -65,7 +69,8 @@ static bool walk_start(struct walk *it, const uint8_t *w, size_t len)
 }
 
 /* @return 1 with @rr and its section, 0 at the end, SX_EMALF. */
-static int walk_next(struct walk *it, struct sx_rr *rr, int *sec)
+static int
+walk_next(struct walk *it, struct sx_rr *rr, int *sec)
 {
 	const uint8_t *w = it->w;
 	size_t o;
@@ -88,8 +93,9 @@ static int walk_next(struct walk *it, struct sx_rr *rr, int *sec)
 	if (rr->end > it->len) {
 		return SX_EMALF;
 	}
-	*sec = it->idx < it->an ? SX_SEC_ANSWER
-	       : it->idx < it->an + it->ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
+	*sec = it->idx < it->an            ? SX_SEC_ANSWER
+	       : it->idx < it->an + it->ns ? SX_SEC_AUTHORITY
+	                                   : SX_SEC_ADDITIONAL;
 	it->off = rr->end;
 	it->idx++;
 	return 1;
@@ -99,8 +105,9 @@ static int walk_next(struct walk *it, struct sx_rr *rr, int *sec)
  * CoreDNS's response.Typify and dnsutil.MinimalTTL, plus RFC 2308 section 5:
  * a negative answer lives no longer than its SOA's MINIMUM field.
  */
-int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype,
-                   unsigned opcode, struct cache_reply *out)
+int
+cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, unsigned opcode,
+               struct cache_reply *out)
 {
 	uint32_t min_ttl = CACHE_MAX_TTL, soa_min = UINT32_MAX;
 	unsigned answers = 0, ns = 0, records = 0;
@@ -160,7 +167,8 @@ int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qty
 	return 0;
 }
 
-int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
+int
+cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
 {
 	struct walk it;
 	struct sx_rr rr;
@@ -177,8 +185,9 @@ int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
 	return rc;
 }
 
-struct cache_entry *cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len,
-                                    enum cache_kind kind, uint32_t ttl, uint64_t now_ns)
+struct cache_entry *
+cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len, enum cache_kind kind,
+                uint32_t ttl, uint64_t now_ns)
 {
 	struct cache_entry *e;
 	struct walk it;
@@ -226,19 +235,22 @@ struct cache_entry *cache_entry_new(const struct cache_key *k, const uint8_t *wi
 	return e;
 }
 
-void cache_entry_free(struct cache_entry *e)
+void
+cache_entry_free(struct cache_entry *e)
 {
 	free(e);
 }
 
-bool cache_entry_match(const struct cache_entry *e, const struct cache_key *k)
+bool
+cache_entry_match(const struct cache_entry *e, const struct cache_key *k)
 {
 	return e->hash == k->hash && e->type == k->type && e->rclass == k->rclass &&
 	       e->key_flags == k->flags && e->key_len == k->len &&
 	       memcmp(cache_entry_name(e), k->name, k->len) == 0;
 }
 
-void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t ttl)
+void
+cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t ttl)
 {
 	const uint16_t *ttls = cache_entry_ttls(e);
 
@@ -247,7 +259,8 @@ void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t tt
 	}
 }
 
-size_t cache_entry_render(const struct cache_entry *e, uint32_t ttl, uint8_t *buf)
+size_t
+cache_entry_render(const struct cache_entry *e, uint32_t ttl, uint8_t *buf)
 {
 	memcpy(buf, cache_entry_wire(e), e->wire_len);
 	cache_entry_put_ttls(e, buf, ttl);

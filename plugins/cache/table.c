@@ -24,7 +24,8 @@ struct cache_table {
 
 _Static_assert(sizeof(struct set) == 64, "a set is one cache line");
 
-struct cache_table *cache_table_new(size_t capacity)
+struct cache_table *
+cache_table_new(size_t capacity)
 {
 	size_t nsets = capacity / CACHE_WAYS;
 	struct cache_table *t;
@@ -41,7 +42,8 @@ struct cache_table *cache_table_new(size_t capacity)
 	return t;
 }
 
-void cache_table_free(struct cache_table *t)
+void
+cache_table_free(struct cache_table *t)
 {
 	if (!t) {
 		return;
@@ -54,12 +56,14 @@ void cache_table_free(struct cache_table *t)
 	free(t);
 }
 
-size_t cache_table_slots(const struct cache_table *t)
+size_t
+cache_table_slots(const struct cache_table *t)
 {
 	return t->nsets * CACHE_WAYS;
 }
 
-size_t cache_table_count(const struct cache_table *t)
+size_t
+cache_table_count(const struct cache_table *t)
 {
 	size_t n = 0;
 
@@ -71,7 +75,8 @@ size_t cache_table_count(const struct cache_table *t)
 	return n;
 }
 
-static inline uint64_t mix(uint64_t h)
+static inline uint64_t
+mix(uint64_t h)
 {
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
@@ -81,11 +86,12 @@ static inline uint64_t mix(uint64_t h)
 	return h;
 }
 
-uint64_t cache_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t type,
-                    uint16_t rclass, uint8_t flags)
+uint64_t
+cache_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t type, uint16_t rclass,
+           uint8_t flags)
 {
-	uint64_t h = seed ^ ((uint64_t)len << 56 | (uint64_t)type << 32 | (uint64_t)rclass << 16 |
-	                     flags);
+	uint64_t h = seed ^
+	             ((uint64_t)len << 56 | (uint64_t)type << 32 | (uint64_t)rclass << 16 | flags);
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
@@ -105,17 +111,20 @@ uint64_t cache_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t typ
 }
 
 /* The set from the low half of the hash (multiply-shift, no division); the tag from the top. */
-static inline struct set *set_of(const struct cache_table *t, uint64_t hash)
+static inline struct set *
+set_of(const struct cache_table *t, uint64_t hash)
 {
 	return (struct set *)&t->sets[((hash & 0xffffffffu) * t->nsets) >> 32];
 }
 
-static inline uint8_t tag_of(uint64_t hash)
+static inline uint8_t
+tag_of(uint64_t hash)
 {
 	return (uint8_t)(hash >> 56);
 }
 
-struct cache_entry *cache_table_get(const struct cache_table *t, const struct cache_key *k)
+struct cache_entry *
+cache_table_get(const struct cache_table *t, const struct cache_key *k)
 {
 	struct set *s = set_of(t, k->hash);
 	uint8_t tag = tag_of(k->hash);
@@ -132,7 +141,8 @@ struct cache_entry *cache_table_get(const struct cache_table *t, const struct ca
 	return NULL;
 }
 
-static inline bool same_key(const struct cache_entry *a, const struct cache_entry *b)
+static inline bool
+same_key(const struct cache_entry *a, const struct cache_entry *b)
 {
 	return a->hash == b->hash && a->type == b->type && a->rclass == b->rclass &&
 	       a->key_flags == b->key_flags && a->key_len == b->key_len &&
@@ -140,12 +150,14 @@ static inline bool same_key(const struct cache_entry *a, const struct cache_entr
 }
 
 /* When @e stops being worth keeping: its TTL and the serve_stale window are over. */
-static inline uint64_t dies(const struct cache_entry *e, uint64_t keep_ns)
+static inline uint64_t
+dies(const struct cache_entry *e, uint64_t keep_ns)
 {
 	return e->stored_ns + (uint64_t)e->ttl * 1000000000u + keep_ns;
 }
 
-static void free_rcu(struct rcu_head *head)
+static void
+free_rcu(struct rcu_head *head)
 {
 	cache_entry_free(caa_container_of(head, struct cache_entry, rcu));
 }
@@ -153,7 +165,8 @@ static void free_rcu(struct rcu_head *head)
 /* Writers racing for one set retry a few times, then drop their entry: it is only a cache. */
 #define PUT_TRIES 4
 
-int cache_table_put(struct cache_table *t, struct cache_entry *e, uint64_t keep_ns)
+int
+cache_table_put(struct cache_table *t, struct cache_entry *e, uint64_t keep_ns)
 {
 	struct set *s = set_of(t, e->hash);
 
@@ -191,7 +204,8 @@ int cache_table_put(struct cache_table *t, struct cache_entry *e, uint64_t keep_
 	return 0;
 }
 
-void cache_table_del(struct cache_table *t, const struct cache_key *k)
+void
+cache_table_del(struct cache_table *t, const struct cache_key *k)
 {
 	struct set *s = set_of(t, k->hash);
 

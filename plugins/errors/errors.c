@@ -18,14 +18,14 @@ struct pattern {
 	char *source;
 	enum sx_log_level level;
 	bool show_first;
-	unsigned long count;  /* matches in the current period */
+	unsigned long count; /* matches in the current period */
 	struct event *timer;
 };
 
 struct errors {
 	struct pattern *patterns;
 	size_t npatterns;
-	bool stacktrace;      /* accepted for compatibility: C has no stack to print */
+	bool stacktrace; /* accepted for compatibility: C has no stack to print */
 };
 
 static void
@@ -71,8 +71,10 @@ parse_level(const char *s, enum sx_log_level *out)
 		const char *name;
 		enum sx_log_level level;
 	} levels[] = {
-		{ "warning", SX_LOG_WARNING }, { "error", SX_LOG_ERROR },
-		{ "info", SX_LOG_INFO },       { "debug", SX_LOG_DEBUG },
+		{ "warning", SX_LOG_WARNING },
+		{ "error", SX_LOG_ERROR },
+		{ "info", SX_LOG_INFO },
+		{ "debug", SX_LOG_DEBUG },
 	};
 	size_t i;
 
@@ -151,8 +153,8 @@ report(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (n > 0) {
-		sx_plog(p->level, "errors", "%lu errors like '%s' occurred in last %gs", n, p->source,
-		        (double)p->period_ms / 1000.0);
+		sx_plog(p->level, "errors", "%lu errors like '%s' occurred in last %gs", n,
+		        p->source, (double)p->period_ms / 1000.0);
 	}
 }
 
@@ -164,7 +166,8 @@ errors_start(void *inst, struct sx_runtime *rt)
 
 	for (i = 0; i < e->npatterns; i++) {
 		struct pattern *p = &e->patterns[i];
-		struct timeval tv = { (time_t)(p->period_ms / 1000), (long)(p->period_ms % 1000) * 1000 };
+		struct timeval tv = { (time_t)(p->period_ms / 1000),
+			              (long)(p->period_ms % 1000) * 1000 };
 
 		p->timer = event_new(sx_rt_base(rt), -1, EV_PERSIST, report, p);
 		if (!p->timer || event_add(p->timer, &tv) < 0) {

@@ -12,7 +12,8 @@
 
 #include <sextant/dname.h>
 
-static int set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct fz *f = inst;
 	int rc = sx_set_duration(cf, d, inst);
@@ -22,7 +23,8 @@ static int set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst
 	return rc;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
+static bool
+same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
@@ -33,7 +35,8 @@ static bool same_file(const struct stat *a, const struct stat *b)
  * with the same size would look unchanged. A file read less than two seconds
  * after its last change is read again at the next tick.
  */
-static void mark_if_racy(struct stat *st)
+static void
+mark_if_racy(struct stat *st)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -43,13 +46,14 @@ static void mark_if_racy(struct stat *st)
 }
 
 static const struct sx_directive fz_directives[] = {
-	{ "reload",          1, 1,  set_reload,   offsetof(struct fz, reload_ms) },
-	{ "reload_by_mtime", 0, 0,  sx_set_flag,  offsetof(struct fz, reload_by_mtime) },
-	{ "fallthrough",     0, -1, sx_set_zones, offsetof(struct fz, fall) },
+	{ "reload", 1, 1, set_reload, offsetof(struct fz, reload_ms) },
+	{ "reload_by_mtime", 0, 0, sx_set_flag, offsetof(struct fz, reload_by_mtime) },
+	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct fz, fall) },
 	{ NULL }
 };
 
-static void format_interval(char *out, size_t cap, uint64_t ms)
+static void
+format_interval(char *out, size_t cap, uint64_t ms)
 {
 	if (ms % 1000 != 0) {
 		snprintf(out, cap, "%llums", (unsigned long long)ms);
@@ -64,7 +68,8 @@ static void format_interval(char *out, size_t cap, uint64_t ms)
  * CoreDNS. Only a file that cannot be opened is tolerated, and only when it
  * will be tried again.
  */
-static int fz_setup(struct sx_cf *cf, void *inst)
+static int
+fz_setup(struct sx_cf *cf, void *inst)
 {
 	struct fz *f = inst;
 	if (sx_cf_nargs(cf) < 2) {
@@ -96,7 +101,8 @@ static int fz_setup(struct sx_cf *cf, void *inst)
 	mark_if_racy(&f->st);
 	for (size_t i = 0; i < f->zones.n; i++) {
 		char err[512];
-		rc = fz_zone_load(f->path, f->zones.z[i].wire, &f->origins[i].zone, err, sizeof(err));
+		rc = fz_zone_load(f->path, f->zones.z[i].wire, &f->origins[i].zone, err,
+		                  sizeof(err));
 		if (rc == -ENOMEM) {
 			return rc;
 		}
@@ -108,7 +114,8 @@ static int fz_setup(struct sx_cf *cf, void *inst)
 	return 0;
 }
 
-static enum sx_verdict fz_handle(struct sx_req *req, void *inst)
+static enum sx_verdict
+fz_handle(struct sx_req *req, void *inst)
 {
 	struct fz *f = inst;
 	const struct sx_query *q = sx_req_query(req);
@@ -127,7 +134,8 @@ static enum sx_verdict fz_handle(struct sx_req *req, void *inst)
 	return fz_answer(z, &f->fall, q, msg);
 }
 
-static void free_rcu(struct rcu_head *head)
+static void
+free_rcu(struct rcu_head *head)
 {
 	fz_zone_free(caa_container_of(head, struct fz_zone, rcu));
 }
@@ -137,7 +145,8 @@ static void free_rcu(struct rcu_head *head)
  * so it is not parsed again; a changed one replaces the zone only when the
  * SOA serial differs (any change, as CoreDNS), or always with reload_by_mtime.
  */
-static void fz_tick(evutil_socket_t fd, short what, void *arg)
+static void
+fz_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct fz *f = arg;
 	struct stat st;
@@ -157,7 +166,8 @@ static void fz_tick(evutil_socket_t fd, short what, void *arg)
 		char err[512];
 		struct fz_zone *z;
 		if (fz_zone_load(f->path, f->zones.z[i].wire, &z, err, sizeof(err)) < 0) {
-			sx_plog(SX_LOG_ERROR, "file", "Parsing zone \"%s\": %s", f->zones.z[i].name, err);
+			sx_plog(SX_LOG_ERROR, "file", "Parsing zone \"%s\": %s", f->zones.z[i].name,
+			        err);
 			failed = true;
 			continue;
 		}
@@ -180,15 +190,16 @@ static void fz_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int fz_start(void *inst, struct sx_runtime *rt)
+static int
+fz_start(void *inst, struct sx_runtime *rt)
 {
 	struct fz *f = inst;
 	char interval[32];
 	format_interval(interval, sizeof(interval), f->reload_ms);
 	for (size_t i = 0; i < f->zones.n; i++) {
 		if (f->origins[i].zone == NULL) {
-			sx_plog(SX_LOG_WARNING, "file", "Failed to open \"%s\": trying again in %s", f->path,
-			        interval);
+			sx_plog(SX_LOG_WARNING, "file", "Failed to open \"%s\": trying again in %s",
+			        f->path, interval);
 		}
 	}
 	if (f->reload_ms == 0) {
@@ -205,7 +216,8 @@ static int fz_start(void *inst, struct sx_runtime *rt)
 	return event_add(f->timer, &tv) < 0 ? -ENOMEM : 0;
 }
 
-static void fz_teardown(void *inst)
+static void
+fz_teardown(void *inst)
 {
 	struct fz *f = inst;
 	if (f->timer != NULL) {

@@ -11,8 +11,8 @@
 #include <sextant/plugin.h>
 
 #define FZ_DEFAULT_RELOAD_MS 60000
-#define FZ_MAX_CHAIN 8     /* CNAMEs followed inside the zone after the first */
-#define FZ_MAX_INCLUDE 7   /* $INCLUDE nesting */
+#define FZ_MAX_CHAIN         8 /* CNAMEs followed inside the zone after the first */
+#define FZ_MAX_INCLUDE       7 /* $INCLUDE nesting */
 
 /* Bump allocator: a snapshot and everything in it is freed in one walk. */
 struct fz_chunk;
@@ -29,11 +29,11 @@ struct fz_rrset {
 };
 
 struct fz_node {
-	const uint8_t *name;          /* lower-case wire */
-	const struct fz_node *cut;    /* topmost delegation at or above this name, or NULL */
+	const uint8_t *name;       /* lower-case wire */
+	const struct fz_node *cut; /* topmost delegation at or above this name, or NULL */
 	const struct fz_rrset *rrsets;
 	uint32_t hash;
-	uint16_t nrrsets;             /* 0: an empty non-terminal */
+	uint16_t nrrsets; /* 0: an empty non-terminal */
 	uint8_t len;
 };
 
@@ -42,12 +42,12 @@ struct fz_zone {
 	struct rcu_head rcu;
 	struct fz_arena arena;
 	const struct fz_node *apex;
-	const struct fz_rrset *soa;   /* at the apex, one record */
-	const struct fz_rrset *ns;    /* at the apex, or NULL */
-	struct fz_node **table;       /* open addressing by name hash; NULL: free slot */
+	const struct fz_rrset *soa; /* at the apex, one record */
+	const struct fz_rrset *ns;  /* at the apex, or NULL */
+	struct fz_node **table;     /* open addressing by name hash; NULL: free slot */
 	uint32_t mask;
 	uint32_t serial;
-	uint32_t neg_ttl;             /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
+	uint32_t neg_ttl; /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
 	size_t nnodes, nrecords;
 };
 
@@ -75,17 +75,17 @@ enum sx_verdict fz_answer(const struct fz_zone *z, const struct sx_zones *fall,
 
 /* One origin of a `file` line: the same file read with a different origin. */
 struct fz_origin {
-	struct fz_zone *zone;         /* RCU-protected; NULL until the file loads */
+	struct fz_zone *zone; /* RCU-protected; NULL until the file loads */
 };
 
 struct fz {
 	char *path;
-	struct sx_zones zones;        /* origins; zones.z[i] goes with origins[i] */
+	struct sx_zones zones; /* origins; zones.z[i] goes with origins[i] */
 	struct fz_origin *origins;
 	struct sx_zones fall;
 	uint64_t reload_ms;
 	bool reload_set;
 	bool reload_by_mtime;
-	struct stat st;               /* the file when last read, to skip unchanged files */
+	struct stat st; /* the file when last read, to skip unchanged files */
 	struct event *timer;
 };

@@ -17,14 +17,16 @@ struct hit {
 	enum kind kind;
 };
 
-static uint32_t rec_ttl(const uint8_t *rec)
+static uint32_t
+rec_ttl(const uint8_t *rec)
 {
 	uint32_t v;
 	memcpy(&v, rec, 4);
 	return v;
 }
 
-static uint16_t rec_rdlen(const uint8_t *rec)
+static uint16_t
+rec_rdlen(const uint8_t *rec)
 {
 	uint16_t v;
 	memcpy(&v, rec + 4, 2);
@@ -32,7 +34,8 @@ static uint16_t rec_rdlen(const uint8_t *rec)
 }
 
 /* Bytes @rs takes at most in a reply, owner uncompressed. */
-static size_t rrset_size(const struct fz_rrset *rs, size_t ownerlen)
+static size_t
+rrset_size(const struct fz_rrset *rs, size_t ownerlen)
 {
 	size_t size = 0;
 	const uint8_t *p = rs->data;
@@ -43,8 +46,8 @@ static size_t rrset_size(const struct fz_rrset *rs, size_t ownerlen)
 	return size;
 }
 
-static int put_rrset(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner,
-                     const struct fz_rrset *rs)
+static int
+put_rrset(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, const struct fz_rrset *rs)
 {
 	const uint8_t *p = rs->data;
 	for (uint16_t i = 0; i < rs->count; i++) {
@@ -62,8 +65,9 @@ static int put_rrset(struct sx_msg *msg, enum sx_section sec, const uint8_t *own
  * Records that only help (apex NS in authority, addresses in additional) go in
  * whole or not at all, and never set TC: a client has what it asked for.
  */
-static void put_optional(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner,
-                         const struct fz_rrset *rs)
+static void
+put_optional(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner,
+             const struct fz_rrset *rs)
 {
 	size_t room = msg->limit < msg->cap ? msg->limit : msg->cap;
 	if (rs != NULL && msg->len + rrset_size(rs, sx_dname_len(owner)) <= room) {
@@ -72,7 +76,8 @@ static void put_optional(struct sx_msg *msg, enum sx_section sec, const uint8_t 
 }
 
 /* The SOA as the negative answer's authority, with its TTL capped by MINIMUM (RFC 2308 3). */
-static void put_soa(const struct fz_zone *z, struct sx_msg *msg)
+static void
+put_soa(const struct fz_zone *z, struct sx_msg *msg)
 {
 	const uint8_t *p = z->soa->data;
 	sx_msg_put_rr(msg, SX_SEC_AUTHORITY, z->apex->name, SX_TYPE_SOA, SX_CLASS_IN, z->neg_ttl,
@@ -80,8 +85,8 @@ static void put_soa(const struct fz_zone *z, struct sx_msg *msg)
 }
 
 /* What answers @name (lower-case wire) in @z. */
-static struct hit resolve(const struct fz_zone *z, const uint8_t *name, size_t len,
-                          uint16_t qtype)
+static struct hit
+resolve(const struct fz_zone *z, const uint8_t *name, size_t len, uint16_t qtype)
 {
 	const struct fz_node *n = fz_zone_find(z, name, len);
 	if (n != NULL) {
@@ -116,7 +121,8 @@ static struct hit resolve(const struct fz_zone *z, const uint8_t *name, size_t l
 }
 
 /* The domain name inside rdata of @type that additional processing looks up, or NULL. */
-static const uint8_t *rdata_target(uint16_t type, const uint8_t *rdata)
+static const uint8_t *
+rdata_target(uint16_t type, const uint8_t *rdata)
 {
 	switch (type) {
 	case SX_TYPE_NS:
@@ -134,8 +140,9 @@ static const uint8_t *rdata_target(uint16_t type, const uint8_t *rdata)
  * A and AAAA of the names the records of @rs point to, when they lie below
  * @within: the owner for NS (glue), the zone for MX and SRV (as CoreDNS does).
  */
-static void put_additional(const struct fz_zone *z, struct sx_msg *msg,
-                           const struct fz_rrset *rs, const uint8_t *within)
+static void
+put_additional(const struct fz_zone *z, struct sx_msg *msg, const struct fz_rrset *rs,
+               const uint8_t *within)
 {
 	const uint8_t *p = rs->data;
 	for (uint16_t i = 0; i < rs->count; i++, p += 6 + rec_rdlen(p)) {
@@ -151,12 +158,14 @@ static void put_additional(const struct fz_zone *z, struct sx_msg *msg,
 		const struct fz_node *n = fz_zone_find(z, name, len);
 		if (n != NULL) {
 			put_optional(msg, SX_SEC_ADDITIONAL, target, fz_node_rrset(n, SX_TYPE_A));
-			put_optional(msg, SX_SEC_ADDITIONAL, target, fz_node_rrset(n, SX_TYPE_AAAA));
+			put_optional(msg, SX_SEC_ADDITIONAL, target,
+			             fz_node_rrset(n, SX_TYPE_AAAA));
 		}
 	}
 }
 
-static void referral(const struct fz_zone *z, const struct fz_node *cut, struct sx_msg *msg)
+static void
+referral(const struct fz_zone *z, const struct fz_node *cut, struct sx_msg *msg)
 {
 	const struct fz_rrset *ns = fz_node_rrset(cut, SX_TYPE_NS);
 	if (put_rrset(msg, SX_SEC_AUTHORITY, cut->name, ns) == 0) {
@@ -168,8 +177,9 @@ static void referral(const struct fz_zone *z, const struct fz_node *cut, struct 
  * After a CNAME, go on inside the zone with its target (RFC 1034 4.3.2 step
  * 3a), for at most FZ_MAX_CHAIN more names, stopping at a name seen before.
  */
-static void follow(const struct fz_zone *z, const struct sx_query *q, struct sx_msg *msg,
-                   const struct fz_rrset *cname)
+static void
+follow(const struct fz_zone *z, const struct sx_query *q, struct sx_msg *msg,
+       const struct fz_rrset *cname)
 {
 	uint8_t seen[FZ_MAX_CHAIN + 1][SX_DNAME_MAX];
 	unsigned nseen = 0;
@@ -207,8 +217,9 @@ static void follow(const struct fz_zone *z, const struct sx_query *q, struct sx_
 }
 
 /* @node answers for the query name, found as such or through a wildcard. */
-static void answer(const struct fz_zone *z, const struct sx_query *q, struct sx_msg *msg,
-                   const struct fz_node *node)
+static void
+answer(const struct fz_zone *z, const struct sx_query *q, struct sx_msg *msg,
+       const struct fz_node *node)
 {
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 	const struct fz_rrset *cname = fz_node_rrset(node, SX_TYPE_CNAME);
@@ -235,8 +246,9 @@ static void answer(const struct fz_zone *z, const struct sx_query *q, struct sx_
 	put_additional(z, msg, rs, q->qtype == SX_TYPE_NS ? node->name : z->apex->name);
 }
 
-enum sx_verdict fz_answer(const struct fz_zone *z, const struct sx_zones *fall,
-                          const struct sx_query *q, struct sx_msg *msg)
+enum sx_verdict
+fz_answer(const struct fz_zone *z, const struct sx_zones *fall, const struct sx_query *q,
+          struct sx_msg *msg)
 {
 	struct hit h = resolve(z, q->lname, q->qname_len, q->qtype);
 	switch (h.kind) {

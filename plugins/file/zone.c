@@ -14,17 +14,18 @@
 #include <sextant/error.h>
 #include <sextant/msg.h>
 
-#define CHUNK_SIZE 65536
-#define TTL_UNSET 0xFFFFFFFFu /* handed to ldns as the default: marks records without a TTL */
-#define DEFAULT_TTL 3600      /* no $TTL and no TTL seen yet */
-#define SPACES " \t\r\n"
+#define CHUNK_SIZE  65536
+#define TTL_UNSET   0xFFFFFFFFu /* handed to ldns as the default: marks records without a TTL */
+#define DEFAULT_TTL 3600        /* no $TTL and no TTL seen yet */
+#define SPACES      " \t\r\n"
 
 struct fz_chunk {
 	struct fz_chunk *next;
 	size_t used, cap;
 };
 
-static void *arena_alloc(struct fz_arena *a, size_t size)
+static void *
+arena_alloc(struct fz_arena *a, size_t size)
 {
 	size = (size + 7) & ~(size_t)7;
 	struct fz_chunk *c = a->head;
@@ -44,7 +45,8 @@ static void *arena_alloc(struct fz_arena *a, size_t size)
 	return p;
 }
 
-static void arena_free(struct fz_arena *a)
+static void
+arena_free(struct fz_arena *a)
 {
 	struct fz_chunk *c = a->head;
 	while (c != NULL) {
@@ -55,7 +57,8 @@ static void arena_free(struct fz_arena *a)
 	a->head = NULL;
 }
 
-static uint32_t hash_name(const uint8_t *name, size_t len)
+static uint32_t
+hash_name(const uint8_t *name, size_t len)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (size_t i = 0; i < len; i++) {
@@ -64,8 +67,8 @@ static uint32_t hash_name(const uint8_t *name, size_t len)
 	return h;
 }
 
-static struct fz_node *table_find(const struct fz_zone *z, const uint8_t *name, size_t len,
-                                  uint32_t hash)
+static struct fz_node *
+table_find(const struct fz_zone *z, const uint8_t *name, size_t len, uint32_t hash)
 {
 	for (uint32_t i = hash & z->mask;; i = (i + 1) & z->mask) {
 		struct fz_node *n = z->table[i];
@@ -78,12 +81,14 @@ static struct fz_node *table_find(const struct fz_zone *z, const uint8_t *name, 
 	}
 }
 
-const struct fz_node *fz_zone_find(const struct fz_zone *z, const uint8_t *name, size_t len)
+const struct fz_node *
+fz_zone_find(const struct fz_zone *z, const uint8_t *name, size_t len)
 {
 	return table_find(z, name, len, hash_name(name, len));
 }
 
-const struct fz_rrset *fz_node_rrset(const struct fz_node *n, uint16_t type)
+const struct fz_rrset *
+fz_node_rrset(const struct fz_node *n, uint16_t type)
 {
 	for (uint16_t i = 0; i < n->nrrsets; i++) {
 		if (n->rrsets[i].type == type) {
@@ -93,7 +98,8 @@ const struct fz_rrset *fz_node_rrset(const struct fz_node *n, uint16_t type)
 	return NULL;
 }
 
-void fz_zone_free(struct fz_zone *z)
+void
+fz_zone_free(struct fz_zone *z)
 {
 	if (z == NULL) {
 		return;
@@ -108,7 +114,7 @@ void fz_zone_free(struct fz_zone *z)
 struct rec {
 	const uint8_t *owner; /* lower case */
 	const uint8_t *rdata;
-	size_t seq;           /* file order, kept inside an RRset */
+	size_t seq; /* file order, kept inside an RRset */
 	uint32_t ttl;
 	uint16_t type, rdlen;
 	uint8_t olen;
@@ -128,9 +134,10 @@ struct loader {
 	size_t errlen;
 };
 
-static int fail(struct loader *l, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct loader *l, int rc, const char *fmt, ...)
+static int
+fail(struct loader *l, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int
+fail(struct loader *l, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -139,7 +146,8 @@ static int fail(struct loader *l, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static int add_rr(struct loader *l, const ldns_rr *rr, const char *path, int line)
+static int
+add_rr(struct loader *l, const ldns_rr *rr, const char *path, int line)
 {
 	const ldns_rdf *o = ldns_rr_owner(rr);
 	size_t olen = ldns_rdf_size(o);
@@ -160,7 +168,8 @@ static int add_rr(struct loader *l, const ldns_rr *rr, const char *path, int lin
 	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
 	if (type == SX_TYPE_SOA) {
 		if (!sx_dname_eq(owner, l->origin)) {
-			return fail(l, SX_EINVAL, "%s:%d: SOA record not at the zone apex", path, line);
+			return fail(l, SX_EINVAL, "%s:%d: SOA record not at the zone apex", path,
+			            line);
 		}
 		/* As ldns's own zone reader does, later SOA records are dropped. */
 		if (l->soa_seen) {
@@ -171,7 +180,9 @@ static int add_rr(struct loader *l, const ldns_rr *rr, const char *path, int lin
 	uint32_t ttl = ldns_rr_ttl(rr);
 	if (ttl == TTL_UNSET) {
 		/* RFC 2308 section 4: $TTL; else RFC 1035 5.1: the last TTL written. */
-		ttl = l->have_dollar_ttl ? l->dollar_ttl : l->have_last_ttl ? l->last_ttl : DEFAULT_TTL;
+		ttl = l->have_dollar_ttl ? l->dollar_ttl
+		      : l->have_last_ttl ? l->last_ttl
+		                         : DEFAULT_TTL;
 	} else if (!l->have_dollar_ttl) {
 		l->last_ttl = ttl;
 		l->have_last_ttl = true;
@@ -198,8 +209,13 @@ static int add_rr(struct loader *l, const ldns_rr *rr, const char *path, int lin
 	memcpy(mem, owner, olen);
 	memcpy(mem + olen, ldns_buffer_begin(l->buf), rdlen);
 	l->recs[l->nrecs] = (struct rec){
-		.owner = mem, .rdata = mem + olen, .seq = l->nrecs, .ttl = ttl,
-		.type = type, .rdlen = (uint16_t)rdlen, .olen = (uint8_t)olen,
+		.owner = mem,
+		.rdata = mem + olen,
+		.seq = l->nrecs,
+		.ttl = ttl,
+		.type = type,
+		.rdlen = (uint16_t)rdlen,
+		.olen = (uint8_t)olen,
 	};
 	l->nrecs++;
 	return 0;
@@ -211,8 +227,9 @@ static int load_file(struct loader *l, const char *path, const ldns_rdf *origin,
  * ldns reports "$INCLUDE" without handing the line over: read it again from
  * @pos (where the call that saw it started) up to where ldns stopped.
  */
-static int include(struct loader *l, FILE *fp, long pos, const char *path, int line,
-                   const ldns_rdf *cur, int depth)
+static int
+include(struct loader *l, FILE *fp, long pos, const char *path, int line, const ldns_rdf *cur,
+        int depth)
 {
 	long end = ftell(fp);
 	char *text = NULL, *found = NULL;
@@ -263,11 +280,13 @@ static int include(struct loader *l, FILE *fp, long pos, const char *path, int l
 	if (name != NULL && name[0] != ';') {
 		origin = ldns_dname_new_frm_str(name);
 		if (origin == NULL) {
-			rc = fail(l, SX_EINVAL, "%s:%d: bad $INCLUDE origin \"%s\"", path, line, name);
+			rc = fail(l, SX_EINVAL, "%s:%d: bad $INCLUDE origin \"%s\"", path, line,
+			          name);
 			goto out;
 		}
 		/* A relative origin is relative to the current one (RFC 1035 5.1). */
-		if (name[strlen(name) - 1] != '.' && ldns_dname_cat(origin, cur) != LDNS_STATUS_OK) {
+		if (name[strlen(name) - 1] != '.' &&
+		    ldns_dname_cat(origin, cur) != LDNS_STATUS_OK) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -288,7 +307,8 @@ out:
 	return rc;
 }
 
-static int load_file(struct loader *l, const char *path, const ldns_rdf *origin, int depth)
+static int
+load_file(struct loader *l, const char *path, const ldns_rdf *origin, int depth)
 {
 	FILE *fp = fopen(path, "re");
 	if (fp == NULL) {
@@ -321,7 +341,8 @@ static int load_file(struct loader *l, const char *path, const ldns_rdf *origin,
 			rc = include(l, fp, pos, path, line, cur, depth);
 			break;
 		default:
-			rc = fail(l, SX_EINVAL, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(s));
+			rc = fail(l, SX_EINVAL, "%s:%d: %s", path, line,
+			          ldns_get_errorstr_by_id(s));
 			break;
 		}
 	}
@@ -340,7 +361,8 @@ static int load_file(struct loader *l, const char *path, const ldns_rdf *origin,
 
 /* ---- building the snapshot ---- */
 
-static int cmp_rec(const void *a, const void *b)
+static int
+cmp_rec(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
 	if (x->olen != y->olen) {
@@ -356,12 +378,14 @@ static int cmp_rec(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static bool same_owner(const struct rec *a, const struct rec *b)
+static bool
+same_owner(const struct rec *a, const struct rec *b)
 {
 	return a->olen == b->olen && memcmp(a->owner, b->owner, a->olen) == 0;
 }
 
-static int table_grow(struct fz_zone *z)
+static int
+table_grow(struct fz_zone *z)
 {
 	uint32_t n = (z->mask + 1) * 2;
 	struct fz_node **t = calloc(n, sizeof(*t));
@@ -385,7 +409,8 @@ static int table_grow(struct fz_zone *z)
 	return 0;
 }
 
-static struct fz_node *add_node(struct fz_zone *z, const uint8_t *name, size_t len)
+static struct fz_node *
+add_node(struct fz_zone *z, const uint8_t *name, size_t len)
 {
 	/* Keep the table at most half full, so probes stay short. */
 	if ((z->nnodes + 1) * 2 > (size_t)z->mask + 1 && table_grow(z) < 0) {
@@ -408,7 +433,8 @@ static struct fz_node *add_node(struct fz_zone *z, const uint8_t *name, size_t l
 }
 
 /* The records of one owner, [first, last), as RRsets (duplicates dropped, RFC 2181 5). */
-static int add_rrsets(struct fz_zone *z, struct fz_node *n, struct rec *first, struct rec *last)
+static int
+add_rrsets(struct fz_zone *z, struct fz_node *n, struct rec *first, struct rec *last)
 {
 	size_t ntypes = 0;
 	for (struct rec *r = first; r < last; r++) {
@@ -460,8 +486,9 @@ static int add_rrsets(struct fz_zone *z, struct fz_node *n, struct rec *first, s
 }
 
 /* Every name between an owner and the apex exists (RFC 4592 2.2.2): add those as empty nodes. */
-static int add_empty_nonterminals(struct fz_zone *z, struct fz_node **owners, size_t nowners,
-                                  const uint8_t *origin)
+static int
+add_empty_nonterminals(struct fz_zone *z, struct fz_node **owners, size_t nowners,
+                       const uint8_t *origin)
 {
 	unsigned olabels = sx_dname_labels(origin);
 	for (size_t i = 0; i < nowners; i++) {
@@ -483,7 +510,8 @@ static int add_empty_nonterminals(struct fz_zone *z, struct fz_node **owners, si
 }
 
 /* Mark each name at or below a delegation with its topmost zone cut. */
-static void find_cuts(struct fz_zone *z, const uint8_t *origin)
+static void
+find_cuts(struct fz_zone *z, const uint8_t *origin)
 {
 	unsigned olabels = sx_dname_labels(origin);
 	for (uint32_t i = 0; i <= z->mask; i++) {
@@ -504,12 +532,14 @@ static void find_cuts(struct fz_zone *z, const uint8_t *origin)
 	}
 }
 
-static uint32_t rd32(const uint8_t *p)
+static uint32_t
+rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int build(struct loader *l, struct fz_zone **out)
+static int
+build(struct loader *l, struct fz_zone **out)
 {
 	struct fz_zone *z = calloc(1, sizeof(*z));
 	struct fz_node **owners = malloc((l->nrecs + 1) * sizeof(*owners));
@@ -563,8 +593,9 @@ fail_zone:
 	return rc;
 }
 
-int fz_zone_load(const char *path, const uint8_t *origin, struct fz_zone **out, char *err,
-                 size_t errlen)
+int
+fz_zone_load(const char *path, const uint8_t *origin, struct fz_zone **out, char *err,
+             size_t errlen)
 {
 	struct loader l = { .origin = origin, .err = err, .errlen = errlen };
 	ldns_rdf *o = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, sx_dname_len(origin), origin);

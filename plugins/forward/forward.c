@@ -12,7 +12,7 @@
 #include "fwd.h"
 
 #define FWD_DEADLINE_MS 5000 /* CoreDNS's defaultTimeout: the whole query, every try */
-#define FWD_CHUNK 32         /* pending slots allocated at once when a worker runs out */
+#define FWD_CHUNK       32   /* pending slots allocated at once when a worker runs out */
 
 static void pend_done(struct fwd_x *x, int err, const uint8_t *wire, size_t len);
 

@@ -11,14 +11,22 @@
 
 #include <sextant/plugin.h>
 
-#define FWD_MAX_TO 15          /* CoreDNS's limit on upstreams per forward */
-#define FWD_EDNS_SIZE 1232     /* the UDP payload size we advertise upstream */
-#define FWD_QBUF 300           /* TCP length, header, one question, our OPT */
+#define FWD_MAX_TO        15   /* CoreDNS's limit on upstreams per forward */
+#define FWD_EDNS_SIZE     1232 /* the UDP payload size we advertise upstream */
+#define FWD_QBUF          300  /* TCP length, header, one question, our OPT */
 #define FWD_HC_TIMEOUT_MS 1000 /* a health probe's own read timeout */
-#define FWD_MAX_SERIES 32      /* upstream addresses with metrics, over the process's life */
+#define FWD_MAX_SERIES    32   /* upstream addresses with metrics, over the process's life */
 
-enum fwd_proto { FWD_UDP, FWD_TCP, FWD_TLS };
-enum fwd_policy { FWD_POLICY_RANDOM, FWD_POLICY_ROUND_ROBIN, FWD_POLICY_SEQUENTIAL };
+enum fwd_proto {
+	FWD_UDP,
+	FWD_TCP,
+	FWD_TLS
+};
+enum fwd_policy {
+	FWD_POLICY_RANDOM,
+	FWD_POLICY_ROUND_ROBIN,
+	FWD_POLICY_SEQUENTIAL
+};
 
 struct ssl_ctx_st;
 struct fwd;
@@ -32,28 +40,28 @@ struct fwd_up {
 	char name[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:53", "[::1]:53", for messages */
 	bool tls;
 	unsigned idx;
-	int series;            /* its metrics, or -1 */
+	int series; /* its metrics, or -1 */
 	struct fwd *f;
 	unsigned long fails;   /* consecutive failed health probes (atomic) */
 	int checking;          /* a health-check loop runs (atomic flag) */
 	struct event *hc_kick; /* control thread: a worker activates it after an error */
 	struct event *hc_timer;
-	struct fwd_x *probe;   /* the health probe in flight, control thread */
+	struct fwd_x *probe; /* the health probe in flight, control thread */
 };
 
 /* One connection to an upstream: a connected UDP socket or a TCP / TLS stream. */
 struct fwd_conn {
 	struct fwd_up *up;
 	enum fwd_proto proto;
-	int fd;                  /* UDP */
-	struct event ev;         /* UDP: readable */
+	int fd;          /* UDP */
+	struct event ev; /* UDP: readable */
 	bool ev_added;
 	struct bufferevent *bev; /* TCP and TLS */
 	uint64_t born_ms;
-	bool reused;             /* carried a whole exchange before this one */
-	bool connected;          /* stream: the connect (and handshake) completed */
-	struct fwd_x *x;         /* the exchange using it; NULL while idle */
-	struct fwd_conn *next;   /* idle list */
+	bool reused;           /* carried a whole exchange before this one */
+	bool connected;        /* stream: the connect (and handshake) completed */
+	struct fwd_x *x;       /* the exchange using it; NULL while idle */
+	struct fwd_conn *next; /* idle list */
 };
 
 /*
@@ -64,27 +72,27 @@ struct fwd_conn {
 struct fwd_x {
 	struct fwd *f;
 	struct event_base *base;
-	struct fwd_worker *w;    /* the worker's connection cache; NULL: no caching (probes) */
+	struct fwd_worker *w; /* the worker's connection cache; NULL: no caching (probes) */
 	struct fwd_up *up;
 	enum fwd_proto proto;
 	struct fwd_conn *conn;
-	struct event timer;      /* this try's read timeout */
-	uint8_t q[FWD_QBUF];     /* q[0..1]: TCP length; the message from q + 2 */
-	size_t qlen;             /* message length, without the TCP prefix */
+	struct event timer;  /* this try's read timeout */
+	uint8_t q[FWD_QBUF]; /* q[0..1]: TCP length; the message from q + 2 */
+	size_t qlen;         /* message length, without the TCP prefix */
 	void (*done)(struct fwd_x *x, int err, const uint8_t *wire, size_t len);
-	uint64_t sent_ns;        /* when this try started, for the latency histogram */
+	uint64_t sent_ns; /* when this try started, for the latency histogram */
 	char err[200];
 };
 
 /* A client query being forwarded (per-worker pool). */
 struct fwd_pend {
-	struct fwd_x x;          /* first: callbacks cast back */
+	struct fwd_x x; /* first: callbacks cast back */
 	struct sx_req *req;
 	uint64_t deadline_ms;
 	uint8_t order[FWD_MAX_TO];
 	unsigned pos, downs, attempts;
-	bool in_handler;         /* still inside the handler: return, do not resume */
-	bool last_err;           /* err holds the last failure */
+	bool in_handler; /* still inside the handler: return, do not resume */
+	bool last_err;   /* err holds the last failure */
 	int verdict;
 	struct fwd_pend *next_free;
 };
@@ -108,7 +116,7 @@ struct fwd_worker {
 };
 
 struct fwd {
-	struct sx_zones from;       /* one zone */
+	struct sx_zones from; /* one zone */
 	struct sx_zones except;
 	struct fwd_up up[FWD_MAX_TO];
 	unsigned nup;
@@ -116,16 +124,16 @@ struct fwd {
 	uint64_t expire_ms, hc_ms, read_timeout_ms;
 	unsigned max_fails;
 	unsigned policy;
-	unsigned given;             /* bit per fwd_directives row seen, for defaults */
+	unsigned given; /* bit per fwd_directives row seen, for defaults */
 	unsigned max_concurrent;
-	unsigned long inflight;     /* atomic, only with max_concurrent */
+	unsigned long inflight;                /* atomic, only with max_concurrent */
 	uint32_t next_rcodes, failover_rcodes; /* bit per rcode 0..31 */
 	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;
 	unsigned nworkers;
 	struct event_base *control;
-	uint64_t hc_rng[2];         /* control thread's random state */
+	uint64_t hc_rng[2]; /* control thread's random state */
 };
 
 /* metrics.c: CoreDNS's forward and proxy metrics, process-wide */

@@ -19,8 +19,8 @@ void
 fwd_probe_query(struct fwd_x *x, uint16_t id)
 {
 	static const uint8_t tail[] = {
-		0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, /* RD, one question */
-		0, 0, SX_TYPE_NS, 0, SX_CLASS_IN,   /* . NS IN */
+		0x01, 0x00, 0,          1, 0,           0, 0, 0, 0, 0, /* RD, one question */
+		0,    0,    SX_TYPE_NS, 0, SX_CLASS_IN,                /* . NS IN */
 	};
 
 	x->q[2] = (uint8_t)(id >> 8);

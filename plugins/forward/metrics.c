@@ -13,12 +13,12 @@
  * Several forward instances may name the same upstream, so one live instance
  * (the last started) writes the whole registry in a scrape: no series twice.
  */
-#define NB 16              /* CoreDNS's TimeBuckets: 0.25 ms doubling to 8.192 s */
-#define NRC 11             /* rcodes NOERROR .. NOTZONE, the ones a 4-bit header names */
-#define PER_RC (NB + 2)    /* buckets, above the last, sum in ns */
-#define OFF_HIT 0          /* [proto]: cache hits, then misses */
-#define OFF_MISS 3
-#define OFF_DUR 6
+#define NB         16       /* CoreDNS's TimeBuckets: 0.25 ms doubling to 8.192 s */
+#define NRC        11       /* rcodes NOERROR .. NOTZONE, the ones a 4-bit header names */
+#define PER_RC     (NB + 2) /* buckets, above the last, sum in ns */
+#define OFF_HIT    0        /* [proto]: cache hits, then misses */
+#define OFF_MISS   3
+#define OFF_DUR    6
 #define PER_SERIES (OFF_DUR + NRC * PER_RC)
 #define OFF_BROKEN 0
 #define OFF_REJECT 1
@@ -26,7 +26,7 @@
 
 static const double bounds[NB] = {
 	0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032,
-	0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
+	0.064,   0.128,  0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
 };
 
 static struct {
@@ -45,7 +45,8 @@ fwd_metrics_series(const char *to, unsigned workers)
 	unsigned i;
 
 	if (!reg.ready) {
-		if (sx_wcounters_init(&reg.c, OFF_SERIES + FWD_MAX_SERIES * PER_SERIES, workers) < 0) {
+		if (sx_wcounters_init(&reg.c, OFF_SERIES + FWD_MAX_SERIES * PER_SERIES, workers) <
+		    0) {
 			return -1;
 		}
 		reg.ready = true;
@@ -74,8 +75,10 @@ void
 fwd_metrics_conn(const struct fwd_up *up, unsigned w, enum fwd_proto proto, bool hit)
 {
 	if (up->series >= 0) {
-		add(w, OFF_SERIES + (size_t)up->series * PER_SERIES + (hit ? OFF_HIT : OFF_MISS) +
-		           proto, 1);
+		add(w,
+		    OFF_SERIES + (size_t)up->series * PER_SERIES + (hit ? OFF_HIT : OFF_MISS) +
+		            proto,
+		    1);
 	}
 }
 
@@ -146,7 +149,8 @@ fwd_metrics_collect(void *inst, struct sx_metrics *m)
 	               (double)sx_wcounters_sum(&reg.c, OFF_BROKEN));
 	sx_metrics_add(m, "coredns_forward_max_concurrent_rejects_total", SX_METRIC_COUNTER,
 	               "Counter of the number of queries rejected because the concurrent queries "
-	               "were at maximum.", NULL, (double)sx_wcounters_sum(&reg.c, OFF_REJECT));
+	               "were at maximum.",
+	               NULL, (double)sx_wcounters_sum(&reg.c, OFF_REJECT));
 	for (s = 0; s < reg.n; s++) {
 		size_t base = OFF_SERIES + (size_t)s * PER_SERIES;
 
@@ -160,12 +164,14 @@ fwd_metrics_collect(void *inst, struct sx_metrics *m)
 			}
 			snprintf(l, sizeof(l), "proxy_name=\"forward\",to=\"%s\",proto=\"%s\"", esc,
 			         proto_label[k]);
-			sx_metrics_add(m, "coredns_proxy_conn_cache_hits_total", SX_METRIC_COUNTER,
-			               "Counter of connection cache hits per upstream and protocol.", l,
-			               (double)hits);
-			sx_metrics_add(m, "coredns_proxy_conn_cache_misses_total", SX_METRIC_COUNTER,
-			               "Counter of connection cache misses per upstream and protocol.", l,
-			               (double)misses);
+			sx_metrics_add(
+			        m, "coredns_proxy_conn_cache_hits_total", SX_METRIC_COUNTER,
+			        "Counter of connection cache hits per upstream and protocol.", l,
+			        (double)hits);
+			sx_metrics_add(
+			        m, "coredns_proxy_conn_cache_misses_total", SX_METRIC_COUNTER,
+			        "Counter of connection cache misses per upstream and protocol.", l,
+			        (double)misses);
 		}
 		for (k = 0; k < NRC; k++) {
 			size_t rb = base + OFF_DUR + k * PER_RC, b;
@@ -182,12 +188,14 @@ fwd_metrics_collect(void *inst, struct sx_metrics *m)
 			snprintf(l, sizeof(l), "proxy_name=\"forward\",to=\"%s\",rcode=\"%s\"", esc,
 			         sx_rcode_name(k, rbuf));
 			sx_metrics_histogram(m, "coredns_proxy_request_duration_seconds",
-			                     "Histogram of the time each request took.", l, bounds, counts,
-			                     NB, over, (double)sx_wcounters_sum(&reg.c, rb + NB + 1) / 1e9);
+			                     "Histogram of the time each request took.", l, bounds,
+			                     counts, NB, over,
+			                     (double)sx_wcounters_sum(&reg.c, rb + NB + 1) / 1e9);
 		}
 		if (reg.hc_fail[s]) {
 			snprintf(l, sizeof(l), "proxy_name=\"forward\",to=\"%s\"", esc);
-			sx_metrics_add(m, "coredns_proxy_healthcheck_failures_total", SX_METRIC_COUNTER,
+			sx_metrics_add(m, "coredns_proxy_healthcheck_failures_total",
+			               SX_METRIC_COUNTER,
 			               "Counter of the number of failed healthchecks.", l,
 			               (double)reg.hc_fail[s]);
 		}

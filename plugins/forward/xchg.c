@@ -308,8 +308,8 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	c->fd = -1;
 	c->born_ms = fwd_now_ms();
 	fd = socket(up->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 &&
-	               errno != EINPROGRESS)) {
+	if (fd < 0 ||
+	    (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 && errno != EINPROGRESS)) {
 		snprintf(x->err, sizeof(x->err), "dial %s %s: %s%s", proto_net(proto), up->name,
 		         fd < 0 ? "socket: " : "connect: ", errstr(errno, eb));
 		if (fd >= 0) {
@@ -408,7 +408,7 @@ int
 fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t timeout_ms)
 {
 	struct timeval tv = { (time_t)(timeout_ms / 1000),
-	                      (suseconds_t)(timeout_ms % 1000) * 1000 };
+		              (suseconds_t)(timeout_ms % 1000) * 1000 };
 	struct fwd_conn *c;
 	int rc;
 

@@ -11,8 +11,8 @@
 #include <sextant/http.h>
 #include <sextant/plugin.h>
 
-#define DEFAULT_ADDR ":8080"
-#define PROBE_MS 1000
+#define DEFAULT_ADDR      ":8080"
+#define PROBE_MS          1000
 #define PROBE_TIMEOUT_SEC 3
 
 static const double probe_bounds[] = { 0.00025, 0.0025, 0.025, 0.25, 2.5 };
@@ -55,14 +55,15 @@ probe_done(struct evhttp_request *req, void *arg)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - h->sent.tv_sec) + (double)(now.tv_nsec - h->sent.tv_nsec) / 1e9;
+	secs = (double)(now.tv_sec - h->sent.tv_sec) +
+	       (double)(now.tv_nsec - h->sent.tv_nsec) / 1e9;
 	for (i = 0; i < NB && secs > probe_bounds[i]; i++) {
 	}
 	h->hist[i]++;
 	h->sum += secs;
 	if (secs > 1.0) {
-		sx_plog(SX_LOG_WARNING, "health", "Local health request to \"/health\" took more than 1s: %gs",
-		        secs);
+		sx_plog(SX_LOG_WARNING, "health",
+		        "Local health request to \"/health\" took more than 1s: %gs", secs);
 	}
 }
 

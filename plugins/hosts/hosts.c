@@ -12,7 +12,8 @@
 
 #include <sextant/dname.h>
 
-static int set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct hosts *h = inst;
 	int rc = sx_set_duration(cf, d, inst);
@@ -23,7 +24,8 @@ static int set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst
 }
 
 /* Any other line of the block is a hosts-file line (CoreDNS "INLINE"). */
-static int set_inline(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_inline(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct hosts *h = inst;
 	/* CoreDNS takes unknown lines as inline only before a fallthrough line. */
@@ -51,16 +53,17 @@ static int set_inline(struct sx_cf *cf, const struct sx_directive *d, void *inst
 }
 
 static const struct sx_directive hosts_directives[] = {
-	{ "ttl",                     1, 1,  sx_set_uint,  offsetof(struct hosts, ttl), 1, 65535 },
-	{ "no_reverse",              0, 0,  sx_set_flag,  offsetof(struct hosts, no_reverse) },
-	{ "reload",                  1, 1,  set_reload,   offsetof(struct hosts, reload_ms) },
-	{ "fallthrough",             0, -1, sx_set_zones, offsetof(struct hosts, fall) },
-	{ "fallthrough_unsupported", 0, 0,  sx_set_flag,  offsetof(struct hosts, fall_unsupported) },
-	{ "*",                       0, -1, set_inline,   .repeat = true },
+	{ "ttl", 1, 1, sx_set_uint, offsetof(struct hosts, ttl), 1, 65535 },
+	{ "no_reverse", 0, 0, sx_set_flag, offsetof(struct hosts, no_reverse) },
+	{ "reload", 1, 1, set_reload, offsetof(struct hosts, reload_ms) },
+	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct hosts, fall) },
+	{ "fallthrough_unsupported", 0, 0, sx_set_flag, offsetof(struct hosts, fall_unsupported) },
+	{ "*", 0, -1, set_inline, .repeat = true },
 	{ NULL }
 };
 
-static int hosts_setup(struct sx_cf *cf, void *inst)
+static int
+hosts_setup(struct sx_cf *cf, void *inst)
 {
 	struct hosts *h = inst;
 	const char *file = sx_cf_nargs(cf) > 1 ? sx_cf_arg(cf, 1) : HOSTS_DEFAULT_PATH;
@@ -93,7 +96,8 @@ static int hosts_setup(struct sx_cf *cf, void *inst)
 }
 
 /* The name without an exact entry may still match "*.PARENT" (one label only). */
-static const struct hosts_entry *find_host(const struct hosts_table *t, const struct sx_query *q)
+static const struct hosts_entry *
+find_host(const struct hosts_table *t, const struct sx_query *q)
 {
 	const struct hosts_entry *e = hosts_table_find(t, q->lname, q->qname_len);
 	if (e != NULL && (e->n4 != 0 || e->n6 != 0)) {
@@ -115,13 +119,15 @@ static const struct hosts_entry *find_host(const struct hosts_table *t, const st
 	return e != NULL && (e->n4 != 0 || e->n6 != 0) ? e : NULL;
 }
 
-static bool falls_through(const struct hosts *h, const struct sx_query *q)
+static bool
+falls_through(const struct hosts *h, const struct sx_query *q)
 {
 	return h->fall.n > 0 && sx_zones_match(&h->fall, q->lname) >= 0;
 }
 
-enum sx_verdict hosts_answer(const struct hosts *h, const struct hosts_table *t,
-                             const struct sx_query *q, struct sx_msg *msg)
+enum sx_verdict
+hosts_answer(const struct hosts *h, const struct hosts_table *t, const struct sx_query *q,
+             struct sx_msg *msg)
 {
 	/* Reverse names need not be among the zones: PTR is tried wherever the block routes it. */
 	if (q->qtype != SX_TYPE_PTR && sx_zones_match(&h->zones, q->lname) < 0) {
@@ -135,8 +141,9 @@ enum sx_verdict hosts_answer(const struct hosts *h, const struct hosts_table *t,
 		}
 		sx_msg_set_flags(msg, SX_FLAG_AA);
 		for (uint16_t i = 0; i < e->nptr; i++) {
-			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_PTR, SX_CLASS_IN, h->ttl,
-			                  e->ptr[i], (uint16_t)sx_dname_len(e->ptr[i])) < 0) {
+			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_PTR, SX_CLASS_IN,
+			                  h->ttl, e->ptr[i],
+			                  (uint16_t)sx_dname_len(e->ptr[i])) < 0) {
 				break;
 			}
 		}
@@ -162,15 +169,15 @@ enum sx_verdict hosts_answer(const struct hosts *h, const struct hosts_table *t,
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 	if (q->qtype == SX_TYPE_A) {
 		for (uint16_t i = 0; i < e->n4; i++) {
-			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_A, SX_CLASS_IN, h->ttl,
-			                  e->v4[i], 4) < 0) {
+			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_A, SX_CLASS_IN,
+			                  h->ttl, e->v4[i], 4) < 0) {
 				break;
 			}
 		}
 	} else if (q->qtype == SX_TYPE_AAAA) {
 		for (uint16_t i = 0; i < e->n6; i++) {
-			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_AAAA, SX_CLASS_IN, h->ttl,
-			                  e->v6[i], 16) < 0) {
+			if (sx_msg_put_rr(msg, SX_SEC_ANSWER, q->qname, SX_TYPE_AAAA, SX_CLASS_IN,
+			                  h->ttl, e->v6[i], 16) < 0) {
 				break;
 			}
 		}
@@ -178,7 +185,8 @@ enum sx_verdict hosts_answer(const struct hosts *h, const struct hosts_table *t,
 	return SX_DONE;
 }
 
-static enum sx_verdict hosts_handle(struct sx_req *req, void *inst)
+static enum sx_verdict
+hosts_handle(struct sx_req *req, void *inst)
 {
 	struct hosts *h = inst;
 	/* Workers hold the RCU read lock while they run the chain. */
@@ -186,7 +194,8 @@ static enum sx_verdict hosts_handle(struct sx_req *req, void *inst)
 	return hosts_answer(h, t, sx_req_query(req), sx_req_msg(req));
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
+static bool
+same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
@@ -196,7 +205,8 @@ static bool same_file(const struct stat *a, const struct stat *b)
  * Open the hosts file for reading. A directory counts as missing.
  * @return the stream with *@st filled, or NULL with errno set.
  */
-static FILE *open_hosts(const char *path, struct stat *st)
+static FILE *
+open_hosts(const char *path, struct stat *st)
 {
 	FILE *fp = fopen(path, "re");
 	if (fp == NULL) {
@@ -221,7 +231,8 @@ static FILE *open_hosts(const char *path, struct stat *st)
  * with the same size would look unchanged. A file read less than two seconds
  * after its last change is read again at the next tick.
  */
-static void mark_if_racy(struct stat *st)
+static void
+mark_if_racy(struct stat *st)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -230,13 +241,15 @@ static void mark_if_racy(struct stat *st)
 	}
 }
 
-static void free_rcu(struct rcu_head *head)
+static void
+free_rcu(struct rcu_head *head)
 {
 	hosts_table_free(caa_container_of(head, struct hosts_table, rcu));
 }
 
 /* Control thread, every `reload`: re-read the file when it changed. */
-static void hosts_tick(evutil_socket_t fd, short what, void *arg)
+static void
+hosts_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct hosts *h = arg;
 	struct stat st;
@@ -263,7 +276,8 @@ static void hosts_tick(evutil_socket_t fd, short what, void *arg)
 	sx_plog(SX_LOG_DEBUG, "hosts", "Parsed hosts file into %zu entries", t->naddrs);
 }
 
-static int hosts_start(void *inst, struct sx_runtime *rt)
+static int
+hosts_start(void *inst, struct sx_runtime *rt)
 {
 	struct hosts *h = inst;
 	FILE *fp = open_hosts(h->path, &h->st);
@@ -272,8 +286,8 @@ static int hosts_start(void *inst, struct sx_runtime *rt)
 		if (errno == ENOENT) {
 			sx_plog(SX_LOG_WARNING, "hosts", "File does not exist: %s", h->path);
 		} else {
-			sx_plog(SX_LOG_WARNING, "hosts", "unable to access hosts file '%s': %s", h->path,
-			        strerror(errno));
+			sx_plog(SX_LOG_WARNING, "hosts", "unable to access hosts file '%s': %s",
+			        h->path, strerror(errno));
 		}
 		memset(&h->st, 0, sizeof(h->st));
 	} else {
@@ -310,7 +324,8 @@ static int hosts_start(void *inst, struct sx_runtime *rt)
 	return 0;
 }
 
-static void hosts_teardown(void *inst)
+static void
+hosts_teardown(void *inst)
 {
 	struct hosts *h = inst;
 	if (h->timer != NULL) {

@@ -10,9 +10,10 @@
 #include <sextant/dname.h>
 
 #define INITIAL_BUCKETS 64
-#define SPACES " \t\r\n\v\f"
+#define SPACES          " \t\r\n\v\f"
 
-static uint32_t hash_name(const uint8_t *name, size_t len)
+static uint32_t
+hash_name(const uint8_t *name, size_t len)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (size_t i = 0; i < len; i++) {
@@ -21,8 +22,8 @@ static uint32_t hash_name(const uint8_t *name, size_t len)
 	return h;
 }
 
-static struct hosts_entry *find(const struct hosts_table *t, const uint8_t *name, size_t len,
-                                uint32_t hash)
+static struct hosts_entry *
+find(const struct hosts_table *t, const uint8_t *name, size_t len, uint32_t hash)
 {
 	for (struct hosts_entry *e = t->buckets[hash & t->mask]; e != NULL; e = e->next) {
 		if (e->hash == hash && e->len == len && memcmp(e->name, name, len) == 0) {
@@ -32,13 +33,14 @@ static struct hosts_entry *find(const struct hosts_table *t, const uint8_t *name
 	return NULL;
 }
 
-const struct hosts_entry *hosts_table_find(const struct hosts_table *t, const uint8_t *name,
-                                           size_t len)
+const struct hosts_entry *
+hosts_table_find(const struct hosts_table *t, const uint8_t *name, size_t len)
 {
 	return find(t, name, len, hash_name(name, len));
 }
 
-static int grow(struct hosts_table *t)
+static int
+grow(struct hosts_table *t)
 {
 	size_t n = (t->mask + 1) * 2;
 	struct hosts_entry **b = calloc(n, sizeof(*b));
@@ -60,7 +62,8 @@ static int grow(struct hosts_table *t)
 	return 0;
 }
 
-static struct hosts_entry *get_or_add(struct hosts_table *t, const uint8_t *name, size_t len)
+static struct hosts_entry *
+get_or_add(struct hosts_table *t, const uint8_t *name, size_t len)
 {
 	uint32_t hash = hash_name(name, len);
 	struct hosts_entry *e = find(t, name, len, hash);
@@ -88,7 +91,8 @@ static struct hosts_entry *get_or_add(struct hosts_table *t, const uint8_t *name
  * always the next power of two, so it only moves when @n is one.
  * @return the (maybe moved) array, or NULL with @arr untouched.
  */
-static void *reserve(void *arr, uint16_t n, size_t size)
+static void *
+reserve(void *arr, uint16_t n, size_t size)
 {
 	if (n != 0 && (n & (n - 1)) != 0) {
 		return arr;
@@ -96,14 +100,16 @@ static void *reserve(void *arr, uint16_t n, size_t size)
 	return realloc(arr, (n != 0 ? (size_t)n * 2 : 1) * size);
 }
 
-static bool is_wildcard(const uint8_t *name)
+static bool
+is_wildcard(const uint8_t *name)
 {
 	return name[0] == 1 && name[1] == '*';
 }
 
 /* Add one name/address pair. *@added tells whether it was new. */
-static int add_addr(struct hosts_table *t, const uint8_t *name, size_t len, int family,
-                    const uint8_t *addr, struct hosts_entry **out, bool *added)
+static int
+add_addr(struct hosts_table *t, const uint8_t *name, size_t len, int family, const uint8_t *addr,
+         struct hosts_entry **out, bool *added)
 {
 	struct hosts_entry *e = get_or_add(t, name, len);
 	if (e == NULL) {
@@ -148,7 +154,8 @@ static int add_addr(struct hosts_table *t, const uint8_t *name, size_t len, int 
 }
 
 /* Map reverse name @rname back to @target, a name interned in @t. */
-static int add_ptr(struct hosts_table *t, const uint8_t *rname, size_t rlen, const uint8_t *target)
+static int
+add_ptr(struct hosts_table *t, const uint8_t *rname, size_t rlen, const uint8_t *target)
 {
 	struct hosts_entry *e = get_or_add(t, rname, rlen);
 	if (e == NULL) {
@@ -172,7 +179,8 @@ static int add_ptr(struct hosts_table *t, const uint8_t *rname, size_t rlen, con
 	return 0;
 }
 
-static size_t put_label(uint8_t *out, const char *s)
+static size_t
+put_label(uint8_t *out, const char *s)
 {
 	size_t n = strlen(s);
 	out[0] = (uint8_t)n;
@@ -181,7 +189,8 @@ static size_t put_label(uint8_t *out, const char *s)
 }
 
 /* The in-addr.arpa or ip6.arpa name of @addr. @return its wire length. */
-static size_t reverse_name(uint8_t out[SX_DNAME_MAX], int family, const uint8_t *addr)
+static size_t
+reverse_name(uint8_t out[SX_DNAME_MAX], int family, const uint8_t *addr)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -207,7 +216,8 @@ static size_t reverse_name(uint8_t out[SX_DNAME_MAX], int family, const uint8_t 
 }
 
 /* Parse an address field as Go's net.ParseIP does, after dropping an IPv6 "%zone". */
-static int parse_addr(char *s, uint8_t addr[16])
+static int
+parse_addr(char *s, uint8_t addr[16])
 {
 	char *pct = strchr(s, '%');
 	if (pct != NULL) {
@@ -227,7 +237,8 @@ static int parse_addr(char *s, uint8_t addr[16])
 }
 
 /* One line: "ADDRESS NAME [ALIAS...]" with an optional "# comment". Others are skipped. */
-static int parse_line(const struct hosts *h, struct hosts_table *t, char *line)
+static int
+parse_line(const struct hosts *h, struct hosts_table *t, char *line)
 {
 	char *hash = strchr(line, '#');
 	if (hash != NULL) {
@@ -276,7 +287,8 @@ static int parse_line(const struct hosts *h, struct hosts_table *t, char *line)
 	return 0;
 }
 
-static int parse_file(const struct hosts *h, struct hosts_table *t, FILE *fp)
+static int
+parse_file(const struct hosts *h, struct hosts_table *t, FILE *fp)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -295,7 +307,8 @@ static int parse_file(const struct hosts *h, struct hosts_table *t, FILE *fp)
 	return rc;
 }
 
-static int parse_inline(const struct hosts *h, struct hosts_table *t)
+static int
+parse_inline(const struct hosts *h, struct hosts_table *t)
 {
 	if (h->inline_text == NULL) {
 		return 0;
@@ -318,7 +331,8 @@ static int parse_inline(const struct hosts *h, struct hosts_table *t)
 	return rc;
 }
 
-void hosts_table_free(struct hosts_table *t)
+void
+hosts_table_free(struct hosts_table *t)
 {
 	if (t == NULL) {
 		return;
@@ -338,7 +352,8 @@ void hosts_table_free(struct hosts_table *t)
 	free(t);
 }
 
-int hosts_table_build(const struct hosts *h, FILE *fp, struct hosts_table **out)
+int
+hosts_table_build(const struct hosts *h, FILE *fp, struct hosts_table **out)
 {
 	struct hosts_table *t = calloc(1, sizeof(*t));
 	if (t == NULL) {

@@ -7,9 +7,9 @@
 #include "zone.h"
 
 #define DNS_VERSION_TTL 28800 /* as CoreDNS serves dns-version.<zone> */
-#define SOA_TTL_MAX 300       /* SOA header TTL: min(ttl, 300) */
-#define MAX_CNAMES K8S_MAX_CNAMES
-#define MAX_PTR 16            /* PTR records for one address, repeats dropped */
+#define SOA_TTL_MAX     300   /* SOA header TTL: min(ttl, 300) */
+#define MAX_CNAMES      K8S_MAX_CNAMES
+#define MAX_PTR         16 /* PTR records for one address, repeats dropped */
 
 /* A label of a lower-case name: its bytes (no length byte). */
 struct lab {
@@ -25,8 +25,8 @@ struct ctx {
 	const struct sx_zone *zone; /* the matched plugin zone (lower case) */
 	const uint8_t *zq;          /* the zone part of the query name, in the query's case */
 	unsigned zlabels;
-	bool full[3];               /* a record did not fit in this section: stop writing it */
-	struct k8s_chain *chain;    /* where a target outside the zone goes, or NULL */
+	bool full[3];            /* a record did not fit in this section: stop writing it */
+	struct k8s_chain *chain; /* where a target outside the zone goes, or NULL */
 };
 
 /* What a name is, after CoreDNS's parseRequest and the lookups it leads to. */
@@ -51,24 +51,32 @@ struct res {
 };
 
 /* LOOKUP: the answer needs a name outside the zone (c->chain tells which). */
-enum outcome { OK, NODATA, NXDOMAIN, LOOKUP };
+enum outcome {
+	OK,
+	NODATA,
+	NXDOMAIN,
+	LOOKUP
+};
 
 static const char *const proto_names[] = { "tcp", "udp", "sctp" };
 
-static bool lab_is(struct lab l, const char *s)
+static bool
+lab_is(struct lab l, const char *s)
 {
 	size_t n = strlen(s);
 
 	return l.len == n && memcmp(l.p, s, n) == 0;
 }
 
-static bool lab_eq(struct lab l, const char *s, size_t n)
+static bool
+lab_eq(struct lab l, const char *s, size_t n)
 {
 	return l.len == n && memcmp(l.p, s, n) == 0;
 }
 
 /* The first @max labels of wire name @name. */
-static unsigned split(const uint8_t *name, struct lab *out, unsigned max)
+static unsigned
+split(const uint8_t *name, struct lab *out, unsigned max)
 {
 	unsigned n = 0;
 
@@ -85,18 +93,21 @@ static const uint8_t in_addr_arpa[] = "\007in-addr\004arpa";
 static const uint8_t ip6_arpa[] = "\003ip6\004arpa";
 
 /* Whether the last two labels of @name are @suffix (a two-label wire name). */
-static bool ends_with(const uint8_t *name, unsigned nlabels, const uint8_t *suffix)
+static bool
+ends_with(const uint8_t *name, unsigned nlabels, const uint8_t *suffix)
 {
 	return nlabels >= 2 && sx_dname_eq(sx_dname_skip(name, nlabels - 2), suffix);
 }
 
-static bool is_reverse(const uint8_t *name, unsigned nlabels)
+static bool
+is_reverse(const uint8_t *name, unsigned nlabels)
 {
 	return ends_with(name, nlabels, in_addr_arpa) || ends_with(name, nlabels, ip6_arpa);
 }
 
 /* The address a full reverse name stands for. */
-static bool reverse_ip(const uint8_t *name, unsigned nlabels, struct k8s_ip *ip)
+static bool
+reverse_ip(const uint8_t *name, unsigned nlabels, struct k8s_ip *ip)
 {
 	struct lab l[32];
 	char s[16];
@@ -120,7 +131,9 @@ static bool reverse_ip(const uint8_t *name, unsigned nlabels, struct k8s_ip *ip)
 		split(name, l, 32);
 		for (int i = 0; i < 32; i++) {
 			char c = l[i].len == 1 ? l[i].p[0] : 'x';
-			int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+			int v = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			                               : -1;
 			if (v < 0) {
 				return false;
 			}
@@ -136,7 +149,8 @@ static bool reverse_ip(const uint8_t *name, unsigned nlabels, struct k8s_ip *ip)
  * A dashed-address label as CoreDNS reads a pod name: exactly three '-' and
  * no "--" is IPv4 ('-' to '.'), anything else IPv6 ('-' to ':').
  */
-static bool label_ip(struct lab l, struct k8s_ip *ip)
+static bool
+label_ip(struct lab l, struct k8s_ip *ip)
 {
 	char s[64];
 	unsigned dashes = 0;
@@ -163,12 +177,14 @@ static bool label_ip(struct lab l, struct k8s_ip *ip)
 	return strchr(s, ':') != NULL && inet_pton(AF_INET6, s, ip->a) == 1;
 }
 
-static size_t ip_len(uint8_t fam)
+static size_t
+ip_len(uint8_t fam)
 {
 	return fam == 4 ? 4 : 16;
 }
 
-static bool port_match(const struct res *r, const char *name, size_t len, int proto)
+static bool
+port_match(const struct res *r, const char *name, size_t len, int proto)
 {
 	if (r->port.len > 0 && !lab_eq(r->port, name, len)) {
 		return false;
@@ -180,7 +196,8 @@ static bool port_match(const struct res *r, const char *name, size_t len, int pr
 }
 
 /* Ports of @sl that the query's port filter takes (a portless slice has one, CoreDNS's -1). */
-static unsigned slice_ports(const struct res *r, const struct k8s_slice *sl)
+static unsigned
+slice_ports(const struct res *r, const struct k8s_slice *sl)
 {
 	unsigned n = 0;
 
@@ -194,15 +211,17 @@ static unsigned slice_ports(const struct res *r, const struct k8s_slice *sl)
 	return n;
 }
 
-static bool slice_port_ok(const struct res *r, const struct k8s_slice *sl, unsigned i)
+static bool
+slice_port_ok(const struct res *r, const struct k8s_slice *sl, unsigned i)
 {
 	const struct k8s_port *p = &k8s_slice_ports(sl)[i];
 
 	return port_match(r, k8s_slice_str(sl, p->name_off), p->name_len, p->proto);
 }
 
-static bool ep_match(const struct ctx *c, const struct res *r, const struct k8s_slice *sl,
-                     const struct k8s_ep *ep)
+static bool
+ep_match(const struct ctx *c, const struct res *r, const struct k8s_slice *sl,
+         const struct k8s_ep *ep)
 {
 	if (!r->has_ep) {
 		return true;
@@ -217,13 +236,15 @@ static bool ep_match(const struct ctx *c, const struct res *r, const struct k8s_
 }
 
 /* Whether endpoint @ep of @sl stands in the answer to @r (name and port filters). */
-static bool ep_used(const struct ctx *c, const struct res *r, const struct k8s_slice *sl,
-                    const struct k8s_ep *ep)
+static bool
+ep_used(const struct ctx *c, const struct res *r, const struct k8s_slice *sl,
+        const struct k8s_ep *ep)
 {
 	return ep_match(c, r, sl, ep) && slice_ports(r, sl) > 0;
 }
 
-static void find_pod(const struct ctx *c, struct res *r, unsigned nbase)
+static void
+find_pod(const struct ctx *c, struct res *r, unsigned nbase)
 {
 	if (c->k->pods == K8S_PODS_DISABLED) {
 		r->kind = R_ERR;
@@ -241,7 +262,8 @@ static void find_pod(const struct ctx *c, struct res *r, unsigned nbase)
 	}
 }
 
-static void find_svc(const struct ctx *c, struct res *r, unsigned nbase)
+static void
+find_svc(const struct ctx *c, struct res *r, unsigned nbase)
 {
 	const struct k8s_svc *svc;
 	const struct k8s_view *v;
@@ -299,7 +321,8 @@ static void find_svc(const struct ctx *c, struct res *r, unsigned nbase)
 }
 
 /* CoreDNS's Records(): what lower-case @name (in the matched zone) is. */
-static void records(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *r)
+static void
+records(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *r)
 {
 	unsigned nbase = nlabels - c->zlabels;
 	struct lab seg[5];
@@ -355,7 +378,8 @@ static void records(const struct ctx *c, const uint8_t *name, unsigned nlabels, 
 }
 
 /* CoreDNS's Services(): Records() plus ns.dns.<zone>. */
-static void services(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *r)
+static void
+services(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *r)
 {
 	struct lab seg[2];
 
@@ -368,24 +392,25 @@ static void services(const struct ctx *c, const uint8_t *name, unsigned nlabels,
 	records(c, name, nlabels, r);
 }
 
-static void put(struct ctx *c, enum sx_section sec, const uint8_t *owner, uint16_t type,
-                uint32_t ttl, const uint8_t *rdata, size_t rdlen)
+static void
+put(struct ctx *c, enum sx_section sec, const uint8_t *owner, uint16_t type, uint32_t ttl,
+    const uint8_t *rdata, size_t rdlen)
 {
-	if (!c->full[sec] && sx_msg_put_rr(c->msg, sec, owner, type, SX_CLASS_IN, ttl, rdata,
-	                                   (uint16_t)rdlen) < 0) {
+	if (!c->full[sec] &&
+	    sx_msg_put_rr(c->msg, sec, owner, type, SX_CLASS_IN, ttl, rdata, (uint16_t)rdlen) < 0) {
 		c->full[sec] = true;
 	}
 }
 
-static void put_ip(struct ctx *c, enum sx_section sec, const uint8_t *owner, uint8_t fam,
-                   const uint8_t *a)
+static void
+put_ip(struct ctx *c, enum sx_section sec, const uint8_t *owner, uint8_t fam, const uint8_t *a)
 {
 	put(c, sec, owner, fam == 4 ? SX_TYPE_A : SX_TYPE_AAAA, c->k->ttl, a, ip_len(fam));
 }
 
 /* Labels, then the wire name @tail. @return wire length, or 0 when over 255. */
-static size_t mkname(uint8_t out[SX_DNAME_MAX], const struct lab *l, unsigned n,
-                     const uint8_t *tail)
+static size_t
+mkname(uint8_t out[SX_DNAME_MAX], const struct lab *l, unsigned n, const uint8_t *tail)
 {
 	size_t len = 0, tl = sx_dname_len(tail);
 
@@ -405,12 +430,15 @@ static size_t mkname(uint8_t out[SX_DNAME_MAX], const struct lab *l, unsigned n,
 }
 
 /* <ep>.<svc>.<ns>.svc.<tail> (no ep label when @ep is NULL). */
-static size_t svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len,
-                         const struct k8s_ns *ns, const char *svc, size_t svc_len,
-                         const uint8_t *tail)
+static size_t
+svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len, const struct k8s_ns *ns,
+           const char *svc, size_t svc_len, const uint8_t *tail)
 {
 	struct lab l[4] = {
-		{ ep, (uint8_t)ep_len }, { svc, (uint8_t)svc_len }, { ns->name, ns->len }, { "svc", 3 },
+		{ ep, (uint8_t)ep_len },
+		{ svc, (uint8_t)svc_len },
+		{ ns->name, ns->len },
+		{ "svc", 3 },
 	};
 
 	return ep ? mkname(out, l, 4, tail) : mkname(out, l + 1, 3, tail);
@@ -420,8 +448,9 @@ static size_t svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_le
  * An earlier endpoint (index below @g) of the answer with the same name, and
  * the same address (@a) or a matching port numbered @port (when @a is NULL).
  */
-static bool earlier(const struct ctx *c, const struct res *r, uint32_t g, const char *name,
-                    size_t len, uint8_t fam, const uint8_t *a, int port)
+static bool
+earlier(const struct ctx *c, const struct res *r, uint32_t g, const char *name, size_t len,
+        uint8_t fam, const uint8_t *a, int port)
 {
 	struct k8s_slice *const *sl = k8s_view_slices(r->v);
 	uint32_t j = 0;
@@ -434,9 +463,8 @@ static bool earlier(const struct ctx *c, const struct res *r, uint32_t g, const 
 			if (!ep_used(c, r, sl[s], ep)) {
 				continue;
 			}
-			if (name != NULL &&
-			    (k8s_ep_name(n2, ep, c->k->endpoint_pod_names) != len ||
-			     memcmp(n2, name, len) != 0)) {
+			if (name != NULL && (k8s_ep_name(n2, ep, c->k->endpoint_pod_names) != len ||
+			                     memcmp(n2, name, len) != 0)) {
 				continue;
 			}
 			if (a != NULL) {
@@ -446,7 +474,8 @@ static bool earlier(const struct ctx *c, const struct res *r, uint32_t g, const 
 				continue;
 			}
 			for (unsigned i = 0; i < sl[s]->nports; i++) {
-				if (k8s_slice_ports(sl[s])[i].port == port && slice_port_ok(r, sl[s], i)) {
+				if (k8s_slice_ports(sl[s])[i].port == port &&
+				    slice_port_ok(r, sl[s], i)) {
 					return true;
 				}
 			}
@@ -456,8 +485,8 @@ static bool earlier(const struct ctx *c, const struct res *r, uint32_t g, const 
 }
 
 /* The address records of @r for family @fam, owner @owner; counted only unless @write. */
-static unsigned put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const uint8_t *owner,
-                          bool write)
+static unsigned
+put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const uint8_t *owner, bool write)
 {
 	unsigned n = 0;
 
@@ -476,7 +505,8 @@ static unsigned put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const
 		const struct k8s_svc *svc = k8s_view_svc(r->v);
 		for (unsigned i = 0; i < svc->nips; i++) {
 			if (svc->ips[i].fam == fam &&
-			    (i == 0 || memcmp(&svc->ips[0], &svc->ips[i], sizeof(svc->ips[0])) != 0)) {
+			    (i == 0 ||
+			     memcmp(&svc->ips[0], &svc->ips[i], sizeof(svc->ips[0])) != 0)) {
 				if (write) {
 					put_ip(c, SX_SEC_ANSWER, owner, fam, svc->ips[i].a);
 				}
@@ -518,7 +548,8 @@ static unsigned put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const
 	return n;
 }
 
-static void put_cnames(struct ctx *c, const uint8_t *const *names, unsigned n)
+static void
+put_cnames(struct ctx *c, const uint8_t *const *names, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *owner = i == 0 ? c->q->qname : names[i];
@@ -535,7 +566,8 @@ static void put_cnames(struct ctx *c, const uint8_t *const *names, unsigned n)
  * (LOOKUP, with the CNAMEs in c->chain), or, when the caller cannot do that,
  * answered with the CNAMEs alone. Loops and chains longer than 8 are cut.
  */
-static enum outcome chase(struct ctx *c, const struct res *first, uint16_t qtype)
+static enum outcome
+chase(struct ctx *c, const struct res *first, uint16_t qtype)
 {
 	const uint8_t *names[MAX_CNAMES + 1]; /* lower case; names[0] is the query name */
 	uint8_t fam = qtype == SX_TYPE_A ? 4 : qtype == SX_TYPE_AAAA ? 6 : 0;
@@ -577,7 +609,8 @@ static enum outcome chase(struct ctx *c, const struct res *first, uint16_t qtype
 	return OK;
 }
 
-static enum outcome ans_addr(struct ctx *c, uint8_t fam)
+static enum outcome
+ans_addr(struct ctx *c, uint8_t fam)
 {
 	struct res r;
 
@@ -591,7 +624,8 @@ static enum outcome ans_addr(struct ctx *c, uint8_t fam)
 	return put_addrs(c, &r, fam, c->q->qname, true) > 0 ? OK : NODATA;
 }
 
-static void srv_rdata(uint8_t *rd, uint16_t weight, uint16_t port)
+static void
+srv_rdata(uint8_t *rd, uint16_t weight, uint16_t port)
 {
 	rd[0] = 0; /* priority */
 	rd[1] = 0;
@@ -601,7 +635,8 @@ static void srv_rdata(uint8_t *rd, uint16_t weight, uint16_t port)
 	rd[5] = (uint8_t)port;
 }
 
-static void srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
+static void
+srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
 {
 	const struct k8s_svc *svc = k8s_view_svc(r->v);
 	uint8_t rd[6 + SX_DNAME_MAX];
@@ -636,7 +671,8 @@ static void srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
 	}
 }
 
-static void srv_endpoints(struct ctx *c, const struct res *r, uint16_t weight)
+static void
+srv_endpoints(struct ctx *c, const struct res *r, uint16_t weight)
 {
 	struct k8s_slice *const *sl = k8s_view_slices(r->v);
 	uint8_t rd[6 + SX_DNAME_MAX];
@@ -678,19 +714,22 @@ static void srv_endpoints(struct ctx *c, const struct res *r, uint16_t weight)
 						seen = k8s_slice_ports(sl[s])[j].port == p->port &&
 						       slice_port_ok(r, sl[s], j);
 					}
-					if (seen || ((dup & K8S_DUP_NAME) &&
-					             earlier(c, r, g, name, nl, 0, NULL, p->port))) {
+					if (seen ||
+					    ((dup & K8S_DUP_NAME) &&
+					     earlier(c, r, g, name, nl, 0, NULL, p->port))) {
 						continue;
 					}
 					srv_rdata(rd, weight, p->port);
-					put(c, SX_SEC_ANSWER, c->q->qname, SX_TYPE_SRV, c->k->ttl, rd, 6 + tl);
+					put(c, SX_SEC_ANSWER, c->q->qname, SX_TYPE_SRV, c->k->ttl,
+					    rd, 6 + tl);
 				}
 			}
 		}
 	}
 }
 
-static enum outcome ans_srv(struct ctx *c)
+static enum outcome
+ans_srv(struct ctx *c)
 {
 	struct res r;
 	uint16_t weight;
@@ -726,7 +765,8 @@ static enum outcome ans_srv(struct ctx *c)
 	return OK;
 }
 
-static enum outcome ans_txt(struct ctx *c)
+static enum outcome
+ans_txt(struct ctx *c)
 {
 	static const uint8_t version[] = "\0051.1.0";
 	struct lab seg[1];
@@ -746,7 +786,8 @@ static enum outcome ans_txt(struct ctx *c)
 	return r.kind != R_ERR && r.n > 0 ? NODATA : NXDOMAIN;
 }
 
-static enum outcome ans_cname(struct ctx *c)
+static enum outcome
+ans_cname(struct ctx *c)
 {
 	struct res r;
 
@@ -770,12 +811,14 @@ struct ptr_state {
 	size_t seen_len[MAX_PTR];
 };
 
-static bool ns_ok(const struct ctx *c, const struct k8s_ns *ns)
+static bool
+ns_ok(const struct ctx *c, const struct k8s_ns *ns)
 {
 	return c->k->nnamespaces == 0 || CMM_LOAD_SHARED(ns->exposed);
 }
 
-static void put_ptr(struct ptr_state *ps, const uint8_t *target, size_t len)
+static void
+put_ptr(struct ptr_state *ps, const uint8_t *target, size_t len)
 {
 	for (unsigned i = 0; i < ps->n; i++) {
 		if (ps->seen_len[i] == len && memcmp(ps->seen[i], target, len) == 0) {
@@ -790,7 +833,8 @@ static void put_ptr(struct ptr_state *ps, const uint8_t *target, size_t len)
 	put(ps->c, SX_SEC_ANSWER, ps->c->q->qname, SX_TYPE_PTR, ps->c->k->ttl, target, len);
 }
 
-static bool ptr_svc(const struct k8s_view *v, void *arg)
+static bool
+ptr_svc(const struct k8s_view *v, void *arg)
 {
 	struct ptr_state *ps = arg;
 	const struct k8s *k = ps->c->k;
@@ -800,14 +844,16 @@ static bool ptr_svc(const struct k8s_view *v, void *arg)
 	if (!ns_ok(ps->c, v->ns)) {
 		return true;
 	}
-	tl = svc_target(t, NULL, 0, v->ns, k8s_view_name(v), v->name_len, k->zones.z[k->primary].wire);
+	tl = svc_target(t, NULL, 0, v->ns, k8s_view_name(v), v->name_len,
+	                k->zones.z[k->primary].wire);
 	if (tl > 0) {
 		put_ptr(ps, t, tl);
 	}
 	return false; /* the first Service holding the address answers alone */
 }
 
-static bool ptr_ep(const struct k8s_ep *ep, void *arg)
+static bool
+ptr_ep(const struct k8s_ep *ep, void *arg)
 {
 	struct ptr_state *ps = arg;
 	const struct k8s *k = ps->c->k;
@@ -828,7 +874,8 @@ static bool ptr_ep(const struct k8s_ep *ep, void *arg)
 	return true;
 }
 
-static enum outcome ans_ptr(struct ctx *c)
+static enum outcome
+ans_ptr(struct ctx *c)
 {
 	struct ptr_state ps;
 	struct k8s_ip ip;
@@ -848,8 +895,8 @@ static enum outcome ans_ptr(struct ctx *c)
 }
 
 /* "ns.dns." or "hostmaster." before the query's zone. */
-static size_t zone_name(uint8_t out[SX_DNAME_MAX], const struct ctx *c, const char *first,
-                        const char *second)
+static size_t
+zone_name(uint8_t out[SX_DNAME_MAX], const struct ctx *c, const char *first, const char *second)
 {
 	struct lab l[2] = { { first, (uint8_t)strlen(first) }, { second, 0 } };
 
@@ -859,7 +906,8 @@ static size_t zone_name(uint8_t out[SX_DNAME_MAX], const struct ctx *c, const ch
 	return mkname(out, l, second ? 2 : 1, c->zq);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+static void
+put_u32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
 	p[1] = (uint8_t)(v >> 16);
@@ -867,7 +915,8 @@ static void put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static void put_soa(struct ctx *c, enum sx_section sec)
+static void
+put_soa(struct ctx *c, enum sx_section sec)
 {
 	uint8_t rd[2 * SX_DNAME_MAX + 20];
 	size_t n = zone_name(rd, c, "ns", "dns"), m;
@@ -885,7 +934,8 @@ static void put_soa(struct ctx *c, enum sx_section sec)
 	    n + 20);
 }
 
-static enum outcome ans_ns(struct ctx *c)
+static enum outcome
+ans_ns(struct ctx *c)
 {
 	uint8_t ns[SX_DNAME_MAX];
 	size_t n = zone_name(ns, c, "ns", "dns");
@@ -901,7 +951,8 @@ static enum outcome ans_ns(struct ctx *c)
 }
 
 /* Any other type: the name exists or not, as CoreDNS's fake lookup decides. */
-static enum outcome ans_other(struct ctx *c)
+static enum outcome
+ans_other(struct ctx *c)
 {
 	struct res r;
 
@@ -909,8 +960,9 @@ static enum outcome ans_other(struct ctx *c)
 	return r.kind == R_ERR ? NXDOMAIN : NODATA;
 }
 
-enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
-                           struct k8s_chain *chain)
+enum sx_verdict
+k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
+           struct k8s_chain *chain)
 {
 	struct ctx c;
 	enum outcome out;
@@ -977,7 +1029,8 @@ enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct
 			return SX_NEXT;
 		}
 		/* Until the first full list, a missing name may just not be loaded yet. */
-		sx_msg_set_rcode(msg, k8s_store_synced(k->st) ? SX_RCODE_NXDOMAIN : SX_RCODE_SERVFAIL);
+		sx_msg_set_rcode(msg,
+		                 k8s_store_synced(k->st) ? SX_RCODE_NXDOMAIN : SX_RCODE_SERVFAIL);
 	}
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 	if (sx_msg_count(msg, SX_SEC_ANSWER) == 0 && !msg->truncated) {
@@ -1003,8 +1056,9 @@ struct pending {
 	uint8_t names[]; /* n lower-case wire names back to back, the last one looked up */
 };
 
-static void put_chain(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
-                      const uint8_t *const *targets, unsigned n)
+static void
+put_chain(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
+          const uint8_t *const *targets, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *owner = i == 0 ? q->qname : targets[i - 1];
@@ -1021,8 +1075,9 @@ static void put_chain(const struct k8s *k, const struct sx_query *q, struct sx_m
  * them again). @return its length in @out, or -1 when @rr has no such names
  * (its rdata can be copied as it is) or they are malformed (-2).
  */
-static int expand_rdata(const uint8_t *wire, size_t len, const struct sx_rr *rr,
-                        uint8_t out[2 * SX_DNAME_MAX + 20])
+static int
+expand_rdata(const uint8_t *wire, size_t len, const struct sx_rr *rr,
+             uint8_t out[2 * SX_DNAME_MAX + 20])
 {
 	size_t pre = 0, names = 1, post = 0, o = 0, off = rr->rdata_off;
 
@@ -1067,7 +1122,8 @@ static int expand_rdata(const uint8_t *wire, size_t len, const struct sx_rr *rr,
 }
 
 /* Append the answer section of reply @wire to @msg; TC follows that reply's. */
-static void copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
+static void
+copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
 	uint8_t owner[SX_DNAME_MAX], rd[2 * SX_DNAME_MAX + 20];
 	struct sx_rr rr;
@@ -1091,7 +1147,8 @@ static void copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
 	}
 }
 
-static void resolved(struct sx_req *req, const uint8_t *wire, size_t len, void *arg)
+static void
+resolved(struct sx_req *req, const uint8_t *wire, size_t len, void *arg)
 {
 	const struct pending *p = arg;
 	struct sx_msg *msg = sx_req_msg(req);
@@ -1109,7 +1166,8 @@ static void resolved(struct sx_req *req, const uint8_t *wire, size_t len, void *
 	sx_req_resume(req, SX_DONE);
 }
 
-enum sx_verdict k8s_serve(struct sx_req *req, const struct k8s *k)
+enum sx_verdict
+k8s_serve(struct sx_req *req, const struct k8s *k)
 {
 	const struct sx_query *q = sx_req_query(req);
 	struct sx_msg *msg = sx_req_msg(req);

@@ -28,7 +28,7 @@
 
 #define DEFAULT_MAX_LINE (16u << 20)  /* one watch event; API objects are < 1.5 MB */
 #define DEFAULT_MAX_BODY (512u << 20) /* one LIST page */
-#define MAX_ERROR_BODY (64u << 10)    /* an error reply, kept for its Status message */
+#define MAX_ERROR_BODY   (64u << 10)  /* an error reply, kept for its Status message */
 
 struct sock {
 	struct k8s_api *api;
@@ -44,12 +44,12 @@ struct k8s_call {
 	enum k8s_call_mode mode;
 	const struct k8s_call_ops *ops;
 	void *arg;
-	char *buf;          /* the body, the unfinished line, or the error reply */
+	char *buf; /* the body, the unfinished line, or the error reply */
 	size_t len, cap;
 	bool status_known, status_ok;
-	bool counted;       /* in the stats already */
-	uint64_t t0_ns;     /* start, for the stats */
-	int stop;           /* set by the write callback to end the transfer */
+	bool counted;   /* in the stats already */
+	uint64_t t0_ns; /* start, for the stats */
+	int stop;       /* set by the write callback to end the transfer */
 	char curl_err[CURL_ERROR_SIZE];
 	char msg[512];
 };
@@ -62,7 +62,7 @@ struct k8s_api {
 	struct k8s_call *calls;
 	struct sock *socks;
 	size_t max_line, max_body;
-	char token_err[256];  /* the last token-file error logged, to log each once */
+	char token_err[256]; /* the last token-file error logged, to log each once */
 	struct k8s_rest_stats *stats;
 };
 
@@ -70,7 +70,8 @@ const double k8s_rest_bounds[K8S_REST_BUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -79,7 +80,8 @@ static uint64_t now_ns(void)
 }
 
 /* Count @c under HTTP status @status (0: none), once. */
-static void count(struct k8s_call *c, long status)
+static void
+count(struct k8s_call *c, long status)
 {
 	struct k8s_rest_stats *st = c->api->stats;
 	unsigned i;
@@ -99,7 +101,8 @@ static void count(struct k8s_call *c, long status)
 	st->codes[i].n++;
 }
 
-static void call_free(struct k8s_call *c)
+static void
+call_free(struct k8s_call *c)
 {
 	struct k8s_api *api = c->api;
 
@@ -118,7 +121,8 @@ static void call_free(struct k8s_call *c)
 	free(c);
 }
 
-static int reserve(struct k8s_call *c, size_t more)
+static int
+reserve(struct k8s_call *c, size_t more)
 {
 	size_t cap = c->cap ? c->cap : 4096;
 	char *nb;
@@ -138,7 +142,8 @@ static int reserve(struct k8s_call *c, size_t more)
 }
 
 /* Deliver the complete lines in the buffer; keep the unfinished tail. */
-static int split_lines(struct k8s_call *c)
+static int
+split_lines(struct k8s_call *c)
 {
 	size_t start = 0;
 	char *nl;
@@ -166,7 +171,8 @@ static int split_lines(struct k8s_call *c)
 	return 0;
 }
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct k8s_call *c = userdata;
 	size_t n = size * nmemb;
@@ -204,7 +210,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /* At the end of the response's headers the call counts: a watch may send nothing for minutes. */
-static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct k8s_call *c = userdata;
 	size_t n = size * nmemb;
@@ -219,7 +226,8 @@ static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static int curl_errno(CURLcode rc)
+static int
+curl_errno(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -236,7 +244,8 @@ static int curl_errno(CURLcode rc)
 }
 
 /* The message of an error reply: its Status message when it is one. */
-static void error_reply(struct k8s_call *c, long status, struct k8s_call_result *res)
+static void
+error_reply(struct k8s_call *c, long status, struct k8s_call_result *res)
 {
 	json_t *st = NULL, *m, *reason;
 
@@ -268,7 +277,8 @@ static void error_reply(struct k8s_call *c, long status, struct k8s_call_result 
 	res->cause = c->msg;
 }
 
-static void finish(struct k8s_call *c, CURLcode rc)
+static void
+finish(struct k8s_call *c, CURLcode rc)
 {
 	struct k8s_call_result res = { .reason = "" };
 
@@ -325,7 +335,8 @@ static void finish(struct k8s_call *c, CURLcode rc)
 	call_free(c);
 }
 
-static void check_done(struct k8s_api *api)
+static void
+check_done(struct k8s_api *api)
 {
 	CURLMsg *m;
 	char *priv;
@@ -342,7 +353,8 @@ static void check_done(struct k8s_api *api)
 	}
 }
 
-static void event_cb(evutil_socket_t fd, short what, void *arg)
+static void
+event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_api *api = arg;
 	int running;
@@ -353,7 +365,8 @@ static void event_cb(evutil_socket_t fd, short what, void *arg)
 	check_done(api);
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_api *api = arg;
 	int running;
@@ -362,7 +375,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	check_done(api);
 }
 
-static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+static int
+multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct k8s_api *api = userp;
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
@@ -374,7 +388,8 @@ static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return evtimer_add(api->timer, &tv);
 }
 
-static void sock_free(struct sock *sk)
+static void
+sock_free(struct sock *sk)
 {
 	struct k8s_api *api = sk->api;
 
@@ -390,7 +405,8 @@ static void sock_free(struct sock *sk)
 	free(sk);
 }
 
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+static int
+sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct k8s_api *api = userp;
 	struct sock *sk = socketp;
@@ -428,8 +444,9 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
 	return 0;
 }
 
-int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn,
-                char *err, size_t errlen)
+int
+k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn, char *err,
+            size_t errlen)
 {
 	struct k8s_api *api;
 
@@ -469,7 +486,8 @@ fail_global:
 	return -ENOMEM;
 }
 
-void k8s_api_free(struct k8s_api *api)
+void
+k8s_api_free(struct k8s_api *api)
 {
 	if (!api) {
 		return;
@@ -486,7 +504,8 @@ void k8s_api_free(struct k8s_api *api)
 	curl_global_cleanup();
 }
 
-void k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats)
+void
+k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats)
 {
 	const char *h = strstr(api->conn->server, "://");
 
@@ -497,13 +516,15 @@ void k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats)
 	}
 }
 
-void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body)
+void
+k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body)
 {
 	api->max_line = max_line;
 	api->max_body = max_body;
 }
 
-static void set_tls(CURL *e, const struct k8s_conn *conn)
+static void
+set_tls(CURL *e, const struct k8s_conn *conn)
 {
 	if (conn->ca.data) {
 		struct curl_blob b = { conn->ca.data, conn->ca.len, CURL_BLOB_COPY };
@@ -534,7 +555,8 @@ static void set_tls(CURL *e, const struct k8s_conn *conn)
 }
 
 /* The Authorization header, with a token re-read now if it comes from a file. */
-static struct curl_slist *auth_header(struct k8s_api *api, struct curl_slist *h)
+static struct curl_slist *
+auth_header(struct k8s_api *api, struct curl_slist *h)
 {
 	char why[256], *line;
 	const char *tok;
@@ -562,8 +584,9 @@ static struct curl_slist *auth_header(struct k8s_api *api, struct curl_slist *h)
 	return nh;
 }
 
-int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long timeout_s,
-                const struct k8s_call_ops *ops, void *arg, struct k8s_call **out)
+int
+k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long timeout_s,
+            const struct k8s_call_ops *ops, void *arg, struct k8s_call **out)
 {
 	struct k8s_call *c = calloc(1, sizeof(*c));
 	struct curl_slist *h;
@@ -641,14 +664,16 @@ fail_call:
 	return -ENOMEM;
 }
 
-void k8s_call_cancel(struct k8s_call *call)
+void
+k8s_call_cancel(struct k8s_call *call)
 {
 	if (call) {
 		call_free(call);
 	}
 }
 
-void k8s_query_escape(char *buf, size_t size, size_t *len, const char *s)
+void
+k8s_query_escape(char *buf, size_t size, size_t *len, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 

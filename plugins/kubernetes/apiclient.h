@@ -45,13 +45,13 @@ struct k8s_call_ops {
  * @param conn borrowed; must outlive the client.
  * @return 0 and a new client in *@out, or -ENOMEM / SX_EINVAL with a message.
  */
-int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn,
-                char *err, size_t errlen);
+int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn, char *err,
+                size_t errlen);
 
 /** Cancels every call still in flight, without calling their done hooks. */
 void k8s_api_free(struct k8s_api *api);
 
-#define K8S_REST_CODES 16  /* distinct HTTP statuses counted; more are not */
+#define K8S_REST_CODES   16 /* distinct HTTP statuses counted; more are not */
 #define K8S_REST_BUCKETS 11 /* Prometheus's default buckets, 0.005 s to 10 s */
 
 /*

@@ -17,8 +17,18 @@ struct k8s_rest_stats;
  * data of the names that object touches; workers read that data without locks.
  */
 
-enum k8s_kind { K8S_SERVICE, K8S_SLICE, K8S_NAMESPACE, K8S_POD, K8S_NKINDS };
-enum k8s_event { K8S_ADDED, K8S_MODIFIED, K8S_DELETED };
+enum k8s_kind {
+	K8S_SERVICE,
+	K8S_SLICE,
+	K8S_NAMESPACE,
+	K8S_POD,
+	K8S_NKINDS
+};
+enum k8s_event {
+	K8S_ADDED,
+	K8S_MODIFIED,
+	K8S_DELETED
+};
 
 struct k8s_store;
 
@@ -44,14 +54,14 @@ bool k8s_store_synced(const struct k8s_store *st);
 
 /* What a source needs from the plugin's options. */
 struct k8s_source_conf {
-	const char *endpoint;              /* `endpoint URL`, or NULL */
+	const char *endpoint;                    /* `endpoint URL`, or NULL */
 	const char *tls_cert, *tls_key, *tls_ca; /* `tls CERT KEY CACERT` */
-	const char *kubeconfig, *context;  /* `kubeconfig FILE [CONTEXT]` */
-	const char *manifests;             /* `manifests DIR` (Sextant only) */
-	const char *labels;                /* `labels SELECTOR` for services, slices, pods */
-	const char *namespace_labels;      /* `namespace_labels SELECTOR` for namespaces */
-	bool watch[K8S_NKINDS];            /* which kinds to list and watch */
-	struct k8s_rest_stats *rest_stats; /* where API calls are counted, or NULL */
+	const char *kubeconfig, *context;        /* `kubeconfig FILE [CONTEXT]` */
+	const char *manifests;                   /* `manifests DIR` (Sextant only) */
+	const char *labels;                      /* `labels SELECTOR` for services, slices, pods */
+	const char *namespace_labels;            /* `namespace_labels SELECTOR` for namespaces */
+	bool watch[K8S_NKINDS];                  /* which kinds to list and watch */
+	struct k8s_rest_stats *rest_stats;       /* where API calls are counted, or NULL */
 };
 
 struct k8s_source;
@@ -64,6 +74,6 @@ struct k8s_source;
  * @return 0, or an error (bad kubeconfig, unreadable files) with a message in @err.
  */
 int k8s_source_start(struct k8s_source **out, struct event_base *base,
-                     const struct k8s_source_conf *conf, struct k8s_store *st,
-                     char *err, size_t errlen);
+                     const struct k8s_source_conf *conf, struct k8s_store *st, char *err,
+                     size_t errlen);
 void k8s_source_free(struct k8s_source *src);

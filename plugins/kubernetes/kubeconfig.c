@@ -13,10 +13,11 @@
 
 #include "yaml2json.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define SA_DIR    "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_TOKEN (64u << 10)
 
-void k8s_conn_free(struct k8s_conn *c)
+void
+k8s_conn_free(struct k8s_conn *c)
 {
 	if (!c) {
 		return;
@@ -40,7 +41,8 @@ void k8s_conn_free(struct k8s_conn *c)
 	free(c);
 }
 
-static int set_str(char **dst, const char *s)
+static int
+set_str(char **dst, const char *s)
 {
 	free(*dst);
 	*dst = strdup(s);
@@ -48,7 +50,8 @@ static int set_str(char **dst, const char *s)
 }
 
 /* "host:port" means https, as kubectl reads it; drop trailing slashes. */
-static int set_server(struct k8s_conn *c, const char *url, char *err, size_t errlen)
+static int
+set_server(struct k8s_conn *c, const char *url, char *err, size_t errlen)
 {
 	size_t n = strlen(url);
 	int r;
@@ -77,7 +80,8 @@ static int set_server(struct k8s_conn *c, const char *url, char *err, size_t err
 	return 0;
 }
 
-static int b64val(unsigned char ch)
+static int
+b64val(unsigned char ch)
 {
 	if (ch >= 'A' && ch <= 'Z') {
 		return ch - 'A';
@@ -98,7 +102,8 @@ static int b64val(unsigned char ch)
 }
 
 /* Standard base64; whitespace is skipped and padding is optional. */
-static int b64decode(struct k8s_blob *b, const char *s)
+static int
+b64decode(struct k8s_blob *b, const char *s)
 {
 	size_t n = strlen(s);
 	unsigned char *out = malloc(n / 4 * 3 + 3);
@@ -140,7 +145,8 @@ static int b64decode(struct k8s_blob *b, const char *s)
 	return 0;
 }
 
-static int check_readable(const char *path, const char *what, char *err, size_t errlen)
+static int
+check_readable(const char *path, const char *what, char *err, size_t errlen)
 {
 	if (access(path, R_OK)) {
 		int e = errno;
@@ -151,7 +157,8 @@ static int check_readable(const char *path, const char *what, char *err, size_t 
 }
 
 /* @path relative to @dir unless absolute; a new string. */
-static int resolve_path(char **out, const char *dir, const char *path)
+static int
+resolve_path(char **out, const char *dir, const char *path)
 {
 	if (path[0] == '/' || !dir) {
 		*out = strdup(path);
@@ -162,7 +169,8 @@ static int resolve_path(char **out, const char *dir, const char *path)
 }
 
 /* Read the token file once now, so that a bad path fails at start-up. */
-static int load_token(struct k8s_conn *c, char *err, size_t errlen)
+static int
+load_token(struct k8s_conn *c, char *err, size_t errlen)
 {
 	const char *tok;
 	char why[256];
@@ -175,7 +183,8 @@ static int load_token(struct k8s_conn *c, char *err, size_t errlen)
 	return 0;
 }
 
-int k8s_conn_token(struct k8s_conn *c, const char **tok, char *err, size_t errlen)
+int
+k8s_conn_token(struct k8s_conn *c, const char **tok, char *err, size_t errlen)
 {
 	size_t len, start = 0;
 	char *buf;
@@ -214,12 +223,14 @@ int k8s_conn_token(struct k8s_conn *c, const char **tok, char *err, size_t errle
 }
 
 /* The "cluster"/"user"/"context" object of the entry named @name in @list. */
-static json_t *find_named(json_t *root, const char *list, const char *field, const char *name)
+static json_t *
+find_named(json_t *root, const char *list, const char *field, const char *name)
 {
 	json_t *arr = json_object_get(root, list), *e;
 	size_t i;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		json_t *n = json_object_get(e, "name");
 		if (json_is_string(n) && !strcmp(json_string_value(n), name)) {
 			json_t *v = json_object_get(e, field);
@@ -230,8 +241,8 @@ static json_t *find_named(json_t *root, const char *list, const char *field, con
 }
 
 /* A string field; NULL when absent. A field of another type is an error. */
-static int get_str(json_t *o, const char *key, const char **out, const char *where,
-                   char *err, size_t errlen)
+static int
+get_str(json_t *o, const char *key, const char **out, const char *where, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -247,9 +258,9 @@ static int get_str(json_t *o, const char *key, const char **out, const char *whe
 	return 0;
 }
 
-static int file_or_data(json_t *o, const char *key, char **file,
-                        struct k8s_blob *blob, const char *dir, const char *where,
-                        char *err, size_t errlen)
+static int
+file_or_data(json_t *o, const char *key, char **file, struct k8s_blob *blob, const char *dir,
+             const char *where, char *err, size_t errlen)
 {
 	char datakey[64];
 	const char *path, *data;
@@ -279,8 +290,9 @@ static int file_or_data(json_t *o, const char *key, char **file,
 	return 0;
 }
 
-static int read_cluster(struct k8s_conn *c, json_t *cl, const char *dir, const char *where,
-                        char *err, size_t errlen)
+static int
+read_cluster(struct k8s_conn *c, json_t *cl, const char *dir, const char *where, char *err,
+             size_t errlen)
 {
 	const char *server;
 	json_t *v;
@@ -309,31 +321,36 @@ static int read_cluster(struct k8s_conn *c, json_t *cl, const char *dir, const c
 		return SX_EINVAL;
 	}
 	c->insecure = json_is_true(v);
-	if ((r = file_or_data(cl, "certificate-authority", &c->ca_file, &c->ca, dir, where,
-	                      err, errlen))) {
+	if ((r = file_or_data(cl, "certificate-authority", &c->ca_file, &c->ca, dir, where, err,
+	                      errlen))) {
 		return r;
 	}
 	if (c->insecure && (c->ca_file || c->ca.data)) {
-		snprintf(err, errlen, "%s: a certificate authority and insecure-skip-tls-verify "
-		         "exclude each other", where);
+		snprintf(err, errlen,
+		         "%s: a certificate authority and insecure-skip-tls-verify "
+		         "exclude each other",
+		         where);
 		return SX_EINVAL;
 	}
 	return 0;
 }
 
-static int read_user(struct k8s_conn *c, json_t *u, const char *dir, const char *where,
-                     char *err, size_t errlen)
+static int
+read_user(struct k8s_conn *c, json_t *u, const char *dir, const char *where, char *err,
+          size_t errlen)
 {
 	static const char *const refused[] = { "exec", "auth-provider", "username", "password",
-	                                       "as", "as-groups", NULL };
+		                               "as",   "as-groups",     NULL };
 	const char *token, *token_file;
 	int r;
 
 	for (size_t i = 0; refused[i]; i++) {
 		json_t *v = json_object_get(u, refused[i]);
 		if (v && !json_is_null(v)) {
-			snprintf(err, errlen, "%s: %s is not supported (use a token, a tokenFile "
-			         "or a client certificate)", where, refused[i]);
+			snprintf(err, errlen,
+			         "%s: %s is not supported (use a token, a tokenFile "
+			         "or a client certificate)",
+			         where, refused[i]);
 			return SX_ENOTSUP;
 		}
 	}
@@ -355,10 +372,9 @@ static int read_user(struct k8s_conn *c, json_t *u, const char *dir, const char 
 			return r;
 		}
 	}
-	if ((r = file_or_data(u, "client-certificate", &c->cert_file, &c->cert, dir, where,
-	                      err, errlen)) ||
-	    (r = file_or_data(u, "client-key", &c->key_file, &c->key, dir, where,
-	                      err, errlen))) {
+	if ((r = file_or_data(u, "client-certificate", &c->cert_file, &c->cert, dir, where, err,
+	                      errlen)) ||
+	    (r = file_or_data(u, "client-key", &c->key_file, &c->key, dir, where, err, errlen))) {
 		return r;
 	}
 	if (!(c->cert_file || c->cert.data) != !(c->key_file || c->key.data)) {
@@ -368,8 +384,9 @@ static int read_user(struct k8s_conn *c, json_t *u, const char *dir, const char 
 	return 0;
 }
 
-int k8s_conn_kubeconfig(struct k8s_conn **out, const char *path, const char *context,
-                        char *err, size_t errlen)
+int
+k8s_conn_kubeconfig(struct k8s_conn **out, const char *path, const char *context, char *err,
+                    size_t errlen)
 {
 	struct k8s_conn *c = calloc(1, sizeof(*c));
 	const char *ctxname, *clname, *uname;
@@ -459,7 +476,8 @@ fail:
 	return r;
 }
 
-int k8s_conn_incluster(struct k8s_conn **out, char *err, size_t errlen)
+int
+k8s_conn_incluster(struct k8s_conn **out, char *err, size_t errlen)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -469,7 +487,8 @@ int k8s_conn_incluster(struct k8s_conn **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (!host || !*host || !port || !*port) {
-		snprintf(err, errlen, "no endpoint, kubeconfig or manifests, and not in a cluster "
+		snprintf(err, errlen,
+		         "no endpoint, kubeconfig or manifests, and not in a cluster "
 		         "(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)");
 		return SX_EINVAL;
 	}
@@ -501,8 +520,9 @@ fail:
 	return r;
 }
 
-int k8s_conn_endpoint(struct k8s_conn **out, const char *url, const char *cert,
-                      const char *key, const char *ca, char *err, size_t errlen)
+int
+k8s_conn_endpoint(struct k8s_conn **out, const char *url, const char *cert, const char *key,
+                  const char *ca, char *err, size_t errlen)
 {
 	struct k8s_conn *c = calloc(1, sizeof(*c));
 	char why[256];

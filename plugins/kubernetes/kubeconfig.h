@@ -12,12 +12,12 @@ struct k8s_blob {
 
 /** How to reach and authenticate to one API server. */
 struct k8s_conn {
-	char *server;                     /* scheme://host[:port][/prefix], no trailing '/' */
-	char *ca_file, *cert_file, *key_file;   /* PEM files, or NULL */
-	struct k8s_blob ca, cert, key;    /* PEM bytes from *-data fields; used before the files */
-	char *token;                      /* bearer token, or NULL for none */
-	char *token_file;                 /* if set, the token is re-read from here */
-	bool insecure;                    /* do not verify the server certificate */
+	char *server;                         /* scheme://host[:port][/prefix], no trailing '/' */
+	char *ca_file, *cert_file, *key_file; /* PEM files, or NULL */
+	struct k8s_blob ca, cert, key; /* PEM bytes from *-data fields; used before the files */
+	char *token;                   /* bearer token, or NULL for none */
+	char *token_file;              /* if set, the token is re-read from here */
+	bool insecure;                 /* do not verify the server certificate */
 };
 
 /**
@@ -29,8 +29,8 @@ struct k8s_conn {
  * users, username/password, proxy-url and tls-server-name are refused.
  * @return 0 and a new connection in *@out, or an error with "FILE: reason" in @err.
  */
-int k8s_conn_kubeconfig(struct k8s_conn **out, const char *path, const char *context,
-                        char *err, size_t errlen);
+int k8s_conn_kubeconfig(struct k8s_conn **out, const char *path, const char *context, char *err,
+                        size_t errlen);
 
 /**
  * The in-cluster configuration: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
@@ -45,8 +45,8 @@ int k8s_conn_incluster(struct k8s_conn **out, char *err, size_t errlen);
  * `endpoint URL` with, optionally, `tls CERT KEY CACERT` (all three or none).
  * @return 0 and a new connection in *@out, or an error with the reason in @err.
  */
-int k8s_conn_endpoint(struct k8s_conn **out, const char *url, const char *cert,
-                      const char *key, const char *ca, char *err, size_t errlen);
+int k8s_conn_endpoint(struct k8s_conn **out, const char *url, const char *cert, const char *key,
+                      const char *ca, char *err, size_t errlen);
 
 /**
  * The bearer token to send now, re-reading token_file (service-account

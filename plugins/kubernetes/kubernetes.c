@@ -14,26 +14,30 @@
 
 #define DEFAULT_TTL 5
 
-static int dup_arg(struct sx_cf *cf, int i, char **out)
+static int
+dup_arg(struct sx_cf *cf, int i, char **out)
 {
 	free(*out);
 	*out = strdup(sx_cf_arg(cf, i));
 	return *out ? 0 : -ENOMEM;
 }
 
-static int set_endpoint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_endpoint(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 
 	if (sx_cf_nargs(cf) > 2) {
 		sx_plog(SX_LOG_WARNING, "kubernetes",
 		        "Multiple endpoints have been deprecated, only the first specified endpoint "
-		        "'%s' is used", sx_cf_arg(cf, 1));
+		        "'%s' is used",
+		        sx_cf_arg(cf, 1));
 	}
 	return dup_arg(cf, 1, &k->endpoint);
 }
 
-static int set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 	int r = dup_arg(cf, 1, &k->tls_cert);
@@ -44,7 +48,8 @@ static int set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return r == 0 ? dup_arg(cf, 3, &k->tls_ca) : r;
 }
 
-static int set_kubeconfig(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_kubeconfig(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 	int r = dup_arg(cf, 1, &k->kubeconfig);
@@ -53,7 +58,8 @@ static int set_kubeconfig(struct sx_cf *cf, const struct sx_directive *d, void *
 }
 
 /* `manifests DIR`: relative to the Corefile's directory, as `import` is. */
-static int set_manifests(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_manifests(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 	const char *dir = sx_cf_arg(cf, 1);
@@ -67,7 +73,8 @@ static int set_manifests(struct sx_cf *cf, const struct sx_directive *d, void *i
 	return k->manifests ? 0 : -ENOMEM;
 }
 
-static int set_namespaces(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_namespaces(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 	int n = sx_cf_nargs(cf) - 1;
@@ -91,7 +98,8 @@ static int set_namespaces(struct sx_cf *cf, const struct sx_directive *d, void *
 }
 
 /* `labels` and `namespace_labels`: the arguments joined by spaces, as CoreDNS reads them. */
-static int set_selector(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_selector(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	char **out = (char **)((char *)inst + d->offset);
 	struct k8s_selector *sel;
@@ -127,7 +135,8 @@ static int set_selector(struct sx_cf *cf, const struct sx_directive *d, void *in
 	return 0;
 }
 
-static int set_pods(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_pods(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	static const char *const modes[] = { "disabled", "insecure", "verified" };
 	struct k8s *k = inst;
@@ -139,11 +148,12 @@ static int set_pods(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 			return 0;
 		}
 	}
-	return sx_cf_err(cf, "wrong value for pods: %s,  must be one of: disabled, verified, insecure",
-	                 a);
+	return sx_cf_err(
+	        cf, "wrong value for pods: %s,  must be one of: disabled, verified, insecure", a);
 }
 
-static int set_ttl(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_ttl(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 	const char *a = sx_cf_arg(cf, 1);
@@ -163,7 +173,8 @@ static int set_ttl(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return 0;
 }
 
-static int set_ignore(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+set_ignore(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct k8s *k = inst;
 
@@ -191,7 +202,8 @@ static const struct sx_directive k8s_directives[] = {
 	{ NULL },
 };
 
-static bool reverse_zone(const struct sx_zone *z)
+static bool
+reverse_zone(const struct sx_zone *z)
 {
 	static const uint8_t in_addr[] = "\007in-addr\004arpa";
 	static const uint8_t ip6[] = "\003ip6\004arpa";
@@ -199,7 +211,8 @@ static bool reverse_zone(const struct sx_zone *z)
 	return sx_dname_is_sub(z->wire, in_addr) || sx_dname_is_sub(z->wire, ip6);
 }
 
-static int k8s_setup(struct sx_cf *cf, void *inst)
+static int
+k8s_setup(struct sx_cf *cf, void *inst)
 {
 	struct k8s *k = inst;
 	int r;
@@ -226,7 +239,8 @@ static int k8s_setup(struct sx_cf *cf, void *inst)
 }
 
 /* This host's addresses, skipping loopback and IPv6 link-local: ns.dns.<zone>'s records. */
-static void local_addrs(struct k8s *k)
+static void
+local_addrs(struct k8s *k)
 {
 	struct ifaddrs *ifa, *i;
 
@@ -269,7 +283,8 @@ static void local_addrs(struct k8s *k)
  * scrape reports them once, summed over every instance (control thread only). */
 static struct k8s *instances;
 
-static int k8s_start(void *inst, struct sx_runtime *rt)
+static int
+k8s_start(void *inst, struct sx_runtime *rt)
 {
 	struct k8s *k = inst;
 	struct k8s_store_opts so = {
@@ -311,12 +326,14 @@ static int k8s_start(void *inst, struct sx_runtime *rt)
 	return r;
 }
 
-static enum sx_verdict k8s_handle(struct sx_req *req, void *inst)
+static enum sx_verdict
+k8s_handle(struct sx_req *req, void *inst)
 {
 	return k8s_serve(req, inst);
 }
 
-static bool k8s_ready(void *inst)
+static bool
+k8s_ready(void *inst)
 {
 	const struct k8s *k = inst;
 
@@ -324,7 +341,8 @@ static bool k8s_ready(void *inst)
 }
 
 /* The API client metrics of every instance talking to the host of @k, summed. */
-static void collect_host(struct sx_metrics *m, const struct k8s *k)
+static void
+collect_host(struct sx_metrics *m, const struct k8s *k)
 {
 	uint64_t lat[K8S_REST_BUCKETS + 1] = { 0 }, total = 0;
 	char l[600], host[512], cs[16];
@@ -336,17 +354,18 @@ static void collect_host(struct sx_metrics *m, const struct k8s *k)
 		uint64_t n = 0;
 
 		for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
-			for (unsigned i = 0; !strcmp(j->rest.host, k->rest.host) && i < j->rest.ncodes;
-			     i++) {
+			for (unsigned i = 0;
+			     !strcmp(j->rest.host, k->rest.host) && i < j->rest.ncodes; i++) {
 				n += j->rest.codes[i].code == code ? j->rest.codes[i].n : 0;
 			}
 		}
 		snprintf(cs, sizeof(cs), "%d", code);
 		snprintf(l, sizeof(l), "code=\"%s\",method=\"GET\",host=\"%s\"",
 		         code ? cs : "<error>", host);
-		sx_metrics_add(m, "coredns_kubernetes_rest_client_requests_total", SX_METRIC_COUNTER,
-		               "Number of HTTP requests, partitioned by status code, method, and host.",
-		               l, (double)n);
+		sx_metrics_add(
+		        m, "coredns_kubernetes_rest_client_requests_total", SX_METRIC_COUNTER,
+		        "Number of HTTP requests, partitioned by status code, method, and host.", l,
+		        (double)n);
 	}
 	for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
 		if (strcmp(j->rest.host, k->rest.host) != 0) {
@@ -362,11 +381,13 @@ static void collect_host(struct sx_metrics *m, const struct k8s *k)
 		snprintf(l, sizeof(l), "verb=\"GET\",host=\"%s\"", host);
 		sx_metrics_histogram(m, "coredns_kubernetes_rest_client_request_duration_seconds",
 		                     "Request latency in seconds. Broken down by verb and host.", l,
-		                     k8s_rest_bounds, lat, K8S_REST_BUCKETS, lat[K8S_REST_BUCKETS], sum);
+		                     k8s_rest_bounds, lat, K8S_REST_BUCKETS, lat[K8S_REST_BUCKETS],
+		                     sum);
 	}
 }
 
-static void k8s_collect(void *inst, struct sx_metrics *m)
+static void
+k8s_collect(void *inst, struct sx_metrics *m)
 {
 	double bounds[K8S_PROG_BUCKETS];
 	uint64_t prog[K8S_PROG_BUCKETS + 1] = { 0 }, total = 0;
@@ -406,7 +427,8 @@ static void k8s_collect(void *inst, struct sx_metrics *m)
 	}
 }
 
-static void k8s_teardown(void *inst)
+static void
+k8s_teardown(void *inst)
 {
 	struct k8s *k = inst;
 

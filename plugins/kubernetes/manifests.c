@@ -19,17 +19,22 @@
 #include "watch.h"
 #include "yaml2json.h"
 
-#define PLUGIN "kubernetes"
+#define PLUGIN   "kubernetes"
 #define MAX_FILE (64u << 20)
 
 /* ---- label selectors ---- */
 
-enum sel_op { SEL_EXISTS, SEL_NOT_EXISTS, SEL_IN, SEL_NOT_IN };
+enum sel_op {
+	SEL_EXISTS,
+	SEL_NOT_EXISTS,
+	SEL_IN,
+	SEL_NOT_IN
+};
 
 struct sel_req {
 	enum sel_op op;
 	char *key;
-	char **vals;   /* SEL_IN / SEL_NOT_IN; "k=v" is "k in (v)" */
+	char **vals; /* SEL_IN / SEL_NOT_IN; "k=v" is "k in (v)" */
 	size_t nvals;
 };
 
@@ -38,7 +43,8 @@ struct k8s_selector {
 	size_t n;
 };
 
-void k8s_selector_free(struct k8s_selector *sel)
+void
+k8s_selector_free(struct k8s_selector *sel)
 {
 	if (!sel) {
 		return;
@@ -54,18 +60,21 @@ void k8s_selector_free(struct k8s_selector *sel)
 	free(sel);
 }
 
-static bool key_char(char c)
+static bool
+key_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '-' || c == '_' || c == '.' || c == '/';
 }
 
-static bool val_char(char c)
+static bool
+val_char(char c)
 {
 	return key_char(c) && c != '/';
 }
 
-static const char *skip_ws(const char *s)
+static const char *
+skip_ws(const char *s)
 {
 	while (*s == ' ' || *s == '\t') {
 		s++;
@@ -74,7 +83,8 @@ static const char *skip_ws(const char *s)
 }
 
 /* A new copy of the token of @s made of chars passing @ok; advances *@s. */
-static char *token(const char **s, bool (*ok)(char))
+static char *
+token(const char **s, bool (*ok)(char))
 {
 	const char *b = *s;
 
@@ -84,7 +94,8 @@ static char *token(const char **s, bool (*ok)(char))
 	return strndup(b, (size_t)(*s - b));
 }
 
-static int add_val(struct sel_req *r, char *v)
+static int
+add_val(struct sel_req *r, char *v)
 {
 	char **nv;
 
@@ -98,7 +109,8 @@ static int add_val(struct sel_req *r, char *v)
 }
 
 /* One requirement at *@s, up to the next top-level comma. */
-static int parse_req(struct sel_req *r, const char **s, char *err, size_t errlen)
+static int
+parse_req(struct sel_req *r, const char **s, char *err, size_t errlen)
 {
 	const char *p = skip_ws(*s);
 	bool neg = false;
@@ -157,7 +169,8 @@ static int parse_req(struct sel_req *r, const char **s, char *err, size_t errlen
 	return 0;
 }
 
-int k8s_selector_parse(struct k8s_selector **out, const char *text, char *err, size_t errlen)
+int
+k8s_selector_parse(struct k8s_selector **out, const char *text, char *err, size_t errlen)
 {
 	struct k8s_selector *sel;
 	const char *s = text ? skip_ws(text) : "";
@@ -197,7 +210,8 @@ fail:
 	return r;
 }
 
-bool k8s_selector_match(const struct k8s_selector *sel, const json_t *labels)
+bool
+k8s_selector_match(const struct k8s_selector *sel, const json_t *labels)
 {
 	if (!sel) {
 		return true;
@@ -244,7 +258,7 @@ struct mfile {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
-	json_t *objs;      /* the objects of the last good read, normalised; NULL if none */
+	json_t *objs; /* the objects of the last good read, normalised; NULL if none */
 	bool seen;
 };
 
@@ -255,12 +269,12 @@ struct k8s_manifests {
 	bool watch[K8S_NKINDS];
 	struct k8s_selector *labels, *ns_labels;
 	struct k8s_manifests_opts opts;
-	int ifd;                 /* inotify, or -1 when polling */
+	int ifd; /* inotify, or -1 when polling */
 	struct event *iev;
-	struct event *timer;     /* settle delay after a notice, or the poll period */
+	struct event *timer; /* settle delay after a notice, or the poll period */
 	struct mfile *files;
 	size_t nfiles;
-	char dir_err[256];       /* the directory error last logged */
+	char dir_err[256]; /* the directory error last logged */
 };
 
 static const struct {
@@ -272,7 +286,8 @@ static const struct {
 	[K8S_POD] = { "v1", "Pod" },
 };
 
-static bool wanted_name(const char *name)
+static bool
+wanted_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -285,7 +300,8 @@ static bool wanted_name(const char *name)
 }
 
 /* The kind of @obj, or -1 for objects of other kinds (ignored). */
-static int kind_of(json_t *obj, char *err, size_t errlen)
+static int
+kind_of(json_t *obj, char *err, size_t errlen)
 {
 	const char *kind = json_string_value(json_object_get(obj, "kind"));
 	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
@@ -312,7 +328,8 @@ static int kind_of(json_t *obj, char *err, size_t errlen)
  * Append the objects of document @doc to @out: Lists (kind List or FooList)
  * give their items, which get the list's kind back when they lack one.
  */
-static int flatten(json_t *out, json_t *doc, int depth, char *err, size_t errlen)
+static int
+flatten(json_t *out, json_t *doc, int depth, char *err, size_t errlen)
 {
 	const char *kind = json_string_value(json_object_get(doc, "kind"));
 	json_t *items = json_object_get(doc, "items");
@@ -330,7 +347,8 @@ static int flatten(json_t *out, json_t *doc, int depth, char *err, size_t errlen
 			snprintf(err, errlen, "Lists nested too deeply");
 			return SX_EINVAL;
 		}
-		json_array_foreach(items, i, item) {
+		json_array_foreach(items, i, item)
+		{
 			if (json_is_object(item) && n > 4 && !json_object_get(item, "kind")) {
 				json_t *av = json_object_get(doc, "apiVersion");
 				if (json_object_set_new(item, "kind", json_stringn(kind, n - 4)) ||
@@ -348,7 +366,8 @@ static int flatten(json_t *out, json_t *doc, int depth, char *err, size_t errlen
 }
 
 /* Several JSON values may follow each other in one file. */
-static int parse_json(json_t **out, const char *text, size_t len, char *err, size_t errlen)
+static int
+parse_json(json_t **out, const char *text, size_t len, char *err, size_t errlen)
 {
 	json_t *docs = json_array();
 	json_error_t jerr;
@@ -382,7 +401,8 @@ static int parse_json(json_t **out, const char *text, size_t len, char *err, siz
 }
 
 /* Read one file into a new array of its objects of the kinds we use. */
-static int read_file(json_t **out, const char *path, char *err, size_t errlen)
+static int
+read_file(json_t **out, const char *path, char *err, size_t errlen)
 {
 	json_t *docs = NULL, *objs, *all = NULL, *doc, *obj;
 	size_t len, n = strlen(path), i;
@@ -407,12 +427,14 @@ static int read_file(json_t **out, const char *path, char *err, size_t errlen)
 		json_decref(docs);
 		return -ENOMEM;
 	}
-	json_array_foreach(docs, i, doc) {
+	json_array_foreach(docs, i, doc)
+	{
 		if ((r = flatten(all, doc, 0, err, errlen))) {
 			goto fail;
 		}
 	}
-	json_array_foreach(all, i, obj) {
+	json_array_foreach(all, i, obj)
+	{
 		char why[256];
 		int k = kind_of(obj, why, sizeof(why));
 		json_t *md;
@@ -448,20 +470,23 @@ fail:
 	return r;
 }
 
-static void mfile_fini(struct mfile *f)
+static void
+mfile_fini(struct mfile *f)
 {
 	free(f->name);
 	json_decref(f->objs);
 }
 
-static bool same_file(const struct mfile *f, const struct stat *sb)
+static bool
+same_file(const struct mfile *f, const struct stat *sb)
 {
 	return f->dev == sb->st_dev && f->ino == sb->st_ino && f->size == sb->st_size &&
 	       f->mtime.tv_sec == sb->st_mtim.tv_sec && f->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
 	       f->ctime.tv_sec == sb->st_ctim.tv_sec && f->ctime.tv_nsec == sb->st_ctim.tv_nsec;
 }
 
-static struct mfile *find_file(struct k8s_manifests *m, const char *name)
+static struct mfile *
+find_file(struct k8s_manifests *m, const char *name)
 {
 	for (size_t i = 0; i < m->nfiles; i++) {
 		if (!strcmp(m->files[i].name, name)) {
@@ -471,13 +496,15 @@ static struct mfile *find_file(struct k8s_manifests *m, const char *name)
 	return NULL;
 }
 
-static int cmp_files(const void *a, const void *b)
+static int
+cmp_files(const void *a, const void *b)
 {
 	return strcmp(((const struct mfile *)a)->name, ((const struct mfile *)b)->name);
 }
 
 /* (Re)read @name if it changed. @return 1 when it did, 0 if not, <0 on error. */
-static int refresh_file(struct k8s_manifests *m, const char *name)
+static int
+refresh_file(struct k8s_manifests *m, const char *name)
 {
 	struct mfile *f = find_file(m, name);
 	char path[4096], why[512];
@@ -489,7 +516,7 @@ static int refresh_file(struct k8s_manifests *m, const char *name)
 		return 0;
 	}
 	if (stat(path, &sb) || !S_ISREG(sb.st_mode)) {
-		return 0;   /* gone meanwhile, or not a file: as if absent */
+		return 0; /* gone meanwhile, or not a file: as if absent */
 	}
 	if (f && same_file(f, &sb)) {
 		f->seen = true;
@@ -525,7 +552,8 @@ static int refresh_file(struct k8s_manifests *m, const char *name)
 }
 
 /* Scan the directory. @return 1 when some file changed, 0 if none, <0 on error. */
-static int scan(struct k8s_manifests *m)
+static int
+scan(struct k8s_manifests *m)
 {
 	bool changed = false;
 	struct dirent *de;
@@ -535,8 +563,10 @@ static int scan(struct k8s_manifests *m)
 	if (!(d = opendir(m->dir))) {
 		int e = errno;
 		if (strcmp(strerror(e), m->dir_err)) {
-			sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: %s (the last objects read stay "
-			        "in use)", m->dir, strerror(e));
+			sx_plog(SX_LOG_ERROR, PLUGIN,
+			        "manifests %s: %s (the last objects read stay "
+			        "in use)",
+			        m->dir, strerror(e));
 			snprintf(m->dir_err, sizeof(m->dir_err), "%s", strerror(e));
 		}
 		return -e;
@@ -570,16 +600,18 @@ static int scan(struct k8s_manifests *m)
 	return changed;
 }
 
-static bool pod_finished(json_t *pod)
+static bool
+pod_finished(json_t *pod)
 {
-	const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"),
-	                                                      "phase"));
+	const char *phase = json_string_value(
+	        json_object_get(json_object_get(pod, "status"), "phase"));
 
 	return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
 	                 !strcmp(phase, "Unknown"));
 }
 
-static bool selected(struct k8s_manifests *m, int kind, json_t *obj)
+static bool
+selected(struct k8s_manifests *m, int kind, json_t *obj)
 {
 	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 
@@ -589,7 +621,8 @@ static bool selected(struct k8s_manifests *m, int kind, json_t *obj)
 	return k8s_selector_match(kind == K8S_NAMESPACE ? m->ns_labels : m->labels, labels);
 }
 
-static void apply(struct k8s_manifests *m, const char *file, int kind, json_t *obj)
+static void
+apply(struct k8s_manifests *m, const char *file, int kind, json_t *obj)
 {
 	char err[256] = "";
 	json_t *md = json_object_get(obj, "metadata");
@@ -604,7 +637,8 @@ static void apply(struct k8s_manifests *m, const char *file, int kind, json_t *o
 }
 
 /* Namespaces that objects are in but no manifest defines. */
-static json_t *implicit_namespaces(struct k8s_manifests *m)
+static json_t *
+implicit_namespaces(struct k8s_manifests *m)
 {
 	json_t *need = json_object(), *obj, *out;
 	const char *ns;
@@ -614,7 +648,8 @@ static json_t *implicit_namespaces(struct k8s_manifests *m)
 		return NULL;
 	}
 	for (size_t f = 0; f < m->nfiles; f++) {
-		json_array_foreach(m->files[f].objs, i, obj) {
+		json_array_foreach(m->files[f].objs, i, obj)
+		{
 			json_t *md = json_object_get(obj, "metadata");
 			int k = kind_of(obj, NULL, 0);
 			if (k == K8S_NAMESPACE) {
@@ -627,9 +662,10 @@ static json_t *implicit_namespaces(struct k8s_manifests *m)
 		}
 	}
 	for (size_t f = 0; f < m->nfiles; f++) {
-		json_array_foreach(m->files[f].objs, i, obj) {
-			const char *name = json_string_value(json_object_get(
-				json_object_get(obj, "metadata"), "name"));
+		json_array_foreach(m->files[f].objs, i, obj)
+		{
+			const char *name = json_string_value(
+			        json_object_get(json_object_get(obj, "metadata"), "name"));
 			if (kind_of(obj, NULL, 0) == K8S_NAMESPACE && name) {
 				json_object_del(need, name);
 			}
@@ -640,10 +676,11 @@ static json_t *implicit_namespaces(struct k8s_manifests *m)
 		return NULL;
 	}
 	json_t *v;
-	json_object_foreach(need, ns, v) {
+	json_object_foreach(need, ns, v)
+	{
 		/* The label the API server puts on every namespace. */
-		json_t *o = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1",
-		                      "kind", "Namespace", "metadata", "name", ns, "labels",
+		json_t *o = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind",
+		                      "Namespace", "metadata", "name", ns, "labels",
 		                      "kubernetes.io/metadata.name", ns);
 		if (o) {
 			json_array_append_new(out, o);
@@ -654,7 +691,8 @@ static json_t *implicit_namespaces(struct k8s_manifests *m)
 }
 
 /* A full relist of every watched kind from the files read. */
-static void publish(struct k8s_manifests *m)
+static void
+publish(struct k8s_manifests *m)
 {
 	size_t counts[K8S_NKINDS] = { 0 }, i;
 	json_t *implicit = m->watch[K8S_NAMESPACE] ? implicit_namespaces(m) : NULL;
@@ -666,7 +704,8 @@ static void publish(struct k8s_manifests *m)
 		}
 		k8s_store_relist_begin(m->st, (enum k8s_kind)k);
 		for (size_t f = 0; f < m->nfiles; f++) {
-			json_array_foreach(m->files[f].objs, i, obj) {
+			json_array_foreach(m->files[f].objs, i, obj)
+			{
 				if (kind_of(obj, NULL, 0) == k && selected(m, k, obj)) {
 					apply(m, m->files[f].name, k, obj);
 					counts[k]++;
@@ -674,7 +713,8 @@ static void publish(struct k8s_manifests *m)
 			}
 		}
 		if (k == K8S_NAMESPACE) {
-			json_array_foreach(implicit, i, obj) {
+			json_array_foreach(implicit, i, obj)
+			{
 				if (selected(m, k, obj)) {
 					apply(m, "(implicit)", k, obj);
 					counts[k]++;
@@ -684,21 +724,25 @@ static void publish(struct k8s_manifests *m)
 		k8s_store_relist_end(m->st, (enum k8s_kind)k);
 	}
 	json_decref(implicit);
-	sx_plog(SX_LOG_INFO, PLUGIN, "manifests %s: %zu files, %zu services, %zu endpointslices, "
-	        "%zu namespaces, %zu pods", m->dir, m->nfiles, counts[K8S_SERVICE],
-	        counts[K8S_SLICE], counts[K8S_NAMESPACE], counts[K8S_POD]);
+	sx_plog(SX_LOG_INFO, PLUGIN,
+	        "manifests %s: %zu files, %zu services, %zu endpointslices, "
+	        "%zu namespaces, %zu pods",
+	        m->dir, m->nfiles, counts[K8S_SERVICE], counts[K8S_SLICE], counts[K8S_NAMESPACE],
+	        counts[K8S_POD]);
 }
 
 static int start_inotify(struct k8s_manifests *m);
 
-static void arm(struct k8s_manifests *m, int ms)
+static void
+arm(struct k8s_manifests *m, int ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	evtimer_add(m->timer, &tv);
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_manifests *m = arg;
 	int r = scan(m);
@@ -713,13 +757,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Polling stands in for inotify only while the directory is missing. */
 	if (!m->opts.poll && r >= 0 && !start_inotify(m)) {
-		arm(m, m->opts.settle_ms);  /* for what changed before inotify started */
+		arm(m, m->opts.settle_ms); /* for what changed before inotify started */
 	} else {
 		arm(m, m->opts.poll_ms);
 	}
 }
 
-static void stop_inotify(struct k8s_manifests *m)
+static void
+stop_inotify(struct k8s_manifests *m)
 {
 	if (m->iev) {
 		event_free(m->iev);
@@ -731,7 +776,8 @@ static void stop_inotify(struct k8s_manifests *m)
 	}
 }
 
-static void inotify_cb(evutil_socket_t fd, short what, void *arg)
+static void
+inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_manifests *m = arg;
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -755,11 +801,11 @@ static void inotify_cb(evutil_socket_t fd, short what, void *arg)
 	arm(m, m->opts.settle_ms);
 }
 
-static int start_inotify(struct k8s_manifests *m)
+static int
+start_inotify(struct k8s_manifests *m)
 {
-	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-	                      IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |
-	                      IN_ONLYDIR;
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+	                      IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 	if ((m->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
 		return -errno;
@@ -774,9 +820,10 @@ static int start_inotify(struct k8s_manifests *m)
 	return 0;
 }
 
-int k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
-                      const struct k8s_source_conf *conf, struct k8s_store *st,
-                      const struct k8s_manifests_opts *opts, char *err, size_t errlen)
+int
+k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
+                  const struct k8s_source_conf *conf, struct k8s_store *st,
+                  const struct k8s_manifests_opts *opts, char *err, size_t errlen)
 {
 	struct k8s_manifests *m = calloc(1, sizeof(*m));
 	char why[256];
@@ -835,7 +882,8 @@ fail:
 	return r;
 }
 
-void k8s_manifests_free(struct k8s_manifests *m)
+void
+k8s_manifests_free(struct k8s_manifests *m)
 {
 	if (!m) {
 		return;

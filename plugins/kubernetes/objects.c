@@ -14,10 +14,11 @@
 
 #define SVC_LABEL "kubernetes.io/service-name"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int
+fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -28,7 +29,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* A DNS label as Kubernetes names are: [a-z0-9-], at most 63 (upper case is folded). */
-static bool valid_label(const char *s, size_t len)
+static bool
+valid_label(const char *s, size_t len)
 {
 	if (len == 0 || len > K8S_LABEL_MAX) {
 		return false;
@@ -43,7 +45,8 @@ static bool valid_label(const char *s, size_t len)
 }
 
 /* A DNS subdomain (slice and pod names): labels joined by dots, at most 253. */
-static bool valid_subdomain(const char *s, size_t len)
+static bool
+valid_subdomain(const char *s, size_t len)
 {
 	if (len == 0 || len > K8S_NAME_MAX) {
 		return false;
@@ -57,14 +60,16 @@ static bool valid_subdomain(const char *s, size_t len)
 	return true;
 }
 
-static void copy_lower(char *dst, const char *src, size_t len)
+static void
+copy_lower(char *dst, const char *src, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		dst[i] = (char)tolower((unsigned char)src[i]);
 	}
 }
 
-bool k8s_ip_parse(struct k8s_ip *ip, const char *s)
+bool
+k8s_ip_parse(struct k8s_ip *ip, const char *s)
 {
 	memset(ip, 0, sizeof(*ip));
 	if (strchr(s, ':') == NULL) {
@@ -76,7 +81,8 @@ bool k8s_ip_parse(struct k8s_ip *ip, const char *s)
 }
 
 /* Formatting by hand: this runs per answered endpoint, and printf costs ten times more. */
-static size_t put_dec(char *out, unsigned v)
+static size_t
+put_dec(char *out, unsigned v)
 {
 	size_t n = v >= 100 ? 3 : v >= 10 ? 2 : 1;
 
@@ -86,7 +92,8 @@ static size_t put_dec(char *out, unsigned v)
 	return n;
 }
 
-static size_t put_hex(char *out, unsigned v)
+static size_t
+put_hex(char *out, unsigned v)
 {
 	size_t n = v >= 0x1000 ? 4 : v >= 0x100 ? 3 : v >= 0x10 ? 2 : 1;
 
@@ -96,7 +103,8 @@ static size_t put_hex(char *out, unsigned v)
 	return n;
 }
 
-static size_t put_v4(char *out, const uint8_t *a, char sep)
+static size_t
+put_v4(char *out, const uint8_t *a, char sep)
 {
 	size_t n = 0;
 
@@ -109,7 +117,8 @@ static size_t put_v4(char *out, const uint8_t *a, char sep)
 	return n;
 }
 
-size_t k8s_ip_dashed(char out[40], const struct k8s_ip *ip)
+size_t
+k8s_ip_dashed(char out[40], const struct k8s_ip *ip)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	const uint8_t *a = ip->a;
@@ -157,12 +166,14 @@ size_t k8s_ip_dashed(char out[40], const struct k8s_ip *ip)
 	return n;
 }
 
-static const char *str_field(json_t *o, const char *key)
+static const char *
+str_field(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
 }
 
-static int parse_proto(const char *s, uint8_t *proto)
+static int
+parse_proto(const char *s, uint8_t *proto)
 {
 	if (s == NULL || strcmp(s, "TCP") == 0) {
 		*proto = K8S_TCP;
@@ -176,7 +187,8 @@ static int parse_proto(const char *s, uint8_t *proto)
 	return 0;
 }
 
-int k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err, size_t errlen)
+int
+k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err, size_t errlen)
 {
 	json_t *md = json_object_get(obj, "metadata");
 
@@ -211,7 +223,8 @@ int k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err,
 }
 
 /* Presentation name to lower-case uncompressed wire form; @return length or 0. */
-static size_t to_wire(uint8_t out[255], const char *s)
+static size_t
+to_wire(uint8_t out[255], const char *s)
 {
 	size_t n = 0, len = strlen(s);
 
@@ -249,8 +262,9 @@ struct portin {
  * Read a ports array. Entries without a port number are skipped when
  * @skip_null (EndpointSlice ports may be null), an error otherwise.
  */
-static int read_ports(json_t *arr, struct portin *out, size_t *n, bool skip_null,
-                      const char *what, char *err, size_t errlen)
+static int
+read_ports(json_t *arr, struct portin *out, size_t *n, bool skip_null, const char *what, char *err,
+           size_t errlen)
 {
 	size_t i;
 	json_t *p;
@@ -265,7 +279,8 @@ static int read_ports(json_t *arr, struct portin *out, size_t *n, bool skip_null
 	if (json_array_size(arr) > 255) {
 		return fail(err, errlen, "%s: more than 255 ports", what);
 	}
-	json_array_foreach(arr, i, p) {
+	json_array_foreach(arr, i, p)
+	{
 		json_t *num = json_object_get(p, "port");
 		struct portin *o = &out[*n];
 
@@ -296,7 +311,8 @@ static int read_ports(json_t *arr, struct portin *out, size_t *n, bool skip_null
 	return 0;
 }
 
-int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen)
+int
+k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen)
 {
 	struct portin ports[255];
 	struct k8s_svc hdr;
@@ -324,15 +340,17 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
 
 		hdr.type = K8S_SVC_EXTERNAL;
 		if (en == NULL || en[0] == '\0') {
-			return fail(err, errlen, "service %s/%s: ExternalName without spec.externalName",
-			            m.ns, m.name);
+			return fail(err, errlen,
+			            "service %s/%s: ExternalName without spec.externalName", m.ns,
+			            m.name);
 		}
 		/* An IP address there is not a name: CoreDNS ignores the service. */
 		if (!k8s_ip_parse(&ip, en)) {
 			ext_len = to_wire(ext, en);
 			if (ext_len == 0) {
-				return fail(err, errlen, "service %s/%s: invalid externalName \"%s\"",
-				            m.ns, m.name, en);
+				return fail(err, errlen,
+				            "service %s/%s: invalid externalName \"%s\"", m.ns,
+				            m.name, en);
 			}
 		}
 	} else {
@@ -352,7 +370,8 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
 			const char *s = ips ? json_string_value(json_array_get(ips, i)) : one;
 
 			if (ips && s == NULL) {
-				return fail(err, errlen, "service %s/%s: spec.clusterIPs[%zu]: not a string",
+				return fail(err, errlen,
+				            "service %s/%s: spec.clusterIPs[%zu]: not a string",
 				            m.ns, m.name, i);
 			}
 			if (s == NULL || s[0] == '\0') {
@@ -373,8 +392,8 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
 			}
 			hdr.nips++;
 		}
-		r = read_ports(json_object_get(spec, "ports"), ports, &nports, false,
-		               "spec.ports", err, errlen);
+		r = read_ports(json_object_get(spec, "ports"), ports, &nports, false, "spec.ports",
+		               err, errlen);
 		if (r < 0) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err);
@@ -408,15 +427,16 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
 }
 
 /* Whether endpoint @e is ready: conditions.ready true or not given. */
-static bool ep_ready(json_t *e)
+static bool
+ep_ready(json_t *e)
 {
 	json_t *ready = json_object_get(json_object_get(e, "conditions"), "ready");
 
 	return ready == NULL || json_is_null(ready) || json_is_true(ready);
 }
 
-int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err,
-                        size_t errlen)
+int
+k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err, size_t errlen)
 {
 	struct portin ports[255];
 	struct k8s_meta m;
@@ -436,8 +456,8 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 		return 0; /* not owned by a Service: nothing to serve */
 	}
 	if (!valid_label(svc, strlen(svc))) {
-		return fail(err, errlen, "endpointslice %s/%s: invalid service name \"%s\"",
-		            m.ns, m.name, svc);
+		return fail(err, errlen, "endpointslice %s/%s: invalid service name \"%s\"", m.ns,
+		            m.name, svc);
 	}
 	atype = str_field(obj, "addressType");
 	if (atype == NULL) {
@@ -464,9 +484,11 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 	}
 	eps = json_object_get(obj, "endpoints");
 	if (eps != NULL && !json_is_null(eps) && !json_is_array(eps)) {
-		return fail(err, errlen, "endpointslice %s/%s: endpoints: not an array", m.ns, m.name);
+		return fail(err, errlen, "endpointslice %s/%s: endpoints: not an array", m.ns,
+		            m.name);
 	}
-	json_array_foreach(eps, i, e) {
+	json_array_foreach(eps, i, e)
+	{
 		json_t *addrs = json_object_get(e, "addresses");
 		const char *host = str_field(e, "hostname");
 		const char *pod = str_field(json_object_get(e, "targetRef"), "name");
@@ -474,21 +496,25 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 		json_t *a;
 
 		if (!json_is_object(e) || !json_is_array(addrs)) {
-			return fail(err, errlen, "endpointslice %s/%s: endpoints[%zu]: no addresses",
-			            m.ns, m.name, i);
+			return fail(err, errlen,
+			            "endpointslice %s/%s: endpoints[%zu]: no addresses", m.ns,
+			            m.name, i);
 		}
 		if (nh > 0 && !valid_label(host, nh)) {
-			return fail(err, errlen, "endpointslice %s/%s: endpoints[%zu]: invalid hostname",
-			            m.ns, m.name, i);
+			return fail(err, errlen,
+			            "endpointslice %s/%s: endpoints[%zu]: invalid hostname", m.ns,
+			            m.name, i);
 		}
-		json_array_foreach(addrs, j, a) {
+		json_array_foreach(addrs, j, a)
+		{
 			struct k8s_ip ip;
 			const char *s = json_string_value(a);
 
 			if (s == NULL || !k8s_ip_parse(&ip, s) || ip.fam != fam) {
-				return fail(err, errlen,
-				            "endpointslice %s/%s: endpoints[%zu]: invalid IPv%u address",
-				            m.ns, m.name, i, fam);
+				return fail(
+				        err, errlen,
+				        "endpointslice %s/%s: endpoints[%zu]: invalid IPv%u address",
+				        m.ns, m.name, i, fam);
 			}
 		}
 		if (!ep_ready(e)) {
@@ -538,7 +564,8 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 		sp += ports[i].name_len;
 	}
 	size_t k = 0;
-	json_array_foreach(eps, i, e) {
+	json_array_foreach(eps, i, e)
+	{
 		json_t *addrs = json_object_get(e, "addresses"), *a;
 		const char *host = str_field(e, "hostname");
 		const char *pod = str_field(json_object_get(e, "targetRef"), "name");
@@ -550,7 +577,8 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 		if (!pod_names || !valid_label(pod ? pod : "", np)) {
 			np = 0;
 		}
-		json_array_foreach(addrs, j, a) {
+		json_array_foreach(addrs, j, a)
+		{
 			struct k8s_ep *ep = &sl->eps[k];
 			struct k8s_ip ip;
 
@@ -571,7 +599,8 @@ int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, cha
 	return 0;
 }
 
-int k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errlen)
+int
+k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errlen)
 {
 	struct k8s_meta m;
 	struct k8s_ip ip;
@@ -599,7 +628,8 @@ int k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errle
 		return 0;
 	}
 	if (!k8s_ip_parse(&ip, pip)) {
-		return fail(err, errlen, "pod %s/%s: invalid status.podIP \"%s\"", m.ns, m.name, pip);
+		return fail(err, errlen, "pod %s/%s: invalid status.podIP \"%s\"", m.ns, m.name,
+		            pip);
 	}
 	struct k8s_pod *p = calloc(1, sizeof(*p) + m.name_len);
 	if (p == NULL) {
@@ -612,7 +642,8 @@ int k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errle
 	return 0;
 }
 
-bool k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b)
+bool
+k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b)
 {
 	if (a->fam != b->fam || a->neps != b->neps || a->nports != b->nports ||
 	    a->name_len != b->name_len || a->svc_len != b->svc_len ||
@@ -640,7 +671,8 @@ bool k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b)
 }
 
 /* @n decimal digits at @s. @return the value, or -1. */
-static int digits(const char *s, int n)
+static int
+digits(const char *s, int n)
 {
 	int v = 0;
 
@@ -653,7 +685,8 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-bool k8s_time_parse(const char *s, double *t)
+bool
+k8s_time_parse(const char *s, double *t)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	struct tm tm;
@@ -701,7 +734,8 @@ bool k8s_time_parse(const char *s, double *t)
 	return true;
 }
 
-bool k8s_trigger_time(json_t *obj, double *t)
+bool
+k8s_trigger_time(json_t *obj, double *t)
 {
 	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
 	const char *v = str_field(ann, "endpoints.kubernetes.io/last-change-trigger-time");

@@ -19,8 +19,8 @@
  * after a grace period once unlinked (see zone.h).
  */
 
-#define K8S_NAME_MAX 253 /* longest object name (DNS subdomain) */
-#define K8S_LABEL_MAX 63 /* longest namespace, service, port or host name */
+#define K8S_NAME_MAX  253 /* longest object name (DNS subdomain) */
+#define K8S_LABEL_MAX 63  /* longest namespace, service, port or host name */
 
 struct k8s_ns;
 
@@ -30,7 +30,11 @@ struct k8s_ip {
 	uint8_t a[16];
 };
 
-enum k8s_proto { K8S_TCP, K8S_UDP, K8S_SCTP };
+enum k8s_proto {
+	K8S_TCP,
+	K8S_UDP,
+	K8S_SCTP
+};
 
 /** A named port; the name lives in the owning object's strings. */
 struct k8s_port {
@@ -40,7 +44,11 @@ struct k8s_port {
 	uint32_t name_off;
 };
 
-enum k8s_svc_type { K8S_SVC_CLUSTERIP, K8S_SVC_HEADLESS, K8S_SVC_EXTERNAL };
+enum k8s_svc_type {
+	K8S_SVC_CLUSTERIP,
+	K8S_SVC_HEADLESS,
+	K8S_SVC_EXTERNAL
+};
 
 /*
  * A Service's DNS data, position independent so that it can be copied into
@@ -49,25 +57,28 @@ enum k8s_svc_type { K8S_SVC_CLUSTERIP, K8S_SVC_HEADLESS, K8S_SVC_EXTERNAL };
  */
 struct k8s_svc {
 	uint32_t size;
-	uint8_t type;    /* enum k8s_svc_type */
-	uint8_t nips;    /* ClusterIPs (0..2) */
+	uint8_t type; /* enum k8s_svc_type */
+	uint8_t nips; /* ClusterIPs (0..2) */
 	uint8_t nports;
 	uint8_t ext_len; /* wire length of externalName; 0 when none or unusable */
 	struct k8s_ip ips[2];
 };
 
-static inline const struct k8s_port *k8s_svc_ports(const struct k8s_svc *s)
+static inline const struct k8s_port *
+k8s_svc_ports(const struct k8s_svc *s)
 {
 	return (const struct k8s_port *)(s + 1);
 }
 
 /** A string of Service @s at offset @off (a port name: not NUL-terminated). */
-static inline const char *k8s_svc_str(const struct k8s_svc *s, uint32_t off)
+static inline const char *
+k8s_svc_str(const struct k8s_svc *s, uint32_t off)
 {
 	return (const char *)s + off;
 }
 
-static inline const uint8_t *k8s_svc_ext(const struct k8s_svc *s)
+static inline const uint8_t *
+k8s_svc_ext(const struct k8s_svc *s)
 {
 	return (const uint8_t *)s + s->size - s->ext_len;
 }
@@ -76,9 +87,9 @@ static inline const uint8_t *k8s_svc_ext(const struct k8s_svc *s)
 struct k8s_ep {
 	struct cds_lfht_node rnode; /* in the reverse table, keyed by address */
 	uint8_t a[16];
-	uint16_t idx;               /* position in the slice, to get back to it */
-	uint8_t host_len, pod_len;  /* hostname, targetRef name (< 64) or 0 */
-	uint32_t str_off;           /* hostname then pod name, from the slice start */
+	uint16_t idx;              /* position in the slice, to get back to it */
+	uint8_t host_len, pod_len; /* hostname, targetRef name (< 64) or 0 */
+	uint32_t str_off;          /* hostname then pod name, from the slice start */
 };
 
 /*
@@ -90,7 +101,7 @@ struct k8s_slice {
 	struct cds_lfht_node node; /* in the slice index, keyed by namespace and name */
 	struct k8s_ns *ns;
 	uint32_t size;
-	uint32_t ports_off;        /* offset of ports[] from the slice start */
+	uint32_t ports_off; /* offset of ports[] from the slice start */
 	uint16_t neps;
 	uint8_t nports;
 	uint8_t fam;               /* 4 or 6 */
@@ -100,28 +111,33 @@ struct k8s_slice {
 	struct k8s_ep eps[];
 };
 
-static inline const struct k8s_port *k8s_slice_ports(const struct k8s_slice *s)
+static inline const struct k8s_port *
+k8s_slice_ports(const struct k8s_slice *s)
 {
 	return (const struct k8s_port *)((const char *)s + s->ports_off);
 }
 
-static inline const char *k8s_slice_str(const struct k8s_slice *s, uint32_t off)
+static inline const char *
+k8s_slice_str(const struct k8s_slice *s, uint32_t off)
 {
 	return (const char *)s + off;
 }
 
-static inline const char *k8s_slice_name(const struct k8s_slice *s)
+static inline const char *
+k8s_slice_name(const struct k8s_slice *s)
 {
 	return (const char *)s + s->names_off;
 }
 
-static inline const char *k8s_slice_svc(const struct k8s_slice *s)
+static inline const char *
+k8s_slice_svc(const struct k8s_slice *s)
 {
 	return (const char *)s + s->names_off + s->name_len;
 }
 
 /** The slice an endpoint belongs to. */
-static inline const struct k8s_slice *k8s_ep_slice(const struct k8s_ep *ep)
+static inline const struct k8s_slice *
+k8s_ep_slice(const struct k8s_ep *ep)
 {
 	return (const struct k8s_slice *)((const char *)(ep - ep->idx) -
 	                                  offsetof(struct k8s_slice, eps));
@@ -164,8 +180,8 @@ int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errle
  * behind endpoints are kept only with @pod_names (`endpoint_pod_names`).
  * @return 0, or SX_EINVAL with the reason in @err.
  */
-int k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err,
-                        size_t errlen);
+int
+k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err, size_t errlen);
 
 /**
  * Convert a Pod. *@out is NULL (and 0 returned) when the pod has no IP, is

@@ -19,8 +19,8 @@ struct k8s_source {
 };
 
 /* As CoreDNS: a kubeconfig wins over `endpoint`; neither means in-cluster. */
-static int make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, char *err,
-                     size_t errlen)
+static int
+make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, char *err, size_t errlen)
 {
 	if (conf->kubeconfig) {
 		return k8s_conn_kubeconfig(out, conf->kubeconfig, conf->context, err, errlen);
@@ -32,9 +32,9 @@ static int make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, 
 	return k8s_conn_incluster(out, err, errlen);
 }
 
-int k8s_source_start(struct k8s_source **out, struct event_base *base,
-                     const struct k8s_source_conf *conf, struct k8s_store *st,
-                     char *err, size_t errlen)
+int
+k8s_source_start(struct k8s_source **out, struct event_base *base,
+                 const struct k8s_source_conf *conf, struct k8s_store *st, char *err, size_t errlen)
 {
 	struct k8s_source *src = calloc(1, sizeof(*src));
 	int r;
@@ -75,7 +75,8 @@ fail:
 	return r;
 }
 
-void k8s_source_free(struct k8s_source *src)
+void
+k8s_source_free(struct k8s_source *src)
 {
 	if (!src) {
 		return;

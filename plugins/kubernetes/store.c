@@ -15,7 +15,8 @@
 
 #include "zone.h"
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -23,17 +24,20 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void touch(struct k8s_store *st)
+static void
+touch(struct k8s_store *st)
 {
 	CMM_STORE_SHARED(st->serial, (uint32_t)time(NULL));
 }
 
-static struct cds_lfht *table(void)
+static struct cds_lfht *
+table(void)
 {
 	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 }
 
-int k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
+int
+k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 {
 	struct k8s_store *st = calloc(1, sizeof(*st));
 
@@ -79,7 +83,8 @@ fail:
 
 /* Namespaces: interned, and counted by the objects living in them. */
 
-static struct k8s_ns *ns_find(struct k8s_store *st, const char *name, size_t len)
+static struct k8s_ns *
+ns_find(struct k8s_store *st, const char *name, size_t len)
 {
 	struct k8s_pair key = { NULL, 0, name, len };
 	struct cds_lfht_iter it;
@@ -90,7 +95,8 @@ static struct k8s_ns *ns_find(struct k8s_store *st, const char *name, size_t len
 	return n ? caa_container_of(n, struct k8s_ns, node) : NULL;
 }
 
-static bool ns_configured(const struct k8s_store *st, const char *name, size_t len)
+static bool
+ns_configured(const struct k8s_store *st, const char *name, size_t len)
 {
 	if (st->opts.nnamespaces == 0) {
 		return true;
@@ -104,7 +110,8 @@ static bool ns_configured(const struct k8s_store *st, const char *name, size_t l
 	return false;
 }
 
-static struct k8s_ns *ns_get(struct k8s_store *st, const char *name, size_t len)
+static struct k8s_ns *
+ns_get(struct k8s_store *st, const char *name, size_t len)
 {
 	struct k8s_ns *ns = ns_find(st, name, len);
 
@@ -123,7 +130,8 @@ static struct k8s_ns *ns_get(struct k8s_store *st, const char *name, size_t len)
 }
 
 /* Recompute what workers see of @ns; drop it when nothing refers to it. */
-static void ns_update(struct k8s_store *st, struct k8s_ns *ns)
+static void
+ns_update(struct k8s_store *st, struct k8s_ns *ns)
 {
 	CMM_STORE_SHARED(ns->exposed, ns->has_object && ns->configured);
 	if (ns->refs == 0 && !ns->has_object) {
@@ -132,19 +140,22 @@ static void ns_update(struct k8s_store *st, struct k8s_ns *ns)
 	}
 }
 
-static void ns_ref(struct k8s_store *st, struct k8s_ns *ns)
+static void
+ns_ref(struct k8s_store *st, struct k8s_ns *ns)
 {
 	ns->refs++;
 	ns_update(st, ns);
 }
 
-static void ns_unref(struct k8s_store *st, struct k8s_ns *ns)
+static void
+ns_unref(struct k8s_store *st, struct k8s_ns *ns)
 {
 	ns->refs--;
 	ns_update(st, ns);
 }
 
-static void ns_set(struct k8s_store *st, const char *name, size_t len, bool present)
+static void
+ns_set(struct k8s_store *st, const char *name, size_t len, bool present)
 {
 	struct k8s_ns *ns = present ? ns_get(st, name, len) : ns_find(st, name, len);
 
@@ -161,8 +172,8 @@ static void ns_set(struct k8s_store *st, const char *name, size_t len, bool pres
 
 /* Views (one per Service name, holding its slices). */
 
-static struct k8s_view *view_find(struct k8s_store *st, const struct k8s_ns *ns,
-                                  const char *name, size_t len)
+static struct k8s_view *
+view_find(struct k8s_store *st, const struct k8s_ns *ns, const char *name, size_t len)
 {
 	struct k8s_pair key = { ns->name, ns->len, name, len };
 	struct cds_lfht_iter it;
@@ -178,9 +189,9 @@ static struct k8s_view *view_find(struct k8s_store *st, const struct k8s_ns *ns,
  * Give Service @name of @ns new data (@svc, NULL when deleted) and swap slice
  * @out for @in in its group (either NULL), then publish the new view.
  */
-static int view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len,
-                       bool set_svc, const struct k8s_svc *svc, struct k8s_slice *out,
-                       struct k8s_slice *in)
+static int
+view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len, bool set_svc,
+            const struct k8s_svc *svc, struct k8s_slice *out, struct k8s_slice *in)
 {
 	struct k8s_view *old = view_find(st, ns, name, len), *nv;
 	struct k8s_slice *const *was = old ? k8s_view_slices(old) : NULL;
@@ -236,8 +247,9 @@ static int view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name
 	return 0;
 }
 
-static int svc_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
-                   size_t len, const struct k8s_svc *svc)
+static int
+svc_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name, size_t len,
+        const struct k8s_svc *svc)
 {
 	struct k8s_ns *ns = svc ? ns_get(st, nsname, ns_len) : ns_find(st, nsname, ns_len);
 	struct k8s_view *old;
@@ -268,7 +280,8 @@ static int svc_set(struct k8s_store *st, const char *nsname, size_t ns_len, cons
 
 /* EndpointSlices. */
 
-static int match_slice(struct cds_lfht_node *node, const void *key)
+static int
+match_slice(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_slice *s = caa_container_of(node, struct k8s_slice, node);
 	const struct k8s_pair *k = key;
@@ -278,8 +291,8 @@ static int match_slice(struct cds_lfht_node *node, const void *key)
 	       memcmp(s->ns->name, k->ns, k->ns_len) == 0;
 }
 
-static struct k8s_slice *slice_find(struct k8s_store *st, const char *ns, size_t ns_len,
-                                    const char *name, size_t len)
+static struct k8s_slice *
+slice_find(struct k8s_store *st, const char *ns, size_t ns_len, const char *name, size_t len)
 {
 	struct k8s_pair key = { ns, ns_len, name, len };
 	struct cds_lfht_iter it;
@@ -290,11 +303,13 @@ static struct k8s_slice *slice_find(struct k8s_store *st, const char *ns, size_t
 	return n ? caa_container_of(n, struct k8s_slice, node) : NULL;
 }
 
-static void slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
+static void
+slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
 {
 	for (unsigned i = 0; i < sl->neps; i++) {
 		if (add) {
-			cds_lfht_add(st->ep_rev, k8s_hash_ip(sl->fam, sl->eps[i].a), &sl->eps[i].rnode);
+			cds_lfht_add(st->ep_rev, k8s_hash_ip(sl->fam, sl->eps[i].a),
+			             &sl->eps[i].rnode);
 		} else {
 			cds_lfht_del(st->ep_rev, &sl->eps[i].rnode);
 		}
@@ -304,8 +319,9 @@ static void slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
 }
 
 /* Replace slice @name of @nsname by @sl (owned; NULL: deleted); *@changed unless a no-op. */
-static int slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
-                     size_t len, struct k8s_slice *sl, bool *changed)
+static int
+slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name, size_t len,
+          struct k8s_slice *sl, bool *changed)
 {
 	struct k8s_slice *old = slice_find(st, nsname, ns_len, name, len);
 	int r = 0;
@@ -327,8 +343,8 @@ static int slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, co
 			return -ENOMEM;
 		}
 		ns_ref(st, sl->ns);
-		cds_lfht_add_replace(st->slices, k8s_hash_pair(nsname, ns_len, name, len), match_slice,
-		                     &key, &sl->node);
+		cds_lfht_add_replace(st->slices, k8s_hash_pair(nsname, ns_len, name, len),
+		                     match_slice, &key, &sl->node);
 		slice_link(st, sl, true);
 	} else {
 		cds_lfht_del(st->slices, &old->node);
@@ -341,11 +357,12 @@ static int slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, co
 		r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, old, sl);
 	} else {
 		if (old != NULL) {
-			r = view_update(st, old->ns, k8s_slice_svc(old), old->svc_len, false, NULL, old,
-			                NULL);
+			r = view_update(st, old->ns, k8s_slice_svc(old), old->svc_len, false, NULL,
+			                old, NULL);
 		}
 		if (sl != NULL && r == 0) {
-			r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, NULL, sl);
+			r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL,
+			                NULL, sl);
 		}
 	}
 	if (old != NULL) {
@@ -358,7 +375,8 @@ static int slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, co
 
 /* Pods (`pods verified`). */
 
-static int match_pod(struct cds_lfht_node *node, const void *key)
+static int
+match_pod(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_pod *p = caa_container_of(node, struct k8s_pod, node);
 	const struct k8s_pair *k = key;
@@ -367,8 +385,9 @@ static int match_pod(struct cds_lfht_node *node, const void *key)
 	       memcmp(p->name, k->name, k->len) == 0 && memcmp(p->ns->name, k->ns, k->ns_len) == 0;
 }
 
-static int pod_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name,
-                   size_t len, struct k8s_pod *p)
+static int
+pod_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name, size_t len,
+        struct k8s_pod *p)
 {
 	struct k8s_pair key = { nsname, ns_len, name, len };
 	uint64_t h = k8s_hash_pair(nsname, ns_len, name, len);
@@ -412,7 +431,8 @@ static int pod_set(struct k8s_store *st, const char *nsname, size_t ns_len, cons
 	return 0;
 }
 
-static void lower(char *dst, const char *src, size_t len)
+static void
+lower(char *dst, const char *src, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		dst[i] = (char)tolower((unsigned char)src[i]);
@@ -424,7 +444,8 @@ static void lower(char *dst, const char *src, size_t len)
  * headless service, the time from the change the endpoints controller acted on
  * (the slice's last-change-trigger-time) to now, when workers serve it.
  */
-static void programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
+static void
+programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
 {
 	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 	const char *svc = json_string_value(json_object_get(labels, "kubernetes.io/service-name"));
@@ -454,8 +475,9 @@ static void programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta 
 	st->prog_sum += d;
 }
 
-static int apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
-                 char *err, size_t errlen)
+static int
+apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
+      size_t errlen)
 {
 	bool del = ev == K8S_DELETED;
 	struct k8s_meta m;
@@ -504,8 +526,9 @@ static int apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, js
 	return SX_EINVAL;
 }
 
-int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
-                    char *err, size_t errlen)
+int
+k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
+                size_t errlen)
 {
 	int r;
 
@@ -523,7 +546,8 @@ int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev,
 }
 
 /* Visit every object of @kind: (ns, name) and its stale flag. */
-static void mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
+static void
+mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
 {
 	struct cds_lfht_iter it;
 	struct k8s_view *v;
@@ -533,22 +557,22 @@ static void mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
 
 	switch (kind) {
 	case K8S_SERVICE:
-		cds_lfht_for_each_entry(st->services, &it, v, node) {
+		cds_lfht_for_each_entry (st->services, &it, v, node) {
 			v->stale = stale && v->svc_off;
 		}
 		break;
 	case K8S_SLICE:
-		cds_lfht_for_each_entry(st->slices, &it, sl, node) {
+		cds_lfht_for_each_entry (st->slices, &it, sl, node) {
 			sl->stale = stale;
 		}
 		break;
 	case K8S_POD:
-		cds_lfht_for_each_entry(st->pods, &it, p, node) {
+		cds_lfht_for_each_entry (st->pods, &it, p, node) {
 			p->stale = stale;
 		}
 		break;
 	case K8S_NAMESPACE:
-		cds_lfht_for_each_entry(st->namespaces, &it, ns, node) {
+		cds_lfht_for_each_entry (st->namespaces, &it, ns, node) {
 			ns->stale = stale && ns->has_object;
 		}
 		break;
@@ -557,14 +581,16 @@ static void mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
 	}
 }
 
-void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 {
 	rcu_read_lock();
 	mark_all(st, kind, true);
 	rcu_read_unlock();
 }
 
-static void drop_stale(struct k8s_store *st, enum k8s_kind kind)
+static void
+drop_stale(struct k8s_store *st, enum k8s_kind kind)
 {
 	struct cds_lfht_iter it;
 	struct k8s_view *v;
@@ -575,30 +601,31 @@ static void drop_stale(struct k8s_store *st, enum k8s_kind kind)
 	/* Deleting while iterating is safe: unlinked nodes stay readable until the flush. */
 	switch (kind) {
 	case K8S_SERVICE:
-		cds_lfht_for_each_entry(st->services, &it, v, node) {
+		cds_lfht_for_each_entry (st->services, &it, v, node) {
 			if (v->stale) {
-				svc_set(st, v->ns->name, v->ns->len, k8s_view_name(v), v->name_len, NULL);
+				svc_set(st, v->ns->name, v->ns->len, k8s_view_name(v), v->name_len,
+				        NULL);
 			}
 		}
 		break;
 	case K8S_SLICE:
-		cds_lfht_for_each_entry(st->slices, &it, sl, node) {
+		cds_lfht_for_each_entry (st->slices, &it, sl, node) {
 			if (sl->stale) {
 				bool changed;
-				slice_set(st, sl->ns->name, sl->ns->len, k8s_slice_name(sl), sl->name_len,
-				          NULL, &changed);
+				slice_set(st, sl->ns->name, sl->ns->len, k8s_slice_name(sl),
+				          sl->name_len, NULL, &changed);
 			}
 		}
 		break;
 	case K8S_POD:
-		cds_lfht_for_each_entry(st->pods, &it, p, node) {
+		cds_lfht_for_each_entry (st->pods, &it, p, node) {
 			if (p->stale) {
 				pod_set(st, p->ns->name, p->ns->len, p->name, p->name_len, NULL);
 			}
 		}
 		break;
 	case K8S_NAMESPACE:
-		cds_lfht_for_each_entry(st->namespaces, &it, ns, node) {
+		cds_lfht_for_each_entry (st->namespaces, &it, ns, node) {
 			if (ns->stale) {
 				ns_set(st, ns->name, ns->len, false);
 			}
@@ -609,7 +636,8 @@ static void drop_stale(struct k8s_store *st, enum k8s_kind kind)
 	}
 }
 
-static void trim(struct rcu_head *head)
+static void
+trim(struct rcu_head *head)
 {
 	free(head);
 #ifdef __GLIBC__
@@ -623,7 +651,8 @@ static void trim(struct rcu_head *head)
  * 60000 endpoints). After the views the list replaced are freed, that is
  * after a grace period, on the call_rcu thread: the control loop never waits.
  */
-static void trim_later(void)
+static void
+trim_later(void)
 {
 	struct rcu_head *head = malloc(sizeof(*head));
 
@@ -632,7 +661,8 @@ static void trim_later(void)
 	}
 }
 
-void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
 	bool all = true;
 
@@ -657,23 +687,26 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 		        "synced %u services, %u endpoint slices (%u endpoints), %u namespaces%s in "
 		        "%llu.%03llus",
 		        st->stats.services, st->stats.slices, st->stats.endpoints,
-		        st->stats.namespaces, pods,
-		        (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+		        st->stats.namespaces, pods, (unsigned long long)(ms / 1000),
+		        (unsigned long long)(ms % 1000));
 	}
 }
 
-bool k8s_store_synced(const struct k8s_store *st)
+bool
+k8s_store_synced(const struct k8s_store *st)
 {
 	return st != NULL && CMM_LOAD_SHARED(st->synced);
 }
 
-void k8s_store_stats(struct k8s_store *st, struct k8s_store_stats *out)
+void
+k8s_store_stats(struct k8s_store *st, struct k8s_store_stats *out)
 {
 	*out = st->stats;
 }
 
-static void drain(struct cds_lfht *ht, size_t off, void (*unlink)(struct k8s_store *, void *),
-                  struct k8s_store *st)
+static void
+drain(struct cds_lfht *ht, size_t off, void (*unlink)(struct k8s_store *, void *),
+      struct k8s_store *st)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
@@ -681,7 +714,7 @@ static void drain(struct cds_lfht *ht, size_t off, void (*unlink)(struct k8s_sto
 	if (ht == NULL) {
 		return;
 	}
-	cds_lfht_for_each(ht, &it, n) {
+	cds_lfht_for_each (ht, &it, n) {
 		cds_lfht_del(ht, n);
 		if (unlink != NULL) {
 			unlink(st, (char *)n - off);
@@ -690,12 +723,14 @@ static void drain(struct cds_lfht *ht, size_t off, void (*unlink)(struct k8s_sto
 	}
 }
 
-static void unlink_pod(struct k8s_store *st, void *p)
+static void
+unlink_pod(struct k8s_store *st, void *p)
 {
 	cds_lfht_del(st->pod_ip, &((struct k8s_pod *)p)->inode);
 }
 
-static void unlink_slice(struct k8s_store *st, void *p)
+static void
+unlink_slice(struct k8s_store *st, void *p)
 {
 	struct k8s_slice *sl = p;
 
@@ -704,7 +739,8 @@ static void unlink_slice(struct k8s_store *st, void *p)
 	}
 }
 
-static void unlink_view(struct k8s_store *st, void *p)
+static void
+unlink_view(struct k8s_store *st, void *p)
 {
 	struct k8s_view *v = p;
 
@@ -713,7 +749,8 @@ static void unlink_view(struct k8s_store *st, void *p)
 	}
 }
 
-void k8s_store_free(struct k8s_store *st)
+void
+k8s_store_free(struct k8s_store *st)
 {
 	struct cds_lfht *all[7];
 

@@ -38,35 +38,37 @@ struct k8s_watch {
 	struct k8s_store *st;
 	enum k8s_kind kind;
 	struct k8s_watch_opts opts;
-	char *selectors;        /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
-	struct k8s_call *call;  /* the LIST page or WATCH in flight */
+	char *selectors;       /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
+	struct k8s_call *call; /* the LIST page or WATCH in flight */
 	struct event *retry;
-	bool retry_list;        /* the retry timer starts a LIST (else a WATCH) */
-	char *rv;               /* resourceVersion to watch from */
-	char *cont;             /* continue token of the next LIST page */
-	size_t listed;          /* items in the LIST so far */
+	bool retry_list; /* the retry timer starts a LIST (else a WATCH) */
+	char *rv;        /* resourceVersion to watch from */
+	char *cont;      /* continue token of the next LIST page */
+	size_t listed;   /* items in the LIST so far */
 	double list_start;
 	/* The WATCH in flight. */
 	double watch_start;
 	bool got_event;
-	bool expired;           /* the server said our resourceVersion is too old */
-	bool after_list;        /* this WATCH starts from a LIST's resourceVersion */
-	char stream_err[256];   /* why the line hook ended the stream */
+	bool expired;         /* the server said our resourceVersion is too old */
+	bool after_list;      /* this WATCH starts from a LIST's resourceVersion */
+	char stream_err[256]; /* why the line hook ended the stream */
 	/* Failures and retries. */
 	double backoff, last_failure;
 	uint64_t rng;
-	char last_err[512];     /* the cause of the failure last logged; "" while things work */
+	char last_err[512]; /* the cause of the failure last logged; "" while things work */
 };
 
 static void start_list(struct k8s_watch *w);
 static void start_watch(struct k8s_watch *w);
 
-const char *k8s_kind_name(enum k8s_kind kind)
+const char *
+k8s_kind_name(enum k8s_kind kind)
 {
 	return kind < K8S_NKINDS ? resources[kind].name : "?";
 }
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec ts;
 
@@ -74,7 +76,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double rand01(struct k8s_watch *w)
+static double
+rand01(struct k8s_watch *w)
 {
 	/* xorshift64: jitter only needs to differ between processes and kinds. */
 	w->rng ^= w->rng << 13;
@@ -83,7 +86,8 @@ static double rand01(struct k8s_watch *w)
 	return (double)(w->rng >> 11) / (double)(1ull << 53);
 }
 
-static char *escape_dup(const char *s)
+static char *
+escape_dup(const char *s)
 {
 	size_t size = strlen(s) * 3 + 1, len = 0;
 	char *buf = malloc(size);
@@ -95,7 +99,8 @@ static char *escape_dup(const char *s)
 }
 
 /* "ns/name" of an object, for log lines. */
-static const char *obj_id(json_t *obj, char *buf, size_t size)
+static const char *
+obj_id(json_t *obj, char *buf, size_t size)
 {
 	json_t *md = json_object_get(obj, "metadata");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
@@ -109,7 +114,8 @@ static const char *obj_id(json_t *obj, char *buf, size_t size)
 	return buf;
 }
 
-static void apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
+static void
+apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
 {
 	char err[256] = "", id[256];
 
@@ -119,10 +125,11 @@ static void apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
 	}
 }
 
-static void set_rv(struct k8s_watch *w, json_t *obj)
+static void
+set_rv(struct k8s_watch *w, json_t *obj)
 {
-	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-	                                                   "resourceVersion"));
+	const char *rv = json_string_value(
+	        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	char *dup;
 
 	if (rv && *rv && (dup = strdup(rv))) {
@@ -132,7 +139,8 @@ static void set_rv(struct k8s_watch *w, json_t *obj)
 }
 
 /* It works (again): say so once if it did not. */
-static void working(struct k8s_watch *w)
+static void
+working(struct k8s_watch *w)
 {
 	if (w->last_err[0]) {
 		sx_plog(SX_LOG_INFO, PLUGIN, "%s: watching again", k8s_kind_name(w->kind));
@@ -140,7 +148,8 @@ static void working(struct k8s_watch *w)
 	}
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_watch *w = arg;
 
@@ -155,7 +164,8 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
  * Log @msg unless the last failure had the same @cause, then retry after a
  * backoff: a LIST if @relist, else a WATCH from the last resourceVersion.
  */
-static void failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
+static void
+failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 {
 	double now = now_s(), delay;
 	struct timeval tv;
@@ -181,7 +191,8 @@ static void failed(struct k8s_watch *w, bool relist, const char *cause, const ch
 	evtimer_add(w->retry, &tv);
 }
 
-static void list_failed(struct k8s_watch *w, const char *cause, const char *why)
+static void
+list_failed(struct k8s_watch *w, const char *cause, const char *why)
 {
 	char msg[512], c[512];
 
@@ -192,7 +203,8 @@ static void list_failed(struct k8s_watch *w, const char *cause, const char *why)
 	failed(w, true, c, msg);
 }
 
-static void list_done(void *arg, const struct k8s_call_result *res)
+static void
+list_done(void *arg, const struct k8s_call_result *res)
 {
 	struct k8s_watch *w = arg;
 	json_t *list, *items, *md, *item;
@@ -228,7 +240,8 @@ static void list_done(void *arg, const struct k8s_call_result *res)
 		k8s_store_relist_begin(w->st, w->kind);
 		w->listed = 0;
 	}
-	json_array_foreach(items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		apply(w, K8S_ADDED, item);
 	}
 	w->listed += json_array_size(items);
@@ -259,7 +272,8 @@ static void list_done(void *arg, const struct k8s_call_result *res)
 
 static const struct k8s_call_ops list_ops = { .done = list_done };
 
-static void start_list(struct k8s_watch *w)
+static void
+start_list(struct k8s_watch *w)
 {
 	char *path, *cont = NULL;
 	int r;
@@ -284,7 +298,8 @@ static void start_list(struct k8s_watch *w)
 	}
 }
 
-static int watch_line(void *arg, char *line, size_t len)
+static int
+watch_line(void *arg, char *line, size_t len)
 {
 	struct k8s_watch *w = arg;
 	json_t *ev, *obj;
@@ -305,7 +320,10 @@ static int watch_line(void *arg, char *line, size_t len)
 		return 1;
 	}
 	if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED") || !strcmp(type, "DELETED")) {
-		apply(w, type[0] == 'A' ? K8S_ADDED : type[0] == 'M' ? K8S_MODIFIED : K8S_DELETED,
+		apply(w,
+		      type[0] == 'A'   ? K8S_ADDED
+		      : type[0] == 'M' ? K8S_MODIFIED
+		                       : K8S_DELETED,
 		      obj);
 		set_rv(w, obj);
 	} else if (!strcmp(type, "BOOKMARK")) {
@@ -340,7 +358,8 @@ static int watch_line(void *arg, char *line, size_t len)
 	return 0;
 }
 
-static void relist(struct k8s_watch *w, const char *why)
+static void
+relist(struct k8s_watch *w, const char *why)
 {
 	sx_plog(SX_LOG_INFO, PLUGIN, "%s: %s, listing again", k8s_kind_name(w->kind), why);
 	free(w->cont);
@@ -348,7 +367,8 @@ static void relist(struct k8s_watch *w, const char *why)
 	start_list(w);
 }
 
-static void watch_done(void *arg, const struct k8s_call_result *res)
+static void
+watch_done(void *arg, const struct k8s_call_result *res)
 {
 	struct k8s_watch *w = arg;
 	char msg[512];
@@ -386,7 +406,8 @@ static void watch_done(void *arg, const struct k8s_call_result *res)
 
 static const struct k8s_call_ops watch_ops = { .line = watch_line, .done = watch_done };
 
-static void start_watch(struct k8s_watch *w)
+static void
+start_watch(struct k8s_watch *w)
 {
 	int timeout = w->opts.watch_timeout_s;
 	char *path, *rv = NULL;
@@ -404,8 +425,10 @@ static void start_watch(struct k8s_watch *w)
 		failed(w, false, strerror(ENOMEM), strerror(ENOMEM));
 		return;
 	}
-	r = asprintf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
-	             "&timeoutSeconds=%d%s", resources[w->kind].path, rv, timeout, w->selectors);
+	r = asprintf(&path,
+	             "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+	             "&timeoutSeconds=%d%s",
+	             resources[w->kind].path, rv, timeout, w->selectors);
 	free(rv);
 	if (r < 0) {
 		failed(w, false, strerror(ENOMEM), strerror(ENOMEM));
@@ -423,7 +446,8 @@ static void start_watch(struct k8s_watch *w)
 	}
 }
 
-static int build_selectors(struct k8s_watch *w, const char *labels)
+static int
+build_selectors(struct k8s_watch *w, const char *labels)
 {
 	size_t size = 64 + (labels ? strlen(labels) * 3 : 0) + sizeof(POD_FIELDS) * 3, len = 0;
 
@@ -442,9 +466,10 @@ static int build_selectors(struct k8s_watch *w, const char *labels)
 	return 0;
 }
 
-int k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *api,
-                  struct k8s_store *st, enum k8s_kind kind, const char *labels,
-                  const struct k8s_watch_opts *opts)
+int
+k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *api,
+              struct k8s_store *st, enum k8s_kind kind, const char *labels,
+              const struct k8s_watch_opts *opts)
 {
 	struct k8s_watch *w = calloc(1, sizeof(*w));
 
@@ -486,7 +511,8 @@ fail:
 	return -ENOMEM;
 }
 
-void k8s_watch_free(struct k8s_watch *w)
+void
+k8s_watch_free(struct k8s_watch *w)
 {
 	if (!w) {
 		return;

@@ -9,10 +9,10 @@ struct k8s_watch;
 
 /** Tunables; zero fields take the defaults. Tests shorten them. */
 struct k8s_watch_opts {
-	int page_limit;        /* LIST page size (`limit`); default 500 */
-	int watch_timeout_s;   /* `timeoutSeconds` of a WATCH; default random in [300, 600) */
-	double backoff_min_s;  /* first retry delay; default 0.5 s, doubling... */
-	double backoff_max_s;  /* ...up to this; default 30 s. Each delay gets +-25% jitter. */
+	int page_limit;       /* LIST page size (`limit`); default 500 */
+	int watch_timeout_s;  /* `timeoutSeconds` of a WATCH; default random in [300, 600) */
+	double backoff_min_s; /* first retry delay; default 0.5 s, doubling... */
+	double backoff_max_s; /* ...up to this; default 30 s. Each delay gets +-25% jitter. */
 };
 
 /**

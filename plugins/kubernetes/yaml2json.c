@@ -22,16 +22,17 @@
 
 struct yp {
 	yaml_parser_t parser;
-	json_t *anchors;      /* anchor name -> finished node */
-	size_t budget;        /* nodes alias expansion may still copy */
+	json_t *anchors; /* anchor name -> finished node */
+	size_t budget;   /* nodes alias expansion may still copy */
 	char *err;
 	size_t errlen;
 };
 
 static int fail(struct yp *p, const yaml_mark_t *m, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-static int fail(struct yp *p, const yaml_mark_t *m, const char *fmt, ...)
+static int
+fail(struct yp *p, const yaml_mark_t *m, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(p->err, p->errlen, "line %zu column %zu: ", m->line + 1, m->column + 1);
@@ -45,7 +46,8 @@ static int fail(struct yp *p, const yaml_mark_t *m, const char *fmt, ...)
 	return SX_EINVAL;
 }
 
-static int next_event(struct yp *p, yaml_event_t *ev)
+static int
+next_event(struct yp *p, yaml_event_t *ev)
 {
 	if (yaml_parser_parse(&p->parser, ev)) {
 		return 0;
@@ -62,19 +64,21 @@ static int next_event(struct yp *p, yaml_event_t *ev)
 	            p->parser.problem ? p->parser.problem : "invalid YAML");
 }
 
-static bool is_null(const char *s)
+static bool
+is_null(const char *s)
 {
 	return !strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
 	       !strcmp(s, "NULL");
 }
 
 /* @return 1 true, 0 false, -1 not a boolean. */
-static int as_bool(const char *s)
+static int
+as_bool(const char *s)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
-	                                   "on", "On", "ON", NULL };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
-	                                  "off", "Off", "OFF", NULL };
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes",
+		                           "YES",  "on",   "On",   "ON",  NULL };
+	static const char *const no[] = { "false", "False", "FALSE", "no",  "No",
+		                          "NO",    "off",   "Off",   "OFF", NULL };
 
 	for (size_t i = 0; yes[i]; i++) {
 		if (!strcmp(s, yes[i])) {
@@ -89,16 +93,17 @@ static int as_bool(const char *s)
 	return -1;
 }
 
-static bool all_digits(const char *s, int base)
+static bool
+all_digits(const char *s, int base)
 {
 	if (!*s) {
 		return false;
 	}
 	for (; *s; s++) {
-		bool ok = base == 16 ? ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
-		                        (*s >= 'A' && *s <= 'F'))
-		        : base == 8 ? (*s >= '0' && *s <= '7')
-		                    : (*s >= '0' && *s <= '9');
+		bool ok = base == 16  ? ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+                                        (*s >= 'A' && *s <= 'F'))
+		          : base == 8 ? (*s >= '0' && *s <= '7')
+		                      : (*s >= '0' && *s <= '9');
 		if (!ok) {
 			return false;
 		}
@@ -110,7 +115,8 @@ static bool all_digits(const char *s, int base)
  * Integers of the core schema. @return 1 and *@v, 0 when @s is not an
  * integer, -1 when it is one that does not fit in 64 bits.
  */
-static int as_int(const char *s, json_int_t *v)
+static int
+as_int(const char *s, json_int_t *v)
 {
 	const char *d = s;
 	int base = 10;
@@ -144,7 +150,8 @@ static int as_int(const char *s, json_int_t *v)
 }
 
 /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
-static bool is_float(const char *s)
+static bool
+is_float(const char *s)
 {
 	size_t digits = 0;
 
@@ -181,7 +188,8 @@ static bool is_float(const char *s)
 }
 
 /* A plain scalar, typed by the core schema. */
-static json_t *resolve_plain(const char *s)
+static json_t *
+resolve_plain(const char *s)
 {
 	json_int_t i;
 	int b;
@@ -208,7 +216,8 @@ static json_t *resolve_plain(const char *s)
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
-static int scalar_node(struct yp *p, const yaml_event_t *ev, json_t **out)
+static int
+scalar_node(struct yp *p, const yaml_event_t *ev, json_t **out)
 {
 	const char *s = (const char *)ev->data.scalar.value;
 	const char *tag = (const char *)ev->data.scalar.tag;
@@ -260,7 +269,8 @@ static int scalar_node(struct yp *p, const yaml_event_t *ev, json_t **out)
 }
 
 /* Nodes in @v, counting at most up to @limit + 1. */
-static size_t count_nodes(json_t *v, size_t limit)
+static size_t
+count_nodes(json_t *v, size_t limit)
 {
 	size_t n = 1;
 	const char *k;
@@ -268,14 +278,16 @@ static size_t count_nodes(json_t *v, size_t limit)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, c) {
+		json_object_foreach(v, k, c)
+		{
 			if (n > limit) {
 				break;
 			}
 			n += count_nodes(c, limit - n);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, c) {
+		json_array_foreach(v, i, c)
+		{
 			if (n > limit) {
 				break;
 			}
@@ -285,7 +297,8 @@ static size_t count_nodes(json_t *v, size_t limit)
 	return n;
 }
 
-static int alias_node(struct yp *p, const yaml_event_t *ev, json_t **out)
+static int
+alias_node(struct yp *p, const yaml_event_t *ev, json_t **out)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
 	json_t *v = json_object_get(p->anchors, name);
@@ -310,7 +323,8 @@ static int alias_node(struct yp *p, const yaml_event_t *ev, json_t **out)
 
 static int parse_node(struct yp *p, yaml_event_t *ev, json_t **out, int depth);
 
-static int merge_into(struct yp *p, json_t *merged, json_t *v, const yaml_mark_t *m)
+static int
+merge_into(struct yp *p, json_t *merged, json_t *v, const yaml_mark_t *m)
 {
 	size_t i;
 	json_t *c;
@@ -319,7 +333,8 @@ static int merge_into(struct yp *p, json_t *merged, json_t *v, const yaml_mark_t
 		return json_object_update_missing(merged, v) ? -ENOMEM : 0;
 	}
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, c) {
+		json_array_foreach(v, i, c)
+		{
 			if (!json_is_object(c)) {
 				return fail(p, m, "merge key (<<) needs mappings");
 			}
@@ -333,7 +348,8 @@ static int merge_into(struct yp *p, json_t *merged, json_t *v, const yaml_mark_t
 }
 
 /* The key of a mapping entry: a scalar (its text) or an alias of a string. */
-static int parse_key(struct yp *p, yaml_event_t *ev, char **key, bool *merge)
+static int
+parse_key(struct yp *p, yaml_event_t *ev, char **key, bool *merge)
 {
 	const char *tag;
 	json_t *v;
@@ -361,7 +377,8 @@ static int parse_key(struct yp *p, yaml_event_t *ev, char **key, bool *merge)
 	return fail(p, &ev->start_mark, "mapping keys must be strings");
 }
 
-static int mapping_node(struct yp *p, json_t **out, int depth)
+static int
+mapping_node(struct yp *p, json_t **out, int depth)
 {
 	json_t *obj = json_object();
 	json_t *merged = NULL;
@@ -436,7 +453,8 @@ fail:
 	return r;
 }
 
-static int sequence_node(struct yp *p, json_t **out, int depth)
+static int
+sequence_node(struct yp *p, json_t **out, int depth)
 {
 	json_t *arr = json_array();
 	yaml_event_t ev;
@@ -470,7 +488,8 @@ fail:
 }
 
 /* Build the node that starts with @ev, which this consumes. */
-static int parse_node(struct yp *p, yaml_event_t *ev, json_t **out, int depth)
+static int
+parse_node(struct yp *p, yaml_event_t *ev, json_t **out, int depth)
 {
 	const char *anchor = NULL;
 	int r;
@@ -512,7 +531,8 @@ static int parse_node(struct yp *p, yaml_event_t *ev, json_t **out, int depth)
 	return r;
 }
 
-int k8s_yaml_parse(json_t **out, const char *text, size_t len, char *err, size_t errlen)
+int
+k8s_yaml_parse(json_t **out, const char *text, size_t len, char *err, size_t errlen)
 {
 	struct yp p = { .budget = ALIAS_BUDGET, .err = err, .errlen = errlen };
 	json_t *docs = json_array();
@@ -579,8 +599,8 @@ fail_alloc:
 	return r;
 }
 
-int k8s_read_file(char **out, size_t *len, const char *path, size_t max, char *err,
-                  size_t errlen)
+int
+k8s_read_file(char **out, size_t *len, const char *path, size_t max, char *err, size_t errlen)
 {
 	struct stat sb;
 	size_t cap, n = 0;
@@ -661,7 +681,8 @@ fail_fd:
 
 #define MAX_YAML_FILE (64u << 20)
 
-int k8s_yaml_load_file(json_t **out, const char *path, char *err, size_t errlen)
+int
+k8s_yaml_load_file(json_t **out, const char *path, char *err, size_t errlen)
 {
 	size_t len;
 	char *text;

@@ -38,5 +38,4 @@ int k8s_yaml_load_file(json_t **out, const char *path, char *err, size_t errlen)
  * Read a whole file (at most @max bytes) into a new NUL-terminated buffer.
  * @return 0, or -errno (-EFBIG when larger than @max) with the reason in @err.
  */
-int k8s_read_file(char **out, size_t *len, const char *path, size_t max, char *err,
-                  size_t errlen);
+int k8s_read_file(char **out, size_t *len, const char *path, size_t max, char *err, size_t errlen);

@@ -12,7 +12,8 @@
 #define FNV_BASIS 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 
@@ -23,7 +24,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 }
 
 /* The split-ordered table uses the hash bit-reversed: spread every bit. */
-static uint64_t mix(uint64_t h)
+static uint64_t
+mix(uint64_t h)
 {
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -33,7 +35,8 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len)
+uint64_t
+k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len)
 {
 	uint64_t h = fnv(FNV_BASIS, ns, ns_len);
 
@@ -41,12 +44,14 @@ uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t l
 	return mix(fnv(h, name, len));
 }
 
-uint64_t k8s_hash_ip(uint8_t fam, const uint8_t *a)
+uint64_t
+k8s_hash_ip(uint8_t fam, const uint8_t *a)
 {
 	return mix(fnv(FNV_BASIS ^ fam, a, fam == 4 ? 4 : 16));
 }
 
-int k8s_match_view(struct cds_lfht_node *node, const void *key)
+int
+k8s_match_view(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_view *v = caa_container_of(node, struct k8s_view, node);
 	const struct k8s_pair *k = key;
@@ -56,12 +61,14 @@ int k8s_match_view(struct cds_lfht_node *node, const void *key)
 	       memcmp(v->ns->name, k->ns, k->ns_len) == 0;
 }
 
-static bool ip_eq(const struct k8s_ip *ip, uint8_t fam, const uint8_t *a)
+static bool
+ip_eq(const struct k8s_ip *ip, uint8_t fam, const uint8_t *a)
 {
 	return ip->fam == fam && memcmp(ip->a, a, fam == 4 ? 4 : 16) == 0;
 }
 
-static int match_vrev(struct cds_lfht_node *node, const void *key)
+static int
+match_vrev(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_vrev *r = caa_container_of(node, struct k8s_vrev, node);
 	const struct k8s_ip *ip = &k8s_view_svc(k8s_vrev_view(r))->ips[r->i];
@@ -69,14 +76,16 @@ static int match_vrev(struct cds_lfht_node *node, const void *key)
 	return ip_eq(key, ip->fam, ip->a);
 }
 
-static int match_ep(struct cds_lfht_node *node, const void *key)
+static int
+match_ep(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_ep *ep = caa_container_of(node, struct k8s_ep, rnode);
 
 	return ip_eq(key, k8s_ep_slice(ep)->fam, ep->a);
 }
 
-int k8s_match_ns(struct cds_lfht_node *node, const void *key)
+int
+k8s_match_ns(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_ns *ns = caa_container_of(node, struct k8s_ns, node);
 	const struct k8s_pair *k = key;
@@ -84,14 +93,16 @@ int k8s_match_ns(struct cds_lfht_node *node, const void *key)
 	return ns->len == k->len && memcmp(ns->name, k->name, k->len) == 0;
 }
 
-static int match_pod_ip(struct cds_lfht_node *node, const void *key)
+static int
+match_pod_ip(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_pod *p = caa_container_of(node, struct k8s_pod, inode);
 
 	return ip_eq(key, p->ip.fam, p->ip.a);
 }
 
-size_t k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names)
+size_t
+k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names)
 {
 	const struct k8s_slice *sl = k8s_ep_slice(ep);
 	struct k8s_ip ip;
@@ -117,33 +128,38 @@ struct dkey {
 	char name[64];
 };
 
-static int addr_key(const struct dkey *a, const struct dkey *b)
+static int
+addr_key(const struct dkey *a, const struct dkey *b)
 {
 	int c = a->fam - b->fam;
 
 	return c ? c : memcmp(a->a, b->a, sizeof(a->a));
 }
 
-static int name_key(const struct dkey *a, const struct dkey *b)
+static int
+name_key(const struct dkey *a, const struct dkey *b)
 {
 	int c = a->len - b->len;
 
 	return c ? c : memcmp(a->name, b->name, a->len);
 }
 
-static int by_idx(const struct dkey *a, const struct dkey *b)
+static int
+by_idx(const struct dkey *a, const struct dkey *b)
 {
 	return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-static int cmp_addr(const void *x, const void *y)
+static int
+cmp_addr(const void *x, const void *y)
 {
 	int c = addr_key(x, y);
 
 	return c ? c : by_idx(x, y);
 }
 
-static int cmp_name(const void *x, const void *y)
+static int
+cmp_name(const void *x, const void *y)
 {
 	int c = name_key(x, y);
 
@@ -151,8 +167,9 @@ static int cmp_name(const void *x, const void *y)
 }
 
 /* In runs of equal keys (sorted), mark every entry but the first (lowest index). */
-static bool mark(uint8_t *bits, const struct dkey *k, size_t n,
-                 int (*key)(const struct dkey *, const struct dkey *), unsigned flag)
+static bool
+mark(uint8_t *bits, const struct dkey *k, size_t n,
+     int (*key)(const struct dkey *, const struct dkey *), unsigned flag)
 {
 	bool any = false;
 
@@ -170,8 +187,9 @@ static bool mark(uint8_t *bits, const struct dkey *k, size_t n,
  * answers must not repeat records, so mark the repeats once here rather than
  * search for them on every query. @return 0 with *@bits NULL when none repeat.
  */
-static int find_dups(uint8_t **bits, struct k8s_slice *const *slices, size_t nslices,
-                     uint32_t n, bool pod_names)
+static int
+find_dups(uint8_t **bits, struct k8s_slice *const *slices, size_t nslices, uint32_t n,
+          bool pod_names)
 {
 	struct dkey *k;
 	uint32_t j = 0;
@@ -210,14 +228,15 @@ static int find_dups(uint8_t **bits, struct k8s_slice *const *slices, size_t nsl
 	return 0;
 }
 
-static size_t align(size_t n, size_t a)
+static size_t
+align(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
 }
 
-struct k8s_view *k8s_view_new(struct k8s_ns *ns, const char *name, size_t len,
-                              const struct k8s_svc *svc, struct k8s_slice *const *slices,
-                              size_t nslices, bool pod_names)
+struct k8s_view *
+k8s_view_new(struct k8s_ns *ns, const char *name, size_t len, const struct k8s_svc *svc,
+             struct k8s_slice *const *slices, size_t nslices, bool pod_names)
 {
 	size_t nrev = svc ? svc->nips : 0, off, svc_off = 0, slices_off, dup_off = 0;
 	uint32_t nready = 0;
@@ -269,11 +288,13 @@ struct k8s_view *k8s_view_new(struct k8s_ns *ns, const char *name, size_t len,
 	return v;
 }
 
-void k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv)
+void
+k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv)
 {
 	if (nv != NULL) {
 		const struct k8s_svc *svc = k8s_view_svc(nv);
-		struct k8s_pair key = { nv->ns->name, nv->ns->len, k8s_view_name(nv), nv->name_len };
+		struct k8s_pair key = { nv->ns->name, nv->ns->len, k8s_view_name(nv),
+			                nv->name_len };
 		struct cds_lfht_node *was;
 
 		/* The new ClusterIP entries go in first: a PTR query never misses. */
@@ -307,7 +328,8 @@ struct k8s_retired {
 	void *p[RETIRE_BATCH];
 };
 
-void k8s_retire(struct k8s_store *st, void *p)
+void
+k8s_retire(struct k8s_store *st, void *p)
 {
 	struct k8s_retired *r = st->retired;
 
@@ -324,7 +346,8 @@ void k8s_retire(struct k8s_store *st, void *p)
 	r->p[r->n++] = p;
 }
 
-static void free_retired(struct rcu_head *head)
+static void
+free_retired(struct rcu_head *head)
 {
 	struct k8s_retired *r = caa_container_of(head, struct k8s_retired, rcu);
 
@@ -334,7 +357,8 @@ static void free_retired(struct rcu_head *head)
 	free(r);
 }
 
-void k8s_retire_flush(struct k8s_store *st)
+void
+k8s_retire_flush(struct k8s_store *st)
 {
 	while (st->retired != NULL) {
 		struct k8s_retired *r = st->retired;
@@ -343,7 +367,8 @@ void k8s_retire_flush(struct k8s_store *st)
 	}
 }
 
-const struct k8s_ns *k8s_zone_ns(struct k8s_store *st, const char *name, size_t len)
+const struct k8s_ns *
+k8s_zone_ns(struct k8s_store *st, const char *name, size_t len)
 {
 	struct k8s_pair key = { NULL, 0, name, len };
 	struct cds_lfht_iter it;
@@ -359,8 +384,8 @@ const struct k8s_ns *k8s_zone_ns(struct k8s_store *st, const char *name, size_t 
 	return CMM_LOAD_SHARED(ns->exposed) ? ns : NULL;
 }
 
-const struct k8s_view *k8s_zone_view(struct k8s_store *st, const char *ns, size_t ns_len,
-                                     const char *name, size_t len)
+const struct k8s_view *
+k8s_zone_view(struct k8s_store *st, const char *ns, size_t ns_len, const char *name, size_t len)
 {
 	struct k8s_pair key = { ns, ns_len, name, len };
 	struct cds_lfht_iter it;
@@ -377,8 +402,9 @@ const struct k8s_view *k8s_zone_view(struct k8s_store *st, const char *ns, size_
 	return v->svc_off ? v : NULL;
 }
 
-void k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
-                      bool (*fn)(const struct k8s_view *v, void *arg), void *arg)
+void
+k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
+                 bool (*fn)(const struct k8s_view *v, void *arg), void *arg)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
@@ -392,8 +418,9 @@ void k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
 	}
 }
 
-void k8s_zone_rev_ep(struct k8s_store *st, const struct k8s_ip *ip,
-                     bool (*fn)(const struct k8s_ep *ep, void *arg), void *arg)
+void
+k8s_zone_rev_ep(struct k8s_store *st, const struct k8s_ip *ip,
+                bool (*fn)(const struct k8s_ep *ep, void *arg), void *arg)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
@@ -407,7 +434,8 @@ void k8s_zone_rev_ep(struct k8s_store *st, const struct k8s_ip *ip,
 	}
 }
 
-bool k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns, size_t ns_len)
+bool
+k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns, size_t ns_len)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
@@ -423,7 +451,8 @@ bool k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns,
 	return false;
 }
 
-uint32_t k8s_zone_serial(struct k8s_store *st)
+uint32_t
+k8s_zone_serial(struct k8s_store *st)
 {
 	return CMM_LOAD_SHARED(st->serial);
 }

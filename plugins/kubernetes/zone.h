@@ -54,43 +54,47 @@ struct k8s_vrev {
 struct k8s_view {
 	struct cds_lfht_node node;
 	struct k8s_ns *ns;
-	uint32_t nready;    /* ready addresses over all slices */
-	uint32_t svc_off;   /* 0: no Service object */
+	uint32_t nready;  /* ready addresses over all slices */
+	uint32_t svc_off; /* 0: no Service object */
 	uint32_t slices_off;
-	uint32_t dup_off;   /* 0: no duplicates */
+	uint32_t dup_off; /* 0: no duplicates */
 	uint16_t nslices;
 	uint8_t name_len;
 	uint8_t nrev;
-	uint8_t stale;      /* control thread: not seen in the current relist */
+	uint8_t stale; /* control thread: not seen in the current relist */
 	struct k8s_vrev rev[];
 };
 
-static inline const char *k8s_view_name(const struct k8s_view *v)
+static inline const char *
+k8s_view_name(const struct k8s_view *v)
 {
 	return (const char *)&v->rev[v->nrev];
 }
 
-static inline const struct k8s_view *k8s_vrev_view(const struct k8s_vrev *r)
+static inline const struct k8s_view *
+k8s_vrev_view(const struct k8s_vrev *r)
 {
-	return (const struct k8s_view *)((const char *)(r - r->i) -
-	                                 offsetof(struct k8s_view, rev));
+	return (const struct k8s_view *)((const char *)(r - r->i) - offsetof(struct k8s_view, rev));
 }
 
 #define K8S_DUP_ADDR 1 /* same address as an earlier endpoint of the view */
 #define K8S_DUP_NAME 2 /* same endpoint name as an earlier one */
 
-static inline const struct k8s_svc *k8s_view_svc(const struct k8s_view *v)
+static inline const struct k8s_svc *
+k8s_view_svc(const struct k8s_view *v)
 {
 	return v->svc_off ? (const struct k8s_svc *)((const char *)v + v->svc_off) : NULL;
 }
 
-static inline struct k8s_slice *const *k8s_view_slices(const struct k8s_view *v)
+static inline struct k8s_slice *const *
+k8s_view_slices(const struct k8s_view *v)
 {
 	return (struct k8s_slice *const *)((const char *)v + v->slices_off);
 }
 
 /** Duplicate bits (K8S_DUP_*) of endpoint @i of the view (counted over all slices). */
-static inline unsigned k8s_view_dup(const struct k8s_view *v, uint32_t i)
+static inline unsigned
+k8s_view_dup(const struct k8s_view *v, uint32_t i)
 {
 	if (v->dup_off == 0) {
 		return 0;
@@ -99,13 +103,17 @@ static inline unsigned k8s_view_dup(const struct k8s_view *v, uint32_t i)
 	return (bits[i / 4] >> (2 * (i % 4))) & 3;
 }
 
-enum k8s_pods { K8S_PODS_DISABLED, K8S_PODS_INSECURE, K8S_PODS_VERIFIED };
+enum k8s_pods {
+	K8S_PODS_DISABLED,
+	K8S_PODS_INSECURE,
+	K8S_PODS_VERIFIED
+};
 
 /* What the store needs from the options. */
 struct k8s_store_opts {
 	bool endpoint_pod_names;
-	bool need[K8S_NKINDS];    /* kinds that are watched and must sync */
-	char **namespaces;        /* `namespaces` list, or NULL for all */
+	bool need[K8S_NKINDS]; /* kinds that are watched and must sync */
+	char **namespaces;     /* `namespaces` list, or NULL for all */
 	size_t nnamespaces;
 };
 
@@ -128,12 +136,12 @@ struct k8s_retired;
 
 struct k8s_store {
 	struct cds_lfht *services, *svc_rev, *ep_rev, *namespaces, *pod_ip; /* read by workers */
-	struct cds_lfht *slices, *pods;                                      /* control thread */
+	struct cds_lfht *slices, *pods;                                     /* control thread */
 	struct k8s_store_opts opts;
-	uint32_t serial;           /* CMM_STORE_SHARED / CMM_LOAD_SHARED */
-	bool synced;               /* every needed kind listed once; idem */
+	uint32_t serial; /* CMM_STORE_SHARED / CMM_LOAD_SHARED */
+	bool synced;     /* every needed kind listed once; idem */
 	bool kind_synced[K8S_NKINDS];
-	uint64_t t0_ns;            /* creation, for the sync log line */
+	uint64_t t0_ns; /* creation, for the sync log line */
 	struct k8s_store_stats stats;
 	/* coredns_kubernetes_dns_programming_duration_seconds: observations per bucket, then
 	 * above the last bound, and their sum (control thread, like the scrape). */
@@ -159,9 +167,9 @@ int k8s_match_ns(struct cds_lfht_node *node, const void *key);
  * Build a view of Service @name in @ns from its data @svc (NULL: none yet)
  * and its ready slices. @return the new view, or NULL when out of memory.
  */
-struct k8s_view *k8s_view_new(struct k8s_ns *ns, const char *name, size_t len,
-                              const struct k8s_svc *svc, struct k8s_slice *const *slices,
-                              size_t nslices, bool pod_names);
+struct k8s_view *
+k8s_view_new(struct k8s_ns *ns, const char *name, size_t len, const struct k8s_svc *svc,
+             struct k8s_slice *const *slices, size_t nslices, bool pod_names);
 
 /**
  * Publish @nv in place of @old (either may be NULL) in the services and
@@ -180,8 +188,8 @@ void k8s_retire_flush(struct k8s_store *st);
 const struct k8s_ns *k8s_zone_ns(struct k8s_store *st, const char *name, size_t len);
 
 /** Service @name in namespace @ns (lower case), or NULL (also when only slices exist). */
-const struct k8s_view *k8s_zone_view(struct k8s_store *st, const char *ns, size_t ns_len,
-                                     const char *name, size_t len);
+const struct k8s_view *
+k8s_zone_view(struct k8s_store *st, const char *ns, size_t ns_len, const char *name, size_t len);
 
 /** Visit every view holding ClusterIP @ip; stop when @fn returns false. */
 void k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
@@ -204,9 +212,9 @@ size_t k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names);
 
 /* The plugin instance: options (kubernetes.c) and what start() creates. */
 struct k8s {
-	struct sx_zones zones;     /* the plugin's zones */
-	size_t primary;            /* first non-reverse zone: PTR targets */
-	struct sx_zones fall;      /* fallthrough zones; n == 0: none */
+	struct sx_zones zones; /* the plugin's zones */
+	size_t primary;        /* first non-reverse zone: PTR targets */
+	struct sx_zones fall;  /* fallthrough zones; n == 0: none */
 	char *endpoint, *tls_cert, *tls_key, *tls_ca, *kubeconfig, *context, *manifests;
 	char *labels, *namespace_labels;
 	char **namespaces;
@@ -231,8 +239,8 @@ struct k8s {
 
 /* The CNAMEs of an answer whose last target lies outside the plugin's zone. */
 struct k8s_chain {
-	unsigned n;                              /* 1..K8S_MAX_CNAMES */
-	const uint8_t *targets[K8S_MAX_CNAMES];  /* lower case; the first is the query's */
+	unsigned n;                             /* 1..K8S_MAX_CNAMES */
+	const uint8_t *targets[K8S_MAX_CNAMES]; /* lower case; the first is the query's */
 };
 
 /**

@@ -10,10 +10,10 @@
 
 /* What one worker needs to reorder a reply without allocating. */
 struct lb_worker {
-	_Alignas(64) uint64_t rng;   /* xorshift64* state, never 0 */
-	struct sx_rr rr[LB_MAX_RR];  /* the reply's records */
-	uint16_t order[LB_MAX_RR];   /* their new order */
-	uint8_t copy[65536];         /* the reply, while it is written again */
+	_Alignas(64) uint64_t rng;  /* xorshift64* state, never 0 */
+	struct sx_rr rr[LB_MAX_RR]; /* the reply's records */
+	uint16_t order[LB_MAX_RR];  /* their new order */
+	uint8_t copy[65536];        /* the reply, while it is written again */
 };
 
 struct lb {

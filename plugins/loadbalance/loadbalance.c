@@ -8,7 +8,8 @@
 
 #include "lb.h"
 
-static void lb_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
+static void
+lb_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
 	struct lb *lb = arg;
 	uint16_t qtype = sx_req_query(req)->qtype;
@@ -20,26 +21,29 @@ static void lb_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 	lb_shuffle(msg, &lb->workers[sx_req_worker(req)]);
 }
 
-static enum sx_verdict lb_handle(struct sx_req *req, void *inst)
+static enum sx_verdict
+lb_handle(struct sx_req *req, void *inst)
 {
 	sx_req_on_reply(req, lb_reply, inst);
 	return SX_NEXT;
 }
 
-static int lb_unsupported(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+lb_unsupported(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	(void)inst;
 	return sx_cf_err(cf, "%s is not supported", d->name);
 }
 
 static const struct sx_directive lb_directives[] = {
-	{ "reload", 1, 1,  sx_set_flag, offsetof(struct lb, reload) }, /* weighted's */
+	{ "reload", 1, 1, sx_set_flag, offsetof(struct lb, reload) }, /* weighted's */
 	{ "prefer", 0, -1, lb_unsupported },
 	{ NULL },
 };
 
 /* loadbalance [round_robin | weighted WEIGHTFILE] */
-static int lb_setup(struct sx_cf *cf, void *inst)
+static int
+lb_setup(struct sx_cf *cf, void *inst)
 {
 	struct lb *lb = inst;
 	const char *policy = sx_cf_arg(cf, 1);
@@ -59,7 +63,8 @@ static int lb_setup(struct sx_cf *cf, void *inst)
 	return 0;
 }
 
-static int lb_start(void *inst, struct sx_runtime *rt)
+static int
+lb_start(void *inst, struct sx_runtime *rt)
 {
 	struct lb *lb = inst;
 
@@ -79,7 +84,8 @@ static int lb_start(void *inst, struct sx_runtime *rt)
 	return 0;
 }
 
-static void lb_teardown(void *inst)
+static void
+lb_teardown(void *inst)
 {
 	struct lb *lb = inst;
 

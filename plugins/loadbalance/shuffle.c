@@ -4,7 +4,8 @@
 #include "lb.h"
 
 /* xorshift64*: a few cycles, state per worker, no lock. */
-static inline uint64_t next(uint64_t *s)
+static inline uint64_t
+next(uint64_t *s)
 {
 	uint64_t x = *s;
 
@@ -16,12 +17,14 @@ static inline uint64_t next(uint64_t *s)
 }
 
 /* Uniform in [0, n) by multiply-shift (n is small). */
-static inline unsigned below(uint64_t *s, unsigned n)
+static inline unsigned
+below(uint64_t *s, unsigned n)
 {
 	return (unsigned)(((next(s) >> 32) * n) >> 32);
 }
 
-static void shuffle(uint16_t *a, unsigned n, uint64_t *s)
+static void
+shuffle(uint16_t *a, unsigned n, uint64_t *s)
 {
 	for (unsigned i = n; i > 1; i--) {
 		unsigned j = below(s, i);
@@ -32,7 +35,8 @@ static void shuffle(uint16_t *a, unsigned n, uint64_t *s)
 	}
 }
 
-static inline bool is_addr(uint16_t type)
+static inline bool
+is_addr(uint16_t type)
 {
 	return type == SX_TYPE_A || type == SX_TYPE_AAAA;
 }
@@ -42,7 +46,8 @@ static inline bool is_addr(uint16_t type)
  * shuffled; anything else as CNAMEs, other types, addresses shuffled, MX
  * shuffled. @return whether any record moves.
  */
-static bool order_section(struct lb_worker *w, unsigned first, unsigned n)
+static bool
+order_section(struct lb_worker *w, unsigned first, unsigned n)
 {
 	uint16_t *o = w->order + first;
 	const struct sx_rr *rr = w->rr + first;
@@ -98,7 +103,8 @@ static bool order_section(struct lb_worker *w, unsigned first, unsigned n)
  * addresses (no names inside to point into) with the same owner bytes, type,
  * class, TTL and length, so the records differ in their rdata only.
  */
-static bool swappable(const uint8_t *wire, const struct sx_rr *a, const struct sx_rr *b)
+static bool
+swappable(const uint8_t *wire, const struct sx_rr *a, const struct sx_rr *b)
 {
 	size_t la = a->ttl_off - a->owner_off, lb = b->ttl_off - b->owner_off;
 
@@ -107,7 +113,8 @@ static bool swappable(const uint8_t *wire, const struct sx_rr *a, const struct s
 }
 
 /* End, in place, of the (maybe compressed) name at @off of our own message. */
-static size_t name_end(const uint8_t *w, size_t off, size_t end)
+static size_t
+name_end(const uint8_t *w, size_t off, size_t end)
 {
 	while (off < end && w[off] != 0 && w[off] < 0xC0) {
 		off += w[off] + 1u;
@@ -120,8 +127,9 @@ static size_t name_end(const uint8_t *w, size_t off, size_t end)
  * MX and SOA carry compressed names in a message the core wrote.
  * @return its length, or -1.
  */
-static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *r,
-                        uint8_t buf[2 * SX_DNAME_MAX + 20], const uint8_t **out)
+static int
+expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *r,
+             uint8_t buf[2 * SX_DNAME_MAX + 20], const uint8_t **out)
 {
 	size_t pre = 0, tail = 0, off, n;
 	unsigned names;
@@ -168,7 +176,8 @@ static int expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *r,
 }
 
 /* Write every record again in the new order (names compressed anew). */
-static void rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned count[3])
+static void
+rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned count[3])
 {
 	uint8_t owner[SX_DNAME_MAX], rbuf[2 * SX_DNAME_MAX + 20];
 	uint16_t flags = sx_msg_flags(msg);
@@ -196,7 +205,8 @@ static void rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned coun
 }
 
 /* Constant sizes, so the copies compile to a load and a store. */
-static inline void copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
+static inline void
+copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
 {
 	if (len == 4) {
 		memcpy(dst, src, 4);
@@ -211,7 +221,8 @@ static inline void copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
  * skipped, not followed. @return how many, or 0 if there are too many or the
  * message is cut short.
  */
-static unsigned records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
+static unsigned
+records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
 {
 	const uint8_t *w = msg->wire;
 	size_t off = msg->qend, len = msg->len;
@@ -245,7 +256,8 @@ static unsigned records(const struct sx_msg *msg, struct sx_rr *rr, const unsign
 	return n;
 }
 
-void lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
+void
+lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
 {
 	unsigned count[3], n, first = 0;
 	bool moved = false, in_place = true;

@@ -10,25 +10,41 @@
 
 #include <sextant/plugin.h>
 
-#define COMMON_FORMAT \
+#define COMMON_FORMAT                                                                        \
 	"{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" " \
 	"{rcode} {>rflags} {rsize} {duration}"
 #define COMBINED_FORMAT COMMON_FORMAT " \"{>opcode}\""
 
 enum field {
-	F_LITERAL, F_REMOTE, F_PORT, F_LOCAL, F_ID, F_TYPE, F_CLASS, F_NAME, F_PROTO, F_SIZE,
-	F_DO, F_BUFSIZE, F_RCODE, F_RFLAGS, F_RSIZE, F_DURATION, F_OPCODE, F_UNKNOWN,
+	F_LITERAL,
+	F_REMOTE,
+	F_PORT,
+	F_LOCAL,
+	F_ID,
+	F_TYPE,
+	F_CLASS,
+	F_NAME,
+	F_PROTO,
+	F_SIZE,
+	F_DO,
+	F_BUFSIZE,
+	F_RCODE,
+	F_RFLAGS,
+	F_RSIZE,
+	F_DURATION,
+	F_OPCODE,
+	F_UNKNOWN,
 };
 
 static const struct {
 	const char *name;
 	enum field f;
 } placeholders[] = {
-	{ "{remote}", F_REMOTE }, { "{port}", F_PORT },       { "{local}", F_LOCAL },
-	{ "{>id}", F_ID },        { "{type}", F_TYPE },       { "{class}", F_CLASS },
-	{ "{name}", F_NAME },     { "{proto}", F_PROTO },     { "{size}", F_SIZE },
-	{ "{>do}", F_DO },        { "{>bufsize}", F_BUFSIZE }, { "{rcode}", F_RCODE },
-	{ "{>rflags}", F_RFLAGS }, { "{rsize}", F_RSIZE },    { "{duration}", F_DURATION },
+	{ "{remote}", F_REMOTE },  { "{port}", F_PORT },        { "{local}", F_LOCAL },
+	{ "{>id}", F_ID },         { "{type}", F_TYPE },        { "{class}", F_CLASS },
+	{ "{name}", F_NAME },      { "{proto}", F_PROTO },      { "{size}", F_SIZE },
+	{ "{>do}", F_DO },         { "{>bufsize}", F_BUFSIZE }, { "{rcode}", F_RCODE },
+	{ "{>rflags}", F_RFLAGS }, { "{rsize}", F_RSIZE },      { "{duration}", F_DURATION },
 	{ "{>opcode}", F_OPCODE },
 };
 
@@ -38,7 +54,12 @@ struct segment {
 	size_t len;
 };
 
-enum { CLASS_SUCCESS = 1, CLASS_DENIAL = 2, CLASS_ERROR = 4, CLASS_ALL = 7 };
+enum {
+	CLASS_SUCCESS = 1,
+	CLASS_DENIAL = 2,
+	CLASS_ERROR = 4,
+	CLASS_ALL = 7
+};
 
 struct rule {
 	struct sx_zones names;
@@ -68,8 +89,8 @@ put_str(char *buf, size_t cap, size_t n, const char *s)
 	return put(buf, cap, n, s, strlen(s));
 }
 
-static size_t
-put_fmt(char *buf, size_t cap, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t put_fmt(char *buf, size_t cap, size_t n, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 static size_t
 put_fmt(char *buf, size_t cap, size_t n, const char *fmt, ...)
@@ -93,8 +114,9 @@ put_rflags(char *buf, size_t cap, size_t n, uint16_t flags)
 		uint16_t bit;
 		const char *name;
 	} names[] = {
-		{ SX_FLAG_QR, "qr" }, { SX_FLAG_AA, "aa" }, { SX_FLAG_TC, "tc" }, { SX_FLAG_RD, "rd" },
-		{ SX_FLAG_RA, "ra" }, { 0x0040, "z" },      { SX_FLAG_AD, "ad" }, { SX_FLAG_CD, "cd" },
+		{ SX_FLAG_QR, "qr" }, { SX_FLAG_AA, "aa" }, { SX_FLAG_TC, "tc" },
+		{ SX_FLAG_RD, "rd" }, { SX_FLAG_RA, "ra" }, { 0x0040, "z" },
+		{ SX_FLAG_AD, "ad" }, { SX_FLAG_CD, "cd" },
 	};
 	size_t i, start = n;
 
@@ -147,8 +169,9 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 			n = put(line, sizeof(line), n, s->text, s->len);
 			break;
 		case F_REMOTE:
-			inet_ntop(q->client.ss_family, v6 ? (const void *)&sin6->sin6_addr
-			                                  : (const void *)&sin->sin_addr,
+			inet_ntop(q->client.ss_family,
+			          v6 ? (const void *)&sin6->sin6_addr
+			             : (const void *)&sin->sin_addr,
 			          tmp, sizeof(tmp));
 			n = put_fmt(line, sizeof(line), n, v6 ? "[%s]" : "%s", tmp);
 			break;
@@ -172,7 +195,8 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 			n = put_str(line, sizeof(line), n, tmp);
 			break;
 		case F_PROTO:
-			n = put_str(line, sizeof(line), n, q->proto == SX_PROTO_TCP ? "tcp" : "udp");
+			n = put_str(line, sizeof(line), n,
+			            q->proto == SX_PROTO_TCP ? "tcp" : "udp");
 			break;
 		case F_SIZE:
 			n = put_fmt(line, sizeof(line), n, "%zu", q->size);
@@ -237,7 +261,8 @@ compile(struct rule *r)
 			if (end) {
 				seg.f = F_UNKNOWN;
 				seg.len = (size_t)(end - p) + 1;
-				for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+				for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]);
+				     i++) {
 					if (strlen(placeholders[i].name) == seg.len &&
 					    !memcmp(p, placeholders[i].name, seg.len)) {
 						seg.f = placeholders[i].f;
@@ -249,7 +274,8 @@ compile(struct rule *r)
 			seg.len = 1 + strcspn(p + 1, "{");
 		}
 		if (r->nsegs == cap) {
-			struct segment *g = realloc(r->segs, (cap = cap ? cap * 2 : 16) * sizeof(*g));
+			struct segment *g = realloc(r->segs,
+			                            (cap = cap ? cap * 2 : 16) * sizeof(*g));
 
 			if (!g) {
 				return -ENOMEM;

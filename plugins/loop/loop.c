@@ -25,9 +25,9 @@
  * after 30 s, the plugin turns itself off and only passes queries on.
  */
 #define LOOP_PROBE_WINDOW_MS 30000
-#define LOOP_EXCHANGE_MS 2000 /* a probe's read timeout */
-#define LOOP_RETRY_MS 1000
-#define LOOP_LINGER_MS 2000   /* after an answer, copies still in flight may arrive */
+#define LOOP_EXCHANGE_MS     2000 /* a probe's read timeout */
+#define LOOP_RETRY_MS        1000
+#define LOOP_LINGER_MS       2000 /* after an answer, copies still in flight may arrive */
 
 struct loop {
 	uint8_t qname[SX_DNAME_MAX]; /* lower case */
@@ -35,11 +35,11 @@ struct loop {
 	char qstr[SX_DNAME_STRMAX];
 	char zone[SX_DNAME_STRMAX];
 	uint16_t port_cfg;
-	unsigned long seen;          /* arrivals of the probe name (atomic) */
-	int disabled;                /* atomic */
+	unsigned long seen; /* arrivals of the probe name (atomic) */
+	int disabled;       /* atomic */
 	/* The prober, on the control thread. */
 	struct sockaddr_in to;
-	int fd;                      /* valid when have_fd */
+	int fd; /* valid when have_fd */
 	bool have_fd;
 	struct event *rd, *timer;
 	uint64_t deadline_ms;

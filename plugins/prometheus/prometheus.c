@@ -15,17 +15,17 @@
 
 /* Label values of the `type` label, as CoreDNS's vars.go monitors them; the rest is "other". */
 static const uint16_t monitored[] = {
-	SX_TYPE_A, SX_TYPE_AAAA, SX_TYPE_CNAME, 48 /* DNSKEY */, SX_TYPE_DS, SX_TYPE_MX,
-	50 /* NSEC3 */, 47 /* NSEC */, SX_TYPE_NS, SX_TYPE_PTR, 46 /* RRSIG */, SX_TYPE_SOA,
-	SX_TYPE_SRV, SX_TYPE_TXT, 65 /* HTTPS */, 64 /* SVCB */, SX_TYPE_IXFR, SX_TYPE_AXFR,
-	SX_TYPE_ANY,
+	SX_TYPE_A,      SX_TYPE_AAAA,   SX_TYPE_CNAME, 48 /* DNSKEY */, SX_TYPE_DS,
+	SX_TYPE_MX,     50 /* NSEC3 */, 47 /* NSEC */, SX_TYPE_NS,      SX_TYPE_PTR,
+	46 /* RRSIG */, SX_TYPE_SOA,    SX_TYPE_SRV,   SX_TYPE_TXT,     65 /* HTTPS */,
+	64 /* SVCB */,  SX_TYPE_IXFR,   SX_TYPE_AXFR,  SX_TYPE_ANY,
 };
-#define NTYPES (sizeof(monitored) / sizeof(monitored[0]) + 1)
+#define NTYPES  (sizeof(monitored) / sizeof(monitored[0]) + 1)
 #define NRCODES 25 /* 0..23, then everything else */
 
 static const double duration_bounds[] = {
 	0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032,
-	0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
+	0.064,   0.128,  0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
 };
 #define NDUR (sizeof(duration_bounds) / sizeof(duration_bounds[0]))
 static const double size_bounds[] = {
@@ -38,12 +38,12 @@ static const double size_bounds[] = {
  * buckets, then the count above the last bound, then the sum (ns or bytes).
  */
 enum {
-	OFF_REQ = 0,                                /* [proto][family][type] */
+	OFF_REQ = 0, /* [proto][family][type] */
 	OFF_DO = OFF_REQ + 2 * 2 * NTYPES,
-	OFF_DUR = OFF_DO + 1,                       /* NDUR + 2 */
-	OFF_QSIZE = OFF_DUR + NDUR + 2,             /* [proto] x (NSIZE + 2) */
-	OFF_RSIZE = OFF_QSIZE + 2 * (NSIZE + 2),    /* [proto] x (NSIZE + 2) */
-	OFF_RESP = OFF_RSIZE + 2 * (NSIZE + 2),     /* [rcode][writer], writer 0 = server */
+	OFF_DUR = OFF_DO + 1,                    /* NDUR + 2 */
+	OFF_QSIZE = OFF_DUR + NDUR + 2,          /* [proto] x (NSIZE + 2) */
+	OFF_RSIZE = OFF_QSIZE + 2 * (NSIZE + 2), /* [proto] x (NSIZE + 2) */
+	OFF_RESP = OFF_RSIZE + 2 * (NSIZE + 2),  /* [rcode][writer], writer 0 = server */
 };
 
 struct prom {
@@ -108,8 +108,8 @@ record(struct sx_req *req, struct sx_msg *msg, void *arg)
 		return;
 	}
 	base = z * p->per_zone;
-	sx_wcounters_add(&p->c, w, base + OFF_REQ + (proto * 2 + fam) * NTYPES + type_index(q->qtype),
-	                 1);
+	sx_wcounters_add(&p->c, w,
+	                 base + OFF_REQ + (proto * 2 + fam) * NTYPES + type_index(q->qtype), 1);
 	if (q->do_bit) {
 		sx_wcounters_add(&p->c, w, base + OFF_DO, 1);
 	}
@@ -163,10 +163,10 @@ static void
 prom_collect(void *inst, struct sx_metrics *m)
 {
 	static const char *const rcodes[NRCODES] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN",
-		"YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14",
-		"RCODE15", "BADVERS", "BADKEY", "BADTIME", "BADMODE", "BADNAME", "BADALG", "BADTRUNC",
-		"BADCOOKIE", "RCODE_OTHER",
+		"NOERROR", "FORMERR",  "SERVFAIL",  "NXDOMAIN",    "NOTIMP",  "REFUSED", "YXDOMAIN",
+		"YXRRSET", "NXRRSET",  "NOTAUTH",   "NOTZONE",     "RCODE11", "RCODE12", "RCODE13",
+		"RCODE14", "RCODE15",  "BADVERS",   "BADKEY",      "BADTIME", "BADMODE", "BADNAME",
+		"BADALG",  "BADTRUNC", "BADCOOKIE", "RCODE_OTHER",
 	};
 	struct prom *p = inst;
 	char zone[SX_DNAME_STRMAX + 8], base_l[SX_DNAME_STRMAX + 128], l[SX_DNAME_STRMAX + 256];
@@ -183,32 +183,38 @@ prom_collect(void *inst, struct sx_metrics *m)
 		for (i = 0; i < 2; i++) {
 			for (j = 0; j < 2; j++) {
 				for (k = 0; k < NTYPES; k++) {
-					v = sx_wcounters_sum(&p->c, base + OFF_REQ + (i * 2 + j) * NTYPES + k);
+					v = sx_wcounters_sum(
+					        &p->c, base + OFF_REQ + (i * 2 + j) * NTYPES + k);
 					if (!v) {
 						continue;
 					}
-					snprintf(l, sizeof(l), "%s,proto=\"%s\",family=\"%zu\",type=\"%s\"", base_l,
-					         i ? "tcp" : "udp", j + 1,
-					         k < NTYPES - 1 ? sx_rrtype_name(monitored[k], tbuf) : "other");
-					sx_metrics_add(m, "coredns_dns_requests_total", SX_METRIC_COUNTER,
-					               "Counter of DNS requests made per zone, protocol and family.",
-					               l, (double)v);
+					snprintf(l, sizeof(l),
+					         "%s,proto=\"%s\",family=\"%zu\",type=\"%s\"",
+					         base_l, i ? "tcp" : "udp", j + 1,
+					         k < NTYPES - 1 ? sx_rrtype_name(monitored[k], tbuf)
+					                        : "other");
+					sx_metrics_add(
+					        m, "coredns_dns_requests_total", SX_METRIC_COUNTER,
+					        "Counter of DNS requests made per zone, protocol and family.",
+					        l, (double)v);
 				}
 			}
 		}
 		v = sx_wcounters_sum(&p->c, base + OFF_DO);
 		if (v) {
 			sx_metrics_add(m, "coredns_dns_do_requests_total", SX_METRIC_COUNTER,
-			               "Counter of DNS requests with DO bit set per zone.", base_l, (double)v);
+			               "Counter of DNS requests with DO bit set per zone.", base_l,
+			               (double)v);
 		}
 		emit_hist(p, m, "coredns_dns_request_duration_seconds",
 		          "Histogram of the time (in seconds) each request took per zone.", base_l,
 		          base + OFF_DUR, duration_bounds, NDUR, 1e-9);
 		for (i = 0; i < 2; i++) {
 			snprintf(l, sizeof(l), "%s,proto=\"%s\"", base_l, i ? "tcp" : "udp");
-			emit_hist(p, m, "coredns_dns_request_size_bytes",
-			          "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
-			          l, base + OFF_QSIZE + i * (NSIZE + 2), size_bounds, NSIZE, 1);
+			emit_hist(
+			        p, m, "coredns_dns_request_size_bytes",
+			        "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
+			        l, base + OFF_QSIZE + i * (NSIZE + 2), size_bounds, NSIZE, 1);
 			emit_hist(p, m, "coredns_dns_response_size_bytes",
 			          "Size of the returned response in bytes.", l,
 			          base + OFF_RSIZE + i * (NSIZE + 2), size_bounds, NSIZE, 1);
@@ -219,8 +225,8 @@ prom_collect(void *inst, struct sx_metrics *m)
 				if (!v) {
 					continue;
 				}
-				snprintf(l, sizeof(l), "%s,rcode=\"%s\",plugin=\"%s\"", base_l, rcodes[i],
-				         p->writers[j]);
+				snprintf(l, sizeof(l), "%s,rcode=\"%s\",plugin=\"%s\"", base_l,
+				         rcodes[i], p->writers[j]);
 				sx_metrics_add(m, "coredns_dns_responses_total", SX_METRIC_COUNTER,
 				               "Counter of response status codes.", l, (double)v);
 			}
@@ -323,8 +329,8 @@ prom_start(void *inst, struct sx_runtime *rt)
 	if (rc < 0) {
 		return rc;
 	}
-	rc = sx_http_route_add(&p->route, sx_rt_base(rt), p->addr, "/metrics", serve_metrics, p, err,
-	                       sizeof(err));
+	rc = sx_http_route_add(&p->route, sx_rt_base(rt), p->addr, "/metrics", serve_metrics, p,
+	                       err, sizeof(err));
 	if (rc < 0) {
 		sx_plog(SX_LOG_ERROR, "prometheus", "%s", err);
 		return rc;

@@ -28,7 +28,8 @@ serve_ready(struct evhttp_request *req, void *arg)
 		sx_http_reply(req, 503, "Shutting down", 13);
 		return;
 	}
-	if ((r->was_ready && !r->continuously) || sx_rt_not_ready(r->rt, names, sizeof(names)) == 0) {
+	if ((r->was_ready && !r->continuously) ||
+	    sx_rt_not_ready(r->rt, names, sizeof(names)) == 0) {
 		r->was_ready = true;
 		sx_http_reply(req, 200, "OK", 2);
 		return;
@@ -47,7 +48,8 @@ set_monitor(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	if (!strcmp(mode, "continuously")) {
 		r->continuously = true;
 	} else if (strcmp(mode, "until-ready") != 0) {
-		return sx_cf_err(cf, "monitor must be 'until-ready' or 'continuously', not '%s'", mode);
+		return sx_cf_err(cf, "monitor must be 'until-ready' or 'continuously', not '%s'",
+		                 mode);
 	}
 	return 0;
 }

@@ -10,9 +10,9 @@
 #include <sextant/plugin.h>
 
 #define DEFAULT_INTERVAL_MS 30000
-#define DEFAULT_JITTER_MS 15000
-#define MIN_INTERVAL_MS 2000
-#define MIN_JITTER_MS 1000
+#define DEFAULT_JITTER_MS   15000
+#define MIN_INTERVAL_MS     2000
+#define MIN_JITTER_MS       1000
 
 struct reload {
 	uint64_t interval_ms, jitter_ms;
@@ -100,10 +100,13 @@ reload_collect(void *inst, struct sx_metrics *m)
 	sx_metrics_add(m, "coredns_reload_failed_total", SX_METRIC_COUNTER,
 	               "Counter of the number of failed reload attempts.", NULL,
 	               (double)sx_rt_reload_failures(r->rt));
-	snprintf(labels, sizeof(labels), "hash=\"sha512\",value=\"%s\"", sx_rt_config_digest(r->rt));
-	sx_metrics_add(m, "coredns_reload_version_info", SX_METRIC_GAUGE,
-	               "A metric with a constant '1' value labeled by hash, and value which type of "
-	               "hash generated.", labels, 1);
+	snprintf(labels, sizeof(labels), "hash=\"sha512\",value=\"%s\"",
+	         sx_rt_config_digest(r->rt));
+	sx_metrics_add(
+	        m, "coredns_reload_version_info", SX_METRIC_GAUGE,
+	        "A metric with a constant '1' value labeled by hash, and value which type of "
+	        "hash generated.",
+	        labels, 1);
 }
 
 static void

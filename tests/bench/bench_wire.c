@@ -15,7 +15,8 @@
 
 static volatile size_t sink;
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -23,13 +24,14 @@ static uint64_t now_ns(void)
 }
 
 /* What dig sends for a cluster name: RD, one question, OPT 1232 with a client cookie. */
-static size_t make_query(uint8_t *b)
+static size_t
+make_query(uint8_t *b)
 {
 	static const uint8_t hdr[] = { 0x4d, 0x2a, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1 };
 	static const uint8_t tail[] = {
-		0, 1, 0, 1,                               /* A IN */
-		0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12,  /* OPT */
-		0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,      /* COOKIE */
+		0, 1,  0,  1,                                /* A IN */
+		0, 0,  41, 0x04, 0xD0, 0, 0, 0, 0, 0, 12,    /* OPT */
+		0, 10, 0,  8,    1,    2, 3, 4, 5, 6, 7,  8, /* COOKIE */
 	};
 	size_t n = sizeof(hdr);
 	memcpy(b, hdr, n);
@@ -46,18 +48,20 @@ struct ctx {
 	uint8_t lname[SX_DNAME_MAX];
 	uint8_t owner[SX_DNAME_MAX];
 	uint8_t out[65535];
-	uint8_t *up;      /* an upstream reply, for set_wire and rr_next */
+	uint8_t *up; /* an upstream reply, for set_wire and rr_next */
 	size_t upn;
 	ldns_rr *ldns_a;
 };
 
-static size_t op_parse(struct ctx *c)
+static size_t
+op_parse(struct ctx *c)
 {
 	struct sx_query q;
 	return (size_t)sx_wire_parse_query(c->q, c->qn, &q, c->lname) + q.qname_len;
 }
 
-static size_t op_answer(struct ctx *c, unsigned records)
+static size_t
+op_answer(struct ctx *c, unsigned records)
 {
 	struct sx_query q;
 	struct sx_msg m;
@@ -73,17 +77,20 @@ static size_t op_answer(struct ctx *c, unsigned records)
 	return sx_msg_finish(&m, &q);
 }
 
-static size_t op_answer1(struct ctx *c)
+static size_t
+op_answer1(struct ctx *c)
 {
 	return op_answer(c, 1);
 }
 
-static size_t op_answer4(struct ctx *c)
+static size_t
+op_answer4(struct ctx *c)
 {
 	return op_answer(c, 4);
 }
 
-static size_t op_set_wire(struct ctx *c)
+static size_t
+op_set_wire(struct ctx *c)
 {
 	struct sx_query q;
 	struct sx_msg m;
@@ -96,7 +103,8 @@ static size_t op_set_wire(struct ctx *c)
 	return sx_msg_finish(&m, &q);
 }
 
-static size_t op_rr_next(struct ctx *c)
+static size_t
+op_rr_next(struct ctx *c)
 {
 	size_t off = 0, sum = 0;
 	int sec = -1;
@@ -108,7 +116,8 @@ static size_t op_rr_next(struct ctx *c)
 }
 
 /* The same answer with ldns: parse, add a record, render. */
-static size_t op_ldns(struct ctx *c)
+static size_t
+op_ldns(struct ctx *c)
 {
 	ldns_pkt *p = NULL;
 	uint8_t *w = NULL;
@@ -124,14 +133,16 @@ static size_t op_ldns(struct ctx *c)
 	return n;
 }
 
-static int cmp(const void *a, const void *b)
+static int
+cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
 /* Mean ns per call in each of ROUNDS rounds: the median, and the best in *@best. */
-static double measure(size_t (*op)(struct ctx *), struct ctx *c, unsigned iters, double *best)
+static double
+measure(size_t (*op)(struct ctx *), struct ctx *c, unsigned iters, double *best)
 {
 	double r[ROUNDS];
 	for (unsigned i = 0; i < iters / 10; i++) {
@@ -149,7 +160,8 @@ static double measure(size_t (*op)(struct ctx *), struct ctx *c, unsigned iters,
 	return r[ROUNDS / 2];
 }
 
-static void make_upstream(struct ctx *c)
+static void
+make_upstream(struct ctx *c)
 {
 	static const char *rrs[] = {
 		"web.default.svc.cluster.local. 30 IN CNAME real.default.svc.cluster.local.",
@@ -169,7 +181,8 @@ static void make_upstream(struct ctx *c)
 }
 
 /* An optional argument scales the iterations (1 by default; smaller for valgrind). */
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static struct ctx c;
 	double scale = argc > 1 ? atof(argv[1]) : 1.0;

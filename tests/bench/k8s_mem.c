@@ -34,7 +34,8 @@
 
 #define EPS 3 /* ready endpoints per service, part 1 */
 
-static size_t heap(void)
+static size_t
+heap(void)
 {
 	struct mallinfo2 mi;
 
@@ -43,7 +44,8 @@ static size_t heap(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
-static size_t rss_self(void)
+static size_t
+rss_self(void)
 {
 	long pages = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -57,7 +59,8 @@ static size_t rss_self(void)
 	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static void apply(struct k8s_store *st, enum k8s_kind kind, json_t *o)
+static void
+apply(struct k8s_store *st, enum k8s_kind kind, json_t *o)
 {
 	char err[256];
 
@@ -68,13 +71,15 @@ static void apply(struct k8s_store *st, enum k8s_kind kind, json_t *o)
 	json_decref(o);
 }
 
-static json_t *meta(const char *ns, const char *name)
+static json_t *
+meta(const char *ns, const char *name)
 {
 	return ns ? json_pack("{s:s,s:s}", "name", name, "namespace", ns)
 	          : json_pack("{s:s}", "name", name);
 }
 
-static void load(struct k8s_store *st, unsigned n, size_t h[4], size_t r[4])
+static void
+load(struct k8s_store *st, unsigned n, size_t h[4], size_t r[4])
 {
 	char ns[32], name[64], ip[32], pod[64];
 
@@ -90,9 +95,9 @@ static void load(struct k8s_store *st, unsigned n, size_t h[4], size_t r[4])
 		snprintf(ip, sizeof(ip), "10.%u.%u.%u", 96 + (i >> 16), (i >> 8) & 255, i & 255);
 		apply(st, K8S_SERVICE,
 		      json_pack("{s:o,s:{s:s,s:[{s:s,s:i,s:s},{s:s,s:i,s:s}]}}", "metadata",
-		                meta(ns, name), "spec", "clusterIP", i % 10 == 9 ? "None" : ip, "ports",
-		                "name", "http", "port", 80, "protocol", "TCP", "name", "metrics",
-		                "port", 9090, "protocol", "TCP"));
+		                meta(ns, name), "spec", "clusterIP", i % 10 == 9 ? "None" : ip,
+		                "ports", "name", "http", "port", 80, "protocol", "TCP", "name",
+		                "metrics", "port", 9090, "protocol", "TCP"));
 	}
 	h[1] = heap();
 	r[1] = rss_self();
@@ -103,18 +108,21 @@ static void load(struct k8s_store *st, unsigned n, size_t h[4], size_t r[4])
 		snprintf(name, sizeof(name), "service-%u-x7k2p", i);
 		for (unsigned e = 0; e < EPS; e++) {
 			unsigned a = i * EPS + e;
-			snprintf(ip, sizeof(ip), "10.%u.%u.%u", 128 + (a >> 16), (a >> 8) & 255, a & 255);
+			snprintf(ip, sizeof(ip), "10.%u.%u.%u", 128 + (a >> 16), (a >> 8) & 255,
+			         a & 255);
 			snprintf(pod, sizeof(pod), "service-%u-5f7c8d9b4-%05u", i, e);
-			json_array_append_new(eps, json_pack("{s:[s],s:{s:b},s:{s:s,s:s}}", "addresses",
-			                                     ip, "conditions", "ready", 1, "targetRef",
-			                                     "kind", "Pod", "name", pod));
+			json_array_append_new(eps,
+			                      json_pack("{s:[s],s:{s:b},s:{s:s,s:s}}", "addresses",
+			                                ip, "conditions", "ready", 1, "targetRef",
+			                                "kind", "Pod", "name", pod));
 		}
 		snprintf(pod, sizeof(pod), "service-%u", i);
 		apply(st, K8S_SLICE,
-		      json_pack("{s:{s:s,s:s,s:{s:s}},s:s,s:o,s:[{s:s,s:i,s:s}]}", "metadata", "name",
-		                name, "namespace", ns, "labels", "kubernetes.io/service-name", pod,
-		                "addressType", "IPv4", "endpoints", eps, "ports", "name", "http",
-		                "port", 8080, "protocol", "TCP"));
+		      json_pack("{s:{s:s,s:s,s:{s:s}},s:s,s:o,s:[{s:s,s:i,s:s}]}", "metadata",
+		                "name", name, "namespace", ns, "labels",
+		                "kubernetes.io/service-name", pod, "addressType", "IPv4",
+		                "endpoints", eps, "ports", "name", "http", "port", 8080, "protocol",
+		                "TCP"));
 	}
 	h[2] = heap();
 	r[2] = rss_self();
@@ -122,7 +130,8 @@ static void load(struct k8s_store *st, unsigned n, size_t h[4], size_t r[4])
 		snprintf(ns, sizeof(ns), "team-%u", i / 50);
 		for (unsigned e = 0; e < EPS; e++) {
 			unsigned a = i * EPS + e;
-			snprintf(ip, sizeof(ip), "10.%u.%u.%u", 128 + (a >> 16), (a >> 8) & 255, a & 255);
+			snprintf(ip, sizeof(ip), "10.%u.%u.%u", 128 + (a >> 16), (a >> 8) & 255,
+			         a & 255);
 			snprintf(pod, sizeof(pod), "service-%u-5f7c8d9b4-%05u", i, e);
 			apply(st, K8S_POD,
 			      json_pack("{s:o,s:{s:s,s:s}}", "metadata", meta(ns, pod), "status",
@@ -137,7 +146,8 @@ struct per {
 	double svc, ep, pod;
 };
 
-static struct per in_process(unsigned n, double *secs)
+static struct per
+in_process(unsigned n, double *secs)
 {
 	struct k8s_store_opts o = { .need = { true, true, true, true } };
 	struct k8s_store *st;
@@ -155,8 +165,8 @@ static struct per in_process(unsigned n, double *secs)
 	p.ep = (double)(h[2] - h[1]) / (n * EPS);
 	p.pod = (double)(h[3] - h[2]) / (n * EPS);
 	*secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("%7u services, %7u endpoints, %7u pods: heap %6.1f MB, RSS +%6.1f MB (%.1f s)\n",
-	       n, n * EPS, n * EPS, (double)(h[3] - h[0]) / 1e6, (double)(r[3] - r[0]) / 1e6, *secs);
+	printf("%7u services, %7u endpoints, %7u pods: heap %6.1f MB, RSS +%6.1f MB (%.1f s)\n", n,
+	       n * EPS, n * EPS, (double)(h[3] - h[0]) / 1e6, (double)(r[3] - r[0]) / 1e6, *secs);
 	printf("         bytes per service %6.0f (RSS %6.0f), per endpoint %5.0f (RSS %5.0f), "
 	       "per pod %5.0f (RSS %5.0f)\n",
 	       p.svc, (double)(r[1] - r[0]) / n, p.ep, (double)(r[2] - r[1]) / (n * EPS), p.pod,
@@ -167,7 +177,8 @@ static struct per in_process(unsigned n, double *secs)
 
 /* ---- part 2: the real server ---- */
 
-static pid_t spawn(const char *const *argv, const char *log)
+static pid_t
+spawn(const char *const *argv, const char *log)
 {
 	/* Emptied before the child runs: the last run's "synced" must not be read as this one's. */
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -183,7 +194,8 @@ static pid_t spawn(const char *const *argv, const char *log)
 	return pid;
 }
 
-static bool file_has(const char *path, const char *needle, int timeout_ms)
+static bool
+file_has(const char *path, const char *needle, int timeout_ms)
 {
 	static char buf[1 << 16];
 
@@ -203,7 +215,8 @@ static bool file_has(const char *path, const char *needle, int timeout_ms)
 }
 
 /* VmRSS, RssAnon (private: the libraries' pages left out) and VmHWM of @pid, in bytes. */
-static void vm(pid_t pid, size_t *rss, size_t *anon, size_t *hwm)
+static void
+vm(pid_t pid, size_t *rss, size_t *anon, size_t *hwm)
 {
 	char path[64], line[256];
 	FILE *f;
@@ -227,7 +240,8 @@ static void vm(pid_t pid, size_t *rss, size_t *anon, size_t *hwm)
 }
 
 /* A cluster of @nsvc services and @npods pods, every pod a ready endpoint of one service. */
-static void write_cluster(const char *path, unsigned nsvc, unsigned npods)
+static void
+write_cluster(const char *path, unsigned nsvc, unsigned npods)
 {
 	FILE *f = fopen(path, "w");
 	unsigned nns = nsvc / 20 + 1;
@@ -238,12 +252,15 @@ static void write_cluster(const char *path, unsigned nsvc, unsigned npods)
 	}
 	fprintf(f, "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[");
 	for (unsigned i = 0; i < nns; i++) {
-		fprintf(f, "%s{\"kind\":\"Namespace\",\"apiVersion\":\"v1\","
-		           "\"metadata\":{\"name\":\"team-%u\"}}", i ? "," : "", i);
+		fprintf(f,
+		        "%s{\"kind\":\"Namespace\",\"apiVersion\":\"v1\","
+		        "\"metadata\":{\"name\":\"team-%u\"}}",
+		        i ? "," : "", i);
 	}
 	for (unsigned i = 0; i < nsvc; i++) {
-		fprintf(f, ",{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
-		           "\"service-%u\",\"namespace\":\"team-%u\"},\"spec\":{\"clusterIP\":",
+		fprintf(f,
+		        ",{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
+		        "\"service-%u\",\"namespace\":\"team-%u\"},\"spec\":{\"clusterIP\":",
 		        i, i % nns);
 		if (i % 10 == 9) {
 			fprintf(f, "\"None\"");
@@ -257,19 +274,21 @@ static void write_cluster(const char *path, unsigned nsvc, unsigned npods)
 	for (unsigned i = 0; i < nsvc; i++) {
 		unsigned mine = npods / nsvc + (i < npods % nsvc);
 		for (unsigned s = 0; s * 100 < mine; s++) {
-			fprintf(f, ",{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
-			           "\"metadata\":{\"name\":\"service-%u-%u\",\"namespace\":\"team-%u\","
-			           "\"labels\":{\"kubernetes.io/service-name\":\"service-%u\"}},"
-			           "\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"http\",\"port\":8080}],"
-			           "\"endpoints\":[",
+			fprintf(f,
+			        ",{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
+			        "\"metadata\":{\"name\":\"service-%u-%u\",\"namespace\":\"team-%u\","
+			        "\"labels\":{\"kubernetes.io/service-name\":\"service-%u\"}},"
+			        "\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"http\",\"port\":8080}],"
+			        "\"endpoints\":[",
 			        i, s, i % nns, i);
 			for (unsigned e = s * 100; e < mine && e < (s + 1) * 100; e++) {
 				unsigned a = e * nsvc + i;
-				fprintf(f, "%s{\"addresses\":[\"10.%u.%u.%u\"],\"conditions\":{\"ready\":true},"
-				           "\"nodeName\":\"node-%u\",\"targetRef\":{\"kind\":\"Pod\",\"name\":"
-				           "\"service-%u-5f7c8d9b4-%05u\"}}",
-				        e > s * 100 ? "," : "", 128 + (a >> 16), (a >> 8) & 255, a & 255,
-				        a % 500, i, e);
+				fprintf(f,
+				        "%s{\"addresses\":[\"10.%u.%u.%u\"],\"conditions\":{\"ready\":true},"
+				        "\"nodeName\":\"node-%u\",\"targetRef\":{\"kind\":\"Pod\",\"name\":"
+				        "\"service-%u-5f7c8d9b4-%05u\"}}",
+				        e > s * 100 ? "," : "", 128 + (a >> 16), (a >> 8) & 255,
+				        a & 255, a % 500, i, e);
 			}
 			fprintf(f, "]}");
 		}
@@ -279,8 +298,8 @@ static void write_cluster(const char *path, unsigned nsvc, unsigned npods)
 }
 
 /* Resident size of the synced server for the cluster (0, 0 for an empty one). */
-static bool server_rss(const char *tmp, unsigned nsvc, unsigned npods, size_t *rss, size_t *anon,
-                       size_t *hwm)
+static bool
+server_rss(const char *tmp, unsigned nsvc, unsigned npods, size_t *rss, size_t *anon, size_t *hwm)
 {
 	const char *bin = getenv("SEXTANT_BIN"), *root = getenv("SX_SOURCE_ROOT");
 	char cluster[600], portfile[600], fakelog[600], conf[600], log[600], script[600], url[64];
@@ -298,8 +317,10 @@ static bool server_rss(const char *tmp, unsigned nsvc, unsigned npods, size_t *r
 	snprintf(script, sizeof(script), "%s/tests/fakeapi/fakeapi.py", root);
 	write_cluster(cluster, nsvc, npods);
 	unlink(portfile);
-	const char *fargv[] = { "/usr/bin/python3", script, "--port-file", portfile,
-	                        "--bookmark-interval", "0", "--load", cluster, NULL };
+	const char *fargv[] = {
+		"/usr/bin/python3", script,  "--port-file", portfile, "--bookmark-interval", "0",
+		"--load",           cluster, NULL
+	};
 	fake = spawn(fargv, fakelog);
 	for (int i = 0; i < 1200 && port == 0; i++) {
 		if ((f = fopen(portfile, "r")) != NULL) {
@@ -337,7 +358,8 @@ static bool server_rss(const char *tmp, unsigned nsvc, unsigned npods, size_t *r
 	         "\tcache 30\n"
 	         "\treload\n"
 	         "\tloadbalance\n"
-	         "}\n", url);
+	         "}\n",
+	         url);
 	if ((f = fopen(conf, "w")) == NULL) {
 		return false;
 	}
@@ -359,7 +381,8 @@ static bool server_rss(const char *tmp, unsigned nsvc, unsigned npods, size_t *r
 	return ok;
 }
 
-static void real_server(const struct per *p)
+static void
+real_server(const struct per *p)
 {
 	static const struct {
 		unsigned svc, pods, coredns_mb;
@@ -377,8 +400,8 @@ static void real_server(const struct per *p)
 	printf("\nThe server (2 workers, kubeadm's Corefile, API from tests/fakeapi), once synced:\n");
 	printf("  empty cluster: resident %.1f MB, of it private %.1f MB (the rest: library pages)\n",
 	       (double)idle / 1e6, (double)idle_anon / 1e6);
-	printf("  %-22s %8s %8s %8s %8s | %8s %8s %8s\n", "services + pods", "estimate",
-	       "resident", "private", "peak", "CoreDNS", "formula", "budget");
+	printf("  %-22s %8s %8s %8s %8s | %8s %8s %8s\n", "services + pods", "estimate", "resident",
+	       "private", "peak", "CoreDNS", "formula", "budget");
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		unsigned s = points[i].svc, n = points[i].pods;
 		/* CoreDNS's formula counts its 30 MB cache and 5 MB buffer; its data points do not. */
@@ -407,7 +430,8 @@ static void real_server(const struct per *p)
 	}
 }
 
-int main(void)
+int
+main(void)
 {
 	static const unsigned sizes[] = { 1000, 10000, 100000 };
 	struct per p = { 0 };
@@ -415,7 +439,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rcu_register_thread();
 	printf("kubernetes store, in process (%u ready endpoints and %u pods per service, "
-	       "1 in 10 headless):\n", EPS, EPS);
+	       "1 in 10 headless):\n",
+	       EPS, EPS);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		double secs;
 		p = in_process(sizes[i], &secs);

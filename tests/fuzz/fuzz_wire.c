@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t out[65535 + 64];
 
-static void check(bool ok)
+static void
+check(bool ok)
 {
 	if (!ok) {
 		abort();
@@ -20,7 +21,8 @@ static void check(bool ok)
 }
 
 /* Everything we write must read back: every record, every owner name, the counts. */
-static void check_readable(const uint8_t *w, size_t len)
+static void
+check_readable(const uint8_t *w, size_t len)
 {
 	size_t off = 0;
 	int sec = -1, rc;
@@ -36,7 +38,8 @@ static void check_readable(const uint8_t *w, size_t len)
 }
 
 /* The presentation form of a name parses back to the same bytes. */
-static void check_round_trip(const uint8_t *name)
+static void
+check_round_trip(const uint8_t *name)
 {
 	char s[SX_DNAME_STRMAX];
 	uint8_t back[SX_DNAME_MAX];
@@ -45,7 +48,8 @@ static void check_round_trip(const uint8_t *name)
 	check(n > 0 && (size_t)n == sx_dname_len(name) && memcmp(back, name, (size_t)n) == 0);
 }
 
-static void fuzz_query(const uint8_t *data, size_t size)
+static void
+fuzz_query(const uint8_t *data, size_t size)
 {
 	struct sx_query q;
 	struct sx_msg m;
@@ -93,12 +97,13 @@ static void fuzz_query(const uint8_t *data, size_t size)
 }
 
 /* A fixed query whose reply takes the input as an upstream message. */
-static void fuzz_set_wire(const uint8_t *data, size_t size)
+static void
+fuzz_set_wire(const uint8_t *data, size_t size)
 {
 	static const uint8_t query[] = {
-		0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
-		3, 'W', 'e', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1,
-		0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0,
+		0x12, 0x34, 0x01, 0x00, 0,    1,    0,   0,   0,   0,   0, 1, 3, 'W',
+		'e',  'b',  7,    'e',  'x',  'a',  'm', 'p', 'l', 'e', 0, 0, 1, 0,
+		1,    0,    0,    41,   0x04, 0xD0, 0,   0,   0,   0,   0, 0,
 	};
 	struct sx_query q;
 	struct sx_msg m;
@@ -119,7 +124,8 @@ static void fuzz_set_wire(const uint8_t *data, size_t size)
 }
 
 /* Reading arbitrary messages back never goes out of bounds and always ends. */
-static void fuzz_read(const uint8_t *data, size_t size)
+static void
+fuzz_read(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
 	int sec = -1;
@@ -132,7 +138,8 @@ static void fuzz_read(const uint8_t *data, size_t size)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_query(data, size);
 	fuzz_set_wire(data, size);

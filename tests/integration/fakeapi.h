@@ -77,5 +77,5 @@ void sx_fakeapi_do(struct sx_fakeapi *f, const char *method, const char *path, c
  * @caught_up only watches that were sent every event so far count.
  * @return whether they were there.
  */
-bool sx_fakeapi_wait_watches(struct sx_fakeapi *f, const char *path, int n, bool caught_up,
-                             int secs);
+bool
+sx_fakeapi_wait_watches(struct sx_fakeapi *f, const char *path, int n, bool caught_up, int secs);

@@ -27,7 +27,7 @@ struct sx_test_server {
 	pid_t pid;
 	uint16_t port;
 	char addr[64]; /* where queries go */
-	char *log; /* last read of the log file */
+	char *log;     /* last read of the log file */
 };
 
 static const char *
@@ -240,7 +240,8 @@ sx_test_stop(struct sx_test_server *s)
 		/* Under the sanitizers, a report from the server fails the test that ran it. */
 		const char *log = sx_test_log(s);
 		cr_expect(!strstr(log, "AddressSanitizer") && !strstr(log, "LeakSanitizer") &&
-		          !strstr(log, "runtime error:"), "sanitizer report from sextant:\n%s", log);
+		                  !strstr(log, "runtime error:"),
+		          "sanitizer report from sextant:\n%s", log);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 	if (system(cmd) != 0) {
@@ -294,7 +295,8 @@ split_args(char *line, char **argv, size_t max, size_t n)
 {
 	char *tok, *save = NULL;
 
-	for (tok = strtok_r(line, " ", &save); tok && n < max - 1; tok = strtok_r(NULL, " ", &save)) {
+	for (tok = strtok_r(line, " ", &save); tok && n < max - 1;
+	     tok = strtok_r(NULL, " ", &save)) {
 		argv[n++] = tok;
 	}
 	argv[n] = NULL;
@@ -417,7 +419,8 @@ sx_test_query(const struct sx_test_server *s, const char *name, ldns_rr_type typ
 		uint8_t len[2] = { (uint8_t)(wlen >> 8), (uint8_t)wlen };
 
 		if (write(fd, len, 2) == 2 && write(fd, wire, wlen) == (ssize_t)wlen &&
-		    read_full(fd, buf, 2) && read_full(fd, buf + 2, (size_t)(buf[0] << 8 | buf[1]))) {
+		    read_full(fd, buf, 2) &&
+		    read_full(fd, buf + 2, (size_t)(buf[0] << 8 | buf[1]))) {
 			r = buf[0] << 8 | buf[1];
 			memmove(buf, buf + 2, (size_t)r);
 		}

@@ -50,13 +50,13 @@ bool sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms);
  * split on spaces) and return its stdout, malloc'ed.
  */
 char *sx_test_dig(const struct sx_test_server *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /** Flags for sx_test_query(). */
-#define SX_Q_TCP 0x1     /* over TCP */
-#define SX_Q_NOEDNS 0x2  /* no OPT record */
-#define SX_Q_DO 0x4      /* DO bit */
-#define SX_Q_NORD 0x8    /* RD clear */
+#define SX_Q_TCP    0x1 /* over TCP */
+#define SX_Q_NOEDNS 0x2 /* no OPT record */
+#define SX_Q_DO     0x4 /* DO bit */
+#define SX_Q_NORD   0x8 /* RD clear */
 
 /**
  * Send one query with ldns to the server over UDP or TCP and return the reply
@@ -67,8 +67,8 @@ ldns_pkt *sx_test_query(const struct sx_test_server *s, const char *name, ldns_r
                         int flags, uint16_t bufsize);
 
 /** Send raw bytes over UDP and return the raw reply length (0 on timeout) into @out. */
-size_t sx_test_raw_udp(const struct sx_test_server *s, const uint8_t *q, size_t qlen,
-                       uint8_t *out, size_t cap, int timeout_ms);
+size_t sx_test_raw_udp(const struct sx_test_server *s, const uint8_t *q, size_t qlen, uint8_t *out,
+                       size_t cap, int timeout_ms);
 
 /** Answer section of @p as presentation lines joined by '\n' (malloc'ed), for str asserts. */
 char *sx_test_section_str(const ldns_pkt *p, ldns_pkt_section sec);

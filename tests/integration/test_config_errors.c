@@ -41,8 +41,8 @@ Test(config_errors, duplicate_zone_and_port)
 	                  "-check", &out, path);
 
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
-	cr_assert(strstr(out, "cannot serve dns://example.org.:1053 - it is already defined"),
-	          "%s", out);
+	cr_assert(strstr(out, "cannot serve dns://example.org.:1053 - it is already defined"), "%s",
+	          out);
 	free(out);
 }
 

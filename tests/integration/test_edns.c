@@ -19,8 +19,8 @@ start_big(void)
 
 	n += (size_t)snprintf(cf + n, sizeof(cf) - n, ". {\n\tbind 127.0.0.1\n\thosts {\n");
 	for (i = 0; i < NBIG; i++) {
-		n += (size_t)snprintf(cf + n, sizeof(cf) - n, "\t\t10.0.%d.%d big.example\n", i / 250,
-		                      i % 250 + 1);
+		n += (size_t)snprintf(cf + n, sizeof(cf) - n, "\t\t10.0.%d.%d big.example\n",
+		                      i / 250, i % 250 + 1);
 	}
 	snprintf(cf + n, sizeof(cf) - n, "\t}\n\twhoami\n}\n");
 	return sx_test_start(NULL, cf);

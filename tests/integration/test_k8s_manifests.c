@@ -20,7 +20,8 @@ map_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = yaml_document_get_node(doc, p->key);
 
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key)) {
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)k->data.scalar.value, key)) {
 			return yaml_document_get_node(doc, p->value);
 		}
 	}
@@ -66,7 +67,8 @@ check_file(const char *path, int *corefiles)
 
 			sx_test_write(s, "Corefile", (const char *)corefile->data.scalar.value);
 			st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
-			cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "Corefile of %s:\n%s", path, out);
+			cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "Corefile of %s:\n%s",
+			          path, out);
 			free(out);
 			sx_test_stop(s);
 			(*corefiles)++;

@@ -86,9 +86,7 @@ Test(malformed, no_question_is_formerr)
 Test(malformed, two_questions_is_formerr)
 {
 	static const uint8_t q[] = {
-		0, 9, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0,
-		1, 'a', 0, 0, 1, 0, 1,
-		1, 'b', 0, 0, 1, 0, 1,
+		0, 9, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1, 1, 'b', 0, 0, 1, 0, 1,
 	};
 	uint8_t r[512];
 
@@ -108,7 +106,8 @@ Test(malformed, truncated_question_is_formerr)
 Test(malformed, response_packets_are_dropped)
 {
 	/* QR set: never answer an answer (reflection loops). */
-	static const uint8_t q[] = { 0, 11, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 1, 0, 1 };
+	static const uint8_t q[] = { 0, 11, 0x81, 0x80, 0, 1, 0, 0, 0, 0,
+		                     0, 0,  1,    'a',  0, 0, 1, 0, 1 };
 	uint8_t r[512];
 
 	cr_assert_eq(sx_test_raw_udp(srv, q, sizeof(q), r, sizeof(r), 300), 0);

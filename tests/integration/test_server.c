@@ -44,9 +44,9 @@ Test(server, question_case_is_preserved)
 
 Test(server, longest_zone_wins_and_unserved_is_refused)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		"example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n"
-		"sub.example.org {\n\tbind 127.0.0.1\n\terrors\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL, "example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n"
+	              "sub.example.org {\n\tbind 127.0.0.1\n\terrors\n}\n");
 	ldns_pkt *a = sx_test_query(s, "www.example.org", LDNS_RR_TYPE_A, 0, 0);
 	ldns_pkt *b = sx_test_query(s, "www.sub.example.org", LDNS_RR_TYPE_A, 0, 0);
 	ldns_pkt *c = sx_test_query(s, "example.com", LDNS_RR_TYPE_A, 0, 0);
@@ -59,9 +59,12 @@ Test(server, longest_zone_wins_and_unserved_is_refused)
 	cr_assert_eq(ldns_pkt_get_rcode(c), LDNS_RCODE_REFUSED);
 	/* "xsub" is not on a label boundary of sub.example.org. */
 	cr_assert_eq(ldns_pkt_get_rcode(d), LDNS_RCODE_NOERROR);
-	cr_assert(sx_test_wait_log(s,
-		"[ERROR] plugin/errors: 2 www.sub.example.org. A: plugin/errors: no next plugin found",
-		2000), "%s", sx_test_log(s));
+	cr_assert(
+	        sx_test_wait_log(
+	                s,
+	                "[ERROR] plugin/errors: 2 www.sub.example.org. A: plugin/errors: no next plugin found",
+	                2000),
+	        "%s", sx_test_log(s));
 	ldns_pkt_free(a);
 	ldns_pkt_free(b);
 	ldns_pkt_free(c);
@@ -74,8 +77,8 @@ Test(server, notimp_for_other_opcodes)
 	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
 	/* A NOTIFY (opcode 4) for example.org SOA. */
 	static const uint8_t q[] = {
-		0x12, 0x34, 0x20, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0, 0, 6, 0, 1,
+		0x12, 0x34, 0x20, 0x00, 0,   1, 0,   0,   0,   0, 0, 0, 7, 'e', 'x',
+		'a',  'm',  'p',  'l',  'e', 3, 'o', 'r', 'g', 0, 0, 6, 0, 1,
 	};
 	uint8_t r[512];
 	size_t n = sx_test_raw_udp(s, q, sizeof(q), r, sizeof(r), 2000);
@@ -119,7 +122,7 @@ Test(server, stops_cleanly_on_sigterm)
 Test(server, sigusr1_reloads_and_keeps_old_on_bad_config)
 {
 	struct sx_test_server *s = sx_test_start(NULL,
-		"example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n");
+	                                         "example.org {\n\tbind 127.0.0.1\n\twhoami\n}\n");
 	char path[512];
 	ldns_pkt *p;
 	FILE *f;

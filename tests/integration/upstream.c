@@ -109,12 +109,12 @@ fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 		close(in[1]);
 		close(out[0]);
 		if (tls) {
-			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log",
-			      u->log, "--control", u->control, "--addr", ip, "--port", portarg,
-			      "--tls", cert, key, (char *)NULL);
+			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log", u->log,
+			      "--control", u->control, "--addr", ip, "--port", portarg, "--tls",
+			      cert, key, (char *)NULL);
 		} else {
-			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log",
-			      u->log, "--control", u->control, "--addr", ip, "--port", portarg,
+			execl("/usr/bin/python3", "python3", script, "--id", idarg, "--log", u->log,
+			      "--control", u->control, "--addr", ip, "--port", portarg,
 			      (char *)NULL);
 		}
 		_exit(127);

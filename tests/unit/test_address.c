@@ -10,7 +10,8 @@
 #include "address.h"
 
 /* The zones of @zones joined by spaces. */
-static char *names(const struct sx_zones *zones)
+static char *
+names(const struct sx_zones *zones)
 {
 	size_t len = 1;
 	char *s;
@@ -28,7 +29,8 @@ static char *names(const struct sx_zones *zones)
 	return s;
 }
 
-static void key_ok(const char *key, uint16_t dflt, const char *want, uint16_t want_port)
+static void
+key_ok(const char *key, uint16_t dflt, const char *want, uint16_t want_port)
 {
 	struct sx_zones zones = { 0 };
 	uint16_t port = 7;
@@ -43,7 +45,8 @@ static void key_ok(const char *key, uint16_t dflt, const char *want, uint16_t wa
 	sx_zones_fini(&zones);
 }
 
-static void key_err(const char *key, int want_rc, const char *want)
+static void
+key_err(const char *key, int want_rc, const char *want)
 {
 	struct sx_zones zones = { 0 };
 	uint16_t port;
@@ -113,14 +116,16 @@ Test(address, reverse_cidr_split_to_the_next_boundary)
 	key_ok("10.0.0.0/15", 53, "0.10.in-addr.arpa. 1.10.in-addr.arpa.", 53);
 	key_ok("2001:db8::/30", 53,
 	       "8.b.d.0.1.0.0.2.ip6.arpa. 9.b.d.0.1.0.0.2.ip6.arpa. "
-	       "a.b.d.0.1.0.0.2.ip6.arpa. b.b.d.0.1.0.0.2.ip6.arpa.", 53);
+	       "a.b.d.0.1.0.0.2.ip6.arpa. b.b.d.0.1.0.0.2.ip6.arpa.",
+	       53);
 	key_ok("172.16.0.0/12", 53,
 	       "16.172.in-addr.arpa. 17.172.in-addr.arpa. 18.172.in-addr.arpa. "
 	       "19.172.in-addr.arpa. 20.172.in-addr.arpa. 21.172.in-addr.arpa. "
 	       "22.172.in-addr.arpa. 23.172.in-addr.arpa. 24.172.in-addr.arpa. "
 	       "25.172.in-addr.arpa. 26.172.in-addr.arpa. 27.172.in-addr.arpa. "
 	       "28.172.in-addr.arpa. 29.172.in-addr.arpa. 30.172.in-addr.arpa. "
-	       "31.172.in-addr.arpa.", 53);
+	       "31.172.in-addr.arpa.",
+	       53);
 	key_ok("10.0.0.0/31", 53, "0.0.0.10.in-addr.arpa. 1.0.0.10.in-addr.arpa.", 53);
 }
 
@@ -157,7 +162,8 @@ Test(address, bad_keys)
 {
 	char long_name[300];
 
-	key_err("example.org:", SX_EINVAL, "expecting a port after the last colon in 'example.org:'");
+	key_err("example.org:", SX_EINVAL,
+	        "expecting a port after the last colon in 'example.org:'");
 	key_err("example.org:65536", SX_EINVAL, "invalid port '65536' in 'example.org:65536'");
 	key_err("example.org:123456", SX_EINVAL, "invalid port '123456' in 'example.org:123456'");
 	key_err("example.org:dns", SX_EINVAL, "invalid zone or port in 'example.org:dns'");

@@ -33,7 +33,8 @@ struct fake {
 
 static int teardowns;
 
-static void fake_teardown(void *inst)
+static void
+fake_teardown(void *inst)
 {
 	struct fake *f = inst;
 
@@ -44,13 +45,15 @@ static void fake_teardown(void *inst)
 	teardowns++;
 }
 
-static int count_tag(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+count_tag(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	((struct fake *)inst)->tags += sx_cf_nargs(cf) - 1;
 	return 0;
 }
 
-static int count_line(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+static int
+count_line(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	((struct fake *)inst)->lines++;
 	return 0;
@@ -70,7 +73,8 @@ static const struct sx_directive alpha_rows[] = {
 };
 
 /* alpha ZONES...: zones within the block's, defaulting to them. */
-static int alpha_setup(struct sx_cf *cf, void *inst)
+static int
+alpha_setup(struct sx_cf *cf, void *inst)
 {
 	struct fake *f = inst;
 
@@ -78,7 +82,8 @@ static int alpha_setup(struct sx_cf *cf, void *inst)
 }
 
 /* beta ARG: repeatable, no table. */
-static int beta_setup(struct sx_cf *cf, void *inst)
+static int
+beta_setup(struct sx_cf *cf, void *inst)
 {
 	struct fake *f = inst;
 
@@ -90,7 +95,8 @@ static int beta_setup(struct sx_cf *cf, void *inst)
 }
 
 /* reader: no table, reads its block itself. */
-static int reader_setup(struct sx_cf *cf, void *inst)
+static int
+reader_setup(struct sx_cf *cf, void *inst)
 {
 	struct fake *f = inst;
 
@@ -107,7 +113,8 @@ static int reader_setup(struct sx_cf *cf, void *inst)
 }
 
 /* failer: allocates, then fails. */
-static int failer_setup(struct sx_cf *cf, void *inst)
+static int
+failer_setup(struct sx_cf *cf, void *inst)
 {
 	struct fake *f = inst;
 
@@ -115,13 +122,15 @@ static int failer_setup(struct sx_cf *cf, void *inst)
 	return sx_cf_err(cf, "no good: %s", sx_cf_arg(cf, 1) ? sx_cf_arg(cf, 1) : "-");
 }
 
-static int nomsg_setup(struct sx_cf *cf, void *inst)
+static int
+nomsg_setup(struct sx_cf *cf, void *inst)
 {
 	return SX_EINVAL;
 }
 
 /* lister ADDR...: listens on each address; records what the cursor offers. */
-static int lister_setup(struct sx_cf *cf, void *inst)
+static int
+lister_setup(struct sx_cf *cf, void *inst)
 {
 	struct fake *f = inst;
 
@@ -158,9 +167,11 @@ static const struct sx_directive epsilon_rows[] = {
 	{ NULL },
 };
 
-#define FAKE(n, ...) \
-	static const struct sx_plugin n = { .name = #n, .inst_size = sizeof(struct fake), \
-		                            .teardown = fake_teardown, __VA_ARGS__ }
+#define FAKE(n, ...)                                                          \
+	static const struct sx_plugin n = { .name = #n,                       \
+		                            .inst_size = sizeof(struct fake), \
+		                            .teardown = fake_teardown,        \
+		                            __VA_ARGS__ }
 FAKE(gamma);
 FAKE(beta, .setup = beta_setup, .repeat = true);
 FAKE(alpha, .directives = alpha_rows, .setup = alpha_setup);
@@ -181,7 +192,8 @@ static const struct sx_plugin *const fakes[] = {
 
 static const struct sx_config_opts opts53 = { .default_port = 53, .workers = 4 };
 
-static struct sx_config *fake_ok(const char *text)
+static struct sx_config *
+fake_ok(const char *text)
 {
 	struct sx_config *cfg;
 	char err[512];
@@ -192,18 +204,21 @@ static struct sx_config *fake_ok(const char *text)
 	return cfg;
 }
 
-static void fake_err(const char *text, const char *want)
+static void
+fake_err(const char *text, const char *want)
 {
 	struct sx_config *cfg = (void *)1;
 	char err[512] = "";
-	int rc = sx_config_parse_with(fakes, "Corefile", text, NULL, &opts53, &cfg, err, sizeof(err));
+	int rc = sx_config_parse_with(fakes, "Corefile", text, NULL, &opts53, &cfg, err,
+	                              sizeof(err));
 
 	cr_assert_lt(rc, 0, "<%s> should fail with %s", text, want);
 	cr_assert_null(cfg);
 	cr_assert_str_eq(err, want, "<%s>", text);
 }
 
-static struct sx_config *real_ok(const char *text, const struct sx_config_opts *opts)
+static struct sx_config *
+real_ok(const char *text, const struct sx_config_opts *opts)
 {
 	struct sx_config *cfg;
 	char err[512];
@@ -213,7 +228,8 @@ static struct sx_config *real_ok(const char *text, const struct sx_config_opts *
 	return cfg;
 }
 
-static void real_err(const char *text, const char *want)
+static void
+real_err(const char *text, const char *want)
 {
 	struct sx_config *cfg = (void *)1;
 	char err[512] = "";
@@ -225,7 +241,8 @@ static void real_err(const char *text, const char *want)
 }
 
 /* "zone:port zone:port" of a block. */
-static char *zones_of(const struct sx_block *b)
+static char *
+zones_of(const struct sx_block *b)
 {
 	char *buf;
 	size_t len;
@@ -238,7 +255,8 @@ static char *zones_of(const struct sx_block *b)
 	return buf;
 }
 
-static void expect_zones(const struct sx_block *b, const char *want)
+static void
+expect_zones(const struct sx_block *b, const char *want)
 {
 	char *got = zones_of(b);
 
@@ -247,7 +265,8 @@ static void expect_zones(const struct sx_block *b, const char *want)
 }
 
 /* Plugin names of a block's chain, joined by spaces. */
-static char *chain_of(const struct sx_block *b)
+static char *
+chain_of(const struct sx_block *b)
 {
 	char *buf;
 	size_t len;
@@ -260,7 +279,8 @@ static char *chain_of(const struct sx_block *b)
 	return buf;
 }
 
-static void expect_chain(const struct sx_block *b, const char *want)
+static void
+expect_chain(const struct sx_block *b, const char *want)
 {
 	char *got = chain_of(b);
 
@@ -327,7 +347,8 @@ Test(config, several_blocks)
 
 Test(config, key_errors)
 {
-	real_err("tls://. {\n whoami\n}", "Corefile:1: scheme tls:// is not supported (only dns://)");
+	real_err("tls://. {\n whoami\n}",
+	         "Corefile:1: scheme tls:// is not supported (only dns://)");
 	real_err("a b:x {\n}", "Corefile:1: invalid zone or port in 'b:x'");
 	real_err("a,\nb..c {\n}", "Corefile:2: zone 'b..c' is not a valid domain name");
 	real_err("10.0.0.0/40 {\n}", "Corefile:1: invalid CIDR '10.0.0.0/40'");
@@ -338,7 +359,8 @@ Test(config, zone_served_twice)
 	real_err("a {\n whoami\n}\nA. {\n whoami\n}",
 	         "Corefile:4: cannot serve dns://a.:53 - it is already defined");
 	real_err("a a {\n}", "Corefile:1: cannot serve dns://a.:53 - it is already defined");
-	real_err("a:53 {\n}\n\na {\n}", "Corefile:4: cannot serve dns://a.:53 - it is already defined");
+	real_err("a:53 {\n}\n\na {\n}",
+	         "Corefile:4: cannot serve dns://a.:53 - it is already defined");
 	real_err("10.0.0.0/15 {\n}\n1.10.in-addr.arpa {\n}",
 	         "Corefile:3: cannot serve dns://1.10.in-addr.arpa.:53 - it is already defined");
 	/* The first repeat in file order is the one reported. */
@@ -393,7 +415,8 @@ Test(config, env_in_keys_and_directives)
 	setenv("SX_T_ZONE", "Example.org", 1);
 	setenv("SX_T_PORT", "1053", 1);
 	setenv("SX_T_PLUGIN", "whoami", 1);
-	struct sx_config *cfg = real_ok("{$SX_T_ZONE}:{$SX_T_PORT} {\n {%SX_T_PLUGIN%}\n}", &opts53);
+	struct sx_config *cfg = real_ok("{$SX_T_ZONE}:{$SX_T_PORT} {\n {%SX_T_PLUGIN%}\n}",
+	                                &opts53);
 
 	expect_zones(&cfg->blocks[0], "example.org.:1053");
 	expect_chain(&cfg->blocks[0], "whoami");
@@ -402,23 +425,27 @@ Test(config, env_in_keys_and_directives)
 
 static char tmpdir[64];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
 }
 
-static void mktmp(void)
+static void
+mktmp(void)
 {
 	strcpy(tmpdir, "/tmp/sx_test_config_XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
 
-static void rmtmp(void)
+static void
+rmtmp(void)
 {
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void put(const char *name, const char *text)
+static void
+put(const char *name, const char *text)
 {
 	char path[512];
 	FILE *f;
@@ -473,9 +500,10 @@ Test(config, load_errors, .init = mktmp, .fini = rmtmp)
 
 Test(config, table_sets_fields)
 {
-	struct sx_config *cfg = fake_ok("example.org {\n alpha sub.example.org {\n  flag\n  str hello\n"
-	                                "  num 3600\n  dur 1m30s\n  fall in-addr.arpa\n  tag a b\n"
-	                                "  tag c\n }\n}");
+	struct sx_config *cfg = fake_ok(
+	        "example.org {\n alpha sub.example.org {\n  flag\n  str hello\n"
+	        "  num 3600\n  dur 1m30s\n  fall in-addr.arpa\n  tag a b\n"
+	        "  tag c\n }\n}");
 	struct fake *f = cfg->blocks[0].chain[0].inst;
 
 	cr_assert(f->flag);
@@ -514,7 +542,8 @@ Test(config, table_defaults)
 
 Test(config, table_errors)
 {
-	fake_err(". {\n alpha {\n  foo 1\n }\n}", "Corefile:3: plugin/alpha: unknown property 'foo'");
+	fake_err(". {\n alpha {\n  foo 1\n }\n}",
+	         "Corefile:3: plugin/alpha: unknown property 'foo'");
 	fake_err(". {\n alpha {\n  num\n }\n}",
 	         "Corefile:3: plugin/alpha: wrong argument count for 'num' (expects 1)");
 	fake_err(". {\n alpha {\n  flag on\n }\n}",
@@ -540,20 +569,23 @@ Test(config, table_errors)
 	         "Corefile:3: plugin/alpha: dur must be in range [1s, 1h], not '500ms'");
 	fake_err(". {\n alpha {\n  min 10ms\n }\n}",
 	         "Corefile:3: plugin/alpha: min must be at least 1s, not '10ms'");
-	fake_err(". {\n alpha {\n  dur soon\n }\n}",
-	         "Corefile:3: plugin/alpha: dur: invalid duration 'soon' (examples: 500ms, 30s, 5m, "
-	         "1h30m)");
+	fake_err(
+	        ". {\n alpha {\n  dur soon\n }\n}",
+	        "Corefile:3: plugin/alpha: dur: invalid duration 'soon' (examples: 500ms, 30s, 5m, "
+	        "1h30m)");
 	fake_err(". {\n alpha {\n  fall a..b\n }\n}",
 	         "Corefile:3: plugin/alpha: zone 'a..b' is not a valid domain name");
 }
 
 Test(config, zones_within_the_block)
 {
-	fake_err("example.org {\n alpha example.net\n}",
-	         "Corefile:2: plugin/alpha: zone example.net. is not within the server block zones");
+	fake_err(
+	        "example.org {\n alpha example.net\n}",
+	        "Corefile:2: plugin/alpha: zone example.net. is not within the server block zones");
 	fake_err("example.org {\n alpha sub.example.org org\n}",
 	         "Corefile:2: plugin/alpha: zone org. is not within the server block zones");
-	struct sx_config *cfg = fake_ok("example.org 10.0.0.0/8 {\n alpha 10.1.0.0/16 Example.ORG\n}");
+	struct sx_config *cfg = fake_ok(
+	        "example.org 10.0.0.0/8 {\n alpha 10.1.0.0/16 Example.ORG\n}");
 	struct fake *f = cfg->blocks[0].chain[0].inst;
 	cr_assert_eq(f->zones.n, 2);
 	cr_assert_str_eq(f->zones.z[0].name, "1.10.in-addr.arpa.");
@@ -563,7 +595,8 @@ Test(config, zones_within_the_block)
 
 Test(config, star_rows)
 {
-	struct sx_config *cfg = fake_ok(". {\n delta {\n  10.0.0.1 a\n  named\n  10.0.0.2 b\n }\n}");
+	struct sx_config *cfg = fake_ok(
+	        ". {\n delta {\n  10.0.0.1 a\n  named\n  10.0.0.2 b\n }\n}");
 	struct fake *f = cfg->blocks[0].chain[0].inst;
 
 	cr_assert_eq(f->lines, 2);
@@ -583,7 +616,8 @@ Test(config, block_shape_errors)
 {
 	fake_err(". {\n alpha {\n  str {\n  }\n }\n}",
 	         "Corefile:3: plugin/alpha: unexpected nested block");
-	fake_err(". {\n alpha {\n  {\n  }\n }\n}", "Corefile:3: plugin/alpha: unexpected nested block");
+	fake_err(". {\n alpha {\n  {\n  }\n }\n}",
+	         "Corefile:3: plugin/alpha: unexpected nested block");
 	fake_err(". {\n alpha {\n } extra\n}",
 	         "Corefile:3: plugin/alpha: unexpected 'extra' after '}'");
 }
@@ -636,16 +670,19 @@ Test(config, failure_tears_down_everything_built)
 	char err[256];
 
 	teardowns = 0;
-	cr_assert_lt(sx_config_parse_with(fakes, "C", "a {\n alpha {\n  str x\n }\n beta 1\n}\n"
+	cr_assert_lt(sx_config_parse_with(fakes, "C",
+	                                  "a {\n alpha {\n  str x\n }\n beta 1\n}\n"
 	                                  "b {\n beta 2\n alpha {\n  str y\n  bogus\n }\n}",
-	                                  NULL, NULL, &cfg, err, sizeof(err)), 0);
+	                                  NULL, NULL, &cfg, err, sizeof(err)),
+	             0);
 	cr_assert_str_eq(err, "C:11: plugin/alpha: unknown property 'bogus'");
 	cr_assert_null(cfg);
 	cr_assert_eq(teardowns, 4);
 
 	teardowns = 0;
 	cr_assert_lt(sx_config_parse_with(fakes, "C", "a {\n failer\n beta 1\n bare\n}", NULL, NULL,
-	                                  &cfg, err, sizeof(err)), 0);
+	                                  &cfg, err, sizeof(err)),
+	             0);
 	cr_assert_eq(teardowns, 1);
 }
 
@@ -698,14 +735,31 @@ Test(cf, parse_duration)
 		const char *in;
 		uint64_t ms;
 	} good[] = {
-		{ "0", 0 }, { "5", 5000 }, { "30s", 30000 }, { "1m", 60000 }, { "2h", 7200000 },
-		{ "1h2m3s", 3723000 }, { "500ms", 500 }, { "1.5s", 1500 }, { "1.5h", 5400000 },
-		{ ".5s", 500 }, { "1500000us", 1500 }, { "2000000000ns", 2000 }, { "0s", 0 },
-		{ "1m30s", 90000 }, { "3\xc2\xb5s", 0 }, { "1s1ms", 1001 }, { "0.0001s", 0 },
+		{ "0", 0 },        { "5", 5000 },         { "30s", 30000 },
+		{ "1m", 60000 },   { "2h", 7200000 },     { "1h2m3s", 3723000 },
+		{ "500ms", 500 },  { "1.5s", 1500 },      { "1.5h", 5400000 },
+		{ ".5s", 500 },    { "1500000us", 1500 }, { "2000000000ns", 2000 },
+		{ "0s", 0 },       { "1m30s", 90000 },    { "3\xc2\xb5s", 0 },
+		{ "1s1ms", 1001 }, { "0.0001s", 0 },
 	};
 	static const char *bad[] = {
-		"", "-1s", "-5", "s", "1x", "1.s.", "1 s", "1sm", "ms", "1.5", "+", "h1",
-		"99999999999999999999", "9999999999h", "2562048h", "1e3s", ".s",
+		"",
+		"-1s",
+		"-5",
+		"s",
+		"1x",
+		"1.s.",
+		"1 s",
+		"1sm",
+		"ms",
+		"1.5",
+		"+",
+		"h1",
+		"99999999999999999999",
+		"9999999999h",
+		"2562048h",
+		"1e3s",
+		".s",
 	};
 	uint64_t ms;
 

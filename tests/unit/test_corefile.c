@@ -17,7 +17,8 @@
  * one block a line. Quoted tokens are shown in quotes and a token starting a
  * new line inside a directive is preceded by '|'.
  */
-static char *dump(const struct sx_corefile *cf)
+static char *
+dump(const struct sx_corefile *cf)
 {
 	char *buf;
 	size_t len;
@@ -47,7 +48,8 @@ static char *dump(const struct sx_corefile *cf)
 	return buf;
 }
 
-static void expect(const char *text, const char *want)
+static void
+expect(const char *text, const char *want)
 {
 	struct sx_corefile *cf;
 	char err[512];
@@ -60,7 +62,8 @@ static void expect(const char *text, const char *want)
 	sx_corefile_free(cf);
 }
 
-static void expect_err_in(const char *dir, const char *text, const char *want)
+static void
+expect_err_in(const char *dir, const char *text, const char *want)
 {
 	struct sx_corefile *cf = (void *)1;
 	char err[512];
@@ -71,7 +74,8 @@ static void expect_err_in(const char *dir, const char *text, const char *want)
 	cr_assert_str_eq(err, want, "parse of <%s>", text);
 }
 
-static void expect_err(const char *text, const char *want)
+static void
+expect_err(const char *text, const char *want)
 {
 	expect_err_in("/nonexistent", text, want);
 }
@@ -80,23 +84,27 @@ static void expect_err(const char *text, const char *want)
 
 static char tmpdir[64];
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
 }
 
-static void mktmp(void)
+static void
+mktmp(void)
 {
 	strcpy(tmpdir, "/tmp/sx_test_corefile_XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
 
-static void rmtmp(void)
+static void
+rmtmp(void)
 {
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void put(const char *name, const char *text)
+static void
+put(const char *name, const char *text)
 {
 	char path[512];
 	FILE *f;
@@ -108,7 +116,8 @@ static void put(const char *name, const char *text)
 	fclose(f);
 }
 
-static void expect_in(const char *text, const char *want)
+static void
+expect_in(const char *text, const char *want)
 {
 	struct sx_corefile *cf;
 	char err[512];
@@ -193,7 +202,8 @@ Test(corefile, quoted_token_spans_lines)
 	char err[256];
 
 	cr_assert_eq(sx_corefile_parse("Corefile", ". {\n a \"x\ny\" b\n c\n}", NULL, &cf, err,
-	                               sizeof(err)), 0, "%s", err);
+	                               sizeof(err)),
+	             0, "%s", err);
 	const struct sx_cf_block *b = &cf->blocks[0];
 	cr_assert_eq(b->ndirs, 3);
 	cr_assert_str_eq(b->tokens[1].text, "x\ny");
@@ -230,7 +240,8 @@ Test(corefile, token_lines_and_files)
 	char err[256];
 
 	cr_assert_eq(sx_corefile_parse("my.conf", "\n\na {\n\n  whoami\n}\n", NULL, &cf, err,
-	                               sizeof(err)), 0);
+	                               sizeof(err)),
+	             0);
 	cr_assert_eq(cf->nfiles, 1);
 	cr_assert_str_eq(cf->files[0], "my.conf");
 	cr_assert_eq(cf->blocks[0].keys[0].line, 3);
@@ -268,7 +279,8 @@ Test(corefile, env_brace_is_not_a_block)
 
 	setenv("SX_T_BRACE", "{", 1);
 	cr_assert_eq(sx_corefile_parse("Corefile", ". {\n a {$SX_T_BRACE}\n}", NULL, &cf, err,
-	                               sizeof(err)), 0, "%s", err);
+	                               sizeof(err)),
+	             0, "%s", err);
 	cr_assert_str_eq(cf->blocks[0].tokens[1].text, "{");
 	cr_assert(cf->blocks[0].tokens[1].quoted);
 	sx_corefile_free(cf);
@@ -284,13 +296,15 @@ Test(corefile, snippets)
 	expect("(o) {\n ttl 30\n}\n. {\n k {\n  import o\n  import o\n }\n}",
 	       "[.] k { |ttl 30 |ttl 30 |}");
 	/* A snippet may import another one, and may hold a whole server block. */
-	expect("(a) {\n log\n}\n(b) {\n import a\n whoami\n}\n. {\n import b\n}", "[.] log ; whoami");
+	expect("(a) {\n log\n}\n(b) {\n import a\n whoami\n}\n. {\n import b\n}",
+	       "[.] log ; whoami");
 	expect("(srv) {\n x {\n  whoami\n }\n}\nimport srv", "[x] whoami");
 	/* Snippet lines keep the file and line where they are written. */
 	struct sx_corefile *cf;
 	char err[256];
 	cr_assert_eq(sx_corefile_parse("C", "(s) {\n log\n}\n. {\n import s\n}", NULL, &cf, err,
-	                               sizeof(err)), 0);
+	                               sizeof(err)),
+	             0);
 	cr_assert_eq(cf->blocks[0].tokens[0].line, 2);
 	sx_corefile_free(cf);
 }
@@ -361,7 +375,8 @@ Test(corefile, import_file_relative_to_importer, .init = mktmp, .fini = rmtmp)
 	expect_in(". {\n import sub/a.conf\n whoami\n}", "[.] log ; errors ; whoami");
 
 	cr_assert_eq(sx_corefile_parse("Corefile", ". {\n import sub/a.conf\n}", tmpdir, &cf, err,
-	                               sizeof(err)), 0, "%s", err);
+	                               sizeof(err)),
+	             0, "%s", err);
 	cr_assert_eq(cf->nfiles, 3);
 	cr_assert_str_eq(cf->files[0], "Corefile");
 	snprintf(path, sizeof(path), "%s/sub/a.conf", tmpdir);
@@ -416,8 +431,9 @@ Test(corefile, import_same_file_twice, .init = mktmp, .fini = rmtmp)
 	char err[512];
 
 	put("x", "log\n");
-	cr_assert_eq(sx_corefile_parse("C", "a {\n import x\n}\nb {\n import x\n}", tmpdir, &cf, err,
-	                               sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sx_corefile_parse("C", "a {\n import x\n}\nb {\n import x\n}", tmpdir, &cf,
+	                               err, sizeof(err)),
+	             0, "%s", err);
 	cr_assert_eq(cf->nblocks, 2);
 	cr_assert_eq(cf->nfiles, 2);
 	sx_corefile_free(cf);
@@ -469,7 +485,8 @@ Test(corefile, import_of_the_corefile_itself, .init = mktmp, .fini = rmtmp)
 	put("Corefile", ". {\n import Corefile\n}\n");
 	snprintf(path, sizeof(path), "%s/Corefile", tmpdir);
 	cr_assert_lt(sx_corefile_load(path, &cf, err, sizeof(err)), 0);
-	snprintf(want, sizeof(want), "%s:2: import cycle: %s is already being imported", path, path);
+	snprintf(want, sizeof(want), "%s:2: import cycle: %s is already being imported", path,
+	         path);
 	cr_assert_str_eq(err, want);
 }
 
@@ -503,7 +520,8 @@ Test(corefile, load_errors, .init = mktmp, .fini = rmtmp)
 	put("Corefile", "}\n");
 	snprintf(path, sizeof(path), "%s/Corefile", tmpdir);
 	cr_assert_eq(sx_corefile_load(path, &cf, err, sizeof(err)), SX_EINVAL);
-	snprintf(want, sizeof(want), "%s:1: Unexpected '}' because no matching opening brace", path);
+	snprintf(want, sizeof(want), "%s:1: Unexpected '}' because no matching opening brace",
+	         path);
 	cr_assert_str_eq(err, want);
 }
 
@@ -582,10 +600,36 @@ Test(corefile, error_buffer_truncation)
 Test(corefile, hostile_inputs)
 {
 	static const char *inputs[] = {
-		"{", "}", "{{{{", "}}}}", "\"", "\"\\", "\\\"", "a {", "a { b {", "a { b { } } }",
-		"(", "()", "() {\n}", "(x) {", "(x) {\n import x", "import", "import \"\"",
-		". {\n import (x)\n}", "a,,,,", ",", "{$", "{%", "{$}", "#", "\xef\xbb", "\xef\xbb\xbf",
-		"a\n{\n{\n}\n}", ". {\n a \"{\" {\n }\n}", "a { b } c { d }", "a {\n b }\n c\n}",
+		"{",
+		"}",
+		"{{{{",
+		"}}}}",
+		"\"",
+		"\"\\",
+		"\\\"",
+		"a {",
+		"a { b {",
+		"a { b { } } }",
+		"(",
+		"()",
+		"() {\n}",
+		"(x) {",
+		"(x) {\n import x",
+		"import",
+		"import \"\"",
+		". {\n import (x)\n}",
+		"a,,,,",
+		",",
+		"{$",
+		"{%",
+		"{$}",
+		"#",
+		"\xef\xbb",
+		"\xef\xbb\xbf",
+		"a\n{\n{\n}\n}",
+		". {\n a \"{\" {\n }\n}",
+		"a { b } c { d }",
+		"a {\n b }\n c\n}",
 	};
 
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {

@@ -6,14 +6,16 @@
 #include <sextant/dname.h>
 #include <sextant/error.h>
 
-static int from(uint8_t out[SX_DNAME_MAX], const char *s)
+static int
+from(uint8_t out[SX_DNAME_MAX], const char *s)
 {
 	memset(out, 0xAA, SX_DNAME_MAX);
 	return sx_dname_from_str(out, s);
 }
 
 /* A name of @labels labels of @each bytes ("aaa.aaa...."), written into @s. */
-static void long_name(char *s, unsigned labels, unsigned each)
+static void
+long_name(char *s, unsigned labels, unsigned each)
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < labels; i++) {
@@ -27,7 +29,10 @@ static void long_name(char *s, unsigned labels, unsigned each)
 Test(dname, from_str_plain_and_trailing_dot)
 {
 	uint8_t w[SX_DNAME_MAX];
-	static const uint8_t want[] = "\x07" "Example" "\x03" "org";
+	static const uint8_t want[] = "\x07"
+	                              "Example"
+	                              "\x03"
+	                              "org";
 	cr_assert_eq(from(w, "Example.org"), 13);
 	cr_assert_arr_eq(w, want, 13);
 	cr_assert_eq(from(w, "Example.org."), 13);
@@ -46,13 +51,18 @@ Test(dname, from_str_root)
 Test(dname, from_str_escapes)
 {
 	uint8_t w[SX_DNAME_MAX];
-	static const uint8_t dot[] = "\x03" "a.b" "\x01" "c";
+	static const uint8_t dot[] = "\x03"
+	                             "a.b"
+	                             "\x01"
+	                             "c";
 	cr_assert_eq(from(w, "a\\.b.c"), 7);
 	cr_assert_arr_eq(w, dot, 7);
-	static const uint8_t dec[] = "\x03" "A\x00z";
+	static const uint8_t dec[] = "\x03"
+	                             "A\x00z";
 	cr_assert_eq(from(w, "\\065\\000z"), 5);
 	cr_assert_arr_eq(w, dec, 5);
-	static const uint8_t bs[] = "\x02" "\\x";
+	static const uint8_t bs[] = "\x02"
+	                            "\\x";
 	cr_assert_eq(from(w, "\\\\x."), 4);
 	cr_assert_arr_eq(w, bs, 4);
 }
@@ -107,8 +117,8 @@ Test(dname, from_str_name_limit)
 Test(dname, from_str_matches_ldns)
 {
 	static const char *names[] = {
-		"example.org.", "A.b.C.d.E.", "x\\.y.example.", "\\000\\255.z.", "_http._tcp.svc.",
-		"*.wild.example.", "\\@\\$\\(.q.",
+		"example.org.",    "A.b.C.d.E.",      "x\\.y.example.", "\\000\\255.z.",
+		"_http._tcp.svc.", "*.wild.example.", "\\@\\$\\(.q.",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		uint8_t w[SX_DNAME_MAX];
@@ -124,9 +134,8 @@ Test(dname, from_str_matches_ldns)
 Test(dname, to_str_round_trip)
 {
 	static const char *names[] = {
-		"example.org.", "Mixed.Case.", "a\\.b.c.", "\\000\\007x\\127\\255.",
-		"back\\\\slash.",
-		"q\\\"\\(\\)\\;.", "sp\\032ace.",
+		"example.org.",   "Mixed.Case.",     "a\\.b.c.",    "\\000\\007x\\127\\255.",
+		"back\\\\slash.", "q\\\"\\(\\)\\;.", "sp\\032ace.",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		uint8_t w[SX_DNAME_MAX], w2[SX_DNAME_MAX];

@@ -9,12 +9,14 @@
 
 #include "wire.h"
 
-static uint16_t rd16(const uint8_t *p)
+static uint16_t
+rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static uint32_t rd32(const uint8_t *p)
+static uint32_t
+rd32(const uint8_t *p)
 {
 	return (uint32_t)rd16(p) << 16 | rd16(p + 2);
 }
@@ -30,7 +32,8 @@ struct fx {
 
 /* Parse a query for @qname (with an OPT if @edns) and start the reply; a @limit of 0 takes
  * the transport's. */
-static void fx_start(struct fx *f, const char *qname, bool edns, enum sx_proto proto, size_t limit)
+static void
+fx_start(struct fx *f, const char *qname, bool edns, enum sx_proto proto, size_t limit)
 {
 	static const uint8_t hdr[] = { 0x11, 0x11, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t opt[] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
@@ -55,7 +58,8 @@ static void fx_start(struct fx *f, const char *qname, bool edns, enum sx_proto p
 }
 
 /* Append the record written in presentation form @str. */
-static int put(struct sx_msg *m, enum sx_section sec, const char *str)
+static int
+put(struct sx_msg *m, enum sx_section sec, const char *str)
 {
 	ldns_rr *rr = NULL;
 	cr_assert_eq(ldns_rr_new_frm_str(&rr, str, 0, NULL, NULL), LDNS_STATUS_OK, "%s", str);
@@ -69,7 +73,8 @@ static int put(struct sx_msg *m, enum sx_section sec, const char *str)
 	return rc;
 }
 
-static ldns_pkt *fx_decode(struct fx *f)
+static ldns_pkt *
+fx_decode(struct fx *f)
 {
 	size_t n = sx_msg_finish(&f->m, &f->q);
 	ldns_pkt *lp = NULL;
@@ -77,7 +82,8 @@ static ldns_pkt *fx_decode(struct fx *f)
 	return lp;
 }
 
-static void expect_rrs(const ldns_rr_list *got, const char *const *want, size_t n)
+static void
+expect_rrs(const ldns_rr_list *got, const char *const *want, size_t n)
 {
 	cr_assert_eq(ldns_rr_list_rr_count(got), n);
 	for (size_t i = 0; i < n; i++) {
@@ -92,7 +98,8 @@ static void expect_rrs(const ldns_rr_list *got, const char *const *want, size_t 
 	}
 }
 
-static char *owner_str(const ldns_rr_list *l, size_t i)
+static char *
+owner_str(const ldns_rr_list *l, size_t i)
 {
 	return ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(l, i)));
 }
@@ -198,7 +205,8 @@ Test(msg, compression_decodes_like_ldns)
 }
 
 /* The rdata of the first record of @type in the reply, as written. */
-static const uint8_t *rdata_of(const struct fx *f, uint16_t type, uint16_t *rdlen)
+static const uint8_t *
+rdata_of(const struct fx *f, uint16_t type, uint16_t *rdlen)
 {
 	size_t off = 0;
 	int sec = -1;
@@ -224,7 +232,8 @@ Test(msg, which_rdata_names_are_compressed)
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "a.org. 1 IN PTR web.example.org."), 0);
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "a.org. 1 IN MX 5 web.example.org."), 0);
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER,
-	                 "a.org. 1 IN SOA web.example.org. h.web.example.org. 1 2 3 4 5"), 0);
+	                 "a.org. 1 IN SOA web.example.org. h.web.example.org. 1 2 3 4 5"),
+	             0);
 	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "a.org. 1 IN SRV 1 2 3 web.example.org."), 0);
 	static const uint8_t q[] = { 0xC0, 0x0C };
 	r = rdata_of(&f, SX_TYPE_CNAME, &n);
@@ -470,8 +479,10 @@ Test(msg, compression_table_fills_up_and_stays_correct)
 	static char rrs[100][96];
 	const char *want[100];
 	for (int i = 0; i < 100; i++) {
-		snprintf(rrs[i], sizeof(rrs[i]), "h%d.ns%d.example.org. 5 IN CNAME "
-		         "t%d.h%d.ns%d.example.org.", i, i % 7, i, i, i % 7);
+		snprintf(rrs[i], sizeof(rrs[i]),
+		         "h%d.ns%d.example.org. 5 IN CNAME "
+		         "t%d.h%d.ns%d.example.org.",
+		         i, i % 7, i, i, i % 7);
 		want[i] = rrs[i];
 		cr_assert_eq(put(&f.m, SX_SEC_ANSWER, rrs[i]), 0);
 	}
@@ -546,8 +557,9 @@ Test(msg, flags_and_rcode)
 }
 
 /* An upstream reply built by ldns (which compresses), for @qname with ID 7777. */
-static uint8_t *upstream(const char *qname, const char *const *an, size_t nan,
-                         const char *const *ar, size_t nar, int rcode, size_t *len)
+static uint8_t *
+upstream(const char *qname, const char *const *an, size_t nan, const char *const *ar, size_t nar,
+         int rcode, size_t *len)
 {
 	ldns_pkt *lp = ldns_pkt_new();
 	ldns_rr *q = NULL;
@@ -711,19 +723,22 @@ struct raw {
 	size_t n;
 };
 
-static void r8(struct raw *r, uint8_t v)
+static void
+r8(struct raw *r, uint8_t v)
 {
 	r->b[r->n++] = v;
 }
 
-static void r16(struct raw *r, uint16_t v)
+static void
+r16(struct raw *r, uint16_t v)
 {
 	r8(r, (uint8_t)(v >> 8));
 	r8(r, (uint8_t)v);
 }
 
 /* Header (QR, one question "a.org" A IN) with @an answers claimed. */
-static void raw_start(struct raw *r, uint16_t an)
+static void
+raw_start(struct raw *r, uint16_t an)
 {
 	static const uint8_t q[] = { 1, 'a', 3, 'o', 'r', 'g', 0, 0, 1, 0, 1 };
 	r->n = 0;
@@ -738,7 +753,8 @@ static void raw_start(struct raw *r, uint16_t an)
 }
 
 /* Fixed part of a record: type, class IN, TTL 60, @rdlen. */
-static void raw_rr(struct raw *r, uint16_t type, uint16_t rdlen)
+static void
+raw_rr(struct raw *r, uint16_t type, uint16_t rdlen)
 {
 	r16(r, type);
 	r16(r, 1);
@@ -747,7 +763,8 @@ static void raw_rr(struct raw *r, uint16_t type, uint16_t rdlen)
 	r16(r, rdlen);
 }
 
-static void expect_malformed(const struct raw *r, const char *what)
+static void
+expect_malformed(const struct raw *r, const char *what)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", false, SX_PROTO_UDP, 0);

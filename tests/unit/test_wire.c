@@ -14,32 +14,36 @@ struct pkt {
 	size_t n;
 };
 
-static void p8(struct pkt *p, uint8_t v)
+static void
+p8(struct pkt *p, uint8_t v)
 {
 	p->b[p->n++] = v;
 }
 
-static void p16(struct pkt *p, uint16_t v)
+static void
+p16(struct pkt *p, uint16_t v)
 {
 	p8(p, (uint8_t)(v >> 8));
 	p8(p, (uint8_t)v);
 }
 
-static void p32(struct pkt *p, uint32_t v)
+static void
+p32(struct pkt *p, uint32_t v)
 {
 	p16(p, (uint16_t)(v >> 16));
 	p16(p, (uint16_t)v);
 }
 
-static void pname(struct pkt *p, const char *name)
+static void
+pname(struct pkt *p, const char *name)
 {
 	int n = sx_dname_from_str(p->b + p->n, name);
 	cr_assert_gt(n, 0);
 	p->n += (size_t)n;
 }
 
-static void phdr(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
-                 uint16_t ns, uint16_t ar)
+static void
+phdr(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar)
 {
 	p->n = 0;
 	p16(p, id);
@@ -50,7 +54,8 @@ static void phdr(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16
 	p16(p, ar);
 }
 
-static void pquestion(struct pkt *p, const char *name, uint16_t type)
+static void
+pquestion(struct pkt *p, const char *name, uint16_t type)
 {
 	pname(p, name);
 	p16(p, type);
@@ -58,7 +63,8 @@ static void pquestion(struct pkt *p, const char *name, uint16_t type)
 }
 
 /* OPT with payload @size, version @ver, DO @dnssec and no options. */
-static void popt(struct pkt *p, uint16_t size, uint8_t ver, bool dnssec)
+static void
+popt(struct pkt *p, uint16_t size, uint8_t ver, bool dnssec)
 {
 	p8(p, 0);
 	p16(p, SX_TYPE_OPT);
@@ -68,13 +74,15 @@ static void popt(struct pkt *p, uint16_t size, uint8_t ver, bool dnssec)
 }
 
 /* The usual query: one question, @ar additional records follow (added by the caller). */
-static void query(struct pkt *p, const char *name, uint16_t ar)
+static void
+query(struct pkt *p, const char *name, uint16_t ar)
 {
 	phdr(p, 0xBEEF, SX_FLAG_RD, 1, 0, 0, ar);
 	pquestion(p, name, SX_TYPE_A);
 }
 
-static enum sx_parse parse(const struct pkt *p, struct sx_query *q, uint8_t *lname)
+static enum sx_parse
+parse(const struct pkt *p, struct sx_query *q, uint8_t *lname)
 {
 	memset(q, 0x5A, sizeof(*q));
 	return sx_wire_parse_query(p->b, p->n, q, lname);
@@ -510,8 +518,9 @@ Test(wire, reply_limit)
 }
 
 /* Parse @p and start its reply in @buf; a @limit of 0 takes the transport's. */
-static void start(struct pkt *p, struct sx_query *q, uint8_t *lname, struct sx_msg *m,
-                  uint8_t *buf, size_t cap, size_t limit)
+static void
+start(struct pkt *p, struct sx_query *q, uint8_t *lname, struct sx_msg *m, uint8_t *buf, size_t cap,
+      size_t limit)
 {
 	enum sx_parse r = parse(p, q, lname);
 	cr_assert(r == SX_PARSE_OK || r == SX_PARSE_BADVERS);

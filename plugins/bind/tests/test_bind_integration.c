@@ -23,8 +23,8 @@ Test(bind, only_the_bound_address_answers)
 
 Test(bind, interface_with_except)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind lo {\n\t\texcept ::1\n\t}\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind lo {\n\t\texcept ::1\n\t}\n\twhoami\n}\n");
 	ldns_pkt *p = sx_test_query(s, "b.example", LDNS_RR_TYPE_A, 0, 0);
 
 	cr_assert(p, "127.0.0.1 of lo is served");
@@ -44,7 +44,8 @@ Test(bind, bad_address_is_an_error)
 	st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
 	cr_assert(strstr(out, "Corefile:2: plugin/bind: not a valid IP address or interface name: "
-	                      "'300.1.2.3'"), "%s", out);
+	                      "'300.1.2.3'"),
+	          "%s", out);
 	free(out);
 	sx_test_stop(s);
 }

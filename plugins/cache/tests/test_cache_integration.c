@@ -9,7 +9,8 @@
 
 #include "harness.h"
 
-static uint64_t now_ms(void)
+static uint64_t
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -26,7 +27,8 @@ struct ans {
 	bool aa, rd;
 };
 
-static struct ans ask(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags)
+static struct ans
+ask(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags)
 {
 	ldns_pkt *p = sx_test_query(s, name, type, flags, 0);
 	struct ans a = { .ttl = -1 };
@@ -57,8 +59,8 @@ static struct ans ask(struct sx_test_server *s, const char *name, ldns_rr_type t
 }
 
 /* Ask until the first address is @addr (a backend reloaded), at most @ms. */
-static bool wait_addr(struct sx_test_server *s, const char *name, int flags, const char *addr,
-                      int ms)
+static bool
+wait_addr(struct sx_test_server *s, const char *name, int flags, const char *addr, int ms)
 {
 	uint64_t end = now_ms() + (uint64_t)ms;
 
@@ -71,7 +73,8 @@ static bool wait_addr(struct sx_test_server *s, const char *name, int flags, con
 	return false;
 }
 
-static void sleep_until(uint64_t t_ms)
+static void
+sleep_until(uint64_t t_ms)
 {
 	uint64_t now = now_ms();
 
@@ -86,7 +89,8 @@ static void sleep_until(uint64_t t_ms)
  * The hosts file: @lines plus a sentinel name outside the cache's zones,
  * whose address tells which version of the file hosts serves.
  */
-static void write_hosts(struct sx_test_server *s, const char *lines, int version)
+static void
+write_hosts(struct sx_test_server *s, const char *lines, int version)
 {
 	char text[4096];
 
@@ -94,7 +98,8 @@ static void write_hosts(struct sx_test_server *s, const char *lines, int version
 	sx_test_write(s, "hosts", text);
 }
 
-static void wait_reload(struct sx_test_server *s, int version)
+static void
+wait_reload(struct sx_test_server *s, int version)
 {
 	char addr[32];
 
@@ -140,9 +145,8 @@ Test(cache_integration, hit_carries_the_clients_id_and_case)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	static const uint8_t q[] = {
-		0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-		3, 'W', 'w', 'W', 7, 'E', 'x', 'A', 'm', 'P', 'l', 'e', 3, 'O', 'R', 'g', 0,
-		0, 1, 0, 1,
+		0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0, 0,   0,   0,   0, 3, 'W', 'w', 'W', 7,
+		'E',  'x',  'A',  'm',  'P', 'l', 'e', 3, 'O', 'R', 'g', 0, 0, 1,   0,   1,
 	};
 	uint8_t out[512];
 	ldns_pkt *p;
@@ -168,11 +172,11 @@ Test(cache_integration, hit_carries_the_clients_id_and_case)
 	sx_test_stop(s);
 }
 
-#define ZONE(serial, extra) \
-	"$ORIGIN example.net.\n" \
+#define ZONE(serial, extra)                                                                    \
+	"$ORIGIN example.net.\n"                                                               \
 	"@ 3600 IN SOA ns.example.net. admin.example.net. " #serial " 7200 3600 1209600 300\n" \
-	"@ 3600 IN NS ns.example.net.\n" \
-	"ns 3600 IN A 10.0.0.53\n" \
+	"@ 3600 IN NS ns.example.net.\n"                                                       \
+	"ns 3600 IN A 10.0.0.53\n"                                                             \
 	"probe 3600 IN A 10.99.0." #serial "\n" extra
 
 Test(cache_integration, denial_is_cached_capped_then_expires)
@@ -239,8 +243,9 @@ Test(cache_integration, keepttl_serves_the_original_ttl)
 	uint64_t t1; /* after the first query, so after its entry was stored */
 
 	write_hosts(s, "10.0.0.1 www.example.org\n", 1);
-	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tkeepttl\n\t}\n"
-	                 HOSTS_BLOCK "}\n");
+	sx_test_start(s,
+	              ". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tkeepttl\n\t}\n" HOSTS_BLOCK
+	              "}\n");
 	cr_assert_eq(ask(s, "www.example.org", LDNS_RR_TYPE_A, 0).ttl, 60);
 	t1 = now_ms();
 	write_hosts(s, "10.0.0.222 www.example.org\n", 2);
@@ -257,8 +262,10 @@ Test(cache_integration, servfail_is_cached_for_servfail_duration)
 	struct sx_test_server *s = sx_test_prepare();
 
 	write_hosts(s, "10.0.0.1 other.example.org\n", 1);
-	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tservfail 30s\n\t}\n"
-	                 HOSTS_BLOCK "}\n");
+	sx_test_start(
+	        s,
+	        ". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tservfail 30s\n\t}\n" HOSTS_BLOCK
+	        "}\n");
 	/* hosts answers SERVFAIL for a name it does not know. */
 	cr_assert_eq(ask(s, "www.example.org", LDNS_RR_TYPE_A, 0).rcode, LDNS_RCODE_SERVFAIL);
 	write_hosts(s, "10.0.0.1 other.example.org\n10.0.0.2 www.example.org\n", 2);
@@ -269,11 +276,12 @@ Test(cache_integration, servfail_is_cached_for_servfail_duration)
 }
 
 /* Entries live 1 s (success TTL 1), the backend then fails: the stale answer is served. */
-#define STALE_COREFILE(mode) \
+#define STALE_COREFILE(mode)                                                                 \
 	". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tsuccess 1024 1\n\t\tservfail 0\n" \
 	"\t\tserve_stale 1h " mode "\n\t}\n" HOSTS_BLOCK "}\n"
 
-static void stale_scenario(const char *corefile, bool verify)
+static void
+stale_scenario(const char *corefile, bool verify)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	struct ans a;

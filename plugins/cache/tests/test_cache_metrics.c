@@ -9,9 +9,9 @@
 
 Test(cache_metrics, hits_misses_requests_and_entries)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n\tcache 30\n\thosts {\n"
-		"\t\t10.1.1.1 one.example\n\t\t10.1.1.2 two.example\n\t}\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n\tcache 30\n\thosts {\n"
+	              "\t\t10.1.1.1 one.example\n\t\t10.1.1.2 two.example\n\t}\n}\n");
 	const char *names[] = { "one.example", "one.example", "one.example", "two.example" };
 	char want[512], *m;
 	long status;
@@ -27,8 +27,10 @@ Test(cache_metrics, hits_misses_requests_and_entries)
 	                     "/metrics", &status);
 	cr_assert_eq(status, 200);
 	/* Two names: two misses stored, then two hits on one.example. */
-	snprintf(want, sizeof(want), "coredns_cache_hits_total{server=\"dns://:%u\",zones=\".\","
-	         "view=\"\",type=\"success\"} 2", sx_test_port(s));
+	snprintf(want, sizeof(want),
+	         "coredns_cache_hits_total{server=\"dns://:%u\",zones=\".\","
+	         "view=\"\",type=\"success\"} 2",
+	         sx_test_port(s));
 	cr_assert(strstr(m, want), "want %s in:\n%s", want, m);
 	cr_assert(strstr(m, "coredns_cache_misses_total{"), "%s", m);
 	cr_assert(strstr(m, "zones=\".\",view=\"\"} 2\n"), "misses 2: %s", m);

@@ -23,9 +23,11 @@ static const struct setup_case cases[] = {
 	{ ".:53 {\n cache example.org\n}\n", NULL },
 	{ ".:53 {\n cache 30 example.org example.net\n}\n", NULL },
 	{ ".:53 {\n cache 30 {\n  disable success cluster.local\n  disable denial cluster.local\n"
-	  " }\n}\n", NULL },
+	  " }\n}\n",
+	  NULL },
 	{ ".:53 {\n cache {\n  success 5000 60 10\n  denial 2500 30 1\n  prefetch 10 1m 20%\n"
-	  "  serve_stale 1h verify\n  servfail 10s\n  keepttl\n }\n}\n", NULL },
+	  "  serve_stale 1h verify\n  servfail 10s\n  keepttl\n }\n}\n",
+	  NULL },
 	{ ".:53 {\n cache {\n  prefetch 2\n  serve_stale\n  servfail 0\n  disable success\n }\n}\n",
 	  NULL },
 	{ ".:53 {\n cache {\n  serve_stale 30s immediate\n  success 10\n }\n}\n", NULL },
@@ -79,7 +81,8 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/cache: this plugin can only be used once per Server Block" },
 };
 
-static struct sx_config *parse(const char *corefile, char *err, size_t errlen, int *rc)
+static struct sx_config *
+parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
 	struct sx_config *cfg = NULL;
 
@@ -88,7 +91,8 @@ static struct sx_config *parse(const char *corefile, char *err, size_t errlen, i
 	return cfg;
 }
 
-static struct cache *instance(struct sx_config *cfg)
+static struct cache *
+instance(struct sx_config *cfg)
 {
 	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
 		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_cache) {

@@ -14,8 +14,9 @@
 #define SEC 1000000000ull
 
 /* A reply to NAME/TYPE with the records in @an and @ns (presentation lines, NULL-ended). */
-static size_t reply(uint8_t *out, size_t cap, const char *name, ldns_rr_type type,
-                    ldns_pkt_rcode rcode, const char *const *an, const char *const *ns)
+static size_t
+reply(uint8_t *out, size_t cap, const char *name, ldns_rr_type type, ldns_pkt_rcode rcode,
+      const char *const *an, const char *const *ns)
 {
 	ldns_pkt *p = ldns_pkt_new();
 	ldns_rr *q = ldns_rr_new();
@@ -52,8 +53,8 @@ static size_t reply(uint8_t *out, size_t cap, const char *name, ldns_rr_type typ
 	return len;
 }
 
-static void key_for(struct cache_key *k, uint8_t *lname, const char *name, uint16_t type,
-                    uint8_t flags)
+static void
+key_for(struct cache_key *k, uint8_t *lname, const char *name, uint16_t type, uint8_t flags)
 {
 	int len = sx_dname_from_str(lname, name);
 
@@ -70,11 +71,26 @@ static void key_for(struct cache_key *k, uint8_t *lname, const char *name, uint1
  * A NOERROR reply to @name/A with one A record, its owner a pointer to the
  * question: built by hand, without criterion asserts, so threads may call it.
  */
-static size_t a_reply(uint8_t *out, const uint8_t *qname, size_t qlen, uint32_t ttl)
+static size_t
+a_reply(uint8_t *out, const uint8_t *qname, size_t qlen, uint32_t ttl)
 {
 	static const uint8_t hdr[12] = { 0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0 };
-	const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16),
-	                       (uint8_t)(ttl >> 8), (uint8_t)ttl, 0, 4, 10, 0, 0, 1 };
+	const uint8_t rr[] = { 0xc0,
+		               12,
+		               0,
+		               1,
+		               0,
+		               1,
+		               (uint8_t)(ttl >> 24),
+		               (uint8_t)(ttl >> 16),
+		               (uint8_t)(ttl >> 8),
+		               (uint8_t)ttl,
+		               0,
+		               4,
+		               10,
+		               0,
+		               0,
+		               1 };
 	size_t n = 0;
 
 	memcpy(out, hdr, 12);
@@ -88,7 +104,8 @@ static size_t a_reply(uint8_t *out, const uint8_t *qname, size_t qlen, uint32_t 
 }
 
 /* Put an A reply for @name with TTL @ttl stored at @now into @t; -1 if it could not be built. */
-static int put_a(struct cache_table *t, const char *name, uint32_t ttl, uint64_t now)
+static int
+put_a(struct cache_table *t, const char *name, uint32_t ttl, uint64_t now)
 {
 	uint8_t wire[512], lname[SX_DNAME_MAX];
 	struct cache_key k;
@@ -99,8 +116,8 @@ static int put_a(struct cache_table *t, const char *name, uint32_t ttl, uint64_t
 	return e ? cache_table_put(t, e, 0) : -1;
 }
 
-static struct cache_entry *get(struct cache_table *t, const char *name, uint16_t type,
-                               uint8_t flags)
+static struct cache_entry *
+get(struct cache_table *t, const char *name, uint16_t type, uint8_t flags)
 {
 	uint8_t lname[SX_DNAME_MAX];
 	struct cache_key k;
@@ -109,12 +126,14 @@ static struct cache_entry *get(struct cache_table *t, const char *name, uint16_t
 	return cache_table_get(t, &k);
 }
 
-static void setup(void)
+static void
+setup(void)
 {
 	rcu_register_thread();
 }
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	rcu_barrier();
 	rcu_unregister_thread();
@@ -149,7 +168,7 @@ Test(cache_table, render_sets_every_ttl_and_keeps_the_rest)
 {
 	uint8_t wire[512], out[CACHE_WIRE_MAX], lname[SX_DNAME_MAX];
 	const char *an[] = { "a.example. 300 IN CNAME b.example.", "b.example. 60 IN A 10.0.0.9",
-	                     NULL };
+		             NULL };
 	const char *ns[] = { "example. 3600 IN NS ns.example.", NULL };
 	size_t len = reply(wire, sizeof(wire), "a.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, an,
 	                   ns);
@@ -267,7 +286,8 @@ struct hammer {
 	unsigned long found, bad;
 };
 
-static void *hammer(void *arg)
+static void *
+hammer(void *arg)
 {
 	struct hammer *h = arg;
 	char name[64];
@@ -326,8 +346,8 @@ Test(cache_table, concurrent_readers_and_writers, .timeout = 120)
 
 /* ---- what a reply is ---- */
 
-static struct cache_reply classify(ldns_pkt_rcode rcode, ldns_rr_type qtype,
-                                   const char *const *an, const char *const *ns)
+static struct cache_reply
+classify(ldns_pkt_rcode rcode, ldns_rr_type qtype, const char *const *an, const char *const *ns)
 {
 	uint8_t wire[1024];
 	size_t len = reply(wire, sizeof(wire), "q.example.", qtype, rcode, an, ns);

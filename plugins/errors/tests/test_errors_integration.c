@@ -9,22 +9,27 @@
 Test(errors, logs_rcode_name_type_and_reason)
 {
 	/* log then nothing: the chain ends, SERVFAIL with the reason. */
-	struct sx_test_server *s = sx_test_start(NULL, ". {\n\tbind 127.0.0.1\n\terrors\n\tlog\n}\n");
+	struct sx_test_server *s = sx_test_start(NULL,
+	                                         ". {\n\tbind 127.0.0.1\n\terrors\n\tlog\n}\n");
 	ldns_pkt *p = sx_test_query(s, "Fail.Example", LDNS_RR_TYPE_AAAA, 0, 0);
 
 	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_SERVFAIL);
-	cr_assert(sx_test_wait_log(s,
-		"[ERROR] plugin/errors: 2 Fail.Example. AAAA: plugin/log: no next plugin found", 2000),
-		"%s", sx_test_log(s));
+	cr_assert(
+	        sx_test_wait_log(
+	                s,
+	                "[ERROR] plugin/errors: 2 Fail.Example. AAAA: plugin/log: no next plugin found",
+	                2000),
+	        "%s", sx_test_log(s));
 	ldns_pkt_free(p);
 	sx_test_stop(s);
 }
 
 Test(errors, consolidate_counts_matching_errors)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\terrors {\n\t\tconsolidate 1s \"no next plugin\" warning\n"
-		"\t}\n\tlog\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL,
+	        ". {\n\tbind 127.0.0.1\n\terrors {\n\t\tconsolidate 1s \"no next plugin\" warning\n"
+	        "\t}\n\tlog\n}\n");
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -33,9 +38,12 @@ Test(errors, consolidate_counts_matching_errors)
 		cr_assert(p);
 		ldns_pkt_free(p);
 	}
-	cr_assert(sx_test_wait_log(s,
-		"[WARNING] plugin/errors: 5 errors like 'no next plugin' occurred in last 1s", 3000),
-		"%s", sx_test_log(s));
+	cr_assert(
+	        sx_test_wait_log(
+	                s,
+	                "[WARNING] plugin/errors: 5 errors like 'no next plugin' occurred in last 1s",
+	                3000),
+	        "%s", sx_test_log(s));
 	cr_assert(!strstr(sx_test_log(s), "[ERROR] plugin/errors"), "%s", sx_test_log(s));
 	sx_test_stop(s);
 }

@@ -9,7 +9,8 @@
 #include "harness.h"
 
 /* A small zone whose serial and www address vary. */
-static void write_zone(struct sx_test_server *s, unsigned serial, const char *www)
+static void
+write_zone(struct sx_test_server *s, unsigned serial, const char *www)
 {
 	char text[1024];
 	snprintf(text, sizeof(text),
@@ -24,7 +25,8 @@ static void write_zone(struct sx_test_server *s, unsigned serial, const char *ww
 	sx_test_write(s, "db.example.org", text);
 }
 
-static char *answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags)
+static char *
+answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags)
 {
 	ldns_pkt *p = sx_test_query(s, name, type, flags, 0);
 	cr_assert(p, "no reply for %s", name);
@@ -33,8 +35,9 @@ static char *answer(struct sx_test_server *s, const char *name, ldns_rr_type typ
 	return str;
 }
 
-static void expect_answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
-                          const char *want)
+static void
+expect_answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
+              const char *want)
 {
 	char *got = answer(s, name, type, flags);
 	cr_expect_str_eq(got, want, "%s over %s", name, flags & SX_Q_TCP ? "TCP" : "UDP");
@@ -42,7 +45,8 @@ static void expect_answer(struct sx_test_server *s, const char *name, ldns_rr_ty
 }
 
 /* Poll www.example.org/A until it answers @want, for up to @ms. */
-static bool wait_www(struct sx_test_server *s, const char *want, int ms)
+static bool
+wait_www(struct sx_test_server *s, const char *want, int ms)
 {
 	for (int waited = 0; waited <= ms; waited += 100) {
 		char *got = answer(s, "www.example.org", LDNS_RR_TYPE_A, 0);
@@ -66,8 +70,9 @@ Test(file_integration, answers_over_udp_and_tcp)
 	for (int tcp = 0; tcp <= 1; tcp++) {
 		int f = tcp ? SX_Q_TCP : 0;
 		expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, f, WWW("192.0.2.80"));
-		expect_answer(s, "alias.example.org", LDNS_RR_TYPE_A, f,
-		              "alias.example.org.\t300\tIN\tCNAME\twww.example.org.\n" WWW("192.0.2.80"));
+		expect_answer(
+		        s, "alias.example.org", LDNS_RR_TYPE_A, f,
+		        "alias.example.org.\t300\tIN\tCNAME\twww.example.org.\n" WWW("192.0.2.80"));
 		ldns_pkt *p = sx_test_query(s, "nope.example.org", LDNS_RR_TYPE_A, f, 0);
 		cr_assert(p);
 		cr_expect_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
@@ -97,8 +102,11 @@ Test(file_integration, reload_on_serial_change_only)
 	cr_expect_not(wait_www(s, WWW("192.0.2.81"), 2500));
 	write_zone(s, 2, "192.0.2.82");
 	cr_assert(wait_www(s, WWW("192.0.2.82"), 5000), "%s", sx_test_log(s));
-	cr_expect(sx_test_wait_log(s, "[INFO] plugin/file: Successfully reloaded zone "
-	                              "\"example.org.\"", 1000), "%s", sx_test_log(s));
+	cr_expect(sx_test_wait_log(s,
+	                           "[INFO] plugin/file: Successfully reloaded zone "
+	                           "\"example.org.\"",
+	                           1000),
+	          "%s", sx_test_log(s));
 	/* A broken file is logged and the zone in service kept. */
 	sx_test_write(s, "db.example.org", "@ IN SOA ns1 hostmaster 3 1 1 1 1\nwww IN A 1.2.3\n");
 	cr_expect(sx_test_wait_log(s, "[ERROR] plugin/file: Parsing zone \"example.org.\": ", 5000),
@@ -138,7 +146,8 @@ Test(file_integration, broken_zone_fails_the_check)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	char *out;
-	sx_test_write(s, "db.example.org", "@ 300 IN SOA ns1 admin 1 2 3 4 5\n\nwww 300 IN A 1.2.3\n");
+	sx_test_write(s, "db.example.org",
+	              "@ 300 IN SOA ns1 admin 1 2 3 4 5\n\nwww 300 IN A 1.2.3\n");
 	sx_test_write(s, "Corefile", "example.org {\n\tfile db.example.org\n}\n");
 	int st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s", out);
@@ -153,7 +162,8 @@ Test(file_integration, several_file_lines_and_fallthrough)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	write_zone(s, 1, "192.0.2.80");
-	sx_test_write(s, "db.any", "@ 300 IN SOA ns1 admin 9 2 3 4 5\nhost 300 IN A 198.51.100.1\n");
+	sx_test_write(s, "db.any",
+	              "@ 300 IN SOA ns1 admin 9 2 3 4 5\nhost 300 IN A 198.51.100.1\n");
 	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tfile db.example.org example.org\n"
 	                 "\tfile db.any example.net example.com {\n\t\tfallthrough\n\t}\n}\n");
 	expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, 0, WWW("192.0.2.80"));

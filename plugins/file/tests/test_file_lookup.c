@@ -14,46 +14,52 @@
 #include "../file.h"
 
 static const char zone_text[] =
-	"$ORIGIN example.org.\n"
-	"$TTL 3600\n"
-	"@\tIN SOA ns1 hostmaster ( 2024010101 7200 3600 1209600 300 )\n"
-	"\tIN NS ns1\n"
-	"\tIN NS ns2.other.net.\n"
-	"\tIN MX 10 mail\n"
-	"\tIN MX 20 mx.other.net.\n"
-	"ns1\tIN A 192.0.2.1\n"
-	"mail\tIN A 192.0.2.2\n"
-	"\tIN AAAA 2001:db8::2\n"
-	"www\tIN CNAME Web\n"
-	"web\tIN A 192.0.2.3\n"
-	"ext\tIN CNAME www.other.net.\n"
-	"chain1\tIN CNAME chain2\n"
-	"chain2\tIN CNAME www\n"
-	"loop1\tIN CNAME loop2\n"
-	"loop2\tIN CNAME loop1\n"
-	"*.wild\tIN A 192.0.2.4\n"
-	"*.wild\tIN TXT \"wild\"\n"
-	"x.wild\tIN AAAA 2001:db8::4\n"
-	"*.cname\tIN CNAME web\n"
-	"a.b.c\tIN TXT \"deep\"\n"
-	"_sip._tcp\tIN SRV 0 5 5060 sip\n"
-	"sip\tIN A 192.0.2.6\n"
-	"sub\tIN NS ns.sub\n"
-	"sub\tIN NS ns.elsewhere.net.\n"
-	"sub\tIN DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE6D8D48D0E7C83A39E3C5F2E8\n"
-	"ns.sub\tIN A 192.0.2.5\n"
-	"big\tIN TXT \"" "0123456789012345678901234567890123456789012345678901234567890123456789"
-	"012345678901234567890123456789\"\n"
-	"big\tIN TXT \"" "1123456789012345678901234567890123456789012345678901234567890123456789"
-	"012345678901234567890123456789\"\n"
-	"big\tIN TXT \"" "2123456789012345678901234567890123456789012345678901234567890123456789"
-	"012345678901234567890123456789\"\n"
-	"big\tIN TXT \"" "3123456789012345678901234567890123456789012345678901234567890123456789"
-	"012345678901234567890123456789\"\n";
+        "$ORIGIN example.org.\n"
+        "$TTL 3600\n"
+        "@\tIN SOA ns1 hostmaster ( 2024010101 7200 3600 1209600 300 )\n"
+        "\tIN NS ns1\n"
+        "\tIN NS ns2.other.net.\n"
+        "\tIN MX 10 mail\n"
+        "\tIN MX 20 mx.other.net.\n"
+        "ns1\tIN A 192.0.2.1\n"
+        "mail\tIN A 192.0.2.2\n"
+        "\tIN AAAA 2001:db8::2\n"
+        "www\tIN CNAME Web\n"
+        "web\tIN A 192.0.2.3\n"
+        "ext\tIN CNAME www.other.net.\n"
+        "chain1\tIN CNAME chain2\n"
+        "chain2\tIN CNAME www\n"
+        "loop1\tIN CNAME loop2\n"
+        "loop2\tIN CNAME loop1\n"
+        "*.wild\tIN A 192.0.2.4\n"
+        "*.wild\tIN TXT \"wild\"\n"
+        "x.wild\tIN AAAA 2001:db8::4\n"
+        "*.cname\tIN CNAME web\n"
+        "a.b.c\tIN TXT \"deep\"\n"
+        "_sip._tcp\tIN SRV 0 5 5060 sip\n"
+        "sip\tIN A 192.0.2.6\n"
+        "sub\tIN NS ns.sub\n"
+        "sub\tIN NS ns.elsewhere.net.\n"
+        "sub\tIN DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE6D8D48D0E7C83A39E3C5F2E8\n"
+        "ns.sub\tIN A 192.0.2.5\n"
+        "big\tIN TXT \""
+        "0123456789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789\"\n"
+        "big\tIN TXT \""
+        "1123456789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789\"\n"
+        "big\tIN TXT \""
+        "2123456789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789\"\n"
+        "big\tIN TXT \""
+        "3123456789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789\"\n";
 
-#define SOA_NEG "example.org.\t300\tIN\tSOA\tns1.example.org. hostmaster.example.org. " \
+#define SOA_NEG                                                                 \
+	"example.org.\t300\tIN\tSOA\tns1.example.org. hostmaster.example.org. " \
 	"2024010101 7200 3600 1209600 300"
-#define APEX_NS "example.org.\t3600\tIN\tNS\tns1.example.org.\n" \
+#define APEX_NS                                          \
+	"example.org.\t3600\tIN\tNS\tns1.example.org.\n" \
 	"example.org.\t3600\tIN\tNS\tns2.other.net."
 
 static struct {
@@ -67,7 +73,8 @@ static struct {
 	ldns_pkt *reply;
 } fx;
 
-static void load_zone(void)
+static void
+load_zone(void)
 {
 	char path[] = "/tmp/sx-file-lookup-XXXXXX";
 	int fd = mkstemp(path);
@@ -82,7 +89,8 @@ static void load_zone(void)
 	cr_assert_eq(rc, 0, "%s", err);
 }
 
-static void unload_zone(void)
+static void
+unload_zone(void)
 {
 	if (fx.reply != NULL) {
 		ldns_pkt_free(fx.reply);
@@ -94,7 +102,8 @@ static void unload_zone(void)
 TestSuite(file_lookup, .init = load_zone, .fini = unload_zone);
 
 /* Ask @name/@type with a reply limit of @limit bytes; the reply lands in fx.reply. */
-static enum sx_verdict ask_limit(const char *name, ldns_rr_type type, size_t limit)
+static enum sx_verdict
+ask_limit(const char *name, ldns_rr_type type, size_t limit)
 {
 	ldns_pkt *query = NULL;
 	uint8_t *wire = NULL;
@@ -121,21 +130,25 @@ static enum sx_verdict ask_limit(const char *name, ldns_rr_type type, size_t lim
 	return v;
 }
 
-static void ask(const char *name, ldns_rr_type type)
+static void
+ask(const char *name, ldns_rr_type type)
 {
 	cr_assert_eq(ask_limit(name, type, 65535), SX_DONE);
 }
 
-static void expect_section(ldns_pkt_section sec, const char *want)
+static void
+expect_section(ldns_pkt_section sec, const char *want)
 {
 	char *got = sx_test_section_str(fx.reply, sec);
-	cr_expect_str_eq(got, want, "%s", sec == LDNS_SECTION_ANSWER ? "answer" :
-	                 sec == LDNS_SECTION_AUTHORITY ? "authority" : "additional");
+	cr_expect_str_eq(got, want, "%s",
+	                 sec == LDNS_SECTION_ANSWER      ? "answer"
+	                 : sec == LDNS_SECTION_AUTHORITY ? "authority"
+	                                                 : "additional");
 	free(got);
 }
 
-static void expect_reply(ldns_pkt_rcode rcode, bool aa, const char *an, const char *ns,
-                         const char *ad)
+static void
+expect_reply(ldns_pkt_rcode rcode, bool aa, const char *an, const char *ns, const char *ad)
 {
 	cr_expect_eq(ldns_pkt_get_rcode(fx.reply), rcode);
 	cr_expect_eq(ldns_pkt_aa(fx.reply), aa);
@@ -148,7 +161,8 @@ static void expect_reply(ldns_pkt_rcode rcode, bool aa, const char *an, const ch
 Test(file_lookup, positive_answer_lists_apex_ns)
 {
 	ask("web.example.org.", LDNS_RR_TYPE_A);
-	expect_reply(LDNS_RCODE_NOERROR, true, "web.example.org.\t3600\tIN\tA\t192.0.2.3", APEX_NS, "");
+	expect_reply(LDNS_RCODE_NOERROR, true, "web.example.org.\t3600\tIN\tA\t192.0.2.3", APEX_NS,
+	             "");
 }
 
 Test(file_lookup, question_case_echoed)
@@ -173,7 +187,8 @@ Test(file_lookup, mx_and_srv_targets_in_additional)
 Test(file_lookup, apex_ns_with_glue)
 {
 	ask("example.org.", LDNS_RR_TYPE_NS);
-	expect_reply(LDNS_RCODE_NOERROR, true, APEX_NS, "", "ns1.example.org.\t3600\tIN\tA\t192.0.2.1");
+	expect_reply(LDNS_RCODE_NOERROR, true, APEX_NS, "",
+	             "ns1.example.org.\t3600\tIN\tA\t192.0.2.1");
 }
 
 Test(file_lookup, apex_soa)
@@ -283,7 +298,7 @@ Test(file_lookup, wildcard_cname)
 Test(file_lookup, delegation_refers)
 {
 	static const char *names[] = { "sub.example.org.", "www.sub.example.org.",
-	                               "ns.sub.example.org.", "a.b.sub.example.org." };
+		                       "ns.sub.example.org.", "a.b.sub.example.org." };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		ask(names[i], LDNS_RR_TYPE_A);
 		expect_reply(LDNS_RCODE_NOERROR, false, "",

@@ -13,7 +13,8 @@ extern const struct sx_plugin sx_plugin_file;
 
 static char dir[] = "/tmp/sx-file-setup-XXXXXX";
 
-static void write_file(const char *name, const char *text)
+static void
+write_file(const char *name, const char *text)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -23,7 +24,8 @@ static void write_file(const char *name, const char *text)
 	fclose(fp);
 }
 
-static void make_dir(void)
+static void
+make_dir(void)
 {
 	cr_assert(mkdtemp(dir));
 	write_file("db.example.org", "$ORIGIN example.org.\n"
@@ -42,10 +44,11 @@ static void make_dir(void)
 	                     "www IN A 192.0.2.80\n");
 }
 
-static void remove_dir(void)
+static void
+remove_dir(void)
 {
 	static const char *files[] = { "db.example.org", "db.bad", "db.nosoa", "db.outside",
-	                               "db.any" };
+		                       "db.any" };
 	char path[512];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -92,7 +95,8 @@ static const struct setup_case cases[] = {
 	{ "example.org {\n file db.example.org example..org\n}\n", "" /* any error */ },
 };
 
-static char *expand(const char *s)
+static char *
+expand(const char *s)
 {
 	char *out = malloc(strlen(s) + 64 * 4 + 1);
 	char *o = out;
@@ -108,7 +112,8 @@ static char *expand(const char *s)
 	return out;
 }
 
-static struct sx_config *parse(const char *corefile, char *err, size_t errlen, int *rc)
+static struct sx_config *
+parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
 	struct sx_config *cfg = NULL;
 	err[0] = '\0';
@@ -116,7 +121,8 @@ static struct sx_config *parse(const char *corefile, char *err, size_t errlen, i
 	return cfg;
 }
 
-static struct fz *instance(struct sx_config *cfg, size_t nth)
+static struct fz *
+instance(struct sx_config *cfg, size_t nth)
 {
 	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
 		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_file && nth-- == 0) {
@@ -142,7 +148,8 @@ Test(file_setup, table)
 				cr_expect_str_eq(err, want, "case %zu", i);
 				free(want);
 			} else {
-				cr_expect_eq(strncmp(err, "Corefile:2: ", 12), 0, "case %zu: %s", i, err);
+				cr_expect_eq(strncmp(err, "Corefile:2: ", 12), 0, "case %zu: %s", i,
+				             err);
 			}
 		}
 		sx_config_free(cfg);
@@ -200,7 +207,8 @@ Test(file_setup, missing_file_waits_for_reload)
 {
 	char err[1024];
 	int rc;
-	struct sx_config *cfg = parse("example.org {\n file db.missing\n}\n", err, sizeof(err), &rc);
+	struct sx_config *cfg = parse("example.org {\n file db.missing\n}\n", err, sizeof(err),
+	                              &rc);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_null(instance(cfg, 0)->origins[0].zone);
 	sx_config_free(cfg);

@@ -16,7 +16,8 @@ static char dir[] = "/tmp/sx-file-zone-XXXXXX";
 static char written[16][64];
 static size_t nwritten;
 
-static void write_file(const char *name, const char *text)
+static void
+write_file(const char *name, const char *text)
 {
 	char path[1200];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -27,12 +28,14 @@ static void write_file(const char *name, const char *text)
 	snprintf(written[nwritten++], sizeof(written[0]), "%s", name);
 }
 
-static void make_dir(void)
+static void
+make_dir(void)
 {
 	cr_assert(mkdtemp(dir));
 }
 
-static void remove_dir(void)
+static void
+remove_dir(void)
 {
 	char path[1200];
 	for (size_t i = 0; i < nwritten; i++) {
@@ -46,7 +49,8 @@ TestSuite(file_zone, .init = make_dir, .fini = remove_dir);
 
 static char err[1024];
 
-static int load(const char *name, const char *origin, struct fz_zone **z)
+static int
+load(const char *name, const char *origin, struct fz_zone **z)
 {
 	char path[1200];
 	uint8_t o[SX_DNAME_MAX];
@@ -56,7 +60,8 @@ static int load(const char *name, const char *origin, struct fz_zone **z)
 	return fz_zone_load(path, o, z, err, sizeof(err));
 }
 
-static const struct fz_node *node(const struct fz_zone *z, const char *name)
+static const struct fz_node *
+node(const struct fz_zone *z, const char *name)
 {
 	uint8_t w[SX_DNAME_MAX];
 	int len = sx_dname_from_str(w, name);
@@ -65,7 +70,8 @@ static const struct fz_node *node(const struct fz_zone *z, const char *name)
 }
 
 /* TTL of record @i of @name/@type. */
-static uint32_t ttl_of(const struct fz_zone *z, const char *name, uint16_t type, unsigned i)
+static uint32_t
+ttl_of(const struct fz_zone *z, const char *name, uint16_t type, unsigned i)
 {
 	const struct fz_node *n = node(z, name);
 	cr_assert(n, "no node %s", name);
@@ -83,7 +89,8 @@ static uint32_t ttl_of(const struct fz_zone *z, const char *name, uint16_t type,
 	return ttl;
 }
 
-static char *expand(const char *s)
+static char *
+expand(const char *s)
 {
 	char *out = malloc(strlen(s) + 4 * sizeof(dir) + 1);
 	char *o = out;
@@ -99,7 +106,8 @@ static char *expand(const char *s)
 	return out;
 }
 
-static void expect_error(const char *name, const char *origin, const char *want)
+static void
+expect_error(const char *name, const char *origin, const char *want)
 {
 	struct fz_zone *z = NULL;
 	cr_expect_lt(load(name, origin, &z), 0, "%s loaded", name);
@@ -110,13 +118,13 @@ static void expect_error(const char *name, const char *origin, const char *want)
 
 Test(file_zone, ttl_rules)
 {
-	write_file("db.ttl", "@ IN SOA ns1 admin 1 2 3 4 5\n"  /* no TTL seen yet: 3600 */
+	write_file("db.ttl", "@ IN SOA ns1 admin 1 2 3 4 5\n" /* no TTL seen yet: 3600 */
 	                     "a 60 IN A 192.0.2.1\n"
-	                     "b IN A 192.0.2.2\n"                /* the last TTL written */
+	                     "b IN A 192.0.2.2\n" /* the last TTL written */
 	                     "$TTL 120\n"
 	                     "c IN A 192.0.2.3\n"
 	                     "d 30 IN A 192.0.2.4\n"
-	                     "e IN A 192.0.2.5\n");             /* $TTL, not the last one */
+	                     "e IN A 192.0.2.5\n"); /* $TTL, not the last one */
 	struct fz_zone *z;
 	cr_assert_eq(load("db.ttl", "example.org", &z), 0, "%s", err);
 	cr_expect_eq(ttl_of(z, "example.org", 6, 0), 3600);
@@ -244,7 +252,8 @@ Test(file_zone, errors)
 	free(want);
 	write_file("db.soa-deep", "@ 300 IN SOA ns1 admin 1 2 3 4 5\n"
 	                          "www 300 IN SOA ns1 admin 1 2 3 4 5\n");
-	expect_error("db.soa-deep", "example.org", "%D/db.soa-deep:2: SOA record not at the zone apex");
+	expect_error("db.soa-deep", "example.org",
+	             "%D/db.soa-deep:2: SOA record not at the zone apex");
 	write_file("db.chaos", "@ 300 IN SOA ns1 admin 1 2 3 4 5\nwww 300 CH TXT \"x\"\n");
 	expect_error("db.chaos", "example.org", "%D/db.chaos:2: only class IN is supported");
 	write_file("db.empty", "; nothing\n");

@@ -41,8 +41,7 @@ stop(struct sx_test_server *s)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sextant exit status %d", status);
 }
 
-static struct sx_test_server *
-start(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct sx_test_server *start(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static struct sx_test_server *
 start(const char *fmt, ...)
@@ -157,7 +156,8 @@ Test(forward, query_goes_out_as_received)
 	an = sx_test_section_str(p, LDNS_SECTION_ANSWER);
 	/* The name in its case, the client's RD and DO, and our EDNS size. */
 	cr_assert(strstr(an, "\"rd=1 cd=0 ad=0 do=1 edns=1 size=1232 proto=udp "
-	                     "name=EcHo.Example.ORG.\""), "%s", an);
+	                     "name=EcHo.Example.ORG.\""),
+	          "%s", an);
 	qname = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
 	cr_assert_str_eq(qname, "EcHo.Example.ORG.");
 	cr_assert(ldns_pkt_edns(p), "the client asked with EDNS, so the answer has it");
@@ -235,9 +235,9 @@ Test(forward, failover_to_the_next_upstream)
 	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);
 	uint16_t dead = sx_up_free_port();
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u 127.0.0.1:%u {\n"
-		"\t\tpolicy sequential\n\t\tread_timeout 500ms\n\t}\n}\n",
-		dead, sx_up_port(a), sx_up_port(b));
+	        ". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u 127.0.0.1:%u {\n"
+	        "\t\tpolicy sequential\n\t\tread_timeout 500ms\n\t}\n}\n",
+	        dead, sx_up_port(a), sx_up_port(b));
 	double t0;
 
 	/* Nothing listens on the first: refused at once, the second answers. */
@@ -272,8 +272,11 @@ Test(forward, all_upstreams_down_is_servfail_with_the_reason)
 	cr_assert(strstr(out, "status: SERVFAIL"), "%s", out);
 	cr_assert(took > 3.5 && took < 5.5, "took %.2f s", took);
 	free(out);
-	cr_assert(sx_test_wait_log(s, "[ERROR] plugin/errors: 2 silent.example.org. A: read udp "
-	                              "127.0.0.1:", 2000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s,
+	                           "[ERROR] plugin/errors: 2 silent.example.org. A: read udp "
+	                           "127.0.0.1:",
+	                           2000),
+	          "%s", sx_test_log(s));
 	cr_assert(sx_test_wait_log(s, "->127.0.0.1:", 10), "%s", sx_test_log(s));
 	cr_assert(sx_test_wait_log(s, ": i/o timeout", 10), "%s", sx_test_log(s));
 	stop(s);
@@ -285,8 +288,9 @@ Test(forward, all_upstreams_down_is_servfail_with_the_reason)
 	cr_assert(strstr(out, "status: SERVFAIL"), "%s", out);
 	cr_assert_lt(now_s() - t0, 1.0);
 	free(out);
-	cr_assert(sx_test_wait_log(s, "[ERROR] plugin/errors: 2 www.example.org. A: read udp ",
-	                           2000), "%s", sx_test_log(s));
+	cr_assert(
+	        sx_test_wait_log(s, "[ERROR] plugin/errors: 2 www.example.org. A: read udp ", 2000),
+	        "%s", sx_test_log(s));
 	cr_assert(sx_test_wait_log(s, ": read: connection refused", 10), "%s", sx_test_log(s));
 	stop(s);
 	sx_up_stop(up);
@@ -296,10 +300,10 @@ Test(forward, health_checks_take_an_upstream_out_and_back)
 {
 	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n"
-		"\t\tpolicy sequential\n\t\tread_timeout 300ms\n\t\tmax_fails 1\n"
-		"\t\thealth_check 100ms\n\t}\n}\n",
-		sx_up_port(a), sx_up_port(b));
+	        ". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n"
+	        "\t\tpolicy sequential\n\t\tread_timeout 300ms\n\t\tmax_fails 1\n"
+	        "\t\thealth_check 100ms\n\t}\n}\n",
+	        sx_up_port(a), sx_up_port(b));
 	double t0;
 	bool fast = false, back = false;
 
@@ -330,8 +334,9 @@ Test(forward, max_concurrent_refuses_beyond_the_limit)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u {\n"
-		"\t\tmax_concurrent 2\n\t}\n}\n", sx_up_port(up));
+	        ". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u {\n"
+	        "\t\tmax_concurrent 2\n\t}\n}\n",
+	        sx_up_port(up));
 	ldns_pkt *p;
 
 	fire(s, "silent.example.org");
@@ -343,8 +348,11 @@ Test(forward, max_concurrent_refuses_beyond_the_limit)
 	cr_assert(p);
 	cr_assert_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(p);
-	cr_assert(sx_test_wait_log(s, "[ERROR] plugin/errors: 5 www.example.org. A: concurrent "
-	                              "queries exceeded maximum 2", 2000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s,
+	                           "[ERROR] plugin/errors: 5 www.example.org. A: concurrent "
+	                           "queries exceeded maximum 2",
+	                           2000),
+	          "%s", sx_test_log(s));
 	/* Once they gave up (2 x 2 s), there is room again. */
 	for (int i = 0; i < 60 && sx_up_count(up, "silent.example.org") < 4; i++) {
 		sleep_ms(100);
@@ -359,10 +367,10 @@ Test(forward, from_and_except_choose_the_names)
 {
 	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\terrors\n"
-		"\tforward example.org 127.0.0.1:%u {\n\t\texcept internal.example.org\n\t}\n"
-		"\tforward sub.example.net 127.0.0.1:%u {\n\t\texcept sub.example.net\n\t}\n}\n",
-		sx_up_port(a), sx_up_port(b));
+	        ". {\n\tbind 127.0.0.1\n\terrors\n"
+	        "\tforward example.org 127.0.0.1:%u {\n\t\texcept internal.example.org\n\t}\n"
+	        "\tforward sub.example.net 127.0.0.1:%u {\n\t\texcept sub.example.net\n\t}\n}\n",
+	        sx_up_port(a), sx_up_port(b));
 	ldns_pkt *p;
 
 	cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.1");
@@ -381,8 +389,11 @@ Test(forward, from_and_except_choose_the_names)
 	cr_assert_eq(sx_up_count(a, "internal"), 0);
 	cr_assert_eq(sx_up_count(b, "www.sub"), 0);
 	cr_assert_eq(sx_up_count(a, "example.com") + sx_up_count(b, "example.com"), 0);
-	cr_assert(sx_test_wait_log(s, "2 db.internal.example.org. A: plugin/forward: no next "
-	                              "plugin found", 2000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s,
+	                           "2 db.internal.example.org. A: plugin/forward: no next "
+	                           "plugin found",
+	                           2000),
+	          "%s", sx_test_log(s));
 	stop(s);
 	sx_up_stop(a);
 	sx_up_stop(b);
@@ -393,8 +404,9 @@ count_policy(const char *policy, int n, int *a_count, int *b_count)
 {
 	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n\t\tpolicy %s\n"
-		"\t}\n}\n", sx_up_port(a), sx_up_port(b), policy);
+	        ". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n\t\tpolicy %s\n"
+	        "\t}\n}\n",
+	        sx_up_port(a), sx_up_port(b), policy);
 
 	for (int i = 0; i < n; i++) {
 		ask(s, "www.example.org", 0);
@@ -430,7 +442,8 @@ Test(forward, next_and_failover_rcodes)
 	sx_up_mode(a, "refused");
 	/* next: the rcode hands the query to the next plugin, here the second forward. */
 	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n\t\tnext REFUSED\n\t}\n"
-	          "\tforward . 127.0.0.1:%u\n}\n", sx_up_port(a), sx_up_port(b));
+	          "\tforward . 127.0.0.1:%u\n}\n",
+	          sx_up_port(a), sx_up_port(b));
 	cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.2");
 	stop(s);
 	/* failover: the rcode makes the next upstream be asked. */
@@ -441,7 +454,8 @@ Test(forward, next_and_failover_rcodes)
 	stop(s);
 	/* Neither: the upstream's REFUSED is the answer. */
 	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n"
-	          "\t\tpolicy sequential\n\t}\n}\n", sx_up_port(a), sx_up_port(b));
+	          "\t\tpolicy sequential\n\t}\n}\n",
+	          sx_up_port(a), sx_up_port(b));
 	{
 		ldns_pkt *p = sx_test_query(s, "www.example.org", LDNS_RR_TYPE_A, 0, 0);
 
@@ -498,7 +512,8 @@ Test(forward, reload_with_sockets_open)
 	/* Idle sockets on both workers, then a reload frees them from the control thread. */
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 10; i++) {
-			cr_assert_str_eq(ask(s, "www.example.org", i % 2 ? SX_Q_TCP : 0), "192.0.2.1");
+			cr_assert_str_eq(ask(s, "www.example.org", i % 2 ? SX_Q_TCP : 0),
+			                 "192.0.2.1");
 		}
 		kill(sx_test_pid(s), SIGUSR1);
 		for (int i = 0; i < 1500 && reloads(s) < round + 1; i++) {
@@ -546,10 +561,10 @@ Test(forward, metrics)
 	struct sx_upstream *up = sx_up_fake(1, false);
 	uint16_t mport = sx_up_free_port(), dead = sx_up_free_port();
 	struct sx_test_server *s = start(
-		". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
-		"\tforward example.net 127.0.0.1:%u {\n\t\tmax_fails 0\n\t}\n"
-		"\tforward . 127.0.0.1:%u {\n\t\tmax_concurrent 1000\n\t}\n}\n",
-		mport, dead, sx_up_port(up));
+	        ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
+	        "\tforward example.net 127.0.0.1:%u {\n\t\tmax_fails 0\n\t}\n"
+	        "\tforward . 127.0.0.1:%u {\n\t\tmax_concurrent 1000\n\t}\n}\n",
+	        mport, dead, sx_up_port(up));
 	char want[256], *m;
 	ldns_pkt *p;
 
@@ -563,25 +578,35 @@ Test(forward, metrics)
 	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_SERVFAIL);
 	ldns_pkt_free(p);
 	m = scrape(mport);
-	snprintf(want, sizeof(want), "coredns_proxy_request_duration_seconds_count{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",rcode=\"NOERROR\"} 3\n", sx_up_port(up));
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_request_duration_seconds_count{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",rcode=\"NOERROR\"} 3\n",
+	         sx_up_port(up));
 	cr_assert(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want), "coredns_proxy_request_duration_seconds_count{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",rcode=\"NXDOMAIN\"} 1\n", sx_up_port(up));
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_request_duration_seconds_count{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",rcode=\"NXDOMAIN\"} 1\n",
+	         sx_up_port(up));
 	cr_assert(strstr(m, want), "%s", m);
 	cr_assert(strstr(m, "# TYPE coredns_proxy_request_duration_seconds histogram\n"), "%s", m);
 	/* Three UDP queries on two workers: at least one socket came from the cache. */
-	snprintf(want, sizeof(want), "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"tcp\"} 1\n", sx_up_port(up));
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_misses_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"tcp\"} 1\n",
+	         sx_up_port(up));
 	cr_assert(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want), "coredns_proxy_conn_cache_hits_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} ", sx_up_port(up));
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_hits_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} ",
+	         sx_up_port(up));
 	cr_assert(strstr(m, want), "%s", m);
 	/* The refused upstream: no reply, so no latency, but two sockets opened. */
 	snprintf(want, sizeof(want), "to=\"127.0.0.1:%u\",rcode=", dead);
 	cr_assert_not(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want), "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} 2\n", dead);
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_misses_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} 2\n",
+	         dead);
 	cr_assert(strstr(m, want), "%s", m);
 	/* The process-wide counters appear once, although there are two instances. */
 	cr_assert(strstr(m, "\ncoredns_forward_max_concurrent_rejects_total 0\n"), "%s", m);

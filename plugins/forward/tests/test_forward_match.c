@@ -7,10 +7,9 @@
 
 /* "Www.Example.org. A IN", ID 0x1234, RD, with our OPT. */
 static const uint8_t query[] = {
-	0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
-	3, 'W', 'w', 'w', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0,
-	0, 1, 0, 1,
-	0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0,
+	0x12, 0x34, 0x01, 0x00, 0,   1,   0,    0,    0,   0, 0,   1,   3,   'W', 'w',
+	'w',  7,    'E',  'x',  'a', 'm', 'p',  'l',  'e', 3, 'o', 'r', 'g', 0,   0,
+	1,    0,    1,    0,    0,   41,  0x04, 0xd0, 0,   0, 0,   0,   0,   0,
 };
 
 /* The matching answer header and question: flags QR RD RA, one question, one answer. */
@@ -18,10 +17,10 @@ static size_t
 reply(uint8_t *r)
 {
 	static const uint8_t base[] = {
-		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
-		3, 'w', 'W', 'W', 7, 'e', 'x', 'A', 'M', 'P', 'L', 'E', 3, 'O', 'R', 'G', 0,
-		0, 1, 0, 1,
-		0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 192, 0, 2, 1,
+		0x12, 0x34, 0x81, 0x80, 0,   1,   0,   1,    0,   0,   0,   0, 3,
+		'w',  'W',  'W',  7,    'e', 'x', 'A', 'M',  'P', 'L', 'E', 3, 'O',
+		'R',  'G',  0,    0,    1,   0,   1,   0xc0, 12,  0,   1,   0, 1,
+		0,    0,    0,    30,   0,   4,   192, 0,    2,   1,
 	};
 
 	memcpy(r, base, sizeof(base));

@@ -203,12 +203,13 @@ Test(forward_setup, upstream_forms)
 	char err[1024];
 	int rc;
 	struct sx_config *cfg = parse(
-		". {\n forward Example.ORG 127.0.0.1:5353 [::1]:54 dns://127.0.0.2 ::1 "
-		"tls://127.0.0.3 tls://[::1] resolv.conf\n}\n", err, sizeof(err), &rc);
+	        ". {\n forward Example.ORG 127.0.0.1:5353 [::1]:54 dns://127.0.0.2 ::1 "
+	        "tls://127.0.0.3 tls://[::1] resolv.conf\n}\n",
+	        err, sizeof(err), &rc);
 	struct fwd *f;
 	static const char *const names[] = {
-		"127.0.0.1:5353", "[::1]:54", "127.0.0.2:53", "[::1]:53", "127.0.0.3:853",
-		"[::1]:853", "127.0.0.53:53", "[::1]:53",
+		"127.0.0.1:5353", "[::1]:54",  "127.0.0.2:53",  "[::1]:53",
+		"127.0.0.3:853",  "[::1]:853", "127.0.0.53:53", "[::1]:53",
 	};
 
 	cr_assert_eq(rc, 0, "%s", err);
@@ -228,10 +229,11 @@ Test(forward_setup, options)
 	char err[1024];
 	int rc;
 	struct sx_config *cfg = parse(
-		". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
-		"  expire 1m\n  max_fails 5\n  policy round_robin\n  health_check 250ms\n"
-		"  max_concurrent 7\n  next nxdomain SERVFAIL\n  failover REFUSED\n }\n"
-		" forward 2001:db8::/30 127.0.0.2\n}\n", err, sizeof(err), &rc);
+	        ". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
+	        "  expire 1m\n  max_fails 5\n  policy round_robin\n  health_check 250ms\n"
+	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  failover REFUSED\n }\n"
+	        " forward 2001:db8::/30 127.0.0.2\n}\n",
+	        err, sizeof(err), &rc);
 	struct fwd *f;
 
 	cr_assert_eq(rc, 0, "%s", err);

@@ -9,17 +9,16 @@
 #include "harness.h"
 #include "upstream.h"
 
-static const char zone[] =
-	"$ORIGIN example.test.\n"
-	"$TTL 300\n"
-	"@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n"
-	"@ IN NS ns1\n"
-	"ns1 IN A 192.0.2.53\n"
-	"www IN A 192.0.2.80\n"
-	"www IN AAAA 2001:db8::80\n"
-	"alias IN CNAME www\n"
-	"@ IN MX 10 mail\n"
-	"mail IN A 192.0.2.25\n";
+static const char zone[] = "$ORIGIN example.test.\n"
+                           "$TTL 300\n"
+                           "@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n"
+                           "@ IN NS ns1\n"
+                           "ns1 IN A 192.0.2.53\n"
+                           "www IN A 192.0.2.80\n"
+                           "www IN AAAA 2001:db8::80\n"
+                           "alias IN CNAME www\n"
+                           "@ IN MX 10 mail\n"
+                           "mail IN A 192.0.2.25\n";
 
 /* Stop the server and check it exited cleanly (under ASan: no leak, no error either). */
 static void
@@ -77,7 +76,8 @@ Test(forward_upstreams, knot_answers_pass_through)
 	cr_assert_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	an = sx_test_section_str(p, LDNS_SECTION_AUTHORITY);
 	cr_assert(strstr(an, "example.test.\t60\tIN\tSOA\tns1.example.test. "
-	                     "hostmaster.example.test. 7 3600 600 86400 60"), "%s", an);
+	                     "hostmaster.example.test. 7 3600 600 86400 60"),
+	          "%s", an);
 	free(an);
 	ldns_pkt_free(p);
 
@@ -142,15 +142,20 @@ Test(forward_upstreams, dns_over_tls)
 	stop(s);
 
 	/* The wrong name: the handshake fails, SERVFAIL, and the errors line says why. */
-	snprintf(opts, sizeof(opts), "\t\ttls %s\n\t\ttls_servername other.test\n"
-	         "\t\tread_timeout 500ms\n", sx_up_ca(up));
+	snprintf(opts, sizeof(opts),
+	         "\t\ttls %s\n\t\ttls_servername other.test\n"
+	         "\t\tread_timeout 500ms\n",
+	         sx_up_ca(up));
 	s = start_to(to, opts);
 	p = sx_test_query(s, "bad.example.org", LDNS_RR_TYPE_A, 0, 0);
 	cr_assert(p);
 	cr_assert_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
 	ldns_pkt_free(p);
-	cr_assert(sx_test_wait_log(s, "[ERROR] plugin/errors: 2 bad.example.org. A: tls handshake "
-	                              "with 127.0.0.1:", 2000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s,
+	                           "[ERROR] plugin/errors: 2 bad.example.org. A: tls handshake "
+	                           "with 127.0.0.1:",
+	                           2000),
+	          "%s", sx_test_log(s));
 	cr_assert(sx_test_wait_log(s, "certificate verify failed", 10), "%s", sx_test_log(s));
 	cr_assert_eq(sx_up_count(up, "bad.example.org"), 0);
 	stop(s);

@@ -11,8 +11,9 @@
 
 Test(health, answers_ok_and_probes_itself)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0\n\tprometheus 127.0.0.1:0\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL,
+	        ". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0\n\tprometheus 127.0.0.1:0\n\twhoami\n}\n");
 	uint16_t hp = (uint16_t)sx_test_log_number(s, "serving /health on port ");
 	uint16_t mp = (uint16_t)sx_test_log_number(s, "serving /metrics on port ");
 	long status;
@@ -32,9 +33,9 @@ Test(health, answers_ok_and_probes_itself)
 
 Test(health, lameduck_keeps_serving_then_stops)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0 {\n\t\tlameduck 1s\n\t}\n"
-		"\tready 127.0.0.1:0\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0 {\n\t\tlameduck 1s\n\t}\n"
+	              "\tready 127.0.0.1:0\n\twhoami\n}\n");
 	uint16_t hp = (uint16_t)sx_test_log_number(s, "serving /health on port ");
 	uint16_t rp = (uint16_t)sx_test_log_number(s, "serving /ready on port ");
 	long status;
@@ -42,7 +43,8 @@ Test(health, lameduck_keeps_serving_then_stops)
 	ldns_pkt *p;
 
 	kill(sx_test_pid(s), SIGTERM);
-	cr_assert(sx_test_wait_log(s, "Going into lameduck mode for 1s", 2000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s, "Going into lameduck mode for 1s", 2000), "%s",
+	          sx_test_log(s));
 	/* During lameduck: DNS and /health answer, /ready says it is going away. */
 	p = sx_test_query(s, "still.example", LDNS_RR_TYPE_A, 0, 0);
 	cr_assert(p, "DNS answered during lameduck");

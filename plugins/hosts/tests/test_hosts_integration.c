@@ -8,14 +8,16 @@
 
 #include "harness.h"
 
-static char *answer_of(ldns_pkt *p)
+static char *
+answer_of(ldns_pkt *p)
 {
 	cr_assert(p, "no reply");
 	return sx_test_section_str(p, LDNS_SECTION_ANSWER);
 }
 
-static void expect_answer(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                          int flags, const char *want)
+static void
+expect_answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
+              const char *want)
 {
 	ldns_pkt *p = sx_test_query(s, name, type, flags, 0);
 	char *got = answer_of(p);
@@ -44,7 +46,8 @@ Test(hosts_integration, file_and_inline_over_udp_and_tcp)
 		              "1.0.0.10.in-addr.arpa.\t300\tIN\tPTR\tweb.example.org.");
 	}
 	char *out = sx_test_dig(s, "-x 10.0.0.2 +tcp");
-	cr_expect(strstr(out, "2.0.0.10.in-addr.arpa.\t300\tIN\tPTR\tinline.example.org."), "%s", out);
+	cr_expect(strstr(out, "2.0.0.10.in-addr.arpa.\t300\tIN\tPTR\tinline.example.org."), "%s",
+	          out);
 	free(out);
 	out = sx_test_dig(s, "web.example.org MX");
 	cr_expect(strstr(out, "status: NOERROR"), "%s", out);
@@ -58,7 +61,8 @@ Test(hosts_integration, file_and_inline_over_udp_and_tcp)
 }
 
 /* Poll until @name/A answers @want (the reload interval is 1 s). */
-static bool wait_answer(struct sx_test_server *s, const char *name, const char *want, int ms)
+static bool
+wait_answer(struct sx_test_server *s, const char *name, const char *want, int ms)
 {
 	for (int waited = 0; waited <= ms; waited += 100) {
 		ldns_pkt *p = sx_test_query(s, name, LDNS_RR_TYPE_A, 0, 0);
@@ -81,7 +85,8 @@ Test(hosts_integration, reload_on_change)
 	struct sx_test_server *s = sx_test_prepare();
 	sx_test_write(s, "hosts", "10.0.0.1 a.example.org\n");
 	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\thosts %DIR%/hosts {\n\t\treload 1s\n\t}\n}\n");
-	expect_answer(s, "a.example.org", LDNS_RR_TYPE_A, 0, "a.example.org.\t3600\tIN\tA\t10.0.0.1");
+	expect_answer(s, "a.example.org", LDNS_RR_TYPE_A, 0,
+	              "a.example.org.\t3600\tIN\tA\t10.0.0.1");
 	sx_test_write(s, "hosts", "10.0.0.7 a.example.org\n10.0.0.8 b.example.org\n");
 	cr_assert(wait_answer(s, "a.example.org", "a.example.org.\t3600\tIN\tA\t10.0.0.7", 5000),
 	          "the new file was not served:\n%s", sx_test_log(s));
@@ -92,7 +97,8 @@ Test(hosts_integration, reload_on_change)
 	snprintf(path, sizeof(path), "%s/hosts", sx_test_dir(s));
 	cr_assert_eq(unlink(path), 0);
 	usleep(1500 * 1000);
-	expect_answer(s, "b.example.org", LDNS_RR_TYPE_A, 0, "b.example.org.\t3600\tIN\tA\t10.0.0.8");
+	expect_answer(s, "b.example.org", LDNS_RR_TYPE_A, 0,
+	              "b.example.org.\t3600\tIN\tA\t10.0.0.8");
 	sx_test_stop(s);
 }
 
@@ -102,8 +108,10 @@ Test(hosts_integration, reload_zero_keeps_first_read)
 	sx_test_write(s, "hosts", "10.0.0.1 a.example.org\n");
 	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\thosts hosts {\n\t\treload 0\n\t}\n}\n");
 	sx_test_write(s, "hosts", "10.0.0.2 a.example.org\n");
-	cr_expect_not(wait_answer(s, "a.example.org", "a.example.org.\t3600\tIN\tA\t10.0.0.2", 1500));
-	expect_answer(s, "a.example.org", LDNS_RR_TYPE_A, 0, "a.example.org.\t3600\tIN\tA\t10.0.0.1");
+	cr_expect_not(
+	        wait_answer(s, "a.example.org", "a.example.org.\t3600\tIN\tA\t10.0.0.2", 1500));
+	expect_answer(s, "a.example.org", LDNS_RR_TYPE_A, 0,
+	              "a.example.org.\t3600\tIN\tA\t10.0.0.1");
 	sx_test_stop(s);
 }
 
@@ -152,7 +160,8 @@ Test(hosts_integration, bad_option_fails_the_check)
 	sx_test_write(s, "Corefile", ".:53 {\n\thosts {\n\t\tttl 99999\n\t}\n}\n");
 	int st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s", out);
-	cr_expect(strstr(out, "Corefile:3: plugin/hosts: ttl must be in range [1, 65535], not '99999'"),
+	cr_expect(strstr(out,
+	                 "Corefile:3: plugin/hosts: ttl must be in range [1, 65535], not '99999'"),
 	          "%s", out);
 	free(out);
 	sx_test_stop(s);

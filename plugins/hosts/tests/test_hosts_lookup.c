@@ -13,18 +13,17 @@
 
 extern const struct sx_plugin sx_plugin_hosts;
 
-static const char hosts_file[] =
-	"# comment line\n"
-	"127.0.0.1 localhost localhost.domain\n"
-	"::1 localhost localhost.domain\n"
-	"10.0.0.1 example.org www.example.org # trailing comment\n"
-	"::FFFF:10.0.0.2 example.com\n"
-	"fe80::1%eth0 link.example.org\n"
-	"10.0.0.3\n"
-	"not-an-address bogus.example.org\n"
-	"10.0.0.9\tTabbed.Example.ORG\n"
-	"192.168.1.10 *.wild.example.org\n"
-	"192.168.1.11 a.wild.example.org\n";
+static const char hosts_file[] = "# comment line\n"
+                                 "127.0.0.1 localhost localhost.domain\n"
+                                 "::1 localhost localhost.domain\n"
+                                 "10.0.0.1 example.org www.example.org # trailing comment\n"
+                                 "::FFFF:10.0.0.2 example.com\n"
+                                 "fe80::1%eth0 link.example.org\n"
+                                 "10.0.0.3\n"
+                                 "not-an-address bogus.example.org\n"
+                                 "10.0.0.9\tTabbed.Example.ORG\n"
+                                 "192.168.1.10 *.wild.example.org\n"
+                                 "192.168.1.11 a.wild.example.org\n";
 
 /* A hosts instance set up from @corefile, with its table built from @file and the inline lines. */
 struct fx {
@@ -41,7 +40,8 @@ struct fx {
 
 static struct fx fx;
 
-static void fx_setup(const char *corefile, const char *file)
+static void
+fx_setup(const char *corefile, const char *file)
 {
 	char err[512];
 	memset(&fx, 0, sizeof(fx));
@@ -60,7 +60,8 @@ static void fx_setup(const char *corefile, const char *file)
 	}
 }
 
-static void fx_teardown(void)
+static void
+fx_teardown(void)
 {
 	if (fx.reply != NULL) {
 		ldns_pkt_free(fx.reply);
@@ -70,7 +71,8 @@ static void fx_teardown(void)
 }
 
 /* Ask @name/@type; @return the verdict, the reply (if any) in fx.reply. */
-static enum sx_verdict ask(const char *name, ldns_rr_type type)
+static enum sx_verdict
+ask(const char *name, ldns_rr_type type)
 {
 	ldns_pkt *query = NULL;
 	uint8_t *wire = NULL;
@@ -97,7 +99,8 @@ static enum sx_verdict ask(const char *name, ldns_rr_type type)
 	return v;
 }
 
-static void expect_answer(const char *want)
+static void
+expect_answer(const char *want)
 {
 	char *got = sx_test_section_str(fx.reply, LDNS_SECTION_ANSWER);
 	cr_expect_str_eq(got, want);
@@ -139,8 +142,10 @@ Test(hosts_lookup, ptr_for_every_name, .fini = fx_teardown)
 	cr_expect(ldns_pkt_aa(fx.reply));
 	expect_answer("1.0.0.127.in-addr.arpa.\t3600\tIN\tPTR\tlocalhost.\n"
 	              "1.0.0.127.in-addr.arpa.\t3600\tIN\tPTR\tlocalhost.domain.");
-	cr_assert_eq(ask("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
-	                 LDNS_RR_TYPE_PTR), SX_DONE);
+	cr_assert_eq(
+	        ask("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	            LDNS_RR_TYPE_PTR),
+	        SX_DONE);
 	cr_expect_eq(ldns_pkt_ancount(fx.reply), 2);
 	/* An address nobody has, or a name that is no reverse name, is left to the next plugin. */
 	cr_expect_eq(ask("5.0.0.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), SX_NEXT);
@@ -230,8 +235,9 @@ Test(hosts_lookup, outside_zones_goes_next, .fini = fx_teardown)
 
 Test(hosts_lookup, inline_lines_after_the_file, .fini = fx_teardown)
 {
-	fx_setup(".:53 {\n hosts {\n  10.0.0.5 example.org\n  10.0.0.1 example.org\n  ttl 42\n }\n}\n",
-	         hosts_file);
+	fx_setup(
+	        ".:53 {\n hosts {\n  10.0.0.5 example.org\n  10.0.0.1 example.org\n  ttl 42\n }\n}\n",
+	        hosts_file);
 	cr_assert_eq(ask("example.org.", LDNS_RR_TYPE_A), SX_DONE);
 	/* File first, then inline; the pair already in the file is not repeated. */
 	expect_answer("example.org.\t42\tIN\tA\t10.0.0.1\nexample.org.\t42\tIN\tA\t10.0.0.5");
@@ -279,7 +285,8 @@ Test(hosts_lookup, truncated_over_udp, .fini = fx_teardown)
 	ldns_pkt *query = NULL;
 	uint8_t *wire = NULL;
 	size_t len = 0;
-	ldns_pkt_query_new_frm_str(&query, "many.example.org.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0);
+	ldns_pkt_query_new_frm_str(&query, "many.example.org.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+	                           0);
 	cr_assert_eq(ldns_pkt2wire(&wire, query, &len), LDNS_STATUS_OK);
 	memcpy(fx.qw, wire, len);
 	free(wire);

@@ -20,7 +20,8 @@ static const struct setup_case cases[] = {
 	{ ".:53 {\n hosts {\n  10.0.0.1 example.org\n  fallthrough\n }\n}\n", NULL },
 	{ ".:53 {\n hosts {\n  ttl 1\n  reload 0\n  no_reverse\n }\n}\n", NULL },
 	{ ".:53 {\n hosts {\n  ttl 65535\n  reload 1m30s\n }\n}\n", NULL },
-	{ ".:53 {\n hosts {\n  fallthrough in-addr.arpa\n  fallthrough_unsupported\n }\n}\n", NULL },
+	{ ".:53 {\n hosts {\n  fallthrough in-addr.arpa\n  fallthrough_unsupported\n }\n}\n",
+	  NULL },
 	/* Several inline lines, even the same line twice, are all host lines. */
 	{ ".:53 {\n hosts {\n  10.0.0.1 a.org\n  10.0.0.1 a.org\n  ::1 b.org\n }\n}\n", NULL },
 	{ ".:53 {\n hosts {\n  ttl 99999\n }\n}\n",
@@ -45,7 +46,8 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/hosts: this plugin can only be used once per Server Block" },
 };
 
-static struct sx_config *parse(const char *corefile, char *err, size_t errlen, int *rc)
+static struct sx_config *
+parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
 	struct sx_config *cfg = NULL;
 	err[0] = '\0';
@@ -53,7 +55,8 @@ static struct sx_config *parse(const char *corefile, char *err, size_t errlen, i
 	return cfg;
 }
 
-static struct hosts *instance(struct sx_config *cfg)
+static struct hosts *
+instance(struct sx_config *cfg)
 {
 	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
 		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_hosts) {
@@ -140,7 +143,8 @@ Test(hosts_setup, absolute_path_kept)
 {
 	char err[512];
 	int rc;
-	struct sx_config *cfg = parse(".:53 {\n hosts /etc/other-hosts\n}\n", err, sizeof(err), &rc);
+	struct sx_config *cfg = parse(".:53 {\n hosts /etc/other-hosts\n}\n", err, sizeof(err),
+	                              &rc);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(instance(cfg)->path, "/etc/other-hosts");
 	sx_config_free(cfg);

@@ -26,7 +26,8 @@ struct opts {
 	const char *only; /* `namespaces` */
 };
 
-static void zones_set(struct sx_zones *zs, const char *const *names)
+static void
+zones_set(struct sx_zones *zs, const char *const *names)
 {
 	size_t n = 0;
 
@@ -43,7 +44,8 @@ static void zones_set(struct sx_zones *zs, const char *const *names)
 	}
 }
 
-static json_t *fixture(void)
+static json_t *
+fixture(void)
 {
 	const char *root = getenv("SX_SOURCE_ROOT");
 	char path[4096];
@@ -56,7 +58,8 @@ static json_t *fixture(void)
 	return j;
 }
 
-static enum k8s_kind kind_of(json_t *o)
+static enum k8s_kind
+kind_of(json_t *o)
 {
 	const char *k = json_string_value(json_object_get(o, "kind"));
 
@@ -74,7 +77,8 @@ static enum k8s_kind kind_of(json_t *o)
 }
 
 /* A plugin instance as setup and start leave it, fed from the fixture. */
-static void start(struct opts o)
+static void
+start(struct opts o)
 {
 	static const char *const zones[] = { "cluster.local.", "in-addr.arpa.", "ip6.arpa.", NULL };
 	struct k8s_store_opts so = { .endpoint_pod_names = o.pod_names };
@@ -112,11 +116,13 @@ static void start(struct opts o)
 	cr_assert_eq(k8s_store_new(&K.st, &so), 0);
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		k8s_store_relist_begin(K.st, (enum k8s_kind)k);
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			char err[256] = "";
 			if (kind_of(it) == (enum k8s_kind)k) {
-				cr_assert_eq(k8s_store_apply(K.st, k, K8S_ADDED, it, err, sizeof(err)), 0,
-				             "%s", err);
+				cr_assert_eq(
+				        k8s_store_apply(K.st, k, K8S_ADDED, it, err, sizeof(err)),
+				        0, "%s", err);
 			}
 		}
 		if (!o.unsynced) {
@@ -127,12 +133,14 @@ static void start(struct opts o)
 	K.st->serial = 1234;
 }
 
-static void init(void)
+static void
+init(void)
 {
 	rcu_register_thread();
 }
 
-static void fini(void)
+static void
+fini(void)
 {
 	k8s_store_free(K.st);
 	sx_zones_fini(&K.zones);
@@ -148,7 +156,8 @@ struct reply {
 };
 
 /* Ask the plugin @name/@type the way a worker does, and decode its reply with ldns. */
-static struct reply ask_class(const char *name, ldns_rr_type type, ldns_rr_class cls)
+static struct reply
+ask_class(const char *name, ldns_rr_type type, ldns_rr_class cls)
 {
 	ldns_pkt *qp = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, cls, LDNS_RD);
 	static uint8_t buf[65535];
@@ -177,13 +186,15 @@ static struct reply ask_class(const char *name, ldns_rr_type type, ldns_rr_class
 	return r;
 }
 
-static struct reply ask(const char *name, ldns_rr_type type)
+static struct reply
+ask(const char *name, ldns_rr_type type)
 {
 	return ask_class(name, type, LDNS_RR_CLASS_IN);
 }
 
 /* One record in presentation form, single-spaced, no final newline. */
-static char *rr_str(const ldns_rr *rr)
+static char *
+rr_str(const ldns_rr *rr)
 {
 	char *s = ldns_rr2str(rr), *o = s;
 
@@ -198,7 +209,8 @@ static char *rr_str(const ldns_rr *rr)
 }
 
 /* Section @sec of @p holds exactly the records given (in order), NULL-terminated. */
-static void section_is(const ldns_pkt *p, ldns_pkt_section sec, ...)
+static void
+section_is(const ldns_pkt *p, ldns_pkt_section sec, ...)
 {
 	ldns_rr_list *l = ldns_pkt_get_section_clone(p, sec);
 	const char *want;
@@ -222,13 +234,16 @@ static void section_is(const ldns_pkt *p, ldns_pkt_section sec, ...)
 	ldns_rr_list_deep_free(l);
 }
 
-#define SOA "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. " \
+#define SOA                                                                        \
+	"cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. " \
 	"1234 7200 1800 86400 5"
-#define REV_SOA "in-addr.arpa. 5 IN SOA ns.dns.in-addr.arpa. hostmaster.in-addr.arpa. " \
+#define REV_SOA                                                                 \
+	"in-addr.arpa. 5 IN SOA ns.dns.in-addr.arpa. hostmaster.in-addr.arpa. " \
 	"1234 7200 1800 86400 5"
 
 /* A positive answer: NOERROR, aa, qr, rd copied, no ra, no authority. */
-static void positive(struct reply r)
+static void
+positive(struct reply r)
 {
 	cr_assert_eq(r.v, SX_DONE);
 	cr_assert_eq(ldns_pkt_get_rcode(r.p), LDNS_RCODE_NOERROR);
@@ -241,7 +256,8 @@ static void positive(struct reply r)
 }
 
 /* A negative answer with @rcode: nothing in answer, the zone's SOA in authority, aa. */
-static void negative(struct reply r, ldns_pkt_rcode rcode, const char *soa)
+static void
+negative(struct reply r, ldns_pkt_rcode rcode, const char *soa)
 {
 	cr_assert_eq(r.v, SX_DONE);
 	cr_assert_eq(ldns_pkt_get_rcode(r.p), rcode, "rcode %d", ldns_pkt_get_rcode(r.p));
@@ -251,7 +267,8 @@ static void negative(struct reply r, ldns_pkt_rcode rcode, const char *soa)
 	section_is(r.p, LDNS_SECTION_ADDITIONAL, NULL);
 }
 
-static void nodata(const char *name, ldns_rr_type type)
+static void
+nodata(const char *name, ldns_rr_type type)
 {
 	struct reply r = ask(name, type);
 
@@ -259,7 +276,8 @@ static void nodata(const char *name, ldns_rr_type type)
 	ldns_pkt_free(r.p);
 }
 
-static void nxdomain(const char *name, ldns_rr_type type)
+static void
+nxdomain(const char *name, ldns_rr_type type)
 {
 	struct reply r = ask(name, type);
 
@@ -268,7 +286,8 @@ static void nxdomain(const char *name, ldns_rr_type type)
 }
 
 /* @name/@type answers exactly the records given, nothing in additional. */
-static void answers(const char *name, ldns_rr_type type, ...)
+static void
+answers(const char *name, ldns_rr_type type, ...)
 {
 	struct reply r = ask(name, type);
 	ldns_rr_list *l = ldns_pkt_answer(r.p);
@@ -392,7 +411,8 @@ Test(answer, endpoint_pod_names)
 }
 
 /* SRV answer and additional section. */
-static void srv_is(const char *name, const char *const *ans, const char *const *add)
+static void
+srv_is(const char *name, const char *const *ans, const char *const *add)
 {
 	struct reply r = ask(name, LDNS_RR_TYPE_SRV);
 	ldns_rr_list *a = ldns_pkt_answer(r.p), *x = ldns_pkt_additional(r.p);
@@ -406,7 +426,8 @@ static void srv_is(const char *name, const char *const *ans, const char *const *
 		cr_assert_str_eq(got, ans[i]);
 		free(got);
 	}
-	cr_assert_eq(i, ldns_rr_list_rr_count(a), "%s: %zu answers", name, ldns_rr_list_rr_count(a));
+	cr_assert_eq(i, ldns_rr_list_rr_count(a), "%s: %zu answers", name,
+	             ldns_rr_list_rr_count(a));
 	for (i = 0; add[i] != NULL; i++) {
 		char *got;
 		cr_assert(i < ldns_rr_list_rr_count(x), "%s: missing %s", name, add[i]);
@@ -419,8 +440,16 @@ static void srv_is(const char *name, const char *const *ans, const char *const *
 	ldns_pkt_free(r.p);
 }
 
-#define L(...) (const char *const[]){ __VA_ARGS__, NULL }
-#define NONE (const char *const[]){ NULL }
+#define L(...)                    \
+	(const char *const[])     \
+	{                         \
+		__VA_ARGS__, NULL \
+	}
+#define NONE                  \
+	(const char *const[]) \
+	{                     \
+		NULL          \
+	}
 
 Test(answer, srv_clusterip)
 {
@@ -588,7 +617,8 @@ Test(answer, ptr)
 	answers("2.0.0.0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa.",
 	        LDNS_RR_TYPE_PTR,
 	        "2.0.0.0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa. 5 IN PTR "
-	        "svc-dual.testns.svc.cluster.local.", NULL);
+	        "svc-dual.testns.svc.cluster.local.",
+	        NULL);
 
 	struct reply r = ask("9.9.9.10.in-addr.arpa.", LDNS_RR_TYPE_PTR);
 	negative(r, LDNS_RCODE_NXDOMAIN, REV_SOA);
@@ -634,8 +664,10 @@ Test(answer, apex_soa_ns)
 {
 	start((struct opts){ 0 });
 	answers("cluster.local.", LDNS_RR_TYPE_SOA, SOA, NULL);
-	answers("Cluster.Local.", LDNS_RR_TYPE_SOA, "Cluster.Local. 5 IN SOA ns.dns.Cluster.Local. "
-	        "hostmaster.Cluster.Local. 1234 7200 1800 86400 5", NULL);
+	answers("Cluster.Local.", LDNS_RR_TYPE_SOA,
+	        "Cluster.Local. 5 IN SOA ns.dns.Cluster.Local. "
+	        "hostmaster.Cluster.Local. 1234 7200 1800 86400 5",
+	        NULL);
 	nodata("svc1.testns.svc.cluster.local.", LDNS_RR_TYPE_SOA);
 	nodata("nope.testns.svc.cluster.local.", LDNS_RR_TYPE_SOA); /* SOA never says NXDOMAIN */
 
@@ -656,8 +688,10 @@ Test(answer, apex_soa_ns)
 Test(answer, soa_ttl_is_capped)
 {
 	start((struct opts){ .ttl = 3600 });
-	answers("cluster.local.", LDNS_RR_TYPE_SOA, "cluster.local. 300 IN SOA ns.dns.cluster.local. "
-	        "hostmaster.cluster.local. 1234 7200 1800 86400 3600", NULL);
+	answers("cluster.local.", LDNS_RR_TYPE_SOA,
+	        "cluster.local. 300 IN SOA ns.dns.cluster.local. "
+	        "hostmaster.cluster.local. 1234 7200 1800 86400 3600",
+	        NULL);
 }
 
 Test(answer, names_that_exist_without_records)
@@ -756,8 +790,9 @@ Test(answer, noendpoints)
 Test(answer, udp_truncation)
 {
 	start((struct opts){ 0 });
-	ldns_pkt *qp = ldns_pkt_query_new(ldns_dname_new_frm_str(
-		"hdls-multi.testns.svc.cluster.local."), LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, LDNS_RD);
+	ldns_pkt *qp = ldns_pkt_query_new(
+	        ldns_dname_new_frm_str("hdls-multi.testns.svc.cluster.local."), LDNS_RR_TYPE_SRV,
+	        LDNS_RR_CLASS_IN, LDNS_RD);
 	uint8_t buf[512], lname[SX_DNAME_MAX], *w;
 	struct sx_query q;
 	struct sx_msg m;
@@ -783,7 +818,8 @@ Test(answer, udp_truncation)
 }
 
 /* k8s_answer() with a chain: a target outside the zone is handed back, nothing written. */
-static enum sx_verdict ask_chain(const char *name, struct k8s_chain *ch, struct sx_msg *m)
+static enum sx_verdict
+ask_chain(const char *name, struct k8s_chain *ch, struct sx_msg *m)
 {
 	static uint8_t buf[4096];
 	ldns_pkt *qp = ldns_pkt_query_new(ldns_dname_new_frm_str(name), LDNS_RR_TYPE_A,

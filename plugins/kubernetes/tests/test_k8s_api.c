@@ -23,26 +23,27 @@
  * then waits for conditions with deadlines: the machine may be loaded.
  */
 
-#define A LDNS_RR_TYPE_A
-#define AAAA LDNS_RR_TYPE_AAAA
-#define SRV LDNS_RR_TYPE_SRV
-#define PTR LDNS_RR_TYPE_PTR
-#define TXT LDNS_RR_TYPE_TXT
+#define A     LDNS_RR_TYPE_A
+#define AAAA  LDNS_RR_TYPE_AAAA
+#define SRV   LDNS_RR_TYPE_SRV
+#define PTR   LDNS_RR_TYPE_PTR
+#define TXT   LDNS_RR_TYPE_TXT
 #define CNAME LDNS_RR_TYPE_CNAME
-#define SOA LDNS_RR_TYPE_SOA
-#define NS LDNS_RR_TYPE_NS
+#define SOA   LDNS_RR_TYPE_SOA
+#define NS    LDNS_RR_TYPE_NS
 
-#define NOERROR LDNS_RCODE_NOERROR
+#define NOERROR  LDNS_RCODE_NOERROR
 #define NXDOMAIN LDNS_RCODE_NXDOMAIN
 #define SERVFAIL LDNS_RCODE_SERVFAIL
 
-#define SYNCED "[INFO] plugin/kubernetes: synced "
+#define SYNCED       "[INFO] plugin/kubernetes: synced "
 #define BASIC_SYNCED SYNCED "7 services, 7 endpoint slices (10 endpoints), 3 namespaces in "
-#define ZONE_SOA "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. hostmaster.cluster.local. "
-#define REV4_SOA "in-addr.arpa.\t5\tIN\tSOA\tns.dns.in-addr.arpa. hostmaster.in-addr.arpa. "
-#define REV6_SOA "ip6.arpa.\t5\tIN\tSOA\tns.dns.ip6.arpa. hostmaster.ip6.arpa. "
+#define ZONE_SOA     "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. hostmaster.cluster.local. "
+#define REV4_SOA     "in-addr.arpa.\t5\tIN\tSOA\tns.dns.in-addr.arpa. hostmaster.in-addr.arpa. "
+#define REV6_SOA     "ip6.arpa.\t5\tIN\tSOA\tns.dns.ip6.arpa. hostmaster.ip6.arpa. "
 
-static double now_ms(void)
+static double
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -50,7 +51,8 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void sleep_ms(int ms)
+static void
+sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
@@ -60,7 +62,8 @@ static void sleep_ms(int ms)
 /* ---- starting things ---- */
 
 /* The plugin's block: @conn says how to reach the API server; pods insecure. */
-static struct sx_test_server *start_sx(struct sx_test_server *s, const char *conn)
+static struct sx_test_server *
+start_sx(struct sx_test_server *s, const char *conn)
 {
 	char corefile[4096];
 
@@ -72,12 +75,14 @@ static struct sx_test_server *start_sx(struct sx_test_server *s, const char *con
 	         "%s"
 	         "\t\tpods insecure\n"
 	         "\t}\n"
-	         "}\n", conn);
+	         "}\n",
+	         conn);
 	return sx_test_start(s, corefile);
 }
 
 /* `endpoint` and `tls` lines for @f (client certificate, key and the fake's CA). */
-static void endpoint_conn(char *out, size_t size, struct sx_fakeapi *f)
+static void
+endpoint_conn(char *out, size_t size, struct sx_fakeapi *f)
 {
 	char crt[400], key[400];
 
@@ -87,7 +92,8 @@ static void endpoint_conn(char *out, size_t size, struct sx_fakeapi *f)
 	         sx_fakeapi_cert(f, "ca.crt"));
 }
 
-static void wait_synced(struct sx_test_server *s, struct sx_fakeapi *f)
+static void
+wait_synced(struct sx_test_server *s, struct sx_fakeapi *f)
 {
 	char *flog;
 
@@ -101,7 +107,8 @@ static void wait_synced(struct sx_test_server *s, struct sx_fakeapi *f)
 }
 
 /* basic.json over TLS with client certificates, and a synced server using it by `endpoint`. */
-static struct sx_test_server *start_basic(struct sx_fakeapi **fp)
+static struct sx_test_server *
+start_basic(struct sx_fakeapi **fp)
 {
 	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
 	struct sx_test_server *s;
@@ -114,7 +121,8 @@ static struct sx_test_server *start_basic(struct sx_fakeapi **fp)
 	return s;
 }
 
-static int log_count(struct sx_test_server *s, const char *needle)
+static int
+log_count(struct sx_test_server *s, const char *needle)
 {
 	const char *p = sx_test_log(s);
 	int n = 0;
@@ -126,7 +134,8 @@ static int log_count(struct sx_test_server *s, const char *needle)
 	return n;
 }
 
-static uint16_t ready_port(struct sx_test_server *s)
+static uint16_t
+ready_port(struct sx_test_server *s)
 {
 	long port = sx_test_log_number(s, "serving /ready on port ");
 
@@ -142,15 +151,16 @@ struct ans {
 	char *an, *au, *ad;
 };
 
-static void ans_free(struct ans *a)
+static void
+ans_free(struct ans *a)
 {
 	free(a->an);
 	free(a->au);
 	free(a->ad);
 }
 
-static void ask(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
-                struct ans *a)
+static void
+ask(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags, struct ans *a)
 {
 	ldns_pkt *p = sx_test_query(s, name, type, flags, 0);
 
@@ -164,22 +174,23 @@ static void ask(struct sx_test_server *s, const char *name, ldns_rr_type type, i
 	ldns_pkt_free(p);
 }
 
-static const char *proto(int flags)
+static const char *
+proto(int flags)
 {
 	return flags & SX_Q_TCP ? "TCP" : "UDP";
 }
 
 /* A positive answer: NOERROR, aa, this answer section (and additional, unless NULL). */
-static void expect_f(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
-                     const char *want, const char *want_ad)
+static void
+expect_f(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags, const char *want,
+         const char *want_ad)
 {
 	struct ans a;
 
 	ask(s, name, type, flags, &a);
 	cr_expect_eq(a.rcode, NOERROR, "%s over %s: rcode %d", name, proto(flags), a.rcode);
 	cr_expect(a.aa, "%s over %s: no aa", name, proto(flags));
-	cr_expect_str_eq(a.an, want, "%s over %s:\n%s\nwanted\n%s", name, proto(flags), a.an,
-	                 want);
+	cr_expect_str_eq(a.an, want, "%s over %s:\n%s\nwanted\n%s", name, proto(flags), a.an, want);
 	if (want_ad) {
 		cr_expect_str_eq(a.ad, want_ad, "%s over %s: additional\n%s\nwanted\n%s", name,
 		                 proto(flags), a.ad, want_ad);
@@ -187,15 +198,16 @@ static void expect_f(struct sx_test_server *s, const char *name, ldns_rr_type ty
 	ans_free(&a);
 }
 
-static void expect(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                   const char *want)
+static void
+expect(struct sx_test_server *s, const char *name, ldns_rr_type type, const char *want)
 {
 	expect_f(s, name, type, 0, want, NULL);
 }
 
 /* No answer, rcode @rcode, aa, and the zone's SOA (starting @soa) in authority. */
-static void expect_neg_f(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                         int flags, ldns_pkt_rcode rcode, const char *soa)
+static void
+expect_neg_f(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
+             ldns_pkt_rcode rcode, const char *soa)
 {
 	struct ans a;
 
@@ -209,12 +221,14 @@ static void expect_neg_f(struct sx_test_server *s, const char *name, ldns_rr_typ
 	ans_free(&a);
 }
 
-static void expect_nx(struct sx_test_server *s, const char *name, ldns_rr_type type)
+static void
+expect_nx(struct sx_test_server *s, const char *name, ldns_rr_type type)
 {
 	expect_neg_f(s, name, type, 0, NXDOMAIN, ZONE_SOA);
 }
 
-static void expect_nodata(struct sx_test_server *s, const char *name, ldns_rr_type type)
+static void
+expect_nodata(struct sx_test_server *s, const char *name, ldns_rr_type type)
 {
 	expect_neg_f(s, name, type, 0, NOERROR, ZONE_SOA);
 }
@@ -224,9 +238,9 @@ static void expect_nodata(struct sx_test_server *s, const char *name, ldns_rr_ty
  * (NOERROR), or @rcode when @want is NULL. @return ms since @t0, or -1 after
  * @limit_ms.
  */
-static double poll_for(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                       const char *want, ldns_pkt_rcode rcode, double t0, double limit_ms,
-                       int every_ms)
+static double
+poll_for(struct sx_test_server *s, const char *name, ldns_rr_type type, const char *want,
+         ldns_pkt_rcode rcode, double t0, double limit_ms, int every_ms)
 {
 	for (;;) {
 		ldns_pkt *p = sx_test_query(s, name, type, 0, 0);
@@ -250,8 +264,8 @@ static double poll_for(struct sx_test_server *s, const char *name, ldns_rr_type 
 	}
 }
 
-static void wait_answer(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                        const char *want)
+static void
+wait_answer(struct sx_test_server *s, const char *name, ldns_rr_type type, const char *want)
 {
 	double ms = poll_for(s, name, type, want, NOERROR, now_ms(), 20000, 20);
 
@@ -264,8 +278,8 @@ static void wait_answer(struct sx_test_server *s, const char *name, ldns_rr_type
 	}
 }
 
-static void wait_rcode(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                       ldns_pkt_rcode rcode)
+static void
+wait_rcode(struct sx_test_server *s, const char *name, ldns_rr_type type, ldns_pkt_rcode rcode)
 {
 	double ms = poll_for(s, name, type, NULL, rcode, now_ms(), 20000, 20);
 
@@ -273,7 +287,8 @@ static void wait_rcode(struct sx_test_server *s, const char *name, ldns_rr_type 
 }
 
 /* GET /ready until it answers @status (20 s at most); @return the last body. */
-static char *wait_ready(uint16_t port, long status)
+static char *
+wait_ready(uint16_t port, long status)
 {
 	double t0 = now_ms();
 	long got = 0;
@@ -293,8 +308,8 @@ static char *wait_ready(uint16_t port, long status)
 
 /* ---- objects ---- */
 
-static void put_svc(struct sx_fakeapi *f, const char *name, const char *ip, const char *port_name,
-                    int port)
+static void
+put_svc(struct sx_fakeapi *f, const char *name, const char *ip, const char *port_name, int port)
 {
 	char body[1024];
 
@@ -302,11 +317,13 @@ static void put_svc(struct sx_fakeapi *f, const char *name, const char *ip, cons
 	         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
 	         "\"namespace\":\"testns\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"%s\","
 	         "\"clusterIPs\":[\"%s\"],\"ports\":[{\"name\":\"%s\",\"port\":%d,"
-	         "\"protocol\":\"TCP\"}]}}", name, ip, ip, port_name, port);
+	         "\"protocol\":\"TCP\"}]}}",
+	         name, ip, ip, port_name, port);
 	sx_fakeapi_do(f, "POST", "/_fake/objects", body);
 }
 
-static void del_obj(struct sx_fakeapi *f, const char *what)
+static void
+del_obj(struct sx_fakeapi *f, const char *what)
 {
 	char path[512];
 
@@ -315,7 +332,8 @@ static void del_obj(struct sx_fakeapi *f, const char *what)
 }
 
 /* hdls1's slice with these readiness conditions for .30 (hdls1-0), .31 and .32. */
-static void put_hdls1_slice(struct sx_fakeapi *f, bool r30, bool r31, bool r32)
+static void
+put_hdls1_slice(struct sx_fakeapi *f, bool r30, bool r31, bool r32)
 {
 	char body[2048];
 
@@ -334,7 +352,8 @@ static void put_hdls1_slice(struct sx_fakeapi *f, bool r30, bool r31, bool r32)
 }
 
 /* The fake's log of API requests under @path: watches (1), the others (0) or all (-1). */
-static json_t *requests(struct sx_fakeapi *f, const char *path, int watch)
+static json_t *
+requests(struct sx_fakeapi *f, const char *path, int watch)
 {
 	json_t *r, *out = json_array(), *e;
 	char q[512], *body = NULL;
@@ -345,7 +364,8 @@ static json_t *requests(struct sx_fakeapi *f, const char *path, int watch)
 	r = json_loads(body, 0, NULL);
 	cr_assert(r, "bad JSON: %s", body);
 	free(body);
-	json_array_foreach(json_object_get(r, "requests"), i, e) {
+	json_array_foreach(json_object_get(r, "requests"), i, e)
+	{
 		if (watch < 0 || json_is_true(json_object_get(e, "watch")) == (watch == 1)) {
 			json_array_append(out, e);
 		}
@@ -355,7 +375,8 @@ static json_t *requests(struct sx_fakeapi *f, const char *path, int watch)
 }
 
 /* The last request of the fake's log under @path. */
-static json_t *last_request(struct sx_fakeapi *f, const char *path, int watch)
+static json_t *
+last_request(struct sx_fakeapi *f, const char *path, int watch)
 {
 	json_t *all = requests(f, path, watch), *last;
 
@@ -366,7 +387,8 @@ static json_t *last_request(struct sx_fakeapi *f, const char *path, int watch)
 }
 
 /* Hits of the first fault rule so far. */
-static long long fault_hits(struct sx_fakeapi *f)
+static long long
+fault_hits(struct sx_fakeapi *f)
 {
 	char *body = NULL;
 	json_t *r;
@@ -376,13 +398,14 @@ static long long fault_hits(struct sx_fakeapi *f)
 	r = json_loads(body, 0, NULL);
 	cr_assert(r, "bad JSON: %s", body);
 	free(body);
-	hits = json_integer_value(json_object_get(json_array_get(json_object_get(r, "rules"), 0),
-	                                          "hits"));
+	hits = json_integer_value(
+	        json_object_get(json_array_get(json_object_get(r, "rules"), 0), "hits"));
 	json_decref(r);
 	return hits;
 }
 
-static void wait_fault_hit(struct sx_fakeapi *f, struct sx_test_server *s)
+static void
+wait_fault_hit(struct sx_fakeapi *f, struct sx_test_server *s)
 {
 	double t0 = now_ms();
 
@@ -394,7 +417,8 @@ static void wait_fault_hit(struct sx_fakeapi *f, struct sx_test_server *s)
 }
 
 /* d.c.b.a.in-addr.arpa or the nibbles under ip6.arpa of @addr. */
-static void reverse(char *out, size_t size, const char *addr)
+static void
+reverse(char *out, size_t size, const char *addr)
 {
 	uint8_t a[16];
 	size_t n = 0;
@@ -411,7 +435,8 @@ static void reverse(char *out, size_t size, const char *addr)
 }
 
 /* Whether this host has an address the plugin names in its NS records. */
-static bool has_local_addr(void)
+static bool
+has_local_addr(void)
 {
 	struct ifaddrs *ifa, *i;
 	bool found = false;
@@ -438,7 +463,7 @@ TestSuite(k8s_api, .timeout = 90);
 
 /* ---- 1. every record type, from the API ---- */
 
-#define SVC1 "svc1.testns.svc.cluster.local."
+#define SVC1  "svc1.testns.svc.cluster.local."
 #define HDLS1 "hdls1.testns.svc.cluster.local."
 
 Test(k8s_api, every_record_type_over_udp_and_tcp)
@@ -479,8 +504,8 @@ Test(k8s_api, every_record_type_over_udp_and_tcp)
 		         "_http._tcp." SVC1 "\t5\tIN\tSRV\t0 100 80 " SVC1,
 		         SVC1 "\t5\tIN\tA\t10.96.1.1");
 		expect_f(s, "svc1.testns.svc.cluster.local", SRV, fl,
-		         SVC1 "\t5\tIN\tSRV\t0 50 80 " SVC1 "\n"
-		         SVC1 "\t5\tIN\tSRV\t0 50 1234 " SVC1,
+		         SVC1 "\t5\tIN\tSRV\t0 50 80 " SVC1 "\n" SVC1
+		              "\t5\tIN\tSRV\t0 50 1234 " SVC1,
 		         SVC1 "\t5\tIN\tA\t10.96.1.1");
 		expect_f(s, "_dns._udp.kube-dns.kube-system.svc.cluster.local", SRV, fl,
 		         "_dns._udp.kube-dns.kube-system.svc.cluster.local.\t5\tIN\tSRV\t0 100 53 "
@@ -533,7 +558,8 @@ Test(k8s_api, every_record_type_over_udp_and_tcp)
 	ask(s, "ext-svc.testns.svc.cluster.local", A, 0, &a);
 	cr_expect(a.aa);
 	cr_expect(strncmp(a.an, "ext-svc.testns.svc.cluster.local.\t5\tIN\tCNAME\text.example.net.",
-	                  60) == 0, "%s", a.an);
+	                  60) == 0,
+	          "%s", a.an);
 	ans_free(&a);
 
 	/* Apex SOA: its serial is the time of the last change, here the first list. */
@@ -558,7 +584,8 @@ Test(k8s_api, every_record_type_over_udp_and_tcp)
 	       "SVC1.TestNS.svc.Cluster.Local.\t5\tIN\tA\t10.96.1.1");
 	expect_f(s, "_HTTP._Tcp.svc1.testns.SVC.CLUSTER.local", SRV, 0,
 	         "_HTTP._Tcp.svc1.testns.SVC.CLUSTER.local.\t5\tIN\tSRV\t0 100 80 "
-	         "svc1.testns.svc.CLUSTER.local.", NULL);
+	         "svc1.testns.svc.CLUSTER.local.",
+	         NULL);
 	/* The writer compresses without case, so owner names take the question's spelling. */
 	ask(s, "_HTTP._Tcp.svc1.testns.SVC.CLUSTER.local", SRV, 0, &a);
 	cr_expect(strcasecmp(a.ad, SVC1 "\t5\tIN\tA\t10.96.1.1") == 0, "%s", a.ad);
@@ -585,7 +612,8 @@ Test(k8s_api, every_record_type_over_udp_and_tcp)
 
 /* ---- 2. changes through the watches ---- */
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -594,7 +622,9 @@ static int cmp_double(const void *a, const void *b)
 
 Test(k8s_api, a_new_service_answers_soon_after_its_watch_event)
 {
-	enum { N = 20 };
+	enum {
+		N = 20
+	};
 	struct sx_fakeapi *f;
 	struct sx_test_server *s = start_basic(&f);
 	double lat[N], med;
@@ -616,8 +646,10 @@ Test(k8s_api, a_new_service_answers_soon_after_its_watch_event)
 	qsort(lat, N, sizeof(lat[0]), cmp_double);
 	med = (lat[N / 2 - 1] + lat[N / 2]) / 2;
 	/* Shown when the test runs without --tap (criterion then keeps its stderr). */
-	fprintf(stderr, "# watch event to answer, %d new services: min %.1f ms, median %.1f ms, "
-	        "max %.1f ms\n", N, lat[0], med, lat[N - 1]);
+	fprintf(stderr,
+	        "# watch event to answer, %d new services: min %.1f ms, median %.1f ms, "
+	        "max %.1f ms\n",
+	        N, lat[0], med, lat[N - 1]);
 	/* The goal is 100 ms; the machine runs other builds too, hence the median. */
 	cr_expect_lt(med, 100.0, "median %.1f ms", med);
 	cr_expect_lt(lat[N - 1], 1000.0, "max %.1f ms", lat[N - 1]);
@@ -685,7 +717,8 @@ Test(k8s_api, modified_and_deleted_objects_change_the_answers)
 /* ---- 3. relists ---- */
 
 /* What must still answer after relists of basic.json. */
-static void expect_basic_rest(struct sx_test_server *s)
+static void
+expect_basic_rest(struct sx_test_server *s)
 {
 	expect(s, "svc-dual.testns.svc.cluster.local", A,
 	       "svc-dual.testns.svc.cluster.local.\t5\tIN\tA\t10.96.1.2");
@@ -764,7 +797,8 @@ Test(k8s_api, relist_after_an_error_event_410)
 	expect_nx(s, "ep1b.svc1.testns.svc.cluster.local", A);
 	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
 	cr_expect(sx_test_wait_log(s, "*v1.EndpointSlice: resourceVersion too old, listing again",
-	                           5000), "%s", sx_test_log(s));
+	                           5000),
+	          "%s", sx_test_log(s));
 	lists = requests(f, "/apis/discovery.k8s.io/v1/endpointslices", 0);
 	cr_expect_eq(json_array_size(lists), 2, "one LIST at start, one after the 410");
 	json_decref(lists);
@@ -782,7 +816,8 @@ Test(k8s_api, relist_after_an_error_event_410)
  * Services of namespace zz-pad carrying 20 kB of annotation each (a page that
  * takes its time to arrive in small chunks).
  */
-static void write_pad(const char *path, int nbig)
+static void
+write_pad(const char *path, int nbig)
 {
 	json_t *items = json_array(), *list;
 	char *filler = malloc(20001);
@@ -797,11 +832,11 @@ static void write_pad(const char *path, int nbig)
 
 		snprintf(name, sizeof(name), "pad%04d", i);
 		snprintf(ip, sizeof(ip), "10.97.%d.%d", i / 250, i % 250 + 1);
-		svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:i}]}}",
-		                "apiVersion", "v1", "kind", "Service",
-		                "metadata", "name", name, "namespace", big ? "zz-pad" : "a-pad",
-		                "annotations", "filler", big ? filler : "",
-		                "spec", "clusterIP", ip, "ports", "name", "http", "port", 80);
+		svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:i}]}}", "apiVersion",
+		                "v1", "kind", "Service", "metadata", "name", name, "namespace",
+		                big ? "zz-pad" : "a-pad", "annotations", "filler",
+		                big ? filler : "", "spec", "clusterIP", ip, "ports", "name", "http",
+		                "port", 80);
 		cr_assert(svc);
 		json_array_append_new(items, svc);
 	}
@@ -813,20 +848,23 @@ static void write_pad(const char *path, int nbig)
 }
 
 /* Whether the fake saw a LIST of Services asking for a next page (a continue token). */
-static bool next_page_asked(struct sx_fakeapi *f)
+static bool
+next_page_asked(struct sx_fakeapi *f)
 {
 	json_t *lists = requests(f, "/api/v1/services", 0), *e;
 	bool seen = false;
 	size_t i;
 
-	json_array_foreach(lists, i, e) {
+	json_array_foreach(lists, i, e)
+	{
 		seen = seen || json_object_get(json_object_get(e, "query"), "continue") != NULL;
 	}
 	json_decref(lists);
 	return seen;
 }
 
-static double wall_s(void)
+static double
+wall_s(void)
 {
 	struct timespec ts;
 
@@ -848,7 +886,8 @@ static const struct {
  * can tell, and change its slice once the relist's first page is in.
  * @return whether the slice event came before the relist's last page.
  */
-static bool delete_during_paged_relist(struct sx_fakeapi *f, struct sx_test_server *s, int i)
+static bool
+delete_during_paged_relist(struct sx_fakeapi *f, struct sx_test_server *s, int i)
 {
 	char path[300], body[1024];
 	double t0, t_event, t_watch;
@@ -894,9 +933,11 @@ Test(k8s_api, a_slice_event_during_a_paged_relist_keeps_no_deleted_service)
 	struct sx_test_server *s = sx_test_prepare();
 	char pad[400], conn[1500], name[200];
 	/* Small chunks make a page take a while to arrive: events fall between two pages. */
-	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic",
-	                             .extra = { "--load", pad, "--chunk-max", "64",
-	                                        "--gzip-threshold", "-1" } };
+	struct sx_fakeapi_opts o = { .tls = true,
+		                     .require_client_cert = true,
+		                     .load = "basic",
+		                     .extra = { "--load", pad, "--chunk-max", "64",
+		                                "--gzip-threshold", "-1" } };
 	struct sx_fakeapi *f;
 	bool between = false;
 
@@ -926,7 +967,8 @@ Test(k8s_api, a_slice_event_during_a_paged_relist_keeps_no_deleted_service)
 /* ---- 4. the API server goes away and comes back ---- */
 
 /* basic.json without svc1 (and its slice), with svc-new, to @path. */
-static void write_changed_basic(const char *path)
+static void
+write_changed_basic(const char *path)
 {
 	char src[512];
 	const char *root = getenv("SX_SOURCE_ROOT");
@@ -950,7 +992,8 @@ static void write_changed_basic(const char *path)
 	}
 	item = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
 	                  "\"svc-new\",\"namespace\":\"testns\"},\"spec\":{\"clusterIP\":"
-	                  "\"10.96.3.3\",\"ports\":[{\"name\":\"http\",\"port\":80}]}}", 0, &jerr);
+	                  "\"10.96.3.3\",\"ports\":[{\"name\":\"http\",\"port\":80}]}}",
+	                  0, &jerr);
 	cr_assert(item, "%s", jerr.text);
 	json_array_append_new(items, item);
 	cr_assert_eq(json_dump_file(list, path, 0), 0);
@@ -974,8 +1017,8 @@ Test(k8s_api, api_server_restart_keeps_serving_then_converges)
 	expect_basic_rest(s);
 	expect_nx(s, "nope.testns.svc.cluster.local", A);
 	free(wait_ready(rport, 200));
-	cr_expect(log_count(s, "[ERROR] plugin/kubernetes: Failed to watch *v1.Service") >= 1,
-	          "%s", sx_test_log(s));
+	cr_expect(log_count(s, "[ERROR] plugin/kubernetes: Failed to watch *v1.Service") >= 1, "%s",
+	          sx_test_log(s));
 
 	/* Back on the same port, with other objects and a newer history. */
 	snprintf(path, sizeof(path), "%s/changed.json", sx_fakeapi_dir(f));
@@ -999,7 +1042,8 @@ Test(k8s_api, api_server_restart_keeps_serving_then_converges)
 
 /* ---- 5. authentication ---- */
 
-static void write_file(const char *path, const char *text)
+static void
+write_file(const char *path, const char *text)
 {
 	char tmp[600];
 	FILE *fp;
@@ -1013,7 +1057,8 @@ static void write_file(const char *path, const char *text)
 	cr_assert_eq(rename(tmp, path), 0);
 }
 
-static char *b64_file(const char *path)
+static char *
+b64_file(const char *path)
 {
 	char cmd[600], *out = calloc(1, 16384);
 	FILE *p;
@@ -1031,8 +1076,9 @@ static char *b64_file(const char *path)
 }
 
 /* A kubeconfig for @f whose user is @user (YAML lines indented by 4). */
-static void write_kubeconfig(struct sx_test_server *s, struct sx_fakeapi *f, const char *cluster,
-                             const char *user)
+static void
+write_kubeconfig(struct sx_test_server *s, struct sx_fakeapi *f, const char *cluster,
+                 const char *user)
 {
 	char text[32768];
 
@@ -1041,11 +1087,13 @@ static void write_kubeconfig(struct sx_test_server *s, struct sx_fakeapi *f, con
 	         "clusters:\n- name: fake\n  cluster:\n    server: %s\n%s"
 	         "users:\n- name: me\n  user:\n%s"
 	         "contexts:\n- name: ctx\n  context:\n    cluster: fake\n    user: me\n"
-	         "current-context: ctx\n", sx_fakeapi_url(f), cluster, user);
+	         "current-context: ctx\n",
+	         sx_fakeapi_url(f), cluster, user);
 	sx_test_write(s, "kubeconfig", text);
 }
 
-static void expect_str_field(json_t *obj, const char *key, const char *want)
+static void
+expect_str_field(json_t *obj, const char *key, const char *want)
 {
 	const char *got = json_string_value(json_object_get(obj, key));
 
@@ -1272,20 +1320,22 @@ Test(k8s_api, partly_synced_serves_what_it_has)
 /* ---- 8. objects the plugin cannot use ---- */
 
 static const char bad_objects[] =
-	"{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":["
-	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"bad\","
-	"\"namespace\":\"testns\"},\"spec\":{\"clusterIP\":\"garbage\",\"ports\":[{\"port\":80}]}},"
-	"{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
-	"\"name\":\"svc1-bad\",\"namespace\":\"testns\",\"labels\":{\"kubernetes.io/service-name\":"
-	"\"svc1\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.1.999\"],"
-	"\"conditions\":{\"ready\":true}}],\"ports\":[{\"name\":\"http\",\"port\":8080}]}]}";
+        "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":["
+        "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"bad\","
+        "\"namespace\":\"testns\"},\"spec\":{\"clusterIP\":\"garbage\",\"ports\":[{\"port\":80}]}},"
+        "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
+        "\"name\":\"svc1-bad\",\"namespace\":\"testns\",\"labels\":{\"kubernetes.io/service-name\":"
+        "\"svc1\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.1.999\"],"
+        "\"conditions\":{\"ready\":true}}],\"ports\":[{\"name\":\"http\",\"port\":8080}]}]}";
 
 Test(k8s_api, malformed_objects_are_logged_and_skipped)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	char path[400], conn[1500];
-	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic",
-	                             .extra = { "--load", path } };
+	struct sx_fakeapi_opts o = { .tls = true,
+		                     .require_client_cert = true,
+		                     .load = "basic",
+		                     .extra = { "--load", path } };
 	struct sx_fakeapi *f;
 
 	snprintf(path, sizeof(path), "%s/bad.json", sx_test_dir(s));
@@ -1300,7 +1350,8 @@ Test(k8s_api, malformed_objects_are_logged_and_skipped)
 	             1, "%s", sx_test_log(s));
 	cr_expect(strstr(sx_test_log(s), "invalid cluster IP \"garbage\""), "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, "[WARNING] plugin/kubernetes: *v1.EndpointSlice testns/svc1-bad "
-	                          "skipped: "), 1, "%s", sx_test_log(s));
+	                          "skipped: "),
+	             1, "%s", sx_test_log(s));
 	expect_nx(s, "bad.testns.svc.cluster.local", A);
 	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
 	expect(s, "ep1b.svc1.testns.svc.cluster.local", A, "ep1b." SVC1 "\t5\tIN\tA\t10.244.1.11");

@@ -11,7 +11,8 @@
 
 #define FIXTURE "/plugins/kubernetes/tests/data/cluster.json"
 
-static char *slurp(const char *path)
+static char *
+slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *text;
@@ -28,7 +29,8 @@ static char *slurp(const char *path)
 }
 
 /* A server with the fixture cluster in DIR/m, started and synced. */
-static struct sx_test_server *start(const char *options)
+static struct sx_test_server *
+start(const char *options)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	const char *root = getenv("SX_SOURCE_ROOT");
@@ -48,15 +50,17 @@ static struct sx_test_server *start(const char *options)
 	         "\t\tmanifests m\n"
 	         "%s"
 	         "\t}\n"
-	         "}\n", options);
+	         "}\n",
+	         options);
 	sx_test_start(s, corefile);
 	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000),
 	          "no sync line in:\n%s", sx_test_log(s));
 	return s;
 }
 
-static char *section(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
-                     ldns_pkt_section sec, ldns_pkt_rcode *rcode)
+static char *
+section(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
+        ldns_pkt_section sec, ldns_pkt_rcode *rcode)
 {
 	ldns_pkt *p = sx_test_query(s, name, type, flags, 0);
 	char *str;
@@ -71,8 +75,8 @@ static char *section(struct sx_test_server *s, const char *name, ldns_rr_type ty
 	return str;
 }
 
-static void expect(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags,
-                   const char *want)
+static void
+expect(struct sx_test_server *s, const char *name, ldns_rr_type type, int flags, const char *want)
 {
 	ldns_pkt_rcode rc;
 	char *got = section(s, name, type, flags, LDNS_SECTION_ANSWER, &rc);
@@ -82,12 +86,12 @@ static void expect(struct sx_test_server *s, const char *name, ldns_rr_type type
 	free(got);
 }
 
-#define SOA "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. hostmaster.cluster.local. "
+#define SOA     "cluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. hostmaster.cluster.local. "
 #define REV_SOA "in-addr.arpa.\t5\tIN\tSOA\tns.dns.in-addr.arpa. hostmaster.in-addr.arpa. "
 
 /* NXDOMAIN with the SOA of the zone in authority (its start is @soa). */
-static void expect_nx(struct sx_test_server *s, const char *name, ldns_rr_type type,
-                      const char *soa)
+static void
+expect_nx(struct sx_test_server *s, const char *name, ldns_rr_type type, const char *soa)
 {
 	ldns_pkt_rcode rc;
 	char *auth = section(s, name, type, 0, LDNS_SECTION_AUTHORITY, &rc);
@@ -178,8 +182,9 @@ Test(k8s_integration, bad_option_stops_start)
 	snprintf(conf, sizeof(conf), "-conf %s/Corefile -dns.port 0", sx_test_dir(s));
 	st = sx_test_run(&out, "%s", conf);
 	cr_expect_neq(st, 0);
-	cr_expect(strstr(out, "Corefile:3: plugin/kubernetes: ttl must be in range [0, 3600]: 9999"),
-	          "%s", out);
+	cr_expect(
+	        strstr(out, "Corefile:3: plugin/kubernetes: ttl must be in range [0, 3600]: 9999"),
+	        "%s", out);
 	free(out);
 	sx_test_stop(s);
 }

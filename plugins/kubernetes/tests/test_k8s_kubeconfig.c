@@ -15,13 +15,15 @@
 static char dir[64];
 static char err[1024];
 
-static void mkdir_tmp(void)
+static void
+mkdir_tmp(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/k8s-kc-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 }
 
-static void rm_tmp(void)
+static void
+rm_tmp(void)
 {
 	char cmd[128];
 
@@ -32,7 +34,8 @@ static void rm_tmp(void)
 TestSuite(kubeconfig, .init = mkdir_tmp, .fini = rm_tmp);
 
 /* Write @text to DIR/@name; return the full path (static buffer per call slot). */
-static const char *put(const char *name, const char *text)
+static const char *
+put(const char *name, const char *text)
 {
 	static char paths[8][256];
 	static int slot;
@@ -47,7 +50,8 @@ static const char *put(const char *name, const char *text)
 	return p;
 }
 
-static struct k8s_conn *load_ok(const char *path, const char *context)
+static struct k8s_conn *
+load_ok(const char *path, const char *context)
 {
 	struct k8s_conn *c = NULL;
 	int r = k8s_conn_kubeconfig(&c, path, context, err, sizeof(err));
@@ -57,7 +61,8 @@ static struct k8s_conn *load_ok(const char *path, const char *context)
 	return c;
 }
 
-static void load_fails(const char *path, const char *context, const char *fragment)
+static void
+load_fails(const char *path, const char *context, const char *fragment)
 {
 	struct k8s_conn *c = (void *)1;
 	int r = k8s_conn_kubeconfig(&c, path, context, err, sizeof(err));
@@ -67,19 +72,19 @@ static void load_fails(const char *path, const char *context, const char *fragme
 	cr_assert(strstr(err, fragment), "error \"%s\" lacks \"%s\"", err, fragment);
 }
 
-#define TWO_CONTEXTS \
-	"apiVersion: v1\nkind: Config\n" \
-	"clusters:\n" \
-	"- name: prod\n  cluster:\n    server: https://10.0.0.1:6443/\n" \
-	"    insecure-skip-tls-verify: true\n" \
-	"- name: dev\n  cluster:\n    server: 127.0.0.1:8443\n" \
-	"    certificate-authority: certs/ca.pem\n" \
-	"users:\n" \
-	"- name: admin\n  user:\n    token: s3cret\n" \
-	"- name: robot\n  user:\n    tokenFile: tok\n" \
-	"contexts:\n" \
+#define TWO_CONTEXTS                                                                    \
+	"apiVersion: v1\nkind: Config\n"                                                \
+	"clusters:\n"                                                                   \
+	"- name: prod\n  cluster:\n    server: https://10.0.0.1:6443/\n"                \
+	"    insecure-skip-tls-verify: true\n"                                          \
+	"- name: dev\n  cluster:\n    server: 127.0.0.1:8443\n"                         \
+	"    certificate-authority: certs/ca.pem\n"                                     \
+	"users:\n"                                                                      \
+	"- name: admin\n  user:\n    token: s3cret\n"                                   \
+	"- name: robot\n  user:\n    tokenFile: tok\n"                                  \
+	"contexts:\n"                                                                   \
 	"- name: p\n  context:\n    cluster: prod\n    user: admin\n    namespace: x\n" \
-	"- name: d\n  context: {cluster: dev, user: robot}\n" \
+	"- name: d\n  context: {cluster: dev, user: robot}\n"                           \
 	"current-context: p\n"
 
 Test(kubeconfig, current_context_with_token)
@@ -138,14 +143,14 @@ Test(kubeconfig, inline_data_is_base64_decoded)
 {
 	/* "CA-PEM\n", "CERT-PEM", "KEY-PEM!" */
 	const char *kc = put("config",
-		"clusters:\n- name: c\n  cluster:\n    server: https://[::1]:6443\n"
-		"    certificate-authority-data: Q0EtUEVNCg==\n"
-		"    certificate-authority: /nonexistent/ignored-when-data-is-given\n"
-		"users:\n- name: u\n  user:\n"
-		"    client-certificate-data: |\n      Q0VSVC1Q\n      RU0=\n"
-		"    client-key-data: S0VZLVBFTSE\n"
-		"contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n"
-		"current-context: x\n");
+	                     "clusters:\n- name: c\n  cluster:\n    server: https://[::1]:6443\n"
+	                     "    certificate-authority-data: Q0EtUEVNCg==\n"
+	                     "    certificate-authority: /nonexistent/ignored-when-data-is-given\n"
+	                     "users:\n- name: u\n  user:\n"
+	                     "    client-certificate-data: |\n      Q0VSVC1Q\n      RU0=\n"
+	                     "    client-key-data: S0VZLVBFTSE\n"
+	                     "contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n"
+	                     "current-context: x\n");
 	struct k8s_conn *c = load_ok(kc, NULL);
 	const char *tok;
 
@@ -171,10 +176,10 @@ Test(kubeconfig, client_certificate_files)
 	put("crt.pem", "x");
 	put("key.pem", "y");
 	kc = put("config",
-		"clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:8080'}\n"
-		"users:\n- name: u\n  user: {client-certificate: crt.pem, client-key: key.pem}\n"
-		"contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
-		"current-context: x\n");
+	         "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:8080'}\n"
+	         "users:\n- name: u\n  user: {client-certificate: crt.pem, client-key: key.pem}\n"
+	         "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+	         "current-context: x\n");
 	c = load_ok(kc, NULL);
 	snprintf(p, sizeof(p), "%s/crt.pem", dir);
 	cr_assert_str_eq(c->cert_file, p);
@@ -184,9 +189,8 @@ Test(kubeconfig, client_certificate_files)
 	k8s_conn_free(c);
 }
 
-#define KC(cluster, user) \
-	"clusters:\n- name: c\n  cluster:\n" cluster \
-	"users:\n- name: u\n  user:\n" user \
+#define KC(cluster, user)                                                                \
+	"clusters:\n- name: c\n  cluster:\n" cluster "users:\n- name: u\n  user:\n" user \
 	"contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
 
 Test(kubeconfig, errors_are_clear)
@@ -203,11 +207,12 @@ Test(kubeconfig, errors_are_clear)
 	           NULL, "auth-provider is not supported");
 	load_fails(put("h", KC("    insecure-skip-tls-verify: true\n"
 	                       "    certificate-authority-data: QQ==\n"
-	                       "    server: https://h\n", "    token: t\n")),
+	                       "    server: https://h\n",
+	                       "    token: t\n")),
 	           NULL, "exclude each other");
 	load_fails(put("i", KC("    server: https://h\n", "    client-certificate: nofile\n"
-	                       "    client-key: nofile\n")),
-	           NULL, "client-certificate " );
+	                                                  "    client-key: nofile\n")),
+	           NULL, "client-certificate ");
 	load_fails(put("j", KC("    server: https://h\n", "    client-key-data: QQ==\n")), NULL,
 	           "go together");
 	load_fails(put("k", KC("    certificate-authority-data: '!!'\n    server: https://h\n",
@@ -223,15 +228,16 @@ Test(kubeconfig, errors_are_clear)
 	load_fails(put("p", "clusters: []\nusers: []\ncontexts:\n"
 	                    "- name: x\n  context: {cluster: gone}\ncurrent-context: x\n"),
 	           NULL, "cluster \"gone\" not found");
-	load_fails(put("q", KC("    server: https://h\n    proxy-url: http://p\n",
-	                       "    token: t\n")), NULL, "proxy-url is not supported");
+	load_fails(
+	        put("q", KC("    server: https://h\n    proxy-url: http://p\n", "    token: t\n")),
+	        NULL, "proxy-url is not supported");
 }
 
 Test(kubeconfig, user_is_optional)
 {
 	struct k8s_conn *c = load_ok(put("config", "clusters:\n- name: c\n  cluster:\n"
-	                                 "    server: https://h:1\ncontexts:\n- name: x\n"
-	                                 "  context: {cluster: c}\ncurrent-context: x\n"),
+	                                           "    server: https://h:1\ncontexts:\n- name: x\n"
+	                                           "  context: {cluster: c}\ncurrent-context: x\n"),
 	                             NULL);
 
 	cr_assert_null(c->token);
@@ -282,8 +288,9 @@ Test(kubeconfig, endpoint_and_tls)
 	struct k8s_conn *c = NULL;
 	const char *crt = put("crt", "c"), *key = put("key", "k"), *ca = put("ca", "a");
 
-	cr_assert_eq(k8s_conn_endpoint(&c, "http://127.0.0.1:8080/", NULL, NULL, NULL, err,
-	                               sizeof(err)), 0, "%s", err);
+	cr_assert_eq(
+	        k8s_conn_endpoint(&c, "http://127.0.0.1:8080/", NULL, NULL, NULL, err, sizeof(err)),
+	        0, "%s", err);
 	cr_assert_str_eq(c->server, "http://127.0.0.1:8080");
 	cr_assert_null(c->cert_file);
 	k8s_conn_free(c);
@@ -297,8 +304,9 @@ Test(kubeconfig, endpoint_and_tls)
 
 	cr_assert_eq(k8s_conn_endpoint(&c, "https://k", crt, NULL, ca, err, sizeof(err)),
 	             SX_EINVAL);
-	cr_assert_eq(k8s_conn_endpoint(&c, "https://k", crt, key, "/nonexistent/ca", err,
-	                               sizeof(err)), -ENOENT);
+	cr_assert_eq(
+	        k8s_conn_endpoint(&c, "https://k", crt, key, "/nonexistent/ca", err, sizeof(err)),
+	        -ENOENT);
 	cr_assert(strstr(err, "/nonexistent/ca"), "%s", err);
 	cr_assert_eq(k8s_conn_endpoint(&c, "gopher://k", NULL, NULL, NULL, err, sizeof(err)),
 	             SX_EINVAL);

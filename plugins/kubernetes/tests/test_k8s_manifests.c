@@ -25,7 +25,7 @@
 struct sobj {
 	enum k8s_kind kind;
 	char id[128];
-	char labels[256];   /* the labels object as compact JSON */
+	char labels[256]; /* the labels object as compact JSON */
 	bool live, stale;
 };
 
@@ -38,7 +38,8 @@ struct k8s_store {
 
 static struct k8s_store store;
 
-static struct sobj *find_obj(enum k8s_kind kind, const char *id)
+static struct sobj *
+find_obj(enum k8s_kind kind, const char *id)
 {
 	for (size_t i = 0; i < store.nobjs; i++) {
 		if (store.objs[i].kind == kind && !strcmp(store.objs[i].id, id)) {
@@ -48,8 +49,9 @@ static struct sobj *find_obj(enum k8s_kind kind, const char *id)
 	return NULL;
 }
 
-int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
-                    char *err, size_t errlen)
+int
+k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
+                size_t errlen)
 {
 	json_t *md = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(md, "name"));
@@ -68,8 +70,8 @@ int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev,
 		o->kind = kind;
 		memcpy(o->id, id, sizeof(o->id));
 	}
-	labels = json_dumps(json_object_get(md, "labels"), JSON_COMPACT | JSON_SORT_KEYS |
-	                    JSON_ENCODE_ANY);
+	labels = json_dumps(json_object_get(md, "labels"),
+	                    JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	snprintf(o->labels, sizeof(o->labels), "%s", labels ? labels : "");
 	free(labels);
 	o->live = ev != K8S_DELETED;
@@ -78,7 +80,8 @@ int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev,
 	return 0;
 }
 
-void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 {
 	for (size_t i = 0; i < st->nobjs; i++) {
 		if (st->objs[i].kind == kind && st->objs[i].live) {
@@ -88,7 +91,8 @@ void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 	st->begins[kind]++;
 }
 
-void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
 	for (size_t i = 0; i < st->nobjs; i++) {
 		if (st->objs[i].kind == kind && st->objs[i].stale) {
@@ -99,19 +103,22 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	st->ends[kind]++;
 }
 
-bool k8s_store_synced(const struct k8s_store *st)
+bool
+k8s_store_synced(const struct k8s_store *st)
 {
 	return true;
 }
 
-static bool live(enum k8s_kind kind, const char *id)
+static bool
+live(enum k8s_kind kind, const char *id)
 {
 	struct sobj *o = find_obj(kind, id);
 
 	return o && o->live;
 }
 
-static size_t nlive(enum k8s_kind kind)
+static size_t
+nlive(enum k8s_kind kind)
 {
 	size_t n = 0;
 
@@ -128,7 +135,8 @@ static struct event_base *base;
 static struct k8s_manifests *man;
 static char err[512];
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec ts;
 
@@ -136,7 +144,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void spin(double secs)
+static void
+spin(double secs)
 {
 	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6) };
 
@@ -144,16 +153,17 @@ static void spin(double secs)
 	event_base_dispatch(base);
 }
 
-#define RUN_UNTIL(cond, secs) \
-	do { \
-		double dl_ = now_s() + (secs); \
-		while (!(cond)) { \
+#define RUN_UNTIL(cond, secs)                                                       \
+	do {                                                                        \
+		double dl_ = now_s() + (secs);                                      \
+		while (!(cond)) {                                                   \
 			cr_assert_lt(now_s(), dl_, "timed out waiting for " #cond); \
-			spin(0.02); \
-		} \
+			spin(0.02);                                                 \
+		}                                                                   \
 	} while (0)
 
-static int log_count(const char *s)
+static int
+log_count(const char *s)
 {
 	FILE *f = fopen(logpath, "r");
 	char line[4096];
@@ -167,7 +177,8 @@ static int log_count(const char *s)
 	return n;
 }
 
-static void setup(void)
+static void
+setup(void)
 {
 	int fd;
 
@@ -183,7 +194,8 @@ static void setup(void)
 	cr_assert_not_null(base);
 }
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	char cmd[256];
 
@@ -197,7 +209,8 @@ static void teardown(void)
 TestSuite(manifests, .init = setup, .fini = teardown, .timeout = 30);
 
 /* Write DIR/@name atomically (as editors and kubectl do), with mtime moved on. */
-static void put(const char *name, const char *text)
+static void
+put(const char *name, const char *text)
 {
 	char path[256], tmpname[256];
 	FILE *f;
@@ -211,7 +224,8 @@ static void put(const char *name, const char *text)
 	cr_assert_eq(rename(tmpname, path), 0);
 }
 
-static void rm(const char *name)
+static void
+rm(const char *name)
 {
 	char path[256];
 
@@ -219,14 +233,16 @@ static void rm(const char *name)
 	cr_assert_eq(unlink(path), 0);
 }
 
-static struct k8s_source_conf all_kinds(void)
+static struct k8s_source_conf
+all_kinds(void)
 {
 	struct k8s_source_conf c = { .manifests = dir, .watch = { true, true, true, true } };
 
 	return c;
 }
 
-static void start(const struct k8s_source_conf *c, const struct k8s_manifests_opts *o)
+static void
+start(const struct k8s_source_conf *c, const struct k8s_manifests_opts *o)
 {
 	int r = k8s_manifests_new(&man, base, c, &store, o, err, sizeof(err));
 
@@ -234,58 +250,57 @@ static void start(const struct k8s_source_conf *c, const struct k8s_manifests_op
 }
 
 /* As `kubectl get svc,endpointslices -o yaml` prints them. */
-static const char list_yaml[] =
-	"apiVersion: v1\n"
-	"items:\n"
-	"- apiVersion: v1\n"
-	"  kind: Service\n"
-	"  metadata:\n"
-	"    name: web\n"
-	"    namespace: shop\n"
-	"    labels: {app: web}\n"
-	"  spec:\n"
-	"    clusterIP: 10.96.0.20\n"
-	"    ports:\n"
-	"    - name: http\n"
-	"      port: 80\n"
-	"      protocol: TCP\n"
-	"- apiVersion: discovery.k8s.io/v1\n"
-	"  kind: EndpointSlice\n"
-	"  metadata:\n"
-	"    name: web-x1\n"
-	"    namespace: shop\n"
-	"    labels:\n"
-	"      kubernetes.io/service-name: web\n"
-	"  addressType: IPv4\n"
-	"  endpoints:\n"
-	"  - addresses: [10.1.0.7]\n"
-	"    conditions: {ready: true}\n"
-	"kind: List\n"
-	"metadata:\n"
-	"  resourceVersion: \"\"\n";
+static const char list_yaml[] = "apiVersion: v1\n"
+                                "items:\n"
+                                "- apiVersion: v1\n"
+                                "  kind: Service\n"
+                                "  metadata:\n"
+                                "    name: web\n"
+                                "    namespace: shop\n"
+                                "    labels: {app: web}\n"
+                                "  spec:\n"
+                                "    clusterIP: 10.96.0.20\n"
+                                "    ports:\n"
+                                "    - name: http\n"
+                                "      port: 80\n"
+                                "      protocol: TCP\n"
+                                "- apiVersion: discovery.k8s.io/v1\n"
+                                "  kind: EndpointSlice\n"
+                                "  metadata:\n"
+                                "    name: web-x1\n"
+                                "    namespace: shop\n"
+                                "    labels:\n"
+                                "      kubernetes.io/service-name: web\n"
+                                "  addressType: IPv4\n"
+                                "  endpoints:\n"
+                                "  - addresses: [10.1.0.7]\n"
+                                "    conditions: {ready: true}\n"
+                                "kind: List\n"
+                                "metadata:\n"
+                                "  resourceVersion: \"\"\n";
 
 static const char multi_yml[] =
-	"apiVersion: v1\nkind: Service\nmetadata:\n  name: plain\nspec:\n  clusterIP: None\n"
-	"---\n"
-	"apiVersion: v1\nkind: Pod\nmetadata: {name: runner, namespace: jobs}\n"
-	"status: {phase: Running, podIP: 10.1.0.9}\n"
-	"---\n"
-	"apiVersion: v1\nkind: Pod\nmetadata: {name: finished, namespace: jobs}\n"
-	"status: {phase: Succeeded}\n"
-	"---\n"
-	"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ignored, namespace: other}\n"
-	"---\n";
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: plain\nspec:\n  clusterIP: None\n"
+        "---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: runner, namespace: jobs}\n"
+        "status: {phase: Running, podIP: 10.1.0.9}\n"
+        "---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: finished, namespace: jobs}\n"
+        "status: {phase: Succeeded}\n"
+        "---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ignored, namespace: other}\n"
+        "---\n";
 
 static const char list_json[] =
-	"{\"apiVersion\": \"v1\", \"kind\": \"ServiceList\", \"items\": [\n"
-	"  {\"metadata\": {\"name\": \"api\", \"namespace\": \"shop\"},\n"
-	"   \"spec\": {\"ports\": [{\"port\": 443}]}},\n"
-	"  {\"metadata\": {\"name\": \"db\", \"namespace\": \"data\","
-	"   \"labels\": {\"app\": \"db\"}},"
-	"   \"spec\": {}}\n"
-	"]}\n"
-	"{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"shop\","
-	" \"labels\": {\"team\": \"a\"}}}\n";
+        "{\"apiVersion\": \"v1\", \"kind\": \"ServiceList\", \"items\": [\n"
+        "  {\"metadata\": {\"name\": \"api\", \"namespace\": \"shop\"},\n"
+        "   \"spec\": {\"ports\": [{\"port\": 443}]}},\n"
+        "  {\"metadata\": {\"name\": \"db\", \"namespace\": \"data\","
+        "   \"labels\": {\"app\": \"db\"}},"
+        "   \"spec\": {}}\n"
+        "]}\n"
+        "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"shop\","
+        " \"labels\": {\"team\": \"a\"}}}\n";
 
 Test(manifests, lists_multi_documents_and_json)
 {
@@ -370,7 +385,8 @@ Test(manifests, bad_files_are_logged_and_the_rest_loads)
 	put("broken.json", "{\"kind\": \"Service\",}");
 	put("scalar.yaml", "just a string\n");
 	put("noname.yaml", "apiVersion: v1\nkind: Service\nmetadata: {namespace: shop}\n");
-	put("beta.yaml", "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\n"
+	put("beta.yaml",
+	    "apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\n"
 	    "metadata: {name: old, namespace: shop}\n---\n"
 	    "apiVersion: v1\nkind: Service\nmetadata: {name: fine, namespace: shop}\n");
 	start(&c, NULL);
@@ -382,7 +398,8 @@ Test(manifests, bad_files_are_logged_and_the_rest_loads)
 	cr_assert_eq(log_count("scalar.yaml: a document is not a mapping"), 1);
 	cr_assert_eq(log_count("noname.yaml: *v1.Service shop/? skipped: no metadata.name"), 1);
 	cr_assert_eq(log_count("beta.yaml: object 1 skipped: EndpointSlice of apiVersion "
-	                       "discovery.k8s.io/v1beta1"), 1);
+	                       "discovery.k8s.io/v1beta1"),
+	             1);
 }
 
 Test(manifests, changes_are_picked_up_by_inotify)
@@ -487,7 +504,8 @@ Test(manifests, label_selectors_apply)
 	cr_assert_not(live(K8S_NAMESPACE, "/data"));
 }
 
-static bool sel(const char *text, const char *labels)
+static bool
+sel(const char *text, const char *labels)
 {
 	struct k8s_selector *s;
 	json_t *l = json_loads(labels, 0, NULL);
@@ -501,7 +519,8 @@ static bool sel(const char *text, const char *labels)
 	return ok;
 }
 
-static void bad_sel(const char *text, const char *fragment)
+static void
+bad_sel(const char *text, const char *fragment)
 {
 	struct k8s_selector *s = (void *)1;
 	char why[256];
@@ -525,8 +544,8 @@ Test(manifests, selector_syntax)
 	cr_assert_not(sel("!a", "{\"a\":\"x\"}"));
 	cr_assert(sel("!a", "{\"b\":\"x\"}"));
 	cr_assert(sel("env in (prod, staging),tier notin (db)", "{\"env\":\"prod\"}"));
-	cr_assert_not(sel("env in (prod,staging),tier notin (db)",
-	                  "{\"env\":\"prod\",\"tier\":\"db\"}"));
+	cr_assert_not(
+	        sel("env in (prod,staging),tier notin (db)", "{\"env\":\"prod\",\"tier\":\"db\"}"));
 	cr_assert_not(sel("env in (prod)", "{}"));
 	cr_assert(sel("example.com/team=a,b", "{\"example.com/team\":\"a\",\"b\":\"\"}"));
 	cr_assert(sel("a=", "{\"a\":\"\"}"));

@@ -16,11 +16,12 @@
 
 #include "../objects.h"
 
-#define PROG "coredns_kubernetes_dns_programming_duration_seconds"
+#define PROG     "coredns_kubernetes_dns_programming_duration_seconds"
 #define HEADLESS "service_kind=\"headless_with_selector\""
 
 /* RFC 3339 time @ago seconds before now, with nanoseconds, as the endpoints controller writes. */
-static void rfc3339_ago(char out[64], double ago)
+static void
+rfc3339_ago(char out[64], double ago)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -40,15 +41,16 @@ static void rfc3339_ago(char out[64], double ago)
 }
 
 /* An EndpointSlice of @svc with one ready address, and the trigger time @when (or none). */
-static void slice(char *out, size_t cap, const char *name, const char *svc, const char *ip,
-                  const char *when)
+static void
+slice(char *out, size_t cap, const char *name, const char *svc, const char *ip, const char *when)
 {
 	char ann[160] = "";
 
 	if (when) {
 		snprintf(ann, sizeof(ann),
 		         ",\"annotations\":{\"endpoints.kubernetes.io/last-change-trigger-time\":"
-		         "\"%s\"}", when);
+		         "\"%s\"}",
+		         when);
 	}
 	snprintf(out, cap,
 	         "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
@@ -59,16 +61,17 @@ static void slice(char *out, size_t cap, const char *name, const char *svc, cons
 }
 
 static const char services[] =
-	"{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":["
-	"{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"ns1\"}},"
-	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"hl\","
-	"\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"None\",\"ports\":[{\"port\":80}]}},"
-	"{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"cip\","
-	"\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"10.96.0.5\",\"ports\":[{\"port\":80}]}}"
-	"]}";
+        "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":["
+        "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"ns1\"}},"
+        "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"hl\","
+        "\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"None\",\"ports\":[{\"port\":80}]}},"
+        "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"cip\","
+        "\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"10.96.0.5\",\"ports\":[{\"port\":80}]}}"
+        "]}";
 
 /* The value of the sample line starting with @series (name and labels), or -1. */
-static double sample(const char *text, const char *series)
+static double
+sample(const char *text, const char *series)
 {
 	size_t n = strlen(series);
 
@@ -80,7 +83,8 @@ static double sample(const char *text, const char *series)
 	return -1;
 }
 
-static char *scrape(struct sx_test_server *s)
+static char *
+scrape(struct sx_test_server *s)
 {
 	long status = 0;
 	char *text = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
@@ -127,14 +131,13 @@ Test(k8s_metrics, programming_duration)
 	sx_test_write(s, "m/hl-2.json", obj);
 	slice(obj, sizeof(obj), "cip-1", "cip", "10.244.0.3", when);
 	sx_test_write(s, "m/cip-1.json", obj);
-	sx_test_start(s,
-	              "cluster.local {\n"
-	              "\tbind 127.0.0.1\n"
-	              "\tprometheus 127.0.0.1:0\n"
-	              "\tkubernetes {\n"
-	              "\t\tmanifests m\n"
-	              "\t}\n"
-	              "}\n");
+	sx_test_start(s, "cluster.local {\n"
+	                 "\tbind 127.0.0.1\n"
+	                 "\tprometheus 127.0.0.1:0\n"
+	                 "\tkubernetes {\n"
+	                 "\t\tmanifests m\n"
+	                 "\t}\n"
+	                 "}\n");
 	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000));
 	text = scrape(s);
 	cr_expect(strstr(text, "# TYPE " PROG " histogram\n"), "%s", text);
@@ -176,7 +179,8 @@ struct fake {
 	int port;
 };
 
-static struct fake fake_start(const char *dir, const char *load)
+static struct fake
+fake_start(const char *dir, const char *load)
 {
 	const char *root = getenv("SX_SOURCE_ROOT");
 	char script[512], portfile[1024], errpath[1024];
@@ -213,7 +217,8 @@ static struct fake fake_start(const char *dir, const char *load)
 	return f;
 }
 
-static void fake_stop(struct fake *f)
+static void
+fake_stop(struct fake *f)
 {
 	kill(f->pid, SIGKILL);
 	waitpid(f->pid, NULL, 0);
@@ -253,7 +258,8 @@ Test(k8s_metrics, rest_client)
 	/* Three LISTs, then three WATCHes: six 200s once the watches are open. */
 	snprintf(series, sizeof(series),
 	         "coredns_kubernetes_rest_client_requests_total{code=\"200\",method=\"GET\","
-	         "host=\"127.0.0.1:%d\"}", f.port);
+	         "host=\"127.0.0.1:%d\"}",
+	         f.port);
 	for (int waited = 0; waited < 5000 && n < 6; waited += 100) {
 		text = scrape(s);
 		n = sample(text, series);
@@ -266,15 +272,18 @@ Test(k8s_metrics, rest_client)
 	cr_expect_eq(n, 6, "%s", text);
 	snprintf(series, sizeof(series),
 	         "coredns_kubernetes_rest_client_request_duration_seconds_count{verb=\"GET\","
-	         "host=\"127.0.0.1:%d\"}", f.port);
+	         "host=\"127.0.0.1:%d\"}",
+	         f.port);
 	cr_expect_eq(sample(text, series), 3, "%s", text);
 	snprintf(series, sizeof(series),
 	         "coredns_kubernetes_rest_client_request_duration_seconds_bucket{verb=\"GET\","
-	         "host=\"127.0.0.1:%d\",le=\"10\"}", f.port);
+	         "host=\"127.0.0.1:%d\",le=\"10\"}",
+	         f.port);
 	cr_expect_eq(sample(text, series), 3, "%s", text);
 	snprintf(series, sizeof(series),
 	         "coredns_kubernetes_rest_client_requests_total{code=\"<error>\",method=\"GET\","
-	         "host=\"127.0.0.1:%d\"}", dead);
+	         "host=\"127.0.0.1:%d\"}",
+	         dead);
 	cr_expect_geq(sample(text, series), 1, "%s", text);
 	/* Each family once, whatever the number of instances. */
 	const char *type = strstr(text, "# TYPE coredns_kubernetes_rest_client_requests_total ");

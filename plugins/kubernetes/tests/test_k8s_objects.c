@@ -8,7 +8,8 @@
 
 #include "../objects.h"
 
-static json_t *js(const char *text)
+static json_t *
+js(const char *text)
 {
 	json_error_t e;
 	json_t *j = json_loads(text, 0, &e);
@@ -17,7 +18,8 @@ static json_t *js(const char *text)
 	return j;
 }
 
-static struct k8s_svc *svc_ok(const char *text)
+static struct k8s_svc *
+svc_ok(const char *text)
 {
 	struct k8s_svc *s = NULL;
 	char err[256] = "";
@@ -29,7 +31,8 @@ static struct k8s_svc *svc_ok(const char *text)
 	return s;
 }
 
-static void svc_bad(const char *text, const char *why)
+static void
+svc_bad(const char *text, const char *why)
 {
 	struct k8s_svc *s = NULL;
 	char err[256] = "";
@@ -41,7 +44,8 @@ static void svc_bad(const char *text, const char *why)
 	json_decref(j);
 }
 
-static struct k8s_slice *slice_of(const char *text, int want)
+static struct k8s_slice *
+slice_of(const char *text, int want)
 {
 	struct k8s_slice *s = NULL;
 	char err[256] = "";
@@ -52,8 +56,8 @@ static struct k8s_slice *slice_of(const char *text, int want)
 	return s;
 }
 
-static void port_is(const char *base, const struct k8s_port *p, const char *name, unsigned num,
-                    int proto)
+static void
+port_is(const char *base, const struct k8s_port *p, const char *name, unsigned num, int proto)
 {
 	cr_assert_eq(p->port, num);
 	cr_assert_eq(p->proto, proto);
@@ -64,12 +68,12 @@ static void port_is(const char *base, const struct k8s_port *p, const char *name
 Test(objects, service_clusterip)
 {
 	struct k8s_svc *s = svc_ok(
-		"{\"metadata\":{\"name\":\"kube-dns\",\"namespace\":\"kube-system\"},"
-		"\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.10\","
-		"\"clusterIPs\":[\"10.96.0.10\"],\"ports\":["
-		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"},"
-		"{\"name\":\"DNS-tcp\",\"port\":53,\"protocol\":\"TCP\"},"
-		"{\"port\":9153}]}}");
+	        "{\"metadata\":{\"name\":\"kube-dns\",\"namespace\":\"kube-system\"},"
+	        "\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.10\","
+	        "\"clusterIPs\":[\"10.96.0.10\"],\"ports\":["
+	        "{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"},"
+	        "{\"name\":\"DNS-tcp\",\"port\":53,\"protocol\":\"TCP\"},"
+	        "{\"port\":9153}]}}");
 	static const uint8_t ip[4] = { 10, 96, 0, 10 };
 
 	cr_assert_eq(s->type, K8S_SVC_CLUSTERIP);
@@ -79,7 +83,7 @@ Test(objects, service_clusterip)
 	cr_assert_eq(s->nports, 3);
 	port_is((const char *)s, &k8s_svc_ports(s)[0], "dns", 53, K8S_UDP);
 	port_is((const char *)s, &k8s_svc_ports(s)[1], "dns-tcp", 53, K8S_TCP); /* lower case */
-	port_is((const char *)s, &k8s_svc_ports(s)[2], "", 9153, K8S_TCP);    /* TCP by default */
+	port_is((const char *)s, &k8s_svc_ports(s)[2], "", 9153, K8S_TCP);      /* TCP by default */
 	cr_assert_eq(s->ext_len, 0);
 	free(s);
 }
@@ -87,8 +91,8 @@ Test(objects, service_clusterip)
 Test(objects, service_dual_stack_and_single_field)
 {
 	struct k8s_svc *s = svc_ok(
-		"{\"metadata\":{\"name\":\"d\",\"namespace\":\"n\"},\"spec\":{"
-		"\"clusterIPs\":[\"10.96.1.2\",\"fd00:10:96::1:2\"],\"ports\":[{\"port\":80}]}}");
+	        "{\"metadata\":{\"name\":\"d\",\"namespace\":\"n\"},\"spec\":{"
+	        "\"clusterIPs\":[\"10.96.1.2\",\"fd00:10:96::1:2\"],\"ports\":[{\"port\":80}]}}");
 
 	cr_assert_eq(s->nips, 2);
 	cr_assert_eq(s->ips[0].fam, 4);
@@ -116,8 +120,9 @@ Test(objects, service_headless)
 
 Test(objects, service_external_name)
 {
-	struct k8s_svc *s = svc_ok("{\"metadata\":{\"name\":\"e\",\"namespace\":\"n\"},\"spec\":{"
-	                           "\"type\":\"ExternalName\",\"externalName\":\"Ext.Example.NET.\"}}");
+	struct k8s_svc *s = svc_ok(
+	        "{\"metadata\":{\"name\":\"e\",\"namespace\":\"n\"},\"spec\":{"
+	        "\"type\":\"ExternalName\",\"externalName\":\"Ext.Example.NET.\"}}");
 
 	cr_assert_eq(s->type, K8S_SVC_EXTERNAL);
 	cr_assert_eq(s->ext_len, 17);
@@ -135,26 +140,34 @@ Test(objects, service_malformed)
 {
 	svc_bad("{\"spec\":{}}", "metadata");
 	svc_bad("{\"metadata\":{\"namespace\":\"n\"},\"spec\":{}}", "metadata.name");
-	svc_bad("{\"metadata\":{\"name\":\"a.b\",\"namespace\":\"n\"},\"spec\":{}}", "invalid name");
+	svc_bad("{\"metadata\":{\"name\":\"a.b\",\"namespace\":\"n\"},\"spec\":{}}",
+	        "invalid name");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n.x\"},\"spec\":{}}",
 	        "invalid namespace");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"}}", "no spec");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":\"10.1\"}}",
 	        "invalid cluster IP");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIPs\":"
-	        "[\"10.0.0.1\",\"fd00::1\",\"10.0.0.2\"]}}", "more than two");
+	        "[\"10.0.0.1\",\"fd00::1\",\"10.0.0.2\"]}}",
+	        "more than two");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
-	        "\"10.0.0.1\",\"ports\":[{\"port\":\"80\"}]}}", "spec.ports[0].port");
+	        "\"10.0.0.1\",\"ports\":[{\"port\":\"80\"}]}}",
+	        "spec.ports[0].port");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
-	        "\"10.0.0.1\",\"ports\":[{\"port\":80},{\"port\":70000}]}}", "spec.ports[1].port");
+	        "\"10.0.0.1\",\"ports\":[{\"port\":80},{\"port\":70000}]}}",
+	        "spec.ports[1].port");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
-	        "\"10.0.0.1\",\"ports\":[{\"port\":80,\"protocol\":\"QUIC\"}]}}", "protocol");
+	        "\"10.0.0.1\",\"ports\":[{\"port\":80,\"protocol\":\"QUIC\"}]}}",
+	        "protocol");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"clusterIP\":"
-	        "\"10.0.0.1\",\"ports\":[{}]}}", "no port number");
+	        "\"10.0.0.1\",\"ports\":[{}]}}",
+	        "no port number");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"type\":"
-	        "\"ExternalName\"}}", "without spec.externalName");
+	        "\"ExternalName\"}}",
+	        "without spec.externalName");
 	svc_bad("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"},\"spec\":{\"type\":"
-	        "\"ExternalName\",\"externalName\":\"a..b\"}}", "invalid externalName");
+	        "\"ExternalName\",\"externalName\":\"a..b\"}}",
+	        "invalid externalName");
 }
 
 Test(objects, meta_defaults_namespace)
@@ -171,20 +184,23 @@ Test(objects, meta_defaults_namespace)
 	json_decref(j);
 }
 
-#define SLICE_HEAD "{\"metadata\":{\"name\":\"svc1-a1b2c\",\"namespace\":\"testns\",\"labels\":" \
+#define SLICE_HEAD                                                                    \
+	"{\"metadata\":{\"name\":\"svc1-a1b2c\",\"namespace\":\"testns\",\"labels\":" \
 	"{\"kubernetes.io/service-name\":\"svc1\"}},"
 
 Test(objects, slice_ready_endpoints_only)
 {
-	struct k8s_slice *s = slice_of(SLICE_HEAD
-		"\"addressType\":\"IPv4\",\"endpoints\":["
-		"{\"addresses\":[\"10.244.1.10\"],\"conditions\":{\"ready\":true},"
-		"\"targetRef\":{\"kind\":\"Pod\",\"name\":\"Pod-Svc1-11\"}},"
-		"{\"addresses\":[\"10.244.1.11\"],\"hostname\":\"ep1b\"},"
-		"{\"addresses\":[\"10.244.1.12\"],\"conditions\":{\"ready\":false}},"
-		"{\"addresses\":[\"10.244.1.13\",\"10.244.1.14\"],\"conditions\":{\"ready\":null}}],"
-		"\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"},"
-		"{\"name\":\"c-port\",\"port\":1234,\"protocol\":\"UDP\"},{\"port\":null}]}", 0);
+	struct k8s_slice *s = slice_of(
+	        SLICE_HEAD
+	        "\"addressType\":\"IPv4\",\"endpoints\":["
+	        "{\"addresses\":[\"10.244.1.10\"],\"conditions\":{\"ready\":true},"
+	        "\"targetRef\":{\"kind\":\"Pod\",\"name\":\"Pod-Svc1-11\"}},"
+	        "{\"addresses\":[\"10.244.1.11\"],\"hostname\":\"ep1b\"},"
+	        "{\"addresses\":[\"10.244.1.12\"],\"conditions\":{\"ready\":false}},"
+	        "{\"addresses\":[\"10.244.1.13\",\"10.244.1.14\"],\"conditions\":{\"ready\":null}}],"
+	        "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"},"
+	        "{\"name\":\"c-port\",\"port\":1234,\"protocol\":\"UDP\"},{\"port\":null}]}",
+	        0);
 	const char *base = (const char *)s;
 
 	cr_assert_not_null(s);
@@ -213,8 +229,10 @@ Test(objects, slice_ready_endpoints_only)
 
 Test(objects, slice_ipv6_and_portless)
 {
-	struct k8s_slice *s = slice_of(SLICE_HEAD
-		"\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00:10:244:1::20\"]}]}", 0);
+	struct k8s_slice *s = slice_of(
+	        SLICE_HEAD
+	        "\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00:10:244:1::20\"]}]}",
+	        0);
 
 	cr_assert_not_null(s);
 	cr_assert_eq(s->fam, 6);
@@ -229,11 +247,14 @@ Test(objects, slice_serving_nothing)
 	/* No service label, FQDN addresses, or nothing ready: nothing to keep. */
 	cr_assert_null(slice_of("{\"metadata\":{\"name\":\"x\",\"namespace\":\"n\"},"
 	                        "\"addressType\":\"IPv4\","
-	                        "\"endpoints\":[{\"addresses\":[\"1.2.3.4\"]}]}", 0));
+	                        "\"endpoints\":[{\"addresses\":[\"1.2.3.4\"]}]}",
+	                        0));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"FQDN\",\"endpoints\":"
-	                                   "[{\"addresses\":[\"a.example\"]}]}", 0));
+	                                   "[{\"addresses\":[\"a.example\"]}]}",
+	                        0));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
-	                                   "[\"1.2.3.4\"],\"conditions\":{\"ready\":false}}]}", 0));
+	                                   "[\"1.2.3.4\"],\"conditions\":{\"ready\":false}}]}",
+	                        0));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":null}", 0));
 }
 
@@ -241,14 +262,19 @@ Test(objects, slice_malformed)
 {
 	cr_assert_null(slice_of(SLICE_HEAD "\"endpoints\":[]}", SX_EINVAL)); /* no addressType */
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":"
-	                                   "[{\"addresses\":[\"fd00::1\"]}]}", SX_EINVAL));
+	                                   "[{\"addresses\":[\"fd00::1\"]}]}",
+	                        SX_EINVAL));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":"
-	                                   "[{\"addresses\":[\"10.0.0.300\"]}]}", SX_EINVAL));
-	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{}]}", SX_EINVAL));
+	                                   "[{\"addresses\":[\"10.0.0.300\"]}]}",
+	                        SX_EINVAL));
+	cr_assert_null(
+	        slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{}]}", SX_EINVAL));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
-	                                   "[\"1.2.3.4\"],\"hostname\":\"a.b\"}]}", SX_EINVAL));
+	                                   "[\"1.2.3.4\"],\"hostname\":\"a.b\"}]}",
+	                        SX_EINVAL));
 	cr_assert_null(slice_of(SLICE_HEAD "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":"
-	                                   "[\"1.2.3.4\"]}],\"ports\":[{\"port\":-1}]}", SX_EINVAL));
+	                                   "[\"1.2.3.4\"]}],\"ports\":[{\"port\":-1}]}",
+	                        SX_EINVAL));
 }
 
 Test(objects, slice_same)
@@ -266,7 +292,8 @@ Test(objects, slice_same)
 	free(z);
 }
 
-static struct k8s_pod *pod_of(const char *text, int want)
+static struct k8s_pod *
+pod_of(const char *text, int want)
 {
 	struct k8s_pod *p = NULL;
 	char err[256] = "";
@@ -280,7 +307,8 @@ static struct k8s_pod *pod_of(const char *text, int want)
 Test(objects, pods)
 {
 	struct k8s_pod *p = pod_of("{\"metadata\":{\"name\":\"web-0\",\"namespace\":\"testns\"},"
-	                           "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.10\"}}", 0);
+	                           "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.10\"}}",
+	                           0);
 
 	cr_assert_not_null(p);
 	cr_assert_eq(p->ip.fam, 4);
@@ -289,15 +317,19 @@ Test(objects, pods)
 	free(p);
 	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\","
 	                      "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},"
-	                      "\"status\":{\"podIP\":\"10.0.0.1\"}}", 0));
+	                      "\"status\":{\"podIP\":\"10.0.0.1\"}}",
+	                      0));
 	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Succeeded\","
-	                      "\"podIP\":\"10.0.0.1\"}}", 0));
-	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Pending\"}}", 0));
-	cr_assert_null(pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"podIP\":\"x\"}}",
-	                      SX_EINVAL));
+	                      "\"podIP\":\"10.0.0.1\"}}",
+	                      0));
+	cr_assert_null(
+	        pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Pending\"}}", 0));
+	cr_assert_null(
+	        pod_of("{\"metadata\":{\"name\":\"a\"},\"status\":{\"podIP\":\"x\"}}", SX_EINVAL));
 }
 
-static void dashed_is(const char *addr, const char *want)
+static void
+dashed_is(const char *addr, const char *want)
 {
 	struct k8s_ip ip;
 	char out[40];
@@ -313,7 +345,7 @@ Test(objects, dashed_names)
 {
 	dashed_is("10.244.1.10", "10-244-1-10");
 	dashed_is("fd00:10:244:1::20", "fd00-10-244-1--20");
-	dashed_is("2001:db8::", "2001-db8--0");          /* a trailing '-' gets a 0 */
+	dashed_is("2001:db8::", "2001-db8--0"); /* a trailing '-' gets a 0 */
 	dashed_is("::1", "--1");
 	dashed_is("2001:db8:0:1:1:1:1:1", "2001-db8-0-1-1-1-1-1"); /* one zero group stays */
 	dashed_is("2001:0:0:1:0:0:0:1", "2001-0-0-1--1");          /* the longest run goes */

@@ -13,7 +13,8 @@ extern const struct sx_plugin sx_plugin_kubernetes;
 
 static struct sx_config *cfg;
 
-static void fini(void)
+static void
+fini(void)
 {
 	sx_config_free(cfg);
 	cfg = NULL;
@@ -22,7 +23,8 @@ static void fini(void)
 TestSuite(setup, .fini = fini);
 
 /* Set up @text; @return the kubernetes instance of its first block. */
-static struct k8s *ok(const char *text)
+static struct k8s *
+ok(const char *text)
 {
 	struct sx_config_opts o = { .default_port = 53, .workers = 1 };
 	char err[512] = "";
@@ -40,7 +42,8 @@ static struct k8s *ok(const char *text)
 	return NULL;
 }
 
-static void bad(const char *text, const char *want)
+static void
+bad(const char *text, const char *want)
 {
 	struct sx_config_opts o = { .default_port = 53, .workers = 1 };
 	struct sx_config *c = NULL;
@@ -52,7 +55,8 @@ static void bad(const char *text, const char *want)
 	cr_assert_str_eq(err, want);
 }
 
-static void zones_are(const struct sx_zones *z, const char *const *names)
+static void
+zones_are(const struct sx_zones *z, const char *const *names)
 {
 	size_t n = 0;
 
@@ -63,7 +67,11 @@ static void zones_are(const struct sx_zones *z, const char *const *names)
 	cr_assert_eq(z->n, n);
 }
 
-#define Z(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define Z(...)                    \
+	(const char *const[])     \
+	{                         \
+		__VA_ARGS__, NULL \
+	}
 
 Test(setup, defaults)
 {
@@ -99,24 +107,23 @@ Test(setup, zones_from_the_block_or_the_line)
 
 Test(setup, every_option)
 {
-	struct k8s *k = ok(
-		"cluster.local in-addr.arpa ip6.arpa {\n"
-		"\tkubernetes {\n"
-		"\t\tendpoint https://10.0.0.1:6443\n"
-		"\t\ttls cert.pem key.pem ca.pem\n"
-		"\t\tkubeconfig /etc/kube.conf prod\n"
-		"\t\tnamespaces Default kube-system\n"
-		"\t\tnamespaces testns\n"
-		"\t\tlabels environment in (production, qa),tier!=cache\n"
-		"\t\tpods verified\n"
-		"\t\tendpoint_pod_names\n"
-		"\t\tttl 0\n"
-		"\t\tnoendpoints\n"
-		"\t\tfallthrough in-addr.arpa ip6.arpa\n"
-		"\t\tignore empty_service\n"
-		"\t\tmanifests cluster/\n"
-		"\t}\n"
-		"}\n");
+	struct k8s *k = ok("cluster.local in-addr.arpa ip6.arpa {\n"
+	                   "\tkubernetes {\n"
+	                   "\t\tendpoint https://10.0.0.1:6443\n"
+	                   "\t\ttls cert.pem key.pem ca.pem\n"
+	                   "\t\tkubeconfig /etc/kube.conf prod\n"
+	                   "\t\tnamespaces Default kube-system\n"
+	                   "\t\tnamespaces testns\n"
+	                   "\t\tlabels environment in (production, qa),tier!=cache\n"
+	                   "\t\tpods verified\n"
+	                   "\t\tendpoint_pod_names\n"
+	                   "\t\tttl 0\n"
+	                   "\t\tnoendpoints\n"
+	                   "\t\tfallthrough in-addr.arpa ip6.arpa\n"
+	                   "\t\tignore empty_service\n"
+	                   "\t\tmanifests cluster/\n"
+	                   "\t}\n"
+	                   "}\n");
 
 	cr_assert_str_eq(k->endpoint, "https://10.0.0.1:6443");
 	cr_assert_str_eq(k->tls_cert, "cert.pem");

@@ -51,7 +51,8 @@ struct k8s_store {
 
 static struct k8s_store store;
 
-static struct sobj *find_obj(enum k8s_kind kind, const char *id)
+static struct sobj *
+find_obj(enum k8s_kind kind, const char *id)
 {
 	for (size_t i = 0; i < store.nobjs; i++) {
 		if (store.objs[i].kind == kind && !strcmp(store.objs[i].id, id)) {
@@ -61,8 +62,9 @@ static struct sobj *find_obj(enum k8s_kind kind, const char *id)
 	return NULL;
 }
 
-int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
-                    char *err, size_t errlen)
+int
+k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
+                size_t errlen)
 {
 	json_t *md = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(md, "name"));
@@ -94,7 +96,8 @@ int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev,
 	return 0;
 }
 
-void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 {
 	for (size_t i = 0; i < st->nobjs; i++) {
 		if (st->objs[i].kind == kind && st->objs[i].live) {
@@ -104,7 +107,8 @@ void k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 	st->begins[kind]++;
 }
 
-void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
+void
+k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
 	for (size_t i = 0; i < st->nobjs; i++) {
 		if (st->objs[i].kind == kind && st->objs[i].stale) {
@@ -116,19 +120,22 @@ void k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	st->ends[kind]++;
 }
 
-bool k8s_store_synced(const struct k8s_store *st)
+bool
+k8s_store_synced(const struct k8s_store *st)
 {
 	return true;
 }
 
-static bool live(enum k8s_kind kind, const char *id)
+static bool
+live(enum k8s_kind kind, const char *id)
 {
 	struct sobj *o = find_obj(kind, id);
 
 	return o && o->live;
 }
 
-static size_t nlive(enum k8s_kind kind)
+static size_t
+nlive(enum k8s_kind kind)
 {
 	size_t n = 0;
 
@@ -144,14 +151,15 @@ static struct {
 	pid_t pid;
 	int port;
 	bool tls;
-	bool client_cert;  /* control calls must show the client certificate */
+	bool client_cert; /* control calls must show the client certificate */
 	char url[64];
 } fake;
 
 static char tmp[64];
 static char logpath[128];
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec ts;
 
@@ -159,7 +167,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *fake_script(void)
+static const char *
+fake_script(void)
 {
 	static char path[512];
 	const char *env = getenv("SX_FAKEAPI"), *root = getenv("SX_SOURCE_ROOT");
@@ -173,7 +182,8 @@ static const char *fake_script(void)
 }
 
 /* Start fakeapi.py with @args (NULL-terminated), on fake.port if already set. */
-static void fake_start(const char *const *args)
+static void
+fake_start(const char *const *args)
 {
 	const char *argv[64];
 	char portfile[160], port[16], errpath[160];
@@ -232,7 +242,8 @@ static void fake_start(const char *const *args)
 	}
 }
 
-static void fake_kill(void)
+static void
+fake_kill(void)
 {
 	if (fake.pid > 0) {
 		kill(fake.pid, SIGKILL);
@@ -246,7 +257,8 @@ struct buf {
 	size_t n;
 };
 
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
+static size_t
+collect(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct buf *b = ud;
 	char *np = realloc(b->p, b->n + size * nmemb + 1);
@@ -260,7 +272,8 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* A blocking call to the fake's control interface; @reply gets the JSON reply. */
-static long ctl(const char *method, const char *path, const char *body, json_t **reply)
+static long
+ctl(const char *method, const char *path, const char *body, json_t **reply)
 {
 	CURL *e = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -305,17 +318,21 @@ static long ctl(const char *method, const char *path, const char *body, json_t *
 	return status;
 }
 
-static void put_svc(const char *ns, const char *name, const char *labels)
+static void
+put_svc(const char *ns, const char *name, const char *labels)
 {
 	char body[1024];
 
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
 	         "\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":{%s}},\"spec\":{\"ports\":"
-	         "[{\"port\":80}]}}", name, ns, labels ? labels : "");
+	         "[{\"port\":80}]}}",
+	         name, ns, labels ? labels : "");
 	ctl("POST", "/_fake/objects", body, NULL);
 }
 
-static void del_svc(const char *ns, const char *name)
+static void
+del_svc(const char *ns, const char *name)
 {
 	char path[256];
 
@@ -323,7 +340,8 @@ static void del_svc(const char *ns, const char *name)
 	ctl("DELETE", path, NULL, NULL);
 }
 
-static long long fake_rv(void)
+static long long
+fake_rv(void)
 {
 	json_t *st;
 	long long rv;
@@ -334,7 +352,8 @@ static long long fake_rv(void)
 	return rv;
 }
 
-static size_t fake_watches(const char *path)
+static size_t
+fake_watches(const char *path)
 {
 	char q[256];
 	json_t *r;
@@ -348,7 +367,8 @@ static size_t fake_watches(const char *path)
 }
 
 /* The requests the fake saw under @path: all, or only (non-)watches. */
-static json_t *requests(const char *path, int watch)
+static json_t *
+requests(const char *path, int watch)
 {
 	char q[256];
 	json_t *r, *out = json_array(), *e;
@@ -356,7 +376,8 @@ static json_t *requests(const char *path, int watch)
 
 	snprintf(q, sizeof(q), "/_fake/requests?path=%s", path);
 	ctl("GET", q, NULL, &r);
-	json_array_foreach(json_object_get(r, "requests"), i, e) {
+	json_array_foreach(json_object_get(r, "requests"), i, e)
+	{
 		if (watch < 0 || json_is_true(json_object_get(e, "watch")) == (watch == 1)) {
 			json_array_append(out, e);
 		}
@@ -365,7 +386,8 @@ static json_t *requests(const char *path, int watch)
 	return out;
 }
 
-static const char *query(json_t *req, const char *key)
+static const char *
+query(json_t *req, const char *key)
 {
 	return json_string_value(json_object_get(json_object_get(req, "query"), key));
 }
@@ -378,10 +400,14 @@ static struct k8s_api *api;
 static struct k8s_watch *watches[K8S_NKINDS];
 
 static const struct k8s_watch_opts fast = {
-	.page_limit = 500, .watch_timeout_s = 30, .backoff_min_s = 0.05, .backoff_max_s = 0.8,
+	.page_limit = 500,
+	.watch_timeout_s = 30,
+	.backoff_min_s = 0.05,
+	.backoff_max_s = 0.8,
 };
 
-static void spin(double secs)
+static void
+spin(double secs)
 {
 	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6) };
 
@@ -389,16 +415,17 @@ static void spin(double secs)
 	event_base_dispatch(base);
 }
 
-#define RUN_UNTIL(cond, secs) \
-	do { \
-		double dl_ = now_s() + (secs); \
-		while (!(cond)) { \
+#define RUN_UNTIL(cond, secs)                                                       \
+	do {                                                                        \
+		double dl_ = now_s() + (secs);                                      \
+		while (!(cond)) {                                                   \
 			cr_assert_lt(now_s(), dl_, "timed out waiting for " #cond); \
-			spin(0.02); \
-		} \
+			spin(0.02);                                                 \
+		}                                                                   \
 	} while (0)
 
-static void connect_http(void)
+static void
+connect_http(void)
 {
 	char err[256];
 
@@ -406,21 +433,24 @@ static void connect_http(void)
 	             "%s", err);
 }
 
-static void start_api(void)
+static void
+start_api(void)
 {
 	char err[256];
 
 	cr_assert_eq(k8s_api_new(&api, base, conn, err, sizeof(err)), 0, "%s", err);
 }
 
-static void watch(enum k8s_kind kind, const char *labels, const struct k8s_watch_opts *o)
+static void
+watch(enum k8s_kind kind, const char *labels, const struct k8s_watch_opts *o)
 {
 	cr_assert_eq(k8s_watch_new(&watches[kind], base, api, &store, kind, labels, o ? o : &fast),
 	             0);
 }
 
 /* Lines of our log (stdout goes to a file) that contain @s. */
-static int log_count(const char *s)
+static int
+log_count(const char *s)
 {
 	FILE *f = fopen(logpath, "r");
 	char line[4096];
@@ -434,7 +464,8 @@ static int log_count(const char *s)
 	return n;
 }
 
-static void setup(void)
+static void
+setup(void)
 {
 	int fd;
 
@@ -451,7 +482,8 @@ static void setup(void)
 	cr_assert_not_null(base);
 }
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	char cmd[128];
 
@@ -505,8 +537,8 @@ Test(watch, list_pages_then_watch_events_in_order)
 	cr_assert_null(query(json_array_get(lists, 0), "continue"));
 	cr_assert_not_null(query(json_array_get(lists, 1), "continue"));
 	cr_assert_not_null(query(json_array_get(lists, 2), "continue"));
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 0),
-	                                                   "user_agent")), "sextant/0.1.0");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 0), "user_agent")),
+	                 "sextant/0.1.0");
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(lists, 0), "accept")),
 	                 "application/json");
 	json_decref(lists);
@@ -546,7 +578,8 @@ Test(watch, a_large_list_arrives_gzipped)
 	pad[sizeof(pad) - 1] = '\0';
 	len += (size_t)snprintf(body + len, size - len, "{\"kind\":\"List\",\"items\":[");
 	for (int i = 0; i < 400; i++) {
-		len += (size_t)snprintf(body + len, size - len, "%s{\"apiVersion\":\"v1\","
+		len += (size_t)snprintf(body + len, size - len,
+		                        "%s{\"apiVersion\":\"v1\","
 		                        "\"kind\":\"Service\",\"metadata\":{\"name\":\"s%03d\","
 		                        "\"namespace\":\"default\","
 		                        "\"annotations\":{\"pad\":\"%s\"}}}",
@@ -563,8 +596,9 @@ Test(watch, a_large_list_arrives_gzipped)
 	cr_assert_eq(nlive(K8S_SERVICE), 400);
 	lists = requests("/api/v1/services", 0);
 	cr_assert_eq(json_array_size(lists), 1, "400 objects fit in one page of 500");
-	cr_assert(strstr(json_string_value(json_object_get(json_array_get(lists, 0),
-	                                                   "accept_encoding")), "gzip"));
+	cr_assert(strstr(
+	        json_string_value(json_object_get(json_array_get(lists, 0), "accept_encoding")),
+	        "gzip"));
 	json_decref(lists);
 }
 
@@ -582,7 +616,8 @@ Test(watch, label_and_pod_field_selectors)
 	    "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.1\"}},"
 	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"done\","
 	    "\"namespace\":\"default\",\"labels\":{\"app\":\"web\"}},"
-	    "\"status\":{\"phase\":\"Succeeded\"}}]}", NULL);
+	    "\"status\":{\"phase\":\"Succeeded\"}}]}",
+	    NULL);
 	connect_http();
 	start_api();
 	watch(K8S_SERVICE, "app=web", NULL);
@@ -614,9 +649,11 @@ Test(watch, expired_continue_token_lists_again_from_the_start)
 		snprintf(name, sizeof(name), "s%d", i);
 		put_svc("default", name, NULL);
 	}
-	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":false,"
+	ctl("POST", "/_fake/fail",
+	    "{\"path\":\"/api/v1/services\",\"watch\":false,"
 	    "\"query\":{\"continue\":null},\"status\":410,\"reason\":\"Expired\","
-	    "\"message\":\"The provided continue parameter is too old\",\"count\":1}", NULL);
+	    "\"message\":\"The provided continue parameter is too old\",\"count\":1}",
+	    NULL);
 	connect_http();
 	start_api();
 	o.page_limit = 3;
@@ -626,7 +663,8 @@ Test(watch, expired_continue_token_lists_again_from_the_start)
 	cr_assert_eq(nlive(K8S_SERVICE), 7);
 	cr_assert_eq(store.relist_deleted, 0);
 	cr_assert_eq(log_count("continue token expired: The provided continue parameter is too "
-	                       "old"), 1);
+	                       "old"),
+	             1);
 }
 
 Test(watch, forbidden_list_is_logged_like_coredns)
@@ -640,7 +678,8 @@ Test(watch, forbidden_list_is_logged_like_coredns)
 	RUN_UNTIL(log_count("[ERROR]") == 1, 10);
 	cr_assert_eq(log_count("[ERROR] plugin/kubernetes: Failed to watch *v1.Service: failed to "
 	                       "list *v1.Service: services is forbidden: User \"system:anonymous\" "
-	                       "cannot list resource \"services\""), 1);
+	                       "cannot list resource \"services\""),
+	             1);
 	spin(0.5);
 	cr_assert_eq(log_count("[ERROR]"), 1, "the same error again is not logged again");
 	cr_assert_eq(store.ends[K8S_SERVICE], 0);
@@ -658,8 +697,10 @@ Test(watch, bookmark_moves_the_resume_point)
 	watch(K8S_SERVICE, NULL, NULL);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	/* A write elsewhere moves the revision without a Service event... */
-	ctl("POST", "/_fake/objects", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
-	    "\"metadata\":{\"name\":\"other\"}}", NULL);
+	ctl("POST", "/_fake/objects",
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+	    "\"metadata\":{\"name\":\"other\"}}",
+	    NULL);
 	rv = fake_rv();
 	/* ...which only a bookmark tells the Service watch about. */
 	ctl("POST", "/_fake/bookmark", "{}", NULL);
@@ -709,8 +750,10 @@ Test(watch, http_410_on_watch_relists)
 	watch(K8S_SERVICE, NULL, NULL);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	spin(1.1);
-	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":true,"
-	    "\"status\":410,\"message\":\"gone\",\"count\":1}", NULL);
+	ctl("POST", "/_fake/fail",
+	    "{\"path\":\"/api/v1/services\",\"watch\":true,"
+	    "\"status\":410,\"message\":\"gone\",\"count\":1}",
+	    NULL);
 	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"clean\"}", NULL);
 	RUN_UNTIL(store.ends[K8S_SERVICE] == 2, 10);
 	cr_assert_eq(store.begins[K8S_SERVICE], 2);
@@ -731,8 +774,10 @@ Test(watch, error_event_other_than_410_rewatches_without_relist)
 	watch(K8S_SERVICE, NULL, NULL);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	spin(1.1);
-	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":true,"
-	    "\"mode\":\"watch-error\",\"status\":500,\"message\":\"etcd hiccup\"}", NULL);
+	ctl("POST", "/_fake/fail",
+	    "{\"path\":\"/api/v1/services\",\"watch\":true,"
+	    "\"mode\":\"watch-error\",\"status\":500,\"message\":\"etcd hiccup\"}",
+	    NULL);
 	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"clean\"}", NULL);
 	RUN_UNTIL(log_count("watch error 500: etcd hiccup") == 1, 10);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
@@ -776,14 +821,17 @@ Test(watch, failures_back_off_and_log_once_per_change)
 	watch(K8S_SERVICE, NULL, NULL);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	spin(1.1);
-	ctl("POST", "/_fake/fail", "{\"path\":\"/api/v1/services\",\"watch\":true,"
-	    "\"status\":500,\"count\":4}", NULL);
+	ctl("POST", "/_fake/fail",
+	    "{\"path\":\"/api/v1/services\",\"watch\":true,"
+	    "\"status\":500,\"count\":4}",
+	    NULL);
 	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"abrupt\"}", NULL);
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 15);
 
 	ws = requests("/api/v1/services", 1);
 	cr_assert_eq(json_array_size(ws), 6, "the first watch, 4 failures, the good one");
-	json_array_foreach(ws, i, last) {
+	json_array_foreach(ws, i, last)
+	{
 		if (!first && json_integer_value(json_object_get(last, "status")) == 500) {
 			first = last;
 		}
@@ -795,8 +843,7 @@ Test(watch, failures_back_off_and_log_once_per_change)
 	/* Delays 0.1, 0.2, 0.4 and 0.8 s after the failures, each +-25%. */
 	cr_assert_geq(t1 - t0, 1.1, "retries came too fast: %.3f s", t1 - t0);
 	cr_assert_leq(t1 - t0, 3.0, "retries came too slowly: %.3f s", t1 - t0);
-	cr_assert_eq(atoll(query(last, "resourceVersion")), atoll(query(first,
-	                                                                "resourceVersion")),
+	cr_assert_eq(atoll(query(last, "resourceVersion")), atoll(query(first, "resourceVersion")),
 	             "a failed watch resumes where it stopped");
 	json_decref(ws);
 
@@ -834,7 +881,8 @@ Test(watch, api_server_killed_and_restarted)
 	cr_assert_not_null(f);
 	fputs("{\"kind\":\"ServiceList\",\"apiVersion\":\"v1\",\"items\":["
 	      "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{}},"
-	      "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},\"spec\":{}}]}", f);
+	      "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},\"spec\":{}}]}",
+	      f);
 	fclose(f);
 	snprintf(arg, sizeof(arg), "%s", file);
 	fake_start(second);
@@ -847,7 +895,8 @@ Test(watch, api_server_killed_and_restarted)
 	cr_assert_eq(log_count("Couldn't connect to server"), 1);
 }
 
-static void write_file(const char *path, const char *text)
+static void
+write_file(const char *path, const char *text)
 {
 	char tmpname[256];
 	FILE *f;
@@ -902,7 +951,8 @@ Test(watch, token_file_is_reread_after_rotation)
 	cr_assert_eq(store.begins[K8S_SERVICE], 1);
 }
 
-static void gen_certs(void)
+static void
+gen_certs(void)
 {
 	char cmd[1024];
 	const char *script = fake_script();
@@ -912,7 +962,8 @@ static void gen_certs(void)
 	cr_assert_eq(system(cmd), 0, "gen-certs.sh failed");
 }
 
-static char *b64_file(const char *path)
+static char *
+b64_file(const char *path)
 {
 	char cmd[512];
 	FILE *p;
@@ -947,11 +998,13 @@ Test(watch, tls_with_inline_ca_and_token_from_kubeconfig)
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmp);
 	f = fopen(kc, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
+	fprintf(f,
+	        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
 	        "    server: %s\n    certificate-authority-data: %s\n"
 	        "users:\n- name: me\n  user:\n    token: secret-1\n"
 	        "contexts:\n- name: ctx\n  context:\n    cluster: fake\n    user: me\n"
-	        "current-context: ctx\n", fake.url, ca64);
+	        "current-context: ctx\n",
+	        fake.url, ca64);
 	fclose(f);
 	free(ca64);
 	cr_assert_eq(k8s_conn_kubeconfig(&conn, kc, NULL, err, sizeof(err)), 0, "%s", err);
@@ -1009,8 +1062,10 @@ Test(watch, insecure_skip_tls_verify_connects)
 Test(watch, client_certificate_auth)
 {
 	char crt[160], key[160], ca[160], kc[160], ccrt[160], ckey[160], err[512];
-	const char *args[] = { "--tls-cert", crt, "--tls-key", key, "--client-ca", ca,
-	                       "--require-client-cert", NULL };
+	const char *args[] = {
+		"--tls-cert", crt, "--tls-key", key, "--client-ca", ca, "--require-client-cert",
+		NULL
+	};
 	char *crt64, *key64;
 	json_t *reqs;
 	FILE *f;
@@ -1032,12 +1087,14 @@ Test(watch, client_certificate_auth)
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", tmp);
 	f = fopen(kc, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "clusters:\n- name: fake\n  cluster:\n    server: %s\n"
+	fprintf(f,
+	        "clusters:\n- name: fake\n  cluster:\n    server: %s\n"
 	        "    certificate-authority: certs/ca.crt\n"
 	        "users:\n- name: me\n  user:\n    client-certificate-data: %s\n"
 	        "    client-key-data: %s\n"
 	        "contexts:\n- name: ctx\n  context: {cluster: fake, user: me}\n"
-	        "current-context: ctx\n", fake.url, crt64, key64);
+	        "current-context: ctx\n",
+	        fake.url, crt64, key64);
 	fclose(f);
 	free(crt64);
 	free(key64);
@@ -1084,7 +1141,8 @@ Test(watch, an_overlong_event_line_is_an_error)
 	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
 	         "\"name\":\"big\",\"namespace\":\"default\",\"annotations\":{\"x\":\"%s\"}}}",
 	         big);
 	ctl("POST", "/_fake/objects", body, NULL);
@@ -1126,15 +1184,15 @@ Test(watch, server_ending_the_watch_resumes_from_the_last_version)
 /* ---- the whole source: every kind, and the in-cluster configuration ---- */
 
 static const char all_kinds[] =
-	"{\"kind\":\"List\",\"items\":["
-	"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns1\"}},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\","
-	"\"namespace\":\"ns1\"},\"spec\":{\"ports\":[{\"port\":53}]}},"
-	"{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
-	"\"name\":\"s-abc\",\"namespace\":\"ns1\",\"labels\":{\"kubernetes.io/service-name\":"
-	"\"s\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.1.0.5\"]}]},"
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":"
-	"\"ns1\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.5\"}}]}";
+        "{\"kind\":\"List\",\"items\":["
+        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns1\"}},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\","
+        "\"namespace\":\"ns1\"},\"spec\":{\"ports\":[{\"port\":53}]}},"
+        "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
+        "\"name\":\"s-abc\",\"namespace\":\"ns1\",\"labels\":{\"kubernetes.io/service-name\":"
+        "\"s\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.1.0.5\"]}]},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":"
+        "\"ns1\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.0.5\"}}]}";
 
 Test(watch, source_from_endpoint_watches_every_kind)
 {
@@ -1147,7 +1205,8 @@ Test(watch, source_from_endpoint_watches_every_kind)
 	conf.endpoint = fake.url;
 	cr_assert_eq(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0, "%s", err);
 	RUN_UNTIL(store.ends[K8S_SERVICE] && store.ends[K8S_SLICE] && store.ends[K8S_NAMESPACE] &&
-	          store.ends[K8S_POD], 10);
+	                  store.ends[K8S_POD],
+	          10);
 	cr_assert(live(K8S_NAMESPACE, "/ns1"));
 	cr_assert(live(K8S_SERVICE, "ns1/s"));
 	cr_assert(live(K8S_SLICE, "ns1/s-abc"));

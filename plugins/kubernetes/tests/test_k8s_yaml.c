@@ -16,7 +16,8 @@
 static char err[512];
 
 /* Parse @text and return its documents as compact JSON text (to free). */
-static char *conv(const char *text)
+static char *
+conv(const char *text)
 {
 	json_t *docs;
 	char *s;
@@ -28,7 +29,8 @@ static char *conv(const char *text)
 	return s;
 }
 
-static void expect(const char *text, const char *json)
+static void
+expect(const char *text, const char *json)
 {
 	char *s = conv(text);
 
@@ -36,7 +38,8 @@ static void expect(const char *text, const char *json)
 	free(s);
 }
 
-static void expect_error(const char *text, const char *fragment)
+static void
+expect_error(const char *text, const char *fragment)
 {
 	json_t *docs = NULL;
 	int r = k8s_yaml_parse(&docs, text, strlen(text), err, sizeof(err));
@@ -146,9 +149,8 @@ Test(yaml, alias_bomb_is_refused)
 
 	for (char c = 'b'; c <= 'h'; c++) {
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
-		              "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n",
-		              c, c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1,
-		              c - 1);
+		              "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", c, c,
+		              c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
 	}
 	expect_error(text, "too many nodes");
 }

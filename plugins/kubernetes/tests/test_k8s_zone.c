@@ -12,7 +12,8 @@
 
 static struct k8s_store *st;
 
-static void setup_store(char **namespaces, size_t n)
+static void
+setup_store(char **namespaces, size_t n)
 {
 	struct k8s_store_opts o = { .namespaces = namespaces, .nnamespaces = n };
 
@@ -26,14 +27,16 @@ static void setup_store(char **namespaces, size_t n)
  * Each test holds the read lock throughout, as a worker does while it answers:
  * nothing it saw is freed under it, so comparing views by address is sound.
  */
-static void init(void)
+static void
+init(void)
 {
 	rcu_register_thread();
 	setup_store(NULL, 0);
 	rcu_read_lock();
 }
 
-static void fini(void)
+static void
+fini(void)
 {
 	rcu_read_unlock();
 	k8s_store_free(st);
@@ -41,7 +44,8 @@ static void fini(void)
 }
 
 /* A store with other options (freeing waits for readers: not under the lock). */
-static void reset_store(char **namespaces, size_t n)
+static void
+reset_store(char **namespaces, size_t n)
 {
 	rcu_read_unlock();
 	k8s_store_free(st);
@@ -51,7 +55,8 @@ static void reset_store(char **namespaces, size_t n)
 
 TestSuite(zone, .init = init, .fini = fini);
 
-static int apply(enum k8s_kind kind, enum k8s_event ev, const char *text)
+static int
+apply(enum k8s_kind kind, enum k8s_event ev, const char *text)
 {
 	json_error_t e;
 	json_t *j = json_loads(text, 0, &e);
@@ -64,7 +69,8 @@ static int apply(enum k8s_kind kind, enum k8s_event ev, const char *text)
 	return r;
 }
 
-static void ns(const char *name)
+static void
+ns(const char *name)
 {
 	char b[256];
 
@@ -72,21 +78,25 @@ static void ns(const char *name)
 	cr_assert_eq(apply(K8S_NAMESPACE, K8S_ADDED, b), 0);
 }
 
-static void svc(enum k8s_event ev, const char *ns_, const char *name, const char *ip, int port)
+static void
+svc(enum k8s_event ev, const char *ns_, const char *name, const char *ip, int port)
 {
 	char b[512];
 
-	snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
-	         "\"spec\":{\"clusterIP\":\"%s\",\"ports\":[{\"port\":%d}]}}", name, ns_, ip, port);
+	snprintf(b, sizeof(b),
+	         "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+	         "\"spec\":{\"clusterIP\":\"%s\",\"ports\":[{\"port\":%d}]}}",
+	         name, ns_, ip, port);
 	cr_assert_eq(apply(K8S_SERVICE, ev, b), 0);
 }
 
-static void slice(enum k8s_event ev, const char *ns_, const char *name, const char *svc_,
-                  const char *addrs)
+static void
+slice(enum k8s_event ev, const char *ns_, const char *name, const char *svc_, const char *addrs)
 {
 	char b[1024];
 
-	snprintf(b, sizeof(b), "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
+	snprintf(b, sizeof(b),
+	         "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
 	         "{\"kubernetes.io/service-name\":\"%s\"}},\"addressType\":\"IPv4\","
 	         "\"endpoints\":[%s],\"ports\":[{\"name\":\"http\",\"port\":8080}]}",
 	         name, ns_, svc_, addrs);
@@ -94,18 +104,21 @@ static void slice(enum k8s_event ev, const char *ns_, const char *name, const ch
 }
 
 /* The view of ns/name as workers see it (NULL: none). */
-static const struct k8s_view *view(const char *ns_, const char *name)
+static const struct k8s_view *
+view(const char *ns_, const char *name)
 {
 	return k8s_zone_view(st, ns_, strlen(ns_), name, strlen(name));
 }
 
-static bool rev_first(const struct k8s_view *v, void *arg)
+static bool
+rev_first(const struct k8s_view *v, void *arg)
 {
 	*(const struct k8s_view **)arg = v;
 	return false;
 }
 
-static const struct k8s_view *rev_svc(const char *addr)
+static const struct k8s_view *
+rev_svc(const char *addr)
 {
 	const struct k8s_view *v = NULL;
 	struct k8s_ip ip;
@@ -115,13 +128,15 @@ static const struct k8s_view *rev_svc(const char *addr)
 	return v;
 }
 
-static bool rev_count(const struct k8s_ep *ep, void *arg)
+static bool
+rev_count(const struct k8s_ep *ep, void *arg)
 {
 	(*(unsigned *)arg)++;
 	return true;
 }
 
-static unsigned rev_eps(const char *addr)
+static unsigned
+rev_eps(const char *addr)
 {
 	unsigned n = 0;
 	struct k8s_ip ip;
@@ -304,7 +319,8 @@ Test(zone, namespaces_filter)
 	cr_assert_not_null(view("other", "b"));      /* kept: PTR filters on its own */
 }
 
-#define POD(ip, phase) "{\"metadata\":{\"name\":\"p\",\"namespace\":\"testns\"}," \
+#define POD(ip, phase)                                             \
+	"{\"metadata\":{\"name\":\"p\",\"namespace\":\"testns\"}," \
 	"\"status\":{\"phase\":\"" phase "\",\"podIP\":\"" ip "\"}}"
 
 Test(zone, pods_by_ip)
@@ -348,10 +364,12 @@ Test(zone, malformed_objects_change_nothing)
 {
 	char err[256] = "";
 	json_t *j = json_loads("{\"metadata\":{\"name\":\"a\",\"namespace\":\"testns\"},"
-	                       "\"spec\":{\"clusterIP\":\"bogus\"}}", 0, NULL);
+	                       "\"spec\":{\"clusterIP\":\"bogus\"}}",
+	                       0, NULL);
 
 	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
-	cr_assert_eq(k8s_store_apply(st, K8S_SERVICE, K8S_MODIFIED, j, err, sizeof(err)), SX_EINVAL);
+	cr_assert_eq(k8s_store_apply(st, K8S_SERVICE, K8S_MODIFIED, j, err, sizeof(err)),
+	             SX_EINVAL);
 	cr_assert_str_eq(err, "service testns/a: invalid cluster IP \"bogus\"");
 	cr_assert_eq(k8s_view_svc(view("testns", "a"))->ips[0].a[3], 1);
 	json_decref(j);
@@ -367,8 +385,10 @@ Test(zone, unwatched_kinds_are_ignored)
 	o.need[K8S_SERVICE] = o.need[K8S_NAMESPACE] = o.need[K8S_SLICE] = true;
 	cr_assert_eq(k8s_store_new(&st, &o), 0);
 	rcu_read_lock();
-	cr_assert_eq(apply(K8S_POD, K8S_ADDED, "{\"metadata\":{\"name\":\"p\",\"namespace\":\"n\"},"
-	                   "\"status\":{\"podIP\":\"10.1.1.1\"}}"), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED,
+	                   "{\"metadata\":{\"name\":\"p\",\"namespace\":\"n\"},"
+	                   "\"status\":{\"podIP\":\"10.1.1.1\"}}"),
+	             0);
 	cr_assert(k8s_ip_parse(&ip, "10.1.1.1"));
 	cr_assert_not(k8s_zone_pod(st, &ip, "n", 1));
 	/* Synced without pods: they are not needed. */
@@ -385,7 +405,8 @@ Test(zone, unwatched_kinds_are_ignored)
 static atomic_bool stop;
 
 /* A worker: look the service up and read everything it reaches, as answers do. */
-static void *reader(void *arg)
+static void *
+reader(void *arg)
 {
 	unsigned long *sum = arg;
 
@@ -399,7 +420,8 @@ static void *reader(void *arg)
 			for (unsigned s = 0; s < v->nslices; s++) {
 				for (unsigned e = 0; e < sl[s]->neps; e++) {
 					char name[64];
-					*sum += sl[s]->eps[e].a[3] + k8s_ep_name(name, &sl[s]->eps[e], false);
+					*sum += sl[s]->eps[e].a[3] +
+					        k8s_ep_name(name, &sl[s]->eps[e], false);
 				}
 			}
 		}
@@ -424,11 +446,14 @@ Test(zone, readers_and_a_writer)
 		cr_assert_eq(pthread_create(&th[i], NULL, reader, &sums[i]), 0);
 	}
 	for (int round = 0; round < 2000; round++) {
-		svc(K8S_MODIFIED, "testns", "churn", round % 2 ? "10.96.8.1" : "10.96.8.2", 80 + round % 7);
-		snprintf(addrs, sizeof(addrs), "{\"addresses\":[\"10.244.8.%d\"]},"
-		         "{\"addresses\":[\"10.244.8.1\"]}", 2 + round % 50);
-		slice(round % 3 ? K8S_MODIFIED : K8S_ADDED, "testns", round % 2 ? "churn-a" : "churn-b",
-		      "churn", addrs);
+		svc(K8S_MODIFIED, "testns", "churn", round % 2 ? "10.96.8.1" : "10.96.8.2",
+		    80 + round % 7);
+		snprintf(addrs, sizeof(addrs),
+		         "{\"addresses\":[\"10.244.8.%d\"]},"
+		         "{\"addresses\":[\"10.244.8.1\"]}",
+		         2 + round % 50);
+		slice(round % 3 ? K8S_MODIFIED : K8S_ADDED, "testns",
+		      round % 2 ? "churn-a" : "churn-b", "churn", addrs);
 		if (round % 100 == 50) {
 			svc(K8S_DELETED, "testns", "churn", "10.96.8.1", 80);
 		}

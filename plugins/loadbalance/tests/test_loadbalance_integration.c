@@ -6,13 +6,15 @@
 
 #include "harness.h"
 
-static int cmp_line(const void *a, const void *b)
+static int
+cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The answer's lines sorted (with TTLs blanked), to compare record sets across queries. */
-static char *record_set(const char *answer)
+static char *
+record_set(const char *answer)
 {
 	char *copy = strdup(answer), *lines[32], *out = calloc(1, strlen(answer) + 2), *save;
 	size_t n = 0;
@@ -35,8 +37,8 @@ static char *record_set(const char *answer)
 }
 
 /* Ask @rounds times; the record set must stay, the order must change. @return the first answer. */
-static char *expect_shuffled(struct sx_test_server *s, const char *name, int rounds,
-                             const char *first_line)
+static char *
+expect_shuffled(struct sx_test_server *s, const char *name, int rounds, const char *first_line)
 {
 	char *first = NULL, *set0 = NULL;
 	int orders = 0;
@@ -72,10 +74,11 @@ Test(loadbalance_integration, hosts_addresses_fresh_and_cached)
 {
 	struct sx_test_server *s = sx_test_prepare();
 
-	sx_test_write(s, "hosts", "10.0.0.1 lb.example.org\n10.0.0.2 lb.example.org\n"
-	                          "10.0.0.3 lb.example.org\n10.0.0.4 lb.example.org\n"
-	                          "10.0.0.1 lb.a.example.org\n10.0.0.2 lb.a.example.org\n"
-	                          "10.0.0.3 lb.a.example.org\n");
+	sx_test_write(s, "hosts",
+	              "10.0.0.1 lb.example.org\n10.0.0.2 lb.example.org\n"
+	              "10.0.0.3 lb.example.org\n10.0.0.4 lb.example.org\n"
+	              "10.0.0.1 lb.a.example.org\n10.0.0.2 lb.a.example.org\n"
+	              "10.0.0.3 lb.a.example.org\n");
 	sx_test_start(s, "a.example.org {\n\tbind 127.0.0.1\n\tloadbalance\n\thosts hosts\n}\n"
 	                 "example.org {\n\tbind 127.0.0.1\n\tloadbalance round_robin\n\tcache\n"
 	                 "\thosts hosts\n}\n");

@@ -12,14 +12,16 @@ static uint8_t buf[65535];
 static uint8_t qwire[512];
 static struct lb_worker *w;
 
-static void setup(void)
+static void
+setup(void)
 {
 	w = aligned_alloc(64, sizeof(*w));
 	cr_assert(w);
 	w->rng = 0x9e3779b97f4a7c15ull;
 }
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	free(w);
 }
@@ -27,7 +29,8 @@ static void teardown(void)
 TestSuite(lb_shuffle, .init = setup, .fini = teardown);
 
 /* Start a NOERROR reply to @qname/@qtype, as the core does for a TCP query. */
-static void start(struct sx_msg *msg, const char *qname, uint16_t qtype)
+static void
+start(struct sx_msg *msg, const char *qname, uint16_t qtype)
 {
 	static struct sx_query q;
 	static uint8_t lname[SX_DNAME_MAX];
@@ -51,7 +54,8 @@ static void start(struct sx_msg *msg, const char *qname, uint16_t qtype)
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 }
 
-static void put(struct sx_msg *msg, enum sx_section sec, const char *text)
+static void
+put(struct sx_msg *msg, enum sx_section sec, const char *text)
 {
 	ldns_rr *rr;
 	ldns_buffer *b = ldns_buffer_new(512);
@@ -67,7 +71,8 @@ static void put(struct sx_msg *msg, enum sx_section sec, const char *text)
 }
 
 /* The records of @sec of the message, one presentation line each, in order. */
-static char *section(const struct sx_msg *msg, ldns_pkt_section sec)
+static char *
+section(const struct sx_msg *msg, ldns_pkt_section sec)
 {
 	ldns_rr_list *list;
 	ldns_pkt *p;
@@ -81,13 +86,15 @@ static char *section(const struct sx_msg *msg, ldns_pkt_section sec)
 	return s;
 }
 
-static int cmp_line(const void *a, const void *b)
+static int
+cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* @text's lines sorted, to compare record sets. */
-static char *sorted(const char *text)
+static char *
+sorted(const char *text)
 {
 	char *copy = strdup(text), *lines[64], *out = calloc(1, strlen(text) + 2), *save;
 	size_t n = 0;

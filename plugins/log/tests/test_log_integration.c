@@ -27,23 +27,28 @@ log_matches(struct sx_test_server *s, const char *re_src)
 
 Test(log, default_format_is_corednss)
 {
-	struct sx_test_server *s = sx_test_start(NULL, ". {\n\tbind 127.0.0.1\n\tlog\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(NULL,
+	                                         ". {\n\tbind 127.0.0.1\n\tlog\n\twhoami\n}\n");
 	ldns_pkt *p = sx_test_query(s, "Log.Example", LDNS_RR_TYPE_A, SX_Q_DO, 4096);
 
 	cr_assert(p);
 	/* [INFO] 127.0.0.1:PORT - ID "A IN Log.Example. udp SIZE true 4096" NOERROR qr,aa,rd RSIZE Ds */
-	cr_assert(log_matches(s,
-		"^\\[INFO\\] 127\\.0\\.0\\.1:[0-9]+ - [0-9]+ \"A IN Log\\.Example\\. udp [0-9]+ true 4096\" "
-		"NOERROR qr,aa,rd [0-9]+ [0-9]+\\.[0-9]+s$"), "%s", sx_test_log(s));
+	cr_assert(
+	        log_matches(
+	                s,
+	                "^\\[INFO\\] 127\\.0\\.0\\.1:[0-9]+ - [0-9]+ \"A IN Log\\.Example\\. udp [0-9]+ true 4096\" "
+	                "NOERROR qr,aa,rd [0-9]+ [0-9]+\\.[0-9]+s$"),
+	        "%s", sx_test_log(s));
 	ldns_pkt_free(p);
 	sx_test_stop(s);
 }
 
 Test(log, names_and_classes_filter)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\tlog logged.example {\n\t\tclass error\n\t}\n\terrors\n}\n"
-		"ok.example {\n\tbind 127.0.0.1\n\tlog {\n\t\tclass denial\n\t}\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL,
+	        ". {\n\tbind 127.0.0.1\n\tlog logged.example {\n\t\tclass error\n\t}\n\terrors\n}\n"
+	        "ok.example {\n\tbind 127.0.0.1\n\tlog {\n\t\tclass denial\n\t}\n\twhoami\n}\n");
 	ldns_pkt *a = sx_test_query(s, "x.logged.example", LDNS_RR_TYPE_A, 0, 0);
 	ldns_pkt *b = sx_test_query(s, "x.other.example", LDNS_RR_TYPE_A, 0, 0);
 	ldns_pkt *c = sx_test_query(s, "x.ok.example", LDNS_RR_TYPE_A, 0, 0);
@@ -63,8 +68,9 @@ Test(log, names_and_classes_filter)
 
 Test(log, custom_format)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\tlog . \"{proto} {name} {type} {rcode} {>nosuch}\"\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL,
+	        ". {\n\tbind 127.0.0.1\n\tlog . \"{proto} {name} {type} {rcode} {>nosuch}\"\n\twhoami\n}\n");
 	char *out = sx_test_dig(s, "+tcp fmt.example TXT");
 
 	cr_assert(log_matches(s, "^\\[INFO\\] tcp fmt\\.example\\. TXT NOERROR -$"), "%s",

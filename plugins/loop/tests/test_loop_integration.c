@@ -63,7 +63,8 @@ Test(loop, forwarding_to_itself_is_fatal)
 	snprintf(pattern, sizeof(pattern),
 	         "\\[FATAL\\] plugin/loop: Loop \\(127\\.0\\.0\\.1:[0-9]+ -> :%u\\) detected for "
 	         "zone \"\\.\", see https://coredns\\.io/plugins/loop#troubleshooting\\. "
-	         "Query: \"HINFO [0-9]+\\.[0-9]+\\.\"\n", port);
+	         "Query: \"HINFO [0-9]+\\.[0-9]+\\.\"\n",
+	         port);
 	cr_assert(regcomp(&re, pattern, REG_EXTENDED) == 0);
 	cr_assert(regexec(&re, sx_test_log(s), 0, NULL, 0) == 0, "%s", sx_test_log(s));
 	regfree(&re);

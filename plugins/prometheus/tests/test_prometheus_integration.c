@@ -6,7 +6,8 @@
 
 #include "harness.h"
 
-#define CF ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n\terrors\n\thosts {\n" \
+#define CF                                                                       \
+	". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n\terrors\n\thosts {\n" \
 	"\t\t10.1.1.1 one.example\n\t}\n}\n"
 
 static char *
@@ -25,7 +26,8 @@ Test(prometheus, counts_requests_and_responses_with_coredns_labels)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		ldns_pkt *p = sx_test_query(s, "one.example", LDNS_RR_TYPE_A, i == 0 ? SX_Q_DO : 0, 0);
+		ldns_pkt *p = sx_test_query(s, "one.example", LDNS_RR_TYPE_A, i == 0 ? SX_Q_DO : 0,
+		                            0);
 
 		cr_assert(p);
 		ldns_pkt_free(p);
@@ -34,8 +36,10 @@ Test(prometheus, counts_requests_and_responses_with_coredns_labels)
 	ldns_pkt_free(sx_test_query(s, "missing.example", LDNS_RR_TYPE_A, 0, 0));
 	m = scrape(s, &status);
 	cr_assert_eq(status, 200);
-	snprintf(want, sizeof(want), "coredns_dns_requests_total{server=\"dns://:%u\",zone=\".\","
-	         "view=\"\",proto=\"udp\",family=\"1\",type=\"A\"} 4", sx_test_port(s));
+	snprintf(want, sizeof(want),
+	         "coredns_dns_requests_total{server=\"dns://:%u\",zone=\".\","
+	         "view=\"\",proto=\"udp\",family=\"1\",type=\"A\"} 4",
+	         sx_test_port(s));
 	cr_assert(strstr(m, want), "want %s in:\n%s", want, m);
 	cr_assert(strstr(m, "proto=\"tcp\",family=\"1\",type=\"AAAA\"} 1"), "%s", m);
 	cr_assert(strstr(m, "# TYPE coredns_dns_requests_total counter"), "%s", m);
@@ -45,7 +49,8 @@ Test(prometheus, counts_requests_and_responses_with_coredns_labels)
 	/* hosts answers a missing name with SERVFAIL, which CoreDNS counts as the server's. */
 	cr_assert(strstr(m, "rcode=\"SERVFAIL\",plugin=\"\"} 1"), "%s", m);
 	cr_assert(strstr(m, "# TYPE coredns_dns_request_duration_seconds histogram"), "%s", m);
-	cr_assert(strstr(m, "coredns_dns_request_duration_seconds_count{server=\"dns://:"), "%s", m);
+	cr_assert(strstr(m, "coredns_dns_request_duration_seconds_count{server=\"dns://:"), "%s",
+	          m);
 	cr_assert(strstr(m, "coredns_dns_response_size_bytes_bucket{"), "%s", m);
 	cr_assert(strstr(m, "le=\"+Inf\"} 5"), "%s", m);
 	cr_assert(strstr(m, "coredns_build_info{version=\""), "%s", m);
@@ -68,7 +73,8 @@ Test(prometheus, bad_address_is_a_setup_error)
 	sx_test_write(s, "Corefile", ". {\n\tprometheus nocolon\n\twhoami\n}\n");
 	st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
-	cr_assert(strstr(out, "Corefile:2: plugin/prometheus: invalid address 'nocolon'"), "%s", out);
+	cr_assert(strstr(out, "Corefile:2: plugin/prometheus: invalid address 'nocolon'"), "%s",
+	          out);
 	free(out);
 	sx_test_stop(s);
 }

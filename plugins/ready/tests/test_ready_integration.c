@@ -8,8 +8,8 @@
 
 Test(ready, ok_when_nothing_reports_unready)
 {
-	struct sx_test_server *s = sx_test_start(NULL,
-		". {\n\tbind 127.0.0.1\n\tready 127.0.0.1:0\n\twhoami\n}\n");
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1\n\tready 127.0.0.1:0\n\twhoami\n}\n");
 	uint16_t rp = (uint16_t)sx_test_log_number(s, "serving /ready on port ");
 	long status;
 	char *b = sx_test_http_get(rp, "/ready", &status);
@@ -30,7 +30,8 @@ Test(ready, bad_monitor_mode)
 	st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
 	cr_assert(strstr(out, "Corefile:3: plugin/ready: monitor must be 'until-ready' or "
-	                      "'continuously', not 'sometimes'"), "%s", out);
+	                      "'continuously', not 'sometimes'"),
+	          "%s", out);
 	free(out);
 	sx_test_stop(s);
 }

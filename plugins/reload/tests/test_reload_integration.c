@@ -10,7 +10,7 @@
 
 #include "harness.h"
 
-#define CF(name) \
+#define CF(name)                                                                       \
 	". {\n\tbind 127.0.0.1\n\treload 2s 1s\n\tprometheus 127.0.0.1:0\n\thosts {\n" \
 	"\t\t10.9.9.9 " name "\n\t\tfallthrough\n\t}\n\twhoami\n}\n"
 
@@ -49,8 +49,8 @@ Test(reload, changed_corefile_swaps_in_without_losing_queries)
 	char *m;
 	long status;
 
-	cr_assert(sx_test_wait_log(s, "plugin/reload: Running configuration SHA512 = ", 2000),
-	          "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s, "plugin/reload: Running configuration SHA512 = ", 2000), "%s",
+	          sx_test_log(s));
 	pthread_create(&tu, NULL, run_load, &udp);
 	pthread_create(&tt, NULL, run_load, &tcp);
 	usleep(500000);
@@ -61,9 +61,10 @@ Test(reload, changed_corefile_swaps_in_without_losing_queries)
 	atomic_store(&tcp.stop, true);
 	pthread_join(tu, NULL);
 	pthread_join(tt, NULL);
-	fprintf(stderr, "reload under load: udp %u sent, %u answered, %u failed; "
-	        "tcp %u sent, %u answered, %u failed\n", udp.sent, udp.answered, udp.failed,
-	        tcp.sent, tcp.answered, tcp.failed);
+	fprintf(stderr,
+	        "reload under load: udp %u sent, %u answered, %u failed; "
+	        "tcp %u sent, %u answered, %u failed\n",
+	        udp.sent, udp.answered, udp.failed, tcp.sent, tcp.answered, tcp.failed);
 	cr_assert_gt(udp.sent, 100);
 	cr_assert_eq(udp.answered, udp.sent, "lost UDP answers");
 	cr_assert_eq(tcp.answered, tcp.sent, "lost TCP answers");
@@ -96,7 +97,8 @@ Test(reload, bad_corefile_is_counted_and_old_one_keeps_serving)
 	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
 	                     "/metrics", &status);
 	cr_assert(strstr(m, "coredns_reload_failed_total 1") ||
-	          strstr(m, "coredns_reload_failed_total 2"), "%s", m);
+	                  strstr(m, "coredns_reload_failed_total 2"),
+	          "%s", m);
 	free(m);
 	sx_test_stop(s);
 }
