@@ -64,7 +64,7 @@ sx_server_reload_now(void)
 {
 	struct sx_runtime *rt = sx_server_runtime();
 	struct sx_config *cfg;
-	char err[1024], hex[129] = "";
+	char err[1024], hex[129] = "", old[129];
 	int rc;
 
 	if (!rt->load) {
@@ -74,16 +74,22 @@ sx_server_reload_now(void)
 		sx_config_digest(rt->conf_path, hex, err, sizeof(err));
 	}
 	rc = rt->load(&cfg, err, sizeof(err));
-	if (rc == 0) {
-		rc = sx_server_reload(cfg, err, sizeof(err));
-	}
 	if (rc < 0) {
-		rt->reload_failures++;
-		sx_log(SX_LOG_ERROR, "Restart failed: %s", err);
-		return rc;
+		goto failed;
 	}
+	/* The new instances read the digest as they start (reload logs it): give them theirs. */
+	memcpy(old, rt->digest, sizeof(old));
 	memcpy(rt->digest, hex, sizeof(hex));
+	rc = sx_server_reload(cfg, err, sizeof(err));
+	if (rc < 0) {
+		memcpy(rt->digest, old, sizeof(old));
+		goto failed;
+	}
 	return 0;
+failed:
+	rt->reload_failures++;
+	sx_log(SX_LOG_ERROR, "Restart failed: %s", err);
+	return rc;
 }
 
 static void

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
 
 #include "harness.h"
 
@@ -77,6 +78,44 @@ Test(reload, changed_corefile_swaps_in_without_losing_queries)
 	                     "/metrics", &status);
 	cr_assert(strstr(m, "coredns_reload_failed_total 0"), "%s", m);
 	cr_assert(strstr(m, "coredns_reload_version_info{hash=\"sha512\",value=\""), "%s", m);
+	free(m);
+	sx_test_stop(s);
+}
+
+/* SHA512 of @text in hex, as the reload plugin reports a one-file Corefile. */
+static void
+sha512_hex(const char *text, char hex[129])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	cr_assert(EVP_Digest(text, strlen(text), md, &n, EVP_sha512(), NULL) && n == 64);
+	for (i = 0; i < n; i++) {
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+}
+
+/* The line and the metric after a reload name the new Corefile, not the one before. */
+Test(reload, digest_names_the_reloaded_corefile)
+{
+	const char *before = CF("old.example"), *after = CF("new.example");
+	struct sx_test_server *s = sx_test_start(NULL, before);
+	char old_hex[129], new_hex[129], line[256], label[256];
+	long status;
+	char *m;
+
+	sha512_hex(before, old_hex);
+	sha512_hex(after, new_hex);
+	snprintf(line, sizeof(line), "plugin/reload: Running configuration SHA512 = %s", old_hex);
+	cr_assert(sx_test_wait_log(s, line, 2000), "%s", sx_test_log(s));
+	sx_test_write(s, "Corefile", after);
+	snprintf(line, sizeof(line), "plugin/reload: Running configuration SHA512 = %s", new_hex);
+	cr_assert(sx_test_wait_log(s, line, 6000), "%s", sx_test_log(s));
+	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
+	                     "/metrics", &status);
+	snprintf(label, sizeof(label),
+	         "coredns_reload_version_info{hash=\"sha512\",value=\"%s\"} 1", new_hex);
+	cr_assert(strstr(m, label), "%s", m);
 	free(m);
 	sx_test_stop(s);
 }
