@@ -497,7 +497,7 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
 	uint8_t buf[RDATA_EXPANDED];
 	uint8_t owner[SX_DNAME_MAX];
-	const uint8_t *rdata;
+	const uint8_t *rdata = NULL; /* set by expand_rdata(); gcc -O3 cannot tell */
 	struct sx_rr rr;
 	size_t off = 0;
 	int sec = -1, rc;

@@ -23,6 +23,7 @@ parse_int(const char *s, long long *out)
 {
 	char *end;
 
+	*out = 0; /* set on failure too, which gcc -O3 cannot otherwise see */
 	if (!s || !*s) {
 		return false;
 	}
