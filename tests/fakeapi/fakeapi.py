@@ -98,7 +98,8 @@ def bad_request(msg):
 # ---------------------------------------------------------------------------------------------
 
 class RType:
-	def __init__(self, group, version, plural, kind, namespaced, short=(), fields=(), status=False):
+	def __init__(self, group, version, plural, kind, namespaced, short=(), fields=(), status=False,
+			storage=None):
 		self.group = group
 		self.version = version
 		self.api_version = group + "/" + version if group else version
@@ -108,6 +109,17 @@ class RType:
 		self.short = list(short)
 		self.fields = ("metadata.name", "metadata.namespace") + tuple(fields)
 		self.has_status = status
+		# Like the real server, objects are stored in one version and converted to the one a
+		# client asks for.
+		self.storage = storage or self
+
+	def to_view(self, obj):
+		"""A stored object (of self.storage) as this version shows it."""
+		return obj
+
+	def to_storage(self, obj):
+		"""An object of this version as it is stored (a fresh copy is not needed)."""
+		return obj
 
 	@property
 	def qualified(self):
@@ -135,6 +147,44 @@ class RType:
 		return obj
 
 
+class SliceV1beta1(RType):
+	"""discovery.k8s.io/v1beta1 EndpointSlices as Kubernetes 1.20 serves them, stored as v1:
+	an endpoint's node name and zone are keys of its topology map, and the fields 1.20 drops
+	with their feature gates off (nodeName, serving, terminating, hints) are left out."""
+
+	HOST, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
+
+	def to_view(self, obj):
+		out = copy.deepcopy(obj)
+		out["apiVersion"] = self.api_version
+		for ep in out.get("endpoints") or []:
+			topo = dict(ep.pop("deprecatedTopology", None) or {})
+			if ep.get("nodeName"):
+				topo[self.HOST] = ep["nodeName"]
+			if ep.get("zone"):
+				topo[self.ZONE] = ep["zone"]
+			for field in ("nodeName", "zone", "hints"):
+				ep.pop(field, None)
+			for cond in ("serving", "terminating"):
+				(ep.get("conditions") or {}).pop(cond, None)
+			if topo:
+				ep["topology"] = topo
+		return out
+
+	def to_storage(self, obj):
+		out = copy.deepcopy(obj)
+		out["apiVersion"] = self.storage.api_version
+		for ep in out.get("endpoints") or []:
+			topo = dict(ep.pop("topology", None) or {})
+			if self.HOST in topo:
+				ep.setdefault("nodeName", topo.pop(self.HOST))
+			if self.ZONE in topo:
+				ep["zone"] = topo.pop(self.ZONE)
+			if topo:
+				ep["deprecatedTopology"] = topo
+		return out
+
+
 EMPTY_BODIES = {
 	"Service": {"spec": {}, "status": {"loadBalancer": {}}},
 	"Pod": {"spec": {"containers": None}, "status": {}},
@@ -160,11 +210,29 @@ RTYPES = [
 	RType("multicluster.x-k8s.io", "v1alpha1", "serviceimports", "ServiceImport", True,
 		status=True),
 ]
+RTYPES.append(SliceV1beta1("discovery.k8s.io", "v1beta1", "endpointslices", "EndpointSlice",
+	True, storage=RTYPES[5]))
 BY_PATH = {(rt.api_version, rt.plural): rt for rt in RTYPES}
 BY_KIND = {(rt.api_version, rt.kind): rt for rt in RTYPES}
+STORED = [rt for rt in RTYPES if rt.storage is rt]
+# What the API serves (--endpointslice-versions); the control interface takes every version.
+SERVED = set()
 GROUPS = collections.OrderedDict()
-for _rt in RTYPES:
-	GROUPS.setdefault(_rt.group, collections.OrderedDict()).setdefault(_rt.version, []).append(_rt)
+
+
+def serve_versions(slice_versions):
+	"""Serve every resource type, EndpointSlices only in slice_versions (best first)."""
+	SERVED.clear()
+	GROUPS.clear()
+	for rt in RTYPES:
+		if rt.plural == "endpointslices" and rt.version not in slice_versions:
+			continue
+		SERVED.add(rt)
+	order = {v: i for i, v in enumerate(slice_versions)}
+	for rt in sorted(SERVED, key=lambda rt: (RTYPES.index(rt.storage),
+			order.get(rt.version, 0))):
+		GROUPS.setdefault(rt.group, collections.OrderedDict()).setdefault(rt.version,
+			[]).append(rt)
 
 
 def rtype_of(obj):
@@ -412,7 +480,7 @@ class Store:
 		self.floor = initial_rv  # every event with rv > floor is in history
 		self.history = collections.deque()
 		self.history_size = history_size
-		self.objects = {rt: {} for rt in RTYPES}
+		self.objects = {rt: {} for rt in STORED}
 		self.next_ip = int(ipaddress.IPv4Address("10.96.128.1"))
 
 	# --- writes (caller holds self.cond) ---
@@ -435,6 +503,8 @@ class Store:
 		"update". Returns (http code, stored object or None when an update changed nothing)."""
 		rt = rtype_of(obj)
 		obj = copy.deepcopy(obj)
+		if rt.storage is not rt:
+			obj, rt = rt.to_storage(obj), rt.storage
 		md = obj.get("metadata")
 		if not isinstance(md, dict):
 			md = obj["metadata"] = {}
@@ -774,7 +844,7 @@ class ControlCalls:
 			self.send_json(200, state)
 		elif route == ("GET", "/_fake/objects"):
 			with store.cond:
-				items = [o for rt in RTYPES for _, o in sorted(store.objects[rt].items())]
+				items = [o for rt in STORED for _, o in sorted(store.objects[rt].items())]
 				rv = store.rv
 			self.send_json(200, {"kind": "List", "apiVersion": "v1",
 				"metadata": {"resourceVersion": str(rv)}, "items": items})
@@ -874,6 +944,7 @@ class ControlCalls:
 			rt = BY_PATH.get((api_version, plural))
 			if rt is None:
 				raise ApiError(404, "no resource %s in %s" % (plural, api_version))
+			rt = rt.storage
 			if ns in ("-", "_"):
 				ns = None
 			if rt.namespaced and not ns:
@@ -881,7 +952,7 @@ class ControlCalls:
 			return [(rt, ns if rt.namespaced else None, name)]
 		out = []
 		for obj in flatten(self.json_body()):
-			rt = rtype_of(obj)
+			rt = rtype_of(obj).storage
 			md = obj.get("metadata") or {}
 			if not md.get("name"):
 				raise bad_request("metadata.name is required")
@@ -1395,7 +1466,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 		if not rest or len(rest) > 3:
 			return None
 		rt = BY_PATH.get((api_version, rest[0]))
-		if rt is None or (ns is not None and not rt.namespaced):
+		if rt not in SERVED or (ns is not None and not rt.namespaced):
 			return None
 		name = rest[1] if len(rest) > 1 else None
 		sub = rest[2] if len(rest) > 2 else None
@@ -1409,10 +1480,10 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 
 	def serve_get(self, rt, ns, name):
 		with self.app.store.cond:
-			obj = self.app.store.objects[rt].get(sort_key(rt, ns or "", name))
+			obj = self.app.store.objects[rt.storage].get(sort_key(rt, ns or "", name))
 		if obj is None:
 			raise rt.not_found(name)
-		self.send_json(200, obj)
+		self.send_json(200, rt.to_view(obj))
 
 	def serve_write(self, mode, rt, ns, name, sub):
 		obj = self.json_body()
@@ -1433,8 +1504,8 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 		with store.cond:
 			code, stored = store.put(obj, mode, path_ns=ns, subresource=sub)
 			if stored is None:
-				stored = store.objects[rt][sort_key(rt, ns or "", name)]
-		self.send_json(code, stored)
+				stored = store.objects[rt.storage][sort_key(rt, ns or "", name)]
+		self.send_json(code, rt.to_view(stored))
 
 	def serve_patch(self, rt, ns, name, sub):
 		ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
@@ -1447,24 +1518,23 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			raise bad_request("a merge patch must be a JSON object")
 		store = self.app.store
 		with store.cond:
-			cur = store.objects[rt].get(sort_key(rt, ns or "", name))
+			cur = store.objects[rt.storage].get(sort_key(rt, ns or "", name))
 			if cur is None:
 				raise rt.not_found(name)
+			cur = rt.to_view(cur)
 			new = merge_patch(cur, patch)
 			if sub == "status":
 				new = dict(cur, status=new.get("status", {}))
 			new["metadata"] = dict(new.get("metadata") or {}, name=name)
 			new["metadata"].pop("resourceVersion", None)
 			_, stored = store.put(new, "update", path_ns=ns)
-			if stored is None:
-				stored = cur
-		self.send_json(200, stored)
+		self.send_json(200, cur if stored is None else rt.to_view(stored))
 
 	def serve_delete(self, rt, ns, name):
 		store = self.app.store
 		with store.cond:
-			obj = store.delete(rt, ns, name)
-		self.send_json(200, obj)
+			obj = store.delete(rt.storage, ns, name)
+		self.send_json(200, rt.to_view(obj))
 
 	# --- LIST ---
 
@@ -1516,23 +1586,23 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 						metadata={"continue": encode_continue(-1, start)})
 				elif snap_rv > store.rv:
 					raise bad_request("invalid continue token: resource version is in the future")
-				objs = store.snapshot(rt, snap_rv)
+				objs = store.snapshot(rt.storage, snap_rv)
 			elif rvm == "Exact":
 				if rv_req < store.floor:
 					raise ApiError(410, "The resourceVersion for the provided list is too old.")
 				if rv_req > store.rv:
 					raise self.too_large(rv_req, store.rv)
-				snap_rv, objs = rv_req, store.snapshot(rt, rv_req)
+				snap_rv, objs = rv_req, store.snapshot(rt.storage, rv_req)
 			else:
 				if rv_req and rv_req > store.rv:
 					raise self.too_large(rv_req, store.rv)
-				snap_rv, objs = store.rv, dict(store.objects[rt])
+				snap_rv, objs = store.rv, dict(store.objects[rt.storage])
 		prefix = ns + "/" if ns else ""
 		keys = [k for k in sorted(objs) if k >= start and k.startswith(prefix)
 			and lsel.matches(objs[k]["metadata"].get("labels")) and fsel.matches(objs[k])]
 		page = keys[:limit] if limit > 0 else keys
-		items = [{k: v for k, v in objs[key].items() if k not in ("kind", "apiVersion")}
-			for key in page]
+		items = [{k: v for k, v in rt.to_view(objs[key]).items()
+			if k not in ("kind", "apiVersion")} for key in page]
 		meta = {"resourceVersion": str(snap_rv)}
 		if len(page) < len(keys):
 			# Like etcd keys: the next page starts just after the last key returned.
@@ -1634,7 +1704,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 					% (rv_req, store.floor))
 			initial = []
 			if want_initial:
-				initial = [o for _, o in sorted(store.objects[rt].items()) if matches(o)]
+				initial = [o for _, o in sorted(store.objects[rt.storage].items()) if matches(o)]
 			last = store.rv if (want_initial or rv_req is None) else rv_req
 
 		waiter = app.add_waiter(Waiter("watch", self.path, query))
@@ -1646,7 +1716,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 				self.end_stream()
 				return
 			for obj in initial:
-				self.write_event("ADDED", obj)
+				self.write_event("ADDED", rt.to_view(obj))
 			if send_initial:
 				self.bookmark(rt, last, initial_end=True)
 			self.watch_loop(rt, matches, waiter, last, bookmarks, timeout)
@@ -1693,11 +1763,11 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 				self.end_stream()
 				return
 			for ev in events:
-				if ev.rtype is not rt:
+				if ev.rtype is not rt.storage:
 					continue
 				out = translate(ev, matches)
 				if out is not None:
-					self.write_event(*out)
+					self.write_event(out[0], rt.to_view(out[1]))
 			waiter.last_rv = last
 			now = time.monotonic()
 			if force_bm or (interval and now >= next_bm):
@@ -1783,6 +1853,9 @@ def parse_args(argv):
 	p.add_argument("--paginate-rv0", action="store_true", help="honour limit on "
 		"resourceVersion=0 lists (by default ignored, as the watch cache does)")
 	p.add_argument("--k8s-version", default="v1.30.0", help="gitVersion reported by /version")
+	p.add_argument("--endpointslice-versions", default="v1", help="comma-separated versions of "
+		"discovery.k8s.io EndpointSlices served, best first: v1, v1beta1 (as Kubernetes 1.20 "
+		"serves it), both, or none (empty: the group is not served); default v1")
 	p.add_argument("--max-requests-log", type=int, default=10000, help="requests kept for "
 		"GET /_fake/requests (default 10000)")
 	p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -1797,6 +1870,9 @@ def parse_args(argv):
 		p.error("--k8s-version must look like v1.30.0")
 	if args.history < 1:
 		p.error("--history must be at least 1")
+	args.endpointslice_versions = [v for v in args.endpointslice_versions.split(",") if v]
+	if any(v not in ("v1", "v1beta1") for v in args.endpointslice_versions):
+		p.error("--endpointslice-versions: v1 and v1beta1 are known")
 	return args
 
 
@@ -1815,6 +1891,7 @@ def make_ssl_context(args):
 
 def main(argv):
 	args = parse_args(argv)
+	serve_versions(args.endpointslice_versions)
 	app = App(args)
 	try:
 		objs = [o for path in args.load for o in load_objects(path)]

@@ -515,6 +515,53 @@ expect "--load YAML with a typed List" "$(js "$tmp/y" 'd["items"][0]["spec"]["cl
 	"['10.96.9.9']"
 
 # ------------------------------------------------------------------------------------------
+echo "# EndpointSlice versions: v1beta1 as Kubernetes 1.20 serves it, both, none"
+start beta --load "$here/data/basic.json" --endpointslice-versions v1beta1
+U="http://127.0.0.1:$port"
+B=/apis/discovery.k8s.io/v1beta1
+code "$tmp/g" "$U/apis/discovery.k8s.io" >/dev/null
+expect "v1beta1 only: the APIGroup lists it alone" \
+	"$(js "$tmp/g" '[v["version"] for v in d["versions"]], d["preferredVersion"]["version"]')" \
+	"(['v1beta1'], 'v1beta1')"
+expect "v1beta1 only: v1 is not found" \
+	"$(code /dev/null "$U/apis/discovery.k8s.io/v1/endpointslices")" "404"
+code "$tmp/l" "$U$B/namespaces/testns/endpointslices" >/dev/null
+expect "v1beta1 LIST: topology instead of nodeName" \
+	"$(js "$tmp/l" 'd["apiVersion"], d["items"][0]["endpoints"][0]["topology"],
+		"nodeName" in d["items"][0]["endpoints"][0]')" \
+	"('discovery.k8s.io/v1beta1', {'kubernetes.io/hostname': 'node1'}, False)"
+curl -sN "$U$B/endpointslices?watch=1&timeoutSeconds=60&resourceVersion=$(rv_now)" >"$tmp/bw" &
+bw=$!
+wait_watches 1 >/dev/null
+slice='{"apiVersion":"discovery.k8s.io/v1beta1","kind":"EndpointSlice","metadata":{"name":"b1",'
+slice+='"namespace":"testns","labels":{"kubernetes.io/service-name":"svc1"}},"addressType":"IPv4",'
+slice+='"endpoints":[{"addresses":["10.244.9.1"],"topology":{"kubernetes.io/hostname":"n2",'
+slice+='"topology.kubernetes.io/zone":"z1","rack":"r1"}}]}'
+c=$(code "$tmp/c" "$U$B/namespaces/testns/endpointslices" -X POST --data "$slice" \
+	-H 'Content-Type: application/json')
+settle 1
+wait $bw
+expect "v1beta1 create and watch event" "$c:$(jl "$tmp/bw" 'types,
+	evs[0]["object"]["apiVersion"], sorted(evs[0]["object"]["endpoints"][0]["topology"])')" \
+	"201:('ADDED', 'discovery.k8s.io/v1beta1', ['kubernetes.io/hostname', 'rack', \
+'topology.kubernetes.io/zone'])"
+curl -s "$U/_fake/objects" >"$tmp/o"
+expect "stored as v1: nodeName, zone, deprecatedTopology" "$(js "$tmp/o" '[(o["apiVersion"],
+	o["endpoints"][0]) for o in d["items"] if o["metadata"]["name"] == "b1"][0]')" \
+	"('discovery.k8s.io/v1', {'addresses': ['10.244.9.1'], 'nodeName': 'n2', 'zone': 'z1', \
+'deprecatedTopology': {'rack': 'r1'}})"
+start both --load "$here/data/basic.json" --endpointslice-versions v1,v1beta1
+code "$tmp/g" "http://127.0.0.1:$port/apis/discovery.k8s.io" >/dev/null
+expect "v1,v1beta1: both listed, v1 preferred" \
+	"$(js "$tmp/g" '[v["version"] for v in d["versions"]], d["preferredVersion"]["version"]')" \
+	"(['v1', 'v1beta1'], 'v1')"
+start none --load "$here/data/basic.json" --endpointslice-versions ""
+expect "none: the group is not served" \
+	"$(code /dev/null "http://127.0.0.1:$port/apis/discovery.k8s.io") \
+$(code "$tmp/g" "http://127.0.0.1:$port/apis"; echo " $(js "$tmp/g" '[g["name"] for g in d["groups"]]')")" \
+	"404 200 ['multicluster.x-k8s.io']"
+
+# ------------------------------------------------------------------------------------------
 echo "# TLS server"
 certs="$tmp/certs"
 "$here/gen-certs.sh" "$certs" >/dev/null 2>&1
