@@ -23,13 +23,25 @@
 /* A watch ending sooner than this without an event counts as a failure. */
 #define SHORT_WATCH_S 1.0
 
+/*
+ * EndpointSlices are served as discovery.k8s.io/v1 from Kubernetes 1.21 and
+ * only as v1beta1 in 1.17 to 1.20. The two differ only in fields the plugin
+ * does not read (v1beta1's topology map against v1's nodeName and zone), so
+ * one decoder serves both; which one the server has is asked before each LIST.
+ */
+static const char *const slice_versions[] = { "v1", "v1beta1", NULL };
+
 static const struct {
-	const char *path, *name;
+	const char *group;           /* NULL: the core group, /api/v1 */
+	const char *const *versions; /* the group's versions the plugin reads, best first */
+	const char *plural, *kind;
+	const char *v1name; /* the kind in log lines when served as v1 */
 } resources[K8S_NKINDS] = {
-	[K8S_SERVICE] = { "/api/v1/services", "*v1.Service" },
-	[K8S_SLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "*v1.EndpointSlice" },
-	[K8S_NAMESPACE] = { "/api/v1/namespaces", "*v1.Namespace" },
-	[K8S_POD] = { "/api/v1/pods", "*v1.Pod" },
+	[K8S_SERVICE] = { NULL, NULL, "services", "Service", "*v1.Service" },
+	[K8S_SLICE] = { "discovery.k8s.io", slice_versions, "endpointslices", "EndpointSlice",
+	                "*v1.EndpointSlice" },
+	[K8S_NAMESPACE] = { NULL, NULL, "namespaces", "Namespace", "*v1.Namespace" },
+	[K8S_POD] = { NULL, NULL, "pods", "Pod", "*v1.Pod" },
 };
 
 struct k8s_watch {
@@ -38,6 +50,9 @@ struct k8s_watch {
 	struct k8s_store *st;
 	enum k8s_kind kind;
 	struct k8s_watch_opts opts;
+	const char *version;   /* of the resource's group in use: "v1", "v1beta1" */
+	char path[96];         /* the collection: /apis/GROUP/VERSION/PLURAL */
+	char name[48];         /* as client-go names the kind in logs: "*v1beta1.EndpointSlice" */
 	char *selectors;       /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
 	struct k8s_call *call; /* the LIST page or WATCH in flight */
 	struct event *retry;
@@ -56,15 +71,19 @@ struct k8s_watch {
 	double backoff, last_failure;
 	uint64_t rng;
 	char last_err[512]; /* the cause of the failure last logged; "" while things work */
+	char last_msg[512]; /* and its message */
+	bool synced;        /* a full LIST has been applied */
+	bool discovered;    /* the group's versions were asked for once */
 };
 
 static void start_list(struct k8s_watch *w);
+static void list_page(struct k8s_watch *w);
 static void start_watch(struct k8s_watch *w);
 
 const char *
 k8s_kind_name(enum k8s_kind kind)
 {
-	return kind < K8S_NKINDS ? resources[kind].name : "?";
+	return kind < K8S_NKINDS ? resources[kind].v1name : "?";
 }
 
 static double
@@ -120,7 +139,7 @@ apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
 	char err[256] = "", id[256];
 
 	if (k8s_store_apply(w->st, w->kind, ev, obj, err, sizeof(err))) {
-		sx_plog(SX_LOG_WARNING, PLUGIN, "%s %s skipped: %s", k8s_kind_name(w->kind),
+		sx_plog(SX_LOG_WARNING, PLUGIN, "%s %s skipped: %s", w->name,
 		        obj_id(obj, id, sizeof(id)), err[0] ? err : "invalid object");
 	}
 }
@@ -143,9 +162,27 @@ static void
 working(struct k8s_watch *w)
 {
 	if (w->last_err[0]) {
-		sx_plog(SX_LOG_INFO, PLUGIN, "%s: watching again", k8s_kind_name(w->kind));
+		sx_plog(SX_LOG_INFO, PLUGIN, "%s: watching again", w->name);
 		w->last_err[0] = '\0';
+		w->last_msg[0] = '\0';
 	}
+}
+
+/* Use @version (static) of the kind's group: the collection's path and the kind's log name. */
+static void
+use_version(struct k8s_watch *w, const char *version)
+{
+	const char *group = resources[w->kind].group;
+
+	w->version = version;
+	if (group) {
+		snprintf(w->path, sizeof(w->path), "/apis/%s/%s/%s", group, version,
+		         resources[w->kind].plural);
+	} else {
+		snprintf(w->path, sizeof(w->path), "/api/%s/%s", version,
+		         resources[w->kind].plural);
+	}
+	snprintf(w->name, sizeof(w->name), "*%s.%s", version, resources[w->kind].kind);
 }
 
 static void
@@ -171,8 +208,8 @@ failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 	struct timeval tv;
 
 	if (strcmp(cause, w->last_err)) {
-		sx_plog(SX_LOG_ERROR, PLUGIN, "Failed to watch %s: %s", k8s_kind_name(w->kind),
-		        msg);
+		snprintf(w->last_msg, sizeof(w->last_msg), "Failed to watch %s: %s", w->name, msg);
+		sx_plog(SX_LOG_ERROR, PLUGIN, "%s", w->last_msg);
 		snprintf(w->last_err, sizeof(w->last_err), "%s", cause);
 	}
 	/* After a quiet spell, start again from the shortest delay. */
@@ -196,7 +233,7 @@ list_failed(struct k8s_watch *w, const char *cause, const char *why)
 {
 	char msg[512], c[512];
 
-	snprintf(msg, sizeof(msg), "failed to list %s: %s", k8s_kind_name(w->kind), why);
+	snprintf(msg, sizeof(msg), "failed to list %s: %s", w->name, why);
 	snprintf(c, sizeof(c), "list: %s", cause);
 	free(w->cont);
 	w->cont = NULL;
@@ -255,7 +292,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 			return;
 		}
 		json_decref(list);
-		start_list(w);
+		list_page(w);
 		return;
 	}
 	free(w->rv);
@@ -263,8 +300,9 @@ list_done(void *arg, const struct k8s_call_result *res)
 	set_rv(w, list);
 	json_decref(list);
 	k8s_store_relist_end(w->st, w->kind);
+	w->synced = true;
 	w->after_list = true;
-	sx_plog(SX_LOG_DEBUG, PLUGIN, "listed %zu %s in %.0f ms", w->listed, k8s_kind_name(w->kind),
+	sx_plog(SX_LOG_DEBUG, PLUGIN, "listed %zu %s in %.0f ms", w->listed, w->name,
 	        (now_s() - w->list_start) * 1000);
 	working(w);
 	start_watch(w);
@@ -272,20 +310,19 @@ list_done(void *arg, const struct k8s_call_result *res)
 
 static const struct k8s_call_ops list_ops = { .done = list_done };
 
+/* A LIST page: the first (w->cont NULL) or the next. */
 static void
-start_list(struct k8s_watch *w)
+list_page(struct k8s_watch *w)
 {
 	char *path, *cont = NULL;
 	int r;
 
-	if (!w->cont) {
-		w->list_start = now_s();
-	} else if (!(cont = escape_dup(w->cont))) {
+	if (w->cont && !(cont = escape_dup(w->cont))) {
 		list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
 		return;
 	}
-	r = asprintf(&path, "%s?limit=%d%s%s%s", resources[w->kind].path, w->opts.page_limit,
-	             w->selectors, cont ? "&continue=" : "", cont ? cont : "");
+	r = asprintf(&path, "%s?limit=%d%s%s%s", w->path, w->opts.page_limit, w->selectors,
+	             cont ? "&continue=" : "", cont ? cont : "");
 	free(cont);
 	if (r < 0) {
 		list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
@@ -293,6 +330,119 @@ start_list(struct k8s_watch *w)
 	}
 	r = k8s_api_get(w->api, path, K8S_CALL_BODY, 0, &list_ops, w, &w->call);
 	free(path);
+	if (r) {
+		list_failed(w, strerror(-r), strerror(-r));
+	}
+}
+
+/*
+ * The best version of the kind's group that the plugin reads among those the
+ * APIGroup @group lists, or NULL; @served gets them all, comma-separated.
+ */
+static const char *
+pick_version(const struct k8s_watch *w, json_t *group, char *served, size_t size)
+{
+	const char *const *want = resources[w->kind].versions;
+	const char *best = NULL;
+	size_t i, rank = SIZE_MAX, len = 0;
+	json_t *v;
+
+	served[0] = '\0';
+	json_array_foreach(json_object_get(group, "versions"), i, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "version"));
+
+		if (!name) {
+			continue;
+		}
+		if (len < size) {
+			len += (size_t)snprintf(served + len, size - len, "%s%s", len ? ", " : "",
+			                        name);
+		}
+		for (size_t r = 0; want[r] && r < rank; r++) {
+			if (!strcmp(want[r], name)) {
+				rank = r;
+				best = want[r];
+			}
+		}
+	}
+	return best;
+}
+
+static void
+discovery_done(void *arg, const struct k8s_call_result *res)
+{
+	struct k8s_watch *w = arg;
+	const char *group = resources[w->kind].group, *version;
+	char served[256], why[512], cause[512];
+	json_t *g = NULL;
+
+	w->call = NULL;
+	if (res->code && res->status == 404) {
+		snprintf(why, sizeof(why),
+		         "the API server does not serve the API group %s (GET /apis/%s: %s)", group,
+		         group, res->error);
+		list_failed(w, "group not served", why);
+		return;
+	}
+	if (res->code) {
+		snprintf(why, sizeof(why), "cannot discover the versions of %s: %s", group,
+		         res->error);
+		snprintf(cause, sizeof(cause), "discovery: %s", res->cause);
+		list_failed(w, cause, why);
+		return;
+	}
+	if (!(g = json_loadb(res->body, res->len, 0, NULL)) ||
+	    !json_is_array(json_object_get(g, "versions"))) {
+		json_decref(g);
+		snprintf(why, sizeof(why), "cannot discover the versions of %s: not an APIGroup",
+		         group);
+		list_failed(w, "discovery: not an APIGroup", why);
+		return;
+	}
+	version = pick_version(w, g, served, sizeof(served));
+	json_decref(g);
+	if (!version) {
+		snprintf(why, sizeof(why),
+		         "the API server serves %s only as %s; the plugin reads v1 and v1beta1",
+		         group, served[0] ? served : "no version");
+		snprintf(cause, sizeof(cause), "no version: %s", served);
+		list_failed(w, cause, why);
+		return;
+	}
+	/* Said once at start, and again only if an upgrade changes it. */
+	if (!w->discovered || version != w->version) {
+		sx_plog(SX_LOG_INFO, PLUGIN, "%s from %s/%s%s (the API server serves %s)",
+		        resources[w->kind].kind, group, version,
+		        w->discovered ? " from now on" : "", served);
+	}
+	w->discovered = true;
+	use_version(w, version);
+	list_page(w);
+}
+
+static const struct k8s_call_ops discovery_ops = { .done = discovery_done };
+
+/*
+ * A full LIST. For a kind of a named group, first ask which versions the
+ * server serves: at start, and again at every relist since the server may
+ * have been upgraded meanwhile.
+ */
+static void
+start_list(struct k8s_watch *w)
+{
+	char path[128];
+	int r;
+
+	free(w->cont);
+	w->cont = NULL;
+	w->list_start = now_s();
+	if (!resources[w->kind].group) {
+		list_page(w);
+		return;
+	}
+	snprintf(path, sizeof(path), "/apis/%s", resources[w->kind].group);
+	r = k8s_api_get(w->api, path, K8S_CALL_BODY, 0, &discovery_ops, w, &w->call);
 	if (r) {
 		list_failed(w, strerror(-r), strerror(-r));
 	}
@@ -361,9 +511,7 @@ watch_line(void *arg, char *line, size_t len)
 static void
 relist(struct k8s_watch *w, const char *why)
 {
-	sx_plog(SX_LOG_INFO, PLUGIN, "%s: %s, listing again", k8s_kind_name(w->kind), why);
-	free(w->cont);
-	w->cont = NULL;
+	sx_plog(SX_LOG_INFO, PLUGIN, "%s: %s, listing again", w->name, why);
 	start_list(w);
 }
 
@@ -428,7 +576,7 @@ start_watch(struct k8s_watch *w)
 	r = asprintf(&path,
 	             "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
 	             "&timeoutSeconds=%d%s",
-	             resources[w->kind].path, rv, timeout, w->selectors);
+	             w->path, rv, timeout, w->selectors);
 	free(rv);
 	if (r < 0) {
 		failed(w, false, strerror(ENOMEM), strerror(ENOMEM));
@@ -481,6 +629,7 @@ k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *a
 	w->api = api;
 	w->st = st;
 	w->kind = kind;
+	use_version(w, resources[kind].versions ? resources[kind].versions[0] : "v1");
 	if (opts) {
 		w->opts = *opts;
 	}
@@ -509,6 +658,15 @@ k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *a
 fail:
 	k8s_watch_free(w);
 	return -ENOMEM;
+}
+
+const char *
+k8s_watch_why(const struct k8s_watch *w)
+{
+	if (w->synced) {
+		return NULL;
+	}
+	return w->last_msg[0] ? w->last_msg : "waiting for the first list";
 }
 
 void

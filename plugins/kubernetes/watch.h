@@ -20,7 +20,9 @@ struct k8s_watch_opts {
  * (limit/continue) inside k8s_store_relist_begin/_end, then a WATCH from the
  * list's resourceVersion with bookmarks, re-watched when the server ends it,
  * relisted on 410 Gone, retried with backoff on errors (one log line per
- * change of error, one when it works again). Starts at once.
+ * change of error, one when it works again). Starts at once. For a kind of a
+ * named API group (EndpointSlices), each full LIST first asks the server
+ * which versions of the group it serves and uses the best one it reads.
  * @param labels label selector for the kind, or NULL. Pods also get the field
  *        selector that leaves out finished pods, as CoreDNS does.
  * @param opts NULL for the defaults.
@@ -30,8 +32,14 @@ int k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_ap
                   struct k8s_store *st, enum k8s_kind kind, const char *labels,
                   const struct k8s_watch_opts *opts);
 
+/**
+ * Why @w has not applied a full LIST yet: the failure last logged, or that it
+ * is still waiting. NULL once it has. Valid until the watch's next callback.
+ */
+const char *k8s_watch_why(const struct k8s_watch *w);
+
 /** Stop watching: cancels the call in flight and the retry timer. */
 void k8s_watch_free(struct k8s_watch *w);
 
-/** The kind as client-go names it in logs: "*v1.Service". */
+/** The kind as client-go names it in logs when served as v1: "*v1.Service". */
 const char *k8s_kind_name(enum k8s_kind kind);

@@ -106,11 +106,18 @@ wait_synced(struct sx_test_server *s, struct sx_fakeapi *f)
 	          sx_test_log(s));
 }
 
-/* basic.json over TLS with client certificates, and a synced server using it by `endpoint`. */
+/*
+ * basic.json over TLS with client certificates, its EndpointSlices served in
+ * @slice_versions (fakeapi's --endpointslice-versions), and a synced server
+ * using it by `endpoint`.
+ */
 static struct sx_test_server *
-start_basic(struct sx_fakeapi **fp)
+start_basic_as(struct sx_fakeapi **fp, const char *slice_versions)
 {
-	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi_opts o = { .tls = true,
+		                     .require_client_cert = true,
+		                     .load = "basic",
+		                     .extra = { "--endpointslice-versions", slice_versions } };
 	struct sx_test_server *s;
 	char conn[1500];
 
@@ -119,6 +126,12 @@ start_basic(struct sx_fakeapi **fp)
 	s = start_sx(NULL, conn);
 	wait_synced(s, *fp);
 	return s;
+}
+
+static struct sx_test_server *
+start_basic(struct sx_fakeapi **fp)
+{
+	return start_basic_as(fp, "v1");
 }
 
 static int
@@ -466,11 +479,13 @@ TestSuite(k8s_api, .timeout = 90);
 #define SVC1  "svc1.testns.svc.cluster.local."
 #define HDLS1 "hdls1.testns.svc.cluster.local."
 
-Test(k8s_api, every_record_type_over_udp_and_tcp)
+/* basic.json with its slices served as @slice_versions: every answer. */
+static void
+every_record_type(const char *slice_versions)
 {
 	struct sx_fakeapi *f;
 	time_t t_start = time(NULL);
-	struct sx_test_server *s = start_basic(&f);
+	struct sx_test_server *s = start_basic_as(&f, slice_versions);
 	char rev[128], want[512];
 	struct ans a;
 
@@ -606,8 +621,23 @@ Test(k8s_api, every_record_type_over_udp_and_tcp)
 	cr_expect_eq(log_count(s, SYNCED), 1, "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, BASIC_SYNCED), 1, "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, "[ERROR]"), 0, "%s", sx_test_log(s));
+	snprintf(want, sizeof(want),
+	         "[INFO] plugin/kubernetes: EndpointSlice from discovery.k8s.io/%s ",
+	         slice_versions);
+	cr_expect_eq(log_count(s, want), 1, "%s", sx_test_log(s));
 	cr_expect_eq(sx_test_stop(s), 0);
 	sx_fakeapi_stop(f);
+}
+
+Test(k8s_api, every_record_type_over_udp_and_tcp)
+{
+	every_record_type("v1");
+}
+
+/* Kubernetes 1.17 to 1.20: the same answers from v1beta1 slices (topology, no nodeName). */
+Test(k8s_api, every_record_type_from_v1beta1_slices)
+{
+	every_record_type("v1beta1");
 }
 
 /* ---- 2. changes through the watches ---- */

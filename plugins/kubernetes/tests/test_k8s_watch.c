@@ -1181,6 +1181,125 @@ Test(watch, server_ending_the_watch_resumes_from_the_last_version)
 	cr_assert_eq(log_count("[ERROR]"), 0);
 }
 
+/* ---- which version of discovery.k8s.io: asked at start and at every relist ---- */
+
+static void
+put_slice(const char *name, const char *ip)
+{
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
+	         "\"name\":\"%s\",\"namespace\":\"default\",\"labels\":{"
+	         "\"kubernetes.io/service-name\":\"a\"}},\"addressType\":\"IPv4\","
+	         "\"endpoints\":[{\"addresses\":[\"%s\"],\"nodeName\":\"n1\"}]}",
+	         name, ip);
+	ctl("POST", "/_fake/objects", body, NULL);
+}
+
+/* How many of the fake's requests under @path went to a LIST (0), WATCH (1) or either (-1). */
+static size_t
+nrequests(const char *path, int watch)
+{
+	json_t *r = requests(path, watch);
+	size_t n = json_array_size(r);
+
+	json_decref(r);
+	return n;
+}
+
+Test(watch, slices_from_v1beta1_when_the_server_has_no_v1)
+{
+	static const char *const args[] = { "--endpointslice-versions", "v1beta1", NULL };
+
+	fake_start(args);
+	put_slice("a-1", "10.1.0.1");
+	connect_http();
+	start_api();
+	watch(K8S_SLICE, NULL, NULL);
+	RUN_UNTIL(fake_watches("/apis/discovery.k8s.io/v1beta1/endpointslices") == 1, 10);
+	cr_assert(live(K8S_SLICE, "default/a-1"));
+	cr_assert_null(k8s_watch_why(watches[K8S_SLICE]));
+	cr_assert_eq(log_count("[INFO] plugin/kubernetes: EndpointSlice from "
+	                       "discovery.k8s.io/v1beta1 (the API server serves v1beta1)"),
+	             1);
+	cr_assert_eq(nrequests("/apis/discovery.k8s.io/v1/", -1), 0, "v1 is never tried");
+	put_slice("a-2", "10.1.0.2");
+	RUN_UNTIL(live(K8S_SLICE, "default/a-2"), 10);
+	cr_assert_eq(log_count("[ERROR]"), 0);
+}
+
+Test(watch, v1_slices_when_the_server_has_both)
+{
+	static const char *const args[] = { "--endpointslice-versions", "v1beta1,v1", NULL };
+
+	fake_start(args);
+	put_slice("a-1", "10.1.0.1");
+	connect_http();
+	start_api();
+	watch(K8S_SLICE, NULL, NULL);
+	RUN_UNTIL(fake_watches("/apis/discovery.k8s.io/v1/endpointslices") == 1, 10);
+	cr_assert(live(K8S_SLICE, "default/a-1"));
+	cr_assert_eq(log_count("EndpointSlice from discovery.k8s.io/v1 (the API server serves "
+	                       "v1beta1, v1)"),
+	             1);
+	cr_assert_eq(nrequests("/apis/discovery.k8s.io/v1beta1/", -1), 0);
+}
+
+Test(watch, no_known_slice_version_is_an_error_that_says_why)
+{
+	static const char *const args[] = { "--endpointslice-versions", "", NULL };
+	const char *why;
+
+	fake_start(args);
+	put_slice("a-1", "10.1.0.1");
+	connect_http();
+	start_api();
+	watch(K8S_SLICE, NULL, NULL);
+	RUN_UNTIL(nrequests("/apis/discovery.k8s.io", 0) >= 3, 10);
+	why = k8s_watch_why(watches[K8S_SLICE]);
+	cr_assert_not_null(why);
+	cr_assert(strstr(why, "Failed to watch *v1.EndpointSlice: failed to list "
+	                      "*v1.EndpointSlice: the API server does not serve the API group "
+	                      "discovery.k8s.io (GET /apis/discovery.k8s.io: the server could not "
+	                      "find the requested resource)"),
+	          "%s", why);
+	cr_assert_eq(log_count(why), 1, "logged once, retried with backoff");
+	cr_assert_eq(nrequests("/apis/discovery.k8s.io/", -1), 0, "no LIST without a version");
+	cr_assert_eq(store.begins[K8S_SLICE], 0);
+}
+
+Test(watch, a_relist_asks_again_and_follows_an_upgrade)
+{
+	static const char *const old[] = { "--endpointslice-versions", "v1beta1", NULL };
+	static const char *const upgraded[] = { "--endpointslice-versions", "v1,v1beta1",
+		                                "--initial-rv", "5000", NULL };
+
+	fake_start(old);
+	put_slice("a-1", "10.1.0.1");
+	connect_http();
+	start_api();
+	watch(K8S_SLICE, NULL, NULL);
+	RUN_UNTIL(fake_watches("/apis/discovery.k8s.io/v1beta1/endpointslices") == 1, 10);
+
+	/* The control plane upgraded: a new history, so the watch must list again. */
+	fake_kill();
+	fake_start(upgraded);
+	put_slice("a-2", "10.1.0.2");
+	RUN_UNTIL(fake_watches("/apis/discovery.k8s.io/v1/endpointslices") == 1, 15);
+	cr_assert(live(K8S_SLICE, "default/a-2"));
+	cr_assert_not(live(K8S_SLICE, "default/a-1"));
+	cr_assert_eq(store.begins[K8S_SLICE], 2);
+	cr_assert_eq(log_count("EndpointSlice from discovery.k8s.io/v1beta1 (the API server "
+	                       "serves v1beta1)"),
+	             1);
+	cr_assert_eq(log_count("EndpointSlice from discovery.k8s.io/v1 from now on (the API "
+	                       "server serves v1, v1beta1)"),
+	             1);
+	cr_assert(log_count("*v1beta1.EndpointSlice: resourceVersion too old, listing again") == 1,
+	          "the 410 names the version in use then");
+}
+
 /* ---- the whole source: every kind, and the in-cluster configuration ---- */
 
 static const char all_kinds[] =
