@@ -42,16 +42,33 @@ block_has(const struct sx_block *b, const char *name)
 	return false;
 }
 
+struct not_ready {
+	const char *name;
+	char why[512];
+};
+
 static int
 by_name(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	const struct not_ready *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strcmp(x->why, y->why);
+}
+
+/* Append to @buf (of @cap, @len used so far) without writing past its end. */
+static void
+append(char *buf, size_t cap, size_t *len, const char *a, const char *b, const char *c)
+{
+	if (*len < cap) {
+		*len += (size_t)snprintf(buf + *len, cap - *len, "%s%s%s", a, b, c);
+	}
 }
 
 int
 sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
 {
-	const char *names[64];
+	static struct not_ready nr[64]; /* control thread only */
 	size_t bi, i, n = 0, len = 0;
 	struct sx_gen *gen;
 
@@ -68,19 +85,25 @@ sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
 		for (i = 0; i < b->nchain && n < 64; i++) {
 			const struct sx_instance *in = &b->chain[i];
 
-			if (in->plugin->ready && !in->plugin->ready(in->inst)) {
-				names[n++] = in->plugin->name;
+			nr[n].why[0] = '\0';
+			if (in->plugin->ready &&
+			    !in->plugin->ready(in->inst, nr[n].why, sizeof(nr[n].why))) {
+				nr[n++].name = in->plugin->name;
 			}
 		}
 	}
 	rcu_read_unlock();
-	qsort(names, n, sizeof(names[0]), by_name);
+	qsort(nr, n, sizeof(nr[0]), by_name);
 	for (i = 0; i < n; i++) {
-		if (i > 0 && !strcmp(names[i], names[i - 1])) {
-			continue;
+		if (i == 0 || strcmp(nr[i].name, nr[i - 1].name)) {
+			append(buf, cap, &len, len ? "," : "", nr[i].name, "");
 		}
-		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s",
-		                        len ? "," : "", names[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (nr[i].why[0] && (i == 0 || by_name(&nr[i], &nr[i - 1]))) {
+			append(buf, cap, &len, "\n", nr[i].name, ": ");
+			append(buf, cap, &len, nr[i].why, "", "");
+		}
 	}
 	return (int)n;
 }

@@ -64,7 +64,8 @@ char *sx_rt_scrape(struct sx_runtime *rt, size_t *len);
 /**
  * Readiness of the running configuration: the plugins with a ready hook, in
  * blocks that have the `ready` plugin, that are not ready yet, sorted and
- * comma-separated into @buf. @return how many are not ready.
+ * comma-separated into @buf; then, for each that said why, a line
+ * "NAME: why". @return how many are not ready.
  */
 int sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap);
 
@@ -99,8 +100,12 @@ struct sx_plugin {
 	int (*start)(void *inst, struct sx_runtime *rt);
 	/** Per request, on a worker thread; may be NULL for setup-only plugins. */
 	enum sx_verdict (*handle)(struct sx_req *req, void *inst);
-	/** Optional readiness for /ready: true once the plugin can answer fully. */
-	bool (*ready)(void *inst);
+	/**
+	 * Optional readiness for /ready: true once the plugin can answer fully.
+	 * When not, it may say why in @why (@cap bytes, one line, NUL-terminated;
+	 * it starts empty), which /ready shows. Control thread.
+	 */
+	bool (*ready)(void *inst, char *why, size_t cap);
 	/** Optional: add this instance's metrics to a scrape. Control thread. */
 	void (*collect)(void *inst, struct sx_metrics *m);
 	/**

@@ -77,3 +77,10 @@ int k8s_source_start(struct k8s_source **out, struct event_base *base,
                      const struct k8s_source_conf *conf, struct k8s_store *st, char *err,
                      size_t errlen);
 void k8s_source_free(struct k8s_source *src);
+
+/**
+ * Why the source has not loaded everything yet, into @buf: for each kind not
+ * fully listed, the failure last logged (or that it is still waiting), joined
+ * with "; ". Empty when there is nothing to say. @src may be NULL.
+ */
+void k8s_source_why(const struct k8s_source *src, char *buf, size_t cap);

@@ -333,11 +333,15 @@ k8s_handle(struct sx_req *req, void *inst)
 }
 
 static bool
-k8s_ready(void *inst)
+k8s_ready(void *inst, char *why, size_t cap)
 {
 	const struct k8s *k = inst;
 
-	return k8s_store_synced(k->st);
+	if (k8s_store_synced(k->st)) {
+		return true;
+	}
+	k8s_source_why(k->src, why, cap);
+	return false;
 }
 
 /* The API client metrics of every instance talking to the host of @k, summed. */

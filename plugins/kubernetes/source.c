@@ -76,6 +76,21 @@ fail:
 }
 
 void
+k8s_source_why(const struct k8s_source *src, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; src && k < K8S_NKINDS; k++) {
+		const char *why = src->watches[k] ? k8s_watch_why(src->watches[k]) : NULL;
+
+		if (why && len < cap) {
+			len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "; " : "", why);
+		}
+	}
+}
+
+void
 k8s_source_free(struct k8s_source *src)
 {
 	if (!src) {

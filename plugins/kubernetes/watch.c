@@ -53,6 +53,7 @@ struct k8s_watch {
 	const char *version;   /* of the resource's group in use: "v1", "v1beta1" */
 	char path[96];         /* the collection: /apis/GROUP/VERSION/PLURAL */
 	char name[48];         /* as client-go names the kind in logs: "*v1beta1.EndpointSlice" */
+	char waiting[80];      /* "<name>: not listed yet" */
 	char *selectors;       /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
 	struct k8s_call *call; /* the LIST page or WATCH in flight */
 	struct event *retry;
@@ -183,6 +184,7 @@ use_version(struct k8s_watch *w, const char *version)
 		         resources[w->kind].plural);
 	}
 	snprintf(w->name, sizeof(w->name), "*%s.%s", version, resources[w->kind].kind);
+	snprintf(w->waiting, sizeof(w->waiting), "%s: not listed yet", w->name);
 }
 
 static void
@@ -666,7 +668,7 @@ k8s_watch_why(const struct k8s_watch *w)
 	if (w->synced) {
 		return NULL;
 	}
-	return w->last_msg[0] ? w->last_msg : "waiting for the first list";
+	return w->last_msg[0] ? w->last_msg : w->waiting;
 }
 
 void

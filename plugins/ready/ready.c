@@ -22,7 +22,7 @@ static void
 serve_ready(struct evhttp_request *req, void *arg)
 {
 	struct ready *r = arg;
-	char names[1024];
+	char names[4096], *why;
 
 	if (sx_rt_shutting_down(r->rt)) {
 		sx_http_reply(req, 503, "Shutting down", 13);
@@ -34,8 +34,16 @@ serve_ready(struct evhttp_request *req, void *arg)
 		sx_http_reply(req, 200, "OK", 2);
 		return;
 	}
-	sx_plog(SX_LOG_INFO, "ready", "Plugins not ready: \"%s\"", names);
 	sx_http_reply(req, 503, names, strlen(names));
+	/* The names, as CoreDNS logs them; then why, when the plugins said, on the same line. */
+	if ((why = strchr(names, '\n'))) {
+		*why++ = '\0';
+		for (char *nl = why; (nl = strchr(nl, '\n'));) {
+			*nl = ';';
+		}
+	}
+	sx_plog(SX_LOG_INFO, "ready", "Plugins not ready: \"%s\"%s%s%s", names, why ? " (" : "",
+	        why ? why : "", why ? ")" : "");
 }
 
 static int

@@ -1295,10 +1295,14 @@ Test(k8s_api, unreachable_api_server_then_ready)
 	expect(s, "dns-version.cluster.local", TXT,
 	       "dns-version.cluster.local.\t28800\tIN\tTXT\t\"1.1.0\"");
 	body = wait_ready(rport, 503);
-	cr_expect_str_eq(body, "kubernetes");
+	/* The plugin's name, then why: every kind fails to connect. */
+	cr_expect(strncmp(body, "kubernetes\nkubernetes: Failed to watch *v1.Service: ", 52) == 0,
+	          "%s", body);
+	cr_expect(strstr(body, "Couldn't connect to server; Failed to watch *v1.EndpointSlice: "),
+	          "%s", body);
 	free(body);
-	cr_expect(sx_test_wait_log(s, "Plugins not ready: \"kubernetes\"", 5000), "%s",
-	          sx_test_log(s));
+	cr_expect(sx_test_wait_log(s, "Plugins not ready: \"kubernetes\" (kubernetes: ", 5000),
+	          "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, SYNCED), 0);
 
 	/* The API server comes up: the plugin's retries find it. */
@@ -1334,7 +1338,10 @@ Test(k8s_api, partly_synced_serves_what_it_has)
 	expect_neg_f(s, "ep1b.svc1.testns.svc.cluster.local", A, 0, SERVFAIL, ZONE_SOA);
 	expect_neg_f(s, "nope.testns.svc.cluster.local", A, 0, SERVFAIL, ZONE_SOA);
 	body = wait_ready(rport, 503);
-	cr_expect_str_eq(body, "kubernetes");
+	cr_expect_str_eq(
+	        body, "kubernetes\nkubernetes: Failed to watch *v1.EndpointSlice: failed to list "
+	              "*v1.EndpointSlice: cannot discover the versions of discovery.k8s.io: "
+	              "injected failure (fakeapi)");
 	free(body);
 
 	sx_fakeapi_do(f, "DELETE", "/_fake/fail", NULL);
@@ -1343,6 +1350,55 @@ Test(k8s_api, partly_synced_serves_what_it_has)
 	       HDLS1 "\t5\tIN\tA\t10.244.1.30\n" HDLS1 "\t5\tIN\tA\t10.244.1.32");
 	expect_nx(s, "nope.testns.svc.cluster.local", A);
 	cr_expect_eq(log_count(s, BASIC_SYNCED), 1, "%s", sx_test_log(s));
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/* An account that may not list EndpointSlices: the 403 in the log and on /ready, not SERVFAIL. */
+Test(k8s_api, forbidden_slices_say_why_on_ready)
+{
+	static const char forbidden[] =
+	        "endpointslices.discovery.k8s.io is forbidden: User "
+	        "\\\"system:serviceaccount:kube-system:nobody\\\" cannot list resource "
+	        "\\\"endpointslices\\\" in API group \\\"discovery.k8s.io\\\" at the cluster scope";
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	static const char want[] =
+	        "kubernetes\nkubernetes: Failed to watch *v1.EndpointSlice: failed "
+	        "to list *v1.EndpointSlice: endpointslices.discovery.k8s.io is "
+	        "forbidden: User \"system:serviceaccount:kube-system:nobody\"";
+	char conn[1500], rule[1024], *body;
+	struct sx_test_server *s;
+	uint16_t rport;
+
+	snprintf(rule, sizeof(rule),
+	         "{\"path\":\"/apis/discovery.k8s.io/v1/endpointslices\",\"status\":403,"
+	         "\"message\":\"%s\",\"count\":-1}",
+	         forbidden);
+	sx_fakeapi_do(f, "POST", "/_fake/fail", rule);
+	endpoint_conn(conn, sizeof(conn), f);
+	s = start_sx(NULL, conn);
+	rport = ready_port(s);
+	wait_answer(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
+	cr_assert(sx_test_wait_log(
+	                  s,
+	                  "[ERROR] plugin/kubernetes: Failed to watch *v1.EndpointSlice: "
+	                  "failed to list *v1.EndpointSlice: endpointslices.discovery.k8s.io "
+	                  "is forbidden: User \"system:serviceaccount:kube-system:nobody\" "
+	                  "cannot list resource \"endpointslices\" in API group "
+	                  "\"discovery.k8s.io\" at the cluster scope",
+	                  20000),
+	          "%s", sx_test_log(s));
+	body = wait_ready(rport, 503);
+	cr_expect(strncmp(body, want, strlen(want)) == 0, "%s", body);
+	free(body);
+	cr_expect(sx_test_wait_log(s,
+	                           "[INFO] plugin/ready: Plugins not ready: \"kubernetes\" "
+	                           "(kubernetes: Failed to watch *v1.EndpointSlice: ",
+	                           5000),
+	          "%s", sx_test_log(s));
+	cr_expect_eq(log_count(s, "[ERROR] plugin/kubernetes: Failed to watch *v1.EndpointSlice"),
+	             1, "logged once:\n%s", sx_test_log(s));
 	cr_expect_eq(sx_test_stop(s), 0);
 	sx_fakeapi_stop(f);
 }
