@@ -29,6 +29,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import rawfault
+
 MAX_BODY = 16 << 20
 LIST_CHUNK = 4096  # Go's net/http flushes a streamed body in chunks of its 4 KiB buffer
 WAIT_TICK = 0.25   # how often a waiting watch looks at its socket
@@ -732,6 +734,7 @@ class Waiter:
 		self.started = time.time()
 		self.last_rv = None
 		self.drop = None
+		self.drop_status = 410
 		self.closed = threading.Event()
 
 
@@ -876,8 +879,9 @@ class ControlCalls:
 		elif route == ("POST", "/_fake/drop-watches"):
 			body = self.json_body() or {}
 			mode = body.get("mode", "abrupt")
-			if mode not in ("abrupt", "rst", "clean"):
-				raise bad_request("mode must be abrupt, rst or clean")
+			if mode not in ("abrupt", "rst", "clean", "error"):
+				raise bad_request("mode must be abrupt, rst, clean or error")
+			status = int(body.get("status", 410))
 			prefix = body.get("path", "")
 			kinds = ("watch", "hang") if body.get("hangs") else ("watch",)
 			with store.cond:
@@ -885,6 +889,7 @@ class ControlCalls:
 					if w.kind in kinds and w.path.startswith(prefix)]
 				for w in hit:
 					w.drop = mode
+					w.drop_status = status
 				store.cond.notify_all()
 			for w in hit:
 				w.closed.wait(5)
@@ -973,8 +978,12 @@ class ControlCalls:
 				q = dict((p.split("=", 1) + [None])[:2] for p in q.split("&") if p)
 			rule["query"] = {k: None if v is None else str(v) for k, v in q.items()}
 			mode = rule.setdefault("mode", "status")
-			if mode not in ("status", "hang", "close", "rst", "watch-error"):
-				raise bad_request("mode must be status, hang, close, rst or watch-error")
+			if mode not in ("status", "hang", "close", "rst", "watch-error") + rawfault.MODES:
+				raise bad_request("mode must be status, hang, close, rst, watch-error or raw")
+			if mode in rawfault.MODES:
+				why = rawfault.check(rule)
+				if why:
+					raise bad_request(why)
 			rule.setdefault("path", "/")
 			rule["status"] = int(rule.get("status", 500))
 			if rule.get("retryAfter") is not None:
@@ -1334,6 +1343,8 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			self.hang(fault.get("seconds"))
 		elif mode in ("close", "rst"):
 			self.abort("rst" if mode == "rst" else "abrupt")
+		elif mode in rawfault.MODES:
+			rawfault.apply(self, fault, Waiter)
 		elif mode == "watch-error":
 			self.start_stream()
 			self.write_event("ERROR", err.status())
@@ -1740,7 +1751,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 				if (not waiter.drop and store.rv <= last and app.bookmark_epoch == bm_epoch
 						and now < deadline and now < next_bm):
 					store.cond.wait(min(WAIT_TICK, deadline - now, next_bm - now))
-				drop = waiter.drop
+				drop, drop_status = waiter.drop, waiter.drop_status
 				if store.rv > last:
 					if last < store.floor:
 						lost = True
@@ -1751,7 +1762,16 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 					bm_epoch = app.bookmark_epoch
 					force_bm = bookmarks or app.bookmark_force
 			if drop:
-				if drop == "clean":
+				if drop == "error":
+					# An ERROR event in the middle of a live watch, as the real server sends
+					# when etcd compacted past it.
+					err = ApiError(drop_status, "injected watch error (fakeapi)")
+					if drop_status == 410:
+						err = ApiError(410, "too old resource version: %d (%d)"
+							% (last, store.floor))
+					self.write_event("ERROR", err.status())
+					self.end_stream()
+				elif drop == "clean":
 					self.end_stream()
 				else:
 					self.abort(drop)

@@ -374,6 +374,34 @@ expect "fail mode watch-error: one ERROR event" \
 	"$(jl "$tmp/we" 'types, evs[0]["object"]["code"], evs[0]["object"]["reason"]')" \
 	"('ERROR', 410, 'Expired')"
 
+raw='{"path":"/api/v1/pods","mode":"raw","body":"{\"kind\":\"PodList\",\"items\":[{\"meta",'
+post /_fake/fail "$raw"'"then":"close"}' >/dev/null
+curl -s "${AUTH[@]}" "$U/api/v1/pods" >"$tmp/r1"
+expect "fail mode raw: the body given, then the connection closes (curl exit 18)" \
+	"$? $(cat "$tmp/r1")" '18 {"kind":"PodList","items":[{"meta'
+post /_fake/fail "$raw"'"cut":5,"then":"end","status":202,"headers":{"X-A":"b"}}' >/dev/null
+curl -s -D "$tmp/r2.h" "${AUTH[@]}" "$U/api/v1/pods" >"$tmp/r2"
+expect "fail mode raw: status, headers, body cut at 5 then ended properly (curl exit 0)" \
+	"$? $(head -1 "$tmp/r2.h" | tr -d '\r') $(grep -ci '^x-a: b' "$tmp/r2.h") $(cat "$tmp/r2")" \
+	'0 HTTP/1.1 202 Accepted 1 {"kin'
+post /_fake/fail "$raw"'"chunked":false,"length":1000,"then":"hang","seconds":1}' >/dev/null
+curl -s "${AUTH[@]}" "$U/api/v1/pods" >"$tmp/r3"
+expect "fail mode raw: a Content-Length that lies, a stall, then a close (curl exit 18)" \
+	"$? $(wc -c <"$tmp/r3")" "18 33"
+post /_fake/fail '{"path":"/api/v1/pods","mode":"raw","body":"[","then":"repeat","repeat":"1,"}' \
+	>/dev/null
+expect "fail mode raw: an endless body" \
+	"$(curl -sN "${AUTH[@]}" "$U/api/v1/pods" | head -c 100001 | wc -c)" "100001"
+
+curl -sN "${AUTH[@]}" "$SVCS?watch=1" >"$tmp/we2" &
+we2=$!
+wait_watches 1 >/dev/null
+expect "drop-watches mode error" "$(post /_fake/drop-watches '{"mode":"error","status":410}')" \
+	'{"dropped":1}'
+wait $we2
+expect "... an ERROR 410 event in the middle of the stream, then its proper end (exit 0)" \
+	"$?:$(jl "$tmp/we2" 'types.split(",")[-1], evs[-1]["object"]["code"]')" "0:('ERROR', 410)"
+
 curl -sN "${AUTH[@]}" "$SVCS?watch=1" >"$tmp/w6" &
 w6=$!
 wait_watches 1 >/dev/null
