@@ -53,7 +53,8 @@ start() {
 	$PY "$here/fakeapi.py" --port-file "$tmp/$name.port" "$@" \
 		>"$tmp/$name.out" 2>"$tmp/$name.err" &
 	pids+=($!)
-	for i in $(seq 100); do
+	# Python can take seconds to start on a loaded machine.
+	for i in $(seq 1200); do
 		[ -s "$tmp/$name.port" ] && break
 		sleep 0.05
 	done
@@ -81,14 +82,28 @@ rm_svc() { # NAMESPACE NAME
 	curl -s "${CURLX[@]}" -X DELETE "$U/_fake/objects/v1/$1/services/$2" >/dev/null
 }
 
+# Waits are for events, with deadlines far beyond what an idle machine needs (a loaded one
+# runs the fake's threads late).
 wait_watches() { # N [PATH-PREFIX]: wait until N watches are open; prints 200 (or 408)
 	curl -s -o /dev/null -w '%{http_code}' "${CURLX[@]}" \
-		"$U/_fake/watches?min=$1&timeout=5&path=${2:-}"
+		"$U/_fake/watches?min=$1&timeout=60&path=${2:-}"
 }
 
 settle() { # N: wait until N watches were sent every event, then end all watches cleanly
-	curl -s -o /dev/null "${CURLX[@]}" "$U/_fake/watches?min=$1&caughtup=1&timeout=10"
+	local c
+	c=$(curl -s -o /dev/null -w '%{http_code}' "${CURLX[@]}" \
+		"$U/_fake/watches?min=$1&caughtup=1&timeout=60")
+	[ "$c" = 200 ] || nok "settle: $1 watches never caught up (HTTP $c)"
 	post /_fake/drop-watches '{"mode":"clean"}' >/dev/null
+}
+
+wait_lines() { # FILE PATTERN N: wait until FILE has N lines matching PATTERN (60 s at most)
+	local i
+	for i in $(seq 600); do
+		[ "$(grep -c "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 rv_now() { # the store's current resourceVersion
@@ -271,7 +286,7 @@ post /_fake/objects "$(svc w1 testns)" >/dev/null
 post /_fake/objects "$(svc w1 testns '{"x":"y"}')" >/dev/null
 post /_fake/objects "$(svc elsewhere default)" >/dev/null
 rm_svc testns w1
-sleep 2.2  # for periodic bookmarks
+wait_lines "$tmp/w1" '"type":"BOOKMARK"' 2 || nok "no two periodic bookmarks within 60 s"
 settle 1
 wait $w1
 expect "watch ended by drop-watches mode clean: curl exit 0" "$?" "0"
@@ -329,7 +344,7 @@ for i in $(seq 8); do
 		>"$tmp/cw$i" &
 	cw+=($!)
 done
-wait_watches 8 >/dev/null
+expect "8 watches open" "$(wait_watches 8)" "200"
 $PY -c '
 import json
 items = [{"apiVersion": "v1", "kind": "Pod",
@@ -495,10 +510,7 @@ w5b=$!
 wait_watches 2 >/dev/null
 post /_fake/bookmark >"$tmp/b"
 expect "POST /_fake/bookmark" "$(js "$tmp/b" 'd["watches"]')" "2"
-for i in $(seq 100); do
-	[ -s "$tmp/w5" ] && break
-	sleep 0.1
-done
+wait_lines "$tmp/w5" BOOKMARK 1 || nok "no on-demand bookmark within 60 s"
 settle 2
 wait $w5 $w5b
 expect "bookmark event: kind, apiVersion, resourceVersion only" \
