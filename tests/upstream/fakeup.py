@@ -12,11 +12,18 @@ label of the query name:
   tc         UDP: an empty truncated (TC) reply; TCP: the answer
   big        100 A records (over UDP truncated when beyond the EDNS size offered)
   servfail, refused, nxdomain   that rcode
+  garbage    bytes that are no DNS message (beginning with the query's ID); over TCP with a
+             length prefix, and the connection stays open
+  short      the answer cut in the middle of its record: over UDP without TC; over TCP after a
+             length prefix that promises all of it, then the connection closes
+  close      TCP: the answer, then the connection closes
+  hangup     TCP: the connection closes without an answer
   echo       a TXT record describing the query as received (flags, EDNS, case, transport)
   anything else: A 192.0.2.ID (ID from --id), other types an empty NOERROR.
 
 Spoofs carry A 6.6.6.6. The --control file, read for every query, switches the whole
-server: "silent", "refused", "servfail" or "normal" (also when missing). Every query is
+server: "silent", "refused", "servfail", "normal" (also when missing), or one of the labels
+slow, tc, big, garbage, short, close, hangup (as if every query name began with it). Every query is
 logged to --log as "PROTO QNAME QTYPE SRCPORT" (QNAME as received).
 """
 import argparse
@@ -36,6 +43,7 @@ import dns.rdatatype
 import dns.rrset
 
 SPOOF = "6.6.6.6"
+MODE_LABELS = ("slow", "tc", "big", "garbage", "short", "close", "hangup")
 
 
 class Upstream:
@@ -69,6 +77,8 @@ class Upstream:
         mode = self.mode()
         if mode == "silent" or label == "silent":
             return None, label
+        if mode in MODE_LABELS:
+            label = mode
         if mode in ("refused", "servfail"):
             r.set_rcode(dns.rcode.from_text(mode.upper()))
             return r, label
@@ -116,7 +126,9 @@ class Upstream:
                 r.answer = []
                 r.flags |= dns.flags.TC
                 wire = r.to_wire()
-            if label in ("wrongid", "wrongport", "wrongq"):
+            if label in ("garbage", "short"):
+                sock.sendto(mangle(label, data, wire), peer)
+            elif label in ("wrongid", "wrongport", "wrongq"):
                 self.spoof(sock, q, peer, label)
                 threading.Timer(0.05, sock.sendto, (wire, peer)).start()
             elif label == "slow":
@@ -163,12 +175,21 @@ class Upstream:
                     return
                 self.log(proto, q, peer)
                 r, label = self.answer(q, proto, data)
+                if label == "hangup":
+                    return
                 if r is None:
                     continue
                 if label == "slow":
                     time.sleep(0.3)
                 wire = r.to_wire(max_size=65535)
+                if label == "short":
+                    conn.sendall(struct.pack("!H", len(wire)) + mangle(label, data, wire))
+                    return
+                if label == "garbage":
+                    wire = mangle(label, data, wire)
                 conn.sendall(struct.pack("!H", len(wire)) + wire)
+                if label == "close":
+                    return
         except OSError:
             return
         finally:
@@ -184,6 +205,13 @@ class Upstream:
                     conn.close()
                     continue
             threading.Thread(target=self.stream_conn, args=(conn, proto), daemon=True).start()
+
+
+def mangle(label, query, wire):
+    """A garbage reply (the query's ID, then bytes no parser takes), or @wire cut short."""
+    if label == "short":
+        return wire[:len(wire) - 3]
+    return query[:2] + b"\xff" * 10 + os.urandom(40)
 
 
 def raw_qname(raw):
