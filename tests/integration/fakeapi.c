@@ -267,19 +267,28 @@ sx_fakeapi_log(const struct sx_fakeapi *f)
 
 struct body {
 	char *p;
-	size_t n;
+	size_t n, cap;
 };
 
 static size_t
 collect(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
-	char *grown = realloc(b->p, b->n + size * nmemb + 1);
 
-	if (!grown) {
-		return 0;
+	/* Doubling: megabytes come in 4 KiB chunks, and a copy per chunk is slow under ASan. */
+	if (b->n + size * nmemb + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *grown;
+
+		while (cap < b->n + size * nmemb + 1) {
+			cap *= 2;
+		}
+		if (!(grown = realloc(b->p, cap))) {
+			return 0;
+		}
+		b->p = grown;
+		b->cap = cap;
 	}
-	b->p = grown;
 	memcpy(b->p + b->n, data, size * nmemb);
 	b->n += size * nmemb;
 	b->p[b->n] = 0;
@@ -318,7 +327,8 @@ sx_fakeapi_ctl(struct sx_fakeapi *f, const char *method, const char *path, const
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	/* A 10 MB object through a loaded fake (and watchers) can take tens of seconds. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(c);
 	cr_assert(rc == CURLE_OK, "fakeapi %s %s: %s", method, path, curl_easy_strerror(rc));
