@@ -266,8 +266,8 @@ run(void *arg)
 			if (why && !p->st.wrong[0]) {
 				snprintf(p->st.wrong, sizeof(p->st.wrong), "%s", why);
 			}
-			pthread_cond_broadcast(&p->cond);
 		}
+		pthread_cond_broadcast(&p->cond);
 		if (p->every_ms > 0 && !p->stop) {
 			struct timespec until;
 
@@ -332,8 +332,9 @@ sx_prober_stats(struct sx_prober *p, struct sx_probe_stats *out)
 	pthread_mutex_unlock(&p->lock);
 }
 
-bool
-sx_prober_wait(struct sx_prober *p, long more, int ms)
+/* Wait up to @ms until the count at @field grows by @more. */
+static bool
+wait_count(struct sx_prober *p, const long *field, long more, int ms)
 {
 	struct timespec until;
 	long want;
@@ -345,13 +346,24 @@ sx_prober_wait(struct sx_prober *p, long more, int ms)
 	until.tv_sec += until.tv_nsec / 1000000000;
 	until.tv_nsec %= 1000000000;
 	pthread_mutex_lock(&p->lock);
-	want = p->st.answered + more;
-	while (p->st.answered < want &&
-	       pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT) {
+	want = *field + more;
+	while (*field < want && pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT) {
 	}
-	ok = p->st.answered >= want;
+	ok = *field >= want;
 	pthread_mutex_unlock(&p->lock);
 	return ok;
+}
+
+bool
+sx_prober_wait(struct sx_prober *p, long more, int ms)
+{
+	return wait_count(p, &p->st.answered, more, ms);
+}
+
+bool
+sx_prober_wait_sent(struct sx_prober *p, long more, int ms)
+{
+	return wait_count(p, &p->st.sent, more, ms);
 }
 
 void

@@ -51,6 +51,9 @@ void sx_prober_stats(struct sx_prober *p, struct sx_probe_stats *out);
  */
 bool sx_prober_wait(struct sx_prober *p, long more, int ms);
 
+/** Wait up to @ms for @more questions sent (answered or not). @return whether they were. */
+bool sx_prober_wait_sent(struct sx_prober *p, long more, int ms);
+
 /** Stop the thread, fill *@out (may be NULL) and free @p. */
 void sx_prober_stop(struct sx_prober *p, struct sx_probe_stats *out);
 
