@@ -64,6 +64,8 @@ struct k8s_api {
 	size_t max_line, max_body;
 	char token_err[256]; /* the last token-file error logged, to log each once */
 	struct k8s_rest_stats *stats;
+	enum k8s_http http;
+	long http_seen; /* CURL_HTTP_VERSION_* of the last response, to log each change once */
 };
 
 const double k8s_rest_bounds[K8S_REST_BUCKETS] = {
@@ -209,6 +211,23 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Say which HTTP version the API server speaks: once, and again when it changes. */
+static void
+protocol_seen(struct k8s_api *api, CURL *easy)
+{
+	long v = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v);
+	if (v && v != api->http_seen) {
+		api->http_seen = v;
+		sx_plog(SX_LOG_INFO, "kubernetes", "the API server answers over %s",
+		        v == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+		        : v == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
+		        : v == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+		                                     : "HTTP/3");
+	}
+}
+
 /* At the end of the response's headers the call counts: a watch may send nothing for minutes. */
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -221,6 +240,7 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200) {
 			count(c, status); /* not an interim 1xx */
+			protocol_seen(c->api, c->easy);
 		}
 	}
 	return n;
@@ -517,6 +537,12 @@ k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats)
 }
 
 void
+k8s_api_set_http(struct k8s_api *api, enum k8s_http http)
+{
+	api->http = http;
+}
+
+void
 k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body)
 {
 	api->max_line = max_line;
@@ -625,6 +651,11 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	if (api->http != K8S_HTTP_ANY) {
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		                 api->http == K8S_HTTP_2 ? (long)CURL_HTTP_VERSION_2_0
+		                                         : (long)CURL_HTTP_VERSION_1_1);
+	}
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	/* A dead peer behind a silent watch is found by TCP keepalive. */
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

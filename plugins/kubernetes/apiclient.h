@@ -76,6 +76,15 @@ extern const double k8s_rest_bounds[K8S_REST_BUCKETS];
 /** Count every later call of @api into @stats (borrowed; NULL stops counting). */
 void k8s_api_set_stats(struct k8s_api *api, struct k8s_rest_stats *stats);
 
+enum k8s_http {
+	K8S_HTTP_ANY, /* libcurl's choice: HTTP/2 when TLS's ALPN agrees, else HTTP/1.1 */
+	K8S_HTTP_1_1,
+	K8S_HTTP_2,
+};
+
+/** The HTTP version of later calls. */
+void k8s_api_set_http(struct k8s_api *api, enum k8s_http http);
+
 /** Calls fail with -EMSGSIZE when a line (LINES) or the body (BODY) grows past these. */
 void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body);
 

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <sextant/error.h>
 #include <sextant/log.h>
 
 #include "apiclient.h"
@@ -32,11 +34,52 @@ make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, char *err, 
 	return k8s_conn_incluster(out, err, errlen);
 }
 
+/*
+ * Settings from the environment, for tests and for working around a proxy:
+ * SEXTANT_K8S_HTTP_VERSION (1.1 or 2) and SEXTANT_K8S_WATCH_TIMEOUT (the
+ * timeoutSeconds of every WATCH, 1 to 3600; default random in [300, 600)).
+ */
+static int
+env_settings(enum k8s_http *http, struct k8s_watch_opts *wo, char *err, size_t errlen)
+{
+	const char *v = getenv("SEXTANT_K8S_HTTP_VERSION");
+	char *end;
+	long t;
+
+	*http = K8S_HTTP_ANY;
+	if (v && *v) {
+		if (!strcmp(v, "1.1")) {
+			*http = K8S_HTTP_1_1;
+		} else if (!strcmp(v, "2")) {
+			*http = K8S_HTTP_2;
+		} else {
+			snprintf(err, errlen,
+			         "SEXTANT_K8S_HTTP_VERSION must be 1.1 or 2, not \"%s\"", v);
+			return SX_EINVAL;
+		}
+	}
+	v = getenv("SEXTANT_K8S_WATCH_TIMEOUT");
+	if (v && *v) {
+		errno = 0;
+		t = strtol(v, &end, 10);
+		if (errno || *end || t < 1 || t > 3600) {
+			snprintf(err, errlen,
+			         "SEXTANT_K8S_WATCH_TIMEOUT must be 1 to 3600 seconds, not \"%s\"",
+			         v);
+			return SX_EINVAL;
+		}
+		wo->watch_timeout_s = (int)t;
+	}
+	return 0;
+}
+
 int
 k8s_source_start(struct k8s_source **out, struct event_base *base,
                  const struct k8s_source_conf *conf, struct k8s_store *st, char *err, size_t errlen)
 {
 	struct k8s_source *src = calloc(1, sizeof(*src));
+	struct k8s_watch_opts wo = { 0 };
+	enum k8s_http http;
 	int r;
 
 	*out = NULL;
@@ -51,18 +94,20 @@ k8s_source_start(struct k8s_source **out, struct event_base *base,
 		*out = src;
 		return 0;
 	}
-	if ((r = make_conn(&src->conn, conf, err, errlen)) ||
+	if ((r = env_settings(&http, &wo, err, errlen)) ||
+	    (r = make_conn(&src->conn, conf, err, errlen)) ||
 	    (r = k8s_api_new(&src->api, base, src->conn, err, errlen))) {
 		goto fail;
 	}
 	k8s_api_set_stats(src->api, conf->rest_stats);
+	k8s_api_set_http(src->api, http);
 	sx_plog(SX_LOG_INFO, "kubernetes", "watching the API server at %s", src->conn->server);
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		if (!conf->watch[k]) {
 			continue;
 		}
 		r = k8s_watch_new(&src->watches[k], base, src->api, st, (enum k8s_kind)k,
-		                  k == K8S_NAMESPACE ? conf->namespace_labels : conf->labels, NULL);
+		                  k == K8S_NAMESPACE ? conf->namespace_labels : conf->labels, &wo);
 		if (r) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;

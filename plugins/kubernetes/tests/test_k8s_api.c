@@ -1403,6 +1403,46 @@ Test(k8s_api, forbidden_slices_say_why_on_ready)
 	sx_fakeapi_stop(f);
 }
 
+/* SEXTANT_K8S_WATCH_TIMEOUT and SEXTANT_K8S_HTTP_VERSION; a bad value stops the start. */
+Test(k8s_api, environment_sets_the_watch_timeout_and_http_version)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	struct sx_test_server *s;
+	char conn[1500], *out = NULL;
+	json_t *w;
+
+	endpoint_conn(conn, sizeof(conn), f);
+	setenv("SEXTANT_K8S_WATCH_TIMEOUT", "7", 1);
+	setenv("SEXTANT_K8S_HTTP_VERSION", "2", 1);
+	s = start_sx(NULL, conn);
+	wait_synced(s, f);
+	w = last_request(f, "/api/v1/services", 1);
+	expect_str_field(json_object_get(w, "query"), "timeoutSeconds", "7");
+	json_decref(w);
+	/* HTTP/2 is asked for; the fake only speaks HTTP/1.1 (ALPN), which the log says. */
+	cr_expect_eq(log_count(s, "[INFO] plugin/kubernetes: the API server answers over HTTP/1.1"),
+	             1, "%s", sx_test_log(s));
+	cr_expect_eq(sx_test_stop(s), 0);
+
+	s = sx_test_prepare();
+	setenv("SEXTANT_K8S_WATCH_TIMEOUT", "0", 1);
+	sx_test_write(s, "Corefile",
+	              "cluster.local {\n\tkubernetes {\n\t\tendpoint "
+	              "http://127.0.0.1:1\n\t}\n}\n");
+	cr_expect_neq(sx_test_run(&out, "-conf %s/Corefile -dns.port 0", sx_test_dir(s)), 0);
+	cr_expect(strstr(out, "SEXTANT_K8S_WATCH_TIMEOUT must be 1 to 3600 seconds, not \"0\""),
+	          "%s", out);
+	free(out);
+	unsetenv("SEXTANT_K8S_WATCH_TIMEOUT");
+	setenv("SEXTANT_K8S_HTTP_VERSION", "3", 1);
+	cr_expect_neq(sx_test_run(&out, "-conf %s/Corefile -dns.port 0", sx_test_dir(s)), 0);
+	cr_expect(strstr(out, "SEXTANT_K8S_HTTP_VERSION must be 1.1 or 2, not \"3\""), "%s", out);
+	free(out);
+	sx_test_stop(s);
+	sx_fakeapi_stop(f);
+}
+
 /* ---- 8. objects the plugin cannot use ---- */
 
 static const char bad_objects[] =
