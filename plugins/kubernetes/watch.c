@@ -70,6 +70,8 @@ struct k8s_watch {
 	char stream_err[256]; /* why the line hook ended the stream */
 	/* Failures and retries. */
 	double backoff, last_failure;
+	bool answered;    /* the call that failed got an HTTP response */
+	bool unreachable; /* the last failure got none */
 	uint64_t rng;
 	char last_err[512]; /* the cause of the failure last logged; "" while things work */
 	char last_msg[512]; /* and its message */
@@ -209,21 +211,36 @@ failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 	double now = now_s(), delay;
 	struct timeval tv;
 
+	/*
+	 * A server that cannot be reached costs nothing to try again, and a
+	 * restarted one should be seen within seconds: those retries stay close.
+	 * Errors it answers with (5xx, 429, 403) back off further.
+	 */
+	bool unreachable = !w->answered;
+	double cap = unreachable ? w->opts.backoff_unreachable_s : w->opts.backoff_max_s;
+
 	if (strcmp(cause, w->last_err)) {
-		snprintf(w->last_msg, sizeof(w->last_msg), "Failed to watch %s: %s", w->name, msg);
+		snprintf(w->last_msg, sizeof(w->last_msg), "Failed to watch %s: %.440s", w->name,
+		         msg);
 		sx_plog(SX_LOG_ERROR, PLUGIN, "%s", w->last_msg);
-		snprintf(w->last_err, sizeof(w->last_err), "%s", cause);
+		snprintf(w->last_err, sizeof(w->last_err), "%.500s", cause);
 	}
-	/* After a quiet spell, start again from the shortest delay. */
-	if (!w->last_failure || now - w->last_failure > 2 * w->opts.backoff_max_s) {
+	/* After a quiet spell, or once the server answers again, start from the shortest delay. */
+	if (!w->last_failure || now - w->last_failure > 2 * w->opts.backoff_max_s ||
+	    (w->unreachable && !unreachable)) {
 		w->backoff = w->opts.backoff_min_s;
 	}
+	w->unreachable = unreachable;
 	w->last_failure = now;
+	if (w->backoff > cap) {
+		w->backoff = cap;
+	}
 	delay = w->backoff * (0.75 + 0.5 * rand01(w));
 	w->backoff *= 2;
-	if (w->backoff > w->opts.backoff_max_s) {
-		w->backoff = w->opts.backoff_max_s;
+	if (w->backoff > cap) {
+		w->backoff = cap;
 	}
+	w->answered = true; /* for failures found before any call */
 	w->retry_list = relist;
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
@@ -235,8 +252,8 @@ list_failed(struct k8s_watch *w, const char *cause, const char *why)
 {
 	char msg[512], c[512];
 
-	snprintf(msg, sizeof(msg), "failed to list %s: %s", w->name, why);
-	snprintf(c, sizeof(c), "list: %s", cause);
+	snprintf(msg, sizeof(msg), "failed to list %s: %.440s", w->name, why);
+	snprintf(c, sizeof(c), "list: %.500s", cause);
 	free(w->cont);
 	w->cont = NULL;
 	failed(w, true, c, msg);
@@ -253,6 +270,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 	size_t i;
 
 	w->call = NULL;
+	w->answered = res->status != 0;
 	if (res->code) {
 		if (res->status == 410 && w->cont) {
 			snprintf(why, sizeof(why), "continue token expired: %s", res->error);
@@ -380,6 +398,7 @@ discovery_done(void *arg, const struct k8s_call_result *res)
 	json_t *g = NULL;
 
 	w->call = NULL;
+	w->answered = res->status != 0;
 	if (res->code && res->status == 404) {
 		snprintf(why, sizeof(why),
 		         "the API server does not serve the API group %s (GET /apis/%s: %s)", group,
@@ -524,6 +543,7 @@ watch_done(void *arg, const struct k8s_call_result *res)
 	char msg[512];
 
 	w->call = NULL;
+	w->answered = res->status != 0;
 	if (w->expired || res->status == 410) {
 		if (w->after_list && !w->got_event) {
 			/* Relisting at once again could spin: wait as after an error. */
@@ -644,6 +664,13 @@ k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *a
 	if (w->opts.backoff_max_s < w->opts.backoff_min_s) {
 		w->opts.backoff_max_s = w->opts.backoff_min_s > 30 ? w->opts.backoff_min_s : 30;
 	}
+	if (w->opts.backoff_unreachable_s <= 0) {
+		w->opts.backoff_unreachable_s = 3;
+	}
+	if (w->opts.backoff_unreachable_s > w->opts.backoff_max_s) {
+		w->opts.backoff_unreachable_s = w->opts.backoff_max_s;
+	}
+	w->answered = true;
 	w->backoff = w->opts.backoff_min_s;
 	w->rng = ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 4) ^ (uint64_t)kind ^
 	         (uint64_t)(uintptr_t)w;

@@ -13,6 +13,8 @@ struct k8s_watch_opts {
 	int watch_timeout_s;  /* `timeoutSeconds` of a WATCH; default random in [300, 600) */
 	double backoff_min_s; /* first retry delay; default 0.5 s, doubling... */
 	double backoff_max_s; /* ...up to this; default 30 s. Each delay gets +-25% jitter. */
+	double backoff_unreachable_s; /* ...or up to this while no response comes at all
+	                                 (refused, reset, timed out); default 3 s */
 };
 
 /**

@@ -895,6 +895,34 @@ Test(watch, api_server_killed_and_restarted)
 	cr_assert_eq(log_count("Couldn't connect to server"), 1);
 }
 
+/* Retries while nothing answers stay close; a restarted server is seen soon. */
+Test(watch, an_unreachable_server_is_tried_again_often)
+{
+	static const struct k8s_watch_opts o = {
+		.watch_timeout_s = 30,
+		.backoff_min_s = 0.05,
+		.backoff_max_s = 30,
+		.backoff_unreachable_s = 0.2,
+	};
+	double t0, waited;
+
+	fake_start(NULL);
+	put_svc("default", "a", NULL);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, &o);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	fake_kill();
+	/* Doubling from 0.05 s without the cap, the attempts would be 1.6 s apart by now. */
+	spin(4);
+	fake_start(NULL);
+	t0 = now_s();
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	waited = now_s() - t0;
+	cr_assert_lt(waited, 1.0, "%.2f s to see the server back", waited);
+	cr_assert_eq(log_count("Couldn't connect to server"), 1);
+}
+
 static void
 write_file(const char *path, const char *text)
 {
