@@ -12,10 +12,12 @@
 # Ports are picked free at run time on 127.0.0.1. Settings, from the environment at start:
 #   SX_KUBE_BIN            directory of kube-apiserver and kube-controller-manager
 #                          (default: what build-kube.sh prints, building them if missing)
-#   SX_K8S_APISERVERS      API servers sharing the etcd, 1 or 2 (default 1)
+#   SX_K8S_APISERVERS      API servers sharing the etcd, 1 or 2 (default 1); the controller
+#                          manager talks to the last one
 #   SX_K8S_CONTROLLERS     --controllers of the controller manager, "" for none (default:
 #                          namespace,endpoint,endpointslice,endpointslicemirroring,serviceaccount)
-#   SX_K8S_APISERVER_ARGS  more kube-apiserver flags (e.g. --watch-cache=false)
+#   SX_K8S_APISERVER_ARGS  more kube-apiserver flags
+#   SX_K8S_APISERVER2_ARGS more flags for the second API server only (e.g. --watch-cache=false)
 #   SX_K8S_CM_ARGS         more kube-controller-manager flags
 # Nothing is left running when start fails. Needs openssl, curl, etcd (Debian's etcd-server).
 set -eu
@@ -142,9 +144,11 @@ start_etcd() {
 start_apiserver() {
 	n=$1
 	eval "port=\$APISERVER${n}_PORT"
+	extra=${SX_K8S_APISERVER_ARGS:-}
+	[ "$n" = 1 ] || extra="$extra ${SX_K8S_APISERVER2_ARGS:-}"
 	d=$dir/apiserver$n
 	mkdir -p "$d"
-	# shellcheck disable=SC2086 # SX_K8S_APISERVER_ARGS is a list of flags
+	# shellcheck disable=SC2086 # $extra is a list of flags
 	"$SX_KUBE_BIN/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$ETCD_PORT" \
 		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
@@ -160,7 +164,7 @@ start_apiserver() {
 		--endpoint-reconciler-type none \
 		--audit-log-path "$d/audit.log" --audit-policy-file "$dir/audit-policy.yaml" \
 		--profiling=false \
-		${SX_K8S_APISERVER_ARGS:-} >>"$d/log" 2>&1 &
+		$extra >>"$d/log" 2>&1 &
 	echo $! >"$d/pid"
 	wait_url "https://127.0.0.1:$port/readyz" 120 --cacert "$dir/pki/ca.crt" \
 		-H "Authorization: Bearer $ADMIN_TOKEN" ||
@@ -224,6 +228,7 @@ start)
 	APISERVER2_PORT=$(free_port)
 	APISERVER_PORT=$APISERVER1_PORT
 	write_kubeconfig "$dir/admin.kubeconfig" "$ADMIN_TOKEN"
+	[ "$SX_K8S_APISERVERS" -lt 2 ] || APISERVER_PORT=$APISERVER2_PORT
 	write_kubeconfig "$dir/controller-manager.kubeconfig" "$CM_TOKEN"
 	cat >"$dir/env" <<EOF
 K8S_DIR=$dir
@@ -241,6 +246,7 @@ APISERVER1_PORT=$APISERVER1_PORT
 APISERVER2_PORT=$APISERVER2_PORT
 SX_KUBE_BIN=$SX_KUBE_BIN
 SX_K8S_APISERVER_ARGS="${SX_K8S_APISERVER_ARGS:-}"
+SX_K8S_APISERVER2_ARGS="${SX_K8S_APISERVER2_ARGS:-}"
 EOF
 	start_etcd
 	start_apiserver 1

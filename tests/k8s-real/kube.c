@@ -204,13 +204,14 @@ collection(char *out, size_t size, const char *av, const char *kind, const char 
 	}
 }
 
-void
+long long
 kube_create(struct kube *k, const char *obj)
 {
 	json_error_t jerr;
 	json_t *o = json_loads(obj, 0, &jerr), *r;
 	const char *av, *kind, *ns;
 	char path[512];
+	long long rv;
 
 	cr_assert_not_null(o, "bad JSON (%s): %s", jerr.text, obj);
 	av = json_string_value(json_object_get(o, "apiVersion"));
@@ -219,8 +220,10 @@ kube_create(struct kube *k, const char *obj)
 	cr_assert(av && kind, "no apiVersion or kind: %s", obj);
 	collection(path, sizeof(path), av, kind, ns);
 	r = kube_must(k, "POST", path, obj);
+	rv = kube_rv(r);
 	json_decref(r);
 	json_decref(o);
+	return rv;
 }
 
 void
@@ -394,6 +397,30 @@ kube_audit(struct kube *k, int n, long from, long *next)
 		*next = i;
 	}
 	return out;
+}
+
+void
+kube_kubeconfig(struct kube *k, const char *path, int n, const char *token)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fprintf(f,
+	        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+	        "    server: %s\n    certificate-authority: %s\nusers:\n- name: u\n  user:\n"
+	        "    token: %s\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+	        "current-context: x\n",
+	        kube_env(k, n == 2 ? "K8S_URL2" : "K8S_URL"), kube_env(k, "K8S_CA"), token);
+	fclose(f);
+}
+
+long long
+kube_rv(json_t *obj)
+{
+	const char *rv = json_string_value(
+	        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+
+	return rv ? atoll(rv) : 0;
 }
 
 char *

@@ -35,8 +35,11 @@ kube_req(struct kube *k, const char *method, const char *path, const char *body,
 /** kube_req() that must answer 2xx. @return the decoded reply (caller decrefs). */
 json_t *kube_must(struct kube *k, const char *method, const char *path, const char *body);
 
-/** Create @obj (JSON, any kind the tests use) in its collection; must answer 201. */
-void kube_create(struct kube *k, const char *obj);
+/**
+ * Create @obj (JSON, any kind the tests use) in its collection; must answer 2xx.
+ * @return the new object's resourceVersion.
+ */
+long long kube_create(struct kube *k, const char *obj);
 
 /** kube_create() of every document of a YAML file (python3-yaml converts it). */
 void kube_create_yaml(struct kube *k, const char *path);
@@ -72,6 +75,12 @@ char *kube_fixture(struct kube *k, const char *cmd, const char *arg);
  * agent starts with "sextant/", as JSON objects; *@next gets the line count.
  */
 json_t *kube_audit(struct kube *k, int n, long from, long *next);
+
+/** Write a kubeconfig at @path for API server @n with the fixture's CA and bearer @token. */
+void kube_kubeconfig(struct kube *k, const char *path, int n, const char *token);
+
+/** The metadata.resourceVersion of @obj as a number (0 when absent). */
+long long kube_rv(json_t *obj);
 
 /** A token of ServiceAccount @ns/@sa from the TokenRequest API (1 h), malloc'ed. */
 char *kube_sa_token(struct kube *k, const char *ns, const char *sa, const char *bound_secret);
