@@ -37,7 +37,8 @@ section(FILE *out, const ldns_pkt *p, ldns_pkt_section sec, const char *prefix)
 
 		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
 			/* The serial moves with every change: leave it out. */
-			ldns_rr_set_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, 0), 2);
+			ldns_rdf_deep_free(ldns_rr_set_rdf(
+			        rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, 0), 2));
 		}
 		lines[i] = ldns_rr2str(rr);
 		lines[i][strcspn(lines[i], "\n")] = '\0';
