@@ -287,6 +287,12 @@ cache_start(void *inst, struct sx_runtime *rt)
 		return -ENOMEM;
 	}
 	memset(c->workers, 0, c->nworkers * sizeof(*c->workers));
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		c->workers[i].pool = cache_pool_new();
+		if (!c->workers[i].pool) {
+			return -ENOMEM;
+		}
+	}
 	for (int k = 0; k < 2; k++) {
 		c->table[k] = cache_table_new(c->cap[k]);
 		if (!c->table[k]) {
@@ -301,11 +307,15 @@ cache_teardown(void *inst)
 {
 	struct cache *c = inst;
 
+	rcu_barrier(); /* entries replaced in the tables go back to the pools first */
 	for (int k = 0; k < 2; k++) {
 		cache_table_free(c->table[k]);
 		sx_zones_fini(&c->except[k]);
 	}
 	sx_zones_fini(&c->zones);
+	for (unsigned i = 0; c->workers && i < c->nworkers; i++) {
+		cache_pool_free(c->workers[i].pool);
+	}
 	free(c->workers);
 }
 
@@ -406,7 +416,8 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 			}
 		}
 	}
-	e = cache_entry_new(&k, msg->wire, msg->len, r->kind, ttl, now);
+	e = cache_entry_new(c->workers[sx_req_worker(req)].pool, &k, msg->wire, msg->len, r->kind,
+	                    ttl, now);
 	if (!e) {
 		return;
 	}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <urcu.h>
+#include <urcu/lfstack.h>
 
 #include <sextant/plugin.h>
 
@@ -50,8 +51,13 @@ struct cache_key {
  * prefetch bookkeeping (hits, last_hit_ns, refresh_ns), updated racily by
  * workers: those only ever decide when to refresh.
  */
+struct pool_class;
 struct cache_entry {
-	struct rcu_head rcu;
+	union {
+		struct rcu_head rcu;           /* while it waits for a grace period */
+		struct cds_lfs_node free_node; /* while it waits in a pool */
+	};
+	struct pool_class *home; /* the pool it goes back to; NULL: free() it */
 	uint64_t hash;
 	uint64_t stored_ns; /* monotonic */
 	uint64_t last_hit_ns;
@@ -135,6 +141,24 @@ int cache_table_put(struct cache_table *t, struct cache_entry *e, uint64_t keep_
 /** Remove the entry for @k, if any. Same context as cache_table_put(). */
 void cache_table_del(struct cache_table *t, const struct cache_key *k);
 
+/* ---- pool.c: entries recycled per worker ---- */
+
+/* The largest entry: the header, a TTL offset per record (11 bytes at least each), key, reply. */
+#define CACHE_ENTRY_MAX \
+	(sizeof(struct cache_entry) + 2 * (CACHE_WIRE_MAX / 11) + 255 + CACHE_WIRE_MAX)
+#define CACHE_POOL_CLASSES 5
+
+/* One worker's entries of each size class that are free to be used again. */
+struct cache_pool;
+
+struct cache_pool *cache_pool_new(void);
+/** Free @p and the entries in it; call it after rcu_barrier(), when none can come back. */
+void cache_pool_free(struct cache_pool *p);
+/** An entry of at least @size bytes, from @p or else malloc(). Only @p's worker calls it. */
+struct cache_entry *cache_pool_get(struct cache_pool *p, size_t size);
+/** Give @e back to the pool it came from (any thread), or free() it. */
+void cache_pool_put(struct cache_entry *e);
+
 /* ---- entry.c: replies to entries and back ---- */
 
 /* A reply as the cache sees it. */
@@ -156,11 +180,13 @@ int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl);
 
 /**
  * A new entry for @k holding @wire (@len bytes, at most CACHE_WIRE_MAX, no
- * OPT) that lives @ttl seconds from @now_ns. NULL when out of memory or @wire
- * is malformed or too big.
+ * OPT) that lives @ttl seconds from @now_ns, taken from @pool (NULL: from
+ * malloc). NULL when out of memory or @wire is malformed or too big.
  */
-struct cache_entry *cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len,
-                                    enum cache_kind kind, uint32_t ttl, uint64_t now_ns);
+struct cache_entry *
+cache_entry_new(struct cache_pool *pool, const struct cache_key *k, const uint8_t *wire, size_t len,
+                enum cache_kind kind, uint32_t ttl, uint64_t now_ns);
+/** Give @e back to its pool, or free it. NULL is a no-op. */
 void cache_entry_free(struct cache_entry *e);
 
 /** Whether @e holds key @k. */
@@ -183,6 +209,7 @@ void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t tt
 
 struct cache_worker {
 	_Alignas(64) struct cache_stats st;
+	struct cache_pool *pool;
 	uint8_t scratch[CACHE_WIRE_MAX];
 };
 

@@ -186,8 +186,8 @@ cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
 }
 
 struct cache_entry *
-cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len, enum cache_kind kind,
-                uint32_t ttl, uint64_t now_ns)
+cache_entry_new(struct cache_pool *pool, const struct cache_key *k, const uint8_t *wire, size_t len,
+                enum cache_kind kind, uint32_t ttl, uint64_t now_ns)
 {
 	struct cache_entry *e;
 	struct walk it;
@@ -205,9 +205,14 @@ cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len, enum
 	if (rc < 0) {
 		return NULL;
 	}
-	e = malloc(sizeof(*e) + 2 * n + k->len + len);
+	size_t size = sizeof(*e) + 2 * n + k->len + len;
+
+	e = pool ? cache_pool_get(pool, size) : malloc(size);
 	if (!e) {
 		return NULL;
+	}
+	if (!pool) {
+		e->home = NULL;
 	}
 	e->hash = k->hash;
 	e->stored_ns = now_ns;
@@ -238,7 +243,9 @@ cache_entry_new(const struct cache_key *k, const uint8_t *wire, size_t len, enum
 void
 cache_entry_free(struct cache_entry *e)
 {
-	free(e);
+	if (e) {
+		cache_pool_put(e);
+	}
 }
 
 bool

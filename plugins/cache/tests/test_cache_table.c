@@ -112,7 +112,8 @@ put_a(struct cache_table *t, const char *name, uint32_t ttl, uint64_t now)
 	struct cache_entry *e;
 
 	key_for(&k, lname, name, SX_TYPE_A, 0);
-	e = cache_entry_new(&k, wire, a_reply(wire, lname, k.len, ttl), CACHE_SUCCESS, ttl, now);
+	e = cache_entry_new(NULL, &k, wire, a_reply(wire, lname, k.len, ttl), CACHE_SUCCESS, ttl,
+	                    now);
 	return e ? cache_table_put(t, e, 0) : -1;
 }
 
@@ -177,7 +178,7 @@ Test(cache_table, render_sets_every_ttl_and_keeps_the_rest)
 	ldns_pkt *p;
 
 	key_for(&k, lname, "a.example.", SX_TYPE_A, 0);
-	e = cache_entry_new(&k, wire, len, CACHE_SUCCESS, 60, 0);
+	e = cache_entry_new(NULL, &k, wire, len, CACHE_SUCCESS, 60, 0);
 	cr_assert(e);
 	cr_expect_eq(e->nttl, 3);
 	cr_assert_eq(cache_entry_render(e, 17, out), len);
@@ -422,7 +423,7 @@ Test(cache_table, entries_left_count_down_in_whole_seconds)
 	struct cache_entry *e;
 
 	key_for(&k, lname, "q.example.", SX_TYPE_A, 0);
-	e = cache_entry_new(&k, wire, len, CACHE_SUCCESS, 30, 100 * SEC);
+	e = cache_entry_new(NULL, &k, wire, len, CACHE_SUCCESS, 30, 100 * SEC);
 	cr_assert(e);
 	cr_expect_eq(cache_entry_left(e, 100 * SEC), 30);
 	cr_expect_eq(cache_entry_left(e, 100 * SEC + SEC - 1), 30);
@@ -431,7 +432,7 @@ Test(cache_table, entries_left_count_down_in_whole_seconds)
 	cr_expect_eq(cache_entry_left(e, 140 * SEC), -10);
 	cache_entry_free(e);
 	/* Too big to cache. */
-	cr_expect_null(cache_entry_new(&k, wire, CACHE_WIRE_MAX + 1, CACHE_SUCCESS, 30, 0));
+	cr_expect_null(cache_entry_new(NULL, &k, wire, CACHE_WIRE_MAX + 1, CACHE_SUCCESS, 30, 0));
 }
 
 Test(cache_table, cut_replies_are_refused)
@@ -447,8 +448,52 @@ Test(cache_table, cut_replies_are_refused)
 	for (size_t cut = 0; cut < len; cut++) {
 		cr_expect_lt(cache_classify(wire, cut, 0, SX_TYPE_A, 0, &r), 0, "cut at %zu", cut);
 		cr_expect_lt(cache_set_ttls(wire, cut, 1), 0, "cut at %zu", cut);
-		cr_expect_null(cache_entry_new(&k, wire, cut, CACHE_SUCCESS, 30, 0), "cut at %zu",
-		               cut);
+		cr_expect_null(cache_entry_new(NULL, &k, wire, cut, CACHE_SUCCESS, 30, 0),
+		               "cut at %zu", cut);
 	}
 	cr_expect_eq(cache_classify(wire, len, 0, SX_TYPE_A, 0, &r), 0);
+}
+
+/* What a worker's insert gets back: the entry freed last of its size class, not a new one. */
+Test(cache_table, freed_entries_are_used_again_by_their_size)
+{
+	uint8_t small[512], big[CACHE_WIRE_MAX], lname[SX_DNAME_MAX];
+	const char *a[] = { "q.example. 30 IN A 10.0.0.1", NULL };
+	size_t len = reply(small, sizeof(small), "q.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	                   a, NULL);
+	struct cache_pool *pool = cache_pool_new();
+	struct cache_entry *e1, *e2, *e3, *e4;
+	struct cache_key k;
+
+	cr_assert(pool);
+	key_for(&k, lname, "q.example.", SX_TYPE_A, 0);
+	/* The same reply and a TXT record of eight 249-byte strings: another size class. */
+	const uint8_t txt[] = { 0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 30, 2000 >> 8, 2000 & 0xff };
+	size_t blen = len;
+
+	memcpy(big, small, len);
+	memcpy(big + blen, txt, sizeof(txt));
+	blen += sizeof(txt);
+	memset(big + blen, 'x', 2000);
+	for (size_t i = 0; i < 2000; i += 250) {
+		big[blen + i] = 249;
+	}
+	blen += 2000;
+	big[7] = 2; /* two answers */
+
+	e1 = cache_entry_new(pool, &k, small, len, CACHE_SUCCESS, 30, 0);
+	e2 = cache_entry_new(pool, &k, big, blen, CACHE_SUCCESS, 30, 0);
+	cr_assert(e1 && e2);
+	cr_expect_neq(e1, e2);
+	cache_entry_free(e1);
+	cache_entry_free(e2);
+	e3 = cache_entry_new(pool, &k, small, len, CACHE_SUCCESS, 30, 0);
+	e4 = cache_entry_new(pool, &k, big, blen, CACHE_SUCCESS, 30, 0);
+	cr_expect_eq(e3, e1, "the small entry came back");
+	cr_expect_eq(e4, e2, "the big entry came back");
+	cr_expect_eq(e3->wire_len, len);
+	cr_expect_eq(memcmp(cache_entry_wire(e4), big, blen), 0);
+	cache_entry_free(e3);
+	cache_entry_free(e4);
+	cache_pool_free(pool);
 }
