@@ -10,6 +10,7 @@ under /_fake/. Standard library only (PyYAML for YAML manifests when installed).
 
 import argparse
 import base64
+import bisect
 import collections
 import copy
 import gzip
@@ -26,13 +27,16 @@ import threading
 import time
 import traceback
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import cluster
 import rawfault
 
 MAX_BODY = 16 << 20
 LIST_CHUNK = 4096  # Go's net/http flushes a streamed body in chunks of its 4 KiB buffer
+WRITE_BATCH = 1 << 20  # bytes of a big body handed to the socket at once
 WAIT_TICK = 0.25   # how often a waiting watch looks at its socket
 
 
@@ -484,6 +488,12 @@ class Store:
 		self.history_size = history_size
 		self.objects = {rt: {} for rt in STORED}
 		self.next_ip = int(ipaddress.IPv4Address("10.96.128.1"))
+		# What a big LIST costs nothing to redo: each item's encoding (with the object it
+		# encodes, so a replaced object is encoded again) and the sorted keys of each kind.
+		self.encoded = {rt: {} for rt in RTYPES}  # per version served
+		self.sorted = {}  # per stored kind
+		self.version = {rt: 0 for rt in STORED}  # bumped by every write of the kind
+		self.whole = {}  # version served -> (version, every item joined, in pieces): a full LIST
 
 	# --- writes (caller holds self.cond) ---
 
@@ -494,6 +504,13 @@ class Store:
 			del self.objects[rt][key]
 		else:
 			self.objects[rt][key] = obj
+		self.version[rt] += 1
+		if prev is None or etype == "DELETED":
+			self.sorted.pop(rt, None)
+		if etype == "DELETED":
+			for view in RTYPES:
+				if view.storage is rt:
+					self.encoded[view].pop(key, None)
 		self.history.append(Event(self.rv, etype, rt, key, obj, prev))
 		while len(self.history) > self.history_size:
 			self.floor = self.history.popleft().rv
@@ -570,6 +587,21 @@ class Store:
 		obj = copy.deepcopy(prev)
 		return self._commit(rt, key, "DELETED", obj, prev)
 
+	def load_bulk(self, objs):
+		"""Store generated objects as they are (already defaulted), without history: the
+		fast path for clusters of a million objects."""
+		for obj in objs:
+			rt = rtype_of(obj)
+			if rt.storage is not rt:
+				obj, rt = rt.to_storage(obj), rt.storage
+			self.rv += 1
+			obj["metadata"]["resourceVersion"] = str(self.rv)
+			self.objects[rt][obj_key(rt, obj)] = obj
+			self.version[rt] += 1
+			self.sorted.pop(rt, None)
+		self.floor = self.rv
+		self.history.clear()
+
 	def compact(self, upto=None):
 		upto = self.rv if upto is None else min(upto, self.rv)
 		while self.history and self.history[0].rv <= upto:
@@ -639,6 +671,47 @@ class Store:
 				objs[ev.key] = ev.prev
 		return objs
 
+	def sorted_keys(self, rt, objs, rv):
+		"""The keys of objs (the objects of rt at rv) in order; cached for the current set."""
+		if any(ev.rtype is rt and (ev.prev is None or ev.etype == "DELETED")
+				for ev in self.events_after(rv)):
+			return sorted(objs)  # an older snapshot with other keys
+		keys = self.sorted.get(rt)
+		if keys is None:
+			keys = self.sorted[rt] = sorted(self.objects[rt])
+		return keys
+
+	def item_bytes(self, rt, key, obj):
+		"""obj (stored) as an item of a LIST of version rt (no kind/apiVersion), encoded once."""
+		cache = self.encoded[rt]
+		hit = cache.get(key)
+		if hit is not None and hit[0] is obj:
+			return hit[1]
+		data = json.dumps({k: v for k, v in rt.to_view(obj).items()
+				if k not in ("kind", "apiVersion")},
+			separators=(",", ":"), ensure_ascii=False).encode()
+		cache[key] = (obj, data)
+		return data
+
+	def whole_list(self, rt, version, keys, objs, head=None):
+		"""The items of a full LIST of rt (objs at version, keys in order), joined by commas
+		in pieces of about WRITE_BATCH bytes; kept until the next write of rt. With head (the
+		list's JSON with empty items), the whole body gzipped, kept for that head."""
+		hit = self.whole.get(rt)
+		if hit is None or hit[0] != version:
+			parts = []
+			for key in keys:
+				parts += (self.item_bytes(rt, key, objs[key]), b",")
+			hit = self.whole[rt] = (version, list(batches(parts[:-1])), None, None)
+		if head is None:
+			return hit[1]
+		if hit[2] != head:
+			gz = zlib.compressobj(1, zlib.DEFLATED, 31)
+			out = [gz.compress(head[:-3])] + [gz.compress(p) for p in hit[1]]
+			out.append(gz.compress(head[-3:]) + gz.flush())
+			hit = self.whole[rt] = (version, hit[1], head, out)
+		return hit[3]
+
 	def events_after(self, rv):
 		out = []
 		for ev in reversed(self.history):
@@ -690,6 +763,31 @@ def flatten(doc):
 			out.extend(flatten(item))
 		return out
 	return [doc]
+
+
+def list_head(rt, meta):
+	"""A LIST of rt with empty items; the items go before its last 3 bytes, ']}\\n'."""
+	return dumps({"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta,
+		"items": []})
+
+
+def batches(parts):
+	"""The byte strings of parts joined into pieces of about WRITE_BATCH bytes."""
+	batch, size = [], 0
+	for p in parts:
+		batch.append(p)
+		size += len(p)
+		if size >= WRITE_BATCH:
+			yield b"".join(batch)
+			batch, size = [], 0
+	if batch:
+		yield b"".join(batch)
+
+
+def frame(data, step):
+	"""data as HTTP chunks of at most step bytes."""
+	return b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + step]), data[i:i + step])
+		for i in range(0, len(data), step))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1149,8 +1247,18 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 		except ValueError as e:
 			raise bad_request("error decoding request body: %s" % e)
 
-	def send_body(self, code, body, ctype="application/json", headers=None):
+	def wants_gzip(self, length):
 		args = self.app.args
+		return (args.gzip_threshold >= 0 and length >= args.gzip_threshold
+			and "gzip" in self.headers.get("Accept-Encoding", ""))
+
+	def send_body(self, code, body, ctype="application/json", headers=None, gzipped=False):
+		"""body: bytes, or a list of byte strings sent as one (a big LIST is never joined:
+		on a VM every fresh page of a 100 MB buffer costs more than the copy); gzipped: the
+		parts are already a gzip stream."""
+		args = self.app.args
+		parts = [body] if isinstance(body, (bytes, bytearray)) else body
+		length = sum(len(p) for p in parts)
 		self.send_response(code)
 		self.send_header("Audit-Id", str(uuid.uuid4()))
 		self.send_header("Cache-Control", "no-cache, private")
@@ -1159,27 +1267,49 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			self.send_header("Connection", "close")
 		for k, v in (headers or {}).items():
 			self.send_header(k, str(v))
-		if (args.gzip_threshold >= 0 and len(body) >= args.gzip_threshold
-				and "gzip" in self.headers.get("Accept-Encoding", "")):
-			body = gzip.compress(body)
+		can_chunk = self.request_version == "HTTP/1.1" and args.chunk_threshold >= 0
+		gz = None
+		if gzipped:
 			self.send_header("Content-Encoding", "gzip")
 			self.send_header("Vary", "Accept-Encoding")
-		chunked = (self.request_version == "HTTP/1.1" and args.chunk_threshold >= 0
-			and len(body) > args.chunk_threshold)
+		elif self.wants_gzip(length):
+			self.send_header("Content-Encoding", "gzip")
+			self.send_header("Vary", "Accept-Encoding")
+			# Level 1, as the real server compresses; streamed when chunked, as it does.
+			if can_chunk:
+				gz = zlib.compressobj(1, zlib.DEFLATED, 31)
+			else:
+				parts = [gzip.compress(b"".join(parts), compresslevel=1)]
+				length = len(parts[0])
+		chunked = can_chunk and (gz is not None or length > args.chunk_threshold)
 		if chunked:
 			self.send_header("Transfer-Encoding", "chunked")
 		else:
-			self.send_header("Content-Length", str(len(body)))
+			self.send_header("Content-Length", str(length))
 		self.end_headers()
 		if self.command == "HEAD":
 			return
-		if not chunked:
-			self.wfile.write(body)
-			return
+		if self.entry is not None:
+			self.entry["first_byte"] = round(time.time(), 4)
 		step = args.chunk_max if args.chunk_max > 0 else LIST_CHUNK
-		for i in range(0, len(body), step):
-			self.write_chunk(body[i:i + step])
-		self.wfile.write(b"0\r\n\r\n")
+		for piece in batches(parts):
+			if gz is not None:
+				piece = gz.compress(piece)
+			if chunked and args.chunk_max > 0:
+				# One write per chunk, as a test that asks for small chunks wants them.
+				for i in range(0, len(piece), step):
+					self.write_chunk(piece[i:i + step])
+				continue
+			if chunked:
+				piece = frame(piece, step)
+			# Many chunks per write: a big LIST must not cost a system call per 4 KiB.
+			self.wfile.write(piece)
+		if gz is not None:
+			self.wfile.write(frame(gz.flush(), step))
+		if chunked:
+			self.wfile.write(b"0\r\n\r\n")
+		if self.entry is not None:
+			self.entry["done"] = round(time.time(), 4)
 
 	def write_chunk(self, data):
 		self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -1578,9 +1708,10 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 				rv_req = int(rv_s)
 			except ValueError:
 				raise bad_request("invalid resource version: %s" % rv_s)
-		if rv_s == "0" and not cont and not self.app.args.paginate_rv0:
+		if self.app.args.ignore_limit or (rv_s == "0" and not cont
+				and not self.app.args.paginate_rv0):
 			limit = 0  # served from the watch cache, which ignores limit
-		start = ""
+		start, version = "", None
 		with store.cond:
 			if cont:
 				snap_rv, start = decode_continue(cont)
@@ -1608,20 +1739,45 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 				if rv_req and rv_req > store.rv:
 					raise self.too_large(rv_req, store.rv)
 				snap_rv, objs = store.rv, dict(store.objects[rt.storage])
+				version = store.version[rt.storage]
+			keys = store.sorted_keys(rt.storage, objs, snap_rv)
 		prefix = ns + "/" if ns else ""
-		keys = [k for k in sorted(objs) if k >= start and k.startswith(prefix)
-			and lsel.matches(objs[k]["metadata"].get("labels")) and fsel.matches(objs[k])]
-		page = keys[:limit] if limit > 0 else keys
-		items = [{k: v for k, v in rt.to_view(objs[key]).items()
-			if k not in ("kind", "apiVersion")} for key in page]
+		# Keys of the namespace lie in [prefix, prefix with '/' raised to '0').
+		lo = bisect.bisect_left(keys, max(start, prefix))
+		hi = bisect.bisect_left(keys, ns + "0") if ns else len(keys)
+		plain = lsel.empty() and fsel.empty()
+		page, more = [], False
+		for i in range(lo, hi):
+			key = keys[i]
+			if not plain and not (lsel.matches(objs[key]["metadata"].get("labels"))
+					and fsel.matches(objs[key])):
+				continue
+			if limit > 0 and len(page) == limit:
+				more = True
+				break
+			page.append(key)
 		meta = {"resourceVersion": str(snap_rv)}
-		if len(page) < len(keys):
+		if more:
 			# Like etcd keys: the next page starts just after the last key returned.
 			meta["continue"] = encode_continue(snap_rv, page[-1] + "\x00")
-			if lsel.empty() and fsel.empty():
-				meta["remainingItemCount"] = len(keys) - len(page)
-		self.send_json(200, {"kind": rt.kind + "List", "apiVersion": rt.api_version,
-			"metadata": meta, "items": items})
+			if plain:
+				meta["remainingItemCount"] = hi - lo - len(page)
+		head = list_head(rt, meta)
+		if version is not None and plain and not more and lo == 0 and hi == len(keys):
+			parts = [head[:-3]] + store.whole_list(rt, version, keys, objs)
+			if self.wants_gzip(sum(len(p) for p in parts)):
+				# Compressed once per version: the fake must not be what a client waits for.
+				self.send_body(200, store.whole_list(rt, version, keys, objs, head),
+					gzipped=True)
+				return
+		else:
+			parts = [head[:-3]]
+			for key in page:
+				parts += (store.item_bytes(rt, key, objs[key]), b",")
+			if page:
+				parts.pop()
+		parts.append(head[-3:])
+		self.send_body(200, parts)
 
 	@staticmethod
 	def too_large(rv, current):
@@ -1870,6 +2026,10 @@ def parse_args(argv):
 		"than N bytes are sent chunked, as Go does; -1 never (default 2048)")
 	p.add_argument("--gzip-threshold", type=int, default=131072, help="gzip bodies of at least "
 		"N bytes when the client accepts gzip; -1 never (default 131072)")
+	p.add_argument("--ignore-limit", action="store_true", help="serve every LIST in one "
+		"response, as the watch cache does whatever the resourceVersion")
+	p.add_argument("--generate", metavar="SPEC", help="add a synthetic cluster: "
+		"services=S,endpoints=E[,namespaces=N][,slices=K][,managedfields=1] (see cluster.py)")
 	p.add_argument("--paginate-rv0", action="store_true", help="honour limit on "
 		"resourceVersion=0 lists (by default ignored, as the watch cache does)")
 	p.add_argument("--k8s-version", default="v1.30.0", help="gitVersion reported by /version")
@@ -1893,6 +2053,11 @@ def parse_args(argv):
 	args.endpointslice_versions = [v for v in args.endpointslice_versions.split(",") if v]
 	if any(v not in ("v1", "v1beta1") for v in args.endpointslice_versions):
 		p.error("--endpointslice-versions: v1 and v1beta1 are known")
+	if args.generate:
+		try:
+			args.generate = cluster.parse_spec(args.generate)
+		except ValueError as e:
+			p.error(str(e))
 	return args
 
 
@@ -1918,6 +2083,17 @@ def main(argv):
 		with app.store.cond:
 			for obj in objs:
 				app.store.put(obj, "control")
+			if args.generate:
+				t0 = time.monotonic()
+				app.store.load_bulk(cluster.generate(args.generate))
+				# Encoded (and compressed) now, so that the first LIST costs what later ones do.
+				st = app.store
+				for rt in SERVED:
+					objs = st.objects[rt.storage]
+					head = list_head(rt, {"resourceVersion": str(st.rv)})
+					keys = st.sorted_keys(rt.storage, objs, st.rv)
+					st.whole_list(rt, st.version[rt.storage], keys, objs, head)
+				log("generated %s in %.1f s" % (app.store.counts(), time.monotonic() - t0))
 	except (OSError, ValueError, ApiError) as e:
 		log("cannot load objects: %s" % e)
 		return 1
