@@ -16,6 +16,7 @@
 #include <sextant/log.h>
 
 #include "kubeconfig.h"
+#include "listsplit.h"
 #include "sx_version.h"
 
 /*
@@ -26,9 +27,11 @@
  * resolution runs on libcurl's resolver thread.
  */
 
-#define DEFAULT_MAX_LINE (16u << 20)  /* one watch event; API objects are < 1.5 MB */
-#define DEFAULT_MAX_BODY (512u << 20) /* one LIST page */
-#define MAX_ERROR_BODY   (64u << 10)  /* an error reply, kept for its Status message */
+#define DEFAULT_MAX_LINE (16u << 20) /* one watch event or list item; API objects are < 1.5 MB */
+/* One LIST response. Streamed, it costs time, not memory: a million objects as the API
+ * server writes them take about a gigabyte. */
+#define DEFAULT_MAX_BODY ((size_t)4 << 30)
+#define MAX_ERROR_BODY   (64u << 10) /* an error reply, kept for its Status message */
 
 struct sock {
 	struct k8s_api *api;
@@ -46,6 +49,8 @@ struct k8s_call {
 	void *arg;
 	char *buf; /* the body, the unfinished line, or the error reply */
 	size_t len, cap;
+	struct k8s_split *split; /* ITEMS mode */
+	size_t received;         /* ITEMS mode: bytes of the body so far */
 	bool status_known, status_ok;
 	bool counted;   /* in the stats already */
 	uint64_t t0_ns; /* start, for the stats */
@@ -119,6 +124,7 @@ call_free(struct k8s_call *c)
 	curl_multi_remove_handle(api->multi, c->easy);
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
+	k8s_split_free(c->split);
 	free(c->buf);
 	free(c);
 }
@@ -192,6 +198,26 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		if (keep && !reserve(c, keep)) {
 			memcpy(c->buf + c->len, ptr, keep);
 			c->len += keep;
+		}
+		return n;
+	}
+	if (c->mode == K8S_CALL_ITEMS) {
+		int r;
+
+		if (c->received + n > c->api->max_body) {
+			c->stop = -EMSGSIZE;
+			return 0;
+		}
+		c->received += n;
+		if ((r = k8s_split_feed(c->split, ptr, n))) {
+			/* The item hook's own reason to stop, or the splitter's. */
+			c->stop = -ECANCELED;
+			if (r == -EMSGSIZE || r == -EPROTO || r == -ENOMEM) {
+				c->stop = r;
+				snprintf(c->msg, sizeof(c->msg), "invalid JSON: %s",
+				         k8s_split_error(c->split));
+			}
+			return 0;
 		}
 		return n;
 	}
@@ -304,7 +330,7 @@ finish(struct k8s_call *c, CURLcode rc)
 
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
 	count(c, res.status);
-	if (c->api->stats && c->mode == K8S_CALL_BODY) {
+	if (c->api->stats && c->mode != K8S_CALL_LINES) {
 		struct k8s_rest_stats *st = c->api->stats;
 		double s = (double)(now_ns() - c->t0_ns) / 1e9;
 		unsigned b = 0;
@@ -317,11 +343,12 @@ finish(struct k8s_call *c, CURLcode rc)
 	}
 	if (c->stop) {
 		res.code = c->stop;
-		if (c->stop == -EMSGSIZE) {
+		/* A list the splitter refused has its message already. */
+		if (!c->msg[0] && c->stop == -EMSGSIZE) {
 			snprintf(c->msg, sizeof(c->msg), "%s longer than %zu bytes",
 			         c->mode == K8S_CALL_LINES ? "a watch event is" : "the reply is",
 			         c->mode == K8S_CALL_LINES ? c->api->max_line : c->api->max_body);
-		} else {
+		} else if (!c->msg[0]) {
 			snprintf(c->msg, sizeof(c->msg), "%s", strerror(-c->stop));
 		}
 		res.error = c->msg;
@@ -340,6 +367,13 @@ finish(struct k8s_call *c, CURLcode rc)
 				res.code = -ECANCELED;
 				res.error = res.cause = strerror(ECANCELED);
 			}
+		}
+	} else if (c->mode == K8S_CALL_ITEMS) {
+		if (k8s_split_end(c->split, &res.body, &res.len)) {
+			snprintf(c->msg, sizeof(c->msg), "invalid JSON: %s",
+			         k8s_split_error(c->split));
+			res.code = -EPROTO;
+			res.error = res.cause = c->msg;
 		}
 	} else {
 		if (reserve(c, 0)) {
@@ -630,6 +664,9 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	c->ops = ops;
 	c->arg = arg;
 	c->t0_ns = now_ns();
+	if (mode == K8S_CALL_ITEMS && k8s_split_new(&c->split, api->max_line, ops->item, arg)) {
+		goto fail_call;
+	}
 	if (!(c->easy = e = curl_easy_init())) {
 		goto fail_call;
 	}
@@ -664,7 +701,7 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	if (timeout_s > 0) {
 		curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
 	}
-	if (mode == K8S_CALL_BODY) {
+	if (mode != K8S_CALL_LINES) {
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
 	}
@@ -691,6 +728,7 @@ fail_easy:
 	curl_slist_free_all(c->headers);
 	curl_easy_cleanup(e);
 fail_call:
+	k8s_split_free(c->split);
 	free(c);
 	return -ENOMEM;
 }

@@ -13,7 +13,8 @@ struct k8s_api;
 struct k8s_call;
 
 enum k8s_call_mode {
-	K8S_CALL_BODY,  /* hand over the whole body when done (LIST) */
+	K8S_CALL_BODY, /* hand over the whole body when done */
+	K8S_CALL_ITEMS, /* hand over each element of "items" as it arrives, the rest when done (LIST) */
 	K8S_CALL_LINES, /* hand over each newline-terminated line as it arrives (WATCH) */
 };
 
@@ -25,7 +26,8 @@ struct k8s_call_result {
 	const char *cause;  /* code != 0: the same without details that change between
 	                       attempts (ports, timings), to tell one failure from another */
 	const char *reason; /* the API's Status reason ("Expired", "Forbidden"), or "" */
-	char *body;         /* BODY mode and code 0: the body, NUL-terminated; may be edited */
+	char *body;         /* code 0: BODY mode: the body, NUL-terminated; may be edited.
+	                       ITEMS mode: the document with "items" emptied, likewise */
 	size_t len;
 };
 
@@ -37,6 +39,13 @@ struct k8s_call_ops {
 	 * or cancel calls.
 	 */
 	int (*line)(void *arg, char *line, size_t len);
+	/**
+	 * ITEMS mode: one element of the body's top-level "items" array, a JSON
+	 * object of @len bytes, not NUL-terminated, valid until this returns.
+	 * @return 0 to go on, non-zero to end the call (done then reports
+	 * -ECANCELED). Runs inside libcurl, like line.
+	 */
+	int (*item)(void *arg, const char *json, size_t len);
 	/** The call ended; it is freed when this returns. Runs from the event loop. */
 	void (*done)(void *arg, const struct k8s_call_result *res);
 };
@@ -85,7 +94,10 @@ enum k8s_http {
 /** The HTTP version of later calls. */
 void k8s_api_set_http(struct k8s_api *api, enum k8s_http http);
 
-/** Calls fail with -EMSGSIZE when a line (LINES) or the body (BODY) grows past these. */
+/**
+ * Calls fail with -EMSGSIZE when a line (LINES) or an item (ITEMS) grows past
+ * @max_line, or the body (BODY and ITEMS) past @max_body.
+ */
 void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body);
 
 /**

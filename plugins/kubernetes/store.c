@@ -30,10 +30,13 @@ touch(struct k8s_store *st)
 	CMM_STORE_SHARED(st->serial, (uint32_t)time(NULL));
 }
 
+#define INITIAL_BUCKETS 64
+
 static struct cds_lfht *
 table(void)
 {
-	return cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	return cds_lfht_new(INITIAL_BUCKETS, INITIAL_BUCKETS, 0,
+	                    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 }
 
 int
@@ -526,6 +529,48 @@ apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, 
 	return SX_EINVAL;
 }
 
+/*
+ * The tables resize themselves, but lazily: from the call_rcu thread, after a
+ * grace period, once their count passes a power of two. While a list of
+ * 100,000 objects pours in they lag far behind and lookups walk chains of
+ * hundreds of entries (two thirds of a sync's time); after a list of 10,000
+ * Services a worker's lookup still took 235 ns instead of 110 (hotpath's
+ * measure). So the control thread sizes them itself, at once (readers do not
+ * wait): while objects come in, it doubles a table whose entries outnumber its
+ * buckets twice; after every (re)list, it fits each to the power of two at or
+ * above what it holds. Outside rcu_read_lock().
+ */
+static void
+size_tables(struct k8s_store *st, bool fit)
+{
+	const struct {
+		struct cds_lfht *ht;
+		unsigned long n;
+	} t[] = {
+		{ st->services, st->stats.services }, { st->svc_rev, st->stats.services },
+		{ st->ep_rev, st->stats.endpoints },  { st->namespaces, st->stats.namespaces },
+		{ st->pod_ip, st->stats.pods },       { st->slices, st->stats.slices },
+		{ st->pods, st->stats.pods },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsigned long size = st->buckets[i] ? st->buckets[i] : INITIAL_BUCKETS;
+
+		if (fit) {
+			for (size = INITIAL_BUCKETS; size < t[i].n; size *= 2) {
+			}
+		} else if (t[i].n > 2 * size) {
+			while (size < t[i].n) {
+				size *= 2;
+			}
+		}
+		if (size != (st->buckets[i] ? st->buckets[i] : INITIAL_BUCKETS)) {
+			cds_lfht_resize(t[i].ht, size);
+			st->buckets[i] = size;
+		}
+	}
+}
+
 int
 k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
                 size_t errlen)
@@ -539,6 +584,7 @@ k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, jso
 	r = apply(st, kind, ev, obj, err, errlen);
 	rcu_read_unlock();
 	k8s_retire_flush(st);
+	size_tables(st, false);
 	if (r == -ENOMEM) {
 		snprintf(err, errlen, "out of memory");
 	}
@@ -661,35 +707,6 @@ trim_later(void)
 	}
 }
 
-/* Resize @ht to the power of two at or above @n buckets (at least the 64 it started with). */
-static void
-fit(struct cds_lfht *ht, unsigned long n)
-{
-	unsigned long size = 64;
-
-	while (size < n) {
-		size <<= 1;
-	}
-	cds_lfht_resize(ht, size);
-}
-
-/*
- * liburcu's automatic resize, driven by its node count, lags far behind a
- * list: after 10,000 Services the services table had not grown to fit, and
- * walking its chains took half of a query's CPU time. After every (re)list,
- * size the tables the workers read for what they now hold (readers do not
- * wait for a resize).
- */
-static void
-fit_tables(struct k8s_store *st)
-{
-	fit(st->services, st->stats.services);
-	fit(st->svc_rev, st->stats.services);
-	fit(st->namespaces, st->stats.namespaces);
-	fit(st->ep_rev, st->stats.endpoints);
-	fit(st->pod_ip, st->stats.pods);
-}
-
 void
 k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
@@ -698,7 +715,7 @@ k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	rcu_read_lock();
 	drop_stale(st, kind);
 	rcu_read_unlock();
-	fit_tables(st);
+	size_tables(st, true);
 	k8s_retire_flush(st);
 	trim_later();
 	st->kind_synced[kind] = true;

@@ -61,6 +61,7 @@ struct k8s_watch {
 	char *rv;        /* resourceVersion to watch from */
 	char *cont;      /* continue token of the next LIST page */
 	size_t listed;   /* items in the LIST so far */
+	bool began;      /* the store knows a relist of the kind has begun */
 	double list_start;
 	/* The WATCH in flight. */
 	double watch_start;
@@ -259,18 +260,54 @@ list_failed(struct k8s_watch *w, const char *cause, const char *why)
 	failed(w, true, c, msg);
 }
 
+/* The first item of a LIST: everything not listed again will be deleted. */
+static void
+list_begins(struct k8s_watch *w)
+{
+	if (!w->began) {
+		k8s_store_relist_begin(w->st, w->kind);
+		w->began = true;
+	}
+}
+
+/*
+ * Each item is applied as soon as its bytes are in, and its JSON dropped: a
+ * LIST is never held whole, as text or as a tree.
+ */
+static int
+list_item(void *arg, const char *json, size_t len)
+{
+	struct k8s_watch *w = arg;
+	json_error_t jerr;
+	json_t *obj;
+
+	list_begins(w);
+	if (!(obj = json_loadb(json, len, 0, &jerr))) {
+		snprintf(w->stream_err, sizeof(w->stream_err), "invalid JSON in item %zu: %s",
+		         w->listed + 1, jerr.text);
+		return 1;
+	}
+	apply(w, K8S_ADDED, obj);
+	json_decref(obj);
+	w->listed++;
+	return 0;
+}
+
 static void
 list_done(void *arg, const struct k8s_call_result *res)
 {
 	struct k8s_watch *w = arg;
-	json_t *list, *items, *md, *item;
+	json_t *list, *items, *md;
 	json_error_t jerr;
 	const char *cont;
 	char why[256];
-	size_t i;
 
 	w->call = NULL;
 	w->answered = res->status != 0;
+	if (res->code == -ECANCELED && w->stream_err[0]) {
+		list_failed(w, "invalid JSON", w->stream_err);
+		return;
+	}
 	if (res->code) {
 		if (res->status == 410 && w->cont) {
 			snprintf(why, sizeof(why), "continue token expired: %s", res->error);
@@ -280,6 +317,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 		}
 		return;
 	}
+	/* The items are in the store already; what is left holds the list's metadata. */
 	if (!(list = json_loadb(res->body, res->len, 0, &jerr))) {
 		snprintf(why, sizeof(why), "invalid JSON at line %d: %s", jerr.line, jerr.text);
 		list_failed(w, "invalid JSON", why);
@@ -292,16 +330,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 		list_failed(w, "not a list", "the reply is not a list");
 		return;
 	}
-	if (!w->cont) {
-		/* The first page: everything not listed again will be deleted. */
-		k8s_store_relist_begin(w->st, w->kind);
-		w->listed = 0;
-	}
-	json_array_foreach(items, i, item)
-	{
-		apply(w, K8S_ADDED, item);
-	}
-	w->listed += json_array_size(items);
+	list_begins(w);
 	cont = json_string_value(json_object_get(md, "continue"));
 	free(w->cont);
 	w->cont = NULL;
@@ -328,7 +357,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 	start_watch(w);
 }
 
-static const struct k8s_call_ops list_ops = { .done = list_done };
+static const struct k8s_call_ops list_ops = { .item = list_item, .done = list_done };
 
 /* A LIST page: the first (w->cont NULL) or the next. */
 static void
@@ -348,7 +377,8 @@ list_page(struct k8s_watch *w)
 		list_failed(w, strerror(ENOMEM), strerror(ENOMEM));
 		return;
 	}
-	r = k8s_api_get(w->api, path, K8S_CALL_BODY, 0, &list_ops, w, &w->call);
+	w->stream_err[0] = '\0';
+	r = k8s_api_get(w->api, path, K8S_CALL_ITEMS, 0, &list_ops, w, &w->call);
 	free(path);
 	if (r) {
 		list_failed(w, strerror(-r), strerror(-r));
@@ -458,6 +488,8 @@ start_list(struct k8s_watch *w)
 	free(w->cont);
 	w->cont = NULL;
 	w->list_start = now_s();
+	w->listed = 0;
+	w->began = false;
 	if (!resources[w->kind].group) {
 		list_page(w);
 		return;

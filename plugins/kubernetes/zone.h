@@ -148,6 +148,7 @@ struct k8s_store {
 	uint64_t prog[K8S_PROG_BUCKETS + 1];
 	double prog_sum;
 	struct k8s_retired *retired; /* unlinked objects waiting for a grace period */
+	unsigned long buckets[7];    /* per table, the size last asked for (store.c) */
 };
 
 uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len);
