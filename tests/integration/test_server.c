@@ -63,7 +63,7 @@ Test(server, longest_zone_wins_and_unserved_is_refused)
 	        sx_test_wait_log(
 	                s,
 	                "[ERROR] plugin/errors: 2 www.sub.example.org. A: plugin/errors: no next plugin found",
-	                2000),
+	                30000),
 	        "%s", sx_test_log(s));
 	ldns_pkt_free(a);
 	ldns_pkt_free(b);
@@ -113,7 +113,7 @@ Test(server, stops_cleanly_on_sigterm)
 	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
 	int status;
 
-	cr_assert(sx_test_wait_log(s, "sextant-", 1000));
+	cr_assert(sx_test_wait_log(s, "sextant-", 30000));
 	status = sx_test_stop(s);
 	cr_assert(WIFEXITED(status), "status %d", status);
 	cr_assert_eq(WEXITSTATUS(status), 0);
@@ -137,7 +137,7 @@ Test(server, sigusr1_reloads_and_keeps_old_on_bad_config)
 	fputs(". {\n\tbind 127.0.0.1\n\twhoami\n}\n", f);
 	fclose(f);
 	kill(sx_test_pid(s), SIGUSR1);
-	cr_assert(sx_test_wait_log(s, "Reload completed", 3000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s, "Reload completed", 30000), "%s", sx_test_log(s));
 	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
 	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
 	ldns_pkt_free(p);
@@ -147,7 +147,7 @@ Test(server, sigusr1_reloads_and_keeps_old_on_bad_config)
 	fputs(". {\n\tbind 127.0.0.1\n\tnosuchplugin\n}\n", f);
 	fclose(f);
 	kill(sx_test_pid(s), SIGUSR1);
-	cr_assert(sx_test_wait_log(s, "Restart failed", 3000), "%s", sx_test_log(s));
+	cr_assert(sx_test_wait_log(s, "Restart failed", 30000), "%s", sx_test_log(s));
 	cr_assert(strstr(sx_test_log(s), "Unknown directive 'nosuchplugin'"), "%s", sx_test_log(s));
 	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
 	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
@@ -191,11 +191,12 @@ Test(server, quiet_hides_banner_and_pidfile_is_written)
 
 	snprintf(pidfile, sizeof(pidfile), "%s/sextant.pid", sx_test_dir(s));
 	sx_test_write(s, "Corefile", ". {\n\tbind 127.0.0.1\n\twhoami\n}\n");
-	/* Run in the background for a moment, then stop it through the pidfile. */
+	/* Run in the background until the pidfile is there, then stop it through the pidfile. */
 	snprintf(cmd, sizeof(cmd),
 	         "sh -c '%s -conf %s/Corefile -dns.port 0 -quiet -pidfile %s > %s/out 2>&1 & "
-	         "sleep 0.5; kill $(cat %s); wait; cat %s/out'",
-	         getenv("SEXTANT_BIN"), sx_test_dir(s), pidfile, sx_test_dir(s), pidfile,
+	         "for i in $(seq 600); do [ -s %s ] && break; sleep 0.1; done; "
+	         "kill $(cat %s); wait; cat %s/out'",
+	         getenv("SEXTANT_BIN"), sx_test_dir(s), pidfile, sx_test_dir(s), pidfile, pidfile,
 	         sx_test_dir(s));
 	f = popen(cmd, "r");
 	cr_assert(f);
