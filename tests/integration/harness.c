@@ -226,7 +226,8 @@ sx_test_stop(struct sx_test_server *s)
 
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
-		for (int waited = 0; waited < 5000; waited += 10) {
+		/* A loaded machine can take seconds; a hung server is what the 30 s are for. */
+		for (int waited = 0; waited < 30000; waited += 10) {
 			if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 				s->pid = 0;
 				break;
@@ -536,7 +537,7 @@ sx_test_log_number(struct sx_test_server *s, const char *needle)
 {
 	const char *p;
 
-	cr_assert(sx_test_wait_log(s, needle, 5000), "no \"%s\" in:\n%s", needle, sx_test_log(s));
+	cr_assert(sx_test_wait_log(s, needle, 30000), "no \"%s\" in:\n%s", needle, sx_test_log(s));
 	p = strstr(sx_test_log(s), needle);
 	return strtol(p + strlen(needle), NULL, 10);
 }

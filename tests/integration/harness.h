@@ -35,7 +35,7 @@ void sx_test_set_addr(struct sx_test_server *s, const char *ip);
 pid_t sx_test_pid(const struct sx_test_server *s);
 
 /**
- * SIGTERM, wait (SIGKILL after 5 s), remove the directory. A sanitizer report
+ * SIGTERM, wait (SIGKILL after 30 s), remove the directory. A sanitizer report
  * in the server's output fails the test. @return the exit status (waitpid form).
  */
 int sx_test_stop(struct sx_test_server *s);

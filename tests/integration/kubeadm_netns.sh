@@ -103,13 +103,13 @@ knot=$!
 	--load "$src/tests/fakeapi/data/basic.json" --port-file "$work/api.port" \
 	>"$work/fakeapi.log" 2>&1 &
 api=$!
-for _ in $(seq 100); do [ -s "$work/api.port" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$work/api.port" ] && break; sleep 0.1; done
 export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$(cat "$work/api.port")
 
 "$bin" -conf "$work/Corefile" >"$work/sextant.log" 2>&1 &
 sx=$!
 trap 'kill $sx $api $knot 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 100); do
+for _ in $(seq 600); do
 	[ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8181/ready)" = 200 ] && break
 	sleep 0.1
 done
@@ -147,7 +147,7 @@ curl -s --cacert "$work/certs/ca.crt" -X POST -H 'Content-Type: application/json
  "endpoints": [{"addresses": ["10.0.0.77"], "conditions": {"ready": true}}],
  "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
 JSON
-for _ in $(seq 50); do
+for _ in $(seq 600); do
 	curl -s http://127.0.0.1:9153/metrics | grep -q dns_programming_duration_seconds_count && break
 	sleep 0.1
 done

@@ -18,7 +18,7 @@ Test(errors, logs_rcode_name_type_and_reason)
 	        sx_test_wait_log(
 	                s,
 	                "[ERROR] plugin/errors: 2 Fail.Example. AAAA: plugin/log: no next plugin found",
-	                2000),
+	                30000),
 	        "%s", sx_test_log(s));
 	ldns_pkt_free(p);
 	sx_test_stop(s);
@@ -42,7 +42,7 @@ Test(errors, consolidate_counts_matching_errors)
 	        sx_test_wait_log(
 	                s,
 	                "[WARNING] plugin/errors: 5 errors like 'no next plugin' occurred in last 1s",
-	                3000),
+	                30000),
 	        "%s", sx_test_log(s));
 	cr_assert(!strstr(sx_test_log(s), "[ERROR] plugin/errors"), "%s", sx_test_log(s));
 	sx_test_stop(s);

@@ -101,16 +101,17 @@ Test(file_integration, reload_on_serial_change_only)
 	write_zone(s, 1, "192.0.2.81");
 	cr_expect_not(wait_www(s, WWW("192.0.2.81"), 2500));
 	write_zone(s, 2, "192.0.2.82");
-	cr_assert(wait_www(s, WWW("192.0.2.82"), 5000), "%s", sx_test_log(s));
+	cr_assert(wait_www(s, WWW("192.0.2.82"), 30000), "%s", sx_test_log(s));
 	cr_expect(sx_test_wait_log(s,
 	                           "[INFO] plugin/file: Successfully reloaded zone "
 	                           "\"example.org.\"",
-	                           1000),
+	                           30000),
 	          "%s", sx_test_log(s));
 	/* A broken file is logged and the zone in service kept. */
 	sx_test_write(s, "db.example.org", "@ IN SOA ns1 hostmaster 3 1 1 1 1\nwww IN A 1.2.3\n");
-	cr_expect(sx_test_wait_log(s, "[ERROR] plugin/file: Parsing zone \"example.org.\": ", 5000),
-	          "%s", sx_test_log(s));
+	cr_expect(
+	        sx_test_wait_log(s, "[ERROR] plugin/file: Parsing zone \"example.org.\": ", 30000),
+	        "%s", sx_test_log(s));
 	expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, SX_Q_TCP, WWW("192.0.2.82"));
 	sx_test_stop(s);
 }
@@ -122,7 +123,7 @@ Test(file_integration, reload_by_mtime_ignores_the_serial)
 	sx_test_start(s, "example.org {\n\tbind 127.0.0.1\n\tfile db.example.org {\n"
 	                 "\t\treload 1s\n\t\treload_by_mtime\n\t}\n}\n");
 	write_zone(s, 1, "192.0.2.83");
-	cr_expect(wait_www(s, WWW("192.0.2.83"), 5000), "%s", sx_test_log(s));
+	cr_expect(wait_www(s, WWW("192.0.2.83"), 30000), "%s", sx_test_log(s));
 	sx_test_stop(s);
 }
 
@@ -131,14 +132,14 @@ Test(file_integration, missing_file_is_loaded_when_it_appears)
 	struct sx_test_server *s = sx_test_start(NULL, "example.org {\n\tbind 127.0.0.1\n"
 	                                               "\tfile db.example.org {\n"
 	                                               "\t\treload 1s\n\t}\n}\n");
-	cr_expect(sx_test_wait_log(s, "[WARNING] plugin/file: Failed to open \"", 2000), "%s",
+	cr_expect(sx_test_wait_log(s, "[WARNING] plugin/file: Failed to open \"", 30000), "%s",
 	          sx_test_log(s));
 	ldns_pkt *p = sx_test_query(s, "www.example.org", LDNS_RR_TYPE_A, 0, 0);
 	cr_assert(p);
 	cr_expect_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
 	ldns_pkt_free(p);
 	write_zone(s, 5, "192.0.2.84");
-	cr_expect(wait_www(s, WWW("192.0.2.84"), 5000), "%s", sx_test_log(s));
+	cr_expect(wait_www(s, WWW("192.0.2.84"), 30000), "%s", sx_test_log(s));
 	sx_test_stop(s);
 }
 

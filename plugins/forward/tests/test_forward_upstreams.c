@@ -154,7 +154,7 @@ Test(forward_upstreams, dns_over_tls)
 	cr_assert(sx_test_wait_log(s,
 	                           "[ERROR] plugin/errors: 2 bad.example.org. A: tls handshake "
 	                           "with 127.0.0.1:",
-	                           2000),
+	                           30000),
 	          "%s", sx_test_log(s));
 	cr_assert(sx_test_wait_log(s, "certificate verify failed", 10), "%s", sx_test_log(s));
 	cr_assert_eq(sx_up_count(up, "bad.example.org"), 0);

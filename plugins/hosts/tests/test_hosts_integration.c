@@ -120,7 +120,7 @@ Test(hosts_integration, missing_file_warns_and_serves_inline)
 	struct sx_test_server *s = sx_test_start(NULL, ". {\n\tbind 127.0.0.1\n"
 	                                               "\thosts no-such-file {\n"
 	                                               "\t\t10.0.0.3 inline.example.org\n\t}\n}\n");
-	cr_expect(sx_test_wait_log(s, "[WARNING] plugin/hosts: File does not exist: ", 2000), "%s",
+	cr_expect(sx_test_wait_log(s, "[WARNING] plugin/hosts: File does not exist: ", 30000), "%s",
 	          sx_test_log(s));
 	expect_answer(s, "inline.example.org", LDNS_RR_TYPE_A, 0,
 	              "inline.example.org.\t3600\tIN\tA\t10.0.0.3");

@@ -827,7 +827,7 @@ Test(k8s_api, relist_after_an_error_event_410)
 	expect_nx(s, "ep1b.svc1.testns.svc.cluster.local", A);
 	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
 	cr_expect(sx_test_wait_log(s, "*v1.EndpointSlice: resourceVersion too old, listing again",
-	                           5000),
+	                           30000),
 	          "%s", sx_test_log(s));
 	lists = requests(f, "/apis/discovery.k8s.io/v1/endpointslices", 0);
 	cr_expect_eq(json_array_size(lists), 2, "one LIST at start, one after the 410");
@@ -1064,7 +1064,7 @@ Test(k8s_api, api_server_restart_keeps_serving_then_converges)
 	put_svc(f, "after", "10.96.3.4", "http", 80);
 	wait_answer(s, "after.testns.svc.cluster.local", A,
 	            "after.testns.svc.cluster.local.\t5\tIN\tA\t10.96.3.4");
-	cr_expect(sx_test_wait_log(s, "*v1.Service: watching again", 5000), "%s", sx_test_log(s));
+	cr_expect(sx_test_wait_log(s, "*v1.Service: watching again", 30000), "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, SYNCED), 1, "synced is logged once:\n%s", sx_test_log(s));
 	cr_expect_eq(sx_test_stop(s), 0);
 	sx_fakeapi_stop(f);
@@ -1192,7 +1192,7 @@ Test(k8s_api, kubeconfig_token_file_is_read_again_after_rotation)
 	r = last_request(f, "/api/v1/services", 1);
 	cr_expect(json_is_true(json_object_get(r, "token_ok")));
 	json_decref(r);
-	cr_expect(sx_test_wait_log(s, "*v1.Service: watching again", 5000), "%s", sx_test_log(s));
+	cr_expect(sx_test_wait_log(s, "*v1.Service: watching again", 30000), "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, SYNCED), 1, "%s", sx_test_log(s));
 	cr_expect_eq(sx_test_stop(s), 0);
 	sx_fakeapi_stop(f);
@@ -1301,7 +1301,7 @@ Test(k8s_api, unreachable_api_server_then_ready)
 	cr_expect(strstr(body, "Couldn't connect to server; Failed to watch *v1.EndpointSlice: "),
 	          "%s", body);
 	free(body);
-	cr_expect(sx_test_wait_log(s, "Plugins not ready: \"kubernetes\" (kubernetes: ", 5000),
+	cr_expect(sx_test_wait_log(s, "Plugins not ready: \"kubernetes\" (kubernetes: ", 30000),
 	          "%s", sx_test_log(s));
 	cr_expect_eq(log_count(s, SYNCED), 0);
 

@@ -70,7 +70,7 @@ start(void)
 	                 "\t\t192.0.2.77 www.hosts.test\n"
 	                 "\t}\n"
 	                 "}\n");
-	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000),
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000),
 	          "no sync line in:\n%s", sx_test_log(s));
 	return s;
 }
@@ -262,7 +262,7 @@ Test(k8s_external, truncated_target)
 	                 "\t}\n"
 	                 "\tfile example.test.zone example.test\n"
 	                 "}\n");
-	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000));
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000));
 	p = sx_test_query(s, "out.ns1.svc.cluster.local", LDNS_RR_TYPE_A, SX_Q_NOEDNS, 0);
 	cr_assert(p);
 	cr_expect(ldns_pkt_tc(p));

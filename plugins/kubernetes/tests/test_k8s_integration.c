@@ -53,7 +53,7 @@ start(const char *options)
 	         "}\n",
 	         options);
 	sx_test_start(s, corefile);
-	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000),
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000),
 	          "no sync line in:\n%s", sx_test_log(s));
 	return s;
 }

@@ -414,11 +414,11 @@ Test(manifests, changes_are_picked_up_by_inotify)
 
 	/* A new file. */
 	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: new, namespace: shop}\n");
-	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 30);
 
 	/* A file removed: its objects go, and so does the namespace only it implied. */
 	rm("c.json");
-	RUN_UNTIL(!live(K8S_SERVICE, "data/db"), 5);
+	RUN_UNTIL(!live(K8S_SERVICE, "data/db"), 30);
 	cr_assert_not(live(K8S_SERVICE, "shop/api"));
 	cr_assert_not(live(K8S_NAMESPACE, "/data"));
 	cr_assert(live(K8S_NAMESPACE, "/shop"), "still implied by a.yaml");
@@ -427,15 +427,15 @@ Test(manifests, changes_are_picked_up_by_inotify)
 	/* A file edited in place. */
 	put("d.yaml",
 	    "apiVersion: v1\nkind: Service\nmetadata: {name: renamed, namespace: shop}\n");
-	RUN_UNTIL(live(K8S_SERVICE, "shop/renamed"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "shop/renamed"), 30);
 	cr_assert_not(live(K8S_SERVICE, "shop/new"));
 
 	/* A file broken: logged, and what it held before stays. */
 	begins = store.begins[K8S_SERVICE];
 	put("d.yaml", "kind: Service\nmetadata: [\n");
-	RUN_UNTIL(log_count("d.yaml: line") == 1, 5);
+	RUN_UNTIL(log_count("d.yaml: line") == 1, 30);
 	cr_assert_eq(log_count("(its previous content stays in use)"), 1);
-	RUN_UNTIL(store.begins[K8S_SERVICE] > begins, 5);
+	RUN_UNTIL(store.begins[K8S_SERVICE] > begins, 30);
 	cr_assert(live(K8S_SERVICE, "shop/renamed"));
 
 	/* Nothing changes: nothing is read again. */
@@ -453,9 +453,9 @@ Test(manifests, changes_are_picked_up_by_polling)
 	put("a.yaml", list_yaml);
 	start(&c, &o);
 	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: new, namespace: shop}\n");
-	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 30);
 	rm("a.yaml");
-	RUN_UNTIL(!live(K8S_SERVICE, "shop/web"), 5);
+	RUN_UNTIL(!live(K8S_SERVICE, "shop/web"), 30);
 	cr_assert_not(live(K8S_SLICE, "shop/web-x1"));
 	begins = store.begins[K8S_SERVICE];
 	spin(0.5);
@@ -480,11 +480,11 @@ Test(manifests, directory_removed_and_recreated)
 
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	put("c.json", list_json);
-	RUN_UNTIL(live(K8S_SERVICE, "data/db"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "data/db"), 30);
 	cr_assert_not(live(K8S_SERVICE, "shop/web"));
 	/* Back on inotify: a change shows up without polling. */
 	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: new, namespace: shop}\n");
-	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 30);
 }
 
 Test(manifests, label_selectors_apply)
@@ -586,7 +586,7 @@ Test(manifests, source_picks_manifests)
 	cr_assert_eq(k8s_source_start(&src, base, &c, &store, err, sizeof(err)), 0, "%s", err);
 	cr_assert(live(K8S_SERVICE, "shop/web"));
 	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: new, namespace: shop}\n");
-	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 5);
+	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 30);
 	k8s_source_free(src);
 	cr_assert_eq(log_count("[ERROR]"), 0);
 }

@@ -138,7 +138,7 @@ Test(k8s_metrics, programming_duration)
 	                 "\t\tmanifests m\n"
 	                 "\t}\n"
 	                 "}\n");
-	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 5000));
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000));
 	text = scrape(s);
 	cr_expect(strstr(text, "# TYPE " PROG " histogram\n"), "%s", text);
 	cr_expect_eq(sample(text, PROG "_count{" HEADLESS "}"), 1, "%s", text);
