@@ -122,18 +122,19 @@ kube_use(struct kube *k, int n)
 	snprintf(k->url, sizeof(k->url), "%s", kube_env(k, n == 2 ? "K8S_URL2" : "K8S_URL"));
 }
 
-long
-kube_req(struct kube *k, const char *method, const char *path, const char *body, json_t **reply)
+static long
+request(struct kube *k, const char *token, const char *method, const char *path, const char *body,
+        json_t **reply)
 {
 	struct curl_slist *h = NULL;
 	struct buf b = { 0 };
-	char url[2048], auth[256];
+	char url[2048], auth[2048];
 	long status = 0;
 	CURL *e = k->curl;
 
 	curl_easy_reset(e);
 	snprintf(url, sizeof(url), "%s%s", k->url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", kube_env(k, "K8S_ADMIN_TOKEN"));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Accept: application/json");
 	h = curl_slist_append(h, strcmp(method, "PATCH")
@@ -160,6 +161,18 @@ kube_req(struct kube *k, const char *method, const char *path, const char *body,
 	}
 	free(b.p);
 	return status;
+}
+
+long
+kube_req(struct kube *k, const char *method, const char *path, const char *body, json_t **reply)
+{
+	return request(k, kube_env(k, "K8S_ADMIN_TOKEN"), method, path, body, reply);
+}
+
+long
+kube_req_as(struct kube *k, const char *token, const char *method, const char *path)
+{
+	return request(k, token, method, path, NULL, NULL);
 }
 
 json_t *

@@ -32,6 +32,9 @@ void kube_use(struct kube *k, int n);
 long
 kube_req(struct kube *k, const char *method, const char *path, const char *body, json_t **reply);
 
+/** kube_req() with bearer @token instead of the admin's, without a reply. */
+long kube_req_as(struct kube *k, const char *token, const char *method, const char *path);
+
 /** kube_req() that must answer 2xx. @return the decoded reply (caller decrefs). */
 json_t *kube_must(struct kube *k, const char *method, const char *path, const char *body);
 
