@@ -79,6 +79,9 @@ char *kube_fixture(struct kube *k, const char *cmd, const char *arg);
  */
 json_t *kube_audit(struct kube *k, int n, long from, long *next);
 
+/** Every line of API server @n's audit log, as JSON objects. */
+json_t *kube_audit_all(struct kube *k, int n);
+
 /** Write a kubeconfig at @path for API server @n with the fixture's CA and bearer @token. */
 void kube_kubeconfig(struct kube *k, const char *path, int n, const char *token);
 
