@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""k8s_scale.py -- sync time and memory of the kubernetes plugin for a cluster of any size.
+
+Starts tests/fakeapi/fakeapi.py with a generated cluster (--services, --endpoints, ...; see
+tests/fakeapi/cluster.py), then Sextant with kubeadm's Corefile pointed at it, and prints, one
+"key: value" a line (seconds and megabytes of 10^6 bytes):
+
+  transfer:  seconds curl takes to fetch the LISTs the plugin makes, one after the other
+             (what the fake costs; the plugin's own LISTs run side by side)
+  sync:      seconds from the first byte of the plugin's first LIST reply to its "synced" log line
+  cpu:       Sextant's CPU seconds (user + system) when synced
+  hwm:       VmHWM when synced (the peak so far)
+  rss:       VmRSS a few seconds after the sync (steady)
+  anon:      RssAnon of the same moment (private memory; rss - anon is library pages)
+  budget:    issue 9's budget, (services + endpoints) / 8000 + 8
+With --relist, after the steady reading the fake forgets its history and drops the watches, so
+the plugin must LIST everything again (410 Gone), and it adds:
+  relist:      seconds from the drop to the relist's last watch started again
+  relist_hwm:  VmHWM during the relist (the peak is reset first: /proc/PID/clear_refs)
+  relist_rss:  VmRSS after it
+With --latency RATE (queries per second of tests/bench/dnsload, needs --relist), the queries'
+latency before and during the relist:
+  p99_before, p99_during (milliseconds), and p50 of each.
+
+Every process listens on 127.0.0.1 only and is killed when the tool ends, however it ends.
+Exit status 1 when something did not start or sync; the figures are never judged here.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+FAKEAPI = os.path.join(ROOT, "tests", "fakeapi", "fakeapi.py")
+LISTS = ("/api/v1/namespaces", "/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices")
+
+started = []
+
+
+def cleanup():
+	for p in started:
+		if p.poll() is None:
+			p.kill()
+		p.wait()
+	started.clear()
+
+
+def on_signal(signum, frame):
+	cleanup()
+	sys.exit(1)
+
+
+def spawn(argv, log):
+	p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+	started.append(p)
+	return p
+
+
+def wait_for(cond, timeout, what, step=0.005):
+	end = time.monotonic() + timeout
+	while time.monotonic() < end:
+		v = cond()
+		if v:
+			return v
+		time.sleep(step)
+	raise SystemExit("k8s_scale: timed out waiting for %s" % what)
+
+
+def status(pid):
+	"""VmHWM, VmRSS, RssAnon (bytes) and CPU seconds of pid."""
+	out = {}
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			k, _, v = line.partition(":")
+			if k in ("VmHWM", "VmRSS", "RssAnon"):
+				out[k] = int(v.split()[0]) * 1024
+	with open("/proc/%d/stat" % pid) as f:
+		fields = f.read().rsplit(")", 1)[1].split()
+	out["cpu"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+	return out
+
+
+def fake_get(port, path):
+	with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=600) as r:
+		return json.loads(r.read())
+
+
+def fake_post(port, path, body=b"{}"):
+	req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=body,
+		method="POST")
+	with urllib.request.urlopen(req, timeout=600) as r:
+		return json.loads(r.read())
+
+
+def transfer_time(port, gzip):
+	"""Seconds curl takes to fetch the plugin's LISTs, one after the other."""
+	total = 0.0
+	for path in LISTS:
+		argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}",
+			"http://127.0.0.1:%d%s?limit=500" % (port, path)]
+		if gzip:
+			argv.insert(1, "--compressed")
+		total += float(subprocess.run(argv, capture_output=True, text=True,
+			check=True).stdout)
+	return total
+
+
+def list_requests(port, since=0):
+	return [r for r in fake_get(port, "/_fake/requests?since=%d" % since)["requests"]
+		if not r["watch"] and r["path"] in LISTS]
+
+
+def corefile(port):
+	return """.:0 {
+	bind 127.0.0.1
+	errors
+	ready 127.0.0.1:0
+	kubernetes cluster.local in-addr.arpa ip6.arpa {
+		endpoint http://127.0.0.1:%d
+		pods insecure
+		fallthrough in-addr.arpa ip6.arpa
+		ttl 30
+	}
+	forward . 127.0.0.1:9
+	cache 30
+	loadbalance
+}
+""" % port
+
+
+def dns_port(log_path):
+	m = re.search(r"^\S+:(\d+) on 127\.0\.0\.1", open(log_path).read(), re.M)
+	return int(m.group(1)) if m else 0
+
+
+def names_file(path, services, namespaces):
+	"""Queries for dnsload: the A records of existing services, spread over the cluster."""
+	step = max(1, services // 5000)
+	with open(path, "w") as f:
+		for i in range(0, services, step):
+			f.write("svc-%d.ns-%04d.svc.cluster.local A\n" % (i, i % namespaces))
+
+
+def main():
+	ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+	ap.add_argument("--services", type=int, required=True)
+	ap.add_argument("--endpoints", type=int, required=True)
+	ap.add_argument("--namespaces", type=int, default=0, help="default: services / 100")
+	ap.add_argument("--slices", type=int, help="default: one per 3 endpoints (see cluster.py)")
+	ap.add_argument("--managedfields", action="store_true",
+		help="objects carry managedFields, as a real API server sends them")
+	ap.add_argument("--pages", action="store_true",
+		help="LISTs in pages of 500 (default: one response each, as the watch cache gives)")
+	ap.add_argument("--no-gzip", dest="gzip", action="store_false",
+		help="the fake never compresses (default: gzip, level 1, when the client asks)")
+	ap.add_argument("--sextant", default=os.environ.get("SEXTANT_BIN",
+		os.path.join(ROOT, "build", "sextant")))
+	ap.add_argument("--workers", type=int, default=2)
+	ap.add_argument("--settle", type=float, default=3.0,
+		help="seconds between the sync and the steady reading (default 3)")
+	ap.add_argument("--relist", action="store_true", help="also measure a full relist (410)")
+	ap.add_argument("--latency", type=int, default=0, metavar="QPS",
+		help="with --relist: query at this rate and give the latency before and during it")
+	ap.add_argument("--dnsload", default=os.environ.get("SX_DNSLOAD"),
+		help="the dnsload binary (default: next to --sextant, tests/bench/dnsload)")
+	ap.add_argument("--keep", action="store_true", help="keep the working directory")
+	args = ap.parse_args()
+
+	signal.signal(signal.SIGTERM, on_signal)
+	signal.signal(signal.SIGINT, on_signal)
+	work = tempfile.mkdtemp(prefix="k8s_scale.")
+	try:
+		return run(args, work)
+	finally:
+		cleanup()
+		if not args.keep:
+			shutil.rmtree(work, ignore_errors=True)
+		else:
+			print("kept %s" % work, file=sys.stderr)
+
+
+def run(args, work):
+	spec = "services=%d,endpoints=%d" % (args.services, args.endpoints)
+	if args.namespaces:
+		spec += ",namespaces=%d" % args.namespaces
+	if args.slices:
+		spec += ",slices=%d" % args.slices
+	if args.managedfields:
+		spec += ",managedfields=1"
+	namespaces = args.namespaces or max(1, args.services // 100)
+	portfile = os.path.join(work, "port")
+	fargv = ["/usr/bin/python3", FAKEAPI, "--port-file", portfile, "--bookmark-interval", "0",
+		"--generate", spec, "--history", "100000"]
+	if not args.pages:
+		fargv.append("--ignore-limit")
+	if not args.gzip:
+		fargv += ["--gzip-threshold", "-1"]
+	fake = spawn(fargv, open(os.path.join(work, "fakeapi.log"), "w"))
+	port = wait_for(lambda: os.path.exists(portfile) and int(open(portfile).read() or 0),
+		3600, "the fake API server (see %s/fakeapi.log)" % work, step=0.2)
+	print("cluster: %s (%s)" % (spec, "pages of 500" if args.pages else "one LIST each"))
+	print("transfer: %.3f" % transfer_time(port, args.gzip))
+	seq = fake_get(port, "/_fake/requests?since=0")["next"]
+
+	conf = os.path.join(work, "Corefile")
+	with open(conf, "w") as f:
+		f.write(corefile(port))
+	log_path = os.path.join(work, "sextant.log")
+	srv = spawn([args.sextant, "-conf", conf, "-dns.port", "0", "-workers", str(args.workers)],
+		open(log_path, "w"))
+
+	def synced():
+		if srv.poll() is not None:
+			raise SystemExit("k8s_scale: sextant exited (see %s)" % log_path)
+		return "plugin/kubernetes: synced" in open(log_path).read()
+
+	wait_for(synced, 3600, "the sync (see %s)" % log_path)
+	t_synced = time.time()
+	at_sync = status(srv.pid)
+	reqs = list_requests(port, seq)
+	first = min(r["first_byte"] for r in reqs if r.get("first_byte"))
+	print("sync: %.3f" % (t_synced - first))
+	print("cpu: %.2f" % at_sync["cpu"])
+	print("hwm: %.1f" % (at_sync["VmHWM"] / 1e6))
+	time.sleep(args.settle)
+	steady = status(srv.pid)
+	print("rss: %.1f" % (steady["VmRSS"] / 1e6))
+	print("anon: %.1f" % (steady["RssAnon"] / 1e6))
+	print("budget: %.1f" % ((args.services + args.endpoints) / 8000 + 8))
+	for line in open(log_path):
+		if "synced" in line:
+			print("log: " + line.strip())
+	if args.relist:
+		relist(args, port, srv, log_path, work, namespaces)
+	return 0
+
+
+def relist(args, port, srv, log_path, work, namespaces):
+	"""A 410 for every watch: the plugin lists everything again beside what it serves."""
+	load = None
+	if args.latency:
+		binary = args.dnsload or os.path.join(os.path.dirname(os.path.abspath(args.sextant)),
+			"tests", "bench", "dnsload")
+		qfile = os.path.join(work, "queries")
+		names_file(qfile, args.services, namespaces)
+		out = open(os.path.join(work, "dnsload.out"), "w")
+		load = subprocess.Popen([binary, "-p", str(dns_port(log_path)), "-f", qfile,
+			"-r", str(args.latency), "-t", "3600"], stdout=out, stderr=subprocess.STDOUT)
+		started.append(load)
+		time.sleep(5)  # phase 0: before
+	watches = len(fake_get(port, "/_fake/watches")["watches"])
+	seq = fake_get(port, "/_fake/requests?since=0")["next"]
+	with open("/proc/%d/clear_refs" % srv.pid, "w") as f:
+		f.write("5")  # VmHWM from here on
+	if load:
+		load.send_signal(signal.SIGUSR1)  # phase 1: during
+	t0 = time.time()
+	# One write, then no history before it: the plugin's resourceVersion is too old.
+	fake_post(port, "/_fake/objects", json.dumps({"apiVersion": "v1", "kind": "Namespace",
+		"metadata": {"name": "k8s-scale-relist"}}).encode())
+	fake_post(port, "/_fake/compact")
+	fake_post(port, "/_fake/drop-watches")
+	# Over when every kind is watched again, each after its LIST.
+	wait_for(lambda: len(list_requests(port, seq)) >= len(LISTS) and
+		len(fake_get(port, "/_fake/watches")["watches"]) >= watches, 3600, "the relist",
+		step=0.01)
+	t1 = time.time()
+	if load:
+		load.send_signal(signal.SIGUSR1)  # phase 2: after
+	during = status(srv.pid)
+	time.sleep(args.settle)
+	after = status(srv.pid)
+	print("relist: %.3f" % (t1 - t0))
+	print("relist_hwm: %.1f" % (during["VmHWM"] / 1e6))
+	print("relist_rss: %.1f" % (after["VmRSS"] / 1e6))
+	if load:
+		load.send_signal(signal.SIGINT)
+		load.wait(60)
+		text = open(os.path.join(work, "dnsload.out")).read()
+		for phase, name in ((0, "before"), (1, "during")):
+			m = re.search(r"^phase %d: .*p50 ([\d.]+) .*p99 ([\d.]+)" % phase, text, re.M)
+			if m:
+				print("p50_%s: %s" % (name, m.group(1)))
+				print("p99_%s: %s" % (name, m.group(2)))
+		for line in text.splitlines():
+			print("dnsload: " + line)
+
+
+if __name__ == "__main__":
+	sys.exit(main())
