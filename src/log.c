@@ -20,7 +20,7 @@ sx_log_set_level(enum sx_log_level level)
 }
 
 /* One write(2) per line: lines from different threads never interleave. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 emit(enum sx_log_level level, const char *plugin, const char *fmt, va_list ap)
 {
 	char line[2048];

@@ -531,8 +531,8 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 		}
 		/* Checked above, so the only failure left is SX_ETRUNC: keep what fits. */
 		int rdlen = expand_rdata(wire, len, &rr, buf, &rdata);
-		if (sx_msg_put_rr(msg, sec, owner, rr.type, rr.rclass, rr.ttl, rdata,
-		                  (uint16_t)rdlen) != 0) {
+		if (rdlen < 0 || sx_msg_put_rr(msg, sec, owner, rr.type, rr.rclass, rr.ttl, rdata,
+		                               (uint16_t)rdlen) != 0) {
 			break;
 		}
 	}

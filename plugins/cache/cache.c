@@ -47,14 +47,17 @@ arg_ttl(struct sx_cf *cf, int i, uint32_t *out)
 	long long v;
 	int rc = arg_int(cf, i, "TTL", &v);
 
-	if (rc == 0 && v <= 0) {
+	if (rc < 0) {
+		return rc;
+	}
+	if (v <= 0) {
 		return sx_cf_err(cf, "cache TTL can not be zero or negative: %lld", v);
 	}
-	if (rc == 0 && v > INT32_MAX) {
+	if (v > INT32_MAX) {
 		return sx_cf_err(cf, "cache TTL can not be above %d: %lld", INT32_MAX, v);
 	}
 	*out = (uint32_t)v;
-	return rc;
+	return 0;
 }
 
 /* success|denial CAPACITY [TTL] [MINTTL] */
@@ -118,6 +121,9 @@ set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 		size_t len = strlen(pct);
 		char num[32];
 
+		if (len == 0) {
+			return sx_cf_err(cf, "percentage must be a number, not ''");
+		}
 		if (pct[len - 1] != '%') {
 			return sx_cf_err(cf,
 			                 "last character of percentage should be `%%`, "

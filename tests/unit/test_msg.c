@@ -156,8 +156,8 @@ Test(msg, compression_decodes_like_ldns)
 	static const char *ns[] = {
 		"example.org. 3600 IN NS ns1.example.org.",
 		"example.org. 3600 IN NS ns2.example.net.",
-		"example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. "
-		"7 3600 600 86400 30",
+		("example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. "
+		 "7 3600 600 86400 30"),
 	};
 	static const char *ar[] = {
 		"ns1.example.org. 60 IN A 192.0.2.53",

@@ -57,6 +57,11 @@ static const struct setup_case cases[] = {
 	{ ".:53 {\n cache {\n  prefetch 1 1m x%\n }\n}\n",
 	  B "percentage must be a number, not 'x%'" },
 	{ ".:53 {\n cache {\n  prefetch 1 soon\n }\n}\n", B "prefetch: invalid duration 'soon'" },
+	/* Quoted empty arguments: once read before the string and stored an unset TTL. */
+	{ ".:53 {\n cache {\n  prefetch 1 1m \"\"\n }\n}\n",
+	  B "percentage must be a number, not ''" },
+	{ ".:53 {\n cache \"\"\n}\n", P "no zone in ''" },
+	{ ".:53 {\n cache {\n  success 100 \"\"\n }\n}\n", B "TTL must be a number, not ''" },
 	{ ".:53 {\n cache {\n  prefetch 1 1m 10% more\n }\n}\n",
 	  B "wrong argument count for 'prefetch' (expects 1 to 3)" },
 	{ ".:53 {\n cache {\n  serve_stale 1h Later\n }\n}\n",

@@ -1,6 +1,5 @@
 /* test_k8s_metrics.c -- the kubernetes plugin's metrics on /metrics, through the binary. */
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ rfc3339_ago(char out[64], double ago)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	secs = ts.tv_sec - (time_t)ago;
-	ns = ts.tv_nsec - (long)((ago - floor(ago)) * 1e9);
+	ns = ts.tv_nsec - (long)((ago - (double)(time_t)ago) * 1e9); /* ago >= 0: no libm */
 	if (ns < 0) {
 		ns += 1000000000;
 		secs--;
