@@ -59,6 +59,9 @@ skip_name(const uint8_t *w, size_t len, size_t off)
 	}
 }
 
+#define OPT_ECS    8  /* RFC 7871 client subnet */
+#define OPT_COOKIE 10 /* RFC 7873 */
+
 /* An OPT's rdata must be a sequence of whole options (code, length, data). */
 static bool
 opt_options_ok(const uint8_t *w, size_t off, size_t end)
@@ -72,9 +75,51 @@ opt_options_ok(const uint8_t *w, size_t off, size_t end)
 	return true;
 }
 
-/* The question name: no pointers, copied lower-cased into @lname. @return offset after it, or 0. */
+/*
+ * ECS in a query (RFC 7871 section 6): a known family, a source prefix the
+ * family can hold, exactly the address bytes that prefix needs, no bits set
+ * beyond it. Scope must be 0 in queries, but that is not ours to refuse.
+ */
+static bool
+ecs_ok(const uint8_t *d, size_t n)
+{
+	if (n < 4) {
+		return false;
+	}
+	unsigned family = rd16(d), source = d[2];
+	unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+	if (max == 0) {
+		return true; /* another family: nothing we can check */
+	}
+	if (source > max || n - 4 != (source + 7) / 8) {
+		return false;
+	}
+	return source % 8 == 0 || (d[n - 1] & (0xFFu >> (source % 8))) == 0;
+}
+
+/* The options whose malformation RFC 7871 and RFC 7873 answer with FORMERR. */
+static bool
+opt_options_valid(const uint8_t *w, size_t off, size_t end)
+{
+	for (; off < end; off += 4u + rd16(w + off + 2)) {
+		uint16_t code = rd16(w + off), n = rd16(w + off + 2);
+		/* A client cookie is 8 bytes; with a server cookie (8 to 32) it is 16 to 40. */
+		if (code == OPT_COOKIE && n != 8 && (n < 16 || n > 40)) {
+			return false;
+		}
+		if (code == OPT_ECS && !ecs_ok(w + off + 4, n)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The question: a name with no pointers, copied lower-cased into @lname, type and class.
+ * @return offset after it, or 0 (and @q's question left unset).
+ */
 static size_t
-parse_qname(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
+parse_question(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
 {
 	size_t off = SX_HDR_LEN;
 	unsigned labels = 0;
@@ -94,11 +139,16 @@ parse_qname(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
 		labels++;
 	}
 	off++;
+	if (len - off < 4) {
+		return 0;
+	}
 	q->qname = w + SX_HDR_LEN;
 	q->lname = lname;
 	q->qname_len = (uint8_t)sx_dname_lower(lname, q->qname);
 	q->nlabels = (uint8_t)labels;
-	return off;
+	q->qtype = rd16(w + off);
+	q->qclass = rd16(w + off + 2);
+	return off + 4;
 }
 
 /* One record of the additional section; only OPT is looked into. @return offset after it, or 0. */
@@ -128,7 +178,8 @@ parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q, b
 	q->udp_size = size < EDNS_MIN_UDP ? EDNS_MIN_UDP : size;
 	q->do_bit = (ttl & 0x8000u) != 0;
 	*badvers = ((ttl >> 16) & 0xFF) != 0;
-	return end;
+	/* Well framed but invalid options: FORMERR, and the reply still carries our OPT. */
+	return opt_options_valid(w, rdata, end) ? end : 0;
 }
 
 enum sx_parse
@@ -155,20 +206,22 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 	q->do_bit = false;
 	q->udp_size = EDNS_MIN_UDP;
 	q->size = len;
-	if (q->opcode != 0) {
-		return SX_PARSE_NOTIMP;
-	}
-	if (rd16(wire + 4) != 1) {
-		return SX_PARSE_FORMERR;
-	}
-	size_t off = parse_qname(wire, len, q, lname);
-	if (off == 0 || len - off < 4) {
-		return SX_PARSE_FORMERR;
-	}
-	q->qtype = rd16(wire + off);
-	q->qclass = rd16(wire + off + 2);
-	off += 4;
 
+	/*
+	 * Read as much as is well formed even when the answer will be an error,
+	 * so that NOTIMP and FORMERR can echo the question and OPT (RFC 6891 7).
+	 */
+	uint16_t qdcount = rd16(wire + 4);
+	if (qdcount > 1) {
+		return SX_PARSE_FORMERR;
+	}
+	size_t off = SX_HDR_LEN;
+	if (qdcount == 1) {
+		off = parse_question(wire, len, q, lname);
+		if (off == 0) {
+			return SX_PARSE_FORMERR;
+		}
+	}
 	unsigned skip = (unsigned)rd16(wire + 6) + rd16(wire + 8);
 	for (unsigned i = 0; i < skip; i++) {
 		off = skip_name(wire, len, off);
@@ -185,6 +238,12 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 		}
 	}
 	if (off != len) {
+		return SX_PARSE_FORMERR;
+	}
+	if (q->opcode != 0) {
+		return SX_PARSE_NOTIMP;
+	}
+	if (qdcount != 1) {
 		return SX_PARSE_FORMERR;
 	}
 	return badvers ? SX_PARSE_BADVERS : SX_PARSE_OK;
@@ -234,16 +293,20 @@ sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const st
 }
 
 void
-sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
-                 unsigned rcode)
+sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
+                  unsigned rcode)
 {
-	assert(cap >= SX_HDR_LEN + OPT_LEN);
-	write_header(buf, q, SX_FLAG_RD, 0);
-	msg->wire = buf;
-	msg->cap = cap;
-	msg->limit = usable(cap, cap, q);
-	msg->qend = SX_HDR_LEN;
-	sx_msg_reset(msg);
+	if (q->qname != NULL) {
+		sx_msg_init(msg, buf, cap, sx_wire_reply_limit(q), q);
+	} else {
+		assert(cap >= SX_HDR_LEN + OPT_LEN);
+		write_header(buf, q, SX_FLAG_RD, 0);
+		msg->wire = buf;
+		msg->cap = cap;
+		msg->limit = usable(cap, cap, q);
+		msg->qend = SX_HDR_LEN;
+		sx_msg_reset(msg);
+	}
 	sx_msg_set_rcode(msg, rcode);
 }
 

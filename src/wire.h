@@ -25,8 +25,11 @@ enum sx_parse {
  * answer and authority records skipped with bounds checks, at most one OPT in
  * the additional section (owner root). Fills every field of @q except proto,
  * client and local_port; q->qname points into @wire, q->lname into @lname.
- * For FORMERR/NOTIMP/BADVERS the id, flags, opcode and (if seen) EDNS fields
- * are filled, so that an error reply can be made.
+ * For FORMERR/NOTIMP/BADVERS the id, flags, opcode and whatever was read
+ * before the fault (the question, the OPT's EDNS fields) are filled, so that an
+ * error reply can echo them; q->qname stays NULL when the question was not read.
+ * Options that RFC 7871/7873 say to refuse (ECS prefix too long for its family,
+ * a COOKIE of a wrong length) are FORMERR.
  */
 enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
                                   uint8_t lname[SX_DNAME_MAX]);
@@ -39,9 +42,13 @@ enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_que
 void
 sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q);
 
-/** Start an error reply with no question (FORMERR, NOTIMP): id, opcode and RD from @q. */
-void sx_msg_init_bare(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
-                      unsigned rcode);
+/**
+ * Start an error reply (FORMERR, NOTIMP, BADVERS) to what sx_wire_parse_query() could read of
+ * a query: id, opcode and RD from @q, and the question when it parsed (q->qname not NULL).
+ * sx_msg_finish() adds the OPT when one was read (q->edns), as RFC 6891 asks.
+ */
+void sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
+                       unsigned rcode);
 
 /**
  * Finish the reply: append an OPT record when q->edns (payload size

@@ -87,7 +87,7 @@ sx_worker_reject(struct sx_req *req, enum sx_parse pr)
 		[SX_PARSE_BADVERS] = SX_RCODE_BADVERS,
 	};
 
-	sx_msg_init_bare(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
+	sx_msg_init_error(&req->msg, req->out, req->out_cap, &req->q, rcode[pr]);
 	sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
 }
 

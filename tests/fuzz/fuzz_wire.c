@@ -60,9 +60,14 @@ fuzz_query(const uint8_t *data, size_t size)
 	}
 	q.proto = (size & 1) ? SX_PROTO_TCP : SX_PROTO_UDP;
 	if (r == SX_PARSE_FORMERR || r == SX_PARSE_NOTIMP) {
-		sx_msg_init_bare(&m, out, sizeof(out), &q,
-		                 r == SX_PARSE_NOTIMP ? SX_RCODE_NOTIMP : SX_RCODE_FORMERR);
-		check_readable(out, sx_msg_finish(&m, &q));
+		sx_msg_init_error(&m, out, sizeof(out), &q,
+		                  r == SX_PARSE_NOTIMP ? SX_RCODE_NOTIMP : SX_RCODE_FORMERR);
+		size_t n = sx_msg_finish(&m, &q);
+		check_readable(out, n);
+		/* The question, when it was read, is echoed as received. */
+		check(q.qname == NULL ||
+		      (out[5] == 1 && memcmp(out + 12, q.qname, q.qname_len) == 0));
+		check(n <= sx_wire_reply_limit(&q));
 		return;
 	}
 	check(q.qname_len == sx_dname_len(q.qname) && sx_dname_eq(q.qname, q.lname));

@@ -304,25 +304,47 @@ split_args(char *line, char **argv, size_t max, size_t n)
 	return argv;
 }
 
-char *
-sx_test_dig(const struct sx_test_server *s, const char *fmt, ...)
+static char *__attribute__((format(printf, 3, 0)))
+run_dig(const char *prog, const struct sx_test_server *s, const char *fmt, va_list ap)
 {
 	char args[2048], portarg[16], at[80], *argv[64], *out;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
 	snprintf(portarg, sizeof(portarg), "%u", s->port);
 	snprintf(at, sizeof(at), "@%s", s->addr);
-	argv[0] = "dig";
+	argv[0] = (char *)prog;
 	argv[1] = at;
 	argv[2] = "-p";
 	argv[3] = portarg;
-	argv[4] = "+tries=1";
+	/* Both take +time; dig counts tries, kdig retries. */
+	argv[4] = strcmp(prog, "kdig") == 0 ? "+retry=0" : "+tries=1";
 	argv[5] = "+time=2";
 	split_args(args, argv, 64, 6);
 	run_capture(argv, &out, false);
+	return out;
+}
+
+char *
+sx_test_dig(const struct sx_test_server *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *out;
+
+	va_start(ap, fmt);
+	out = run_dig("dig", s, fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+char *
+sx_test_kdig(const struct sx_test_server *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *out;
+
+	va_start(ap, fmt);
+	out = run_dig("kdig", s, fmt, ap);
+	va_end(ap);
 	return out;
 }
 

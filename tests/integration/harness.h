@@ -51,6 +51,9 @@ bool sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms);
  */
 char *sx_test_dig(const struct sx_test_server *s, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/** The same with Knot's kdig (`+retry=0` for `+tries=1`). */
+char *sx_test_kdig(const struct sx_test_server *s, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 /** Flags for sx_test_query(). */
 #define SX_Q_TCP    0x1 /* over TCP */

@@ -1,4 +1,4 @@
-/* test_edns.c -- EDNS0 in the real binary: OPT echo, BADVERS, truncation and TCP retry. */
+/* test_edns.c -- EDNS0 in the real binary: OPT echo, error replies, options, truncation, TCP. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +50,63 @@ Test(edns, version_above_zero_is_badvers)
 
 	cr_assert(strstr(out, "status: BADVERS"), "%s", out);
 	cr_assert(strstr(out, "EDNS: version: 0"), "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+/*
+ * RFC 6891 section 7, as Knot DNS answers (checked with kdig against knotd): an error reply to a
+ * query with OPT carries the question and an OPT, whatever the error.
+ */
+static void
+expect_error_reply(const char *out, const char *status)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "status: %s;", status);
+	cr_assert(strstr(out, want), "%s", out);
+	cr_assert(strstr(out, "QUERY: 1;"), "question echoed: %s", out);
+	cr_assert(strstr(out, "ADDITIONAL: 1"), "OPT in the reply: %s", out);
+	cr_assert(strstr(out, "EDNS PSEUDOSECTION"), "%s", out);
+	cr_assert(strstr(out, "example.org."), "%s", out);
+}
+
+Test(edns, error_replies_carry_question_and_opt)
+{
+	struct sx_test_server *s = sx_test_start(NULL, ". {\n\tbind 127.0.0.1\n\twhoami\n}\n");
+	char *out;
+
+	out = sx_test_kdig(s, "+edns=1 example.org A");
+	expect_error_reply(out, "BADVERS");
+	cr_assert(strstr(out, "Version: 0;"), "%s", out);
+	free(out);
+	/* kdig has no opcode option; dig's +opcode sends a NOTIFY with the same OPT. */
+	out = sx_test_dig(s, "+opcode=notify +edns=0 example.org A");
+	cr_assert(strstr(out, "opcode: NOTIFY, status: NOTIMP"), "%s", out);
+	cr_assert(strstr(out, "QUERY: 1,"), "question echoed: %s", out);
+	cr_assert(strstr(out, "OPT PSEUDOSECTION"), "%s", out);
+	free(out);
+	/* RFC 7873: a 7-byte client cookie is malformed. */
+	out = sx_test_kdig(s, "+ednsopt=10:01020304050607 example.org A");
+	expect_error_reply(out, "FORMERR");
+	free(out);
+	/* RFC 7871: a 64-bit IPv4 source prefix is malformed. */
+	out = sx_test_kdig(s, "+ednsopt=8:00014000C000020000000000 example.org A");
+	expect_error_reply(out, "FORMERR");
+	free(out);
+	sx_test_stop(s);
+}
+
+Test(edns, well_formed_cookie_and_subnet_are_answered)
+{
+	struct sx_test_server *s = sx_test_start(NULL, ". {\n\tbind 127.0.0.1\n\twhoami\n}\n");
+	char *out = sx_test_kdig(s, "+cookie +subnet=192.0.2.0/24 example.org A");
+
+	cr_assert(strstr(out, "status: NOERROR;"), "%s", out);
+	free(out);
+	out = sx_test_kdig(s, "+cookie=0102030405060708090a0b0c0d0e0f10 +subnet=2001:db8::/56 "
+	                      "example.org A");
+	cr_assert(strstr(out, "status: NOERROR;"), "%s", out);
 	free(out);
 	sx_test_stop(s);
 }

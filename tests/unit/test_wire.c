@@ -1,6 +1,7 @@
 /* test_wire.c -- query parsing rules, reply limits, reply start and finish (OPT, rcodes). */
 #include <criterion/criterion.h>
 #include <ldns/ldns.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sextant/dname.h>
@@ -651,7 +652,32 @@ Test(wire, extended_rcode_without_edns_becomes_servfail)
 	cr_assert_eq(buf[3] & 0xF, SX_RCODE_SERVFAIL);
 }
 
-Test(wire, init_bare_error_reply)
+/* Parse @p, build the error reply to it and hand back ldns's reading of it. */
+static ldns_pkt *
+error_reply(const struct pkt *p, enum sx_parse want, unsigned rcode, uint8_t *buf, size_t cap)
+{
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX];
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(parse(p, &q, lname), want);
+	q.proto = SX_PROTO_UDP;
+	sx_msg_init_error(&m, buf, cap, &q, rcode);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	return lp;
+}
+
+static void
+expect_question(const ldns_pkt *lp, const char *name)
+{
+	cr_assert_eq(ldns_pkt_qdcount(lp), 1);
+	char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(lp), 0)));
+	cr_assert_str_eq(s, name);
+	free(s);
+}
+
+Test(wire, error_reply_without_a_question)
 {
 	struct pkt p;
 	struct sx_query q;
@@ -659,37 +685,174 @@ Test(wire, init_bare_error_reply)
 	uint8_t lname[SX_DNAME_MAX], buf[512];
 	phdr(&p, 0x0102, SX_FLAG_RD | SX_FLAG_CD, 2, 0, 0, 0);
 	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
-	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
+	cr_assert_null(q.qname);
+	q.proto = SX_PROTO_UDP;
+	sx_msg_init_error(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
 	size_t n = sx_msg_finish(&m, &q);
 	cr_assert_eq(n, SX_HDR_LEN);
 	static const uint8_t want[] = { 1, 2, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0 };
 	cr_assert_arr_eq(buf, want, SX_HDR_LEN);
 
+	/* A question cut short cannot be echoed. */
 	phdr(&p, 0x0304, 5 << 11, 1, 0, 0, 0);
-	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_NOTIMP);
-	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_NOTIMP);
-	cr_assert_eq(sx_msg_finish(&m, &q), SX_HDR_LEN);
-	cr_assert_eq(buf[2], 0x80 | 5 << 3);
-	cr_assert_eq(buf[3], SX_RCODE_NOTIMP);
+	pname(&p, "a.org");
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	cr_assert_null(q.qname);
 }
 
-Test(wire, init_bare_with_edns_seen)
+/* RFC 6891 section 7: a reply to a query with OPT carries OPT, whatever its rcode. */
+Test(wire, notimp_carries_question_and_opt)
 {
 	struct pkt p;
-	struct sx_query q;
-	struct sx_msg m;
-	uint8_t lname[SX_DNAME_MAX], buf[512];
+	uint8_t buf[512];
+	phdr(&p, 0x0304, 5 << 11 | SX_FLAG_RD, 1, 0, 0, 1); /* UPDATE */
+	pquestion(&p, "a.org", SX_TYPE_SOA);
+	popt(&p, 1232, 0, true);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_NOTIMP, SX_RCODE_NOTIMP, buf, sizeof(buf));
+	cr_assert_eq(ldns_pkt_get_opcode(lp), LDNS_PACKET_UPDATE);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_NOTIMPL);
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert(ldns_pkt_edns_do(lp));
+	cr_assert(ldns_pkt_rd(lp));
+	ldns_pkt_free(lp);
+
+	/* Without OPT, none comes back. */
+	phdr(&p, 0x0304, 4 << 11, 1, 0, 0, 0); /* NOTIFY */
+	pquestion(&p, "a.org", SX_TYPE_SOA);
+	lp = error_reply(&p, SX_PARSE_NOTIMP, SX_RCODE_NOTIMP, buf, sizeof(buf));
+	expect_question(lp, "a.org.");
+	cr_assert_not(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_arcount(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+Test(wire, formerr_carries_question_and_opt_read_before_the_fault)
+{
+	struct pkt p;
+	uint8_t buf[512];
+	/* Trailing garbage after a good OPT. */
 	query(&p, "a.org", 1);
 	popt(&p, 1232, 0, true);
 	p8(&p, 0);
-	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
-	sx_msg_init_bare(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
-	size_t n = sx_msg_finish(&m, &q);
-	cr_assert_eq(n, SX_HDR_LEN + 11);
-	ldns_pkt *lp = NULL;
-	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
 	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_FORMERR);
-	cr_assert_eq(ldns_pkt_qdcount(lp), 0);
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
 	cr_assert(ldns_pkt_edns_do(lp));
 	ldns_pkt_free(lp);
+
+	/* Two OPTs (RFC 6891 6.1.1): FORMERR, with one OPT back. */
+	query(&p, "b.org", 2);
+	popt(&p, 1232, 0, false);
+	popt(&p, 1232, 0, false);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	expect_question(lp, "b.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(buf[11], 1, "one OPT");
+	ldns_pkt_free(lp);
+
+	/* No question at all, but an OPT. */
+	phdr(&p, 9, 0, 0, 0, 0, 1);
+	popt(&p, 1232, 0, false);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	cr_assert_eq(ldns_pkt_qdcount(lp), 0);
+	cr_assert(ldns_pkt_edns(lp));
+	ldns_pkt_free(lp);
+
+	/* A broken answer section: the OPT after it was never read. */
+	phdr(&p, 9, 0, 1, 1, 0, 1);
+	pquestion(&p, "c.org", SX_TYPE_A);
+	p8(&p, 0);
+	p16(&p, SX_TYPE_A);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	expect_question(lp, "c.org.");
+	cr_assert_not(ldns_pkt_edns(lp));
+	ldns_pkt_free(lp);
+}
+
+Test(wire, badvers_carries_question_and_opt)
+{
+	struct pkt p;
+	uint8_t buf[512];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 1, false);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_BADVERS, SX_RCODE_BADVERS, buf, sizeof(buf));
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp), SX_RCODE_BADVERS >> 4);
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	cr_assert_eq(ldns_pkt_ancount(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+/* An OPT carrying one option @code with @n bytes of @data. */
+static void
+popt_option(struct pkt *p, uint16_t code, const uint8_t *data, uint16_t n)
+{
+	p8(p, 0);
+	p16(p, SX_TYPE_OPT);
+	p16(p, 1232);
+	p32(p, 0);
+	p16(p, (uint16_t)(n + 4));
+	p16(p, code);
+	p16(p, n);
+	memcpy(p->b + p->n, data, n);
+	p->n += n;
+}
+
+/* RFC 7873 5.2.2: a client cookie is 8 bytes; a server cookie adds 8 to 32. */
+Test(wire, cookie_length_is_checked)
+{
+	static const uint8_t c[48] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const struct {
+		uint16_t n;
+		enum sx_parse want;
+	} cases[] = {
+		{ 0, SX_PARSE_FORMERR }, { 7, SX_PARSE_FORMERR },  { 8, SX_PARSE_OK },
+		{ 9, SX_PARSE_FORMERR }, { 15, SX_PARSE_FORMERR }, { 16, SX_PARSE_OK },
+		{ 40, SX_PARSE_OK },     { 41, SX_PARSE_FORMERR }, { 48, SX_PARSE_FORMERR },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt p;
+		struct sx_query q;
+		uint8_t lname[SX_DNAME_MAX];
+		query(&p, "a.org", 1);
+		popt_option(&p, 10, c, cases[i].n);
+		cr_assert_eq(parse(&p, &q, lname), cases[i].want, "cookie of %u bytes", cases[i].n);
+		cr_assert(q.edns, "the OPT is read, so that FORMERR carries one");
+	}
+}
+
+/* RFC 7871 6: family, source prefix within it, exactly the bytes it needs, no stray bits. */
+Test(wire, ecs_is_checked)
+{
+	static const struct {
+		uint8_t d[24];
+		uint16_t n;
+		enum sx_parse want;
+	} cases[] = {
+		{ { 0, 1, 24, 0, 10, 0, 0 }, 7, SX_PARSE_OK },
+		{ { 0, 1, 0, 0 }, 4, SX_PARSE_OK },
+		{ { 0, 1, 32, 0, 10, 1, 2, 3 }, 8, SX_PARSE_OK },
+		{ { 0, 1, 33, 0, 10, 1, 2, 3, 0 }, 9, SX_PARSE_FORMERR },
+		{ { 0, 1, 64, 0, 10, 0, 0, 0, 0, 0, 0, 0 }, 12, SX_PARSE_FORMERR },
+		{ { 0, 1, 24, 0, 10, 0, 0, 0 }, 8, SX_PARSE_FORMERR },
+		{ { 0, 1, 24, 0, 10, 0 }, 6, SX_PARSE_FORMERR },
+		{ { 0, 1, 20, 0, 10, 0, 0x10 }, 7, SX_PARSE_OK },
+		{ { 0, 1, 20, 0, 10, 0, 0x18 }, 7, SX_PARSE_FORMERR },
+		{ { 0, 2, 128, 0 }, 20, SX_PARSE_OK },
+		{ { 0, 2, 129, 0 }, 21, SX_PARSE_FORMERR },
+		{ { 0, 2, 56, 0, 0x20, 1, 0xd, 0xb8 }, 11, SX_PARSE_OK },
+		{ { 0, 1, 8 }, 3, SX_PARSE_FORMERR },
+		{ { 0, 9, 200, 0, 1 }, 5, SX_PARSE_OK },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt p;
+		struct sx_query q;
+		uint8_t lname[SX_DNAME_MAX];
+		query(&p, "a.org", 1);
+		popt_option(&p, 8, cases[i].d, cases[i].n);
+		cr_assert_eq(parse(&p, &q, lname), cases[i].want, "case %zu", i);
+	}
 }
