@@ -655,9 +655,38 @@ Test(answer, txt)
 	        "dns-version.cluster.local. 28800 IN TXT \"1.1.0\"", NULL);
 	nodata("svc1.testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
 	nxdomain("nope.testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
-	/* As CoreDNS: a name without records of any type is no name for TXT. */
-	nxdomain("cluster.local.", LDNS_RR_TYPE_TXT);
-	nxdomain("testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
+	/* Names without records of any type exist for TXT too (CoreDNS says NXDOMAIN). */
+	nodata("cluster.local.", LDNS_RR_TYPE_TXT);
+	nodata("testns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
+	nodata("ns.dns.cluster.local.", LDNS_RR_TYPE_TXT);
+	nxdomain("nosuchns.svc.cluster.local.", LDNS_RR_TYPE_TXT);
+}
+
+/*
+ * Empty non-terminals answer NODATA to every type: an NXDOMAIN there would deny the
+ * whole subtree (RFC 8020), and once did for TXT.
+ */
+Test(answer, empty_non_terminals_are_nodata_for_every_type)
+{
+	static const char *const names[] = {
+		"cluster.local.",     "svc.cluster.local.",        "testns.svc.cluster.local.",
+		"pod.cluster.local.", "testns.pod.cluster.local.", "dns.cluster.local.",
+	};
+	static const ldns_rr_type types[] = {
+		LDNS_RR_TYPE_A,   LDNS_RR_TYPE_AAAA,  LDNS_RR_TYPE_TXT,   LDNS_RR_TYPE_SRV,
+		LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_MX,    LDNS_RR_TYPE_HINFO,
+		LDNS_RR_TYPE_DS,  LDNS_RR_TYPE_CAA,   LDNS_RR_TYPE_DNAME, LDNS_RR_TYPE_NAPTR,
+	};
+	start((struct opts){ .pods = K8S_PODS_VERIFIED });
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			nodata(names[i], types[t]);
+		}
+		if (i > 0) {
+			nodata(names[i], LDNS_RR_TYPE_SOA);
+			nodata(names[i], LDNS_RR_TYPE_NS);
+		}
+	}
 }
 
 Test(answer, apex_soa_ns)
@@ -680,7 +709,8 @@ Test(answer, apex_soa_ns)
 	        NULL);
 	nodata("ns.dns.cluster.local.", LDNS_RR_TYPE_AAAA);
 	nodata("ns.dns.cluster.local.", LDNS_RR_TYPE_SRV);
-	nxdomain("ns.dns.cluster.local.", LDNS_RR_TYPE_TXT);
+	nodata("ns.dns.cluster.local.", LDNS_RR_TYPE_TXT);
+	nodata("ns.dns.cluster.local.", LDNS_RR_TYPE_PTR);
 	nodata("svc1.testns.svc.cluster.local.", LDNS_RR_TYPE_NS);
 	nxdomain("nope.testns.svc.cluster.local.", LDNS_RR_TYPE_NS);
 }
