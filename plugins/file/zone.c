@@ -2,11 +2,14 @@
 #include "file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
 
@@ -310,17 +313,37 @@ out:
 static int
 load_file(struct loader *l, const char *path, const ldns_rdf *origin, int depth)
 {
-	FILE *fp = fopen(path, "re");
-	if (fp == NULL) {
+	/* O_NONBLOCK: a FIFO must not stall the open; regular files ignore it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
 		/* Only the zone file itself may be missing for a while; a lost $INCLUDE is an error. */
 		int rc = depth == 0 ? -errno : SX_EINVAL;
 		return fail(l, rc, "%s: %s", path, strerror(errno));
+	}
+	/* A directory opens and then fails every read without ever reaching EOF. */
+	struct stat st;
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0) {
+		why = strerror(errno);
+	} else if (S_ISDIR(st.st_mode)) {
+		why = strerror(EISDIR);
+	} else if (!S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+	}
+	if (why != NULL) {
+		close(fd);
+		return fail(l, SX_EINVAL, "%s: %s", path, why);
+	}
+	FILE *fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return fail(l, -ENOMEM, "%s: %s", path, strerror(ENOMEM));
 	}
 	ldns_rdf *cur = ldns_rdf_clone(origin);
 	ldns_rdf *prev = ldns_rdf_clone(origin);
 	int line = 0;
 	int rc = cur != NULL && prev != NULL ? 0 : -ENOMEM;
-	while (rc == 0 && !feof(fp)) {
+	while (rc == 0 && !feof(fp) && !ferror(fp)) {
 		long pos = ftell(fp);
 		uint32_t ttl = TTL_UNSET;
 		ldns_rr *rr = NULL;

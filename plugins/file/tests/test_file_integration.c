@@ -1,7 +1,9 @@
 /* test_file_integration.c -- file through the real binary: UDP, TCP, reloads, start-up errors. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -156,6 +158,43 @@ Test(file_integration, broken_zone_fails_the_check)
 	cr_expect(strstr(out, "/db.example.org:3: Syntax error, could not parse the RR's rdata"),
 	          "%s", out);
 	free(out);
+	sx_test_stop(s);
+}
+
+/* A directory as the zone file once spun at 100% CPU in -check, at start and on reload. */
+Test(file_integration, directory_as_zone_file_fails_cleanly)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char *out, path[512];
+	sx_test_write(s, "Corefile", "example.org {\n\tfile /tmp\n}\n");
+	int st = sx_test_run(&out, "-conf %s/Corefile -check", sx_test_dir(s));
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", out);
+	cr_expect(strstr(out, "Corefile:2: plugin/file: /tmp: Is a directory"), "%s", out);
+	free(out);
+
+	/* Serving: the file turns into a directory; logged once, the zone in service kept. */
+	write_zone(s, 1, "192.0.2.80");
+	sx_test_start(s, "example.org {\n\tbind 127.0.0.1\n\tfile db.example.org {\n"
+	                 "\t\treload 1s\n\t}\n}\n");
+	expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, 0, WWW("192.0.2.80"));
+	snprintf(path, sizeof(path), "%s/db.example.org", sx_test_dir(s));
+	cr_assert(unlink(path) == 0 && mkdir(path, 0700) == 0);
+	cr_expect(sx_test_wait_log(s, "db.example.org: Is a directory", 5000), "%s",
+	          sx_test_log(s));
+	expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, SX_Q_TCP, WWW("192.0.2.80"));
+
+	/* A reload to a Corefile naming a directory fails and keeps the running one. */
+	snprintf(path, sizeof(path), "%s/Corefile", sx_test_dir(s));
+	FILE *f = fopen(path, "w");
+	cr_assert(f);
+	fputs("example.org {\n\tbind 127.0.0.1\n\tfile /tmp\n}\n", f);
+	fclose(f);
+	kill(sx_test_pid(s), SIGUSR1);
+	cr_assert(sx_test_wait_log(s, "Restart failed", 5000), "%s", sx_test_log(s));
+	cr_expect(strstr(sx_test_log(s), "/tmp: Is a directory"), "%s", sx_test_log(s));
+	expect_answer(s, "www.example.org", LDNS_RR_TYPE_A, 0, WWW("192.0.2.80"));
+	snprintf(path, sizeof(path), "%s/db.example.org", sx_test_dir(s));
+	rmdir(path);
 	sx_test_stop(s);
 }
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -42,18 +43,29 @@ make_dir(void)
 	/* Relative names: the same file serves any origin. */
 	write_file("db.any", "@ 3600 IN SOA ns1 admin 7 7200 3600 1209600 300\n"
 	                     "www IN A 192.0.2.80\n");
+	/* Names that open but never read to an end: a directory (reads fail), a FIFO (blocks). */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/zones.d", dir);
+	cr_assert(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/db.fifo", dir);
+	cr_assert(mkfifo(path, 0600) == 0);
+	write_file("db.incdir", "$ORIGIN example.org.\n"
+	                        "@ 3600 IN SOA ns1 admin 1 7200 3600 1209600 300\n"
+	                        "$INCLUDE zones.d\n");
 }
 
 static void
 remove_dir(void)
 {
-	static const char *files[] = { "db.example.org", "db.bad", "db.nosoa", "db.outside",
-		                       "db.any" };
+	static const char *files[] = { "db.example.org", "db.bad",  "db.nosoa", "db.outside",
+		                       "db.any",         "db.fifo", "db.incdir" };
 	char path[512];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/zones.d", dir);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -93,6 +105,13 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/file: reload: invalid duration 'often' "
 	  "(examples: 500ms, 30s, 5m, 1h30m)" },
 	{ "example.org {\n file db.example.org example..org\n}\n", "" /* any error */ },
+	/* Once spun forever: a directory opens, then every read fails and EOF never comes. */
+	{ "example.org {\n file zones.d\n}\n",
+	  "Corefile:2: plugin/file: %D/zones.d: Is a directory" },
+	{ "example.org {\n file db.fifo\n}\n",
+	  "Corefile:2: plugin/file: %D/db.fifo: not a regular file" },
+	{ "example.org {\n file db.incdir\n}\n",
+	  "Corefile:2: plugin/file: %D/zones.d: Is a directory" },
 };
 
 static char *
