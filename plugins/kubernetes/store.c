@@ -446,13 +446,14 @@ lower(char *dst, const char *src, size_t len)
  * CoreDNS's DNS programming duration: for a change to an EndpointSlice of a
  * headless service, the time from the change the endpoints controller acted on
  * (the slice's last-change-trigger-time) to now, when workers serve it.
+ * @m holds the lower-case names.
  */
 static void
 programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
 {
 	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 	const char *svc = json_string_value(json_object_get(labels, "kubernetes.io/service-name"));
-	char ns[K8S_LABEL_MAX], name[K8S_LABEL_MAX];
+	char name[K8S_LABEL_MAX];
 	const struct k8s_view *v;
 	struct timespec ts;
 	unsigned b = 0;
@@ -460,12 +461,11 @@ programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
 	double t, d;
 
 	if (svc == NULL || (len = strlen(svc)) == 0 || len > K8S_LABEL_MAX ||
-	    m->ns_len > K8S_LABEL_MAX || !k8s_trigger_time(obj, &t)) {
+	    !k8s_trigger_time(obj, &t)) {
 		return;
 	}
-	lower(ns, m->ns, m->ns_len);
 	lower(name, svc, len);
-	v = k8s_zone_view(st, ns, m->ns_len, name, len);
+	v = k8s_zone_view(st, m->ns, m->ns_len, name, len);
 	if (v == NULL || k8s_view_svc(v)->type != K8S_SVC_HEADLESS) {
 		return;
 	}
@@ -490,6 +490,15 @@ apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, 
 	if (r < 0) {
 		return r;
 	}
+	/*
+	 * Every table is keyed by the lower-case name, as the objects store it and
+	 * queries ask: an object named in upper case must find itself again.
+	 */
+	char ns[K8S_LABEL_MAX], name[K8S_NAME_MAX];
+	lower(ns, m.ns, m.ns_len);
+	lower(name, m.name, m.name_len);
+	m.ns = ns;
+	m.name = name;
 	switch (kind) {
 	case K8S_SERVICE: {
 		struct k8s_svc *svc = NULL;

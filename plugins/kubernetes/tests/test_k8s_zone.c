@@ -249,6 +249,62 @@ Test(zone, slice_moves_to_another_service)
 	cr_assert_eq(rev_eps("10.244.1.1"), 0);
 }
 
+/*
+ * Objects named in upper case (a manifests directory takes them) are stored, updated and
+ * removed under their lower-case name: once, changes and deletions of an EndpointSlice or Pod
+ * so named were lost, and a Service so named never answered.
+ */
+Test(zone, upper_case_names_are_updated_and_removed)
+{
+	struct k8s_store_stats s;
+	struct k8s_ip ip;
+
+	ns("Shop");
+	svc(K8S_ADDED, "Shop", "HL", "10.96.1.1", 80);
+	slice(K8S_ADDED, "shop", "HL-Abc", "hl", "{\"addresses\":[\"10.244.1.1\"]}");
+	cr_assert_not_null(k8s_zone_ns(st, "shop", 4));
+	cr_assert_eq(view("shop", "hl")->nready, 1);
+	cr_assert_eq(rev_eps("10.244.1.1"), 1);
+
+	slice(K8S_MODIFIED, "SHOP", "HL-ABC", "HL", "{\"addresses\":[\"10.244.1.2\"]}");
+	cr_assert_eq(view("shop", "hl")->nready, 1);
+	cr_assert_eq(rev_eps("10.244.1.1"), 0);
+	cr_assert_eq(rev_eps("10.244.1.2"), 1);
+	k8s_store_stats(st, &s);
+	cr_assert_eq(s.slices, 1);
+
+	slice(K8S_DELETED, "Shop", "HL-Abc", "HL", "");
+	svc(K8S_DELETED, "Shop", "HL", "10.96.1.1", 80);
+	cr_assert_null(view("shop", "hl"));
+	cr_assert_eq(rev_eps("10.244.1.2"), 0);
+	cr_assert_null(rev_svc("10.96.1.1"));
+
+	/* A relist that no longer has them removes them too. */
+	svc(K8S_ADDED, "Shop", "Web", "10.96.1.3", 80);
+	slice(K8S_ADDED, "Shop", "Web-1", "Web", "{\"addresses\":[\"10.244.1.3\"]}");
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED,
+	                   "{\"metadata\":{\"name\":\"Web-0\",\"namespace\":\"Shop\"},"
+	                   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.9\"}}"),
+	             0);
+	cr_assert(k8s_ip_parse(&ip, "10.244.1.9"));
+	cr_assert(k8s_zone_pod(st, &ip, "shop", 4));
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED,
+	                   "{\"metadata\":{\"name\":\"WEB-0\",\"namespace\":\"shop\"},"
+	                   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.1.8\"}}"),
+	             0);
+	cr_assert_not(k8s_zone_pod(st, &ip, "shop", 4));
+	k8s_store_stats(st, &s);
+	cr_assert_eq(s.pods, 1);
+	for (int k = 0; k < K8S_NKINDS; k++) {
+		k8s_store_relist_begin(st, (enum k8s_kind)k);
+		k8s_store_relist_end(st, (enum k8s_kind)k);
+	}
+	k8s_store_stats(st, &s);
+	cr_assert_eq(s.services + s.slices + s.pods, 0);
+	cr_assert_eq(rev_eps("10.244.1.3"), 0);
+	cr_assert_null(k8s_zone_ns(st, "shop", 4));
+}
+
 Test(zone, relist_deletes_what_vanished)
 {
 	struct k8s_store_stats s;
