@@ -260,6 +260,7 @@ struct mfile {
 	struct timespec mtime, ctime;
 	json_t *objs; /* the objects of the last good read, normalised; NULL if none */
 	bool seen;
+	bool unreadable; /* not a readable file (loop, FIFO, device...): reported once */
 };
 
 struct k8s_manifests {
@@ -502,6 +503,28 @@ cmp_files(const void *a, const void *b)
 	return strcmp(((const struct mfile *)a)->name, ((const struct mfile *)b)->name);
 }
 
+/*
+ * Why the entry @path (whose lstat is @sb, replaced by its target's stat when it is a
+ * symlink) cannot be read as a manifest, or NULL when it can.
+ */
+static const char *
+unreadable(const char *path, struct stat *sb)
+{
+	if (S_ISLNK(sb->st_mode) && stat(path, sb)) {
+		return errno == ELOOP    ? "symbolic link loop"
+		       : errno == ENOENT ? "dangling symbolic link"
+		                         : strerror(errno);
+	}
+	if (S_ISREG(sb->st_mode)) {
+		return NULL;
+	}
+	return S_ISDIR(sb->st_mode)                           ? "a directory, not a file"
+	       : S_ISFIFO(sb->st_mode)                        ? "a FIFO, not a file"
+	       : S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode) ? "a device, not a file"
+	       : S_ISSOCK(sb->st_mode)                        ? "a socket, not a file"
+	                                                      : "not a regular file";
+}
+
 /* (Re)read @name if it changed. @return 1 when it did, 0 if not, <0 on error. */
 static int
 refresh_file(struct k8s_manifests *m, const char *name)
@@ -515,10 +538,11 @@ refresh_file(struct k8s_manifests *m, const char *name)
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", m->dir, name) >= sizeof(path)) {
 		return 0;
 	}
-	if (stat(path, &sb) || !S_ISREG(sb.st_mode)) {
-		return 0; /* gone meanwhile, or not a file: as if absent */
+	if (lstat(path, &sb)) {
+		return 0; /* gone meanwhile */
 	}
-	if (f && same_file(f, &sb)) {
+	const char *bad = unreadable(path, &sb);
+	if (f && same_file(f, &sb) && f->unreadable == (bad != NULL)) {
 		f->seen = true;
 		return 0;
 	}
@@ -541,6 +565,15 @@ refresh_file(struct k8s_manifests *m, const char *name)
 	f->size = sb.st_size;
 	f->mtime = sb.st_mtim;
 	f->ctime = sb.st_ctim;
+	f->unreadable = bad != NULL;
+	if (bad != NULL) {
+		/* Logged once per change of the entry; its objects, if any, go as if it were gone. */
+		sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: skipped: %s", path, bad);
+		r = f->objs != NULL;
+		json_decref(f->objs);
+		f->objs = NULL;
+		return r;
+	}
 	if ((r = read_file(&objs, path, why, sizeof(why)))) {
 		sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: %s%s", path, why,
 		        f->objs ? " (its previous content stays in use)" : "");

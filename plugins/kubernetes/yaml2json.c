@@ -625,6 +625,12 @@ k8s_read_file(char **out, size_t *len, const char *path, size_t max, char *err, 
 		snprintf(err, errlen, "%s", strerror(EISDIR));
 		goto fail_fd;
 	}
+	/* Refuse a file known to be too big before reading any of it. */
+	if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > max) {
+		r = -EFBIG;
+		snprintf(err, errlen, "larger than %zu bytes (%jd)", max, (intmax_t)sb.st_size);
+		goto fail_fd;
+	}
 	/* st_size may be 0 (procfs, pipes) or grow while read: read to EOF. */
 	cap = sb.st_size > 0 && (size_t)sb.st_size < max ? (size_t)sb.st_size + 1 : 4096;
 	if (!(buf = malloc(cap + 1))) {

@@ -402,6 +402,72 @@ Test(manifests, bad_files_are_logged_and_the_rest_loads)
 	             1);
 }
 
+/* DIR/@name made by @what ("ln -s", mkfifo...), in a shell run from DIR. */
+static void
+make(const char *what, const char *name)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s %s", dir, what, name);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Entries that are no readable file are logged, once each, where they once passed in silence. */
+Test(manifests, unreadable_entries_are_logged_once)
+{
+	struct k8s_source_conf c = all_kinds();
+	struct k8s_manifests_opts o = { .poll = true, .poll_ms = 50 };
+
+	put("a.yaml", list_yaml);
+	make("ln -s loop2.yaml", "loop1.yaml");
+	make("ln -s loop1.yaml", "loop2.yaml");
+	make("ln -s nowhere.txt", "dangling.yaml");
+	make("mkfifo", "fifo.yaml");
+	make("ln -s /dev/zero", "dev.yaml");
+	make("mkdir", "dir.json");
+	start(&c, &o);
+	cr_assert(live(K8S_SERVICE, "shop/web"));
+	cr_assert_eq(log_count("loop1.yaml: skipped: symbolic link loop"), 1);
+	cr_assert_eq(log_count("loop2.yaml: skipped: symbolic link loop"), 1);
+	cr_assert_eq(log_count("dangling.yaml: skipped: dangling symbolic link"), 1);
+	cr_assert_eq(log_count("fifo.yaml: skipped: a FIFO, not a file"), 1);
+	cr_assert_eq(log_count("dev.yaml: skipped: a device, not a file"), 1);
+	cr_assert_eq(log_count("dir.json: skipped: a directory, not a file"), 1);
+
+	/* Rescans say nothing new until one changes: then it loads. */
+	int begins = store.begins[K8S_SERVICE];
+	put("b.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: shop}\n");
+	RUN_UNTIL(store.begins[K8S_SERVICE] > begins, 5);
+	cr_assert_eq(log_count("skipped: "), 6);
+	rm("dangling.yaml");
+	put("dangling.yaml",
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: d, namespace: shop}\n");
+	RUN_UNTIL(live(K8S_SERVICE, "shop/d"), 5);
+	/* A file that turns into something unreadable takes its objects with it. */
+	rm("dangling.yaml");
+	make("mkfifo", "dangling.yaml");
+	RUN_UNTIL(!live(K8S_SERVICE, "shop/d"), 5);
+	cr_assert_eq(log_count("dangling.yaml: skipped: a FIFO, not a file"), 1);
+	cr_assert(live(K8S_SERVICE, "shop/web"));
+}
+
+/* Too big is told by its size: a 200 MB file (sparse here) is not read first. */
+Test(manifests, oversized_file_is_refused_by_its_size)
+{
+	struct k8s_source_conf c = all_kinds();
+	char path[512];
+
+	put("a.yaml", list_yaml);
+	snprintf(path, sizeof(path), "%s/huge.yaml", dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 200 << 20), 0);
+	close(fd);
+	start(&c, NULL);
+	cr_assert(live(K8S_SERVICE, "shop/web"));
+	cr_assert_eq(log_count("huge.yaml: larger than 67108864 bytes (209715200)"), 1);
+}
+
 Test(manifests, changes_are_picked_up_by_inotify)
 {
 	struct k8s_source_conf c = all_kinds();
