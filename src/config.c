@@ -172,6 +172,25 @@ rcmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+#define EXCERPT_MAX 64
+
+/*
+ * A token as an error message shows it: at most EXCERPT_MAX bytes and "..." after, control
+ * bytes as '?', so that a hostile Corefile cannot flood or forge log lines.
+ */
+static const char *
+excerpt(char out[EXCERPT_MAX + 4], const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < EXCERPT_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[i] = (char)(c < 0x20 || c == 0x7F ? '?' : c);
+	}
+	strcpy(out + i, s[i] != '\0' ? "..." : "");
+	return out;
+}
+
 /* Set up directive @d with its plugin; the instance joins @chain even when setup fails. */
 static int
 setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins, const struct sx_cf_block *cb,
@@ -187,7 +206,9 @@ setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins, const struct
 	}
 	p = plugins[rank];
 	if (!p) {
-		return err_at(cf->err, cf->errlen, name, "Unknown directive '%s'", name->text);
+		char shown[EXCERPT_MAX + 4];
+		return err_at(cf->err, cf->errlen, name, "Unknown directive '%s'",
+		              excerpt(shown, name->text));
 	}
 	for (size_t i = 0; i < *n && !p->repeat; i++) {
 		if (chain[i].in.plugin == p) {

@@ -378,6 +378,18 @@ Test(config, unknown_directive)
 {
 	real_err(". {\n whoami\n foo bar\n}", "Corefile:3: Unknown directive 'foo'");
 	real_err(". {\n \"\"\n}", "Corefile:2: Unknown directive ''");
+	/* A long token is cut to 64 bytes; control bytes cannot forge another log line. */
+	char text[8192], want[256];
+	memcpy(text, ". {\n ", 5);
+	memset(text + 5, 'x', 5000);
+	strcpy(text + 5005, "\n}");
+	snprintf(want, sizeof(want), "Corefile:2: Unknown directive '%.64s...'", text + 5);
+	real_err(text, want);
+	real_err(". {\n \"a\nb\tc\"\n}", "Corefile:2: Unknown directive 'a?b?c'");
+	memset(text + 5, 'y', 64);
+	strcpy(text + 69, "\n}");
+	snprintf(want, sizeof(want), "Corefile:2: Unknown directive '%.64s'", text + 5);
+	real_err(text, want);
 }
 
 Test(config, plugin_used_once_per_block)
