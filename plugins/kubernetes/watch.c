@@ -251,7 +251,7 @@ failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 static void
 list_failed(struct k8s_watch *w, const char *cause, const char *why)
 {
-	char msg[512], c[512];
+	char msg[640], c[520]; /* room for the whole of @why and @cause: gcc -O3 checks */
 
 	snprintf(msg, sizeof(msg), "failed to list %s: %.440s", w->name, why);
 	snprintf(c, sizeof(c), "list: %.500s", cause);
