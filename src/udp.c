@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <urcu.h>
 
 #include "chain.h"
@@ -104,6 +105,65 @@ sx_udp_send_one(struct sx_req *req, size_t len)
 	fill_reply(&mh, &iov, control, sizeof(control), req, len);
 	/* A full socket buffer loses this reply; the client retries, as with any UDP loss. */
 	(void)sendmsg(req->udp_fd, &mh, MSG_DONTWAIT);
+}
+
+/*
+ * Replies of resumed requests wait in the worker's late slots: every callback
+ * that was ready in this turn of the loop (each upstream reply resumes one
+ * request) runs first, then sx_udp_flush_late() sends them all with as few
+ * sendmmsg calls as there are sockets among them.
+ */
+void
+sx_udp_send_late(struct sx_req *req, size_t len)
+{
+	struct sx_worker *w = req->w;
+	unsigned k;
+
+	if (len > SX_LATE_MAX) {
+		sx_udp_send_one(req, len);
+		return;
+	}
+	if (w->nlate == SX_UDP_BATCH) {
+		sx_udp_flush_late(-1, 0, w);
+	}
+	k = w->nlate++;
+	memcpy(w->late_buf[k], req->out, len);
+	fill_reply(&w->late[k].msg_hdr, &w->late_slot[k].iov, w->late_slot[k].control,
+	           sizeof(w->late_slot[k].control), req, len);
+	w->late_slot[k].iov.iov_base = w->late_buf[k];
+	memcpy(&w->late_slot[k].peer, &req->q.client, req->q.client_len);
+	w->late[k].msg_hdr.msg_name = &w->late_slot[k].peer;
+	w->late_fd[k] = req->udp_fd;
+	if (k == 0) {
+		event_active(w->late_ev, EV_TIMEOUT, 0);
+	}
+}
+
+void
+sx_udp_flush_late(int fd, short what, void *arg)
+{
+	struct sx_worker *w = arg;
+	unsigned i = 0;
+
+	(void)fd;
+	(void)what;
+	while (i < w->nlate) {
+		unsigned end = i + 1;
+
+		while (end < w->nlate && w->late_fd[end] == w->late_fd[i]) {
+			end++;
+		}
+		while (i < end) {
+			int sent = sendmmsg(w->late_fd[i], w->late + i, end - i, MSG_DONTWAIT);
+
+			if (sent <= 0) {
+				break; /* full send buffer: lost like any UDP reply */
+			}
+			i += (unsigned)sent;
+		}
+		i = end;
+	}
+	w->nlate = 0;
 }
 
 static void

@@ -66,7 +66,9 @@ sx_worker_reply(struct sx_req *req, size_t len)
 		req->sub_cb(req->parent, req->out, len, req->sub_arg);
 	} else if (req->q.proto == SX_PROTO_TCP) {
 		sx_tcp_reply(req, len);
-	} else if (suspended || !w->batching) {
+	} else if (suspended) {
+		sx_udp_send_late(req, len);
+	} else if (!w->batching) {
 		sx_udp_send_one(req, len);
 	} else {
 		sx_udp_queue(req, len);
@@ -125,8 +127,11 @@ sx_workers_new(unsigned n)
 	for (i = 0; i < n; i++) {
 		ws[i].id = i;
 		ws[i].base = event_base_new();
-		if (!ws[i].base) {
-			sx_workers_free(ws, i);
+		if (ws[i].base) {
+			ws[i].late_ev = event_new(ws[i].base, -1, 0, sx_udp_flush_late, &ws[i]);
+		}
+		if (!ws[i].base || !ws[i].late_ev) {
+			sx_workers_free(ws, i + 1);
 			return NULL;
 		}
 	}
@@ -252,6 +257,9 @@ sx_workers_free(struct sx_worker *ws, unsigned n)
 		}
 		sx_tcp_close_all(&ws[i]);
 		sx_req_pool_free(&ws[i]);
+		if (ws[i].late_ev) {
+			event_free(ws[i].late_ev);
+		}
 		if (ws[i].base) {
 			event_base_free(ws[i].base);
 		}

@@ -11,6 +11,7 @@
 #include "wire.h"
 
 #define SX_UDP_BATCH     32
+#define SX_LATE_MAX      1232 /* resumed replies up to this size are batched, larger ones not */
 #define SX_TCP_IDLE_SEC  10
 #define SX_TCP_MAX_CONNS 1024 /* per worker */
 
@@ -56,6 +57,17 @@ struct sx_worker {
 
 	/* Replies built outside a batch: TCP, and requests resumed after a suspension. */
 	uint8_t big[2 + 65535];
+
+	/*
+	 * UDP replies of resumed requests (forward's upstream answered), sent together by
+	 * one sendmmsg once the loop has run every callback that was ready.
+	 */
+	struct mmsghdr late[SX_UDP_BATCH];
+	struct sx_udp_slot late_slot[SX_UDP_BATCH];
+	int late_fd[SX_UDP_BATCH];
+	uint8_t late_buf[SX_UDP_BATCH][SX_LATE_MAX];
+	unsigned nlate;
+	struct event *late_ev;
 };
 
 unsigned sx_worker_id(const struct sx_worker *w);
@@ -89,6 +101,8 @@ void sx_workers_detach(struct sx_worker *ws, unsigned n, struct sx_listener *l);
 /* Transport halves, in udp.c and tcp.c. */
 void sx_udp_readable(int fd, short what, void *arg);
 void sx_udp_send_one(struct sx_req *req, size_t len);
+void sx_udp_send_late(struct sx_req *req, size_t len);
+void sx_udp_flush_late(int fd, short what, void *arg);
 void sx_udp_queue(struct sx_req *req, size_t len);
 struct evconnlistener *sx_tcp_listen(struct sx_wsock *ws);
 void sx_tcp_reply(struct sx_req *req, size_t len);

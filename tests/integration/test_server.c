@@ -1,4 +1,6 @@
 /* test_server.c -- the real binary: routing, transports, chain ends, flags and signals. */
+#include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "upstream.h"
 
 #define WHOAMI_CF ". {\n\tbind 127.0.0.1\n\twhoami\n}\n"
 
@@ -248,4 +251,96 @@ Test(server, concurrent_udp_clients_each_get_their_answer)
 	/* sx_test_query drops replies with another ID, so a misdirected reply is a loss. */
 	cr_assert_eq(total, 8 * 200, "answered %ld of 1600", (long)total);
 	sx_test_stop(s);
+}
+
+/* A query for c<i>-r<r>.wild.test A with ID @id; @return its length. */
+static size_t
+wild_query(uint8_t *q, uint16_t id, int i, int r)
+{
+	char label[32];
+	size_t n = 12;
+	int len = snprintf(label, sizeof(label), "c%d-r%d", i, r);
+
+	memset(q, 0, 12);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[2] = 0x01; /* RD */
+	q[5] = 1;
+	q[n++] = (uint8_t)len;
+	memcpy(q + n, label, (size_t)len);
+	n += (size_t)len;
+	memcpy(q + n, "\004wild\004test\000\000\001\000\001", 15);
+	return n + 15;
+}
+
+/*
+ * Replies of requests that resume in one turn of the loop (forward's upstream
+ * answered them) leave together, one sendmmsg for all: each must still reach
+ * its own client socket, with its own ID and question.
+ */
+Test(server, resumed_replies_reach_their_own_clients)
+{
+	static const char zone[] = "$TTL 60\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\n"
+	                           "ns A 192.0.2.53\n* A 192.0.2.1\n";
+	enum {
+		N = 64,
+		ROUNDS = 4
+	};
+	struct sx_upstream *k = sx_up_knot("wild.test.", zone);
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct sx_test_server *s;
+	unsigned right = 0;
+	char cf[128];
+	int fd[N];
+
+	snprintf(cf, sizeof(cf), ". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u\n}\n",
+	         sx_up_port(k));
+	s = sx_test_start(NULL, cf);
+	to.sin_port = htons(sx_test_port(s));
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	for (int i = 0; i < N; i++) {
+		fd[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		cr_assert_geq(fd[i], 0);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		uint8_t q[N][64], a[512];
+		size_t qlen[N];
+
+		/* All at once, so that many are in flight together. */
+		for (int i = 0; i < N; i++) {
+			qlen[i] = wild_query(q[i], (uint16_t)(r * N + i), i, r);
+			cr_assert_eq(
+			        sendto(fd[i], q[i], qlen[i], 0, (struct sockaddr *)&to, sizeof(to)),
+			        (ssize_t)qlen[i]);
+		}
+		/* Every socket's reply, within five seconds for the round. */
+		struct pollfd pfd[N];
+		int left = N;
+
+		for (int i = 0; i < N; i++) {
+			pfd[i] = (struct pollfd){ .fd = fd[i], .events = POLLIN };
+		}
+		while (left > 0 && poll(pfd, N, 5000) > 0) {
+			for (int i = 0; i < N; i++) {
+				ssize_t n;
+
+				if (!(pfd[i].revents & POLLIN) ||
+				    (n = recv(fd[i], a, sizeof(a), 0)) < 0) {
+					continue;
+				}
+				pfd[i].fd = -1; /* one reply per socket */
+				left--;
+				/* Its ID, a reply, NOERROR, one answer, and the question it asked. */
+				right += (size_t)n > qlen[i] && memcmp(a, q[i], 2) == 0 &&
+				         (a[2] & 0x80) && (a[3] & 0x0f) == 0 && a[7] == 1 &&
+				         memcmp(a + 12, q[i] + 12, qlen[i] - 12) == 0;
+			}
+		}
+	}
+	cr_expect_eq(right, N * ROUNDS, "%u of %d replies right", right, N * ROUNDS);
+	for (int i = 0; i < N; i++) {
+		close(fd[i]);
+	}
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_up_stop(k);
 }
