@@ -362,6 +362,26 @@ sx_test_run(char **out, const char *fmt, ...)
 	return run_capture(argv, out, true);
 }
 
+int
+sx_test_check(const char *corefile, char **out)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	const char *dir = sx_test_dir(s);
+	size_t dlen = strlen(dir);
+	char *o, *p;
+	int st;
+
+	sx_test_write(s, "Corefile", corefile);
+	st = sx_test_run(&o, "-check -conf %s/Corefile", dir);
+	/* "DIR/Corefile:2: ..." -> "Corefile:2: ..." */
+	while ((p = strstr(o, dir)) && p[dlen] == '/') {
+		memmove(p, p + dlen + 1, strlen(p + dlen + 1) + 1);
+	}
+	sx_test_stop(s);
+	*out = o;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static ldns_pkt *
 make_query(const char *name, ldns_rr_type type, int flags, uint16_t bufsize)
 {

@@ -80,6 +80,13 @@ char *sx_test_section_str(const ldns_pkt *p, ldns_pkt_section sec);
 int sx_test_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /**
+ * Write @corefile as "Corefile" in a fresh directory and run `sextant -check` on it. *@out gets
+ * stdout+stderr (malloc'ed) with that directory's path taken out, so that messages read
+ * "Corefile:2: plugin/NAME: ...". @return the exit code (0: valid, 1: not).
+ */
+int sx_test_check(const char *corefile, char **out);
+
+/**
  * GET http://127.0.0.1:@port@path with libcurl (2 s timeout). @return the body
  * (malloc'ed, "" when none) and *@status (0 when no answer).
  */
