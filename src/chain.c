@@ -16,8 +16,15 @@
 static void
 finish(struct sx_req *req)
 {
-	struct sx_msg *msg = sx_req_msg(req);
-	unsigned i, rcode = sx_msg_rcode(msg);
+	struct sx_msg *msg;
+	unsigned i, rcode;
+
+	if (req->dropped) {
+		sx_worker_reply(req, 0);
+		return;
+	}
+	msg = sx_req_msg(req);
+	rcode = sx_msg_rcode(msg);
 
 	/* CoreDNS counts these rcodes as written by the server, not by a plugin. */
 	if (rcode == SX_RCODE_SERVFAIL || rcode == SX_RCODE_REFUSED || rcode == SX_RCODE_FORMERR ||

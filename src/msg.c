@@ -104,6 +104,47 @@ sx_msg_reset(struct sx_msg *msg)
 	}
 }
 
+void
+sx_msg_keep(struct sx_msg *msg, enum sx_section last)
+{
+	size_t off = 0, end = msg->qend;
+	int sec = -1;
+	struct sx_rr rr;
+
+	while (sx_wire_rr_next(msg->wire, msg->len, &off, &sec, &rr) == 1 && sec <= (int)last) {
+		end = rr.end;
+	}
+	msg->len = end;
+	for (int s = (int)last + 1; s <= SX_SEC_ADDITIONAL; s++) {
+		wr16(msg->wire + 6 + 2 * s, 0);
+	}
+	if (msg->section > (int)last) {
+		msg->section = (int)last;
+	}
+	/* Names past the cut are no compression targets any more. */
+	uint16_t k = 0;
+	for (uint16_t i = 0; i < msg->ncomp; i++) {
+		if (msg->comp[i] < end) {
+			msg->comp[k++] = msg->comp[i];
+		}
+	}
+	msg->ncomp = k;
+}
+
+int
+sx_msg_add_option(struct sx_msg *msg, uint16_t code, const uint8_t *data, uint16_t len)
+{
+	size_t need = 4u + len;
+
+	if (msg->nopts == sizeof(msg->opts) / sizeof(msg->opts[0]) ||
+	    msg->limit < msg->len + need) {
+		return SX_ETRUNC;
+	}
+	msg->limit -= need;
+	msg->opts[msg->nopts++] = (struct sx_msg_opt){ .code = code, .len = len, .data = data };
+	return 0;
+}
+
 /* An uncompressed name about to be written, with where each label starts. */
 struct name {
 	const uint8_t *p;

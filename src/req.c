@@ -75,6 +75,7 @@ sx_req_get(struct sx_worker *w)
 	req->errmsg = NULL;
 	req->writer = "";
 	req->suspended = false;
+	req->dropped = false;
 	req->msg_bound = false;
 	req->has_local = false;
 	req->conn = NULL;
@@ -117,6 +118,46 @@ const struct sx_query *
 sx_req_query(const struct sx_req *req)
 {
 	return &req->q;
+}
+
+void
+sx_req_set_udp_size(struct sx_req *req, uint16_t size)
+{
+	size_t before, after;
+
+	if (!req->q.edns || size >= req->q.udp_size) {
+		return;
+	}
+	before = sx_wire_reply_limit(&req->q);
+	req->q.udp_size = size < 512 ? 512 : size;
+	after = sx_wire_reply_limit(&req->q);
+	if (req->msg_bound && before > after) {
+		size_t cut = before - after;
+
+		req->msg.limit = req->msg.limit > req->msg.qend + cut ? req->msg.limit - cut
+		                                                      : req->msg.qend;
+	}
+}
+
+void
+sx_req_set_flags(struct sx_req *req, uint16_t set, uint16_t clear)
+{
+	const uint16_t bits = SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD;
+
+	req->q.flags = (uint16_t)((req->q.flags | (set & bits)) & ~(clear & bits));
+	if (req->msg_bound) {
+		if (req->q.flags & SX_FLAG_RD) {
+			sx_msg_set_flags(&req->msg, SX_FLAG_RD);
+		} else {
+			sx_msg_clear_flags(&req->msg, SX_FLAG_RD);
+		}
+	}
+}
+
+void
+sx_req_drop(struct sx_req *req)
+{
+	req->dropped = true;
 }
 
 struct sx_msg *

@@ -50,6 +50,7 @@ struct sx_req {
 	const char *writer; /* plugin that wrote the reply, "" for the core */
 	uint64_t start_ns;
 	bool suspended;
+	bool dropped; /* sx_req_drop(): no reply */
 
 	/* Where the reply goes. */
 	int udp_fd;

@@ -1,5 +1,7 @@
 /* rrtype.c -- names of record types, classes and rcodes for logs and metrics. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <sextant/msg.h>
 
@@ -20,6 +22,25 @@ sx_rrtype_name(uint16_t type, char buf[16])
 	}
 	snprintf(buf, 16, "TYPE%u", type);
 	return buf;
+}
+
+int
+sx_rrtype_from_name(const char *name)
+{
+	for (size_t t = 0; t < sizeof(type_names) / sizeof(type_names[0]); t++) {
+		if (type_names[t] && strcmp(type_names[t], name) == 0) {
+			return (int)t;
+		}
+	}
+	if (strncmp(name, "TYPE", 4) == 0 && name[4] >= '0' && name[4] <= '9') {
+		char *end;
+		unsigned long v = strtoul(name + 4, &end, 10);
+
+		if (*end == '\0' && v <= 65535) {
+			return (int)v;
+		}
+	}
+	return -1;
 }
 
 const char *

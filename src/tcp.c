@@ -69,7 +69,7 @@ sx_tcp_reply(struct sx_req *req, size_t len)
 	uint8_t *frame = req->out - 2;
 
 	/* Replies are built 2 bytes into the buffer so the length prefix fits in front. */
-	if (c->bev) {
+	if (c->bev && len) {
 		frame[0] = (uint8_t)(len >> 8);
 		frame[1] = (uint8_t)len;
 		bufferevent_write(c->bev, frame, len + 2);

@@ -175,6 +175,8 @@ parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q, b
 	uint16_t size = rd16(w + off + 2);
 	uint32_t ttl = rd32(w + off + 4);
 	q->edns = true;
+	q->opt = w + rdata;
+	q->optlen = (uint16_t)(end - rdata);
 	q->udp_size = size < EDNS_MIN_UDP ? EDNS_MIN_UDP : size;
 	q->do_bit = (ttl & 0x8000u) != 0;
 	*badvers = ((ttl >> 16) & 0xFF) != 0;
@@ -205,6 +207,8 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 	q->edns = false;
 	q->do_bit = false;
 	q->udp_size = EDNS_MIN_UDP;
+	q->opt = NULL;
+	q->optlen = 0;
 	q->size = len;
 
 	/*
@@ -249,6 +253,19 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 	return badvers ? SX_PARSE_BADVERS : SX_PARSE_OK;
 }
 
+const uint8_t *
+sx_query_edns_option(const struct sx_query *q, uint16_t code, uint16_t *len)
+{
+	/* The parser checked that the options are whole. */
+	for (size_t off = 0; q->opt && off + 4 <= q->optlen; off += 4u + rd16(q->opt + off + 2)) {
+		if (rd16(q->opt + off) == code) {
+			*len = rd16(q->opt + off + 2);
+			return q->opt + off + 4;
+		}
+	}
+	return NULL;
+}
+
 size_t
 sx_wire_reply_limit(const struct sx_query *q)
 {
@@ -289,6 +306,7 @@ sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const st
 	msg->cap = cap;
 	msg->limit = usable(limit, cap, q);
 	msg->qend = qend;
+	msg->nopts = 0;
 	sx_msg_reset(msg);
 }
 
@@ -305,6 +323,7 @@ sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_
 		msg->cap = cap;
 		msg->limit = usable(cap, cap, q);
 		msg->qend = SX_HDR_LEN;
+		msg->nopts = 0;
 		sx_msg_reset(msg);
 	}
 	sx_msg_set_rcode(msg, rcode);
@@ -329,8 +348,17 @@ sx_msg_finish(struct sx_msg *msg, const struct sx_query *q)
 	o[6] = 0;
 	o[7] = q->do_bit ? 0x80 : 0;
 	o[8] = 0;
-	wr16(o + 9, 0);
-	msg->len += OPT_LEN;
+	/* Plugins' options; sx_msg_add_option() kept their room off the limit. */
+	size_t olen = 0;
+	for (unsigned i = 0; i < msg->nopts; i++) {
+		const struct sx_msg_opt *op = &msg->opts[i];
+		wr16(o + OPT_LEN + olen, op->code);
+		wr16(o + OPT_LEN + olen + 2, op->len);
+		memcpy(o + OPT_LEN + olen + 4, op->data, op->len);
+		olen += 4u + op->len;
+	}
+	wr16(o + 9, (uint16_t)olen);
+	msg->len += OPT_LEN + olen;
 	wr16(w + 10, (uint16_t)(rd16(w + 10) + 1));
 	return msg->len;
 }

@@ -62,10 +62,13 @@ sx_worker_reply(struct sx_req *req, size_t len)
 	bool suspended = req->suspended;
 	struct sx_gen *gen = req->gen;
 
+	/* A length of 0 is a dropped request (sx_req_drop()): nothing goes out. */
 	if (req->parent) {
-		req->sub_cb(req->parent, req->out, len, req->sub_arg);
+		req->sub_cb(req->parent, len ? req->out : NULL, len, req->sub_arg);
 	} else if (req->q.proto == SX_PROTO_TCP) {
 		sx_tcp_reply(req, len);
+	} else if (len == 0) {
+		/* dropped */
 	} else if (suspended) {
 		sx_udp_send_late(req, len);
 	} else if (!w->batching) {

@@ -73,6 +73,11 @@ struct sx_msg {
 	bool truncated;
 	uint16_t ncomp;    /* entries used in @comp */
 	uint16_t comp[64]; /* offsets of names written, for compression */
+	uint8_t nopts;     /* EDNS options for the reply's OPT, see sx_msg_add_option() */
+	struct sx_msg_opt {
+		uint16_t code, len;
+		const uint8_t *data;
+	} opts[4];
 };
 
 /** Set the response code (extended codes go into OPT when the reply is sent). */
@@ -100,6 +105,22 @@ int sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner,
 
 /** Drop every record, keeping header (with rcode NOERROR, no AA/TC) and question. */
 void sx_msg_reset(struct sx_msg *msg);
+
+/**
+ * Drop the records of the sections after @last (SX_SEC_ANSWER keeps the
+ * answer alone), fixing the header counts. Records may be appended after it.
+ */
+void sx_msg_keep(struct sx_msg *msg, enum sx_section last);
+
+/**
+ * Put EDNS option @code (@len bytes of @data, borrowed until the reply is
+ * sent) in the reply's OPT record, which is only written when the query had
+ * one. Options survive sx_msg_reset() and sx_msg_set_wire(); one code added
+ * twice is written twice. At most 4 options.
+ * @return 0; SX_ETRUNC when the records written already leave no room for it,
+ * or there are 4 options already (nothing is added then).
+ */
+int sx_msg_add_option(struct sx_msg *msg, uint16_t code, const uint8_t *data, uint16_t len);
 
 /**
  * Replace the reply by a complete DNS message (from an upstream or a cache).
@@ -138,6 +159,8 @@ int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[255]);
 
 /** Mnemonic of a record type ("AAAA", else "TYPE1234" written into @buf). */
 const char *sx_rrtype_name(uint16_t type, char buf[16]);
+/** Record type named @name ("AAAA", "TYPE65534"; upper case as written). @return it, or -1. */
+int sx_rrtype_from_name(const char *name);
 /** Mnemonic of a class ("IN", else "CLASS7" written into @buf). */
 const char *sx_class_name(uint16_t rclass, char buf[16]);
 /** Mnemonic of an rcode ("NXDOMAIN", else "RCODE12" written into @buf). */

@@ -27,9 +27,11 @@ struct sx_query {
 	uint16_t id;
 	uint16_t flags; /* header flag bits of the query (SX_FLAG_RD, _CD, _AD) */
 	uint16_t opcode;
-	bool edns;         /* the query had an OPT record */
-	bool do_bit;       /* DNSSEC OK */
-	uint16_t udp_size; /* client's advertised buffer; 512 without EDNS */
+	bool edns;          /* the query had an OPT record */
+	bool do_bit;        /* DNSSEC OK */
+	uint16_t udp_size;  /* client's advertised buffer; 512 without EDNS */
+	const uint8_t *opt; /* the OPT's options (its RDATA), @optlen bytes; NULL without */
+	uint16_t optlen;
 	enum sx_proto proto;
 	size_t size; /* request bytes */
 	struct sockaddr_storage client;
@@ -39,6 +41,31 @@ struct sx_query {
 
 /** The question. The pointer lives as long as @req. */
 const struct sx_query *sx_req_query(const struct sx_req *req);
+
+/**
+ * The data of the first EDNS option @code of the query (*@len bytes), or NULL
+ * when the query has none. Valid as long as @q.
+ */
+const uint8_t *sx_query_edns_option(const struct sx_query *q, uint16_t code, uint16_t *len);
+
+/**
+ * Lower the UDP payload size the query advertised (EDNS) to @size, as if the
+ * client had asked for it: the reply is truncated to it and the plugins after
+ * this one see it. No effect without EDNS, nor when the size is already smaller.
+ */
+void sx_req_set_udp_size(struct sx_req *req, uint16_t size);
+
+/**
+ * Set then clear query header bits (SX_FLAG_RD, _CD, _AD) as the plugins after
+ * this one see them; RD is mirrored into the reply, which echoes it.
+ */
+void sx_req_set_flags(struct sx_req *req, uint16_t set, uint16_t clear);
+
+/**
+ * Send no reply at all: the handler then returns SX_DONE. Reply hooks do not
+ * run; a sub-query's caller gets no answer (its callback sees NULL).
+ */
+void sx_req_drop(struct sx_req *req);
 
 /** The reply being built: plugins add records to it and return SX_DONE. */
 struct sx_msg *sx_req_msg(struct sx_req *req);

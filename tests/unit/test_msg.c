@@ -972,3 +972,88 @@ Test(msg, wire_name_expands_and_checks)
 	r.b[r.n - 1] = (uint8_t)a; /* now points at itself */
 	cr_assert_eq(sx_wire_name(r.b, r.n, a, out), SX_EMALF);
 }
+
+Test(msg, keep_drops_later_sections_and_their_compression_targets)
+{
+	static struct fx f;
+	fx_start(&f, "www.example.org", true, SX_PROTO_UDP, 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "www.example.org. 60 IN A 192.0.2.1"), 0);
+	size_t after_answer = f.m.len;
+	cr_assert_eq(put(&f.m, SX_SEC_AUTHORITY, "example.org. 60 IN NS ns1.example.net."), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ADDITIONAL, "ns1.example.net. 60 IN A 192.0.2.53"), 0);
+	sx_msg_keep(&f.m, SX_SEC_ANSWER);
+	cr_assert_eq(f.m.len, after_answer);
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_AUTHORITY), 0);
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ADDITIONAL), 0);
+	for (uint16_t i = 0; i < f.m.ncomp; i++) {
+		cr_assert_lt(f.m.comp[i], after_answer);
+	}
+	/* Writing goes on after the cut, and "example.net" is not pointed at any more. */
+	cr_assert_eq(put(&f.m, SX_SEC_ADDITIONAL, "mail.example.net. 60 IN A 192.0.2.25"), 0);
+	ldns_pkt *lp = fx_decode(&f);
+	cr_assert_eq(ldns_pkt_ancount(lp), 1);
+	cr_assert_eq(ldns_pkt_nscount(lp), 0);
+	cr_assert_eq(ldns_pkt_arcount(lp), 1); /* the OPT is not in ldns's list */
+	char *s = owner_str(ldns_pkt_additional(lp), 0);
+	cr_assert_str_eq(s, "mail.example.net.");
+	free(s);
+	ldns_pkt_free(lp);
+}
+
+Test(msg, options_go_into_the_opt_and_keep_their_room)
+{
+	static struct fx f;
+	static const uint8_t ede[2] = { 0, 15 };
+	fx_start(&f, "www.example.org", true, SX_PROTO_UDP, 0);
+	size_t limit = f.m.limit;
+	cr_assert_eq(sx_msg_add_option(&f.m, 15, ede, 2), 0);
+	cr_assert_eq(sx_msg_add_option(&f.m, 3, (const uint8_t *)"ns-1", 4), 0);
+	cr_assert_eq(f.m.limit, limit - 6 - 8);
+	sx_msg_reset(&f.m); /* options stay */
+	size_t n = sx_msg_finish(&f.m, &f.q);
+	/* OPT: root, type 41, size, ttl, rdlen 14, then the two options in order. */
+	static const uint8_t want[] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0,   0,   14,  0,  15,
+		                        0, 2, 0,  15,   0,    3, 0, 4, 'n', 's', '-', '1' };
+	cr_assert_eq(n, f.m.qend + sizeof(want));
+	cr_assert(memcmp(f.buf + f.m.qend, want, sizeof(want)) == 0);
+	/* ldns reads the options back. */
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, f.buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_rdf_size(ldns_pkt_edns_data(lp)), 14);
+	ldns_pkt_free(lp);
+}
+
+Test(msg, options_need_room_and_at_most_four)
+{
+	static struct fx f;
+	static uint8_t big[600];
+	fx_start(&f, "www.example.org", true, SX_PROTO_UDP, 512);
+	cr_assert_eq(sx_msg_add_option(&f.m, 65001, big, sizeof(big)), SX_ETRUNC);
+	cr_assert_eq(f.m.nopts, 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(sx_msg_add_option(&f.m, 65001, big, 1), 0);
+	}
+	cr_assert_eq(sx_msg_add_option(&f.m, 65001, big, 1), SX_ETRUNC);
+}
+
+Test(msg, options_are_not_written_without_edns)
+{
+	static struct fx f;
+	static const uint8_t ede[2] = { 0, 17 };
+	fx_start(&f, "www.example.org", false, SX_PROTO_UDP, 0);
+	cr_assert_eq(sx_msg_add_option(&f.m, 15, ede, 2), 0);
+	cr_assert_eq(sx_msg_finish(&f.m, &f.q), f.m.qend);
+}
+
+Test(msg, rrtype_names_both_ways)
+{
+	char buf[16];
+	cr_assert_eq(sx_rrtype_from_name("AAAA"), 28);
+	cr_assert_eq(sx_rrtype_from_name("HTTPS"), 65);
+	cr_assert_eq(sx_rrtype_from_name("TYPE65534"), 65534);
+	cr_assert_eq(sx_rrtype_from_name("TYPE65536"), -1);
+	cr_assert_eq(sx_rrtype_from_name("TYPE"), -1);
+	cr_assert_eq(sx_rrtype_from_name("aaaa"), -1); /* upper case, as CoreDNS reads them */
+	cr_assert_eq(sx_rrtype_from_name("NOPE"), -1);
+	cr_assert_eq(sx_rrtype_from_name(sx_rrtype_name(4321, buf)), 4321);
+}

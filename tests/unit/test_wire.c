@@ -856,3 +856,41 @@ Test(wire, ecs_is_checked)
 		cr_assert_eq(parse(&p, &q, lname), cases[i].want, "case %zu", i);
 	}
 }
+
+Test(wire, edns_options_are_found_by_code)
+{
+	struct pkt p;
+	struct sx_query q;
+	uint8_t lname[SX_DNAME_MAX];
+	uint16_t len = 0;
+	const uint8_t *d;
+
+	query(&p, "example.org", 1);
+	p8(&p, 0);
+	p16(&p, SX_TYPE_OPT);
+	p16(&p, 1232);
+	p32(&p, 0);
+	p16(&p, 4 + 4 + 3);
+	p16(&p, 3); /* NSID, empty: a request for it */
+	p16(&p, 0);
+	p16(&p, 65001);
+	p16(&p, 3);
+	p8(&p, 'a');
+	p8(&p, 'b');
+	p8(&p, 'c');
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(q.optlen, 11);
+	d = sx_query_edns_option(&q, 3, &len);
+	cr_assert(d);
+	cr_assert_eq(len, 0);
+	d = sx_query_edns_option(&q, 65001, &len);
+	cr_assert(d);
+	cr_assert_eq(len, 3);
+	cr_assert(memcmp(d, "abc", 3) == 0);
+	cr_assert_null(sx_query_edns_option(&q, 10, &len));
+	/* Without an OPT there are no options. */
+	query(&p, "example.org", 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
+	cr_assert_null(q.opt);
+	cr_assert_null(sx_query_edns_option(&q, 3, &len));
+}
