@@ -60,7 +60,10 @@ pend_put(struct fwd_pend *p)
 	w->free = p;
 }
 
-/* The client's question as received, its RD/CD/AD bits, and an OPT with our size and its DO. */
+/*
+ * The client's question as received, its RD/CD/AD bits, and an OPT with its
+ * DO and our size, or the client's when smaller (a bufsize plugin lowers it).
+ */
 static void
 build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
 {
@@ -68,6 +71,7 @@ build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
 	uint16_t id = (uint16_t)fwd_rand(w->rng);
 	uint16_t flags = (uint16_t)((q->opcode & 0xF) << 11) |
 	                 (q->flags & (SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD));
+	uint16_t size = q->edns && q->udp_size < FWD_EDNS_SIZE ? q->udp_size : FWD_EDNS_SIZE;
 	size_t n = 12;
 
 	memset(m, 0, 12);
@@ -86,8 +90,8 @@ build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
 	m[n++] = 0; /* OPT: root owner */
 	m[n++] = 0;
 	m[n++] = SX_TYPE_OPT;
-	m[n++] = (uint8_t)(FWD_EDNS_SIZE >> 8);
-	m[n++] = (uint8_t)FWD_EDNS_SIZE;
+	m[n++] = (uint8_t)(size >> 8);
+	m[n++] = (uint8_t)size;
 	m[n++] = 0; /* extended rcode, version */
 	m[n++] = 0;
 	m[n++] = q->do_bit ? 0x80 : 0;
