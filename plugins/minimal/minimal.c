@@ -1,0 +1,48 @@
+/* minimal.c -- the minimal plugin: positive replies lose their authority and additional sections. */
+#include <sextant/plugin.h>
+
+/*
+ * As CoreDNS classifies replies: NOERROR with an answer, or NOERROR with
+ * neither SOA nor NS in the authority section, is a positive reply and keeps
+ * only its answer section. Denials (NXDOMAIN, NODATA with its SOA), errors and
+ * delegations (their NS and glue matter) go out unchanged, as do transfers.
+ */
+static void
+minimal_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
+{
+	size_t off = 0;
+	int sec = -1;
+	struct sx_rr rr;
+
+	(void)req;
+	(void)arg;
+	if (sx_msg_rcode(msg) != SX_RCODE_NOERROR) {
+		return;
+	}
+	if (sx_msg_count(msg, SX_SEC_ANSWER) == 0) {
+		while (sx_wire_rr_next(msg->wire, msg->len, &off, &sec, &rr) == 1 &&
+		       sec <= SX_SEC_AUTHORITY) {
+			if (sec == SX_SEC_AUTHORITY &&
+			    (rr.type == SX_TYPE_SOA || rr.type == SX_TYPE_NS)) {
+				return; /* NODATA or a delegation */
+			}
+		}
+	}
+	sx_msg_keep(msg, SX_SEC_ANSWER);
+}
+
+static enum sx_verdict
+minimal_handle(struct sx_req *req, void *inst)
+{
+	uint16_t t = sx_req_query(req)->qtype;
+
+	if (t != SX_TYPE_AXFR && t != SX_TYPE_IXFR) {
+		sx_req_on_reply(req, minimal_reply, inst);
+	}
+	return SX_NEXT;
+}
+
+const struct sx_plugin sx_plugin_minimal = {
+	.name = "minimal",
+	.handle = minimal_handle,
+};
