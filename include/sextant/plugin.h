@@ -43,6 +43,9 @@ int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d,
 int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* struct sx_zones,
                                                                                  * default block zones */
 
+/** The server's version ("0.1.0"), as `sextant -version` prints it. Static. */
+const char *sx_version(void);
+
 /* Facilities the core offers a running plugin instance. */
 struct sx_runtime;
 /** The control thread's event loop (timers, file polling, API watches). */
