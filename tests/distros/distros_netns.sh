@@ -26,7 +26,7 @@ work=$(mktemp -d /tmp/sx-distros-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # Plugins a distribution needs that this build may lack: "distro:plugin ...".
-needs="aks:template openshift:bufsize openshift:chaos"
+needs="aks:template"
 compiled=$("$bin" -plugins)
 
 "$src/tests/fakeapi/gen-certs.sh" "$work/certs" >/dev/null 2>&1 || { echo "Bail out! gen-certs"; exit 1; }
@@ -236,6 +236,9 @@ else
 	check "openshift: hostname.bind CH TXT is the host name" has "$out" '^"dns-default-x7k2p"$'
 	q @127.0.0.1 -p 5353 nosuch.default.svc.cluster.local A >/dev/null
 	q @127.0.0.1 -p 5353 +short kube-dns.kube-system.svc.cluster.local A >/dev/null
+	q @127.0.0.1 -p 5353 elsewhere.invalid A >/dev/null # knotd refuses it: an error
+	check "openshift: log class error: an error reply is logged" \
+		waitfor 10 grep -q '"A IN elsewhere.invalid. udp .* REFUSED ' "$work/openshift.log"
 	check "openshift: log class error: NXDOMAIN and NOERROR are not logged" \
 		bash -c "! grep -q 'nosuch.default.svc.cluster.local\|kube-dns.kube-system' '$work/openshift.log'"
 	check "openshift: metrics on 127.0.0.1:9153" bash -c \
