@@ -237,7 +237,9 @@ set_policy(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 		rc = acl_nets_add(&p->nets, "*");
 	}
 	if (rc == 0) {
-		qsort(p->types, p->ntypes, sizeof(p->types[0]), cmp_u16);
+		if (p->ntypes > 1) {
+			qsort(p->types, p->ntypes, sizeof(p->types[0]), cmp_u16);
+		}
 		acl_nets_seal(&p->nets);
 	}
 	return rc;
