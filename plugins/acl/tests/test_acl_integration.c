@@ -57,7 +57,7 @@ expect_reply(struct sx_test_server *s, const char *name, ldns_rr_type t, int fla
 	char *o;
 
 	cr_assert(p, "%s: no reply", name);
-	cr_expect_eq(ldns_pkt_get_rcode(p), rcode, "%s type %d rcode", name, t);
+	cr_expect_eq((int)ldns_pkt_get_rcode(p), rcode, "%s type %d rcode", name, t);
 	cr_expect_eq(ldns_pkt_ancount(p), answers, "%s type %d answers", name, t);
 	o = options(p);
 	cr_expect_str_eq(o, opts, "%s type %d options: %s", name, t, o);

@@ -37,7 +37,7 @@ counts(struct sx_test_server *s, const char *name, ldns_rr_type t, int rcode, in
 	ldns_pkt *p = sx_test_query(s, name, t, 0, 0);
 
 	cr_assert(p, "%s", name);
-	cr_expect_eq(ldns_pkt_get_rcode(p), rcode, "%s rcode", name);
+	cr_expect_eq((int)ldns_pkt_get_rcode(p), rcode, "%s rcode", name);
 	cr_expect_eq(ldns_pkt_ancount(p), an, "%s answer", name);
 	cr_expect_eq(ldns_pkt_nscount(p), ns, "%s authority", name);
 	cr_expect_eq(ldns_pkt_arcount(p), ar, "%s additional", name);
