@@ -302,7 +302,10 @@ error_reply(struct k8s_call *c, long status, struct k8s_call_result *res)
 	m = json_object_get(st, "message");
 	reason = json_object_get(st, "reason");
 	if (json_is_string(m) && *json_string_value(m)) {
-		snprintf(c->msg, sizeof(c->msg), "%s", json_string_value(m));
+		/* client-go's words, then the status: 401 and 403 tell different stories. */
+		snprintf(c->msg, sizeof(c->msg), "%.400s (HTTP %ld%s%.40s)", json_string_value(m),
+		         status, json_is_string(reason) ? " " : "",
+		         json_is_string(reason) ? json_string_value(reason) : "");
 	} else if (c->len) {
 		/* Not a Status (a proxy's page?): its first line says enough. */
 		size_t n = strcspn(c->buf, "\r\n");

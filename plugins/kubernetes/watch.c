@@ -431,7 +431,7 @@ discovery_done(void *arg, const struct k8s_call_result *res)
 	w->answered = res->status != 0;
 	if (res->code && res->status == 404) {
 		snprintf(why, sizeof(why),
-		         "the API server does not serve the API group %s (GET /apis/%s: %s)", group,
+		         "the API server does not serve the API group %s: GET /apis/%s: %s", group,
 		         group, res->error);
 		list_failed(w, "group not served", why);
 		return;

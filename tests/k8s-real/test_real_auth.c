@@ -251,7 +251,7 @@ Test(real_auth, an_account_that_may_not_list_endpointslices_says_so)
 	        "Failed to watch *v1beta1.EndpointSlice: failed to list *v1beta1.EndpointSlice: "
 	        "endpointslices.discovery.k8s.io is forbidden: User "
 	        "\"system:serviceaccount:kube-system:nobody\" cannot list resource \"endpointslices\" "
-	        "in API group \"discovery.k8s.io\" at the cluster scope";
+	        "in API group \"discovery.k8s.io\" at the cluster scope (HTTP 403 Forbidden)";
 	struct sx_test_server *s = sx_test_prepare(), *ss[] = { s, NULL };
 	char want[1024], *tok, *body;
 	uint16_t port;

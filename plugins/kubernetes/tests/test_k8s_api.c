@@ -1341,7 +1341,7 @@ Test(k8s_api, partly_synced_serves_what_it_has)
 	cr_expect_str_eq(
 	        body, "kubernetes\nkubernetes: Failed to watch *v1.EndpointSlice: failed to list "
 	              "*v1.EndpointSlice: cannot discover the versions of discovery.k8s.io: "
-	              "injected failure (fakeapi)");
+	              "injected failure (fakeapi) (HTTP 500 InternalError)");
 	free(body);
 
 	sx_fakeapi_do(f, "DELETE", "/_fake/fail", NULL);
@@ -1386,7 +1386,7 @@ Test(k8s_api, forbidden_slices_say_why_on_ready)
 	                  "failed to list *v1.EndpointSlice: endpointslices.discovery.k8s.io "
 	                  "is forbidden: User \"system:serviceaccount:kube-system:nobody\" "
 	                  "cannot list resource \"endpointslices\" in API group "
-	                  "\"discovery.k8s.io\" at the cluster scope",
+	                  "\"discovery.k8s.io\" at the cluster scope (HTTP 403 Forbidden)",
 	                  20000),
 	          "%s", sx_test_log(s));
 	body = wait_ready(rport, 503);

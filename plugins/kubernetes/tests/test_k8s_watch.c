@@ -1292,8 +1292,8 @@ Test(watch, no_known_slice_version_is_an_error_that_says_why)
 	cr_assert_not_null(why);
 	cr_assert(strstr(why, "Failed to watch *v1.EndpointSlice: failed to list "
 	                      "*v1.EndpointSlice: the API server does not serve the API group "
-	                      "discovery.k8s.io (GET /apis/discovery.k8s.io: the server could not "
-	                      "find the requested resource)"),
+	                      "discovery.k8s.io: GET /apis/discovery.k8s.io: the server could not "
+	                      "find the requested resource (HTTP 404 NotFound)"),
 	          "%s", why);
 	cr_assert_eq(log_count(why), 1, "logged once, retried with backoff");
 	cr_assert_eq(nrequests("/apis/discovery.k8s.io/", -1), 0, "no LIST without a version");
