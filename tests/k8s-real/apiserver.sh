@@ -184,17 +184,40 @@ start_cm() {
 	echo $! >"$d/pid"
 }
 
+# The PIDs of processes still running with DIR's files in their command line (etcd by its data
+# directory, @1): what stopping by PID missed, e.g. a process whose PID file was overwritten.
+leftovers() {
+	for c in /proc/[0-9]*/cmdline; do
+		a=$(tr '\0' ' ' 2>/dev/null <"$c") || continue
+		case $a in
+		*"$dir/pki/"* | *"$dir/controller-manager.kubeconfig"* | *"--data-dir $1 "*)
+			p=${c#/proc/}
+			echo "${p%/cmdline}"
+			;;
+		esac
+	done
+}
+
 stop_all() {
+	shm=$dir/etcd/data
+	[ ! -f "$dir/etcd/shm" ] || shm=$(cat "$dir/etcd/shm")
 	stop_pid "$dir/controller-manager/pid" TERM
 	# SIGTERM keeps an API server's watches open for a long time: SIGKILL.
 	for n in 1 2; do
 		stop_pid "$dir/apiserver$n/pid" KILL
 	done
 	stop_pid "$dir/etcd/pid" TERM
+	left=$(leftovers "$shm")
+	if [ -n "$left" ]; then
+		# shellcheck disable=SC2086 # a list of PIDs
+		kill -KILL $left 2>/dev/null || true
+		log "still running after stop, killed: $left"
+	fi
 	if [ -f "$dir/etcd/shm" ]; then
-		rm -rf "$(cat "$dir/etcd/shm")"
+		rm -rf "$shm"
 		rm -f "$dir/etcd/shm"
 	fi
+	[ -z "$left" ]
 }
 
 load_env() {

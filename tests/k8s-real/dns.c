@@ -17,6 +17,17 @@ dns_now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+int
+dns_log_count(struct sx_test_server *s, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = sx_test_log(s); (p = strstr(p, needle)); p += strlen(needle)) {
+		n++;
+	}
+	return n;
+}
+
 static int
 by_str(const void *a, const void *b)
 {

@@ -39,5 +39,8 @@ char *dns_ask(const struct sx_test_server *s, const char *name, ldns_rr_type typ
 double dns_wait(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
                 const char *want, double t0_ms, double limit_ms);
 
+/** How many times @needle is in @s's log. */
+int dns_log_count(struct sx_test_server *s, const char *needle);
+
 /** CLOCK_MONOTONIC in milliseconds. */
 double dns_now_ms(void);

@@ -18,17 +18,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 SX_KUBE_BIN=${SX_KUBE_BIN:-$("$here/build-kube.sh" kube-apiserver kube-controller-manager)}
 export SX_KUBE_BIN
 dir=$(mktemp -d /tmp/sx-k8s-real.XXXXXX)
+rc=0
+# A process of the control plane left running fails the run: nothing may outlive a test.
 cleanup() {
-	"$here/apiserver.sh" stop "$dir" || true
+	st=$?
+	[ "$rc" -ne 0 ] || rc=$st
+	"$here/apiserver.sh" stop "$dir" || rc=1
 	if [ "${SX_K8S_KEEP:-}" = 1 ]; then
 		echo "run.sh: kept $dir" >&2
 	else
 		rm -rf "$dir"
 	fi
+	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'rc=1; exit 1' INT TERM
 "$here/apiserver.sh" start "$dir"
-rc=0
 SX_K8S_DIR=$dir "$@" || rc=$?
-exit $rc

@@ -219,6 +219,10 @@ Test(real_auth, in_cluster_with_the_rbac_of_k8s_rbac_yaml)
 	 */
 	cr_expect_geq(audited_as(SA_USER, from), 5);
 	cr_expect_null(strstr(sx_test_log(s), "[ERROR]"), "%s", sx_test_log(s));
+	/* Nothing forced: libcurl offers HTTP/2 over TLS (ALPN) and the server takes it. */
+	cr_expect_eq(dns_log_count(s, "the API server answers over "), 1, "%s", sx_test_log(s));
+	cr_expect(strstr(sx_test_log(s), "the API server answers over HTTP/2"), "%s",
+	          sx_test_log(s));
 	free(tok);
 	cr_expect_eq(sx_test_stop(s), 0);
 }

@@ -78,6 +78,15 @@ teardown(void)
 		if (servers[i]) {
 			cr_expect_eq(strstr(sx_test_log(servers[i]), "[ERROR]"), NULL, "%s",
 			             sx_test_log(servers[i]));
+			/* Discovery at start, logged once: 1.20 serves slices only as v1beta1. */
+			cr_expect_eq(dns_log_count(servers[i],
+			                           "[INFO] plugin/kubernetes: EndpointSlice "
+			                           "from discovery.k8s.io/v1beta1 (the API "
+			                           "server serves v1beta1)"),
+			             1, "%s", sx_test_log(servers[i]));
+			/* Every LIST and watch over the HTTP version forced (a change is logged). */
+			cr_expect_eq(dns_log_count(servers[i], "the API server answers over "), 1,
+			             "%s", sx_test_log(servers[i]));
 			cr_expect_eq(sx_test_stop(servers[i]), 0);
 			servers[i] = NULL;
 		}
