@@ -1,0 +1,346 @@
+#!/bin/bash
+# node.sh -- one Kubernetes node, run as PID 1 of private PID, mount and network namespaces.
+#
+#   node.sh WORK BIN IMAGES CMD...     (cluster.sh runs it through unshare; not by hand)
+#
+# Starts a resolver, etcd, the control plane, containerd, the kubelet and kube-proxy, waits for
+# the node to be Ready, runs CMD with KUBECONFIG (admin) and the SX_* variables below exported,
+# then stops everything by PID and exits with CMD's status. Nothing leaves the namespaces:
+#   network  an interface sx0 carries the node address and the resolver's address; the
+#            cni0 bridge, veths, iptables rules, conntrack entries and net.* sysctls all live in
+#            this namespace and go with it;
+#   mounts   /run is a tmpfs, /var an overlay whose upper layer is WORK/var (pod logs, CNI
+#            state), /etc/resolv.conf names the resolver, and the kubelet's global kernel tunables (vm.overcommit_memory,
+#            kernel.panic, ...) are files bind-mounted over /proc/sys, so the kubelet reads and
+#            "sets" them without touching the machine's;
+#   PIDs     every process here is ours: the final sweep kills what is left by PID, and if this
+#            script dies the kernel kills the namespace.
+# Only cgroups are shared with the machine: the kubelet gets --cgroup-root=/CGROOT
+# (SX_CGROOT) and the teardown removes that tree from every hierarchy.
+set -u
+
+work=$1 bin=$2 images=$3
+shift 3
+# The node's own addresses (the benchmarking range, inside this network namespace only).
+export SX_NODE_IP=198.18.0.10 SX_RESOLVER_IP=198.18.0.53 SX_NODE_NAME=node1
+export SX_WORK=$work SX_KUBE_BIN=$bin SX_CGROOT=${SX_CGROOT:?set by cluster.sh}
+export PATH=$bin:$PATH KUBECONFIG=$work/admin.kubeconfig TMPDIR=$work/tmp
+logs=$work/logs
+mkdir -p "$logs" "$work/pids" "$work/tmp"
+
+log() { printf '%s node: %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+	log "$*"
+	teardown
+	exit 1
+}
+
+# start NAME CMD...: run in the background, output to logs/NAME.log, PID to pids/NAME.
+started=()
+start() {
+	local name=$1
+	shift
+	"$@" >"$logs/$name.log" 2>&1 &
+	echo $! >"$work/pids/$name"
+	started+=("$name")
+}
+
+# wait_for SECONDS WHAT CMD...: poll CMD (0.2 s apart) until it succeeds.
+wait_for() {
+	local end=$((SECONDS + $1)) what=$2
+	shift 2
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || die "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 10 s; the API server gets SIGKILL at once (in graceful
+# shutdown it keeps watches open for 90 s).
+stop() {
+	local pid sig=TERM
+	pid=$(cat "$work/pids/$1" 2>/dev/null) || return 0
+	[ "$1" = kube-apiserver ] && sig=KILL
+	kill -"$sig" "$pid" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -f "$work/pids/$1"
+}
+
+cgroup_dirs() {
+	local h
+	for h in /sys/fs/cgroup/*/; do
+		[ -d "$h$SX_CGROOT" ] && echo "$h$SX_CGROOT"
+	done
+}
+
+# alive PID: PID exists and is not a zombie (orphans' zombies are this PID 1's to reap; the
+# kernel does when it exits).
+alive() {
+	local key val
+	while read -r key val _; do
+		[ "$key" = State: ] && { [ "$val" != Z ]; return; }
+	done 2>/dev/null <"/proc/$1/status"
+	return 1
+}
+
+torndown=false
+teardown() {
+	local i pid left
+	$torndown && return
+	torndown=true
+	log "stopping"
+	for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+		[ "${started[i]}" = containerd ] && break
+		stop "${started[i]}"
+	done
+	# Containers, then their shims and containerd, then the control plane: every process
+	# left in this PID namespace but this script is ours.
+	for pid in $(cat $(find $(cgroup_dirs) -name cgroup.procs 2>/dev/null) 2>/dev/null); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for ((; i >= 0; i--)); do
+		stop "${started[i]}"
+	done
+	for _ in $(seq 50); do
+		left=""
+		for d in /proc/[0-9]*; do
+			pid=${d#/proc/}
+			[ "$pid" != $$ ] && alive "$pid" && left="$left $pid"
+		done
+		[ -z "$left" ] && break
+		kill -KILL $left 2>/dev/null
+		sleep 0.1
+	done
+	[ -z "$left" ] || log "processes still alive:$left"
+	# Deepest first; a cgroup whose last task just exited may refuse rmdir for a moment.
+	for _ in $(seq 50); do
+		find $(cgroup_dirs) -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -z "$(cgroup_dirs)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(cgroup_dirs)" ] || log "cgroups left: $(cgroup_dirs | tr '\n' ' ')"
+}
+trap 'die "signalled"' TERM INT HUP
+
+# --- namespaces: network and mounts -------------------------------------------------------
+ip link set lo up
+# The node's interface: one end of a veth pair whose other end stays here too (these kernels
+# have no dummy driver; an address is local either way).
+ip link add sx0 type veth peer name sx0-peer
+ip link set sx0-peer up
+ip addr add "$SX_NODE_IP/24" dev sx0
+ip addr add "$SX_RESOLVER_IP/32" dev sx0
+ip link set sx0 up
+ip route add default dev sx0 # components that look for "the" interface find sx0
+
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p "$work/var" "$work/var.work"
+mount -t overlay overlay -o "lowerdir=/var,upperdir=$work/var,workdir=$work/var.work" /var
+mkdir -p "$work/sysctl"
+for s in vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops \
+	kernel/keys/root_maxkeys kernel/keys/root_maxbytes; do
+	f=$work/sysctl/${s//\//.}
+	cat "/proc/sys/$s" >"$f"
+	mount --bind "$f" "/proc/sys/$s"
+done
+
+# --- cgroups: one tree of ours in every hierarchy -----------------------------------------
+for h in /sys/fs/cgroup/*/; do
+	case $(stat -f -c %T "$h") in
+	cgroupfs | cgroup2fs) mkdir -p "$h$SX_CGROOT" || die "cannot create $h$SX_CGROOT" ;;
+	esac
+done
+# cpuset: a new v1 cgroup starts with no CPUs and no memory nodes.
+if [ -d "/sys/fs/cgroup/cpuset/$SX_CGROOT" ]; then
+	cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$SX_CGROOT/cpuset.cpus"
+	cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$SX_CGROOT/cpuset.mems"
+fi
+
+# --- credentials ----------------------------------------------------------------------------
+pki=$work/pki
+mkdir -p "$pki"
+(
+	cd "$pki" || exit 1
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+	openssl req -x509 -new -key ca.key -days 2 -subj /CN=sx-cluster-ca \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign -out ca.crt 2>/dev/null
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out apiserver.key 2>/dev/null
+	openssl req -new -key apiserver.key -subj /CN=kube-apiserver -out apiserver.csr 2>/dev/null
+	printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+		"subjectAltName=IP:127.0.0.1,IP:$SX_NODE_IP,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+		>apiserver.ext
+	openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile apiserver.ext -out apiserver.crt 2>/dev/null
+	# Service-account tokens are signed with RSA (the token controller's default).
+	openssl genrsa -out sa.key 2048 2>/dev/null
+	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+) || die "cannot make certificates"
+# token,user,uid,"groups": one identity per component, the admin in system:masters.
+: >"$pki/tokens.csv"
+kubeconfig() { # NAME USER GROUPS
+	local token
+	token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	printf '%s,%s,%s,"%s"\n' "$token" "$2" "$2" "$3" >>"$pki/tokens.csv"
+	cat >"$work/$1.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: sx
+  cluster:
+    server: https://$SX_NODE_IP:6443
+    certificate-authority: $pki/ca.crt
+users:
+- name: $1
+  user:
+    token: $token
+contexts:
+- name: sx
+  context: {cluster: sx, user: $1}
+current-context: sx
+EOF
+}
+kubeconfig admin admin system:masters
+kubeconfig kubelet "system:node:$SX_NODE_NAME" system:nodes
+kubeconfig kube-proxy system:kube-proxy ""
+kubeconfig controller-manager system:kube-controller-manager ""
+kubeconfig scheduler system:kube-scheduler ""
+
+# --- the node's resolver: what pods with dnsPolicy Default (Sextant) forward to ---------------
+mkdir -p "$work/knot"
+cat >"$work/knot/example.test.zone" <<'EOF'
+$ORIGIN example.test.
+$TTL 300
+@    SOA ns.example.test. admin.example.test. 1 3600 600 86400 300
+@    NS  ns.example.test.
+ns   A   198.18.0.53
+www  A   198.51.100.7
+EOF
+cat >"$work/knot/knot.conf" <<EOF
+server:
+    rundir: "$work/knot"
+    listen: $SX_RESOLVER_IP@53
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$work/knot"
+log:
+  - target: stderr
+    any: info
+zone:
+  - domain: example.test
+    file: "$work/knot/example.test.zone"
+    journal-content: none
+    zonefile-sync: -1
+EOF
+printf 'nameserver %s\n' "$SX_RESOLVER_IP" >"$work/node-resolv.conf"
+# The node's own lookups (and the kubelet's --resolv-conf) go to it, never to the machine's.
+mount --bind "$work/node-resolv.conf" /etc/resolv.conf
+start knotd /usr/sbin/knotd -c "$work/knot/knot.conf"
+
+# --- etcd and the control plane -------------------------------------------------------------
+log "control plane"
+start etcd etcd --name sx --data-dir "$work/etcd" \
+	--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+	--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+	--initial-cluster sx=http://127.0.0.1:2380
+start kube-apiserver kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
+	--bind-address=0.0.0.0 --advertise-address="$SX_NODE_IP" --secure-port=6443 \
+	--insecure-port=0 --tls-cert-file="$pki/apiserver.crt" \
+	--tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
+	--token-auth-file="$pki/tokens.csv" --authorization-mode=Node,RBAC \
+	--enable-admission-plugins=NodeRestriction --service-cluster-ip-range=10.96.0.0/12 \
+	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+	--service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+	--kubelet-preferred-address-types=InternalIP --profiling=false
+wait_for 60 "the API server" kubectl get --raw /readyz
+start kube-controller-manager kube-controller-manager \
+	--kubeconfig="$work/controller-manager.kubeconfig" --leader-elect=false --port=0 \
+	--secure-port=0 --service-account-private-key-file="$pki/sa.key" \
+	--root-ca-file="$pki/ca.crt" --use-service-account-credentials=true \
+	--flex-volume-plugin-dir="$work/flexvolume" \
+	--profiling=false
+start kube-scheduler kube-scheduler --kubeconfig="$work/scheduler.kubeconfig" \
+	--leader-elect=false --port=0 --secure-port=0 --profiling=false
+
+# --- containerd, the images, the kubelet, kube-proxy ----------------------------------------
+log "node"
+mkdir -p "$work/cni"
+cat >"$work/cni/10-sx.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "sx-pods", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "hairpinMode": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$work/cni-ipam",
+            "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+EOF
+ctrd=$work/containerd
+mkdir -p "$ctrd"
+# restrict_oom_score_adj: without CAP_SYS_RESOURCE runc cannot lower oom_score_adj, and every
+# sandbox would fail. Unprivileged ports stay privileged: Sextant binds :53 by its file
+# capability, as on any cluster.
+cat >"$ctrd/config.toml" <<EOF
+version = 2
+root = "$ctrd/root"
+state = "$ctrd/state"
+temp = "$work/tmp"
+[grpc]
+  address = "$ctrd/containerd.sock"
+[ttrpc]
+  address = "$ctrd/containerd.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/sx-pause:1"
+  restrict_oom_score_adj = true
+  enable_unprivileged_ports = false
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "10010"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$work/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$ctrd/opt"
+EOF
+start containerd containerd --config "$ctrd/config.toml"
+ctr() { command ctr --address "$ctrd/containerd.sock" -n k8s.io "$@"; }
+wait_for 30 "containerd" ctr version
+for t in "$images"/*.tar; do
+	ctr images import "$t" >>"$logs/images.log" 2>&1 || die "cannot import $t"
+done
+
+start kubelet kubelet --kubeconfig="$work/kubelet.kubeconfig" \
+	--hostname-override="$SX_NODE_NAME" --node-ip="$SX_NODE_IP" \
+	--container-runtime=remote --container-runtime-endpoint="unix://$ctrd/containerd.sock" \
+	--pod-infra-container-image=localhost/sx-pause:1 --root-dir="$work/kubelet" \
+	--cert-dir="$work/kubelet/pki" --volume-plugin-dir="$work/kubelet/volume-plugins" \
+	--cgroup-driver=cgroupfs --cgroup-root="/$SX_CGROOT" --fail-swap-on=false \
+	--oom-score-adj=0 --cluster-dns=10.96.0.10 --cluster-domain=cluster.local \
+	--resolv-conf="$work/node-resolv.conf" --sync-frequency=10s --read-only-port=0 \
+	--image-gc-high-threshold=100 --image-gc-low-threshold=99 \
+	--eviction-hard='memory.available<1Mi' --serialize-image-pulls=false
+start kube-proxy kube-proxy --kubeconfig="$work/kube-proxy.kubeconfig" \
+	--hostname-override="$SX_NODE_NAME" --proxy-mode=iptables --cluster-cidr=10.244.0.0/16 \
+	--conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 \
+	--conntrack-tcp-timeout-close-wait=0 --oom-score-adj=0 \
+	--metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256
+wait_for 120 "the node to be Ready" \
+	kubectl wait --for=condition=Ready "node/$SX_NODE_NAME" --timeout=1s
+wait_for 60 "the default ServiceAccount" kubectl -n default get serviceaccount default
+log "ready"
+
+"$@" &
+cmd=$!
+wait $cmd
+rc=$?
+teardown
+exit $rc
