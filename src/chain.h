@@ -1,7 +1,7 @@
 /* chain.h -- run a request through its server block's plugins (private). */
 #pragma once
 
-#include "req.h"
+#include "req_internal.h"
 
 struct sx_gen;
 

@@ -7,7 +7,7 @@
 #include <sextant/plugin.h>
 
 #include "chain.h"
-#include "req.h"
+#include "req_internal.h"
 #include "worker.h"
 
 struct sx_arena_chunk {

@@ -14,7 +14,7 @@
 #include "server.h"
 #include "worker.h"
 
-static __thread struct sx_worker *current;
+static _Thread_local struct sx_worker *current;
 
 struct event_base *
 sx_worker_current_base(void)

@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "req.h"
-#include "wire.h"
+#include "req_internal.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 
 #define SX_UDP_BATCH     32
 #define SX_LATE_MAX      1232 /* resumed replies up to this size are batched, larger ones not */

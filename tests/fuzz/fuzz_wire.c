@@ -6,7 +6,8 @@
 #include <sextant/error.h>
 #include <sextant/msg.h>
 
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

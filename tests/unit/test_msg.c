@@ -7,7 +7,8 @@
 #include <sextant/error.h>
 #include <sextant/msg.h>
 
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 
 static uint16_t
 rd16(const uint8_t *p)

@@ -7,7 +7,8 @@
 #include <sextant/dname.h>
 #include <sextant/error.h>
 
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 
 /* A query assembled byte by byte, so malformed ones are as easy as good ones. */
 struct pkt {

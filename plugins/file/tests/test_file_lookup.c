@@ -10,7 +10,8 @@
 #include <sextant/dname.h>
 
 #include "harness.h"
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 #include "../file.h"
 
 static const char zone_text[] =

@@ -8,7 +8,8 @@
 
 #include "config.h"
 #include "harness.h"
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 #include "../hosts.h"
 
 extern const struct sx_plugin sx_plugin_hosts;

@@ -9,7 +9,8 @@
 
 #include <sextant/dname.h>
 
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 
 #include "../zone.h"
 

@@ -5,7 +5,8 @@
 #include <criterion/criterion.h>
 #include <ldns/ldns.h>
 
-#include "wire.h"
+#include "msg_reader.h"
+#include "msg_writer.h"
 #include "../lb.h"
 
 static uint8_t buf[65535];

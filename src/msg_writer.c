@@ -1,17 +1,19 @@
-/* msg.c -- the reply writer (name compression, section order, TC) and reading records back. */
+/* msg_writer.c -- the message writer: replies built in place (compression, order, TC, OPT). */
+#include "msg_writer.h"
+
+#include <assert.h>
+#include <string.h>
+
 #include <sextant/dname.h>
 #include <sextant/error.h>
 #include <sextant/msg.h>
 
-#include <string.h>
-
 #include "fold.h"
+#include "msg_reader.h"
 
-#define HDR_LEN        12
-#define HDR_FLAG_BITS  0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD */
+#define OPT_LEN        11 /* root owner, type, class, TTL, rdlen 0 */
 #define COMP_MAX       (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
 #define PTR_MAX        0x3FFF                  /* highest offset a compression pointer can name */
-#define NAME_HOPS      128                     /* pointers followed in one name, at most */
 #define RDATA_EXPANDED (2 * SX_DNAME_MAX + 20) /* largest compressible rdata, expanded (SOA) */
 
 static inline uint8_t
@@ -40,6 +42,103 @@ wr32(uint8_t *p, uint32_t v)
 	wr16(p + 2, (uint16_t)v);
 }
 
+size_t
+sx_wire_reply_limit(const struct sx_query *q)
+{
+	if (q->proto == SX_PROTO_TCP) {
+		return 65535;
+	}
+	size_t n = q->udp_size < SX_EDNS_MIN_UDP ? SX_EDNS_MIN_UDP : q->udp_size;
+	return n > SX_UDP_MAX ? SX_UDP_MAX : n;
+}
+
+static void
+write_header(uint8_t *buf, const struct sx_query *q, uint16_t keep, uint16_t qdcount)
+{
+	wr16(buf, q->id);
+	wr16(buf + 2, (uint16_t)(SX_FLAG_QR | (q->opcode & 0xF) << 11 | (q->flags & keep)));
+	wr16(buf + 4, qdcount);
+	memset(buf + 6, 0, 6);
+}
+
+/* Room for the OPT is taken off the limit here, so no record can crowd it out. */
+static size_t
+usable(size_t limit, size_t cap, const struct sx_query *q)
+{
+	size_t n = limit < cap ? limit : cap;
+	return q->edns ? n - OPT_LEN : n;
+}
+
+void
+sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q)
+{
+	size_t qend = SX_HDR_LEN + q->qname_len + 4u;
+	assert(cap >= qend + OPT_LEN && limit >= qend + OPT_LEN);
+	write_header(buf, q, SX_FLAG_RD | SX_FLAG_CD, 1);
+	memcpy(buf + SX_HDR_LEN, q->qname, q->qname_len);
+	wr16(buf + SX_HDR_LEN + q->qname_len, q->qtype);
+	wr16(buf + SX_HDR_LEN + q->qname_len + 2, q->qclass);
+	msg->wire = buf;
+	msg->cap = cap;
+	msg->limit = usable(limit, cap, q);
+	msg->qend = qend;
+	msg->nopts = 0;
+	sx_msg_reset(msg);
+}
+
+void
+sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
+                  unsigned rcode)
+{
+	if (q->qname != NULL) {
+		sx_msg_init(msg, buf, cap, sx_wire_reply_limit(q), q);
+	} else {
+		assert(cap >= SX_HDR_LEN + OPT_LEN);
+		write_header(buf, q, SX_FLAG_RD, 0);
+		msg->wire = buf;
+		msg->cap = cap;
+		msg->limit = usable(cap, cap, q);
+		msg->qend = SX_HDR_LEN;
+		msg->nopts = 0;
+		sx_msg_reset(msg);
+	}
+	sx_msg_set_rcode(msg, rcode);
+}
+
+size_t
+sx_msg_finish(struct sx_msg *msg, const struct sx_query *q)
+{
+	uint8_t *w = msg->wire;
+	if (!q->edns) {
+		/* An extended rcode cannot be said without OPT; "no error" would be a lie. */
+		if (msg->rcode > 15) {
+			w[3] = (uint8_t)((w[3] & 0xF0) | SX_RCODE_SERVFAIL);
+		}
+		return msg->len;
+	}
+	uint8_t *o = w + msg->len;
+	o[0] = 0;
+	wr16(o + 1, SX_TYPE_OPT);
+	wr16(o + 3, SX_EDNS_ADVERTISE);
+	o[5] = (uint8_t)(msg->rcode >> 4);
+	o[6] = 0;
+	o[7] = q->do_bit ? 0x80 : 0;
+	o[8] = 0;
+	/* Plugins' options; sx_msg_add_option() kept their room off the limit. */
+	size_t olen = 0;
+	for (unsigned i = 0; i < msg->nopts; i++) {
+		const struct sx_msg_opt *op = &msg->opts[i];
+		wr16(o + OPT_LEN + olen, op->code);
+		wr16(o + OPT_LEN + olen + 2, op->len);
+		memcpy(o + OPT_LEN + olen + 4, op->data, op->len);
+		olen += 4u + op->len;
+	}
+	wr16(o + 9, (uint16_t)olen);
+	msg->len += OPT_LEN + olen;
+	wr16(w + 10, (uint16_t)(rd16(w + 10) + 1));
+	return msg->len;
+}
+
 void
 sx_msg_set_rcode(struct sx_msg *msg, unsigned rcode)
 {
@@ -56,19 +155,19 @@ sx_msg_rcode(const struct sx_msg *msg)
 void
 sx_msg_set_flags(struct sx_msg *msg, uint16_t flags)
 {
-	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) | (flags & HDR_FLAG_BITS)));
+	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) | (flags & SX_HDR_FLAG_BITS)));
 }
 
 void
 sx_msg_clear_flags(struct sx_msg *msg, uint16_t flags)
 {
-	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) & ~(flags & HDR_FLAG_BITS)));
+	wr16(msg->wire + 2, (uint16_t)(rd16(msg->wire + 2) & ~(flags & SX_HDR_FLAG_BITS)));
 }
 
 uint16_t
 sx_msg_flags(const struct sx_msg *msg)
 {
-	return rd16(msg->wire + 2) & HDR_FLAG_BITS;
+	return rd16(msg->wire + 2) & SX_HDR_FLAG_BITS;
 }
 
 uint16_t
@@ -97,8 +196,8 @@ sx_msg_reset(struct sx_msg *msg)
 	sx_msg_set_rcode(msg, SX_RCODE_NOERROR);
 	/* Every suffix of the question name is a compression target, so answers echo its case. */
 	msg->ncomp = 0;
-	if (msg->qend > HDR_LEN) {
-		for (size_t off = HDR_LEN; w[off] != 0; off += w[off] + 1u) {
+	if (msg->qend > SX_HDR_LEN) {
+		for (size_t off = SX_HDR_LEN; w[off] != 0; off += w[off] + 1u) {
 			comp_add(msg, off);
 		}
 	}
@@ -254,10 +353,10 @@ put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 	unsigned at = n->nl;
 	size_t target = 0;
 	/* Most owners are the question name itself: one compare instead of a search. */
-	if (n->nl > 0 && msg->qend == HDR_LEN + n->len + 4 &&
-	    ci_eq(msg->wire + HDR_LEN, n->p, n->len)) {
+	if (n->nl > 0 && msg->qend == SX_HDR_LEN + n->len + 4 &&
+	    ci_eq(msg->wire + SX_HDR_LEN, n->p, n->len)) {
 		at = 0;
-		target = HDR_LEN;
+		target = SX_HDR_LEN;
 	}
 	for (unsigned i = 0; i < n->nl && at == n->nl; i++) {
 		const uint8_t *suffix = n->p + n->lo[i];
@@ -287,28 +386,6 @@ put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 	return 0;
 }
 
-/* Where the names sit in the rdata of the types whose names are compressed. @return how many. */
-static unsigned
-rdata_layout(uint16_t type, size_t *pre, size_t *tail)
-{
-	*pre = 0;
-	*tail = 0;
-	switch (type) {
-	case SX_TYPE_NS:
-	case SX_TYPE_CNAME:
-	case SX_TYPE_PTR:
-		return 1;
-	case SX_TYPE_MX:
-		*pre = 2;
-		return 1;
-	case SX_TYPE_SOA:
-		*tail = 20;
-		return 2;
-	default:
-		return 0;
-	}
-}
-
 static bool
 put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
 {
@@ -326,7 +403,7 @@ sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uin
 {
 	struct name own, names[2];
 	size_t pre, tail;
-	unsigned nn = rdata_layout(type, &pre, &tail);
+	unsigned nn = sx_rdata_layout(type, &pre, &tail);
 	if ((unsigned)sec > SX_SEC_ADDITIONAL || (int)sec < msg->section ||
 	    !scan_name(&own, owner, SX_DNAME_MAX)) {
 		return SX_EINVAL;
@@ -385,160 +462,12 @@ fail_trunc:
 	return SX_ETRUNC;
 }
 
-/*
- * Expand the name at @off of a foreign message. Each pointer must go below
- * the start of the stretch of labels it ends, so offsets strictly decrease
- * and loops are impossible; the hop limit bounds the work besides. @out may be
- * NULL to check only. @return the expanded length, or SX_EMALF; *@end is the
- * offset after the name in place.
- */
-static int
-walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, size_t *end)
-{
-	size_t n = 0, seg = off, after = 0;
-	unsigned hops = 0;
-	if (off >= len) {
-		return SX_EMALF;
-	}
-	for (;;) {
-		uint8_t c = w[off]; /* off < len: checked above, after each label, and t < seg */
-		if (c == 0) {
-			if (out != NULL) {
-				out[n] = 0;
-			}
-			*end = after != 0 ? after : off + 1;
-			return (int)n + 1;
-		}
-		if (c <= 63) {
-			/* The label and at least one byte after it must be there. */
-			if (n + c + 1 >= SX_DNAME_MAX || off + c + 1 >= len) {
-				return SX_EMALF;
-			}
-			/* Labels are short: a loop beats a call to memcpy here. */
-			if (out != NULL) {
-				for (unsigned i = 0; i <= c; i++) {
-					out[n + i] = w[off + i];
-				}
-			}
-			n += c + 1u;
-			off += c + 1u;
-			continue;
-		}
-		if (c < 0xC0 || off + 1 >= len) {
-			return SX_EMALF;
-		}
-		size_t t = (size_t)(c & 0x3F) << 8 | w[off + 1];
-		if (t >= seg || t < HDR_LEN || ++hops > NAME_HOPS) {
-			return SX_EMALF;
-		}
-		if (after == 0) {
-			after = off + 2;
-		}
-		off = seg = t;
-	}
-}
-
-int
-sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_MAX])
-{
-	size_t end;
-	return walk_name(wire, len, off, out, &end);
-}
-
-/*
- * The record at cursor *@off, as sx_wire_rr_next(); its owner is expanded into
- * @owner unless NULL. The cursor packs the next record's index above its offset
- * (messages are at most 64 KiB).
- */
-static int
-rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr, uint8_t *owner)
-{
-	size_t o = *off & 0xFFFF;
-	size_t idx = *off >> 16;
-	if (len < HDR_LEN || len > 0xFFFF) {
-		return SX_EMALF;
-	}
-	if (*off == 0) {
-		o = HDR_LEN;
-		for (unsigned i = rd16(wire + 4); i > 0; i--) {
-			if (walk_name(wire, len, o, NULL, &o) < 0 || len - o < 4) {
-				return SX_EMALF;
-			}
-			o += 4;
-		}
-	}
-	size_t an = rd16(wire + 6), ns = rd16(wire + 8), ar = rd16(wire + 10);
-	if (idx >= an + ns + ar) {
-		return 0;
-	}
-	size_t at = o;
-	if (walk_name(wire, len, at, owner, &o) < 0 || len - o < 10 ||
-	    len - o - 10 < rd16(wire + o + 8)) {
-		return SX_EMALF;
-	}
-	rr->owner_off = at;
-	rr->type = rd16(wire + o);
-	rr->rclass = rd16(wire + o + 2);
-	rr->ttl_off = o + 4;
-	rr->ttl = (uint32_t)rd16(wire + o + 4) << 16 | rd16(wire + o + 6);
-	rr->rdlen = rd16(wire + o + 8);
-	rr->rdata_off = o + 10;
-	rr->end = rr->rdata_off + rr->rdlen;
-	*sec = idx < an ? SX_SEC_ANSWER : idx < an + ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
-	*off = (idx + 1) << 16 | rr->end;
-	return 1;
-}
-
-int
-sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
-{
-	return rr_next(wire, len, off, sec, rr, NULL);
-}
-
-/*
- * The rdata of @rr with its names expanded (into @buf when it has any; a NULL
- * @buf only checks). @return length or SX_EMALF.
- */
-static int
-expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
-             const uint8_t **rdata)
-{
-	size_t pre, tail;
-	unsigned nn = rdata_layout(rr->type, &pre, &tail);
-	size_t off = rr->rdata_off;
-	if (nn == 0) {
-		*rdata = w + off;
-		return rr->rdlen;
-	}
-	if (rr->rdlen < pre) {
-		return SX_EMALF;
-	}
-	size_t n = pre;
-	off += pre;
-	for (unsigned i = 0; i < nn; i++) {
-		int l = walk_name(w, len, off, buf != NULL ? buf + n : NULL, &off);
-		if (l < 0 || off > rr->end) {
-			return SX_EMALF;
-		}
-		n += (size_t)l;
-	}
-	if (rr->end - off != tail) {
-		return SX_EMALF;
-	}
-	if (buf != NULL) {
-		memcpy(buf, w + rr->rdata_off, pre);
-		memcpy(buf + n, w + off, tail);
-	}
-	*rdata = buf;
-	return (int)(n + tail);
-}
-
 int
 sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
 	uint8_t buf[RDATA_EXPANDED];
 	uint8_t owner[SX_DNAME_MAX];
-	const uint8_t *rdata = NULL; /* set by expand_rdata(); gcc -O3 cannot tell */
+	const uint8_t *rdata = NULL; /* set by sx_wire_rdata_expand(); gcc -O3 cannot tell */
 	struct sx_rr rr;
 	size_t off = 0;
 	int sec = -1, rc;
@@ -552,7 +481,7 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 				ext = rr.ttl >> 24;
 				opt = true;
 			}
-		} else if (expand_rdata(wire, len, &rr, NULL, &rdata) < 0) {
+		} else if (sx_wire_rdata_expand(wire, len, &rr, NULL, &rdata) < 0) {
 			return SX_EMALF;
 		}
 	}
@@ -562,16 +491,16 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 
 	uint16_t opcode = rd16(msg->wire + 2) & 0x7800;
 	sx_msg_reset(msg);
-	wr16(msg->wire + 2, (uint16_t)(SX_FLAG_QR | opcode | (rd16(wire + 2) & HDR_FLAG_BITS)));
+	wr16(msg->wire + 2, (uint16_t)(SX_FLAG_QR | opcode | (rd16(wire + 2) & SX_HDR_FLAG_BITS)));
 	sx_msg_set_rcode(msg, (wire[3] & 0xFu) | ext << 4);
 	off = 0;
 	sec = -1;
-	while (rr_next(wire, len, &off, &sec, &rr, owner) == 1) {
+	while (sx_wire_rr_next_owner(wire, len, &off, &sec, &rr, owner) == 1) {
 		if (rr.type == SX_TYPE_OPT) {
 			continue;
 		}
 		/* Checked above, so the only failure left is SX_ETRUNC: keep what fits. */
-		int rdlen = expand_rdata(wire, len, &rr, buf, &rdata);
+		int rdlen = sx_wire_rdata_expand(wire, len, &rr, buf, &rdata);
 		if (rdlen < 0 || sx_msg_put_rr(msg, sec, owner, rr.type, rr.rclass, rr.ttl, rdata,
 		                               (uint16_t)rdlen) != 0) {
 			break;

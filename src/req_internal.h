@@ -1,4 +1,4 @@
-/* req.h -- the request object behind include/sextant/req.h (private to the core). */
+/* req_internal.h -- the request object behind include/sextant/req.h (private to the core). */
 #pragma once
 
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 
 #include <sextant/req.h>
 
-#include "wire.h"
+#include "msg_reader.h"
 
 #define SX_QUERY_MAX    4096 /* larger queries get FORMERR */
 #define SX_REQ_HOOKS    16

@@ -1,14 +1,13 @@
-/* wire.c -- bounded parse of queries; start and finish of the reply around the records. */
-#include "wire.h"
+/* msg_reader.c -- the message reader: bounded query parse; names, records, rdata of any message. */
+#include "msg_reader.h"
 
-#include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <sextant/dname.h>
+#include <sextant/error.h>
 
-#define OPT_LEN       11      /* root owner, type, class, TTL, rdlen 0 */
-#define HDR_FLAG_BITS 0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD: no opcode, no rcode */
-#define EDNS_MIN_UDP  512
+#define NAME_HOPS 128 /* pointers followed in one name, at most */
 
 static inline uint16_t
 rd16(const uint8_t *p)
@@ -20,13 +19,6 @@ static inline uint32_t
 rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
 }
 
 /*
@@ -177,7 +169,7 @@ parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q, b
 	q->edns = true;
 	q->opt = w + rdata;
 	q->optlen = (uint16_t)(end - rdata);
-	q->udp_size = size < EDNS_MIN_UDP ? EDNS_MIN_UDP : size;
+	q->udp_size = size < SX_EDNS_MIN_UDP ? SX_EDNS_MIN_UDP : size;
 	q->do_bit = (ttl & 0x8000u) != 0;
 	*badvers = ((ttl >> 16) & 0xFF) != 0;
 	/* Well framed but invalid options: FORMERR, and the reply still carries our OPT. */
@@ -196,7 +188,7 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 		return SX_PARSE_DROP;
 	}
 	q->id = rd16(wire);
-	q->flags = flags & HDR_FLAG_BITS;
+	q->flags = flags & SX_HDR_FLAG_BITS;
 	q->opcode = (flags >> 11) & 0xF;
 	q->qname = NULL;
 	q->lname = NULL;
@@ -206,7 +198,7 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 	q->qclass = 0;
 	q->edns = false;
 	q->do_bit = false;
-	q->udp_size = EDNS_MIN_UDP;
+	q->udp_size = SX_EDNS_MIN_UDP;
 	q->opt = NULL;
 	q->optlen = 0;
 	q->size = len;
@@ -266,99 +258,164 @@ sx_query_edns_option(const struct sx_query *q, uint16_t code, uint16_t *len)
 	return NULL;
 }
 
-size_t
-sx_wire_reply_limit(const struct sx_query *q)
+unsigned
+sx_rdata_layout(uint16_t type, size_t *pre, size_t *tail)
 {
-	if (q->proto == SX_PROTO_TCP) {
-		return 65535;
+	*pre = 0;
+	*tail = 0;
+	switch (type) {
+	case SX_TYPE_NS:
+	case SX_TYPE_CNAME:
+	case SX_TYPE_PTR:
+		return 1;
+	case SX_TYPE_MX:
+		*pre = 2;
+		return 1;
+	case SX_TYPE_SOA:
+		*tail = 20;
+		return 2;
+	default:
+		return 0;
 	}
-	size_t n = q->udp_size < EDNS_MIN_UDP ? EDNS_MIN_UDP : q->udp_size;
-	return n > SX_UDP_MAX ? SX_UDP_MAX : n;
 }
 
-static void
-write_header(uint8_t *buf, const struct sx_query *q, uint16_t keep, uint16_t qdcount)
+/*
+ * Expand the name at @off of a foreign message. Each pointer must go below
+ * the start of the stretch of labels it ends, so offsets strictly decrease
+ * and loops are impossible; the hop limit bounds the work besides. @out may be
+ * NULL to check only. @return the expanded length, or SX_EMALF; *@end is the
+ * offset after the name in place.
+ */
+static int
+walk_name(const uint8_t *w, size_t len, size_t off, uint8_t *out, size_t *end)
 {
-	wr16(buf, q->id);
-	wr16(buf + 2, (uint16_t)(SX_FLAG_QR | (q->opcode & 0xF) << 11 | (q->flags & keep)));
-	wr16(buf + 4, qdcount);
-	memset(buf + 6, 0, 6);
-}
-
-/* Room for the OPT is taken off the limit here, so no record can crowd it out. */
-static size_t
-usable(size_t limit, size_t cap, const struct sx_query *q)
-{
-	size_t n = limit < cap ? limit : cap;
-	return q->edns ? n - OPT_LEN : n;
-}
-
-void
-sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q)
-{
-	size_t qend = SX_HDR_LEN + q->qname_len + 4u;
-	assert(cap >= qend + OPT_LEN && limit >= qend + OPT_LEN);
-	write_header(buf, q, SX_FLAG_RD | SX_FLAG_CD, 1);
-	memcpy(buf + SX_HDR_LEN, q->qname, q->qname_len);
-	wr16(buf + SX_HDR_LEN + q->qname_len, q->qtype);
-	wr16(buf + SX_HDR_LEN + q->qname_len + 2, q->qclass);
-	msg->wire = buf;
-	msg->cap = cap;
-	msg->limit = usable(limit, cap, q);
-	msg->qend = qend;
-	msg->nopts = 0;
-	sx_msg_reset(msg);
-}
-
-void
-sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
-                  unsigned rcode)
-{
-	if (q->qname != NULL) {
-		sx_msg_init(msg, buf, cap, sx_wire_reply_limit(q), q);
-	} else {
-		assert(cap >= SX_HDR_LEN + OPT_LEN);
-		write_header(buf, q, SX_FLAG_RD, 0);
-		msg->wire = buf;
-		msg->cap = cap;
-		msg->limit = usable(cap, cap, q);
-		msg->qend = SX_HDR_LEN;
-		msg->nopts = 0;
-		sx_msg_reset(msg);
+	size_t n = 0, seg = off, after = 0;
+	unsigned hops = 0;
+	if (off >= len) {
+		return SX_EMALF;
 	}
-	sx_msg_set_rcode(msg, rcode);
-}
-
-size_t
-sx_msg_finish(struct sx_msg *msg, const struct sx_query *q)
-{
-	uint8_t *w = msg->wire;
-	if (!q->edns) {
-		/* An extended rcode cannot be said without OPT; "no error" would be a lie. */
-		if (msg->rcode > 15) {
-			w[3] = (uint8_t)((w[3] & 0xF0) | SX_RCODE_SERVFAIL);
+	for (;;) {
+		uint8_t c = w[off]; /* off < len: checked above, after each label, and t < seg */
+		if (c == 0) {
+			if (out != NULL) {
+				out[n] = 0;
+			}
+			*end = after != 0 ? after : off + 1;
+			return (int)n + 1;
 		}
-		return msg->len;
+		if (c <= 63) {
+			/* The label and at least one byte after it must be there. */
+			if (n + c + 1 >= SX_DNAME_MAX || off + c + 1 >= len) {
+				return SX_EMALF;
+			}
+			/* Labels are short: a loop beats a call to memcpy here. */
+			if (out != NULL) {
+				for (unsigned i = 0; i <= c; i++) {
+					out[n + i] = w[off + i];
+				}
+			}
+			n += c + 1u;
+			off += c + 1u;
+			continue;
+		}
+		if (c < 0xC0 || off + 1 >= len) {
+			return SX_EMALF;
+		}
+		size_t t = (size_t)(c & 0x3F) << 8 | w[off + 1];
+		if (t >= seg || t < SX_HDR_LEN || ++hops > NAME_HOPS) {
+			return SX_EMALF;
+		}
+		if (after == 0) {
+			after = off + 2;
+		}
+		off = seg = t;
 	}
-	uint8_t *o = w + msg->len;
-	o[0] = 0;
-	wr16(o + 1, SX_TYPE_OPT);
-	wr16(o + 3, SX_EDNS_ADVERTISE);
-	o[5] = (uint8_t)(msg->rcode >> 4);
-	o[6] = 0;
-	o[7] = q->do_bit ? 0x80 : 0;
-	o[8] = 0;
-	/* Plugins' options; sx_msg_add_option() kept their room off the limit. */
-	size_t olen = 0;
-	for (unsigned i = 0; i < msg->nopts; i++) {
-		const struct sx_msg_opt *op = &msg->opts[i];
-		wr16(o + OPT_LEN + olen, op->code);
-		wr16(o + OPT_LEN + olen + 2, op->len);
-		memcpy(o + OPT_LEN + olen + 4, op->data, op->len);
-		olen += 4u + op->len;
+}
+
+int
+sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_MAX])
+{
+	size_t end;
+	return walk_name(wire, len, off, out, &end);
+}
+
+/* The cursor packs the next record's index above its offset (messages are at most 64 KiB). */
+int
+sx_wire_rr_next_owner(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
+                      uint8_t *owner)
+{
+	size_t o = *off & 0xFFFF;
+	size_t idx = *off >> 16;
+	if (len < SX_HDR_LEN || len > 0xFFFF) {
+		return SX_EMALF;
 	}
-	wr16(o + 9, (uint16_t)olen);
-	msg->len += OPT_LEN + olen;
-	wr16(w + 10, (uint16_t)(rd16(w + 10) + 1));
-	return msg->len;
+	if (*off == 0) {
+		o = SX_HDR_LEN;
+		for (unsigned i = rd16(wire + 4); i > 0; i--) {
+			if (walk_name(wire, len, o, NULL, &o) < 0 || len - o < 4) {
+				return SX_EMALF;
+			}
+			o += 4;
+		}
+	}
+	size_t an = rd16(wire + 6), ns = rd16(wire + 8), ar = rd16(wire + 10);
+	if (idx >= an + ns + ar) {
+		return 0;
+	}
+	size_t at = o;
+	if (walk_name(wire, len, at, owner, &o) < 0 || len - o < 10 ||
+	    len - o - 10 < rd16(wire + o + 8)) {
+		return SX_EMALF;
+	}
+	rr->owner_off = at;
+	rr->type = rd16(wire + o);
+	rr->rclass = rd16(wire + o + 2);
+	rr->ttl_off = o + 4;
+	rr->ttl = (uint32_t)rd16(wire + o + 4) << 16 | rd16(wire + o + 6);
+	rr->rdlen = rd16(wire + o + 8);
+	rr->rdata_off = o + 10;
+	rr->end = rr->rdata_off + rr->rdlen;
+	*sec = idx < an ? SX_SEC_ANSWER : idx < an + ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
+	*off = (idx + 1) << 16 | rr->end;
+	return 1;
+}
+
+int
+sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
+{
+	return sx_wire_rr_next_owner(wire, len, off, sec, rr, NULL);
+}
+
+int
+sx_wire_rdata_expand(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
+                     const uint8_t **rdata)
+{
+	size_t pre, tail;
+	unsigned nn = sx_rdata_layout(rr->type, &pre, &tail);
+	size_t off = rr->rdata_off;
+	if (nn == 0) {
+		*rdata = w + off;
+		return rr->rdlen;
+	}
+	if (rr->rdlen < pre) {
+		return SX_EMALF;
+	}
+	size_t n = pre;
+	off += pre;
+	for (unsigned i = 0; i < nn; i++) {
+		int l = walk_name(w, len, off, buf != NULL ? buf + n : NULL, &off);
+		if (l < 0 || off > rr->end) {
+			return SX_EMALF;
+		}
+		n += (size_t)l;
+	}
+	if (rr->end - off != tail) {
+		return SX_EMALF;
+	}
+	if (buf != NULL) {
+		memcpy(buf, w + rr->rdata_off, pre);
+		memcpy(buf + n, w + off, tail);
+	}
+	*rdata = buf;
+	return (int)(n + tail);
 }

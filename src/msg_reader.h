@@ -1,4 +1,4 @@
-/* wire.h -- bounded parsing of queries and framing of replies (private to the core). */
+/* msg_reader.h -- the message reader: bounded query parse, records of any message (private). */
 #pragma once
 
 #include <stddef.h>
@@ -9,6 +9,8 @@
 #include <sextant/req.h>
 
 #define SX_HDR_LEN        12
+#define SX_HDR_FLAG_BITS  0x87F0u /* QR, AA, TC, RD, RA, Z, AD, CD: no opcode, no rcode */
+#define SX_EDNS_MIN_UDP   512
 #define SX_EDNS_ADVERTISE 1232 /* our UDP payload size in OPT */
 #define SX_UDP_MAX        4096 /* largest UDP reply we send, whatever the client offers */
 
@@ -35,27 +37,19 @@ enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_que
                                   uint8_t lname[SX_DNAME_MAX]);
 
 /**
- * Start the reply to @q in @buf (@cap bytes): header (id, QR, opcode, RD and
- * CD copied), the question as received, no records. @limit is the most the
- * finished reply may take (room for an OPT is kept back when q->edns).
+ * Where the names sit in the rdata of the types whose names are compressed:
+ * @pre bytes before the first, @tail bytes after the last. @return how many (0: none).
  */
-void
-sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const struct sx_query *q);
+unsigned sx_rdata_layout(uint16_t type, size_t *pre, size_t *tail);
+
+/** sx_wire_rr_next() that also expands the record's owner into @owner unless NULL. */
+int sx_wire_rr_next_owner(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
+                          uint8_t *owner);
 
 /**
- * Start an error reply (FORMERR, NOTIMP, BADVERS) to what sx_wire_parse_query() could read of
- * a query: id, opcode and RD from @q, and the question when it parsed (q->qname not NULL).
- * sx_msg_finish() adds the OPT when one was read (q->edns), as RFC 6891 asks.
+ * The rdata of @rr (from message @w of @len bytes) with its names expanded:
+ * *@rdata points into @w when it has no names, else at @buf (a NULL @buf only
+ * checks). @return length or SX_EMALF.
  */
-void sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_query *q,
-                       unsigned rcode);
-
-/**
- * Finish the reply: append an OPT record when q->edns (payload size
- * SX_EDNS_ADVERTISE, extended rcode bits, version 0, DO echoed) and fix the
- * header counts. @return the reply length.
- */
-size_t sx_msg_finish(struct sx_msg *msg, const struct sx_query *q);
-
-/** Size limit for a reply to @q over its transport (client buffer, at least 512, at most SX_UDP_MAX). */
-size_t sx_wire_reply_limit(const struct sx_query *q);
+int sx_wire_rdata_expand(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
+                         const uint8_t **rdata);
