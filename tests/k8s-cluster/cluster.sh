@@ -80,8 +80,9 @@ fi
 echo "1..$((n + 1))"
 echo "# fixture: total $(elapsed) s" >&2
 if [ "$rc" != 0 ] || [ -n "$keep" ]; then
-	for f in "$work"/logs/*.log; do
-		echo "--- ${f##*/} (last 30 lines)"
+	for f in "$work"/logs/*.log "$work"/control-plane/*/log; do
+		[ -f "$f" ] || continue
+		echo "--- ${f#"$work"/} (last 30 lines)"
 		tail -n 30 "$f"
 	done >&2
 fi

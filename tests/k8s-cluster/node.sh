@@ -3,8 +3,9 @@
 #
 #   node.sh WORK BIN IMAGES CMD...     (cluster.sh runs it through unshare; not by hand)
 #
-# Starts a resolver, etcd, the control plane, containerd, the kubelet and kube-proxy, waits for
-# the node to be Ready, runs CMD with KUBECONFIG (admin) and the SX_* variables below exported,
+# Starts a resolver, etcd and the control plane (tests/k8s-real/apiserver.sh, the k8s-real
+# suite's fixture, reachable on the node address), the scheduler, containerd, the kubelet and
+# kube-proxy, waits for the node to be Ready, runs CMD with KUBECONFIG (admin) and the SX_* variables below exported,
 # then stops everything by PID and exits with CMD's status. Nothing leaves the namespaces:
 #   network  an interface sx0 carries the node address and the resolver's address; the
 #            cni0 bridge, veths, iptables rules, conntrack entries and net.* sysctls all live in
@@ -21,10 +22,13 @@ set -u
 
 work=$1 bin=$2 images=$3
 shift 3
+src=$(cd "$(dirname "$0")/../.." && pwd)
 # The node's own addresses (the benchmarking range, inside this network namespace only).
 export SX_NODE_IP=198.18.0.10 SX_RESOLVER_IP=198.18.0.53 SX_NODE_NAME=node1
 export SX_WORK=$work SX_KUBE_BIN=$bin SX_CGROOT=${SX_CGROOT:?set by cluster.sh}
-export PATH=$bin:$PATH KUBECONFIG=$work/admin.kubeconfig TMPDIR=$work/tmp
+# The control plane's directory (apiserver.sh start): its CA, keys and admin kubeconfig.
+cp=$work/control-plane
+export PATH=$bin:$PATH KUBECONFIG=$cp/admin.kubeconfig TMPDIR=$work/tmp
 logs=$work/logs
 mkdir -p "$logs" "$work/pids" "$work/tmp"
 
@@ -55,13 +59,15 @@ wait_for() {
 	done
 }
 
-# stop NAME: SIGTERM, then SIGKILL after 10 s; the API server gets SIGKILL at once (in graceful
-# shutdown it keeps watches open for 90 s).
+# stop NAME: SIGTERM, then SIGKILL after 10 s; the control plane through apiserver.sh stop.
 stop() {
-	local pid sig=TERM
+	local pid
+	if [ "$1" = control-plane ]; then
+		"$src/tests/k8s-real/apiserver.sh" stop "$cp" 2>>"$logs/control-plane.log"
+		return
+	fi
 	pid=$(cat "$work/pids/$1" 2>/dev/null) || return 0
-	[ "$1" = kube-apiserver ] && sig=KILL
-	kill -"$sig" "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null
 	for _ in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
@@ -161,57 +167,6 @@ if [ -d "/sys/fs/cgroup/cpuset/$SX_CGROOT" ]; then
 	cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$SX_CGROOT/cpuset.mems"
 fi
 
-# --- credentials ----------------------------------------------------------------------------
-pki=$work/pki
-mkdir -p "$pki"
-(
-	cd "$pki" || exit 1
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
-	openssl req -x509 -new -key ca.key -days 2 -subj /CN=sx-cluster-ca \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign -out ca.crt 2>/dev/null
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out apiserver.key 2>/dev/null
-	openssl req -new -key apiserver.key -subj /CN=kube-apiserver -out apiserver.csr 2>/dev/null
-	printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-		"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
-		"subjectAltName=IP:127.0.0.1,IP:$SX_NODE_IP,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
-		>apiserver.ext
-	openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile apiserver.ext -out apiserver.crt 2>/dev/null
-	# Service-account tokens are signed with RSA (the token controller's default).
-	openssl genrsa -out sa.key 2048 2>/dev/null
-	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-) || die "cannot make certificates"
-# token,user,uid,"groups": one identity per component, the admin in system:masters.
-: >"$pki/tokens.csv"
-kubeconfig() { # NAME USER GROUPS
-	local token
-	token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	printf '%s,%s,%s,"%s"\n' "$token" "$2" "$2" "$3" >>"$pki/tokens.csv"
-	cat >"$work/$1.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: sx
-  cluster:
-    server: https://$SX_NODE_IP:6443
-    certificate-authority: $pki/ca.crt
-users:
-- name: $1
-  user:
-    token: $token
-contexts:
-- name: sx
-  context: {cluster: sx, user: $1}
-current-context: sx
-EOF
-}
-kubeconfig admin admin system:masters
-kubeconfig kubelet "system:node:$SX_NODE_NAME" system:nodes
-kubeconfig kube-proxy system:kube-proxy ""
-kubeconfig controller-manager system:kube-controller-manager ""
-kubeconfig scheduler system:kube-scheduler ""
-
 # --- the node's resolver: what pods with dnsPolicy Default (Sextant) forward to ---------------
 mkdir -p "$work/knot"
 cat >"$work/knot/example.test.zone" <<'EOF'
@@ -245,28 +200,63 @@ printf 'nameserver %s\n' "$SX_RESOLVER_IP" >"$work/node-resolv.conf"
 mount --bind "$work/node-resolv.conf" /etc/resolv.conf
 start knotd /usr/sbin/knotd -c "$work/knot/knot.conf"
 
-# --- etcd and the control plane -------------------------------------------------------------
+# --- etcd and the control plane: the k8s-real suite's fixture -------------------------------
+# apiserver.sh makes the CA and the service-account keys, starts etcd, the API server and the
+# controller manager, and writes the admin kubeconfig. For a node: the API server listens on
+# every address and advertises the node's, so the kubernetes Service (10.96.0.1, in its serving
+# certificate) has an endpoint pods reach; the lease reconciler keeps that endpoint; the kubelet
+# is reached by its InternalIP; NodeRestriction limits what the kubelet may change. The
+# controller manager runs every controller, the token controller with the signing key and CA.
 log "control plane"
-start etcd etcd --name sx --data-dir "$work/etcd" \
-	--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-	--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-	--initial-cluster sx=http://127.0.0.1:2380
-start kube-apiserver kube-apiserver --etcd-servers=http://127.0.0.1:2379 \
-	--bind-address=0.0.0.0 --advertise-address="$SX_NODE_IP" --secure-port=6443 \
-	--insecure-port=0 --tls-cert-file="$pki/apiserver.crt" \
-	--tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
-	--token-auth-file="$pki/tokens.csv" --authorization-mode=Node,RBAC \
-	--enable-admission-plugins=NodeRestriction --service-cluster-ip-range=10.96.0.0/12 \
-	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-	--kubelet-preferred-address-types=InternalIP --profiling=false
-wait_for 60 "the API server" kubectl get --raw /readyz
-start kube-controller-manager kube-controller-manager \
-	--kubeconfig="$work/controller-manager.kubeconfig" --leader-elect=false --port=0 \
-	--secure-port=0 --service-account-private-key-file="$pki/sa.key" \
-	--root-ca-file="$pki/ca.crt" --use-service-account-credentials=true \
-	--flex-volume-plugin-dir="$work/flexvolume" \
-	--profiling=false
+export SX_KUBE_BIN=$bin SX_K8S_CONTROLLERS='*'
+export SX_K8S_APISERVER_ARGS="--bind-address 0.0.0.0 --advertise-address $SX_NODE_IP \
+--endpoint-reconciler-type lease --kubelet-preferred-address-types InternalIP \
+--enable-admission-plugins NodeRestriction"
+export SX_K8S_CM_ARGS="--service-account-private-key-file $cp/pki/sa.key \
+--root-ca-file $cp/pki/ca.crt --use-service-account-credentials=true \
+--flex-volume-plugin-dir $work/flexvolume --profiling=false"
+started+=(control-plane)
+"$src/tests/k8s-real/apiserver.sh" start "$cp" 2>"$logs/control-plane.log" ||
+	die "the control plane did not start"
+# shellcheck disable=SC1091 # written by apiserver.sh start
+. "$cp/env"
+# The node's components authenticate with client certificates from the fixture's CA, as
+# kubeadm's do: the kubelet as system:node:NAME in system:nodes, kube-proxy and the scheduler
+# as the users their bootstrap roles are bound to.
+kubeconfig() { # NAME CN [O]
+	(
+		cd "$cp/pki" || exit 1
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" &&
+			openssl req -new -key "$1.key" -subj "/CN=$2${3:+/O=$3}" -out "$1.csr" &&
+			openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+				-out "$1.crt"
+	) >/dev/null 2>&1 || die "cannot make $1's certificate"
+	cat >"$work/$1.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: sx
+  cluster:
+    server: $K8S_URL
+    certificate-authority: $K8S_CA
+users:
+- name: $1
+  user:
+    client-certificate: $cp/pki/$1.crt
+    client-key: $cp/pki/$1.key
+contexts:
+- name: sx
+  context: {cluster: sx, user: $1}
+current-context: sx
+EOF
+}
+kubeconfig kubelet "system:node:$SX_NODE_NAME" system:nodes
+kubeconfig kube-proxy system:kube-proxy
+kubeconfig scheduler system:kube-scheduler
+# The fixture authorizes with RBAC alone (no Node authorizer): nodes get the system:node role,
+# as before Kubernetes 1.8; NodeRestriction still confines each kubelet to its own objects.
+kubectl create clusterrolebinding sx-nodes --clusterrole=system:node --group=system:nodes \
+	>/dev/null || die "cannot bind system:node"
 start kube-scheduler kube-scheduler --kubeconfig="$work/scheduler.kubeconfig" \
 	--leader-elect=false --port=0 --secure-port=0 --profiling=false
 
