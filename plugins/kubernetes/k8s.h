@@ -33,12 +33,13 @@ enum k8s_event {
 struct k8s_store;
 
 /**
- * Apply one watch event or list item. @obj is borrowed. An object that cannot
- * be used returns SX_EINVAL with the reason in @err; the caller logs it and
- * goes on (one bad object never stops the rest). Control thread only.
+ * Apply one watch event or list item: an object of @kind, @len bytes of JSON
+ * (borrowed, read in place, never kept). An object that cannot be used
+ * returns SX_EINVAL with the reason in @err; the caller logs it and goes on
+ * (one bad object never stops the rest). Control thread only.
  */
-int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj,
-                    char *err, size_t errlen);
+int k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, const char *json,
+                    size_t len, char *err, size_t errlen);
 
 /**
  * A full (re)list of @kind: begin marks every object of that kind stale,

@@ -662,7 +662,14 @@ apply(struct k8s_manifests *m, const char *file, int kind, json_t *obj)
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
 
-	if (k8s_store_apply(m->st, (enum k8s_kind)kind, K8S_ADDED, obj, err, sizeof(err))) {
+	/* The store reads JSON text, as the API server sends it. */
+	char *text = json_dumps(obj, JSON_COMPACT);
+	int r = text ? k8s_store_apply(m->st, (enum k8s_kind)kind, K8S_ADDED, text, strlen(text),
+	                               err, sizeof(err))
+	             : -ENOMEM;
+
+	free(text);
+	if (r) {
 		sx_plog(SX_LOG_WARNING, PLUGIN, "manifests %s/%s: %s %s%s%s skipped: %s", m->dir,
 		        file, k8s_kind_name((enum k8s_kind)kind), ns ? ns : "", ns ? "/" : "",
 		        name ? name : "?", err[0] ? err : "invalid object");

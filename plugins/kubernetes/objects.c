@@ -10,6 +10,7 @@
 
 #include <sextant/error.h>
 
+#include "jpull.h"
 #include "objects.h"
 
 #define SVC_LABEL "kubernetes.io/service-name"
@@ -166,12 +167,6 @@ k8s_ip_dashed(char out[40], const struct k8s_ip *ip)
 	return n;
 }
 
-static const char *
-str_field(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static int
 parse_proto(const char *s, uint8_t *proto)
 {
@@ -183,41 +178,6 @@ parse_proto(const char *s, uint8_t *proto)
 		*proto = K8S_SCTP;
 	} else {
 		return SX_EINVAL;
-	}
-	return 0;
-}
-
-int
-k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err, size_t errlen)
-{
-	json_t *md = json_object_get(obj, "metadata");
-
-	memset(m, 0, sizeof(*m));
-	if (!json_is_object(md)) {
-		return fail(err, errlen, "object without metadata");
-	}
-	m->name = str_field(md, "name");
-	if (m->name == NULL) {
-		return fail(err, errlen, "object without metadata.name");
-	}
-	m->name_len = strlen(m->name);
-	if (kind == K8S_NAMESPACE) {
-		if (!valid_label(m->name, m->name_len)) {
-			return fail(err, errlen, "namespace \"%s\": invalid name", m->name);
-		}
-		return 0;
-	}
-	m->ns = str_field(md, "namespace");
-	if (m->ns == NULL || m->ns[0] == '\0') {
-		m->ns = "default"; /* as kubectl does for a manifest without one */
-	}
-	m->ns_len = strlen(m->ns);
-	if (!valid_label(m->ns, m->ns_len)) {
-		return fail(err, errlen, "%s: invalid namespace \"%s\"", m->name, m->ns);
-	}
-	if (kind == K8S_SERVICE ? !valid_label(m->name, m->name_len)
-	                        : !valid_subdomain(m->name, m->name_len)) {
-		return fail(err, errlen, "%s/%s: invalid name", m->ns, m->name);
 	}
 	return 0;
 }
@@ -251,11 +211,174 @@ to_wire(uint8_t out[255], const char *s)
 	return n;
 }
 
+#define KEY_MAX 64 /* longest key compared (the trigger-time annotation is 48), plus one */
+#define IP_MAX  64 /* longest address text read; longer ones are invalid anyway */
+
+/* What the top level of an object holds, read in one pass: fields the kind
+ * needs are read at once, values read later are kept as cursors. */
+struct objin {
+	bool meta_seen; /* metadata is an object */
+	bool name_seen; /* metadata.name is a string */
+	bool ns_seen;   /* metadata.namespace is a non-empty string */
+	bool deleting;  /* metadata.deletionTimestamp is set */
+	size_t svc_len; /* of the service-name label; 0: none */
+	char phase[16]; /* status.phase of a Pod */
+	char pod_ip[IP_MAX];
+	bool pod_ip_seen;
+	char atype[16]; /* addressType of a slice; "" when not a string */
+	bool atype_seen;
+	struct k8s_jp spec, ports, eps;
+	bool spec_seen, ports_seen, eps_seen;
+};
+
+/* @jp at a value: if it is an object, each key in turn; else the value is skipped. */
+#define EACH_KEY(jp, key) for (bool in_ = k8s_jp_object(jp); in_ && k8s_jp_key(jp, key, KEY_MAX);)
+
+/* Read a string value into @buf, or "" when it is not one. @return its length. */
+static size_t
+str(struct k8s_jp *jp, char *buf, size_t size, bool *seen)
+{
+	ssize_t n = k8s_jp_str(jp, buf, size);
+
+	if (seen != NULL) {
+		*seen = n >= 0;
+	}
+	if (n < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void
+read_meta(struct k8s_jp *jp, enum k8s_kind kind, struct k8s_obj *o, struct objin *in)
+{
+	char key[KEY_MAX], key2[KEY_MAX], buf[40];
+	size_t n;
+	bool seen;
+
+	in->meta_seen = k8s_jp_peek(jp) == K8S_JT_OBJECT;
+	EACH_KEY(jp, key)
+	{
+		if (!strcmp(key, "name")) {
+			o->name_len = str(jp, o->name, sizeof(o->name), &in->name_seen);
+		} else if (!strcmp(key, "namespace")) {
+			o->ns_len = str(jp, o->ns, sizeof(o->ns), &seen);
+			in->ns_seen = seen && o->ns_len > 0;
+		} else if (!strcmp(key, "resourceVersion")) {
+			if (str(jp, o->rv, sizeof(o->rv), NULL) >= sizeof(o->rv)) {
+				o->rv[0] = '\0'; /* cut: of no use */
+			}
+		} else if (!strcmp(key, "deletionTimestamp")) {
+			in->deleting = k8s_jp_peek(jp) != K8S_JT_NULL;
+			k8s_jp_skip(jp, NULL, NULL);
+		} else if (!strcmp(key, "labels") && kind == K8S_SLICE) {
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2, SVC_LABEL)) {
+					in->svc_len = str(jp, o->svc_name, sizeof(o->svc_name),
+					                  NULL);
+				} else {
+					k8s_jp_skip(jp, NULL, NULL);
+				}
+			}
+		} else if (!strcmp(key, "annotations") && kind == K8S_SLICE) {
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2,
+				            "endpoints.kubernetes.io/last-change-trigger-time")) {
+					n = str(jp, buf, sizeof(buf), &seen);
+					o->has_trigger = seen && n < sizeof(buf) &&
+					                 k8s_time_parse(buf, &o->trigger);
+				} else {
+					k8s_jp_skip(jp, NULL, NULL);
+				}
+			}
+		} else {
+			k8s_jp_skip(jp, NULL, NULL);
+		}
+	}
+}
+
+/* The top level of an object; @jp is at its first byte. */
+static void
+read_top(struct k8s_jp *jp, enum k8s_kind kind, struct k8s_obj *o, struct objin *in)
+{
+	char key[KEY_MAX];
+
+	EACH_KEY(jp, key)
+	{
+		struct k8s_jp *keep = NULL;
+		bool *seen = NULL;
+
+		if (!strcmp(key, "metadata")) {
+			read_meta(jp, kind, o, in);
+			continue;
+		}
+		if (kind == K8S_SERVICE && !strcmp(key, "spec")) {
+			keep = &in->spec, seen = &in->spec_seen;
+		} else if (kind == K8S_SLICE && !strcmp(key, "ports")) {
+			keep = &in->ports, seen = &in->ports_seen;
+		} else if (kind == K8S_SLICE && !strcmp(key, "endpoints")) {
+			keep = &in->eps, seen = &in->eps_seen;
+		} else if (kind == K8S_SLICE && !strcmp(key, "addressType")) {
+			str(jp, in->atype, sizeof(in->atype), &in->atype_seen);
+			continue;
+		} else if (kind == K8S_POD && !strcmp(key, "status")) {
+			char key2[KEY_MAX];
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2, "phase")) {
+					str(jp, in->phase, sizeof(in->phase), NULL);
+				} else if (!strcmp(key2, "podIP")) {
+					str(jp, in->pod_ip, sizeof(in->pod_ip), &in->pod_ip_seen);
+				} else {
+					k8s_jp_skip(jp, NULL, NULL);
+				}
+			}
+			continue;
+		}
+		if (keep != NULL) {
+			/* Come back to it once the whole object is known to be JSON. */
+			k8s_jp_peek(jp);
+			*keep = *jp;
+			*seen = true;
+		}
+		k8s_jp_skip(jp, NULL, NULL);
+	}
+}
+
+static int
+check_meta(const struct k8s_obj *o, const struct objin *in, enum k8s_kind kind, char *err,
+           size_t errlen)
+{
+	if (!in->meta_seen) {
+		return fail(err, errlen, "object without metadata");
+	}
+	if (!in->name_seen) {
+		return fail(err, errlen, "object without metadata.name");
+	}
+	if (kind == K8S_NAMESPACE) {
+		if (!valid_label(o->name, o->name_len)) {
+			return fail(err, errlen, "namespace \"%s\": invalid name", o->name);
+		}
+		return 0;
+	}
+	if (!valid_label(o->ns, o->ns_len)) {
+		return fail(err, errlen, "%s: invalid namespace \"%s\"", o->name, o->ns);
+	}
+	if (kind == K8S_SERVICE ? !valid_label(o->name, o->name_len)
+	                        : !valid_subdomain(o->name, o->name_len)) {
+		return fail(err, errlen, "%s/%s: invalid name", o->ns, o->name);
+	}
+	return 0;
+}
+
 struct portin {
 	uint16_t port;
 	uint8_t proto;
-	const char *name;
-	size_t name_len;
+	uint8_t name_len;
+	char name[K8S_LABEL_MAX + 1];
 };
 
 /*
@@ -263,141 +386,184 @@ struct portin {
  * @skip_null (EndpointSlice ports may be null), an error otherwise.
  */
 static int
-read_ports(json_t *arr, struct portin *out, size_t *n, bool skip_null, const char *what, char *err,
-           size_t errlen)
+read_ports(struct k8s_jp *jp, struct portin *out, size_t *n, bool skip_null, const char *what,
+           char *err, size_t errlen)
 {
+	char key[KEY_MAX], proto[16];
+	enum k8s_jt t = k8s_jp_peek(jp);
 	size_t i;
-	json_t *p;
 
 	*n = 0;
-	if (arr == NULL || json_is_null(arr)) {
+	if (t == K8S_JT_NULL || t == K8S_JT_NONE) {
 		return 0;
 	}
-	if (!json_is_array(arr)) {
+	if (!k8s_jp_array(jp)) {
 		return fail(err, errlen, "%s: not an array", what);
 	}
-	if (json_array_size(arr) > 255) {
-		return fail(err, errlen, "%s: more than 255 ports", what);
-	}
-	json_array_foreach(arr, i, p)
-	{
-		json_t *num = json_object_get(p, "port");
+	for (i = 0; k8s_jp_next(jp); i++) {
 		struct portin *o = &out[*n];
+		bool has_port = false, bad_port = false, has_proto = false;
+		size_t name_len = 0;
+		int64_t v;
 
-		if (!json_is_object(p)) {
+		if (i == 255) {
+			return fail(err, errlen, "%s: more than 255 ports", what);
+		}
+		if (k8s_jp_peek(jp) != K8S_JT_OBJECT) {
 			return fail(err, errlen, "%s[%zu]: not an object", what, i);
 		}
-		if (num == NULL || json_is_null(num)) {
+		o->name[0] = '\0';
+		EACH_KEY(jp, key)
+		{
+			if (!strcmp(key, "port")) {
+				t = k8s_jp_peek(jp);
+				has_port = t != K8S_JT_NULL;
+				if (t == K8S_JT_NULL) {
+					k8s_jp_skip(jp, NULL, NULL);
+				} else if (!k8s_jp_int(jp, &v) || v < 0 || v > 65535) {
+					bad_port = true;
+				} else {
+					o->port = (uint16_t)v;
+				}
+			} else if (!strcmp(key, "protocol")) {
+				str(jp, proto, sizeof(proto), &has_proto);
+			} else if (!strcmp(key, "name")) {
+				name_len = str(jp, o->name, sizeof(o->name), NULL);
+			} else {
+				k8s_jp_skip(jp, NULL, NULL);
+			}
+		}
+		if (!has_port) {
 			if (skip_null) {
 				continue;
 			}
 			return fail(err, errlen, "%s[%zu]: no port number", what, i);
 		}
-		if (!json_is_integer(num) || json_integer_value(num) < 0 ||
-		    json_integer_value(num) > 65535) {
+		if (bad_port) {
 			return fail(err, errlen, "%s[%zu].port: not a port number", what, i);
 		}
-		o->port = (uint16_t)json_integer_value(num);
-		if (parse_proto(str_field(p, "protocol"), &o->proto) < 0) {
+		if (parse_proto(has_proto ? proto : NULL, &o->proto) < 0) {
 			return fail(err, errlen, "%s[%zu].protocol: unknown protocol", what, i);
 		}
-		o->name = str_field(p, "name");
-		o->name_len = o->name ? strlen(o->name) : 0;
-		if (o->name_len > K8S_LABEL_MAX) {
+		if (name_len > K8S_LABEL_MAX) {
 			return fail(err, errlen, "%s[%zu].name: longer than 63", what, i);
 		}
+		o->name_len = (uint8_t)name_len;
 		(*n)++;
 	}
 	return 0;
 }
 
-int
-k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen)
+/* One ClusterIP (or "None") of a Service. @return 0, or SX_EINVAL. */
+static int
+cluster_ip(struct k8s_svc *hdr, const char *s, size_t len, const struct k8s_obj *o, char *err,
+           size_t errlen)
+{
+	if (len == 0) {
+		return 0;
+	}
+	if (!strcmp(s, "None")) {
+		hdr->type = K8S_SVC_HEADLESS;
+		hdr->nips = 0;
+		return 1; /* the rest does not matter */
+	}
+	if (hdr->nips == 2) {
+		return fail(err, errlen, "service %s/%s: more than two cluster IPs", o->ns,
+		            o->name);
+	}
+	if (len >= IP_MAX || !k8s_ip_parse(&hdr->ips[hdr->nips], s)) {
+		return fail(err, errlen, "service %s/%s: invalid cluster IP \"%s\"", o->ns, o->name,
+		            s);
+	}
+	hdr->nips++;
+	return 0;
+}
+
+static int
+build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 {
 	struct portin ports[255];
 	struct k8s_svc hdr;
-	struct k8s_meta m;
+	char key[KEY_MAX], type[16] = "", ext_name[K8S_NAME_MAX + 3] = "", one[IP_MAX] = "";
 	uint8_t ext[255];
-	size_t nports = 0, ext_len = 0, size, names = 0;
-	json_t *spec, *ips;
-	const char *type;
+	size_t nports = 0, ext_len = 0, size, names = 0, one_len = 0, ext_n = 0;
+	struct k8s_jp ips = { 0 }, pj = { 0 };
+	bool ips_seen = false, ports_seen = false, ext_seen = false;
 	int r;
 
-	*out = NULL;
-	r = k8s_obj_meta(obj, K8S_SERVICE, &m, err, errlen);
-	if (r < 0) {
-		return r;
+	if (!in->spec_seen || k8s_jp_peek(&in->spec) != K8S_JT_OBJECT) {
+		return fail(err, errlen, "service %s/%s: no spec", o->ns, o->name);
 	}
-	spec = json_object_get(obj, "spec");
-	if (!json_is_object(spec)) {
-		return fail(err, errlen, "service %s/%s: no spec", m.ns, m.name);
+	EACH_KEY(&in->spec, key)
+	{
+		if (!strcmp(key, "type")) {
+			str(&in->spec, type, sizeof(type), NULL);
+		} else if (!strcmp(key, "externalName")) {
+			ext_n = str(&in->spec, ext_name, sizeof(ext_name), &ext_seen);
+		} else if (!strcmp(key, "clusterIP")) {
+			one_len = str(&in->spec, one, sizeof(one), NULL);
+		} else if (!strcmp(key, "clusterIPs") || !strcmp(key, "ports")) {
+			bool is_ips = key[1] == 'l';
+			k8s_jp_peek(&in->spec);
+			*(is_ips ? &ips : &pj) = in->spec;
+			*(is_ips ? &ips_seen : &ports_seen) = true;
+			k8s_jp_skip(&in->spec, NULL, NULL);
+		} else {
+			k8s_jp_skip(&in->spec, NULL, NULL);
+		}
 	}
 	memset(&hdr, 0, sizeof(hdr));
-	type = str_field(spec, "type");
-	if (type != NULL && strcmp(type, "ExternalName") == 0) {
-		const char *en = str_field(spec, "externalName");
+	if (!strcmp(type, "ExternalName")) {
 		struct k8s_ip ip;
 
 		hdr.type = K8S_SVC_EXTERNAL;
-		if (en == NULL || en[0] == '\0') {
+		if (!ext_seen || ext_n == 0) {
 			return fail(err, errlen,
-			            "service %s/%s: ExternalName without spec.externalName", m.ns,
-			            m.name);
+			            "service %s/%s: ExternalName without spec.externalName", o->ns,
+			            o->name);
 		}
 		/* An IP address there is not a name: CoreDNS ignores the service. */
-		if (!k8s_ip_parse(&ip, en)) {
-			ext_len = to_wire(ext, en);
+		if (ext_n >= sizeof(ext_name) || !k8s_ip_parse(&ip, ext_name)) {
+			ext_len = ext_n < sizeof(ext_name) ? to_wire(ext, ext_name) : 0;
 			if (ext_len == 0) {
 				return fail(err, errlen,
-				            "service %s/%s: invalid externalName \"%s\"", m.ns,
-				            m.name, en);
+				            "service %s/%s: invalid externalName \"%s\"", o->ns,
+				            o->name, ext_name);
 			}
 		}
 	} else {
-		const char *one = str_field(spec, "clusterIP");
-		size_t i;
+		enum k8s_jt t = ips_seen ? k8s_jp_peek(&ips) : K8S_JT_NULL;
+		size_t i = 0;
 
 		hdr.type = K8S_SVC_CLUSTERIP;
-		ips = json_object_get(spec, "clusterIPs");
-		if (ips != NULL && !json_is_null(ips) && !json_is_array(ips)) {
+		if (t != K8S_JT_NULL && t != K8S_JT_ARRAY) {
 			return fail(err, errlen, "service %s/%s: spec.clusterIPs: not an array",
-			            m.ns, m.name);
+			            o->ns, o->name);
 		}
-		if (ips == NULL || json_array_size(ips) == 0) {
-			ips = NULL;
+		if (t == K8S_JT_ARRAY && k8s_jp_array(&ips)) {
+			for (r = 0; r == 0 && k8s_jp_next(&ips); i++) {
+				char s[IP_MAX];
+				ssize_t n = k8s_jp_str(&ips, s, sizeof(s));
+				if (n < 0) {
+					return fail(
+					        err, errlen,
+					        "service %s/%s: spec.clusterIPs[%zu]: not a string",
+					        o->ns, o->name, i);
+				}
+				r = cluster_ip(&hdr, s, (size_t)n, o, err, errlen);
+			}
+			if (r < 0) {
+				return r;
+			}
 		}
-		for (i = 0; ips ? i < json_array_size(ips) : i < 1; i++) {
-			const char *s = ips ? json_string_value(json_array_get(ips, i)) : one;
-
-			if (ips && s == NULL) {
-				return fail(err, errlen,
-				            "service %s/%s: spec.clusterIPs[%zu]: not a string",
-				            m.ns, m.name, i);
-			}
-			if (s == NULL || s[0] == '\0') {
-				continue;
-			}
-			if (strcmp(s, "None") == 0) {
-				hdr.type = K8S_SVC_HEADLESS;
-				hdr.nips = 0;
-				break;
-			}
-			if (hdr.nips == 2) {
-				return fail(err, errlen, "service %s/%s: more than two cluster IPs",
-				            m.ns, m.name);
-			}
-			if (!k8s_ip_parse(&hdr.ips[hdr.nips], s)) {
-				return fail(err, errlen, "service %s/%s: invalid cluster IP \"%s\"",
-				            m.ns, m.name, s);
-			}
-			hdr.nips++;
+		if (i == 0 && (r = cluster_ip(&hdr, one, one_len, o, err, errlen)) < 0) {
+			return r;
 		}
-		r = read_ports(json_object_get(spec, "ports"), ports, &nports, false, "spec.ports",
-		               err, errlen);
-		if (r < 0) {
+		if (ports_seen &&
+		    (r = read_ports(&pj, ports, &nports, false, "spec.ports", err, errlen)) < 0) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err);
-			return fail(err, errlen, "service %s/%s: %s", m.ns, m.name, why);
+			return fail(err, errlen, "service %s/%s: %s", o->ns, o->name, why);
 		}
 	}
 	for (size_t i = 0; i < nports; i++) {
@@ -407,129 +573,173 @@ k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen)
 	hdr.size = (uint32_t)size;
 	hdr.nports = (uint8_t)nports;
 	hdr.ext_len = (uint8_t)ext_len;
-	*out = malloc(size);
-	if (*out == NULL) {
+	if ((o->svc = malloc(size)) == NULL) {
 		return -ENOMEM;
 	}
-	memcpy(*out, &hdr, sizeof(hdr));
-	struct k8s_port *pp = (struct k8s_port *)(*out + 1);
+	memcpy(o->svc, &hdr, sizeof(hdr));
+	struct k8s_port *pp = (struct k8s_port *)(o->svc + 1);
 	uint32_t off = (uint32_t)(sizeof(hdr) + nports * sizeof(struct k8s_port));
 	for (size_t i = 0; i < nports; i++) {
 		pp[i].port = ports[i].port;
 		pp[i].proto = ports[i].proto;
-		pp[i].name_len = (uint8_t)ports[i].name_len;
+		pp[i].name_len = ports[i].name_len;
 		pp[i].name_off = off;
-		copy_lower((char *)*out + off, ports[i].name, ports[i].name_len);
-		off += (uint32_t)ports[i].name_len;
+		copy_lower((char *)o->svc + off, ports[i].name, ports[i].name_len);
+		off += ports[i].name_len;
 	}
-	memcpy((char *)*out + off, ext, ext_len);
+	memcpy((char *)o->svc + off, ext, ext_len);
 	return 0;
 }
 
-/* Whether endpoint @e is ready: conditions.ready true or not given. */
-static bool
-ep_ready(json_t *e)
-{
-	json_t *ready = json_object_get(json_object_get(e, "conditions"), "ready");
+/* One endpoint of a slice: @addrs is left at its addresses. */
+struct epin {
+	struct k8s_jp addrs;
+	bool is_obj, addrs_seen, ready;
+	char host[K8S_LABEL_MAX + 1], pod[K8S_LABEL_MAX + 1];
+	size_t host_len, pod_len;
+};
 
-	return ready == NULL || json_is_null(ready) || json_is_true(ready);
+static void
+read_ep(struct k8s_jp *jp, struct epin *e)
+{
+	char key[KEY_MAX], key2[KEY_MAX];
+
+	memset(e, 0, sizeof(*e));
+	e->ready = true; /* conditions.ready true or not given */
+	e->is_obj = k8s_jp_peek(jp) == K8S_JT_OBJECT;
+	EACH_KEY(jp, key)
+	{
+		if (!strcmp(key, "addresses")) {
+			e->addrs_seen = k8s_jp_peek(jp) == K8S_JT_ARRAY;
+			e->addrs = *jp;
+			k8s_jp_skip(jp, NULL, NULL);
+		} else if (!strcmp(key, "hostname")) {
+			e->host_len = str(jp, e->host, sizeof(e->host), NULL);
+		} else if (!strcmp(key, "targetRef")) {
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2, "name")) {
+					e->pod_len = str(jp, e->pod, sizeof(e->pod), NULL);
+				} else {
+					k8s_jp_skip(jp, NULL, NULL);
+				}
+			}
+		} else if (!strcmp(key, "conditions")) {
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2, "ready")) {
+					enum k8s_jt t = k8s_jp_peek(jp);
+					e->ready = t == K8S_JT_NULL ||
+					           (t == K8S_JT_BOOL && *jp->p == 't');
+				}
+				k8s_jp_skip(jp, NULL, NULL);
+			}
+		} else {
+			k8s_jp_skip(jp, NULL, NULL);
+		}
+	}
 }
 
-int
-k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err, size_t errlen)
+/* The next address of an endpoint. @return false at the end (or on an error: *@bad). */
+static bool
+next_addr(struct k8s_jp *addrs, uint8_t fam, struct k8s_ip *ip, bool *bad)
+{
+	char s[IP_MAX];
+	ssize_t n;
+
+	if (!k8s_jp_next(addrs)) {
+		return false;
+	}
+	n = k8s_jp_str(addrs, s, sizeof(s));
+	*bad = n < 0 || n >= IP_MAX || !k8s_ip_parse(ip, s) || ip->fam != fam;
+	return !*bad;
+}
+
+static int
+build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size_t errlen)
 {
 	struct portin ports[255];
-	struct k8s_meta m;
-	const char *svc, *atype;
-	size_t nports, neps = 0, strs, size, i, j;
-	json_t *eps, *e;
+	size_t nports = 0, neps = 0, strs, size, i;
+	struct epin e;
+	struct k8s_jp eps;
 	uint8_t fam;
 	int r;
 
-	*out = NULL;
-	r = k8s_obj_meta(obj, K8S_SLICE, &m, err, errlen);
-	if (r < 0) {
-		return r;
-	}
-	svc = str_field(json_object_get(json_object_get(obj, "metadata"), "labels"), SVC_LABEL);
-	if (svc == NULL || svc[0] == '\0') {
+	if (in->svc_len == 0) {
 		return 0; /* not owned by a Service: nothing to serve */
 	}
-	if (!valid_label(svc, strlen(svc))) {
-		return fail(err, errlen, "endpointslice %s/%s: invalid service name \"%s\"", m.ns,
-		            m.name, svc);
+	if (!valid_label(o->svc_name, in->svc_len)) {
+		return fail(err, errlen, "endpointslice %s/%s: invalid service name \"%s\"", o->ns,
+		            o->name, o->svc_name);
 	}
-	atype = str_field(obj, "addressType");
-	if (atype == NULL) {
-		return fail(err, errlen, "endpointslice %s/%s: no addressType", m.ns, m.name);
+	if (!in->atype_seen) {
+		return fail(err, errlen, "endpointslice %s/%s: no addressType", o->ns, o->name);
 	}
-	if (strcmp(atype, "IPv4") == 0) {
+	if (strcmp(in->atype, "IPv4") == 0) {
 		fam = 4;
-	} else if (strcmp(atype, "IPv6") == 0) {
+	} else if (strcmp(in->atype, "IPv6") == 0) {
 		fam = 6;
 	} else {
 		return 0; /* FQDN slices carry no address a DNS record can use */
 	}
-	r = read_ports(json_object_get(obj, "ports"), ports, &nports, true, "ports", err, errlen);
-	if (r < 0) {
+	if (in->ports_seen &&
+	    (r = read_ports(&in->ports, ports, &nports, true, "ports", err, errlen)) < 0) {
 		char why[256];
 		snprintf(why, sizeof(why), "%s", err);
-		return fail(err, errlen, "endpointslice %s/%s: %s", m.ns, m.name, why);
+		return fail(err, errlen, "endpointslice %s/%s: %s", o->ns, o->name, why);
 	}
 
 	/* First pass: validate, count addresses and string bytes. */
-	strs = m.name_len + strlen(svc);
+	strs = o->name_len + in->svc_len;
 	for (i = 0; i < nports; i++) {
 		strs += ports[i].name_len;
 	}
-	eps = json_object_get(obj, "endpoints");
-	if (eps != NULL && !json_is_null(eps) && !json_is_array(eps)) {
-		return fail(err, errlen, "endpointslice %s/%s: endpoints: not an array", m.ns,
-		            m.name);
+	enum k8s_jt t = in->eps_seen ? k8s_jp_peek(&in->eps) : K8S_JT_NULL;
+	if (t != K8S_JT_NULL && t != K8S_JT_ARRAY) {
+		return fail(err, errlen, "endpointslice %s/%s: endpoints: not an array", o->ns,
+		            o->name);
 	}
-	json_array_foreach(eps, i, e)
-	{
-		json_t *addrs = json_object_get(e, "addresses");
-		const char *host = str_field(e, "hostname");
-		const char *pod = str_field(json_object_get(e, "targetRef"), "name");
-		size_t nh = host ? strlen(host) : 0, np = pod ? strlen(pod) : 0;
-		json_t *a;
+	eps = in->eps;
+	bool more = t == K8S_JT_ARRAY && k8s_jp_array(&eps) && k8s_jp_next(&eps);
+	for (i = 0; more; i++, more = k8s_jp_next(&eps)) {
+		struct k8s_ip ip;
+		size_t naddrs = 0;
+		bool bad = false;
 
-		if (!json_is_object(e) || !json_is_array(addrs)) {
+		read_ep(&eps, &e);
+		if (!e.is_obj || !e.addrs_seen) {
 			return fail(err, errlen,
-			            "endpointslice %s/%s: endpoints[%zu]: no addresses", m.ns,
-			            m.name, i);
+			            "endpointslice %s/%s: endpoints[%zu]: no addresses", o->ns,
+			            o->name, i);
 		}
-		if (nh > 0 && !valid_label(host, nh)) {
+		if (e.host_len > 0 && !valid_label(e.host, e.host_len)) {
 			return fail(err, errlen,
-			            "endpointslice %s/%s: endpoints[%zu]: invalid hostname", m.ns,
-			            m.name, i);
+			            "endpointslice %s/%s: endpoints[%zu]: invalid hostname", o->ns,
+			            o->name, i);
 		}
-		json_array_foreach(addrs, j, a)
-		{
-			struct k8s_ip ip;
-			const char *s = json_string_value(a);
-
-			if (s == NULL || !k8s_ip_parse(&ip, s) || ip.fam != fam) {
-				return fail(
-				        err, errlen,
-				        "endpointslice %s/%s: endpoints[%zu]: invalid IPv%u address",
-				        m.ns, m.name, i, fam);
-			}
+		k8s_jp_array(&e.addrs);
+		while (next_addr(&e.addrs, fam, &ip, &bad)) {
+			naddrs++;
 		}
-		if (!ep_ready(e)) {
+		if (bad) {
+			return fail(err, errlen,
+			            "endpointslice %s/%s: endpoints[%zu]: invalid IPv%u address",
+			            o->ns, o->name, i, fam);
+		}
+		if (!e.ready) {
 			continue;
 		}
-		neps += json_array_size(addrs);
+		neps += naddrs;
 		/* A pod name that is not one label cannot be an endpoint name. */
-		strs += (nh + (pod_names && valid_label(pod ? pod : "", np) ? np : 0)) *
-		        json_array_size(addrs);
+		strs += (e.host_len +
+		         (pod_names && valid_label(e.pod, e.pod_len) ? e.pod_len : 0)) *
+		        naddrs;
 	}
 	if (neps == 0) {
 		return 0;
 	}
 	if (neps > UINT16_MAX) {
-		return fail(err, errlen, "endpointslice %s/%s: too many endpoints", m.ns, m.name);
+		return fail(err, errlen, "endpointslice %s/%s: too many endpoints", o->ns, o->name);
 	}
 
 	size = sizeof(struct k8s_slice) + neps * sizeof(struct k8s_ep);
@@ -546,100 +756,167 @@ k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *e
 	sl->neps = (uint16_t)neps;
 	sl->nports = (uint8_t)nports;
 	sl->fam = fam;
-	sl->name_len = (uint8_t)m.name_len;
-	sl->svc_len = (uint8_t)strlen(svc);
+	sl->name_len = (uint8_t)o->name_len;
+	sl->svc_len = (uint8_t)in->svc_len;
 	sl->names_off = (uint32_t)names_off;
 	char *sp = (char *)sl + names_off;
-	copy_lower(sp, m.name, m.name_len);
-	sp += m.name_len;
-	copy_lower(sp, svc, sl->svc_len);
-	sp += sl->svc_len;
+	copy_lower(sp, o->name, o->name_len);
+	sp += o->name_len;
+	copy_lower(sp, o->svc_name, in->svc_len);
+	sp += in->svc_len;
 	struct k8s_port *pp = (struct k8s_port *)((char *)sl + ports_off);
 	for (i = 0; i < nports; i++) {
 		pp[i].port = ports[i].port;
 		pp[i].proto = ports[i].proto;
-		pp[i].name_len = (uint8_t)ports[i].name_len;
+		pp[i].name_len = ports[i].name_len;
 		pp[i].name_off = (uint32_t)(sp - (char *)sl);
 		copy_lower(sp, ports[i].name, ports[i].name_len);
 		sp += ports[i].name_len;
 	}
+	/* Second pass: the ready addresses. */
 	size_t k = 0;
-	json_array_foreach(eps, i, e)
-	{
-		json_t *addrs = json_object_get(e, "addresses"), *a;
-		const char *host = str_field(e, "hostname");
-		const char *pod = str_field(json_object_get(e, "targetRef"), "name");
-		size_t nh = host ? strlen(host) : 0, np = pod ? strlen(pod) : 0;
+	eps = in->eps;
+	for (more = k8s_jp_array(&eps) && k8s_jp_next(&eps); more; more = k8s_jp_next(&eps)) {
+		struct k8s_ip ip;
+		bool bad = false;
 
-		if (!ep_ready(e)) {
+		read_ep(&eps, &e);
+		if (!e.ready) {
 			continue;
 		}
-		if (!pod_names || !valid_label(pod ? pod : "", np)) {
-			np = 0;
-		}
-		json_array_foreach(addrs, j, a)
-		{
+		size_t np = pod_names && valid_label(e.pod, e.pod_len) ? e.pod_len : 0;
+		k8s_jp_array(&e.addrs);
+		while (next_addr(&e.addrs, fam, &ip, &bad)) {
 			struct k8s_ep *ep = &sl->eps[k];
-			struct k8s_ip ip;
 
-			k8s_ip_parse(&ip, json_string_value(a));
 			memcpy(ep->a, ip.a, sizeof(ep->a));
 			ep->idx = (uint16_t)k;
-			ep->host_len = (uint8_t)nh;
+			ep->host_len = (uint8_t)e.host_len;
 			ep->pod_len = (uint8_t)np;
 			ep->str_off = (uint32_t)(sp - (char *)sl);
-			copy_lower(sp, host, nh);
-			sp += nh;
-			copy_lower(sp, pod, np);
+			copy_lower(sp, e.host, e.host_len);
+			sp += e.host_len;
+			copy_lower(sp, e.pod, np);
 			sp += np;
 			k++;
 		}
 	}
-	*out = sl;
+	o->slice = sl;
+	return 0;
+}
+
+static int
+build_pod(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
+{
+	struct k8s_ip ip;
+	struct k8s_pod *p;
+
+	if (in->deleting) {
+		return 0;
+	}
+	if (!strcmp(in->phase, "Succeeded") || !strcmp(in->phase, "Failed") ||
+	    !strcmp(in->phase, "Unknown")) {
+		return 0;
+	}
+	if (!in->pod_ip_seen || in->pod_ip[0] == '\0') {
+		return 0;
+	}
+	if (strlen(in->pod_ip) + 1 >= sizeof(in->pod_ip) || !k8s_ip_parse(&ip, in->pod_ip)) {
+		return fail(err, errlen, "pod %s/%s: invalid status.podIP \"%s\"", o->ns, o->name,
+		            in->pod_ip);
+	}
+	if ((p = calloc(1, sizeof(*p) + o->name_len)) == NULL) {
+		return -ENOMEM;
+	}
+	p->ip = ip;
+	p->name_len = (uint8_t)o->name_len;
+	copy_lower(p->name, o->name, o->name_len);
+	o->pod = p;
 	return 0;
 }
 
 int
-k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errlen)
+k8s_obj_read(struct k8s_obj *o, enum k8s_kind kind, const char *json, size_t len, unsigned flags,
+             char *err, size_t errlen)
 {
-	struct k8s_meta m;
-	struct k8s_ip ip;
-	json_t *status, *del;
-	const char *phase, *pip;
+	struct objin in;
+	struct k8s_jp jp;
+	char why[128];
 	int r;
 
-	*out = NULL;
-	r = k8s_obj_meta(obj, K8S_POD, &m, err, errlen);
-	if (r < 0) {
+	memset(o, 0, sizeof(*o));
+	memset(&in, 0, sizeof(in));
+	k8s_jp_init(&jp, json, len);
+	read_top(&jp, kind, o, &in);
+	if (!k8s_jp_end(&jp)) {
+		return fail(err, errlen, "invalid JSON: %s", k8s_jp_error(&jp, why, sizeof(why)));
+	}
+	if (kind != K8S_NAMESPACE && !in.ns_seen) {
+		strcpy(o->ns, "default"); /* as kubectl does for a manifest without one */
+		o->ns_len = 7;
+	} else if (kind == K8S_NAMESPACE) {
+		o->ns[0] = '\0';
+		o->ns_len = 0;
+	}
+	if ((r = check_meta(o, &in, kind, err, errlen)) < 0 || (flags & K8S_READ_META)) {
 		return r;
 	}
-	del = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
-	if (del != NULL && !json_is_null(del)) {
-		return 0;
+	switch (kind) {
+	case K8S_SERVICE:
+		return build_svc(o, &in, err, errlen);
+	case K8S_SLICE:
+		return build_slice(o, &in, flags & K8S_READ_POD_NAMES, err, errlen);
+	case K8S_POD:
+		return build_pod(o, &in, err, errlen);
+	case K8S_NAMESPACE:
+	case K8S_NKINDS:
+		break;
 	}
-	status = json_object_get(obj, "status");
-	phase = str_field(status, "phase");
-	if (phase != NULL && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0 ||
-	                      strcmp(phase, "Unknown") == 0)) {
-		return 0;
-	}
-	pip = str_field(status, "podIP");
-	if (pip == NULL || pip[0] == '\0') {
-		return 0;
-	}
-	if (!k8s_ip_parse(&ip, pip)) {
-		return fail(err, errlen, "pod %s/%s: invalid status.podIP \"%s\"", m.ns, m.name,
-		            pip);
-	}
-	struct k8s_pod *p = calloc(1, sizeof(*p) + m.name_len);
-	if (p == NULL) {
-		return -ENOMEM;
-	}
-	p->ip = ip;
-	p->name_len = (uint8_t)m.name_len;
-	copy_lower(p->name, m.name, m.name_len);
-	*out = p;
 	return 0;
+}
+
+void
+k8s_obj_fini(struct k8s_obj *o)
+{
+	free(o->svc);
+	free(o->slice);
+	free(o->pod);
+	o->svc = NULL;
+	o->slice = NULL;
+	o->pod = NULL;
+}
+
+void
+k8s_obj_ident(const char *json, size_t len, char *id, size_t idsize, char *rv, size_t rvsize)
+{
+	char key[KEY_MAX], ns[K8S_LABEL_MAX + 1] = "", name[K8S_NAME_MAX + 1] = "?";
+	struct k8s_jp jp;
+
+	rv[0] = '\0';
+	k8s_jp_init(&jp, json, len);
+	EACH_KEY(&jp, key)
+	{
+		if (strcmp(key, "metadata")) {
+			k8s_jp_skip(&jp, NULL, NULL);
+			continue;
+		}
+		EACH_KEY(&jp, key)
+		{
+			if (!strcmp(key, "name")) {
+				str(&jp, name, sizeof(name), NULL);
+			} else if (!strcmp(key, "namespace")) {
+				str(&jp, ns, sizeof(ns), NULL);
+			} else if (!strcmp(key, "resourceVersion")) {
+				if (str(&jp, rv, rvsize, NULL) >= rvsize) {
+					rv[0] = '\0';
+				}
+			} else {
+				k8s_jp_skip(&jp, NULL, NULL);
+			}
+		}
+		break; /* nothing more is needed */
+	}
+	snprintf(id, idsize, "%s%s%s", ns, ns[0] ? "/" : "", name[0] ? name : "?");
 }
 
 bool
@@ -732,13 +1009,4 @@ k8s_time_parse(const char *s, double *t)
 	secs = timegm(&tm);
 	*t = (double)secs - off + frac;
 	return true;
-}
-
-bool
-k8s_trigger_time(json_t *obj, double *t)
-{
-	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
-	const char *v = str_field(ann, "endpoints.kubernetes.io/last-change-trigger-time");
-
-	return v != NULL && k8s_time_parse(v, t);
 }

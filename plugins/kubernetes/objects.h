@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
@@ -154,41 +153,54 @@ struct k8s_pod {
 	char name[];
 };
 
-/** Namespace and name of any object; strings borrowed from the JSON. */
-struct k8s_meta {
-	const char *ns, *name;
+#define K8S_RV_MAX 63 /* longest resourceVersion kept (etcd's are 64-bit integers) */
+
+/*
+ * One API object as read from its JSON: who it is, and what the plugin keeps
+ * of it. The JSON is read in place (jpull.h) and never kept.
+ */
+struct k8s_obj {
+	char ns[K8S_LABEL_MAX + 1];  /* metadata.namespace, "default" when none; "" for a
+	                                 Namespace */
+	char name[K8S_NAME_MAX + 1]; /* metadata.name */
 	size_t ns_len, name_len;
+	char rv[K8S_RV_MAX + 1]; /* metadata.resourceVersion, "" when none */
+	/* The kept form, by kind (owned; NULL when the object serves nothing). */
+	struct k8s_svc *svc;
+	struct k8s_slice *slice; /* its ns is left NULL for the store to fill */
+	struct k8s_pod *pod;
+	/* EndpointSlices: the kubernetes.io/service-name label ("" when none) and the
+	 * endpoints.kubernetes.io/last-change-trigger-time annotation: when the change
+	 * the endpoints controller wrote into the slice began. */
+	char svc_name[K8S_LABEL_MAX + 1];
+	bool has_trigger;
+	double trigger;
 };
 
-/**
- * Read metadata.namespace (default "default"; none for a Namespace) and
- * metadata.name of @obj, checking both are valid names.
- * @return 0, or SX_EINVAL with the reason in @err.
- */
-int k8s_obj_meta(json_t *obj, enum k8s_kind kind, struct k8s_meta *m, char *err, size_t errlen);
+#define K8S_READ_META      1u /* who it is only (a deletion): the rest is not checked */
+#define K8S_READ_POD_NAMES 2u /* keep the names of pods behind endpoints (endpoint_pod_names) */
 
 /**
- * Convert a Service. @return 0 and a new object in *@out (caller frees), or
- * SX_EINVAL with the reason in @err.
- */
-int k8s_svc_from_json(json_t *obj, struct k8s_svc **out, char *err, size_t errlen);
-
-/**
- * Convert an EndpointSlice. *@out is NULL (and 0 returned) when the slice
- * serves nothing: no kubernetes.io/service-name label, FQDN addresses, or no
- * ready endpoint. ns is left NULL for the store to fill. The names of the pods
- * behind endpoints are kept only with @pod_names (`endpoint_pod_names`).
- * @return 0, or SX_EINVAL with the reason in @err.
- */
-int
-k8s_slice_from_json(json_t *obj, bool pod_names, struct k8s_slice **out, char *err, size_t errlen);
-
-/**
- * Convert a Pod. *@out is NULL (and 0 returned) when the pod has no IP, is
+ * Read an object of @kind from @len bytes of JSON. Names are checked, the
+ * kind's fields converted: a Service always gives @svc; an EndpointSlice gives
+ * @slice unless it serves nothing (no kubernetes.io/service-name label, FQDN
+ * addresses, no ready endpoint); a Pod gives @pod unless it has no IP, is
  * being deleted, or has finished (Succeeded, Failed, Unknown).
- * @return 0, or SX_EINVAL with the reason in @err.
+ * @return 0; SX_EINVAL with the reason in @err (the object cannot be used, or
+ * is not JSON); -ENOMEM. Call k8s_obj_fini() in every case.
  */
-int k8s_pod_from_json(json_t *obj, struct k8s_pod **out, char *err, size_t errlen);
+int k8s_obj_read(struct k8s_obj *o, enum k8s_kind kind, const char *json, size_t len,
+                 unsigned flags, char *err, size_t errlen);
+
+/** Free what @o holds and was not taken (pointers set to NULL by the taker). */
+void k8s_obj_fini(struct k8s_obj *o);
+
+/**
+ * Who an object is, for log lines and resourceVersions, whatever else is
+ * wrong with it: "ns/name" (or "name", "?") in @id and metadata.resourceVersion
+ * ("" when none) in @rv. Reads no further than the metadata.
+ */
+void k8s_obj_ident(const char *json, size_t len, char *id, size_t idsize, char *rv, size_t rvsize);
 
 /** Whether two slices carry the same DNS data (names, addresses, ports). */
 bool k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b);
@@ -213,10 +225,3 @@ size_t k8s_ip_dashed(char out[40], const struct k8s_ip *ip);
  * @return true and seconds since the epoch in *@t, or false.
  */
 bool k8s_time_parse(const char *s, double *t);
-
-/**
- * The endpoints.kubernetes.io/last-change-trigger-time annotation of @obj:
- * when the change the endpoints controller wrote into this EndpointSlice began.
- * @return true and the time (k8s_time_parse) in *@t; false when absent or invalid.
- */
-bool k8s_trigger_time(json_t *obj, double *t);

@@ -446,31 +446,28 @@ lower(char *dst, const char *src, size_t len)
  * CoreDNS's DNS programming duration: for a change to an EndpointSlice of a
  * headless service, the time from the change the endpoints controller acted on
  * (the slice's last-change-trigger-time) to now, when workers serve it.
- * @m holds the lower-case names.
+ * @o holds the lower-case names.
  */
 static void
-programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
+programmed(struct k8s_store *st, const struct k8s_obj *o)
 {
-	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-	const char *svc = json_string_value(json_object_get(labels, "kubernetes.io/service-name"));
 	char name[K8S_LABEL_MAX];
+	size_t len = strlen(o->svc_name);
 	const struct k8s_view *v;
 	struct timespec ts;
 	unsigned b = 0;
-	size_t len;
-	double t, d;
+	double d;
 
-	if (svc == NULL || (len = strlen(svc)) == 0 || len > K8S_LABEL_MAX ||
-	    !k8s_trigger_time(obj, &t)) {
+	if (len == 0 || len > K8S_LABEL_MAX || !o->has_trigger) {
 		return;
 	}
-	lower(name, svc, len);
-	v = k8s_zone_view(st, m->ns, m->ns_len, name, len);
+	lower(name, o->svc_name, len);
+	v = k8s_zone_view(st, o->ns, o->ns_len, name, len);
 	if (v == NULL || k8s_view_svc(v)->type != K8S_SVC_HEADLESS) {
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	d = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - t;
+	d = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - o->trigger;
 	while (b < K8S_PROG_BUCKETS && d > 0.001 * (double)(1u << b)) {
 		b++;
 	}
@@ -478,59 +475,37 @@ programmed(struct k8s_store *st, json_t *obj, const struct k8s_meta *m)
 	st->prog_sum += d;
 }
 
+/* Apply @o, read with K8S_READ_META for a deletion (then it holds no kept form). */
 static int
-apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
-      size_t errlen)
+apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, struct k8s_obj *o)
 {
-	bool del = ev == K8S_DELETED;
-	struct k8s_meta m;
+	bool changed = false;
+	void *taken;
 	int r;
 
-	r = k8s_obj_meta(obj, kind, &m, err, errlen);
-	if (r < 0) {
-		return r;
-	}
 	/*
 	 * Every table is keyed by the lower-case name, as the objects store it and
 	 * queries ask: an object named in upper case must find itself again.
 	 */
-	char ns[K8S_LABEL_MAX], name[K8S_NAME_MAX];
-	lower(ns, m.ns, m.ns_len);
-	lower(name, m.name, m.name_len);
-	m.ns = ns;
-	m.name = name;
+	lower(o->ns, o->ns, o->ns_len);
+	lower(o->name, o->name, o->name_len);
 	switch (kind) {
-	case K8S_SERVICE: {
-		struct k8s_svc *svc = NULL;
-		if (!del && (r = k8s_svc_from_json(obj, &svc, err, errlen)) < 0) {
-			return r;
-		}
-		r = svc_set(st, m.ns, m.ns_len, m.name, m.name_len, svc);
-		free(svc);
-		return r;
-	}
-	case K8S_SLICE: {
-		struct k8s_slice *sl = NULL;
-		bool changed = false;
-		if (!del && (r = k8s_slice_from_json(obj, st->opts.endpoint_pod_names, &sl, err,
-		                                     errlen)) < 0) {
-			return r;
-		}
-		r = slice_set(st, m.ns, m.ns_len, m.name, m.name_len, sl, &changed);
+	case K8S_SERVICE:
+		return svc_set(st, o->ns, o->ns_len, o->name, o->name_len, o->svc);
+	case K8S_SLICE:
+		taken = o->slice;
+		o->slice = NULL;
+		r = slice_set(st, o->ns, o->ns_len, o->name, o->name_len, taken, &changed);
 		if (r == 0 && changed) {
-			programmed(st, obj, &m);
+			programmed(st, o);
 		}
 		return r;
-	}
-	case K8S_POD: {
-		struct k8s_pod *p = NULL;
-		if (!del && (r = k8s_pod_from_json(obj, &p, err, errlen)) < 0) {
-			return r;
-		}
-		return pod_set(st, m.ns, m.ns_len, m.name, m.name_len, p);
-	}
+	case K8S_POD:
+		taken = o->pod;
+		o->pod = NULL;
+		return pod_set(st, o->ns, o->ns_len, o->name, o->name_len, taken);
 	case K8S_NAMESPACE:
-		ns_set(st, m.name, m.name_len, !del);
+		ns_set(st, o->name, o->name_len, ev != K8S_DELETED);
 		return 0;
 	case K8S_NKINDS:
 		break;
@@ -581,19 +556,27 @@ size_tables(struct k8s_store *st, bool fit)
 }
 
 int
-k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
-                size_t errlen)
+k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, const char *json,
+                size_t len, char *err, size_t errlen)
 {
+	unsigned flags = ev == K8S_DELETED ? K8S_READ_META : 0;
+	struct k8s_obj o;
 	int r;
 
 	if (!st->opts.need[kind]) {
 		return 0;
 	}
-	rcu_read_lock();
-	r = apply(st, kind, ev, obj, err, errlen);
-	rcu_read_unlock();
-	k8s_retire_flush(st);
-	size_tables(st, false);
+	if (st->opts.endpoint_pod_names) {
+		flags |= K8S_READ_POD_NAMES;
+	}
+	if ((r = k8s_obj_read(&o, kind, json, len, flags, err, errlen)) == 0) {
+		rcu_read_lock();
+		r = apply(st, kind, ev, &o);
+		rcu_read_unlock();
+		k8s_retire_flush(st);
+		size_tables(st, false);
+	}
+	k8s_obj_fini(&o);
 	if (r == -ENOMEM) {
 		snprintf(err, errlen, "out of memory");
 	}

@@ -16,6 +16,8 @@
 #include <sextant/log.h>
 
 #include "apiclient.h"
+#include "jpull.h"
+#include "objects.h"
 
 #define PLUGIN "kubernetes"
 /* Pods that can never again have an address are left out, as CoreDNS does. */
@@ -121,43 +123,31 @@ escape_dup(const char *s)
 	return buf;
 }
 
-/* "ns/name" of an object, for log lines. */
-static const char *
-obj_id(json_t *obj, char *buf, size_t size)
-{
-	json_t *md = json_object_get(obj, "metadata");
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	const char *name = json_string_value(json_object_get(md, "name"));
-
-	if (ns && *ns) {
-		snprintf(buf, size, "%s/%s", ns, name ? name : "?");
-	} else {
-		snprintf(buf, size, "%s", name ? name : "?");
-	}
-	return buf;
-}
-
 static void
-apply(struct k8s_watch *w, enum k8s_event ev, json_t *obj)
+set_rv(struct k8s_watch *w, const char *rv)
 {
-	char err[256] = "", id[256];
-
-	if (k8s_store_apply(w->st, w->kind, ev, obj, err, sizeof(err))) {
-		sx_plog(SX_LOG_WARNING, PLUGIN, "%s %s skipped: %s", w->name,
-		        obj_id(obj, id, sizeof(id)), err[0] ? err : "invalid object");
-	}
-}
-
-static void
-set_rv(struct k8s_watch *w, json_t *obj)
-{
-	const char *rv = json_string_value(
-	        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	char *dup;
 
 	if (rv && *rv && (dup = strdup(rv))) {
 		free(w->rv);
 		w->rv = dup;
+	}
+}
+
+/* Apply one object (@len bytes of JSON); with @track_rv, go on from its resourceVersion. */
+static void
+apply(struct k8s_watch *w, enum k8s_event ev, const char *json, size_t len, bool track_rv)
+{
+	char err[256] = "", id[320], rv[K8S_RV_MAX + 1];
+
+	if (k8s_store_apply(w->st, w->kind, ev, json, len, err, sizeof(err)) || track_rv) {
+		k8s_obj_ident(json, len, id, sizeof(id), rv, sizeof(rv));
+		if (err[0]) {
+			sx_plog(SX_LOG_WARNING, PLUGIN, "%s %s skipped: %s", w->name, id, err);
+		}
+		if (track_rv) {
+			set_rv(w, rv);
+		}
 	}
 }
 
@@ -278,17 +268,9 @@ static int
 list_item(void *arg, const char *json, size_t len)
 {
 	struct k8s_watch *w = arg;
-	json_error_t jerr;
-	json_t *obj;
 
 	list_begins(w);
-	if (!(obj = json_loadb(json, len, 0, &jerr))) {
-		snprintf(w->stream_err, sizeof(w->stream_err), "invalid JSON in item %zu: %s",
-		         w->listed + 1, jerr.text);
-		return 1;
-	}
-	apply(w, K8S_ADDED, obj);
-	json_decref(obj);
+	apply(w, K8S_ADDED, json, len, false);
 	w->listed++;
 	return 0;
 }
@@ -346,7 +328,7 @@ list_done(void *arg, const struct k8s_call_result *res)
 	}
 	free(w->rv);
 	w->rv = NULL;
-	set_rv(w, list);
+	set_rv(w, json_string_value(json_object_get(md, "resourceVersion")));
 	json_decref(list);
 	k8s_store_relist_end(w->st, w->kind);
 	w->synced = true;
@@ -501,25 +483,57 @@ start_list(struct k8s_watch *w)
 	}
 }
 
+/* The code and message of the Status in an ERROR event. */
+static void
+watch_error(const char *json, size_t len, int64_t *code, char *msg, size_t size)
+{
+	char key[16];
+	struct k8s_jp jp;
+
+	*code = 0;
+	snprintf(msg, size, "(no message)");
+	k8s_jp_init(&jp, json, len);
+	for (bool in = k8s_jp_object(&jp); in && k8s_jp_key(&jp, key, sizeof(key));) {
+		if (!strcmp(key, "code") && k8s_jp_peek(&jp) == K8S_JT_NUMBER) {
+			k8s_jp_int(&jp, code);
+		} else if (!strcmp(key, "message") && k8s_jp_peek(&jp) == K8S_JT_STRING) {
+			k8s_jp_str(&jp, msg, size);
+		} else {
+			k8s_jp_skip(&jp, NULL, NULL);
+		}
+	}
+}
+
+/* One line of a watch, {"type": ..., "object": {...}}, read in place. */
 static int
 watch_line(void *arg, char *line, size_t len)
 {
 	struct k8s_watch *w = arg;
-	json_t *ev, *obj;
-	json_error_t jerr;
-	const char *type;
+	char key[16], type[16] = "", why[128], msg[200], rv[K8S_RV_MAX + 1], id[16];
+	const char *obj = NULL;
+	bool has_type = false;
+	size_t olen = 0;
+	struct k8s_jp jp;
+	int64_t code;
 
-	if (!(ev = json_loadb(line, len, 0, &jerr))) {
+	k8s_jp_init(&jp, line, len);
+	for (bool in = k8s_jp_object(&jp); in && k8s_jp_key(&jp, key, sizeof(key));) {
+		if (!strcmp(key, "type")) {
+			has_type = k8s_jp_str(&jp, type, sizeof(type)) >= 0;
+		} else if (!strcmp(key, "object") && k8s_jp_peek(&jp) == K8S_JT_OBJECT) {
+			k8s_jp_skip(&jp, &obj, &olen);
+		} else {
+			k8s_jp_skip(&jp, NULL, NULL);
+		}
+	}
+	if (!k8s_jp_end(&jp)) {
 		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s",
-		         jerr.text);
+		         k8s_jp_error(&jp, why, sizeof(why)));
 		return 1;
 	}
-	type = json_string_value(json_object_get(ev, "type"));
-	obj = json_object_get(ev, "object");
-	if (!type || !json_is_object(obj)) {
-		json_decref(ev);
+	if (!has_type || obj == NULL) {
 		snprintf(w->stream_err, sizeof(w->stream_err), "invalid watch event: %s",
-		         type ? "no object" : "no type");
+		         has_type ? "no object" : "no type");
 		return 1;
 	}
 	if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED") || !strcmp(type, "DELETED")) {
@@ -527,28 +541,24 @@ watch_line(void *arg, char *line, size_t len)
 		      type[0] == 'A'   ? K8S_ADDED
 		      : type[0] == 'M' ? K8S_MODIFIED
 		                       : K8S_DELETED,
-		      obj);
-		set_rv(w, obj);
+		      obj, olen, true);
 	} else if (!strcmp(type, "BOOKMARK")) {
-		set_rv(w, obj);
+		k8s_obj_ident(obj, olen, id, sizeof(id), rv, sizeof(rv));
+		set_rv(w, rv);
 	} else if (!strcmp(type, "ERROR")) {
-		json_int_t code = json_integer_value(json_object_get(obj, "code"));
-		const char *msg = json_string_value(json_object_get(obj, "message"));
+		watch_error(obj, olen, &code, msg, sizeof(msg));
 		if (code == 410) {
 			w->expired = true;
 		} else {
 			snprintf(w->stream_err, sizeof(w->stream_err), "watch error %lld: %s",
-			         (long long)code, msg ? msg : "(no message)");
+			         (long long)code, msg);
 		}
-		json_decref(ev);
 		return 1;
 	} else {
 		snprintf(w->stream_err, sizeof(w->stream_err), "unknown watch event type \"%.32s\"",
 		         type);
-		json_decref(ev);
 		return 1;
 	}
-	json_decref(ev);
 	if (!w->got_event) {
 		/*
 		 * Only an event proves the watch works: the server can accept a

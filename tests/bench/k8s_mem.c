@@ -62,12 +62,15 @@ rss_self(void)
 static void
 apply(struct k8s_store *st, enum k8s_kind kind, json_t *o)
 {
-	char err[256];
+	char err[256], *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-	if (o == NULL || k8s_store_apply(st, kind, K8S_ADDED, o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "k8s_mem: cannot apply an object: %s\n", o ? err : "out of memory");
+	if (text == NULL ||
+	    k8s_store_apply(st, kind, K8S_ADDED, text, strlen(text), err, sizeof(err)) < 0) {
+		fprintf(stderr, "k8s_mem: cannot apply an object: %s\n",
+		        text ? err : "out of memory");
 		exit(1);
 	}
+	free(text);
 	json_decref(o);
 }
 

@@ -119,11 +119,13 @@ start(struct opts o)
 		k8s_store_relist_begin(K.st, (enum k8s_kind)k);
 		json_array_foreach(items, i, it)
 		{
-			char err[256] = "";
+			char err[256] = "", *text;
 			if (kind_of(it) == (enum k8s_kind)k) {
-				cr_assert_eq(
-				        k8s_store_apply(K.st, k, K8S_ADDED, it, err, sizeof(err)),
-				        0, "%s", err);
+				text = json_dumps(it, JSON_COMPACT);
+				cr_assert_eq(k8s_store_apply(K.st, k, K8S_ADDED, text, strlen(text),
+				                             err, sizeof(err)),
+				             0, "%s", err);
+				free(text);
 			}
 		}
 		if (!o.unsynced) {

@@ -8,51 +8,53 @@
 
 #include "../objects.h"
 
-static json_t *
-js(const char *text)
+/*
+ * Read @text as an object of @kind; expect @want, and with SX_EINVAL an error
+ * holding @why. @return the object, which the caller finishes.
+ */
+static struct k8s_obj
+read_obj(enum k8s_kind kind, const char *text, unsigned flags, int want, const char *why)
 {
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
+	struct k8s_obj o;
+	char err[256] = "";
 
-	cr_assert_not_null(j, "bad test JSON: %s", e.text);
-	return j;
+	cr_assert_eq(k8s_obj_read(&o, kind, text, strlen(text), flags, err, sizeof(err)), want,
+	             "%s: %s", text, err);
+	if (why != NULL) {
+		cr_assert(strstr(err, why) != NULL, "error \"%s\" lacks \"%s\"", err, why);
+	}
+	return o;
 }
 
 static struct k8s_svc *
 svc_ok(const char *text)
 {
-	struct k8s_svc *s = NULL;
-	char err[256] = "";
-	json_t *j = js(text);
+	struct k8s_obj o = read_obj(K8S_SERVICE, text, 0, 0, NULL);
+	struct k8s_svc *s = o.svc;
 
-	cr_assert_eq(k8s_svc_from_json(j, &s, err, sizeof(err)), 0, "%s", err);
-	json_decref(j);
 	cr_assert_not_null(s);
+	o.svc = NULL;
+	k8s_obj_fini(&o);
 	return s;
 }
 
 static void
 svc_bad(const char *text, const char *why)
 {
-	struct k8s_svc *s = NULL;
-	char err[256] = "";
-	json_t *j = js(text);
+	struct k8s_obj o = read_obj(K8S_SERVICE, text, 0, SX_EINVAL, why);
 
-	cr_assert_eq(k8s_svc_from_json(j, &s, err, sizeof(err)), SX_EINVAL);
-	cr_assert_null(s);
-	cr_assert(strstr(err, why) != NULL, "error \"%s\" lacks \"%s\"", err, why);
-	json_decref(j);
+	cr_assert_null(o.svc);
+	k8s_obj_fini(&o);
 }
 
 static struct k8s_slice *
 slice_of(const char *text, int want)
 {
-	struct k8s_slice *s = NULL;
-	char err[256] = "";
-	json_t *j = js(text);
+	struct k8s_obj o = read_obj(K8S_SLICE, text, K8S_READ_POD_NAMES, want, NULL);
+	struct k8s_slice *s = o.slice;
 
-	cr_assert_eq(k8s_slice_from_json(j, true, &s, err, sizeof(err)), want, "%s", err);
-	json_decref(j);
+	o.slice = NULL;
+	k8s_obj_fini(&o);
 	return s;
 }
 
@@ -172,16 +174,18 @@ Test(objects, service_malformed)
 
 Test(objects, meta_defaults_namespace)
 {
-	struct k8s_meta m;
-	char err[128];
-	json_t *j = js("{\"metadata\":{\"name\":\"web\"}}");
+	const char *text = "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"42\"}}";
+	struct k8s_obj o = read_obj(K8S_SERVICE, text, K8S_READ_META, 0, NULL);
 
-	cr_assert_eq(k8s_obj_meta(j, K8S_SERVICE, &m, err, sizeof(err)), 0);
-	cr_assert_str_eq(m.ns, "default");
-	cr_assert_eq(m.name_len, 3);
-	cr_assert_eq(k8s_obj_meta(j, K8S_NAMESPACE, &m, err, sizeof(err)), 0);
-	cr_assert_null(m.ns);
-	json_decref(j);
+	cr_assert_str_eq(o.ns, "default");
+	cr_assert_eq(o.ns_len, 7);
+	cr_assert_str_eq(o.name, "web");
+	cr_assert_eq(o.name_len, 3);
+	cr_assert_str_eq(o.rv, "42");
+	cr_assert_null(o.svc);
+	o = read_obj(K8S_NAMESPACE, text, 0, 0, NULL);
+	cr_assert_str_eq(o.ns, "");
+	cr_assert_eq(o.ns_len, 0);
 }
 
 #define SLICE_HEAD                                                                    \
@@ -295,12 +299,11 @@ Test(objects, slice_same)
 static struct k8s_pod *
 pod_of(const char *text, int want)
 {
-	struct k8s_pod *p = NULL;
-	char err[256] = "";
-	json_t *j = js(text);
+	struct k8s_obj o = read_obj(K8S_POD, text, 0, want, NULL);
+	struct k8s_pod *p = o.pod;
 
-	cr_assert_eq(k8s_pod_from_json(j, &p, err, sizeof(err)), want, "%s", err);
-	json_decref(j);
+	o.pod = NULL;
+	k8s_obj_fini(&o);
 	return p;
 }
 
@@ -351,4 +354,86 @@ Test(objects, dashed_names)
 	dashed_is("2001:0:0:1:0:0:0:1", "2001-0-0-1--1");          /* the longest run goes */
 	dashed_is("::ffff:1.2.3.4", "1-2-3-4");                    /* as Go prints it */
 	dashed_is("FD00::ABCD", "fd00--abcd");
+}
+
+Test(objects, any_order_and_spacing_read_alike)
+{
+	/* What the API server sends: metadata first, bookkeeping everywhere. */
+	struct k8s_svc *a = svc_ok(
+	        "{\"metadata\":{\"name\":\"web\",\"namespace\":\"testns\",\"uid\":\"u\","
+	        "\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:spec\":{}}}]},"
+	        "\"spec\":{\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,"
+	        "\"targetPort\":8080}],\"selector\":{\"app\":\"web\"},\"clusterIP\":\"10.96.1.1\","
+	        "\"clusterIPs\":[\"10.96.1.1\"],\"type\":\"ClusterIP\"},\"status\":{"
+	        "\"loadBalancer\":{}}}");
+	/* The same, in another order, spaced, with escapes. */
+	struct k8s_svc *b = svc_ok(
+	        " { \"status\" : { } , \"spec\" : { \"type\" : \"Cluster\\u0049P\" , "
+	        "\"clusterIPs\" : [ \"10.96.1.1\" ] , \"ports\" : [ { \"port\" : 80 , "
+	        "\"name\" : \"ht\\u0074p\" } ] } , \"metadata\" : { \"namespace\" : \"testns\" , "
+	        "\"name\" : \"w\\u0065b\" } } ");
+
+	cr_assert_eq(a->size, b->size);
+	cr_assert(memcmp(a, b, a->size) == 0);
+	free(a);
+	free(b);
+}
+
+Test(objects, not_json_is_refused)
+{
+	struct k8s_obj o;
+
+	o = read_obj(K8S_SERVICE, "{\"metadata\":{\"name\":\"a\"},\"spec\":{", 0, SX_EINVAL,
+	             "invalid JSON");
+	o = read_obj(K8S_SERVICE, "{\"metadata\":{\"name\":\"a\"}} x", 0, SX_EINVAL,
+	             "invalid JSON");
+	o = read_obj(K8S_SERVICE, "[1]", 0, SX_EINVAL, "without metadata");
+	o = read_obj(K8S_SERVICE, "{\"metadata\":{\"name\":1}}", 0, SX_EINVAL,
+	             "without metadata.name");
+	(void)o;
+}
+
+Test(objects, slice_label_and_trigger_time)
+{
+	struct k8s_obj o = read_obj(
+	        K8S_SLICE,
+	        "{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\",\"annotations\":{"
+	        "\"endpoints.kubernetes.io/last-change-trigger-time\":\"2024-05-01T10:00:01.5Z\"},"
+	        "\"labels\":{\"x\":\"y\",\"kubernetes.io/service-name\":\"Web\"}},"
+	        "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}",
+	        0, 0, NULL);
+
+	cr_assert_str_eq(o.svc_name, "Web");
+	cr_assert(o.has_trigger);
+	cr_assert_float_eq(o.trigger, 1714557601.5, 1e-6);
+	cr_assert_not_null(o.slice);
+	cr_assert_eq(memcmp(k8s_slice_svc(o.slice), "web", 3), 0);
+	k8s_obj_fini(&o);
+	/* A deletion reads who it is only: nothing else is checked. */
+	o = read_obj(K8S_SLICE,
+	             "{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"},\"addressType\":1,"
+	             "\"endpoints\":\"x\"}",
+	             K8S_READ_META, 0, NULL);
+	cr_assert_null(o.slice);
+	cr_assert_str_eq(o.name, "s");
+}
+
+Test(objects, ident_reads_the_metadata_only)
+{
+	char id[64], rv[16];
+	const char *text = "{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"77\",\"name\":"
+	                   "\"p\",\"namespace\":\"n\"},\"spec\":[[[ not json";
+
+	k8s_obj_ident(text, strlen(text), id, sizeof(id), rv, sizeof(rv));
+	cr_assert_str_eq(id, "n/p");
+	cr_assert_str_eq(rv, "77");
+	k8s_obj_ident("{\"metadata\":{\"name\":\"ns1\"}}", 27, id, sizeof(id), rv, sizeof(rv));
+	cr_assert_str_eq(id, "ns1");
+	cr_assert_str_eq(rv, "");
+	k8s_obj_ident("null", 4, id, sizeof(id), rv, sizeof(rv));
+	cr_assert_str_eq(id, "?");
+	/* A resourceVersion too long to keep is none. */
+	text = "{\"metadata\":{\"resourceVersion\":\"12345678901234567890\"}}";
+	k8s_obj_ident(text, strlen(text), id, sizeof(id), rv, sizeof(rv));
+	cr_assert_str_eq(rv, "");
 }

@@ -62,9 +62,9 @@ find_obj(enum k8s_kind kind, const char *id)
 	return NULL;
 }
 
-int
-k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
-                size_t errlen)
+static int
+apply_obj(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, json_t *obj, char *err,
+          size_t errlen)
 {
 	json_t *md = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(md, "name"));
@@ -94,6 +94,20 @@ k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, jso
 	o->live = ev != K8S_DELETED;
 	o->stale = false;
 	return 0;
+}
+
+/* The store reads JSON text; this one keeps a tree of it for the checks. */
+int
+k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, const char *json,
+                size_t len, char *err, size_t errlen)
+{
+	json_t *obj = json_loadb(json, len, 0, NULL);
+	int r;
+
+	cr_assert_not_null(obj, "not JSON: %.*s", (int)len, json);
+	r = apply_obj(st, kind, ev, obj, err, errlen);
+	json_decref(obj);
+	return r;
 }
 
 void
