@@ -76,6 +76,7 @@ sx_req_get(struct sx_worker *w)
 	req->writer = "";
 	req->suspended = false;
 	req->dropped = false;
+	req->xfr_ok = false;
 	req->msg_bound = false;
 	req->has_local = false;
 	req->conn = NULL;
@@ -260,4 +261,53 @@ bool
 sx_req_is_sub(const struct sx_req *req)
 {
 	return req->parent != NULL;
+}
+
+void
+sx_req_allow_transfer(struct sx_req *req)
+{
+	req->xfr_ok = true;
+}
+
+bool
+sx_req_transfer_allowed(const struct sx_req *req)
+{
+	return req->xfr_ok;
+}
+
+int
+sx_req_send_part(struct sx_req *req)
+{
+	struct sx_msg *msg;
+	uint16_t aa;
+
+	if (req->q.proto != SX_PROTO_TCP || req->parent || req->dropped) {
+		return SX_EINVAL;
+	}
+	msg = sx_req_msg(req);
+	aa = sx_msg_flags(msg) & SX_FLAG_AA;
+	/* A record that did not fit set TC: it goes into the next message instead. */
+	sx_msg_clear_flags(msg, SX_FLAG_TC);
+	msg->truncated = false;
+	sx_tcp_write(req, sx_msg_finish(msg, &req->q));
+	sx_msg_reset(msg);
+	sx_msg_set_flags(msg, aa);
+	return 0;
+}
+
+int
+sx_req_stream_rr(struct sx_req *req, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                 const uint8_t *rdata, uint16_t rdlen)
+{
+	struct sx_msg *msg = sx_req_msg(req);
+	int rc = sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, type, SX_CLASS_IN, ttl, rdata, rdlen);
+
+	if (rc != SX_ETRUNC || sx_msg_count(msg, SX_SEC_ANSWER) == 0) {
+		return rc;
+	}
+	rc = sx_req_send_part(req);
+	if (rc < 0) {
+		return rc;
+	}
+	return sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, type, SX_CLASS_IN, ttl, rdata, rdlen);
 }

@@ -51,6 +51,7 @@ struct sx_req {
 	uint64_t start_ns;
 	bool suspended;
 	bool dropped; /* sx_req_drop(): no reply */
+	bool xfr_ok;  /* sx_req_allow_transfer() */
 
 	/* Where the reply goes. */
 	int udp_fd;

@@ -63,7 +63,7 @@ sx_tcp_hold(struct sx_req *req)
 }
 
 void
-sx_tcp_reply(struct sx_req *req, size_t len)
+sx_tcp_write(struct sx_req *req, size_t len)
 {
 	struct sx_tcp_conn *c = req->conn;
 	uint8_t *frame = req->out - 2;
@@ -77,6 +77,14 @@ sx_tcp_reply(struct sx_req *req, size_t len)
 			bufferevent_disable(c->bev, EV_READ);
 		}
 	}
+}
+
+void
+sx_tcp_reply(struct sx_req *req, size_t len)
+{
+	struct sx_tcp_conn *c = req->conn;
+
+	sx_tcp_write(req, len);
 	if (req->suspended) {
 		conn_unref(c);
 	}

@@ -107,5 +107,7 @@ void sx_udp_flush_late(int fd, short what, void *arg);
 void sx_udp_queue(struct sx_req *req, size_t len);
 struct evconnlistener *sx_tcp_listen(struct sx_wsock *ws);
 void sx_tcp_reply(struct sx_req *req, size_t len);
+/** Queue @len bytes of @req's reply buffer as one message, leaving the request open. */
+void sx_tcp_write(struct sx_req *req, size_t len);
 void sx_tcp_hold(struct sx_req *req);
 void sx_tcp_close_all(struct sx_worker *w);

@@ -153,3 +153,31 @@ int sx_req_refresh(struct sx_req *req);
 
 /** Whether @req is a copy started by sx_req_refresh(). */
 bool sx_req_is_refresh(const struct sx_req *req);
+
+/*
+ * Zone transfers (AXFR, IXFR): the `transfer` plugin decides who may have a
+ * zone and marks the request; the plugin holding the zone then streams it over
+ * TCP as several messages. Without the mark, zone plugins answer REFUSED.
+ */
+
+/** Let the plugins after this one answer @req's zone transfer. */
+void sx_req_allow_transfer(struct sx_req *req);
+/** Whether sx_req_allow_transfer() was called for @req. */
+bool sx_req_transfer_allowed(const struct sx_req *req);
+
+/**
+ * TCP only: send the reply built so far as one message of a multi-message
+ * answer (no reply hooks run for it), then empty the reply (header flags and
+ * question kept) for the next message. The last message is the reply the
+ * handler finishes as usual.
+ * @return 0, or SX_EINVAL over UDP and for sub-queries.
+ */
+int sx_req_send_part(struct sx_req *req);
+
+/**
+ * Append one IN record to the answer of a streamed reply, sending the
+ * messages filled so far (sx_req_send_part()) when it does not fit.
+ * @return 0, or an error (a record too large for any message, UDP).
+ */
+int sx_req_stream_rr(struct sx_req *req, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                     const uint8_t *rdata, uint16_t rdlen);

@@ -131,6 +131,9 @@ fz_handle(struct sx_req *req, void *inst)
 		sx_msg_set_rcode(msg, SX_RCODE_SERVFAIL);
 		return SX_DONE;
 	}
+	if (q->qtype == SX_TYPE_AXFR || q->qtype == SX_TYPE_IXFR) {
+		return fz_transfer(req, z);
+	}
 	return fz_answer(z, &f->fall, q, msg);
 }
 

@@ -73,6 +73,13 @@ const struct fz_rrset *fz_node_rrset(const struct fz_node *n, uint16_t type);
 enum sx_verdict fz_answer(const struct fz_zone *z, const struct sx_zones *fall,
                           const struct sx_query *q, struct sx_msg *msg);
 
+/**
+ * Answer an AXFR or IXFR for zone @z: the whole zone, streamed over TCP, when
+ * the transfer plugin allowed it (IXFR gets the AXFR form, RFC 1995 4); else
+ * REFUSED. @return SX_DONE.
+ */
+enum sx_verdict fz_transfer(struct sx_req *req, const struct fz_zone *z);
+
 /* One origin of a `file` line: the same file read with a different origin. */
 struct fz_origin {
 	struct fz_zone *zone; /* RCU-protected; NULL until the file loads */
