@@ -23,7 +23,9 @@ struct sx_tcp_conn {
 	uint16_t port;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
-	unsigned refs; /* open connection + suspended requests */
+	unsigned refs;       /* open connection + suspended requests */
+	uint64_t partial_ns; /* when the message now in the input began (0: none pending) */
+	uint64_t useful_ns;  /* accept, or the last whole message read: eviction picks the oldest */
 	struct sx_tcp_conn *prev, *next;
 };
 
@@ -144,6 +146,7 @@ on_read(struct bufferevent *bev, void *arg)
 	c->refs++;
 	rcu_read_lock();
 	struct sx_gen *gen = sx_gen_current();
+	bool whole = false;
 	while (c->bev && evbuffer_copyout(in, lenbuf, 2) == 2) {
 		len = (size_t)lenbuf[0] << 8 | lenbuf[1];
 		if (evbuffer_get_length(in) < len + 2) {
@@ -154,13 +157,83 @@ on_read(struct bufferevent *bev, void *arg)
 			conn_close(c); /* not even a header: nothing sensible to answer */
 			break;
 		}
+		whole = true;
 		one_query(c, in, len, gen);
 		if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUT_HIGH) {
 			break;
 		}
 	}
 	rcu_read_unlock();
+	if (c->bev) {
+		/*
+		 * The idle timer restarts on every byte, so alone it lets one byte every few
+		 * seconds hold a slot for ever: a message must also arrive whole within
+		 * SX_TCP_READ_SEC of its first byte. Unread input behind a full output is the
+		 * client not reading, which the write timeout bounds instead.
+		 */
+		uint64_t now = sx_now_ns();
+		if (whole) {
+			c->useful_ns = now;
+			c->partial_ns = 0;
+		}
+		if (evbuffer_get_length(in) == 0 || !(bufferevent_get_enabled(bev) & EV_READ)) {
+			c->partial_ns = 0;
+		} else if (c->partial_ns == 0) {
+			c->partial_ns = now;
+			if (!evtimer_pending(c->w->tcp_sweep, NULL)) {
+				struct timeval tick = { 1, 0 };
+				evtimer_add(c->w->tcp_sweep, &tick);
+			}
+		}
+	}
 	conn_unref(c);
+}
+
+/* Once a second while messages are pending: close those that missed their deadline. */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_worker *w = arg;
+	uint64_t now = sx_now_ns(), limit = (uint64_t)SX_TCP_READ_SEC * 1000000000u;
+	bool pending = false;
+
+	(void)fd;
+	(void)what;
+	for (struct sx_tcp_conn *c = w->conns, *next; c; c = next) {
+		next = c->next; /* conn_close() may free c, never another connection */
+		if (!c->bev || c->partial_ns == 0) {
+			continue;
+		}
+		if (now - c->partial_ns >= limit) {
+			conn_close(c);
+		} else {
+			pending = true;
+		}
+	}
+	if (pending) {
+		struct timeval tick = { 1, 0 };
+		evtimer_add(w->tcp_sweep, &tick);
+	}
+}
+
+/*
+ * All slots taken: close the connection that has been of least use the longest (no
+ * whole message since it was accepted, or none for the longest time), so that a new
+ * client is served rather than refused while idle or slow ones hold every slot.
+ */
+static void
+evict_one(struct sx_worker *w)
+{
+	struct sx_tcp_conn *victim = NULL;
+
+	for (struct sx_tcp_conn *c = w->conns; c; c = c->next) {
+		if (c->bev && (!victim || c->useful_ns < victim->useful_ns)) {
+			victim = c;
+		}
+	}
+	if (victim) {
+		conn_close(victim);
+	}
 }
 
 static void
@@ -186,13 +259,12 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct sx_wsock *s = arg;
 	struct sx_worker *w = s->w;
-	struct timeval idle = { SX_TCP_IDLE_SEC, 0 };
+	struct timeval idle = { SX_TCP_IDLE_SEC, 0 }, wr = { SX_TCP_WRITE_SEC, 0 };
 	struct sx_tcp_conn *c;
 
 	(void)evl;
 	if (w->tcp_conns >= SX_TCP_MAX_CONNS) {
-		evutil_closesocket(fd);
-		return;
+		evict_one(w);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -211,6 +283,7 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 	memcpy(&c->peer, sa, (size_t)salen);
 	c->peerlen = (socklen_t)salen;
 	c->refs = 1;
+	c->useful_ns = sx_now_ns();
 	c->next = w->conns;
 	if (w->conns) {
 		w->conns->prev = c;
@@ -219,8 +292,15 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 	w->tcp_conns++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
-	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_set_timeouts(c->bev, &idle, &wr);
 	bufferevent_enable(c->bev, EV_READ);
+}
+
+int
+sx_tcp_init(struct sx_worker *w)
+{
+	w->tcp_sweep = evtimer_new(w->base, on_sweep, w);
+	return w->tcp_sweep ? 0 : -ENOMEM;
 }
 
 struct evconnlistener *
@@ -232,6 +312,10 @@ sx_tcp_listen(struct sx_wsock *s)
 void
 sx_tcp_close_all(struct sx_worker *w)
 {
+	if (w->tcp_sweep) {
+		event_free(w->tcp_sweep);
+		w->tcp_sweep = NULL;
+	}
 	while (w->conns) {
 		struct sx_tcp_conn *c = w->conns;
 

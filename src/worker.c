@@ -133,7 +133,7 @@ sx_workers_new(unsigned n)
 		if (ws[i].base) {
 			ws[i].late_ev = event_new(ws[i].base, -1, 0, sx_udp_flush_late, &ws[i]);
 		}
-		if (!ws[i].base || !ws[i].late_ev) {
+		if (!ws[i].base || !ws[i].late_ev || sx_tcp_init(&ws[i]) < 0) {
 			sx_workers_free(ws, i + 1);
 			return NULL;
 		}

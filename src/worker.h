@@ -13,8 +13,10 @@
 
 #define SX_UDP_BATCH     32
 #define SX_LATE_MAX      1232 /* resumed replies up to this size are batched, larger ones not */
-#define SX_TCP_IDLE_SEC  10
-#define SX_TCP_MAX_CONNS 1024 /* per worker */
+#define SX_TCP_IDLE_SEC  10   /* between messages, as CoreDNS */
+#define SX_TCP_READ_SEC  3    /* to read one whole message once it has begun, as CoreDNS */
+#define SX_TCP_WRITE_SEC 5    /* for a reply to make progress, as CoreDNS */
+#define SX_TCP_MAX_CONNS 1024 /* per worker; when full, the least recently useful goes */
 
 struct event;
 struct event_base;
@@ -46,6 +48,7 @@ struct sx_worker {
 	struct sx_req *all_reqs; /* every request allocated, free or not, for shutdown */
 	unsigned tcp_conns;
 	struct sx_tcp_conn *conns; /* open connections, freed at exit */
+	struct event *tcp_sweep;   /* closes connections past their read deadline */
 	unsigned held;             /* suspended requests */
 
 	/* UDP batch I/O: received queries and their replies, slot by slot. */
@@ -105,6 +108,8 @@ void sx_udp_send_one(struct sx_req *req, size_t len);
 void sx_udp_send_late(struct sx_req *req, size_t len);
 void sx_udp_flush_late(int fd, short what, void *arg);
 void sx_udp_queue(struct sx_req *req, size_t len);
+/** The worker's TCP housekeeping (the read-deadline sweep); @return 0 or -ENOMEM. */
+int sx_tcp_init(struct sx_worker *w);
 struct evconnlistener *sx_tcp_listen(struct sx_wsock *ws);
 void sx_tcp_reply(struct sx_req *req, size_t len);
 /** Queue @len bytes of @req's reply buffer as one message, leaving the request open. */
