@@ -43,7 +43,22 @@ bin=$("$src/tests/k8s-real/build-kube.sh" kube-apiserver kube-controller-manager
 }
 t_bin=$(elapsed)
 
+# A run killed outright (meson's timeout ends in SIGKILL for the whole process group) loses its
+# namespaces, and with them every process, mount, link and rule, but leaves its emptied cgroup
+# tree, its work directory and etcd's data on /dev/shm (apiserver.sh's etcd/shm names it).
+# Those of runs whose cluster.sh is gone are removed before this run notes the machine's state.
+for d in /sys/fs/cgroup/*/sx-cluster-*; do
+	[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null || continue
+	find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+done
+for w in /tmp/sx-cluster-*; do
+	[ -f "$w/owner" ] && ! kill -0 "$(cat "$w/owner")" 2>/dev/null || continue
+	[ ! -f "$w/control-plane/etcd/shm" ] || rm -rf "$(cat "$w/control-plane/etcd/shm")"
+	rm -rf "$w"
+done
+
 work=$(mktemp -d /tmp/sx-cluster-XXXXXX)
+echo $$ >"$work/owner"
 keep=${SX_CLUSTER_KEEP:-}
 "$here/images.sh" "$sextant" "$work/images" >"$work/images.log" 2>&1 || {
 	echo "not ok - building the images"

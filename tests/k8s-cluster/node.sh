@@ -32,6 +32,10 @@ export PATH=$bin:$PATH KUBECONFIG=$cp/admin.kubeconfig TMPDIR=$work/tmp
 logs=$work/logs
 mkdir -p "$logs" "$work/pids" "$work/tmp"
 
+# Seconds since T (kernel uptime), for the fixture's figures.
+uptime_now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(uptime_now)" 'BEGIN { printf "%.1f", b - a }'; }
+t_node=$(uptime_now)
 log() { printf '%s node: %s\n' "$(date +%T)" "$*" >&2; }
 die() {
 	log "$*"
@@ -327,10 +331,13 @@ wait_for 120 "the node to be Ready" \
 	kubectl wait --for=condition=Ready "node/$SX_NODE_NAME" --timeout=1s
 wait_for 60 "the default ServiceAccount" kubectl -n default get serviceaccount default
 log "ready"
+echo "# figure: fixture: node Ready $(since "$t_node") s after its namespaces were made (resolver, control plane, containerd and the images, kubelet, kube-proxy)"
 
 "$@" &
 cmd=$!
 wait $cmd
 rc=$?
+t_down=$(uptime_now)
 teardown
+echo "# figure: fixture: teardown $(since "$t_down") s (every process stopped by PID, cgroups removed)"
 exit $rc
