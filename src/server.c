@@ -30,7 +30,20 @@ static struct {
 	struct sx_listener *listeners;
 	unsigned next_lid;
 	uint16_t ephemeral; /* the port keys with port 0 share */
+	/* A reloaded generation waiting for its plugins to be ready before it serves. */
+	struct sx_gen *pending;
+	struct event *pending_poll;
+	uint64_t pending_until_ns;
 } srv;
+
+/*
+ * How long a reloaded configuration may wait for its plugins (kubernetes' first LIST)
+ * before it serves anyway. The running one answers meanwhile, up to date (its watches
+ * go on), so the wait can be generous: a LIST took 4.4 s in the soak on a loaded machine.
+ */
+#define RELOAD_READY_WAIT_S  10
+#define RELOAD_READY_WAIT_NS (RELOAD_READY_WAIT_S * 1000000000ull)
+#define RELOAD_READY_POLL_US 50000
 
 struct event_base *
 sx_rt_base(struct sx_runtime *rt)
@@ -596,11 +609,67 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 	return 0;
 }
 
+static bool
+gen_ready(const struct sx_gen *gen)
+{
+	char why[256];
+
+	for (size_t bi = 0; bi < gen->cfg->nblocks; bi++) {
+		const struct sx_block *b = &gen->cfg->blocks[bi];
+
+		for (size_t i = 0; i < b->nchain; i++) {
+			const struct sx_instance *in = &b->chain[i];
+
+			if (in->plugin->ready && !in->plugin->ready(in->inst, why, sizeof(why))) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Publish the pending generation once it is ready or its wait is over; else look again. */
+static void
+pending_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_gen *old;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!srv.pending) {
+		return;
+	}
+	if (!gen_ready(srv.pending) && sx_now_ns() < srv.pending_until_ns) {
+		struct timeval tv = { 0, RELOAD_READY_POLL_US };
+
+		if (srv.pending_poll ||
+		    (srv.pending_poll = evtimer_new(srv.control, pending_check, NULL))) {
+			evtimer_add(srv.pending_poll, &tv);
+			return;
+		}
+	}
+	if (fd == -1 && what == EV_TIMEOUT) {
+		if (gen_ready(srv.pending)) {
+			sx_log(SX_LOG_INFO,
+			       "Reload: the new configuration serves (its plugins are ready)");
+		} else {
+			sx_log(SX_LOG_INFO,
+			       "Reload: the new configuration serves (its plugins not ready after %d s)",
+			       RELOAD_READY_WAIT_S);
+		}
+	}
+	old = rcu_xchg_pointer(&srv.current, srv.pending);
+	srv.pending = NULL;
+	synchronize_rcu(); /* no worker routes through the old generation any more */
+	sx_gen_unref(old);
+}
+
 int
 sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 {
 	struct sx_listener *l;
-	struct sx_gen *gen, *old;
+	struct sx_gen *gen;
 	int rc;
 
 	for (l = srv.listeners; l; l = l->next) {
@@ -627,9 +696,19 @@ sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
 	}
-	old = rcu_xchg_pointer(&srv.current, gen);
-	synchronize_rcu(); /* no worker routes through the old generation any more */
-	sx_gen_unref(old);
+	/*
+	 * The running generation keeps answering until the new one's plugins are ready (its
+	 * kubernetes instance starts from an empty store: published at once, it answered
+	 * SERVFAIL for the seconds its LIST took). A reload while another waits replaces it
+	 * and keeps its deadline, so a storm of reloads still ends in the newest.
+	 */
+	if (srv.pending) {
+		sx_gen_unref(srv.pending);
+	} else {
+		srv.pending_until_ns = sx_now_ns() + RELOAD_READY_WAIT_NS;
+	}
+	srv.pending = gen;
+	pending_check(-1, 0, NULL);
 	return rc;
 }
 
@@ -638,6 +717,11 @@ sx_server_stop(void)
 {
 	sx_workers_stop(srv.workers, srv.nworkers);
 	srv.current = NULL;
+	srv.pending = NULL; /* freed below with every live generation */
+	if (srv.pending_poll) {
+		event_free(srv.pending_poll);
+		srv.pending_poll = NULL;
+	}
 	/*
 	 * Workers are stopped: suspended requests will never finish. Free every
 	 * generation still alive (old ones they held too); the requests themselves
