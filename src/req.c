@@ -7,6 +7,7 @@
 #include <sextant/plugin.h>
 
 #include "chain.h"
+#include "config.h"
 #include "req_internal.h"
 #include "worker.h"
 
@@ -77,6 +78,8 @@ sx_req_get(struct sx_worker *w)
 	req->suspended = false;
 	req->dropped = false;
 	req->xfr_ok = false;
+	req->meta_on = false;
+	req->nmeta = 0;
 	req->msg_bound = false;
 	req->has_local = false;
 	req->conn = NULL;
@@ -151,6 +154,52 @@ sx_req_set_flags(struct sx_req *req, uint16_t set, uint16_t clear)
 			sx_msg_set_flags(&req->msg, SX_FLAG_RD);
 		} else {
 			sx_msg_clear_flags(&req->msg, SX_FLAG_RD);
+		}
+	}
+}
+
+int
+sx_req_meta_set(struct sx_req *req, const char *label, sx_meta_fn fn, const void *arg)
+{
+	unsigned i;
+
+	if (!req->meta_on) {
+		return SX_ENOTSUP;
+	}
+	for (i = 0; i < req->nmeta && strcmp(req->meta[i].label, label) != 0; i++) {
+	}
+	if (i == SX_REQ_META) {
+		return SX_ETRUNC;
+	}
+	req->meta[i].label = label;
+	req->meta[i].fn = fn;
+	req->meta[i].arg = arg;
+	if (i == req->nmeta) {
+		req->nmeta++;
+	}
+	return 0;
+}
+
+int
+sx_req_meta(const struct sx_req *req, const char *label, char *buf, size_t cap)
+{
+	for (unsigned i = 0; i < req->nmeta; i++) {
+		if (strcmp(req->meta[i].label, label) == 0) {
+			return req->meta[i].fn(req, req->meta[i].arg, buf, cap);
+		}
+	}
+	return -1;
+}
+
+void
+sx_req_meta_collect(struct sx_req *req)
+{
+	const struct sx_block *b = req->block;
+
+	req->meta_on = true;
+	for (size_t i = 0; i < b->nchain; i++) {
+		if (b->chain[i].plugin->metadata) {
+			b->chain[i].plugin->metadata(req, b->chain[i].inst);
 		}
 	}
 }

@@ -52,6 +52,13 @@ struct sx_req {
 	bool suspended;
 	bool dropped; /* sx_req_drop(): no reply */
 	bool xfr_ok;  /* sx_req_allow_transfer() */
+	bool meta_on; /* metadata is collected for this request */
+	uint8_t nmeta;
+	struct {
+		const char *label;
+		sx_meta_fn fn;
+		const void *arg;
+	} meta[SX_REQ_META];
 
 	/* Where the reply goes. */
 	int udp_fd;

@@ -109,6 +109,12 @@ struct sx_plugin {
 	 * it starts empty), which /ready shows. Control thread.
 	 */
 	bool (*ready)(void *inst, char *why, size_t cap);
+	/**
+	 * Optional metadata provider: called by sx_req_meta_collect() for each query
+	 * the block's metadata plugin collects for, before the plugins after it run;
+	 * sets labels with sx_req_meta_set(). Worker thread; must be quick.
+	 */
+	void (*metadata)(struct sx_req *req, void *inst);
 	/** Optional: add this instance's metrics to a scrape. Control thread. */
 	void (*collect)(void *inst, struct sx_metrics *m);
 	/**

@@ -67,6 +67,38 @@ void sx_req_set_flags(struct sx_req *req, uint16_t set, uint16_t clear);
  */
 void sx_req_drop(struct sx_req *req);
 
+/*
+ * Metadata: labels ("plugin/name") with text values, set for a request by
+ * the plugins that provide them and read by others (log's {/label}). Values
+ * are computed when read, so a provider costs little when nobody asks.
+ */
+
+/**
+ * Write the value into @buf (@cap bytes, NUL-terminated, cut to fit).
+ * @return its length, or -1 for "no value".
+ */
+typedef int (*sx_meta_fn)(const struct sx_req *req, const void *arg, char *buf, size_t cap);
+
+/**
+ * Give @req label @label (borrowed; it must outlive the request, e.g. a
+ * string constant), valued by @fn(@arg). An existing label is replaced.
+ * @return 0; SX_ENOTSUP when no metadata is collected for @req (no metadata
+ * plugin, or not for its zone), as CoreDNS ignores it then; SX_ETRUNC when
+ * the request holds SX_REQ_META labels already.
+ */
+int sx_req_meta_set(struct sx_req *req, const char *label, sx_meta_fn fn, const void *arg);
+#define SX_REQ_META 32
+
+/** The value of @label into @buf. @return its length, or -1 when @req has no such label. */
+int sx_req_meta(const struct sx_req *req, const char *label, char *buf, size_t cap);
+
+/**
+ * Start collecting metadata for @req and call the metadata hook of every
+ * plugin instance of its server block that has one (the metadata plugin's
+ * handler does this).
+ */
+void sx_req_meta_collect(struct sx_req *req);
+
 /** The reply being built: plugins add records to it and return SX_DONE. */
 struct sx_msg *sx_req_msg(struct sx_req *req);
 
