@@ -470,6 +470,7 @@ const struct sx_plugin sx_plugin_kubernetes = {
 	.setup = k8s_setup,
 	.start = k8s_start,
 	.handle = k8s_handle,
+	.metadata = k8s_metadata,
 	.ready = k8s_ready,
 	.collect = k8s_collect,
 	.teardown = k8s_teardown,

@@ -451,6 +451,26 @@ k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns, size
 	return false;
 }
 
+bool
+k8s_zone_pod_at(struct k8s_store *st, const struct k8s_ip *ip, char ns[256], char name[256])
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+	const struct k8s_pod *p;
+
+	cds_lfht_lookup(st->pod_ip, k8s_hash_ip(ip->fam, ip->a), match_pod_ip, ip, &it);
+	n = cds_lfht_iter_get_node(&it);
+	if (!n) {
+		return false;
+	}
+	p = caa_container_of(n, struct k8s_pod, inode);
+	memcpy(ns, p->ns->name, p->ns->len);
+	ns[p->ns->len] = '\0';
+	memcpy(name, p->name, p->name_len);
+	name[p->name_len] = '\0';
+	return true;
+}
+
 uint32_t
 k8s_zone_serial(struct k8s_store *st)
 {

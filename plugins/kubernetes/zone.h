@@ -199,6 +199,12 @@ void k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
 void k8s_zone_rev_ep(struct k8s_store *st, const struct k8s_ip *ip,
                      bool (*fn)(const struct k8s_ep *ep, void *arg), void *arg);
 
+/**
+ * Copy the namespace and name of a pod with IP @ip (`pods verified`; the first
+ * found) into @ns and @name. Call inside rcu_read_lock(). @return whether one exists.
+ */
+bool k8s_zone_pod_at(struct k8s_store *st, const struct k8s_ip *ip, char ns[256], char name[256]);
+
 /** Whether a pod with IP @ip lives in namespace @ns (`pods verified`). */
 bool k8s_zone_pod(struct k8s_store *st, const struct k8s_ip *ip, const char *ns, size_t ns_len);
 
@@ -235,6 +241,9 @@ struct k8s {
 	struct k8s_rest_stats rest; /* API calls, counted by the client for /metrics */
 	struct k8s *next_inst;      /* every started instance, for the scrape (kubernetes.c) */
 };
+
+/** The plugin's metadata hook (metadata.c): labels for what the name means, and who asks. */
+void k8s_metadata(struct sx_req *req, void *inst);
 
 #define K8S_MAX_CNAMES 8 /* CoreDNS follows at most 8 ExternalName CNAMEs */
 
