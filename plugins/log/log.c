@@ -33,6 +33,7 @@ enum field {
 	F_RSIZE,
 	F_DURATION,
 	F_OPCODE,
+	F_META, /* {/label}: the request's metadata */
 	F_UNKNOWN,
 };
 
@@ -50,7 +51,7 @@ static const struct {
 
 struct segment {
 	enum field f;
-	const char *text; /* F_LITERAL: points into the rule's format */
+	const char *text; /* F_LITERAL: points into the rule's format; F_META: the label */
 	size_t len;
 };
 
@@ -224,6 +225,14 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 		case F_OPCODE:
 			n = put_fmt(line, sizeof(line), n, "%u", q->opcode);
 			break;
+		case F_META: {
+			/* No value, or an empty one, prints "-" as in CoreDNS. */
+			int len = sx_req_meta(req, s->text, tmp, sizeof(tmp));
+
+			n = len > 0 ? put(line, sizeof(line), n, tmp, (size_t)len)
+			            : put(line, sizeof(line), n, "-", 1);
+			break;
+		}
 		case F_UNKNOWN:
 			n = put(line, sizeof(line), n, "-", 1);
 			break;
@@ -244,11 +253,14 @@ log_handle(struct sx_req *req, void *inst)
 	return SX_NEXT;
 }
 
-/* Split a format into literal runs and known placeholders; unknown ones print "-". */
+/*
+ * Split a format into literal runs and known placeholders; unknown ones print "-".
+ * A {/label} placeholder has its closing brace made the end of its label, in place.
+ */
 static int
 compile(struct rule *r)
 {
-	const char *p = r->format;
+	char *p = r->format;
 	size_t cap = 0;
 
 	while (*p) {
@@ -256,9 +268,14 @@ compile(struct rule *r)
 		size_t i;
 
 		if (*p == '{') {
-			const char *end = strchr(p, '}');
+			char *end = strchr(p, '}');
 
-			if (end) {
+			if (end && p[1] == '/' && end > p + 2) {
+				seg.f = F_META;
+				seg.text = p + 2;
+				seg.len = (size_t)(end - p) + 1;
+				*end = '\0';
+			} else if (end) {
 				seg.f = F_UNKNOWN;
 				seg.len = (size_t)(end - p) + 1;
 				for (i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]);
