@@ -85,7 +85,8 @@ serves_any_class(const struct sx_block *b)
 	for (i = 0; i < b->nchain; i++) {
 		const char *name = b->chain[i].plugin->name;
 
-		if (!strcmp(name, "chaos") || !strcmp(name, "forward")) {
+		if (!strcmp(name, "chaos") || !strcmp(name, "forward") ||
+		    !strcmp(name, "template")) {
 			return true;
 		}
 	}
