@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""plugin_allocs.py -- heap allocations per query on the paths of issue 13's small plugins.
+"""plugin_allocs.py -- heap allocations per query on the paths of the small plugins (13, 12).
 
 Starts Sextant under LD_PRELOAD=libsx_alloc_count.so with one worker and a Corefile that puts
 every one of them in front of hosts, warms each path up, then sends N queries of the path over UDP
 (and TCP where named) and prints the allocations the worker thread made per query. The paths
 answered by a plugin itself (any, local, chaos, acl's block) and those it only inspects or
-rewrites on the way (bufsize, nsid, header, minimal, acl's allow) are each measured alone; a
+rewrites on the way (bufsize, nsid, header, minimal, acl's allow), and template's kinds of
+record (groups, fixed, through ldns, AKS's NXDOMAIN and its fallthrough) are each measured alone; a
 block with whoami alone is the baseline of each transport (what the core costs).
 
 usage: plugin_allocs.py [-n QUERIES] [--sextant BIN] [--lib LIBSX_ALLOC_COUNT]
@@ -51,6 +52,26 @@ example.net:{port} {{
     bind 127.0.0.1
     whoami
 }}
+tpl.test:{port} internal.cloudapp.net:{port} {{
+    bind 127.0.0.1
+    template IN A tpl.test {{
+        match "^ip-(?P<a>[0-9]+)-(?P<b>[0-9]+)-(?P<c>[0-9]+)-(?P<d>[0-9]+)[.]tpl[.]test[.]$"
+        answer "{{{{ .Name }}}} 60 IN A {{{{ .Group.a }}}}.{{{{ .Group.b }}}}.{{{{ .Group.c }}}}.{{{{ .Group.d }}}}"
+        fallthrough
+    }}
+    template IN AAAA tpl.test {{
+        answer "fixed.tpl.test 60 IN AAAA 2001:db8::1"
+    }}
+    template IN MX tpl.test {{
+        answer "{{{{ .Name }}}} 60 IN MX 10 mail.tpl.test."
+    }}
+    template ANY ANY internal.cloudapp.net {{
+        match "^(?:[^.]+\\.){{4,}}internal\\.cloudapp\\.net\\.$"
+        rcode NXDOMAIN
+        fallthrough
+    }}
+    whoami
+}}
 localhost:{port} version.bind:{port} {{
     bind 127.0.0.1
     local
@@ -69,6 +90,11 @@ PATHS = [
     ("local", "db.localhost", "A", "IN", False, False),
     ("chaos authors", "authors.bind", "TXT", "CH", False, False),
     ("chaos hostname", "hostname.bind", "TXT", "CH", False, False),
+    ("template A groups", "ip-10-1-2-3.tpl.test", "A", "IN", False, False),
+    ("template fixed", "fixed.tpl.test", "AAAA", "IN", False, False),
+    ("template MX (ldns)", "x.tpl.test", "MX", "IN", False, False),
+    ("template AKS nx", "a.b.c.d.internal.cloudapp.net", "A", "IN", False, False),
+    ("template AKS fall", "c.d.internal.cloudapp.net", "A", "IN", False, False),
 ]
 
 

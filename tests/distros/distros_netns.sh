@@ -11,7 +11,7 @@
 # answers one cluster name, one outside name and its special blocks.
 #
 # Distributions whose Corefile needs a plugin Sextant does not have yet are reported as TAP
-# SKIPs naming the plugin: AKS needs `template` (issue 12). Needs root (CI runs as root).
+# SKIPs naming the plugin (none today). Needs root (CI runs as root).
 set -u
 src=${SX_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${SEXTANT_BIN:-$src/build/sextant}
@@ -26,7 +26,7 @@ work=$(mktemp -d /tmp/sx-distros-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # Plugins a distribution needs that this build may lack: "distro:plugin ...".
-needs="aks:template"
+needs=""
 compiled=$("$bin" -plugins)
 
 "$src/tests/fakeapi/gen-certs.sh" "$work/certs" >/dev/null 2>&1 || { echo "Bail out! gen-certs"; exit 1; }
@@ -247,19 +247,19 @@ else
 fi
 
 # AKS: its template blocks answer NXDOMAIN for Azure's internal search suffixes.
-m=$(missing aks)
-if [ -n "$m" ]; then
-	skip "aks: served" "needs plugin(s) $m (issue 12)"
-else
-	start aks
-	ready aks
-	cluster_and_outside aks 127.0.0.1 53 30
-	out=$(q @127.0.0.1 a.b.c.d.internal.cloudapp.net A)
-	check "aks: 4+ labels under internal.cloudapp.net are NXDOMAIN" has "$out" 'status: NXDOMAIN'
-	out=$(q @127.0.0.1 anything.reddog.microsoft.com AAAA)
-	check "aks: reddog.microsoft.com is NXDOMAIN" has "$out" 'status: NXDOMAIN'
-	stop aks
-fi
+start aks
+ready aks
+cluster_and_outside aks 127.0.0.1 53 30
+out=$(q @127.0.0.1 a.b.c.d.internal.cloudapp.net A)
+check "aks: 4+ labels under internal.cloudapp.net are NXDOMAIN" has "$out" 'status: NXDOMAIN'
+out=$(q @127.0.0.1 anything.reddog.microsoft.com AAAA)
+check "aks: reddog.microsoft.com is NXDOMAIN" has "$out" 'status: NXDOMAIN'
+out=$(q @127.0.0.1 reddog.microsoft.com SOA)
+check "aks: reddog.microsoft.com itself is NXDOMAIN" has "$out" 'status: NXDOMAIN'
+out=$(q @127.0.0.1 www.example.test.internal.cloudapp.net A)
+check "aks: fewer labels fall through to the upstream (no template NXDOMAIN)" \
+	bash -c '! grep -q "flags: qr aa" <<<"$1"' _ "$out"
+stop aks
 
 # NodeLocal DNSCache: bound to 169.254.20.10 and 10.96.0.10 only; cluster.local and the reverse
 # zones over TCP to the cluster DNS (10.96.0.11), the rest to /etc/resolv.conf.
