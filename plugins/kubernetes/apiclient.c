@@ -14,10 +14,10 @@
 
 #include <sextant/error.h>
 #include <sextant/log.h>
+#include <sextant/plugin.h>
 
 #include "kubeconfig.h"
 #include "listsplit.h"
-#include "sx_version.h"
 
 /*
  * The hiperfifo pattern: libcurl says which sockets it waits on and when its
@@ -654,6 +654,7 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	struct k8s_call *c = calloc(1, sizeof(*c));
 	struct curl_slist *h;
 	char *url = NULL;
+	char agent[64];
 	CURL *e;
 
 	if (out) {
@@ -687,7 +688,8 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	free(url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sextant/" SX_VERSION);
+	snprintf(agent, sizeof(agent), "sextant/%s", sx_version());
+	curl_easy_setopt(e, CURLOPT_USERAGENT, agent); /* curl keeps a copy */
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);

@@ -7,7 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "census.h"
+#include <sextant/testing/census.h>
 
 static long
 status_kb(pid_t pid, const char *key)

@@ -13,7 +13,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
-#include "fakeapi.h"
+#include <sextant/testing/fakeapi.h>
 
 struct sx_fakeapi {
 	char dir[256];

@@ -19,7 +19,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
-#include "harness.h"
+#include <sextant/testing/harness.h>
 
 struct sx_test_server {
 	char dir[256];

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "prober.h"
+#include <sextant/testing/prober.h>
 
 struct sx_prober {
 	struct sockaddr_storage ss;

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /* Write @corefile, run `sextant -conf F ARGS`, return the exit status and output. */
 static int

@@ -14,9 +14,7 @@
 
 #include <criterion/criterion.h>
 
-#include "census.h"
-#include "harness.h"
-#include "prober.h"
+#include <sextant/testing.h>
 
 /*
  * Each test starts sextant (two workers) on a small hosts zone, then attacks

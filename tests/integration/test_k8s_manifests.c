@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <yaml.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static const yaml_node_t *
 map_get(yaml_document_t *doc, const yaml_node_t *map, const char *key)

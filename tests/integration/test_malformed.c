@@ -3,7 +3,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static struct sx_test_server *srv;
 

@@ -10,9 +10,7 @@
 
 #include <criterion/criterion.h>
 
-#include "census.h"
-#include "harness.h"
-#include "prober.h"
+#include <sextant/testing.h>
 
 /*
  * A reload that fails must leave the running configuration exactly as it

@@ -10,8 +10,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 #define WHOAMI_CF ". {\n\tbind 127.0.0.1\n\twhoami\n}\n"
 

@@ -13,8 +13,7 @@
 
 #include <criterion/criterion.h>
 
-#include "census.h"
-#include "harness.h"
+#include <sextant/testing.h>
 
 static const char corefile[] = "example.test {\n"
                                "\tbind 127.0.0.1\n"

@@ -16,7 +16,7 @@
 
 #include <criterion/criterion.h>
 
-#include "upstream.h"
+#include <sextant/testing/upstream.h>
 
 struct sx_upstream {
 	char dir[256];

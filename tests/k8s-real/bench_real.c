@@ -8,7 +8,7 @@
 #include <curl/curl.h>
 
 #include "dns.h"
-#include "harness.h"
+#include <sextant/testing.h>
 #include "kube.h"
 
 /*

@@ -5,7 +5,7 @@
 
 #include <ldns/ldns.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /*
  * An answer as one comparable text: the rcode and flags, then the records of

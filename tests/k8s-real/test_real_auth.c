@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "dns.h"
-#include "harness.h"
+#include <sextant/testing.h>
 #include "kube.h"
 
 /*

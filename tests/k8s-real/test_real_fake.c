@@ -6,8 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "dns.h"
-#include "fakeapi.h"
-#include "harness.h"
+#include <sextant/testing.h>
 #include "kube.h"
 
 /*

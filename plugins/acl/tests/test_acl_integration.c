@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /* Client addresses: the harness queries 127.0.0.1 from 127.0.0.1, and ::1 from ::1. */
 static const char corefile[] = "example.org:0 {\n"

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static const char corefile[] = "example.org {\n"
                                "\tbind 127.0.0.1\n"

@@ -4,8 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 /* 40 addresses for one name: about 700 bytes of answer. */
 static void

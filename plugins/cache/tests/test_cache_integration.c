@@ -7,7 +7,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static uint64_t
 now_ms(void)

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 Test(cache_metrics, hits_misses_requests_and_entries)
 {

@@ -4,7 +4,8 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
+
 #include "../cache.h"
 
 extern const struct sx_plugin sx_plugin_cache;
@@ -92,20 +93,17 @@ parse(const char *corefile, char *err, size_t errlen, int *rc)
 	struct sx_config *cfg = NULL;
 
 	err[0] = '\0';
-	*rc = sx_config_parse("Corefile", corefile, "/srv/dns", NULL, &cfg, err, errlen);
+	*rc = sx_test_config(corefile, "/srv/dns", NULL, &cfg, err, errlen);
 	return cfg;
 }
 
 static struct cache *
 instance(struct sx_config *cfg)
 {
-	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
-		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_cache) {
-			return cfg->blocks[0].chain[i].inst;
-		}
-	}
-	cr_assert_fail("no cache instance");
-	return NULL;
+	void *inst = sx_test_instance(cfg, 0, &sx_plugin_cache, 0);
+
+	cr_assert(inst, "no cache instance");
+	return inst;
 }
 
 Test(cache_setup, table)
@@ -121,7 +119,7 @@ Test(cache_setup, table)
 			cr_expect_lt(rc, 0, "case %zu set up", i);
 			cr_expect_str_eq(err, cases[i].err, "case %zu", i);
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }
 
@@ -148,7 +146,7 @@ Test(cache_setup, defaults_are_corednss)
 	/* ZONES default to the server block's. */
 	cr_assert_eq(c->zones.n, 1);
 	cr_expect_str_eq(c->zones.z[0].name, "example.org.");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(cache_setup, kubeadm_corefile)
@@ -173,7 +171,7 @@ Test(cache_setup, kubeadm_corefile)
 	}
 	cr_assert_eq(c->zones.n, 1);
 	cr_expect_str_eq(c->zones.z[0].name, ".");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(cache_setup, block_values_win_over_the_ttl_argument)
@@ -209,7 +207,7 @@ Test(cache_setup, block_values_win_over_the_ttl_argument)
 	cr_expect_str_eq(c->except[CACHE_DENIAL].z[1].name, "b.org.");
 	cr_assert_eq(c->zones.n, 1);
 	cr_expect_str_eq(c->zones.z[0].name, "example.org.");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(cache_setup, disable_without_zones_means_everything)
@@ -224,5 +222,5 @@ Test(cache_setup, disable_without_zones_means_everything)
 	c = instance(cfg);
 	cr_assert_eq(c->except[CACHE_SUCCESS].n, 1);
 	cr_expect_str_eq(c->except[CACHE_SUCCESS].z[0].name, ".");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }

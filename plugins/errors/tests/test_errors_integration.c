@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 Test(errors, logs_rcode_name_type_and_reason)
 {

@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /* A small zone whose serial and www address vary. */
 static void

@@ -7,7 +7,8 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
+
 #include "../file.h"
 
 extern const struct sx_plugin sx_plugin_file;
@@ -136,20 +137,17 @@ parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
 	struct sx_config *cfg = NULL;
 	err[0] = '\0';
-	*rc = sx_config_parse("Corefile", corefile, dir, NULL, &cfg, err, errlen);
+	*rc = sx_test_config(corefile, dir, NULL, &cfg, err, errlen);
 	return cfg;
 }
 
 static struct fz *
 instance(struct sx_config *cfg, size_t nth)
 {
-	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
-		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_file && nth-- == 0) {
-			return cfg->blocks[0].chain[i].inst;
-		}
-	}
-	cr_assert_fail("no file instance");
-	return NULL;
+	void *inst = sx_test_instance(cfg, 0, &sx_plugin_file, nth);
+
+	cr_assert(inst, "no file instance");
+	return inst;
 }
 
 Test(file_setup, table)
@@ -171,7 +169,7 @@ Test(file_setup, table)
 				             err);
 			}
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }
 
@@ -194,7 +192,7 @@ Test(file_setup, defaults_and_loaded_zone)
 	/* The zone is read at setup, so that a broken file is a configuration error. */
 	cr_assert(f->origins[0].zone);
 	cr_assert_eq(f->origins[0].zone->serial, 1);
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(file_setup, one_file_for_several_origins)
@@ -219,7 +217,7 @@ Test(file_setup, one_file_for_several_origins)
 		cr_assert(z->apex->len == f->zones.z[i].len &&
 		          memcmp(z->apex->name, f->zones.z[i].wire, z->apex->len) == 0);
 	}
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(file_setup, missing_file_waits_for_reload)
@@ -230,7 +228,7 @@ Test(file_setup, missing_file_waits_for_reload)
 	                              &rc);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_null(instance(cfg, 0)->origins[0].zone);
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(file_setup, two_file_lines_are_two_instances)
@@ -243,5 +241,5 @@ Test(file_setup, two_file_lines_are_two_instances)
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(instance(cfg, 0)->zones.z[0].name, "example.org.");
 	cr_assert_str_eq(instance(cfg, 1)->zones.z[0].name, "example.net.");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }

@@ -11,10 +11,7 @@
 
 #include <criterion/criterion.h>
 
-#include "census.h"
-#include "harness.h"
-#include "prober.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 /*
  * Every failure must end in a correct reply: the answer of an upstream that

@@ -12,8 +12,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 static double
 now_s(void)

@@ -7,7 +7,8 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
+
 #include "../fwd.h"
 
 extern const struct sx_plugin sx_plugin_forward;
@@ -51,24 +52,21 @@ TestSuite(forward_setup, .init = make_dir, .fini = remove_dir);
 static struct sx_config *
 parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
-	struct sx_config_opts opts = { .default_port = 53, .workers = 2 };
+	struct sx_test_opts opts = { .plugins = table, .default_port = 53, .workers = 2 };
 	struct sx_config *cfg = NULL;
 
 	err[0] = '\0';
-	*rc = sx_config_parse_with(table, "Corefile", corefile, dir, &opts, &cfg, err, errlen);
+	*rc = sx_test_config(corefile, dir, &opts, &cfg, err, errlen);
 	return cfg;
 }
 
 static struct fwd *
 instance(struct sx_config *cfg, size_t nth)
 {
-	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
-		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_forward && nth-- == 0) {
-			return cfg->blocks[0].chain[i].inst;
-		}
-	}
-	cr_assert_fail("no forward instance");
-	return NULL;
+	void *inst = sx_test_instance(cfg, 0, &sx_plugin_forward, nth);
+
+	cr_assert(inst, "no forward instance");
+	return inst;
 }
 
 struct setup_case {
@@ -170,7 +168,7 @@ Test(forward_setup, table)
 			}
 			free(want);
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }
 
@@ -195,7 +193,7 @@ Test(forward_setup, defaults_are_corednss)
 	cr_assert_str_eq(f->up[0].name, "127.0.0.1:53");
 	cr_assert_str_eq(f->from.z[0].name, ".");
 	cr_assert_eq(f->nworkers, 2);
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(forward_setup, upstream_forms)
@@ -221,7 +219,7 @@ Test(forward_setup, upstream_forms)
 		cr_expect_eq(f->up[i].tls, i == 4 || i == 5, "upstream %u", i);
 	}
 	cr_assert(f->ssl, "tls:// upstreams need a TLS context");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(forward_setup, options)
@@ -251,5 +249,5 @@ Test(forward_setup, options)
 	cr_assert_eq(f->failover_rcodes, 1u << 5);
 	/* Off a nibble boundary, the first subnet's zone, as CoreDNS takes. */
 	cr_assert_str_eq(instance(cfg, 1)->from.z[0].name, "8.b.d.0.1.0.0.2.ip6.arpa.");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }

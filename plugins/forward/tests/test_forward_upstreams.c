@@ -6,8 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 static const char zone[] = "$ORIGIN example.test.\n"
                            "$TTL 300\n"

@@ -4,8 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 Test(header_integration, response_rules_last_one_wins)
 {

@@ -9,7 +9,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /* Whether process @pid has exited (gone, or a zombie waiting for its parent), within @ms. */
 static bool

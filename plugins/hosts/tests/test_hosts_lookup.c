@@ -6,10 +6,8 @@
 #include <criterion/criterion.h>
 #include <ldns/ldns.h>
 
-#include "config.h"
-#include "harness.h"
-#include "msg_reader.h"
-#include "msg_writer.h"
+#include <sextant/testing.h>
+
 #include "../hosts.h"
 
 extern const struct sx_plugin sx_plugin_hosts;
@@ -46,13 +44,8 @@ fx_setup(const char *corefile, const char *file)
 {
 	char err[512];
 	memset(&fx, 0, sizeof(fx));
-	cr_assert_eq(sx_config_parse("Corefile", corefile, "/", NULL, &fx.cfg, err, sizeof(err)), 0,
-	             "%s", err);
-	for (size_t i = 0; i < fx.cfg->blocks[0].nchain; i++) {
-		if (fx.cfg->blocks[0].chain[i].plugin == &sx_plugin_hosts) {
-			fx.h = fx.cfg->blocks[0].chain[i].inst;
-		}
-	}
+	cr_assert_eq(sx_test_config(corefile, "/", NULL, &fx.cfg, err, sizeof(err)), 0, "%s", err);
+	fx.h = sx_test_instance(fx.cfg, 0, &sx_plugin_hosts, 0);
 	cr_assert(fx.h);
 	FILE *fp = file != NULL ? fmemopen((void *)file, strlen(file), "r") : NULL;
 	cr_assert_eq(hosts_table_build(fx.h, fp, &fx.t), 0);
@@ -68,7 +61,7 @@ fx_teardown(void)
 		ldns_pkt_free(fx.reply);
 	}
 	hosts_table_free(fx.t);
-	sx_config_free(fx.cfg);
+	sx_test_config_free(fx.cfg);
 }
 
 /* Ask @name/@type; @return the verdict, the reply (if any) in fx.reply. */
@@ -85,16 +78,16 @@ ask(const char *name, ldns_rr_type type)
 	memcpy(fx.qw, wire, len);
 	free(wire);
 	ldns_pkt_free(query);
-	cr_assert_eq(sx_wire_parse_query(fx.qw, len, &fx.q, fx.lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(fx.qw, len, &fx.q, fx.lname), 0);
 	fx.q.proto = SX_PROTO_UDP;
-	sx_msg_init(&fx.m, fx.buf, sizeof(fx.buf), 65535, &fx.q);
+	sx_test_msg_init(&fx.m, fx.buf, sizeof(fx.buf), 65535, &fx.q);
 	enum sx_verdict v = hosts_answer(fx.h, fx.t, &fx.q, &fx.m);
 	if (fx.reply != NULL) {
 		ldns_pkt_free(fx.reply);
 		fx.reply = NULL;
 	}
 	if (v == SX_DONE) {
-		size_t n = sx_msg_finish(&fx.m, &fx.q);
+		size_t n = sx_test_msg_finish(&fx.m, &fx.q);
 		cr_assert_eq(ldns_wire2pkt(&fx.reply, fx.buf, n), LDNS_STATUS_OK);
 	}
 	return v;
@@ -292,11 +285,11 @@ Test(hosts_lookup, truncated_over_udp, .fini = fx_teardown)
 	memcpy(fx.qw, wire, len);
 	free(wire);
 	ldns_pkt_free(query);
-	cr_assert_eq(sx_wire_parse_query(fx.qw, len, &fx.q, fx.lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(fx.qw, len, &fx.q, fx.lname), 0);
 	fx.q.proto = SX_PROTO_UDP;
-	sx_msg_init(&fx.m, fx.buf, sizeof(fx.buf), sx_wire_reply_limit(&fx.q), &fx.q);
+	sx_test_msg_init(&fx.m, fx.buf, sizeof(fx.buf), sx_test_reply_limit(&fx.q), &fx.q);
 	cr_assert_eq(hosts_answer(fx.h, fx.t, &fx.q, &fx.m), SX_DONE);
-	size_t n = sx_msg_finish(&fx.m, &fx.q);
+	size_t n = sx_test_msg_finish(&fx.m, &fx.q);
 	cr_assert_leq(n, 512);
 	cr_assert_eq(ldns_wire2pkt(&fx.reply, fx.buf, n), LDNS_STATUS_OK);
 	cr_expect(ldns_pkt_tc(fx.reply));

@@ -4,7 +4,8 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
+
 #include "../hosts.h"
 
 extern const struct sx_plugin sx_plugin_hosts;
@@ -51,20 +52,17 @@ parse(const char *corefile, char *err, size_t errlen, int *rc)
 {
 	struct sx_config *cfg = NULL;
 	err[0] = '\0';
-	*rc = sx_config_parse("Corefile", corefile, "/srv/dns", NULL, &cfg, err, errlen);
+	*rc = sx_test_config(corefile, "/srv/dns", NULL, &cfg, err, errlen);
 	return cfg;
 }
 
 static struct hosts *
 instance(struct sx_config *cfg)
 {
-	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
-		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_hosts) {
-			return cfg->blocks[0].chain[i].inst;
-		}
-	}
-	cr_assert_fail("no hosts instance");
-	return NULL;
+	void *inst = sx_test_instance(cfg, 0, &sx_plugin_hosts, 0);
+
+	cr_assert(inst, "no hosts instance");
+	return inst;
 }
 
 Test(hosts_setup, table)
@@ -79,7 +77,7 @@ Test(hosts_setup, table)
 			cr_expect_lt(rc, 0, "case %zu set up", i);
 			cr_expect_str_eq(err, cases[i].err, "case %zu", i);
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }
 
@@ -98,7 +96,7 @@ Test(hosts_setup, defaults)
 	cr_assert_eq(h->fall.n, 0);
 	cr_assert_not(h->no_reverse);
 	cr_assert_null(h->inline_text);
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(hosts_setup, file_zones_and_options)
@@ -123,7 +121,7 @@ Test(hosts_setup, file_zones_and_options)
 	cr_assert_eq(h->fall.n, 1);
 	cr_assert_str_eq(h->fall.z[0].name, "example.net.");
 	cr_assert_str_eq(h->inline_text, "10.0.0.1 a.example.org\n::1 b.example.org c\n");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(hosts_setup, bare_fallthrough_covers_the_block)
@@ -136,7 +134,7 @@ Test(hosts_setup, bare_fallthrough_covers_the_block)
 	struct hosts *h = instance(cfg);
 	cr_assert_eq(h->fall.n, 1);
 	cr_assert_str_eq(h->fall.z[0].name, "example.org.");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }
 
 Test(hosts_setup, absolute_path_kept)
@@ -147,5 +145,5 @@ Test(hosts_setup, absolute_path_kept)
 	                              &rc);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(instance(cfg)->path, "/etc/other-hosts");
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 }

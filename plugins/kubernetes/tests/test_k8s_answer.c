@@ -8,9 +8,7 @@
 #include <ldns/ldns.h>
 
 #include <sextant/dname.h>
-
-#include "msg_reader.h"
-#include "msg_writer.h"
+#include <sextant/testing.h>
 
 #include "../zone.h"
 
@@ -175,13 +173,13 @@ ask_class(const char *name, ldns_rr_type type, ldns_rr_class cls)
 	ldns_pkt_set_id(qp, 4242);
 	cr_assert_eq(ldns_pkt2wire(&w, qp, &wl), LDNS_STATUS_OK);
 	memset(&q, 0, sizeof(q));
-	cr_assert_eq(sx_wire_parse_query(w, wl, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(w, wl, &q, lname), 0);
 	q.proto = SX_PROTO_TCP;
-	sx_msg_init(&m, buf, sizeof(buf), sx_wire_reply_limit(&q), &q);
+	sx_test_msg_init(&m, buf, sizeof(buf), sx_test_reply_limit(&q), &q);
 	rcu_read_lock();
 	r.v = k8s_answer(&K, &q, &m, NULL);
 	rcu_read_unlock();
-	n = sx_msg_finish(&m, &q);
+	n = sx_test_msg_finish(&m, &q);
 	cr_assert_eq(ldns_wire2pkt(&r.p, buf, n), LDNS_STATUS_OK);
 	cr_assert_eq(ldns_pkt_id(r.p), 4242);
 	free(w);
@@ -834,13 +832,13 @@ Test(answer, udp_truncation)
 
 	ldns_pkt2wire(&w, qp, &wl);
 	memset(&q, 0, sizeof(q));
-	cr_assert_eq(sx_wire_parse_query(w, wl, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(w, wl, &q, lname), 0);
 	q.proto = SX_PROTO_UDP;
-	sx_msg_init(&m, buf, sizeof(buf), 200, &q);
+	sx_test_msg_init(&m, buf, sizeof(buf), 200, &q);
 	rcu_read_lock();
 	cr_assert_eq(k8s_answer(&K, &q, &m, NULL), SX_DONE);
 	rcu_read_unlock();
-	n = sx_msg_finish(&m, &q);
+	n = sx_test_msg_finish(&m, &q);
 	cr_assert(n <= 200);
 	cr_assert_eq(ldns_wire2pkt(&p, buf, n), LDNS_STATUS_OK);
 	cr_assert(ldns_pkt_tc(p));
@@ -865,9 +863,9 @@ ask_chain(const char *name, struct k8s_chain *ch, struct sx_msg *m)
 	free(w);
 	cr_assert_eq(ldns_pkt2wire(&w, qp, &wl), LDNS_STATUS_OK);
 	memset(&q, 0, sizeof(q));
-	cr_assert_eq(sx_wire_parse_query(w, wl, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(w, wl, &q, lname), 0);
 	q.proto = SX_PROTO_TCP;
-	sx_msg_init(m, buf, sizeof(buf), sx_wire_reply_limit(&q), &q);
+	sx_test_msg_init(m, buf, sizeof(buf), sx_test_reply_limit(&q), &q);
 	memset(ch, 0, sizeof(*ch));
 	rcu_read_lock();
 	v = k8s_answer(&K, &q, m, ch);

@@ -13,9 +13,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "fakeapi.h"
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 /*
  * Every test starts its own fake API server (tests/fakeapi/fakeapi.py, data

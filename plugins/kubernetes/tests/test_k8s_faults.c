@@ -9,10 +9,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "census.h"
-#include "fakeapi.h"
-#include "harness.h"
-#include "prober.h"
+#include <sextant/testing.h>
 
 /*
  * Each test starts the fake API server with tests/fakeapi/data/basic.json and

@@ -7,7 +7,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 #define FIXTURE "/plugins/kubernetes/tests/data/cluster.json"
 

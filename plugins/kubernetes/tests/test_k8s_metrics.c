@@ -11,7 +11,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 #include "../objects.h"
 

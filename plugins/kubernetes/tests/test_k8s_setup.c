@@ -4,8 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <sextant/plugin.h>
-
-#include "config.h"
+#include <sextant/testing.h>
 
 #include "../zone.h"
 
@@ -16,7 +15,7 @@ static struct sx_config *cfg;
 static void
 fini(void)
 {
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 	cfg = NULL;
 }
 
@@ -26,31 +25,28 @@ TestSuite(setup, .fini = fini);
 static struct k8s *
 ok(const char *text)
 {
-	struct sx_config_opts o = { .default_port = 53, .workers = 1 };
+	struct sx_test_opts o = { .default_port = 53, .workers = 1 };
 	char err[512] = "";
 
-	sx_config_free(cfg);
+	sx_test_config_free(cfg);
 	cfg = NULL;
-	cr_assert_eq(sx_config_parse("Corefile", text, "/etc/coredns", &o, &cfg, err, sizeof(err)),
-	             0, "%s", err);
-	for (size_t i = 0; i < cfg->blocks[0].nchain; i++) {
-		if (cfg->blocks[0].chain[i].plugin == &sx_plugin_kubernetes) {
-			return cfg->blocks[0].chain[i].inst;
-		}
-	}
-	cr_assert_fail("no kubernetes instance");
-	return NULL;
+	cr_assert_eq(sx_test_config(text, "/etc/coredns", &o, &cfg, err, sizeof(err)), 0, "%s",
+	             err);
+	void *inst = sx_test_instance(cfg, 0, &sx_plugin_kubernetes, 0);
+
+	cr_assert(inst, "no kubernetes instance");
+	return inst;
 }
 
 static void
 bad(const char *text, const char *want)
 {
-	struct sx_config_opts o = { .default_port = 53, .workers = 1 };
+	struct sx_test_opts o = { .default_port = 53, .workers = 1 };
 	struct sx_config *c = NULL;
 	char err[512] = "";
 
-	cr_assert_neq(sx_config_parse("Corefile", text, "/etc/coredns", &o, &c, err, sizeof(err)),
-	              0, "accepted: %s", text);
+	cr_assert_neq(sx_test_config(text, "/etc/coredns", &o, &c, err, sizeof(err)), 0,
+	              "accepted: %s", text);
 	cr_assert_null(c);
 	cr_assert_str_eq(err, want);
 }

@@ -3,7 +3,7 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
 
 struct setup_case {
 	const char *corefile;
@@ -37,8 +37,8 @@ Test(loadbalance_setup, table)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sx_config *cfg = NULL;
 		char err[512] = "";
-		int rc = sx_config_parse("Corefile", cases[i].corefile, "/srv/dns", NULL, &cfg, err,
-		                         sizeof(err));
+		int rc = sx_test_config(cases[i].corefile, "/srv/dns", NULL, &cfg, err,
+		                        sizeof(err));
 
 		if (cases[i].err == NULL) {
 			cr_expect_eq(rc, 0, "case %zu: %s", i, err);
@@ -46,6 +46,6 @@ Test(loadbalance_setup, table)
 			cr_expect_lt(rc, 0, "case %zu set up", i);
 			cr_expect_str_eq(err, cases[i].err, "case %zu", i);
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }

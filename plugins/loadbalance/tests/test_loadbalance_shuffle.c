@@ -5,8 +5,8 @@
 #include <criterion/criterion.h>
 #include <ldns/ldns.h>
 
-#include "msg_reader.h"
-#include "msg_writer.h"
+#include <sextant/testing.h>
+
 #include "../lb.h"
 
 static uint8_t buf[65535];
@@ -49,9 +49,9 @@ start(struct sx_msg *msg, const char *qname, uint16_t qtype)
 	qwire[n++] = (uint8_t)qtype;
 	qwire[n++] = 0;
 	qwire[n++] = 1;
-	cr_assert_eq(sx_wire_parse_query(qwire, n, &q, lname), SX_PARSE_OK);
+	cr_assert_eq(sx_test_parse_query(qwire, n, &q, lname), 0);
 	q.proto = SX_PROTO_TCP;
-	sx_msg_init(msg, buf, sizeof(buf), 65535, &q);
+	sx_test_msg_init(msg, buf, sizeof(buf), 65535, &q);
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 }
 

@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static bool
 log_matches(struct sx_test_server *s, const char *re_src)

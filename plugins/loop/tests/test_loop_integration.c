@@ -8,8 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
-#include "upstream.h"
+#include <sextant/testing.h>
 
 static void
 sleep_ms(int ms)

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include <sextant/testing.h>
 
 extern const struct sx_plugin sx_plugin_loop;
 
@@ -14,11 +14,11 @@ static const struct sx_plugin *const table[] = { &sx_plugin_loop, NULL };
 static int
 parse(const char *corefile, char *err, size_t errlen, struct sx_config **cfg)
 {
-	struct sx_config_opts opts = { .default_port = 53, .workers = 1 };
+	struct sx_test_opts opts = { .plugins = table, .default_port = 53, .workers = 1 };
 
 	err[0] = '\0';
 	*cfg = NULL;
-	return sx_config_parse_with(table, "Corefile", corefile, "/tmp", &opts, cfg, err, errlen);
+	return sx_test_config(corefile, "/tmp", &opts, cfg, err, errlen);
 }
 
 Test(loop_setup, table)
@@ -48,6 +48,6 @@ Test(loop_setup, table)
 			cr_expect_lt(rc, 0, "case %zu set up", i);
 			cr_expect_str_eq(err, cases[i].err, "case %zu", i);
 		}
-		sx_config_free(cfg);
+		sx_test_config_free(cfg);
 	}
 }

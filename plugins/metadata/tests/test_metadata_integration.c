@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 /* A namespace, a Service with a named port, and a pod whose address is the test's own. */
 static const char cluster[] =

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static const char zone[] = "$ORIGIN example.org.\n"
                            "$TTL 300\n"

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 #define CF                                                                       \
 	". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n\terrors\n\thosts {\n" \

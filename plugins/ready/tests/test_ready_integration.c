@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 Test(ready, ok_when_nothing_reports_unready)
 {

@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 #define CF(name)                                                                       \
 	". {\n\tbind 127.0.0.1\n\treload 2s 1s\n\tprometheus 127.0.0.1:0\n\thosts {\n" \

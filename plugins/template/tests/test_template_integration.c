@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 static const char corefile[] =
         ".:0 {\n"

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include <sextant/testing.h>
 
 Test(whoami, ipv4_client_gets_a_and_srv_with_its_port)
 {
