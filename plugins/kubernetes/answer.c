@@ -232,7 +232,7 @@ ep_match(const struct ctx *c, const struct res *r, const struct k8s_slice *sl,
 	if (c->k->endpoint_pod_names && ep->pod_len > 0) {
 		return lab_eq(r->ep, k8s_slice_str(sl, ep->str_off + ep->host_len), ep->pod_len);
 	}
-	return r->ip.fam == sl->fam && memcmp(r->ip.a, ep->a, ip_len(sl->fam)) == 0;
+	return r->ip.fam == sl->fam && memcmp(r->ip.a, k8s_ep_addr(ep), ip_len(sl->fam)) == 0;
 }
 
 /* Whether endpoint @ep of @sl stands in the answer to @r (name and port filters). */
@@ -279,7 +279,7 @@ find_svc(const struct ctx *c, struct res *r, unsigned nbase)
 	}
 	r->v = v;
 	svc = k8s_view_svc(v);
-	if (c->k->ignore_empty && svc->type == K8S_SVC_CLUSTERIP && v->nready == 0) {
+	if (c->k->ignore_empty && svc->type == K8S_SVC_CLUSTERIP && v->nslices == 0) {
 		return;
 	}
 	if (svc->type == K8S_SVC_EXTERNAL) {
@@ -477,7 +477,8 @@ earlier(const struct ctx *c, const struct res *r, uint32_t g, const char *name, 
 				continue;
 			}
 			if (a != NULL) {
-				if (sl[s]->fam == fam && memcmp(ep->a, a, ip_len(fam)) == 0) {
+				if (sl[s]->fam == fam &&
+				    memcmp(k8s_ep_addr(ep), a, ip_len(fam)) == 0) {
 					return true;
 				}
 				continue;
@@ -512,12 +513,12 @@ put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const uint8_t *owner,
 		break;
 	case R_CLUSTER: {
 		const struct k8s_svc *svc = k8s_view_svc(r->v);
+		const struct k8s_ip *ips = k8s_svc_ips(svc);
 		for (unsigned i = 0; i < svc->nips; i++) {
-			if (svc->ips[i].fam == fam &&
-			    (i == 0 ||
-			     memcmp(&svc->ips[0], &svc->ips[i], sizeof(svc->ips[0])) != 0)) {
+			if (ips[i].fam == fam &&
+			    (i == 0 || memcmp(&ips[0], &ips[i], sizeof(ips[0])) != 0)) {
 				if (write) {
-					put_ip(c, SX_SEC_ANSWER, owner, fam, svc->ips[i].a);
+					put_ip(c, SX_SEC_ANSWER, owner, fam, ips[i].a);
 				}
 				n++;
 			}
@@ -532,11 +533,11 @@ put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const uint8_t *owner,
 				const struct k8s_ep *ep = &sl[s]->eps[e];
 				if (sl[s]->fam != fam || !ep_used(c, r, sl[s], ep) ||
 				    ((k8s_view_dup(r->v, g) & K8S_DUP_ADDR) &&
-				     earlier(c, r, g, NULL, 0, fam, ep->a, 0))) {
+				     earlier(c, r, g, NULL, 0, fam, k8s_ep_addr(ep), 0))) {
 					continue;
 				}
 				if (write) {
-					put_ip(c, SX_SEC_ANSWER, owner, fam, ep->a);
+					put_ip(c, SX_SEC_ANSWER, owner, fam, k8s_ep_addr(ep));
 				}
 				n++;
 			}
@@ -674,8 +675,9 @@ srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
 		}
 	}
 	for (unsigned i = 0; i < svc->nips; i++) {
-		if (i == 0 || memcmp(&svc->ips[0], &svc->ips[i], sizeof(svc->ips[0])) != 0) {
-			put_ip(c, SX_SEC_ADDITIONAL, rd + 6, svc->ips[i].fam, svc->ips[i].a);
+		const struct k8s_ip *ips = k8s_svc_ips(svc);
+		if (i == 0 || memcmp(&ips[0], &ips[i], sizeof(ips[0])) != 0) {
+			put_ip(c, SX_SEC_ADDITIONAL, rd + 6, ips[i].fam, ips[i].a);
 		}
 	}
 }
@@ -707,10 +709,12 @@ srv_endpoints(struct ctx *c, const struct res *r, uint16_t weight)
 				if (pass == 1) {
 					if ((dup & (K8S_DUP_NAME | K8S_DUP_ADDR)) ==
 					            (K8S_DUP_NAME | K8S_DUP_ADDR) &&
-					    earlier(c, r, g, name, nl, sl[s]->fam, ep->a, 0)) {
+					    earlier(c, r, g, name, nl, sl[s]->fam, k8s_ep_addr(ep),
+					            0)) {
 						continue;
 					}
-					put_ip(c, SX_SEC_ADDITIONAL, rd + 6, sl[s]->fam, ep->a);
+					put_ip(c, SX_SEC_ADDITIONAL, rd + 6, sl[s]->fam,
+					       k8s_ep_addr(ep));
 					continue;
 				}
 				for (unsigned i = 0; i < sl[s]->nports; i++) {

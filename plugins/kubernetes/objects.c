@@ -456,8 +456,8 @@ read_ports(struct k8s_jp *jp, struct portin *out, size_t *n, bool skip_null, con
 
 /* One ClusterIP (or "None") of a Service. @return 0, or SX_EINVAL. */
 static int
-cluster_ip(struct k8s_svc *hdr, const char *s, size_t len, const struct k8s_obj *o, char *err,
-           size_t errlen)
+cluster_ip(struct k8s_svc *hdr, struct k8s_ip ips[2], const char *s, size_t len,
+           const struct k8s_obj *o, char *err, size_t errlen)
 {
 	if (len == 0) {
 		return 0;
@@ -471,7 +471,7 @@ cluster_ip(struct k8s_svc *hdr, const char *s, size_t len, const struct k8s_obj 
 		return fail(err, errlen, "service %s/%s: more than two cluster IPs", o->ns,
 		            o->name);
 	}
-	if (len >= IP_MAX || !k8s_ip_parse(&hdr->ips[hdr->nips], s)) {
+	if (len >= IP_MAX || !k8s_ip_parse(&ips[hdr->nips], s)) {
 		return fail(err, errlen, "service %s/%s: invalid cluster IP \"%s\"", o->ns, o->name,
 		            s);
 	}
@@ -484,6 +484,7 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 {
 	struct portin ports[255];
 	struct k8s_svc hdr;
+	struct k8s_ip cips[2];
 	char key[KEY_MAX], type[16] = "", ext_name[K8S_NAME_MAX + 3] = "", one[IP_MAX] = "";
 	uint8_t ext[255];
 	size_t nports = 0, ext_len = 0, size, names = 0, one_len = 0, ext_n = 0;
@@ -550,13 +551,13 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 					        "service %s/%s: spec.clusterIPs[%zu]: not a string",
 					        o->ns, o->name, i);
 				}
-				r = cluster_ip(&hdr, s, (size_t)n, o, err, errlen);
+				r = cluster_ip(&hdr, cips, s, (size_t)n, o, err, errlen);
 			}
 			if (r < 0) {
 				return r;
 			}
 		}
-		if (i == 0 && (r = cluster_ip(&hdr, one, one_len, o, err, errlen)) < 0) {
+		if (i == 0 && (r = cluster_ip(&hdr, cips, one, one_len, o, err, errlen)) < 0) {
 			return r;
 		}
 		if (ports_seen &&
@@ -569,16 +570,18 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 	for (size_t i = 0; i < nports; i++) {
 		names += ports[i].name_len;
 	}
-	size = sizeof(hdr) + nports * sizeof(struct k8s_port) + names + ext_len;
+	size = k8s_svc_ports_off(hdr.nips) + nports * sizeof(struct k8s_port) + names + ext_len;
 	hdr.size = (uint32_t)size;
 	hdr.nports = (uint8_t)nports;
 	hdr.ext_len = (uint8_t)ext_len;
 	if ((o->svc = malloc(size)) == NULL) {
 		return -ENOMEM;
 	}
+	memset(o->svc, 0, k8s_svc_ports_off(hdr.nips)); /* padding too: views compare svcs whole */
 	memcpy(o->svc, &hdr, sizeof(hdr));
-	struct k8s_port *pp = (struct k8s_port *)(o->svc + 1);
-	uint32_t off = (uint32_t)(sizeof(hdr) + nports * sizeof(struct k8s_port));
+	memcpy(o->svc + 1, cips, hdr.nips * sizeof(cips[0]));
+	struct k8s_port *pp = (struct k8s_port *)((char *)o->svc + k8s_svc_ports_off(hdr.nips));
+	uint32_t off = (uint32_t)(k8s_svc_ports_off(hdr.nips) + nports * sizeof(struct k8s_port));
 	for (size_t i = 0; i < nports; i++) {
 		pp[i].port = ports[i].port;
 		pp[i].proto = ports[i].proto;
@@ -745,6 +748,8 @@ build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size
 	size = sizeof(struct k8s_slice) + neps * sizeof(struct k8s_ep);
 	size_t ports_off = size;
 	size += nports * sizeof(struct k8s_port);
+	size_t addrs_off = size;
+	size += neps * (fam == 4 ? 4u : 16u);
 	size_t names_off = size;
 	size += strs;
 	struct k8s_slice *sl = calloc(1, size);
@@ -753,6 +758,7 @@ build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size
 	}
 	sl->size = (uint32_t)size;
 	sl->ports_off = (uint32_t)ports_off;
+	sl->addrs_off = (uint32_t)addrs_off;
 	sl->neps = (uint16_t)neps;
 	sl->nports = (uint8_t)nports;
 	sl->fam = fam;
@@ -789,7 +795,7 @@ build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size
 		while (next_addr(&e.addrs, fam, &ip, &bad)) {
 			struct k8s_ep *ep = &sl->eps[k];
 
-			memcpy(ep->a, ip.a, sizeof(ep->a));
+			memcpy((uint8_t *)k8s_slice_addr(sl, (unsigned)k), ip.a, fam == 4 ? 4 : 16);
 			ep->idx = (uint16_t)k;
 			ep->host_len = (uint8_t)e.host_len;
 			ep->pod_len = (uint8_t)np;
@@ -935,10 +941,13 @@ k8s_slice_same(const struct k8s_slice *a, const struct k8s_slice *b)
 			return false;
 		}
 	}
+	if (memcmp(k8s_slice_addr(a, 0), k8s_slice_addr(b, 0),
+	           a->neps * (a->fam == 4 ? 4u : 16u))) {
+		return false;
+	}
 	for (unsigned i = 0; i < a->neps; i++) {
 		const struct k8s_ep *p = &a->eps[i], *q = &b->eps[i];
-		if (memcmp(p->a, q->a, sizeof(p->a)) != 0 || p->host_len != q->host_len ||
-		    p->pod_len != q->pod_len ||
+		if (p->host_len != q->host_len || p->pod_len != q->pod_len ||
 		    memcmp(k8s_slice_str(a, p->str_off), k8s_slice_str(b, q->str_off),
 		           p->host_len + p->pod_len) != 0) {
 			return false;

@@ -51,8 +51,9 @@ enum k8s_svc_type {
 
 /*
  * A Service's DNS data, position independent so that it can be copied into
- * the view that publishes it: header, ports[nports], port names, externalName
- * in wire form. @size covers all of it.
+ * the view that publishes it: header, ips[nips], ports[nports] (4-aligned),
+ * port names, externalName in wire form. @size covers all of it. Only the
+ * ClusterIPs it has take room: most Services have one, headless ones none.
  */
 struct k8s_svc {
 	uint32_t size;
@@ -60,13 +61,25 @@ struct k8s_svc {
 	uint8_t nips; /* ClusterIPs (0..2) */
 	uint8_t nports;
 	uint8_t ext_len; /* wire length of externalName; 0 when none or unusable */
-	struct k8s_ip ips[2];
 };
+
+static inline const struct k8s_ip *
+k8s_svc_ips(const struct k8s_svc *s)
+{
+	return (const struct k8s_ip *)(s + 1);
+}
+
+/** Where the ports of a Service with @nips ClusterIPs begin. */
+static inline size_t
+k8s_svc_ports_off(unsigned nips)
+{
+	return (sizeof(struct k8s_svc) + nips * sizeof(struct k8s_ip) + 3) & ~(size_t)3;
+}
 
 static inline const struct k8s_port *
 k8s_svc_ports(const struct k8s_svc *s)
 {
-	return (const struct k8s_port *)(s + 1);
+	return (const struct k8s_port *)((const char *)s + k8s_svc_ports_off(s->nips));
 }
 
 /** A string of Service @s at offset @off (a port name: not NUL-terminated). */
@@ -82,25 +95,27 @@ k8s_svc_ext(const struct k8s_svc *s)
 	return (const uint8_t *)s + s->size - s->ext_len;
 }
 
-/* One ready address of an EndpointSlice. */
+/* One ready address of an EndpointSlice; the address itself is k8s_ep_addr(). */
 struct k8s_ep {
 	struct cds_lfht_node rnode; /* in the reverse table, keyed by address */
-	uint8_t a[16];
-	uint16_t idx;              /* position in the slice, to get back to it */
-	uint8_t host_len, pod_len; /* hostname, targetRef name (< 64) or 0 */
-	uint32_t str_off;          /* hostname then pod name, from the slice start */
+	uint16_t idx;               /* position in the slice, to get back to it */
+	uint8_t host_len, pod_len;  /* hostname, targetRef name (< 64) or 0 */
+	uint32_t str_off;           /* hostname then pod name, from the slice start */
 };
 
 /*
  * An EndpointSlice, ready endpoints only (one k8s_ep per address): header,
- * eps[neps], ports[nports], then strings (slice name, service name, names).
- * A slice without ports has nports 0 (CoreDNS's "port -1" sentinel).
+ * eps[neps], ports[nports], the addresses (4 or 16 bytes each, as the
+ * slice's family: an IPv4 endpoint takes 28 bytes, not 40), then strings
+ * (slice name, service name, names). A slice without ports has nports 0
+ * (CoreDNS's "port -1" sentinel).
  */
 struct k8s_slice {
 	struct cds_lfht_node node; /* in the slice index, keyed by namespace and name */
 	struct k8s_ns *ns;
 	uint32_t size;
 	uint32_t ports_off; /* offset of ports[] from the slice start */
+	uint32_t addrs_off; /* offset of the addresses */
 	uint16_t neps;
 	uint8_t nports;
 	uint8_t fam;               /* 4 or 6 */
@@ -140,6 +155,19 @@ k8s_ep_slice(const struct k8s_ep *ep)
 {
 	return (const struct k8s_slice *)((const char *)(ep - ep->idx) -
 	                                  offsetof(struct k8s_slice, eps));
+}
+
+/** The address of endpoint @i of @s: 4 or 16 bytes, as s->fam. */
+static inline const uint8_t *
+k8s_slice_addr(const struct k8s_slice *s, unsigned i)
+{
+	return (const uint8_t *)s + s->addrs_off + i * (s->fam == 4 ? 4u : 16u);
+}
+
+static inline const uint8_t *
+k8s_ep_addr(const struct k8s_ep *ep)
+{
+	return k8s_slice_addr(k8s_ep_slice(ep), ep->idx);
 }
 
 /* A Pod with an IP (kept only with `pods verified`). */

@@ -32,11 +32,11 @@ touch(struct k8s_store *st)
 
 #define INITIAL_BUCKETS 64
 
+/* Sized by the store alone (size_tables): liburcu's own resizing aims at one entry a bucket. */
 static struct cds_lfht *
 table(void)
 {
-	return cds_lfht_new(INITIAL_BUCKETS, INITIAL_BUCKETS, 0,
-	                    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	return cds_lfht_new(INITIAL_BUCKETS, INITIAL_BUCKETS, 0, 0, NULL);
 }
 
 int
@@ -311,7 +311,7 @@ slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
 {
 	for (unsigned i = 0; i < sl->neps; i++) {
 		if (add) {
-			cds_lfht_add(st->ep_rev, k8s_hash_ip(sl->fam, sl->eps[i].a),
+			cds_lfht_add(st->ep_rev, k8s_hash_ip(sl->fam, k8s_slice_addr(sl, i)),
 			             &sl->eps[i].rnode);
 		} else {
 			cds_lfht_del(st->ep_rev, &sl->eps[i].rnode);
@@ -514,38 +514,48 @@ apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, struct k8s_ob
 }
 
 /*
- * The tables resize themselves, but lazily: from the call_rcu thread, after a
- * grace period, once their count passes a power of two. While a list of
- * 100,000 objects pours in they lag far behind and lookups walk chains of
- * hundreds of entries (two thirds of a sync's time); after a list of 10,000
- * Services a worker's lookup still took 235 ns instead of 110 (hotpath's
- * measure). So the control thread sizes them itself, at once (readers do not
- * wait): while objects come in, it doubles a table whose entries outnumber its
- * buckets twice; after every (re)list, it fits each to the power of two at or
- * above what it holds. Outside rcu_read_lock().
+ * liburcu can resize the tables itself, but lazily: from the call_rcu thread,
+ * after a grace period, once their count passes a power of two. While a list
+ * of 100,000 objects poured in they lagged far behind and lookups walked
+ * chains of hundreds of entries (two thirds of a sync's time); after a list of
+ * 10,000 Services a worker's lookup still took 235 ns instead of 110
+ * (hotpath's measure). So the control thread sizes them itself, at once
+ * (readers do not wait): while objects come and go, it grows a table whose
+ * entries outnumber its target twice and shrinks one holding under a quarter
+ * of it; after every (re)list, it fits each to its target, the power of two
+ * at or above what it holds divided by its load. Outside rcu_read_lock().
+ *
+ * A bucket is 16 bytes; one per entry was 10 MB of the 47 MB a cluster of
+ * 100,000 Services and 200,000 endpoints kept. Only the tables that forward
+ * names (services, namespaces) get one: each entry more on a chain is one
+ * more cache miss on the hot path. The reverse tables (PTR queries, far
+ * rarer) hold 4 entries a bucket; the control thread's own indexes, 8.
  */
 static void
 size_tables(struct k8s_store *st, bool fit)
 {
 	const struct {
 		struct cds_lfht *ht;
-		unsigned long n;
+		unsigned long n, load;
 	} t[] = {
-		{ st->services, st->stats.services }, { st->svc_rev, st->stats.services },
-		{ st->ep_rev, st->stats.endpoints },  { st->namespaces, st->stats.namespaces },
-		{ st->pod_ip, st->stats.pods },       { st->slices, st->stats.slices },
-		{ st->pods, st->stats.pods },
+		{ st->services, st->stats.services, 1 },
+		{ st->svc_rev, st->stats.services, 4 },
+		{ st->ep_rev, st->stats.endpoints, 4 },
+		{ st->namespaces, st->stats.namespaces, 1 },
+		{ st->pod_ip, st->stats.pods, 4 },
+		{ st->slices, st->stats.slices, 8 },
+		{ st->pods, st->stats.pods, 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		unsigned long size = st->buckets[i] ? st->buckets[i] : INITIAL_BUCKETS;
+		unsigned long want = t[i].n / t[i].load;
 
 		if (fit) {
-			for (size = INITIAL_BUCKETS; size < t[i].n; size *= 2) {
+			for (size = INITIAL_BUCKETS; size < want; size *= 2) {
 			}
-		} else if (t[i].n > 2 * size) {
-			while (size < t[i].n) {
-				size *= 2;
+		} else if (want > 2 * size || (size > INITIAL_BUCKETS && 4 * want < size)) {
+			for (size = INITIAL_BUCKETS; size < want; size *= 2) {
 			}
 		}
 		if (size != (st->buckets[i] ? st->buckets[i] : INITIAL_BUCKETS)) {

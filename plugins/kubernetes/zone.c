@@ -71,7 +71,7 @@ static int
 match_vrev(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_vrev *r = caa_container_of(node, struct k8s_vrev, node);
-	const struct k8s_ip *ip = &k8s_view_svc(k8s_vrev_view(r))->ips[r->i];
+	const struct k8s_ip *ip = &k8s_svc_ips(k8s_view_svc(k8s_vrev_view(r)))[r->i];
 
 	return ip_eq(key, ip->fam, ip->a);
 }
@@ -81,7 +81,7 @@ match_ep(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_ep *ep = caa_container_of(node, struct k8s_ep, rnode);
 
-	return ip_eq(key, k8s_ep_slice(ep)->fam, ep->a);
+	return ip_eq(key, k8s_ep_slice(ep)->fam, k8s_ep_addr(ep));
 }
 
 int
@@ -116,7 +116,7 @@ k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names)
 		return ep->pod_len;
 	}
 	ip.fam = sl->fam;
-	memcpy(ip.a, ep->a, sizeof(ip.a));
+	memcpy(ip.a, k8s_ep_addr(ep), sl->fam == 4 ? 4 : 16);
 	return k8s_ip_dashed(out, &ip);
 }
 
@@ -212,7 +212,8 @@ find_dups(uint8_t **bits, struct k8s_slice *const *slices, size_t nslices, uint3
 			const struct k8s_ep *ep = &slices[s]->eps[e];
 			k[j].idx = j;
 			k[j].fam = slices[s]->fam;
-			memcpy(k[j].a, ep->a, sizeof(k[j].a));
+			memset(k[j].a, 0, sizeof(k[j].a));
+			memcpy(k[j].a, k8s_slice_addr(slices[s], e), slices[s]->fam == 4 ? 4 : 16);
 			k[j].len = (uint8_t)k8s_ep_name(k[j].name, ep, pod_names);
 		}
 	}
@@ -266,9 +267,8 @@ k8s_view_new(struct k8s_ns *ns, const char *name, size_t len, const struct k8s_s
 		return NULL;
 	}
 	v->ns = ns;
-	v->nready = nready;
-	v->svc_off = (uint32_t)svc_off;
-	v->slices_off = (uint32_t)slices_off;
+	v->svc_off = (uint16_t)svc_off;
+	v->slices_off = (uint16_t)slices_off;
 	v->dup_off = (uint32_t)dup_off;
 	v->nslices = (uint16_t)nslices;
 	v->name_len = (uint8_t)len;
@@ -292,14 +292,14 @@ void
 k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv)
 {
 	if (nv != NULL) {
-		const struct k8s_svc *svc = k8s_view_svc(nv);
+		const struct k8s_ip *ips = nv->nrev ? k8s_svc_ips(k8s_view_svc(nv)) : NULL;
 		struct k8s_pair key = { nv->ns->name, nv->ns->len, k8s_view_name(nv),
 			                nv->name_len };
 		struct cds_lfht_node *was;
 
 		/* The new ClusterIP entries go in first: a PTR query never misses. */
 		for (unsigned i = 0; i < nv->nrev; i++) {
-			cds_lfht_add(st->svc_rev, k8s_hash_ip(svc->ips[i].fam, svc->ips[i].a),
+			cds_lfht_add(st->svc_rev, k8s_hash_ip(ips[i].fam, ips[i].a),
 			             &nv->rev[i].node);
 		}
 		was = cds_lfht_add_replace(st->services,

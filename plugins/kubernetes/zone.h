@@ -54,11 +54,11 @@ struct k8s_vrev {
 struct k8s_view {
 	struct cds_lfht_node node;
 	struct k8s_ns *ns;
-	uint32_t nready;  /* ready addresses over all slices */
-	uint32_t svc_off; /* 0: no Service object */
-	uint32_t slices_off;
+	/* 16 bits are enough: a Service's data is at most 255 ports and their names. */
+	uint16_t svc_off; /* 0: no Service object */
+	uint16_t slices_off;
 	uint32_t dup_off; /* 0: no duplicates */
-	uint16_t nslices;
+	uint16_t nslices; /* each with a ready address: none means no endpoint at all */
 	uint8_t name_len;
 	uint8_t nrev;
 	uint8_t stale; /* control thread: not seen in the current relist */

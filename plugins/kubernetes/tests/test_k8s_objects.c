@@ -80,8 +80,8 @@ Test(objects, service_clusterip)
 
 	cr_assert_eq(s->type, K8S_SVC_CLUSTERIP);
 	cr_assert_eq(s->nips, 1);
-	cr_assert_eq(s->ips[0].fam, 4);
-	cr_assert(memcmp(s->ips[0].a, ip, 4) == 0);
+	cr_assert_eq(k8s_svc_ips(s)[0].fam, 4);
+	cr_assert(memcmp(k8s_svc_ips(s)[0].a, ip, 4) == 0);
 	cr_assert_eq(s->nports, 3);
 	port_is((const char *)s, &k8s_svc_ports(s)[0], "dns", 53, K8S_UDP);
 	port_is((const char *)s, &k8s_svc_ports(s)[1], "dns-tcp", 53, K8S_TCP); /* lower case */
@@ -97,15 +97,15 @@ Test(objects, service_dual_stack_and_single_field)
 	        "\"clusterIPs\":[\"10.96.1.2\",\"fd00:10:96::1:2\"],\"ports\":[{\"port\":80}]}}");
 
 	cr_assert_eq(s->nips, 2);
-	cr_assert_eq(s->ips[0].fam, 4);
-	cr_assert_eq(s->ips[1].fam, 6);
-	cr_assert_eq(s->ips[1].a[15], 2);
+	cr_assert_eq(k8s_svc_ips(s)[0].fam, 4);
+	cr_assert_eq(k8s_svc_ips(s)[1].fam, 6);
+	cr_assert_eq(k8s_svc_ips(s)[1].a[15], 2);
 	free(s);
 	/* Older objects have only spec.clusterIP. */
 	s = svc_ok("{\"metadata\":{\"name\":\"d\"},\"spec\":{\"clusterIP\":\"10.0.0.1\","
 	           "\"ports\":[{\"port\":80}]}}");
 	cr_assert_eq(s->nips, 1);
-	cr_assert_eq(s->ips[0].a[3], 1);
+	cr_assert_eq(k8s_svc_ips(s)[0].a[3], 1);
 	free(s);
 }
 
@@ -210,10 +210,10 @@ Test(objects, slice_ready_endpoints_only)
 	cr_assert_not_null(s);
 	cr_assert_eq(s->fam, 4);
 	cr_assert_eq(s->neps, 4); /* one per ready address */
-	cr_assert_eq(s->eps[0].a[3], 10);
-	cr_assert_eq(s->eps[1].a[3], 11);
-	cr_assert_eq(s->eps[2].a[3], 13);
-	cr_assert_eq(s->eps[3].a[3], 14);
+	cr_assert_eq(k8s_slice_addr(s, 0)[3], 10);
+	cr_assert_eq(k8s_slice_addr(s, 1)[3], 11);
+	cr_assert_eq(k8s_slice_addr(s, 2)[3], 13);
+	cr_assert_eq(k8s_slice_addr(s, 3)[3], 14);
 	cr_assert_eq(s->eps[0].host_len, 0);
 	cr_assert_eq(s->eps[0].pod_len, 11);
 	cr_assert(memcmp(base + s->eps[0].str_off, "pod-svc1-11", 11) == 0);
@@ -241,8 +241,8 @@ Test(objects, slice_ipv6_and_portless)
 	cr_assert_not_null(s);
 	cr_assert_eq(s->fam, 6);
 	cr_assert_eq(s->nports, 0);
-	cr_assert_eq(s->eps[0].a[0], 0xfd);
-	cr_assert_eq(s->eps[0].a[15], 0x20);
+	cr_assert_eq(k8s_slice_addr(s, 0)[0], 0xfd);
+	cr_assert_eq(k8s_slice_addr(s, 0)[15], 0x20);
 	free(s);
 }
 

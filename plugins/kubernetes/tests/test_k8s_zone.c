@@ -104,6 +104,18 @@ view(const char *ns_, const char *name)
 	return k8s_zone_view(st, ns_, strlen(ns_), name, strlen(name));
 }
 
+/* Ready addresses over all the slices of @v. */
+static unsigned
+ready(const struct k8s_view *v)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->nslices; i++) {
+		n += k8s_view_slices(v)[i]->neps;
+	}
+	return n;
+}
+
 static bool
 rev_first(const struct k8s_view *v, void *arg)
 {
@@ -148,14 +160,14 @@ Test(zone, service_added_modified_deleted)
 	svc(K8S_ADDED, "testns", "svc1", "10.96.1.1", 80);
 	v1 = view("testns", "svc1");
 	cr_assert_not_null(v1);
-	cr_assert_eq(k8s_view_svc(v1)->ips[0].a[3], 1);
+	cr_assert_eq(k8s_svc_ips(k8s_view_svc(v1))[0].a[3], 1);
 	cr_assert_eq(rev_svc("10.96.1.1"), v1);
 
 	svc(K8S_MODIFIED, "testns", "svc1", "10.96.1.2", 80);
 	v2 = view("testns", "svc1");
 	cr_assert_not_null(v2);
 	cr_assert_neq(v2, v1);
-	cr_assert_eq(k8s_view_svc(v2)->ips[0].a[3], 2);
+	cr_assert_eq(k8s_svc_ips(k8s_view_svc(v2))[0].a[3], 2);
 	cr_assert_null(rev_svc("10.96.1.1"));
 	cr_assert_eq(rev_svc("10.96.1.2"), v2);
 
@@ -198,7 +210,7 @@ Test(zone, an_event_touches_only_its_service)
 	a2 = view("testns", "a");
 	cr_assert_neq(a2, a);
 	cr_assert_eq(view("testns", "b"), b);
-	cr_assert_eq(a2->nready, 2);
+	cr_assert_eq(ready(a2), 2);
 	cr_assert_eq(a2->nslices, 1);
 	cr_assert_eq(rev_eps("10.244.1.2"), 1);
 }
@@ -214,7 +226,7 @@ Test(zone, slices_wait_for_their_service)
 	cr_assert_eq(rev_eps("10.244.3.1"), 1); /* PTR needs no Service (as CoreDNS) */
 	svc(K8S_ADDED, "testns", "late", "10.96.3.1", 80);
 	cr_assert_not_null(view("testns", "late"));
-	cr_assert_eq(view("testns", "late")->nready, 2);
+	cr_assert_eq(ready(view("testns", "late")), 2);
 	cr_assert_eq(view("testns", "late")->nslices, 2);
 	k8s_store_stats(st, &s);
 	cr_assert_eq(s.services, 1);
@@ -224,7 +236,7 @@ Test(zone, slices_wait_for_their_service)
 	svc(K8S_DELETED, "testns", "late", "10.96.3.1", 80);
 	cr_assert_null(view("testns", "late"));
 	svc(K8S_ADDED, "testns", "late", "10.96.3.1", 80);
-	cr_assert_eq(view("testns", "late")->nready, 2);
+	cr_assert_eq(ready(view("testns", "late")), 2);
 }
 
 Test(zone, slice_moves_to_another_service)
@@ -233,13 +245,13 @@ Test(zone, slice_moves_to_another_service)
 	svc(K8S_ADDED, "testns", "a", "10.96.1.1", 80);
 	svc(K8S_ADDED, "testns", "b", "10.96.1.2", 80);
 	slice(K8S_ADDED, "testns", "s", "a", "{\"addresses\":[\"10.244.1.1\"]}");
-	cr_assert_eq(view("testns", "a")->nready, 1);
+	cr_assert_eq(ready(view("testns", "a")), 1);
 	slice(K8S_MODIFIED, "testns", "s", "b", "{\"addresses\":[\"10.244.1.1\"]}");
-	cr_assert_eq(view("testns", "a")->nready, 0);
-	cr_assert_eq(view("testns", "b")->nready, 1);
+	cr_assert_eq(ready(view("testns", "a")), 0);
+	cr_assert_eq(ready(view("testns", "b")), 1);
 	cr_assert_eq(rev_eps("10.244.1.1"), 1);
 	slice(K8S_DELETED, "testns", "s", "b", "{\"addresses\":[\"10.244.1.1\"]}");
-	cr_assert_eq(view("testns", "b")->nready, 0);
+	cr_assert_eq(ready(view("testns", "b")), 0);
 	cr_assert_eq(rev_eps("10.244.1.1"), 0);
 }
 
@@ -257,11 +269,11 @@ Test(zone, upper_case_names_are_updated_and_removed)
 	svc(K8S_ADDED, "Shop", "HL", "10.96.1.1", 80);
 	slice(K8S_ADDED, "shop", "HL-Abc", "hl", "{\"addresses\":[\"10.244.1.1\"]}");
 	cr_assert_not_null(k8s_zone_ns(st, "shop", 4));
-	cr_assert_eq(view("shop", "hl")->nready, 1);
+	cr_assert_eq(ready(view("shop", "hl")), 1);
 	cr_assert_eq(rev_eps("10.244.1.1"), 1);
 
 	slice(K8S_MODIFIED, "SHOP", "HL-ABC", "HL", "{\"addresses\":[\"10.244.1.2\"]}");
-	cr_assert_eq(view("shop", "hl")->nready, 1);
+	cr_assert_eq(ready(view("shop", "hl")), 1);
 	cr_assert_eq(rev_eps("10.244.1.1"), 0);
 	cr_assert_eq(rev_eps("10.244.1.2"), 1);
 	k8s_store_stats(st, &s);
@@ -403,7 +415,7 @@ Test(zone, duplicate_endpoints_are_marked)
 	slice(K8S_ADDED, "testns", "h-2", "h",
 	      "{\"addresses\":[\"10.0.0.2\"]},{\"addresses\":[\"10.0.0.3\"],\"hostname\":\"web-0\"}");
 	v = view("testns", "h");
-	cr_assert_eq(v->nready, 4);
+	cr_assert_eq(ready(v), 4);
 	cr_assert_eq(k8s_view_dup(v, 0), 0);
 	cr_assert_eq(k8s_view_dup(v, 1), 0);
 	cr_assert_eq(k8s_view_dup(v, 2), K8S_DUP_ADDR | K8S_DUP_NAME); /* 10.0.0.2 again */
@@ -420,7 +432,7 @@ Test(zone, malformed_objects_change_nothing)
 	cr_assert_eq(k8s_store_apply(st, K8S_SERVICE, K8S_MODIFIED, j, strlen(j), err, sizeof(err)),
 	             SX_EINVAL);
 	cr_assert_str_eq(err, "service testns/a: invalid cluster IP \"bogus\"");
-	cr_assert_eq(k8s_view_svc(view("testns", "a"))->ips[0].a[3], 1);
+	cr_assert_eq(k8s_svc_ips(k8s_view_svc(view("testns", "a")))[0].a[3], 1);
 }
 
 Test(zone, unwatched_kinds_are_ignored)
@@ -464,11 +476,11 @@ reader(void *arg)
 		const struct k8s_view *v = view("testns", "churn");
 		if (v != NULL) {
 			struct k8s_slice *const *sl = k8s_view_slices(v);
-			*sum += k8s_view_svc(v)->ips[0].a[3] + k8s_view_svc(v)->nports;
+			*sum += k8s_svc_ips(k8s_view_svc(v))[0].a[3] + k8s_view_svc(v)->nports;
 			for (unsigned s = 0; s < v->nslices; s++) {
 				for (unsigned e = 0; e < sl[s]->neps; e++) {
 					char name[64];
-					*sum += sl[s]->eps[e].a[3] +
+					*sum += k8s_slice_addr(sl[s], e)[3] +
 					        k8s_ep_name(name, &sl[s]->eps[e], false);
 				}
 			}
