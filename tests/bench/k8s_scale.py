@@ -26,6 +26,20 @@ RATE (queries per second of tests/bench/dnsload, needs --relist), the queries' l
 and during the (last) relist:
   p99_before, p99_during (milliseconds), and p50 of each.
 
+With --churn SECONDS, Services and EndpointSlices are added, changed and deleted at
+--churn-rate events a second (a pool of 5000 extra Services, in batches every 50 ms), while
+a probe changes the ClusterIP of one of ten probe Services at a time and asks Sextant for it
+until the new address comes back (the Corefile then has no cache: `cache 30` would keep the
+old answer up to 30 s, in CoreDNS as here). With --latency QPS, dnsload queries throughout.
+It adds:
+  churn_events:  events written, and churn_rate: per second achieved
+  fresh_p50, fresh_p99, fresh_max:  milliseconds from the write's start to the changed answer
+  fresh_n, fresh_missed:  probes, and those not seen within 5 s
+  mixed:  answers that were neither the old nor the new address of the probed Service
+  churn_rss:  VmRSS at the start, the highest, and at the end (churn_rss_every_10s: the line)
+  churn_cpu:  Sextant's CPU over the churn, in cores
+  p50_churn, p99_churn (with --latency): the queries' latency during the churn
+
 Every process listens on 127.0.0.1 only and is killed when the tool ends, however it ends.
 Exit status 1 when something did not start or sync; the figures are never judged here.
 """
@@ -33,12 +47,16 @@ Exit status 1 when something did not start or sync; the figures are never judged
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -123,7 +141,7 @@ def list_requests(port, since=0):
 		if not r["watch"] and r["path"] in LISTS]
 
 
-def corefile(port):
+def corefile(port, cache=True):
 	return """.:0 {
 	bind 127.0.0.1
 	errors
@@ -135,10 +153,9 @@ def corefile(port):
 		ttl 30
 	}
 	forward . 127.0.0.1:9
-	cache 30
-	loadbalance
+%s	loadbalance
 }
-""" % port
+""" % (port, "\tcache 30\n" if cache else "")
 
 
 def dns_port(log_path):
@@ -178,6 +195,10 @@ def main():
 		help="with --relist: query at this rate and give the latency before and during it")
 	ap.add_argument("--dnsload", default=os.environ.get("SX_DNSLOAD"),
 		help="the dnsload binary (default: next to --sextant, tests/bench/dnsload)")
+	ap.add_argument("--churn", type=float, default=0, metavar="SECONDS",
+		help="after the sync, write Services and slices at --churn-rate for this long")
+	ap.add_argument("--churn-rate", type=int, default=1000, metavar="EVENTS",
+		help="watch events per second of --churn (default 1000)")
 	ap.add_argument("--keep", action="store_true", help="keep the working directory")
 	args = ap.parse_args()
 
@@ -219,7 +240,7 @@ def run(args, work):
 
 	conf = os.path.join(work, "Corefile")
 	with open(conf, "w") as f:
-		f.write(corefile(port))
+		f.write(corefile(port, cache=not args.churn))
 	log_path = os.path.join(work, "sextant.log")
 	srv = spawn([args.sextant, "-conf", conf, "-dns.port", "0", "-workers", str(args.workers)],
 		open(log_path, "w"))
@@ -245,11 +266,219 @@ def run(args, work):
 	for line in open(log_path):
 		if "synced" in line:
 			print("log: " + line.strip())
+	if args.churn:
+		churn(args, port, srv, log_path, work, namespaces)
 	if args.relist:
 		for i in range(args.relists):
 			relist(args, port, srv, fake, log_path, work, namespaces,
 				args.latency if i == args.relists - 1 else 0)
 	return 0
+
+
+def dns_query(name, qid):
+	wire = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+	for label in name.rstrip(".").split("."):
+		wire += bytes([len(label)]) + label.encode()
+	return wire + b"\0" + struct.pack(">HH", 1, 1)
+
+
+def dns_first_a(msg):
+	"""(id, the first A record's address or None) of a reply."""
+	qid, _, qd, an = struct.unpack(">HHHH", msg[:8])
+	i = 12
+	for _ in range(qd):
+		while msg[i] and msg[i] < 0xc0:
+			i += msg[i] + 1
+		i += (2 if msg[i] >= 0xc0 else 1) + 4
+	for _ in range(an):
+		while msg[i] and msg[i] < 0xc0:
+			i += msg[i] + 1
+		i += 2 if msg[i] >= 0xc0 else 1
+		rtype, _, _, rdlen = struct.unpack(">HHIH", msg[i:i + 10])
+		i += 10
+		if rtype == 1 and rdlen == 4:
+			return qid, socket.inet_ntoa(msg[i:i + 4])
+		i += rdlen
+	return qid, None
+
+
+def churn_service(name, ns, addr, port):
+	return {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
+		"spec": {"type": "ClusterIP", "clusterIP": addr, "clusterIPs": [addr],
+			"ports": [{"name": "http", "protocol": "TCP", "port": port}]}}
+
+
+def churn_slice(name, ns, addrs):
+	return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+		"metadata": {"name": name + "-churn", "namespace": ns,
+			"labels": {"kubernetes.io/service-name": name}},
+		"addressType": "IPv4", "ports": [{"name": "http", "protocol": "TCP", "port": 8080}],
+		"endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addrs]}
+
+
+def fake_write(port, method, objs):
+	req = urllib.request.Request("http://127.0.0.1:%d/_fake/objects" % port, method=method,
+		data=json.dumps({"kind": "List", "apiVersion": "v1", "items": objs}).encode())
+	with urllib.request.urlopen(req, timeout=600) as r:
+		r.read()
+
+
+def percentile(values, q):
+	v = sorted(values)
+	return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+
+
+def churn(args, port, srv, log_path, work, namespaces):
+	"""Writes at a steady rate; a probe times each change until Sextant answers it."""
+	rng = random.Random(9)
+	pool, present = 5000, {}
+	dport = dns_port(log_path)
+	probes = [("probe-%d" % j, "ns-0000") for j in range(10)]
+	addr = {p: "10.250.0.%d" % (j + 1) for j, p in enumerate(probes)}
+	fake_write(port, "POST", [churn_service(n, ns, addr[(n, ns)], 80) for n, ns in probes])
+	sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	sock.connect(("127.0.0.1", dport))
+	sock.settimeout(0.05)
+
+	def ask(name, ns, qid):
+		"""The address Sextant gives name, None when none, False when no answer came."""
+		sock.send(dns_query("%s.%s.svc.cluster.local" % (name, ns), qid))
+		try:
+			while True:
+				rid, a = dns_first_a(sock.recv(4096))
+				if rid == qid:
+					return a
+		except socket.timeout:
+			return False
+
+	for n, ns in probes:  # synced before the churn starts
+		wait_for(lambda: ask(n, ns, 1) == addr[(n, ns)], 60, "probe %s" % n)
+	load = None
+	if args.latency:
+		binary = args.dnsload or os.path.join(os.path.dirname(os.path.abspath(args.sextant)),
+			"tests", "bench", "dnsload")
+		qfile = os.path.join(work, "queries")
+		names_file(qfile, args.services, namespaces)
+		out = open(os.path.join(work, "dnsload.churn"), "w")
+		load = subprocess.Popen([binary, "-p", str(dport), "-f", qfile, "-r", str(args.latency),
+			"-t", "3600"], stdout=out, stderr=subprocess.STDOUT)
+		started.append(load)
+		time.sleep(3)  # phase 0: before
+		load.send_signal(signal.SIGUSR1)
+	stop = threading.Event()
+	written, failed = [0], []
+
+	def writer():
+		try:
+			write()
+		except Exception as e:  # the run is void: say so instead of figures
+			failed.append(e)
+			stop.set()
+
+	def write():
+		per_tick = max(1, args.churn_rate // 20)
+		start = time.monotonic()
+		tick = 0
+		while not stop.is_set():
+			puts, dels, n, touched = [], [], 0, set()
+			while n < per_tick:
+				i = rng.randrange(pool)
+				if i in touched:  # the puts go before the deletions
+					continue
+				touched.add(i)
+				name, ns = "churn-%d" % i, "ns-%04d" % (i % namespaces)
+				a = "10.251.%d.%d" % (i >> 8, i & 255)
+				eps = ["10.252.%d.%d" % (rng.randrange(256), rng.randrange(256))
+					for _ in range(rng.randrange(1, 4))]
+				r = rng.random()
+				if i not in present:
+					puts += [churn_service(name, ns, a, 80), churn_slice(name, ns, eps)]
+					present[i] = 80
+					n += 2
+				elif r < 0.4:
+					present[i] = 161 - present[i]  # 80 <-> 81
+					puts.append(churn_service(name, ns, a, present[i]))
+					n += 1
+				elif r < 0.8:
+					puts.append(churn_slice(name, ns, eps))
+					n += 1
+				else:
+					dels += [churn_service(name, ns, a, 80), churn_slice(name, ns, eps)]
+					del present[i]
+					n += 2
+			if puts:
+				fake_write(port, "POST", puts)
+			if dels:
+				fake_write(port, "DELETE", dels)
+			written[0] += n
+			tick += 1
+			delay = start + tick / 20 - time.monotonic()
+			if delay > 0:
+				time.sleep(delay)
+
+	rss, cpu0, t_start = [], status(srv.pid)["cpu"], time.monotonic()
+
+	def sampler():
+		while not stop.wait(1.0):
+			rss.append(status(srv.pid)["VmRSS"])
+
+	threads = [threading.Thread(target=writer, daemon=True),
+		threading.Thread(target=sampler, daemon=True)]
+	rss.append(status(srv.pid)["VmRSS"])
+	for t in threads:
+		t.start()
+	fresh, missed, mixed, k, qid = [], 0, 0, 0, 2
+	while time.monotonic() - t_start < args.churn and not stop.is_set():
+		n, ns = probes[k % len(probes)]
+		k += 1
+		old, new = addr[(n, ns)], "10.250.%d.%d" % (1 + (k >> 8) % 200, k & 255)
+		t0 = time.monotonic()
+		fake_write(port, "POST", [churn_service(n, ns, new, 80)])
+		seen = False
+		while time.monotonic() - t0 < 5:
+			qid = qid % 65535 + 1
+			a = ask(n, ns, qid)
+			if a is False:
+				continue
+			if a == new:
+				fresh.append((time.monotonic() - t0) * 1000)
+				seen = True
+				break
+			if a != old:
+				mixed += 1
+		addr[(n, ns)] = new
+		missed += not seen
+		time.sleep(0.02)
+	elapsed = time.monotonic() - t_start
+	stop.set()
+	for t in threads:
+		t.join()
+	if failed:
+		raise SystemExit("k8s_scale: the churn's writes failed: %s" % failed[0])
+	cpu = status(srv.pid)["cpu"] - cpu0
+	rss.append(status(srv.pid)["VmRSS"])
+	print("churn_events: %d" % written[0])
+	print("churn_rate: %.0f" % (written[0] / elapsed))
+	print("churn_cpu: %.2f" % (cpu / elapsed))
+	print("fresh_n: %d" % len(fresh))
+	print("fresh_missed: %d" % missed)
+	print("fresh_p50: %.1f" % percentile(fresh, 0.5))
+	print("fresh_p99: %.1f" % percentile(fresh, 0.99))
+	print("fresh_max: %.1f" % max(fresh or [float("nan")]))
+	print("mixed: %d" % mixed)
+	print("churn_rss: %.1f %.1f %.1f" % (rss[0] / 1e6, max(rss) / 1e6, rss[-1] / 1e6))
+	print("churn_rss_every_10s: " + " ".join("%.1f" % (r / 1e6) for r in rss[::10]))
+	if load:
+		load.send_signal(signal.SIGINT)
+		load.wait(60)
+		text = open(os.path.join(work, "dnsload.churn")).read()
+		for phase, name in ((0, "before"), (1, "churn")):
+			m = re.search(r"^phase %d: .*p50 ([\d.]+) .*p99 ([\d.]+)" % phase, text, re.M)
+			if m:
+				print("p50_%s: %s" % (name, m.group(1)))
+				print("p99_%s: %s" % (name, m.group(2)))
+		for line in text.splitlines():
+			print("dnsload: " + line)
 
 
 def relist(args, port, srv, fake, log_path, work, namespaces, latency):
