@@ -139,9 +139,25 @@ sub_start(evutil_socket_t fd, short what, void *arg)
 	rcu_read_unlock();
 }
 
-int
-sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
-                  void *arg)
+/* Runs a sub-query of sx_req_subquery_next() from the plugin after its parent's. */
+static void
+sub_next_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_req *sub = arg;
+
+	(void)fd;
+	(void)what;
+	rcu_read_lock();
+	sx_msg_init(&sub->msg, sub->out, sub->out_cap, sx_wire_reply_limit(&sub->q), &sub->q);
+	sub->msg_bound = true;
+	run(sub);
+	rcu_read_unlock();
+}
+
+/* A sub-query of @req for @name / @type, started by @start once the caller's handler returned. */
+static int
+sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb, void *arg,
+        event_callback_fn start, struct sx_req **out)
 {
 	size_t nlen = sx_dname_len(name), len;
 	struct sx_req *sub;
@@ -188,10 +204,39 @@ sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_sub
 	sub->out_cap = SUB_BUF;
 	/* Start after the caller's handler has returned SX_SUSPEND. */
 	if (!sub->out ||
-	    event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, sub_start, sub, NULL) < 0) {
+	    event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, start, sub, NULL) < 0) {
 		sx_req_put(sub);
 		return -ENOMEM;
 	}
+	*out = sub;
+	return 0;
+}
+
+int
+sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                  void *arg)
+{
+	struct sx_req *sub;
+
+	return sub_new(req, name, type, cb, arg, sub_start, &sub);
+}
+
+int
+sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg)
+{
+	struct sx_req *sub;
+	int rc = sub_new(req, req->q.lname, type, cb, arg, sub_next_start, &sub);
+
+	if (rc < 0) {
+		return rc;
+	}
+	/* The question as the client wrote it, so the reply echoes its case. */
+	memcpy(sub->qwire + SX_HDR_LEN, req->q.qname, req->q.qname_len);
+	sub->gen = req->gen;
+	sub->lid = req->lid;
+	sub->block = req->block;
+	sub->zone = req->zone;
+	sub->pos = req->pos + 1;
 	return 0;
 }
 

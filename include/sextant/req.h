@@ -167,6 +167,13 @@ int sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_s
                     void *arg);
 
 /**
+ * As sx_req_subquery(), for @req's own question name with @type, through the
+ * plugins after the calling one only (its server block's rest of the chain,
+ * as a CoreDNS plugin calling its Next with a writer that keeps the reply).
+ */
+int sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg);
+
+/**
  * Whether @req is a sub-query or a refresh (no client waits for it: plugins may
  * skip work that only clients need, e.g. logging).
  */
