@@ -228,6 +228,14 @@ sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen)
 	return 0;
 }
 
+void
+sx_cf_set_tcp_timeouts(struct sx_cf *cf, uint64_t read_ms, uint64_t write_ms, uint64_t idle_ms)
+{
+	cf->block->tcp_read_ms = read_ms;
+	cf->block->tcp_write_ms = write_ms;
+	cf->block->tcp_idle_ms = idle_ms;
+}
+
 /* ---- zones ---- */
 
 static bool

@@ -22,6 +22,8 @@ struct sx_block {
 	size_t nchain;
 	const char *file; /* where the block starts, for messages */
 	int line;
+	/* TCP timeouts of the block's listeners (`timeouts`), ms; 0: the default. */
+	uint64_t tcp_read_ms, tcp_write_ms, tcp_idle_ms;
 };
 
 struct sx_config_opts {

@@ -90,6 +90,33 @@ sx_gen_current(void)
 	return rcu_dereference(srv.current);
 }
 
+static void
+longest(uint64_t *have, uint64_t set)
+{
+	if (set > *have) {
+		*have = set;
+	}
+}
+
+void
+sx_gen_tcp_timeouts(const struct sx_gen *gen, unsigned lid, uint64_t *read_ms, uint64_t *write_ms,
+                    uint64_t *idle_ms)
+{
+	*read_ms = *write_ms = *idle_ms = 0;
+	for (size_t i = 0; i < gen->nroutes; i++) {
+		const struct sx_block *b = gen->routes[i].block;
+
+		if (gen->routes[i].lid == lid) {
+			longest(read_ms, b->tcp_read_ms);
+			longest(write_ms, b->tcp_write_ms);
+			longest(idle_ms, b->tcp_idle_ms);
+		}
+	}
+	*read_ms = *read_ms ? *read_ms : SX_TCP_READ_SEC * 1000u;
+	*write_ms = *write_ms ? *write_ms : SX_TCP_WRITE_SEC * 1000u;
+	*idle_ms = *idle_ms ? *idle_ms : SX_TCP_IDLE_SEC * 1000u;
+}
+
 const struct sx_block *
 sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q, const uint8_t **zone)
 {

@@ -57,6 +57,13 @@ void sx_gen_unref(struct sx_gen *gen);
 /** The generation workers use now (caller holds rcu_read_lock). */
 struct sx_gen *sx_gen_current(void);
 
+/**
+ * The TCP timeouts (ms) of listener @lid in @gen: for each, the longest any
+ * block served there sets, else the default (SX_TCP_*_SEC).
+ */
+void sx_gen_tcp_timeouts(const struct sx_gen *gen, unsigned lid, uint64_t *read_ms,
+                         uint64_t *write_ms, uint64_t *idle_ms);
+
 /* What plugins reach through sx_rt_*(): one per process. */
 struct sx_runtime {
 	struct event_base *base;

@@ -26,6 +26,7 @@ struct sx_tcp_conn {
 	unsigned refs;       /* open connection + suspended requests */
 	uint64_t partial_ns; /* when the message now in the input began (0: none pending) */
 	uint64_t useful_ns;  /* accept, or the last whole message read: eviction picks the oldest */
+	uint64_t read_ns;    /* the listener's read timeout, taken at accept */
 	struct sx_tcp_conn *prev, *next;
 };
 
@@ -168,7 +169,7 @@ on_read(struct bufferevent *bev, void *arg)
 		/*
 		 * The idle timer restarts on every byte, so alone it lets one byte every few
 		 * seconds hold a slot for ever: a message must also arrive whole within
-		 * SX_TCP_READ_SEC of its first byte. Unread input behind a full output is the
+		 * the read timeout of its first byte. Unread input behind a full output is the
 		 * client not reading, which the write timeout bounds instead.
 		 */
 		uint64_t now = sx_now_ns();
@@ -194,7 +195,7 @@ static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct sx_worker *w = arg;
-	uint64_t now = sx_now_ns(), limit = (uint64_t)SX_TCP_READ_SEC * 1000000000u;
+	uint64_t now = sx_now_ns();
 	bool pending = false;
 
 	(void)fd;
@@ -204,7 +205,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		if (!c->bev || c->partial_ns == 0) {
 			continue;
 		}
-		if (now - c->partial_ns >= limit) {
+		if (now - c->partial_ns >= c->read_ns) {
 			conn_close(c);
 		} else {
 			pending = true;
@@ -259,7 +260,8 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct sx_wsock *s = arg;
 	struct sx_worker *w = s->w;
-	struct timeval idle = { SX_TCP_IDLE_SEC, 0 }, wr = { SX_TCP_WRITE_SEC, 0 };
+	uint64_t read_ms, write_ms, idle_ms;
+	struct timeval idle, wr;
 	struct sx_tcp_conn *c;
 
 	(void)evl;
@@ -284,6 +286,13 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 	c->peerlen = (socklen_t)salen;
 	c->refs = 1;
 	c->useful_ns = sx_now_ns();
+	/* The running configuration's timeouts; a reload leaves open connections theirs. */
+	rcu_read_lock();
+	sx_gen_tcp_timeouts(sx_gen_current(), c->lid, &read_ms, &write_ms, &idle_ms);
+	rcu_read_unlock();
+	c->read_ns = read_ms * 1000000u;
+	idle = (struct timeval){ (time_t)(idle_ms / 1000), (suseconds_t)(idle_ms % 1000) * 1000 };
+	wr = (struct timeval){ (time_t)(write_ms / 1000), (suseconds_t)(write_ms % 1000) * 1000 };
 	c->next = w->conns;
 	if (w->conns) {
 		w->conns->prev = c;

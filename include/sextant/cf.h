@@ -63,6 +63,15 @@ uint16_t sx_cf_block_port(const struct sx_cf *cf, size_t i);
  * wildcard address; the `bind` plugin calls this. May be called repeatedly.
  */
 int sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen);
+/**
+ * TCP timeouts for the block's listeners, in milliseconds (0 keeps the
+ * default): @read_ms to read a whole message once it has begun, @write_ms for
+ * a reply to make progress, @idle_ms between messages. Blocks sharing a
+ * listener that set different values get the longest; the `timeouts` plugin
+ * calls this.
+ */
+void
+sx_cf_set_tcp_timeouts(struct sx_cf *cf, uint64_t read_ms, uint64_t write_ms, uint64_t idle_ms);
 /** Number of workers the server runs (per-worker state is sized by it). */
 unsigned sx_cf_workers(const struct sx_cf *cf);
 
