@@ -18,6 +18,7 @@
 #include <sextant/plugin.h>
 
 #include "config.h"
+#include "loop.h"
 #include "server.h"
 #include "version.h"
 
@@ -189,7 +190,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct sx_runtime *rt = sx_server_runtime();
 	uint64_t ms = rt->lameduck_ms;
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = sx_tv_ms(ms);
 
 	(void)what;
 	if (rt->shutting_down || ms == 0) {
@@ -285,6 +286,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "cannot create the event loop\n");
 		return 1;
 	}
+	sx_loop_bind(base);
 	sopts.workers = cfg_opts.workers;
 	{
 		struct sx_runtime *rt = sx_server_runtime();

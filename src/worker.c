@@ -11,6 +11,7 @@
 
 #include <sextant/log.h>
 
+#include "loop.h"
 #include "server.h"
 #include "worker.h"
 
@@ -96,21 +97,13 @@ sx_worker_reject(struct sx_req *req, enum sx_parse pr)
 	sx_worker_reply(req, sx_msg_finish(&req->msg, &req->q));
 }
 
-uint64_t
-sx_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void *
 worker_main(void *arg)
 {
 	struct sx_worker *w = arg;
 
 	current = w;
+	sx_loop_bind(w->base);
 	rcu_register_thread();
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	rcu_unregister_thread();

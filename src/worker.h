@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <sextant/time.h>
+
 #include "req_internal.h"
 #include "msg_reader.h"
 #include "msg_writer.h"
@@ -87,8 +89,6 @@ void sx_worker_hold(struct sx_req *req);
 void sx_worker_reply(struct sx_req *req, size_t len);
 /** Answer a query that did not parse (FORMERR, NOTIMP or BADVERS) and release it. */
 void sx_worker_reject(struct sx_req *req, enum sx_parse pr);
-/** Monotonic clock in nanoseconds. */
-uint64_t sx_now_ns(void);
 
 /** Create workers (event loops only); @return NULL on failure. */
 struct sx_worker *sx_workers_new(unsigned n);

@@ -69,3 +69,13 @@ size_t sx_test_msg_finish(struct sx_msg *msg, const struct sx_query *q);
 
 /** The size limit of a reply to @q over its transport (client buffer over UDP, 65535 over TCP). */
 size_t sx_test_reply_limit(const struct sx_query *q);
+
+/**
+ * Give the calling thread an event loop of its own, as the control thread has,
+ * for timers, watches and plugin code run in the test. @return 0, or -ENOMEM.
+ */
+int sx_test_loop_new(void);
+/** Run the calling thread's loop for @ms (or until nothing is left to wait for). */
+void sx_test_loop_run(uint64_t ms);
+/** Free the calling thread's loop (its timers and watches must be freed first). */
+void sx_test_loop_free(void);

@@ -11,6 +11,8 @@
 #include <urcu.h>
 #include <urcu/uatomic.h>
 
+#include <sextant/time.h>
+
 #include "cache.h"
 
 #define CAP_MAX 100000000 /* entries per table; beyond, the slot array alone passes a gigabyte */
@@ -327,15 +329,6 @@ cache_teardown(void *inst)
 
 /* ---- per query ---- */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 key_of(const struct cache *c, const struct sx_query *q, struct cache_key *k)
 {
@@ -404,7 +397,7 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 	struct cache_stats *st = &c->workers[sx_req_worker(req)].st;
 	struct cache_entry *e;
 	struct cache_key k;
-	uint64_t now = now_ns();
+	uint64_t now = sx_now_ns();
 
 	if (r->kind == CACHE_OTHER || ttl == 0 || msg->truncated ||
 	    (sx_msg_flags(msg) & SX_FLAG_TC) || msg->len > CACHE_WIRE_MAX ||

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <urcu/uatomic.h>
 
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define MAX_PATTERN 10000
 
@@ -19,7 +19,7 @@ struct pattern {
 	enum sx_log_level level;
 	bool show_first;
 	unsigned long count; /* matches in the current period */
-	struct event *timer;
+	struct sx_timer *timer;
 };
 
 struct errors {
@@ -145,13 +145,11 @@ errors_setup(struct sx_cf *cf, void *inst)
 }
 
 static void
-report(evutil_socket_t fd, short what, void *arg)
+report(void *arg)
 {
 	struct pattern *p = arg;
 	unsigned long n = uatomic_xchg(&p->count, 0);
 
-	(void)fd;
-	(void)what;
 	if (n > 0) {
 		sx_plog(p->level, "errors", "%lu errors like '%s' occurred in last %gs", n,
 		        p->source, (double)p->period_ms / 1000.0);
@@ -166,11 +164,9 @@ errors_start(void *inst, struct sx_runtime *rt)
 
 	for (i = 0; i < e->npatterns; i++) {
 		struct pattern *p = &e->patterns[i];
-		struct timeval tv = { (time_t)(p->period_ms / 1000),
-			              (long)(p->period_ms % 1000) * 1000 };
 
-		p->timer = event_new(sx_rt_base(rt), -1, EV_PERSIST, report, p);
-		if (!p->timer || event_add(p->timer, &tv) < 0) {
+		p->timer = sx_timer_new(report, p);
+		if (!p->timer || sx_timer_every(p->timer, p->period_ms) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -184,9 +180,7 @@ errors_teardown(void *inst)
 	size_t i;
 
 	for (i = 0; i < e->npatterns; i++) {
-		if (e->patterns[i].timer) {
-			event_free(e->patterns[i].timer);
-		}
+		sx_timer_free(e->patterns[i].timer);
 		if (e->patterns[i].compiled) {
 			regfree(&e->patterns[i].re);
 		}

@@ -2,15 +2,15 @@
 #include "file.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include <sextant/dname.h>
+#include <sextant/time.h>
 
 static int
 set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -149,7 +149,7 @@ free_rcu(struct rcu_head *head)
  * SOA serial differs (any change, as CoreDNS), or always with reload_by_mtime.
  */
 static void
-fz_tick(evutil_socket_t fd, short what, void *arg)
+fz_tick(void *arg)
 {
 	struct fz *f = arg;
 	struct stat st;
@@ -208,24 +208,18 @@ fz_start(void *inst, struct sx_runtime *rt)
 	if (f->reload_ms == 0) {
 		return 0;
 	}
-	f->timer = event_new(sx_rt_base(rt), -1, EV_PERSIST, fz_tick, f);
+	f->timer = sx_timer_new(fz_tick, f);
 	if (f->timer == NULL) {
 		return -ENOMEM;
 	}
-	struct timeval tv = {
-		.tv_sec = (time_t)(f->reload_ms / 1000),
-		.tv_usec = (suseconds_t)(f->reload_ms % 1000) * 1000,
-	};
-	return event_add(f->timer, &tv) < 0 ? -ENOMEM : 0;
+	return sx_timer_every(f->timer, f->reload_ms);
 }
 
 static void
 fz_teardown(void *inst)
 {
 	struct fz *f = inst;
-	if (f->timer != NULL) {
-		event_free(f->timer);
-	}
+	sx_timer_free(f->timer);
 	/* No worker can reach the instance any more, so the zones go at once. */
 	for (size_t i = 0; f->origins != NULL && i < f->zones.n; i++) {
 		fz_zone_free(f->origins[i].zone);

@@ -182,7 +182,7 @@ transport(const struct fwd *f, const struct fwd_up *up, const struct sx_req *req
 static uint64_t
 try_timeout(const struct fwd_pend *p, const struct fwd *f)
 {
-	uint64_t now = fwd_now_ms(), left = p->deadline_ms > now ? p->deadline_ms - now : 0;
+	uint64_t now = sx_now_ms(), left = p->deadline_ms > now ? p->deadline_ms - now : 0;
 
 	return left < f->read_timeout_ms ? left : f->read_timeout_ms;
 }
@@ -210,7 +210,7 @@ pend_try(struct fwd_pend *p)
 		struct fwd_up *up;
 
 		/* Two rounds over the upstreams at most, within the deadline. */
-		if (fwd_now_ms() >= p->deadline_ms || p->attempts >= 2 * f->nup) {
+		if (sx_now_ms() >= p->deadline_ms || p->attempts >= 2 * f->nup) {
 			return pend_fail(p);
 		}
 		up = pick(p, f);
@@ -329,7 +329,7 @@ fwd_handle(struct sx_req *req, void *inst)
 	p->req = req;
 	build_query(p, q, w);
 	plan(p, f, w);
-	p->deadline_ms = fwd_now_ms() + FWD_DEADLINE_MS;
+	p->deadline_ms = sx_now_ms() + FWD_DEADLINE_MS;
 	p->pos = p->downs = p->attempts = 0;
 	p->last_err = false;
 	p->in_handler = true;

@@ -10,6 +10,7 @@
 #include <event2/event_struct.h>
 
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define FWD_MAX_TO        15   /* CoreDNS's limit on upstreams per forward */
 #define FWD_EDNS_SIZE     1232 /* the UDP payload size we advertise upstream */
@@ -42,11 +43,10 @@ struct fwd_up {
 	unsigned idx;
 	int series; /* its metrics, or -1 */
 	struct fwd *f;
-	unsigned long fails;   /* consecutive failed health probes (atomic) */
-	int checking;          /* a health-check loop runs (atomic flag) */
-	struct event *hc_kick; /* control thread: a worker activates it after an error */
-	struct event *hc_timer;
-	struct fwd_x *probe; /* the health probe in flight, control thread */
+	unsigned long fails;       /* consecutive failed health probes (atomic) */
+	int checking;              /* a health-check loop runs (atomic flag) */
+	struct sx_timer *hc_timer; /* control thread's; a worker arms it (0 ms) after an error */
+	struct fwd_x *probe;       /* the health probe in flight, control thread */
 };
 
 /* One connection to an upstream: a connected UDP socket or a TCP / TLS stream. */
@@ -154,8 +154,6 @@ int fwd_setup(struct sx_cf *cf, void *inst);
 extern const struct sx_directive fwd_directives[];
 
 /* xchg.c: transports */
-uint64_t fwd_now_ms(void);
-uint64_t fwd_now_ns(void);
 uint64_t fwd_rand(uint64_t s[2]);
 void fwd_rand_seed(uint64_t s[2]);
 /**

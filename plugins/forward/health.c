@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <urcu/uatomic.h>
+
+#include <sextant/time.h>
 
 #include "fwd.h"
 
@@ -33,12 +34,9 @@ fwd_probe_query(struct fwd_x *x, uint16_t id)
 static void
 probe_failed(struct fwd_up *up)
 {
-	struct fwd *f = up->f;
-	struct timeval tv = { (time_t)(f->hc_ms / 1000), (suseconds_t)(f->hc_ms % 1000) * 1000 };
-
 	uatomic_inc(&up->fails);
 	fwd_metrics_hc_fail(up);
-	evtimer_add(up->hc_timer, &tv);
+	sx_timer_once(up->hc_timer, up->f->hc_ms);
 }
 
 static void
@@ -81,21 +79,20 @@ probe_send(struct fwd_up *up)
 }
 
 static void
-on_kick(evutil_socket_t fd, short what, void *arg)
+on_kick(void *arg)
 {
-	(void)fd;
-	(void)what;
 	probe_send(arg);
 }
 
 void
 fwd_health_kick(struct fwd_up *up)
 {
-	if (up->f->max_fails == 0 || !up->hc_kick) {
+	if (up->f->max_fails == 0 || !up->hc_timer) {
 		return;
 	}
+	/* Not checking, so the timer is idle: arming it from this worker races with nothing. */
 	if (uatomic_cmpxchg(&up->checking, 0, 1) == 0) {
-		event_active(up->hc_kick, EV_TIMEOUT, 1);
+		sx_timer_once(up->hc_timer, 0);
 	}
 }
 
@@ -108,9 +105,8 @@ fwd_health_start(struct fwd *f, struct event_base *control)
 	for (i = 0; i < f->nup; i++) {
 		struct fwd_up *up = &f->up[i];
 
-		up->hc_kick = event_new(control, -1, 0, on_kick, up);
-		up->hc_timer = evtimer_new(control, on_kick, up);
-		if (!up->hc_kick || !up->hc_timer) {
+		up->hc_timer = sx_timer_new(on_kick, up);
+		if (!up->hc_timer) {
 			return -ENOMEM;
 		}
 	}
@@ -130,13 +126,7 @@ fwd_health_stop(struct fwd *f)
 			free(up->probe);
 			up->probe = NULL;
 		}
-		if (up->hc_kick) {
-			event_free(up->hc_kick);
-			up->hc_kick = NULL;
-		}
-		if (up->hc_timer) {
-			event_free(up->hc_timer);
-			up->hc_timer = NULL;
-		}
+		sx_timer_free(up->hc_timer);
+		up->hc_timer = NULL;
 	}
 }

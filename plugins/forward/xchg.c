@@ -43,24 +43,6 @@
 /* Replies are read here: valid only during the done callback. */
 static _Thread_local uint8_t rbuf[65536];
 
-uint64_t
-fwd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-uint64_t
-fwd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline uint64_t
 rotl(uint64_t x, int k)
 {
@@ -220,7 +202,7 @@ cache_take(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 		return NULL;
 	}
 	list = &x->w->idle[up->idx][proto != FWD_UDP];
-	now = fwd_now_ms();
+	now = sx_now_ms();
 	while ((c = *list)) {
 		*list = c->next;
 		if (now - c->born_ms < x->f->expire_ms) {
@@ -237,7 +219,7 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 	struct fwd_conn **list;
 
 	c->x = NULL;
-	if (!x->w || fwd_now_ms() - c->born_ms >= x->f->expire_ms) {
+	if (!x->w || sx_now_ms() - c->born_ms >= x->f->expire_ms) {
 		conn_free(x->w, c);
 		return;
 	}
@@ -306,7 +288,7 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	c->up = up;
 	c->proto = proto;
 	c->fd = -1;
-	c->born_ms = fwd_now_ms();
+	c->born_ms = sx_now_ms();
 	fd = socket(up->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 && errno != EINPROGRESS)) {
@@ -415,7 +397,7 @@ fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t t
 	x->up = up;
 	x->proto = proto;
 	x->err[0] = '\0';
-	x->sent_ns = fwd_now_ns();
+	x->sent_ns = sx_now_ns();
 	c = cache_take(x, up, proto);
 	if (x->w) {
 		fwd_metrics_conn(up, x->w->idx, proto, c != NULL);
@@ -474,7 +456,7 @@ static void
 xok(struct fwd_x *x, const uint8_t *wire, size_t len)
 {
 	if (x->w) {
-		fwd_metrics_duration(x->up, x->w->idx, wire[3] & 0xFu, fwd_now_ns() - x->sent_ns);
+		fwd_metrics_duration(x->up, x->w->idx, wire[3] & 0xFu, sx_now_ns() - x->sent_ns);
 	}
 	evtimer_del(&x->timer);
 	conn_release(x, x->conn);

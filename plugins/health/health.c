@@ -3,13 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <event2/event.h>
 #include <event2/http.h>
 
 #include <sextant/http.h>
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define DEFAULT_ADDR      ":8080"
 #define PROBE_MS          1000
@@ -22,14 +21,14 @@ struct health {
 	char *addr;
 	uint64_t lameduck_ms;
 	struct sx_http_route *route;
-	struct event *timer;
+	struct sx_timer *timer;
 	struct evhttp_connection *conn;
 	struct event_base *base;
 	/* Self-probe results; only the control thread touches them. */
 	uint64_t hist[NB + 1];
 	double sum;
 	uint64_t failures;
-	struct timespec sent;
+	uint64_t sent_ns;
 	bool in_flight;
 };
 
@@ -45,7 +44,6 @@ static void
 probe_done(struct evhttp_request *req, void *arg)
 {
 	struct health *h = arg;
-	struct timespec now;
 	double secs;
 	size_t i;
 
@@ -54,9 +52,7 @@ probe_done(struct evhttp_request *req, void *arg)
 		h->failures++;
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - h->sent.tv_sec) +
-	       (double)(now.tv_nsec - h->sent.tv_nsec) / 1e9;
+	secs = (double)(sx_now_ns() - h->sent_ns) / 1e9;
 	for (i = 0; i < NB && secs > probe_bounds[i]; i++) {
 	}
 	h->hist[i]++;
@@ -68,13 +64,11 @@ probe_done(struct evhttp_request *req, void *arg)
 }
 
 static void
-probe(evutil_socket_t fd, short what, void *arg)
+probe(void *arg)
 {
 	struct health *h = arg;
 	struct evhttp_request *req;
 
-	(void)fd;
-	(void)what;
 	if (h->in_flight) {
 		return;
 	}
@@ -93,7 +87,7 @@ probe(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "localhost");
-	clock_gettime(CLOCK_MONOTONIC, &h->sent);
+	h->sent_ns = sx_now_ns();
 	h->in_flight = true;
 	if (evhttp_make_request(h->conn, req, EVHTTP_REQ_GET, "/health") < 0) {
 		h->in_flight = false;
@@ -141,7 +135,6 @@ static int
 health_start(void *inst, struct sx_runtime *rt)
 {
 	struct health *h = inst;
-	struct timeval every = { PROBE_MS / 1000, (PROBE_MS % 1000) * 1000 };
 	char err[256];
 	int rc;
 
@@ -153,8 +146,8 @@ health_start(void *inst, struct sx_runtime *rt)
 		return rc;
 	}
 	sx_rt_set_lameduck(rt, h->lameduck_ms);
-	h->timer = event_new(h->base, -1, EV_PERSIST, probe, h);
-	if (!h->timer || event_add(h->timer, &every) < 0) {
+	h->timer = sx_timer_new(probe, h);
+	if (!h->timer || sx_timer_every(h->timer, PROBE_MS) < 0) {
 		return -ENOMEM;
 	}
 	return 0;
@@ -165,9 +158,7 @@ health_teardown(void *inst)
 {
 	struct health *h = inst;
 
-	if (h->timer) {
-		event_free(h->timer);
-	}
+	sx_timer_free(h->timer);
 	if (h->conn) {
 		evhttp_connection_free(h->conn);
 	}

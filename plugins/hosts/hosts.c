@@ -8,9 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include <sextant/dname.h>
+#include <sextant/time.h>
 
 static int
 set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -249,7 +248,7 @@ free_rcu(struct rcu_head *head)
 
 /* Control thread, every `reload`: re-read the file when it changed. */
 static void
-hosts_tick(evutil_socket_t fd, short what, void *arg)
+hosts_tick(void *arg)
 {
 	struct hosts *h = arg;
 	struct stat st;
@@ -310,27 +309,18 @@ hosts_start(void *inst, struct sx_runtime *rt)
 	if (h->reload_ms == 0) {
 		return 0;
 	}
-	h->timer = event_new(sx_rt_base(rt), -1, EV_PERSIST, hosts_tick, h);
+	h->timer = sx_timer_new(hosts_tick, h);
 	if (h->timer == NULL) {
 		return -ENOMEM;
 	}
-	struct timeval tv = {
-		.tv_sec = (time_t)(h->reload_ms / 1000),
-		.tv_usec = (suseconds_t)(h->reload_ms % 1000) * 1000,
-	};
-	if (event_add(h->timer, &tv) < 0) {
-		return -ENOMEM;
-	}
-	return 0;
+	return sx_timer_every(h->timer, h->reload_ms);
 }
 
 static void
 hosts_teardown(void *inst)
 {
 	struct hosts *h = inst;
-	if (h->timer != NULL) {
-		event_free(h->timer);
-	}
+	sx_timer_free(h->timer);
 	/* No worker can reach the instance any more, so the table goes at once. */
 	hosts_table_free(h->table);
 	sx_zones_fini(&h->zones);

@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 #include <jansson.h>
 
 #include <sextant/error.h>
+#include <sextant/io.h>
 #include <sextant/log.h>
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #include "kubeconfig.h"
 #include "listsplit.h"
@@ -35,7 +35,7 @@
 
 struct sock {
 	struct k8s_api *api;
-	struct event *ev;
+	struct sx_io *io;
 	struct sock *prev, *next;
 };
 
@@ -60,10 +60,9 @@ struct k8s_call {
 };
 
 struct k8s_api {
-	struct event_base *base;
 	struct k8s_conn *conn;
 	CURLM *multi;
-	struct event *timer;
+	struct sx_timer *timer;
 	struct k8s_call *calls;
 	struct sock *socks;
 	size_t max_line, max_body;
@@ -76,15 +75,6 @@ struct k8s_api {
 const double k8s_rest_bounds[K8S_REST_BUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Count @c under HTTP status @status (0: none), once. */
 static void
@@ -335,7 +325,7 @@ finish(struct k8s_call *c, CURLcode rc)
 	count(c, res.status);
 	if (c->api->stats && c->mode != K8S_CALL_LINES) {
 		struct k8s_rest_stats *st = c->api->stats;
-		double s = (double)(now_ns() - c->t0_ns) / 1e9;
+		double s = (double)(sx_now_ns() - c->t0_ns) / 1e9;
 		unsigned b = 0;
 
 		while (b < K8S_REST_BUCKETS && s > k8s_rest_bounds[b]) {
@@ -411,19 +401,19 @@ check_done(struct k8s_api *api)
 }
 
 static void
-event_cb(evutil_socket_t fd, short what, void *arg)
+event_cb(int fd, unsigned what, void *arg)
 {
 	struct k8s_api *api = arg;
 	int running;
-	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
-	             (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int action = (what & SX_IO_READ ? CURL_CSELECT_IN : 0) |
+	             (what & SX_IO_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(api->multi, fd, action, &running);
 	check_done(api);
 }
 
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+timer_cb(void *arg)
 {
 	struct k8s_api *api = arg;
 	int running;
@@ -436,13 +426,12 @@ static int
 multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct k8s_api *api = userp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
 	if (timeout_ms < 0) {
-		evtimer_del(api->timer);
+		sx_timer_cancel(api->timer);
 		return 0;
 	}
-	return evtimer_add(api->timer, &tv);
+	return sx_timer_once(api->timer, (uint64_t)timeout_ms);
 }
 
 static void
@@ -458,7 +447,7 @@ sock_free(struct sock *sk)
 	if (sk->next) {
 		sk->next->prev = sk->prev;
 	}
-	event_free(sk->ev);
+	sx_io_free(sk->io);
 	free(sk);
 }
 
@@ -467,7 +456,6 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct k8s_api *api = userp;
 	struct sock *sk = socketp;
-	short kind = EV_PERSIST;
 
 	if (what == CURL_POLL_REMOVE) {
 		if (sk) {
@@ -481,7 +469,7 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 			return -1;
 		}
 		sk->api = api;
-		if (!(sk->ev = event_new(api->base, s, 0, event_cb, api))) {
+		if (!(sk->io = sx_io_new(s, 0, event_cb, api))) {
 			free(sk);
 			return -1;
 		}
@@ -491,19 +479,15 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 		}
 		api->socks = sk;
 		curl_multi_assign(api->multi, s, sk);
-	} else {
-		event_del(sk->ev);
 	}
-	kind |= (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
-	if (event_assign(sk->ev, api->base, s, kind, event_cb, api) || event_add(sk->ev, NULL)) {
-		return -1;
-	}
-	return 0;
+	return sx_io_set(sk->io, (what & CURL_POLL_IN ? SX_IO_READ : 0) |
+	                                 (what & CURL_POLL_OUT ? SX_IO_WRITE : 0)) < 0
+	               ? -1
+	               : 0;
 }
 
 int
-k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn, char *err,
-            size_t errlen)
+k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errlen)
 {
 	struct k8s_api *api;
 
@@ -515,14 +499,13 @@ k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn
 	if (!(api = calloc(1, sizeof(*api)))) {
 		goto fail_global;
 	}
-	api->base = base;
 	api->conn = conn;
 	api->max_line = DEFAULT_MAX_LINE;
 	api->max_body = DEFAULT_MAX_BODY;
 	if (!(api->multi = curl_multi_init())) {
 		goto fail_api;
 	}
-	if (!(api->timer = evtimer_new(base, timer_cb, api))) {
+	if (!(api->timer = sx_timer_new(timer_cb, api))) {
 		goto fail_multi;
 	}
 	curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -556,7 +539,7 @@ k8s_api_free(struct k8s_api *api)
 	while (api->socks) {
 		sock_free(api->socks);
 	}
-	event_free(api->timer);
+	sx_timer_free(api->timer);
 	free(api);
 	curl_global_cleanup();
 }
@@ -667,7 +650,7 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	c->mode = mode;
 	c->ops = ops;
 	c->arg = arg;
-	c->t0_ns = now_ns();
+	c->t0_ns = sx_now_ns();
 	if (mode == K8S_CALL_ITEMS && k8s_split_new(&c->split, api->max_line, ops->item, arg)) {
 		goto fail_call;
 	}

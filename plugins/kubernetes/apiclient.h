@@ -1,10 +1,9 @@
-/* apiclient.h -- asynchronous GETs to the API server: libcurl multi on a libevent loop. */
+/* apiclient.h -- asynchronous GETs to the API server: libcurl multi on the calling thread's loop. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct event_base;
 struct k8s_conn;
 
 /** One API server: its connection settings and a libcurl multi handle. */
@@ -54,8 +53,7 @@ struct k8s_call_ops {
  * @param conn borrowed; must outlive the client.
  * @return 0 and a new client in *@out, or -ENOMEM / SX_EINVAL with a message.
  */
-int k8s_api_new(struct k8s_api **out, struct event_base *base, struct k8s_conn *conn, char *err,
-                size_t errlen);
+int k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errlen);
 
 /** Cancels every call still in flight, without calling their done hooks. */
 void k8s_api_free(struct k8s_api *api);

@@ -7,7 +7,6 @@
 
 #include <jansson.h>
 
-struct event_base;
 struct k8s_rest_stats;
 
 /*
@@ -70,13 +69,12 @@ struct k8s_source;
 /**
  * Start feeding @st from the API server (endpoint+tls, kubeconfig, or
  * in-cluster config when neither is set) or from a manifests directory, on the
- * control thread's @base. Never blocks: connection errors are retried with
+ * calling (control) thread's loop. Never blocks: connection errors are retried with
  * backoff and logged, the last good data keeps serving.
  * @return 0, or an error (bad kubeconfig, unreadable files) with a message in @err.
  */
-int k8s_source_start(struct k8s_source **out, struct event_base *base,
-                     const struct k8s_source_conf *conf, struct k8s_store *st, char *err,
-                     size_t errlen);
+int k8s_source_start(struct k8s_source **out, const struct k8s_source_conf *conf,
+                     struct k8s_store *st, char *err, size_t errlen);
 void k8s_source_free(struct k8s_source *src);
 
 /**

@@ -319,7 +319,7 @@ k8s_start(void *inst, struct sx_runtime *rt)
 		return r;
 	}
 	err[0] = '\0';
-	r = k8s_source_start(&k->src, sx_rt_base(rt), &sc, k->st, err, sizeof(err));
+	r = k8s_source_start(&k->src, &sc, k->st, err, sizeof(err));
 	if (r < 0) {
 		sx_plog(SX_LOG_ERROR, "kubernetes", "%s", err[0] ? err : sx_strerror(r));
 	}

@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include <sextant/error.h>
+#include <sextant/io.h>
 #include <sextant/log.h>
+#include <sextant/time.h>
 
 #include "watch.h"
 #include "yaml2json.h"
@@ -264,15 +265,14 @@ struct mfile {
 };
 
 struct k8s_manifests {
-	struct event_base *base;
 	struct k8s_store *st;
 	char *dir;
 	bool watch[K8S_NKINDS];
 	struct k8s_selector *labels, *ns_labels;
 	struct k8s_manifests_opts opts;
 	int ifd; /* inotify, or -1 when polling */
-	struct event *iev;
-	struct event *timer; /* settle delay after a notice, or the poll period */
+	struct sx_io *iev;
+	struct sx_timer *timer; /* settle delay after a notice, or the poll period */
 	struct mfile *files;
 	size_t nfiles;
 	char dir_err[256]; /* the directory error last logged */
@@ -774,15 +774,7 @@ publish(struct k8s_manifests *m)
 static int start_inotify(struct k8s_manifests *m);
 
 static void
-arm(struct k8s_manifests *m, int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	evtimer_add(m->timer, &tv);
-}
-
-static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+timer_cb(void *arg)
 {
 	struct k8s_manifests *m = arg;
 	int r = scan(m);
@@ -797,19 +789,19 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Polling stands in for inotify only while the directory is missing. */
 	if (!m->opts.poll && r >= 0 && !start_inotify(m)) {
-		arm(m, m->opts.settle_ms); /* for what changed before inotify started */
+		sx_timer_once(
+		        m->timer,
+		        (uint64_t)m->opts.settle_ms); /* for what changed before inotify started */
 	} else {
-		arm(m, m->opts.poll_ms);
+		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
 	}
 }
 
 static void
 stop_inotify(struct k8s_manifests *m)
 {
-	if (m->iev) {
-		event_free(m->iev);
-		m->iev = NULL;
-	}
+	sx_io_free(m->iev);
+	m->iev = NULL;
 	if (m->ifd >= 0) {
 		close(m->ifd);
 		m->ifd = -1;
@@ -817,7 +809,7 @@ stop_inotify(struct k8s_manifests *m)
 }
 
 static void
-inotify_cb(evutil_socket_t fd, short what, void *arg)
+inotify_cb(int fd, unsigned what, void *arg)
 {
 	struct k8s_manifests *m = arg;
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -834,11 +826,11 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 	if (gone) {
 		/* The directory itself went away: watch for it by polling. */
 		stop_inotify(m);
-		arm(m, m->opts.poll_ms);
+		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
 		return;
 	}
 	/* Let a burst of writes settle before reading. */
-	arm(m, m->opts.settle_ms);
+	sx_timer_once(m->timer, (uint64_t)m->opts.settle_ms);
 }
 
 static int
@@ -851,8 +843,7 @@ start_inotify(struct k8s_manifests *m)
 		return -errno;
 	}
 	if (inotify_add_watch(m->ifd, m->dir, mask) < 0 ||
-	    !(m->iev = event_new(m->base, m->ifd, EV_READ | EV_PERSIST, inotify_cb, m)) ||
-	    event_add(m->iev, NULL)) {
+	    !(m->iev = sx_io_new(m->ifd, SX_IO_READ, inotify_cb, m))) {
 		int r = errno ? -errno : -ENOMEM;
 		stop_inotify(m);
 		return r;
@@ -861,9 +852,9 @@ start_inotify(struct k8s_manifests *m)
 }
 
 int
-k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
-                  const struct k8s_source_conf *conf, struct k8s_store *st,
-                  const struct k8s_manifests_opts *opts, char *err, size_t errlen)
+k8s_manifests_new(struct k8s_manifests **out, const struct k8s_source_conf *conf,
+                  struct k8s_store *st, const struct k8s_manifests_opts *opts, char *err,
+                  size_t errlen)
 {
 	struct k8s_manifests *m = calloc(1, sizeof(*m));
 	char why[256];
@@ -875,7 +866,6 @@ k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	m->base = base;
 	m->st = st;
 	m->ifd = -1;
 	memcpy(m->watch, conf->watch, sizeof(m->watch));
@@ -888,7 +878,7 @@ k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
 	if (m->opts.settle_ms <= 0) {
 		m->opts.settle_ms = 100;
 	}
-	if (!(m->dir = strdup(conf->manifests)) || !(m->timer = evtimer_new(base, timer_cb, m))) {
+	if (!(m->dir = strdup(conf->manifests)) || !(m->timer = sx_timer_new(timer_cb, m))) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -907,7 +897,7 @@ k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
 		goto fail;
 	}
 	if (m->opts.poll || start_inotify(m)) {
-		arm(m, m->opts.poll_ms);
+		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
 	}
 	/* The first load is synchronous: the files are local. */
 	if ((r = scan(m)) < 0) {
@@ -929,9 +919,7 @@ k8s_manifests_free(struct k8s_manifests *m)
 		return;
 	}
 	stop_inotify(m);
-	if (m->timer) {
-		event_free(m->timer);
-	}
+	sx_timer_free(m->timer);
 	for (size_t i = 0; i < m->nfiles; i++) {
 		mfile_fini(&m->files[i]);
 	}

@@ -6,7 +6,6 @@
 
 #include "k8s.h"
 
-struct event_base;
 struct k8s_manifests;
 
 /** Tunables; zero fields take the defaults. */
@@ -32,9 +31,9 @@ struct k8s_manifests_opts {
  * @return 0 and the new source in *@out, or an error (bad directory, bad
  *         selector) with the reason in @err.
  */
-int k8s_manifests_new(struct k8s_manifests **out, struct event_base *base,
-                      const struct k8s_source_conf *conf, struct k8s_store *st,
-                      const struct k8s_manifests_opts *opts, char *err, size_t errlen);
+int k8s_manifests_new(struct k8s_manifests **out, const struct k8s_source_conf *conf,
+                      struct k8s_store *st, const struct k8s_manifests_opts *opts, char *err,
+                      size_t errlen);
 
 void k8s_manifests_free(struct k8s_manifests *m);
 

@@ -74,8 +74,8 @@ env_settings(enum k8s_http *http, struct k8s_watch_opts *wo, char *err, size_t e
 }
 
 int
-k8s_source_start(struct k8s_source **out, struct event_base *base,
-                 const struct k8s_source_conf *conf, struct k8s_store *st, char *err, size_t errlen)
+k8s_source_start(struct k8s_source **out, const struct k8s_source_conf *conf, struct k8s_store *st,
+                 char *err, size_t errlen)
 {
 	struct k8s_source *src = calloc(1, sizeof(*src));
 	struct k8s_watch_opts wo = { 0 };
@@ -88,7 +88,7 @@ k8s_source_start(struct k8s_source **out, struct event_base *base,
 		return -ENOMEM;
 	}
 	if (conf->manifests) {
-		if ((r = k8s_manifests_new(&src->manifests, base, conf, st, NULL, err, errlen))) {
+		if ((r = k8s_manifests_new(&src->manifests, conf, st, NULL, err, errlen))) {
 			goto fail;
 		}
 		*out = src;
@@ -96,7 +96,7 @@ k8s_source_start(struct k8s_source **out, struct event_base *base,
 	}
 	if ((r = env_settings(&http, &wo, err, errlen)) ||
 	    (r = make_conn(&src->conn, conf, err, errlen)) ||
-	    (r = k8s_api_new(&src->api, base, src->conn, err, errlen))) {
+	    (r = k8s_api_new(&src->api, src->conn, err, errlen))) {
 		goto fail;
 	}
 	k8s_api_set_stats(src->api, conf->rest_stats);
@@ -106,7 +106,7 @@ k8s_source_start(struct k8s_source **out, struct event_base *base,
 		if (!conf->watch[k]) {
 			continue;
 		}
-		r = k8s_watch_new(&src->watches[k], base, src->api, st, (enum k8s_kind)k,
+		r = k8s_watch_new(&src->watches[k], src->api, st, (enum k8s_kind)k,
 		                  k == K8S_NAMESPACE ? conf->namespace_labels : conf->labels, &wo);
 		if (r) {
 			snprintf(err, errlen, "out of memory");

@@ -12,17 +12,9 @@
 
 #include <sextant/error.h>
 #include <sextant/log.h>
+#include <sextant/time.h>
 
 #include "zone.h"
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 touch(struct k8s_store *st)
@@ -76,7 +68,7 @@ k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 		goto fail;
 	}
 	st->serial = (uint32_t)time(NULL);
-	st->t0_ns = now_ns();
+	st->t0_ns = sx_now_ns();
 	*out = st;
 	return 0;
 fail:
@@ -725,7 +717,7 @@ k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 		all = all && (!st->opts.need[k] || st->kind_synced[k]);
 	}
 	if (all && !st->synced) {
-		uint64_t ms = (now_ns() - st->t0_ns) / 1000000u;
+		uint64_t ms = (sx_now_ns() - st->t0_ns) / 1000000u;
 		char pods[32] = "";
 
 		CMM_STORE_SHARED(st->synced, true);

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include <sextant/log.h>
+#include <sextant/time.h>
 
 #include "apiclient.h"
 #include "jpull.h"
@@ -47,7 +47,6 @@ static const struct {
 };
 
 struct k8s_watch {
-	struct event_base *base;
 	struct k8s_api *api;
 	struct k8s_store *st;
 	enum k8s_kind kind;
@@ -58,7 +57,7 @@ struct k8s_watch {
 	char waiting[80];      /* "<name>: not listed yet" */
 	char *selectors;       /* "&labelSelector=..&fieldSelector=..", escaped, or "" */
 	struct k8s_call *call; /* the LIST page or WATCH in flight */
-	struct event *retry;
+	struct sx_timer *retry;
 	bool retry_list; /* the retry timer starts a LIST (else a WATCH) */
 	char *rv;        /* resourceVersion to watch from */
 	char *cont;      /* continue token of the next LIST page */
@@ -95,10 +94,7 @@ k8s_kind_name(enum k8s_kind kind)
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)sx_now_ns() / 1e9;
 }
 
 static double
@@ -181,7 +177,7 @@ use_version(struct k8s_watch *w, const char *version)
 }
 
 static void
-retry_cb(evutil_socket_t fd, short what, void *arg)
+retry_cb(void *arg)
 {
 	struct k8s_watch *w = arg;
 
@@ -200,7 +196,6 @@ static void
 failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 {
 	double now = now_s(), delay;
-	struct timeval tv;
 
 	/*
 	 * A server that cannot be reached costs nothing to try again, and a
@@ -233,9 +228,7 @@ failed(struct k8s_watch *w, bool relist, const char *cause, const char *msg)
 	}
 	w->answered = true; /* for failures found before any call */
 	w->retry_list = relist;
-	tv.tv_sec = (time_t)delay;
-	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->retry, &tv);
+	sx_timer_once(w->retry, (uint64_t)(delay * 1000));
 }
 
 static void
@@ -679,9 +672,8 @@ build_selectors(struct k8s_watch *w, const char *labels)
 }
 
 int
-k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *api,
-              struct k8s_store *st, enum k8s_kind kind, const char *labels,
-              const struct k8s_watch_opts *opts)
+k8s_watch_new(struct k8s_watch **out, struct k8s_api *api, struct k8s_store *st, enum k8s_kind kind,
+              const char *labels, const struct k8s_watch_opts *opts)
 {
 	struct k8s_watch *w = calloc(1, sizeof(*w));
 
@@ -689,7 +681,6 @@ k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *a
 	if (!w) {
 		return -ENOMEM;
 	}
-	w->base = base;
 	w->api = api;
 	w->st = st;
 	w->kind = kind;
@@ -720,7 +711,7 @@ k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *a
 	if (build_selectors(w, labels)) {
 		goto fail;
 	}
-	if (!(w->retry = evtimer_new(base, retry_cb, w))) {
+	if (!(w->retry = sx_timer_new(retry_cb, w))) {
 		goto fail;
 	}
 	start_list(w);
@@ -747,9 +738,7 @@ k8s_watch_free(struct k8s_watch *w)
 		return;
 	}
 	k8s_call_cancel(w->call);
-	if (w->retry) {
-		event_free(w->retry);
-	}
+	sx_timer_free(w->retry);
 	free(w->selectors);
 	free(w->rv);
 	free(w->cont);

@@ -3,7 +3,6 @@
 
 #include "k8s.h"
 
-struct event_base;
 struct k8s_api;
 struct k8s_watch;
 
@@ -30,9 +29,8 @@ struct k8s_watch_opts {
  * @param opts NULL for the defaults.
  * @return 0 and the new watch in *@out, or -ENOMEM.
  */
-int k8s_watch_new(struct k8s_watch **out, struct event_base *base, struct k8s_api *api,
-                  struct k8s_store *st, enum k8s_kind kind, const char *labels,
-                  const struct k8s_watch_opts *opts);
+int k8s_watch_new(struct k8s_watch **out, struct k8s_api *api, struct k8s_store *st,
+                  enum k8s_kind kind, const char *labels, const struct k8s_watch_opts *opts);
 
 /**
  * Why @w has not applied a full LIST yet: the failure last logged, or that it

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define COMMON_FORMAT                                                                        \
 	"{remote}:{port} - {>id} \"{type} {class} {name} {proto} {size} {>do} {>bufsize}\" " \
@@ -150,15 +150,13 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 	const struct rule *r = arg;
 	const struct sx_query *q = sx_req_query(req);
 	char line[2048], tmp[SX_DNAME_STRMAX], nbuf[16];
-	struct timespec ts;
 	size_t i, n = 0;
 	uint64_t now;
 
 	if (!(class_of(msg) & r->classes)) {
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = sx_now_ns();
 	for (i = 0; i < r->nsegs; i++) {
 		const struct segment *s = &r->segs[i];
 		const struct sockaddr_in *sin = (const void *)&q->client;

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <urcu/uatomic.h>
 
+#include <sextant/io.h>
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 /*
  * As CoreDNS: at start, send "<random>.<random>.<zone> HINFO" to the block's
@@ -41,35 +41,19 @@ struct loop {
 	struct sockaddr_in to;
 	int fd; /* valid when have_fd */
 	bool have_fd;
-	struct event *rd, *timer;
+	struct sx_io *rd;
+	struct sx_timer *timer;
 	uint64_t deadline_ms;
 	uint16_t id;
 	bool answered;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void
-arm(struct loop *l, uint64_t ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-
-	evtimer_add(l->timer, &tv);
-}
 
 static void
 disable(struct loop *l)
 {
 	uatomic_set(&l->disabled, 1);
 	if (l->rd) {
-		event_del(l->rd);
+		sx_io_set(l->rd, 0);
 	}
 }
 
@@ -81,7 +65,7 @@ send_probe(struct loop *l)
 	uint16_t id;
 
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
-		id = (uint16_t)now_ms();
+		id = (uint16_t)sx_now_ms();
 	}
 	id = id ? id : 1; /* 0 means "no probe out" */
 	l->id = id;
@@ -102,13 +86,11 @@ send_probe(struct loop *l)
 
 /* The timer: the next probe, a probe's timeout, or the end of the window. */
 static void
-on_timer(evutil_socket_t fd, short what, void *arg)
+on_timer(void *arg)
 {
 	struct loop *l = arg;
 
-	(void)fd;
-	(void)what;
-	if (l->answered || now_ms() >= l->deadline_ms) {
+	if (l->answered || sx_now_ms() >= l->deadline_ms) {
 		disable(l);
 		return;
 	}
@@ -116,15 +98,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		/* The last probe timed out: count afresh for the next one, as CoreDNS resets. */
 		uatomic_set(&l->seen, 0);
 		l->id = 0;
-		arm(l, LOOP_RETRY_MS);
+		sx_timer_once(l->timer, LOOP_RETRY_MS);
 		return;
 	}
 	send_probe(l);
-	arm(l, LOOP_EXCHANGE_MS);
+	sx_timer_once(l->timer, LOOP_EXCHANGE_MS);
 }
 
 static void
-on_reply(evutil_socket_t fd, short what, void *arg)
+on_reply(int fd, unsigned what, void *arg)
 {
 	struct loop *l = arg;
 	uint8_t buf[512];
@@ -136,9 +118,8 @@ on_reply(evutil_socket_t fd, short what, void *arg)
 		    buf[1] == (uint8_t)l->id && (buf[2] & 0x80)) {
 			/* Any answer ends probing; copies of the probe may still be looping. */
 			l->answered = true;
-			event_del(l->rd);
-			evtimer_del(l->timer);
-			arm(l, LOOP_LINGER_MS);
+			sx_io_set(l->rd, 0);
+			sx_timer_once(l->timer, LOOP_LINGER_MS);
 			return;
 		}
 	}
@@ -193,7 +174,7 @@ loop_setup(struct sx_cf *cf, void *inst)
 	snprintf(l->zone, sizeof(l->zone), "%s", zones->z[0].name);
 	l->port_cfg = sx_cf_block_port(cf, 0);
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
-		r[0] = now_ms() * 0x9e3779b97f4a7c15ull;
+		r[0] = sx_now_ms() * 0x9e3779b97f4a7c15ull;
 		r[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
 	}
 	/* Two non-negative 63-bit numbers, as Go's rand.Int() gives CoreDNS. */
@@ -213,7 +194,6 @@ static int
 loop_start(void *inst, struct sx_runtime *rt)
 {
 	struct loop *l = inst;
-	struct event_base *base = sx_rt_base(rt);
 
 	l->to.sin_family = AF_INET;
 	l->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -226,14 +206,14 @@ loop_start(void *inst, struct sx_runtime *rt)
 	if (connect(l->fd, (struct sockaddr *)&l->to, sizeof(l->to)) < 0) {
 		return -errno;
 	}
-	l->rd = event_new(base, l->fd, EV_READ | EV_PERSIST, on_reply, l);
-	l->timer = evtimer_new(base, on_timer, l);
-	if (!l->rd || !l->timer || event_add(l->rd, NULL) < 0) {
+	l->rd = sx_io_new(l->fd, SX_IO_READ, on_reply, l);
+	l->timer = sx_timer_new(on_timer, l);
+	if (!l->rd || !l->timer) {
 		return -ENOMEM;
 	}
-	l->deadline_ms = now_ms() + LOOP_PROBE_WINDOW_MS;
+	l->deadline_ms = sx_now_ms() + LOOP_PROBE_WINDOW_MS;
 	/* The first probe goes out once the control loop runs, after the workers started. */
-	arm(l, 0);
+	sx_timer_once(l->timer, 0);
 	return 0;
 }
 
@@ -242,12 +222,8 @@ loop_teardown(void *inst)
 {
 	struct loop *l = inst;
 
-	if (l->rd) {
-		event_free(l->rd);
-	}
-	if (l->timer) {
-		event_free(l->timer);
-	}
+	sx_io_free(l->rd);
+	sx_timer_free(l->timer);
 	if (l->have_fd) {
 		close(l->fd);
 	}

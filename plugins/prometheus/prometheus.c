@@ -10,6 +10,7 @@
 
 #include <sextant/http.h>
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define DEFAULT_ADDR "localhost:9153"
 
@@ -100,7 +101,6 @@ record(struct sx_req *req, struct sx_msg *msg, void *arg)
 	size_t z, base, proto = q->proto == SX_PROTO_TCP, fam = q->client.ss_family == AF_INET6;
 	size_t rsize = msg->len + (q->edns ? 11 : 0), writer = 0, rc;
 	uint64_t ns;
-	struct timespec ts;
 
 	for (z = 0; z < p->zones.n && !sx_dname_eq(p->zones.z[z].wire, zone); z++) {
 	}
@@ -113,8 +113,7 @@ record(struct sx_req *req, struct sx_msg *msg, void *arg)
 	if (q->do_bit) {
 		sx_wcounters_add(&p->c, w, base + OFF_DO, 1);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - sx_req_start_ns(req);
+	ns = sx_now_ns() - sx_req_start_ns(req);
 	observe(p, w, base + OFF_DUR, duration_bounds, NDUR, (double)ns / 1e9, ns);
 	observe(p, w, base + OFF_QSIZE + proto * (NSIZE + 2), size_bounds, NSIZE, (double)q->size,
 	        q->size);

@@ -5,9 +5,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <event2/event.h>
-
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #define DEFAULT_INTERVAL_MS 30000
 #define DEFAULT_JITTER_MS   15000
@@ -17,7 +16,7 @@
 struct reload {
 	uint64_t interval_ms, jitter_ms;
 	struct sx_runtime *rt;
-	struct event *timer;
+	struct sx_timer *timer;
 };
 
 /* The next check in INTERVAL +/- JITTER/2, so replicas do not all reload at once. */
@@ -25,23 +24,18 @@ static void
 arm(struct reload *r)
 {
 	uint64_t rnd = 0, ms = r->interval_ms;
-	struct timeval tv;
 
 	if (r->jitter_ms && getrandom(&rnd, sizeof(rnd), 0) == sizeof(rnd)) {
 		ms = ms - r->jitter_ms / 2 + rnd % r->jitter_ms;
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	event_add(r->timer, &tv);
+	sx_timer_once(r->timer, ms);
 }
 
 static void
-tick(evutil_socket_t fd, short what, void *arg)
+tick(void *arg)
 {
 	struct reload *r = arg;
 
-	(void)fd;
-	(void)what;
 	sx_rt_reload_if_changed(r->rt);
 	arm(r);
 }
@@ -79,7 +73,7 @@ reload_start(void *inst, struct sx_runtime *rt)
 	struct reload *r = inst;
 
 	r->rt = rt;
-	r->timer = event_new(sx_rt_base(rt), -1, 0, tick, r);
+	r->timer = sx_timer_new(tick, r);
 	if (!r->timer) {
 		return -ENOMEM;
 	}
@@ -114,9 +108,7 @@ reload_teardown(void *inst)
 {
 	struct reload *r = inst;
 
-	if (r->timer) {
-		event_free(r->timer);
-	}
+	sx_timer_free(r->timer);
 }
 
 const struct sx_plugin sx_plugin_reload = {

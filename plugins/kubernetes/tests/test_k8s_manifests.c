@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include <sextant/error.h>
+#include <sextant/testing.h>
 
 #include "../k8s.h"
 #include "../manifests.h"
@@ -145,7 +145,6 @@ nlive(enum k8s_kind kind)
 /* ---- fixture ---- */
 
 static char dir[64], logpath[128];
-static struct event_base *base;
 static struct k8s_manifests *man;
 static char err[512];
 
@@ -161,10 +160,7 @@ now_s(void)
 static void
 spin(double secs)
 {
-	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6) };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
+	sx_test_loop_run((uint64_t)(secs * 1000));
 }
 
 #define RUN_UNTIL(cond, secs)                                                       \
@@ -204,8 +200,7 @@ setup(void)
 	cr_assert_geq(fd, 0);
 	dup2(fd, 1);
 	close(fd);
-	base = event_base_new();
-	cr_assert_not_null(base);
+	cr_assert_eq(sx_test_loop_new(), 0);
 }
 
 static void
@@ -215,7 +210,7 @@ teardown(void)
 
 	k8s_manifests_free(man);
 	man = NULL;
-	event_base_free(base);
+	sx_test_loop_free();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, logpath);
 	(void)!system(cmd);
 }
@@ -258,7 +253,7 @@ all_kinds(void)
 static void
 start(const struct k8s_source_conf *c, const struct k8s_manifests_opts *o)
 {
-	int r = k8s_manifests_new(&man, base, c, &store, o, err, sizeof(err));
+	int r = k8s_manifests_new(&man, c, &store, o, err, sizeof(err));
 
 	cr_assert_eq(r, 0, "k8s_manifests_new: %s", err);
 }
@@ -642,15 +637,15 @@ Test(manifests, start_errors)
 	char file[128];
 
 	c.manifests = "/nonexistent/manifests";
-	cr_assert_eq(k8s_manifests_new(&man, base, &c, &store, NULL, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(k8s_manifests_new(&man, &c, &store, NULL, err, sizeof(err)), -ENOENT);
 	cr_assert_str_eq(err, "manifests /nonexistent/manifests: No such file or directory");
 	snprintf(file, sizeof(file), "%s/f.yaml", dir);
 	put("f.yaml", "a: 1\n");
 	c.manifests = file;
-	cr_assert_eq(k8s_manifests_new(&man, base, &c, &store, NULL, err, sizeof(err)), -ENOTDIR);
+	cr_assert_eq(k8s_manifests_new(&man, &c, &store, NULL, err, sizeof(err)), -ENOTDIR);
 	c.manifests = dir;
 	c.labels = "a in (";
-	cr_assert_eq(k8s_manifests_new(&man, base, &c, &store, NULL, err, sizeof(err)), SX_EINVAL);
+	cr_assert_eq(k8s_manifests_new(&man, &c, &store, NULL, err, sizeof(err)), SX_EINVAL);
 	cr_assert(!strncmp(err, "labels: ", 8), "%s", err);
 	cr_assert_null(man);
 }
@@ -663,7 +658,7 @@ Test(manifests, source_picks_manifests)
 	put("a.yaml", list_yaml);
 	/* An endpoint set as well does not matter: manifests are read, not the API. */
 	c.endpoint = "http://127.0.0.1:1";
-	cr_assert_eq(k8s_source_start(&src, base, &c, &store, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(k8s_source_start(&src, &c, &store, err, sizeof(err)), 0, "%s", err);
 	cr_assert(live(K8S_SERVICE, "shop/web"));
 	put("d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: new, namespace: shop}\n");
 	RUN_UNTIL(live(K8S_SERVICE, "shop/new"), 30);

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 #include <jansson.h>
 
 #include <sextant/error.h>
+#include <sextant/testing.h>
 
 #include "../apiclient.h"
 #include "../k8s.h"
@@ -408,7 +408,6 @@ query(json_t *req, const char *key)
 
 /* ---- the client under test ---- */
 
-static struct event_base *base;
 static struct k8s_conn *conn;
 static struct k8s_api *api;
 static struct k8s_watch *watches[K8S_NKINDS];
@@ -423,10 +422,7 @@ static const struct k8s_watch_opts fast = {
 static void
 spin(double secs)
 {
-	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6) };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
+	sx_test_loop_run((uint64_t)(secs * 1000));
 }
 
 #define RUN_UNTIL(cond, secs)                                                       \
@@ -452,14 +448,13 @@ start_api(void)
 {
 	char err[256];
 
-	cr_assert_eq(k8s_api_new(&api, base, conn, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(k8s_api_new(&api, conn, err, sizeof(err)), 0, "%s", err);
 }
 
 static void
 watch(enum k8s_kind kind, const char *labels, const struct k8s_watch_opts *o)
 {
-	cr_assert_eq(k8s_watch_new(&watches[kind], base, api, &store, kind, labels, o ? o : &fast),
-	             0);
+	cr_assert_eq(k8s_watch_new(&watches[kind], api, &store, kind, labels, o ? o : &fast), 0);
 }
 
 /* Lines of our log (stdout goes to a file) that contain @s. */
@@ -492,8 +487,7 @@ setup(void)
 	cr_assert_geq(fd, 0);
 	dup2(fd, 1);
 	close(fd);
-	base = event_base_new();
-	cr_assert_not_null(base);
+	cr_assert_eq(sx_test_loop_new(), 0);
 }
 
 static void
@@ -509,7 +503,7 @@ teardown(void)
 	api = NULL;
 	k8s_conn_free(conn);
 	conn = NULL;
-	event_base_free(base);
+	sx_test_loop_free();
 	fake_kill();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (!getenv("K8S_TEST_KEEP")) {
@@ -1367,7 +1361,7 @@ Test(watch, source_from_endpoint_watches_every_kind)
 	fake_start(NULL);
 	ctl("POST", "/_fake/objects", all_kinds, NULL);
 	conf.endpoint = fake.url;
-	cr_assert_eq(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(k8s_source_start(&src, &conf, &store, err, sizeof(err)), 0, "%s", err);
 	RUN_UNTIL(store.ends[K8S_SERVICE] && store.ends[K8S_SLICE] && store.ends[K8S_NAMESPACE] &&
 	                  store.ends[K8S_POD],
 	          10);
@@ -1407,7 +1401,7 @@ Test(watch, source_without_endpoint_is_in_cluster)
 	setenv("SEXTANT_SA_DIR", sa, 1);
 	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", port, 1);
-	cr_assert_eq(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(k8s_source_start(&src, &conf, &store, err, sizeof(err)), 0, "%s", err);
 	RUN_UNTIL(store.ends[K8S_SERVICE] == 1, 10);
 	cr_assert(live(K8S_SERVICE, "default/kubernetes"));
 	reqs = requests("/api/v1/services", 0);
@@ -1424,19 +1418,19 @@ Test(watch, source_errors_come_back_with_a_reason)
 	char err[256];
 
 	conf.kubeconfig = "/nonexistent/kubeconfig";
-	cr_assert_lt(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0);
+	cr_assert_lt(k8s_source_start(&src, &conf, &store, err, sizeof(err)), 0);
 	cr_assert_null(src);
 	cr_assert(strstr(err, "/nonexistent/kubeconfig"), "%s", err);
 
 	conf.kubeconfig = NULL;
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	cr_assert_lt(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0);
+	cr_assert_lt(k8s_source_start(&src, &conf, &store, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "KUBERNETES_SERVICE_HOST"), "%s", err);
 
 	conf.endpoint = "http://127.0.0.1:1";
 	conf.tls_cert = "/nonexistent/cert";
 	conf.tls_key = "/nonexistent/key";
 	conf.tls_ca = "/nonexistent/ca";
-	cr_assert_lt(k8s_source_start(&src, base, &conf, &store, err, sizeof(err)), 0);
+	cr_assert_lt(k8s_source_start(&src, &conf, &store, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "/nonexistent/cert"), "%s", err);
 }
