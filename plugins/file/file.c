@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include <sextant/dname.h>
-#include <sextant/time.h>
+#include <sextant/filewatch.h>
 
 static int
 set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -144,7 +144,7 @@ free_rcu(struct rcu_head *head)
 }
 
 /*
- * Control thread, every `reload`. An unchanged file cannot hold a new serial,
+ * Control thread, every `reload` and after a change. An unchanged file cannot hold a new serial,
  * so it is not parsed again; a changed one replaces the zone only when the
  * SOA serial differs (any change, as CoreDNS), or always with reload_by_mtime.
  */
@@ -208,18 +208,17 @@ fz_start(void *inst, struct sx_runtime *rt)
 	if (f->reload_ms == 0) {
 		return 0;
 	}
-	f->timer = sx_timer_new(fz_tick, f);
-	if (f->timer == NULL) {
-		return -ENOMEM;
-	}
-	return sx_timer_every(f->timer, f->reload_ms);
+	/* Checked every `reload` as CoreDNS does, and at once when inotify sees a change. */
+	struct sx_filewatch_opts fo = { .poll_ms = f->reload_ms, .poll_always = true };
+	f->watch = sx_filewatch_new(f->path, &fo, fz_tick, f);
+	return f->watch == NULL ? -ENOMEM : 0;
 }
 
 static void
 fz_teardown(void *inst)
 {
 	struct fz *f = inst;
-	sx_timer_free(f->timer);
+	sx_filewatch_free(f->watch);
 	/* No worker can reach the instance any more, so the zones go at once. */
 	for (size_t i = 0; f->origins != NULL && i < f->zones.n; i++) {
 		fz_zone_free(f->origins[i].zone);

@@ -94,5 +94,5 @@ struct fz {
 	bool reload_set;
 	bool reload_by_mtime;
 	struct stat st; /* the file when last read, to skip unchanged files */
-	struct sx_timer *timer;
+	struct sx_filewatch *watch;
 };

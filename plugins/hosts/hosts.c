@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include <sextant/dname.h>
-#include <sextant/time.h>
+#include <sextant/filewatch.h>
 
 static int
 set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -246,7 +246,7 @@ free_rcu(struct rcu_head *head)
 	hosts_table_free(caa_container_of(head, struct hosts_table, rcu));
 }
 
-/* Control thread, every `reload`: re-read the file when it changed. */
+/* Control thread, every `reload` and after a change: re-read the file when it changed. */
 static void
 hosts_tick(void *arg)
 {
@@ -309,18 +309,17 @@ hosts_start(void *inst, struct sx_runtime *rt)
 	if (h->reload_ms == 0) {
 		return 0;
 	}
-	h->timer = sx_timer_new(hosts_tick, h);
-	if (h->timer == NULL) {
-		return -ENOMEM;
-	}
-	return sx_timer_every(h->timer, h->reload_ms);
+	/* Checked every `reload` as CoreDNS does, and at once when inotify sees a change. */
+	struct sx_filewatch_opts fo = { .poll_ms = h->reload_ms, .poll_always = true };
+	h->watch = sx_filewatch_new(h->path, &fo, hosts_tick, h);
+	return h->watch == NULL ? -ENOMEM : 0;
 }
 
 static void
 hosts_teardown(void *inst)
 {
 	struct hosts *h = inst;
-	sx_timer_free(h->timer);
+	sx_filewatch_free(h->watch);
 	/* No worker can reach the instance any more, so the table goes at once. */
 	hosts_table_free(h->table);
 	sx_zones_fini(&h->zones);

@@ -52,7 +52,7 @@ struct hosts {
 	/* running */
 	struct hosts_table *table; /* RCU-protected; workers read it */
 	struct stat st;            /* the file as last read, to notice changes */
-	struct sx_timer *timer;
+	struct sx_filewatch *watch;
 };
 
 /**

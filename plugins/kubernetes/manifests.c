@@ -6,16 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include <sextant/error.h>
-#include <sextant/io.h>
+#include <sextant/filewatch.h>
 #include <sextant/log.h>
-#include <sextant/time.h>
 
 #include "watch.h"
 #include "yaml2json.h"
@@ -270,9 +267,7 @@ struct k8s_manifests {
 	bool watch[K8S_NKINDS];
 	struct k8s_selector *labels, *ns_labels;
 	struct k8s_manifests_opts opts;
-	int ifd; /* inotify, or -1 when polling */
-	struct sx_io *iev;
-	struct sx_timer *timer; /* settle delay after a notice, or the poll period */
+	struct sx_filewatch *fw;
 	struct mfile *files;
 	size_t nfiles;
 	char dir_err[256]; /* the directory error last logged */
@@ -771,10 +766,8 @@ publish(struct k8s_manifests *m)
 	        counts[K8S_POD]);
 }
 
-static int start_inotify(struct k8s_manifests *m);
-
 static void
-timer_cb(void *arg)
+changed(void *arg)
 {
 	struct k8s_manifests *m = arg;
 	int r = scan(m);
@@ -784,71 +777,6 @@ timer_cb(void *arg)
 	} else if (r == -ENOMEM) {
 		sx_plog(SX_LOG_ERROR, PLUGIN, "manifests %s: out of memory", m->dir);
 	}
-	if (m->ifd >= 0) {
-		return;
-	}
-	/* Polling stands in for inotify only while the directory is missing. */
-	if (!m->opts.poll && r >= 0 && !start_inotify(m)) {
-		sx_timer_once(
-		        m->timer,
-		        (uint64_t)m->opts.settle_ms); /* for what changed before inotify started */
-	} else {
-		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
-	}
-}
-
-static void
-stop_inotify(struct k8s_manifests *m)
-{
-	sx_io_free(m->iev);
-	m->iev = NULL;
-	if (m->ifd >= 0) {
-		close(m->ifd);
-		m->ifd = -1;
-	}
-}
-
-static void
-inotify_cb(int fd, unsigned what, void *arg)
-{
-	struct k8s_manifests *m = arg;
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool gone = false;
-	ssize_t n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ie = (const struct inotify_event *)p;
-			gone = gone || (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF));
-			p += sizeof(*ie) + ie->len;
-		}
-	}
-	if (gone) {
-		/* The directory itself went away: watch for it by polling. */
-		stop_inotify(m);
-		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
-		return;
-	}
-	/* Let a burst of writes settle before reading. */
-	sx_timer_once(m->timer, (uint64_t)m->opts.settle_ms);
-}
-
-static int
-start_inotify(struct k8s_manifests *m)
-{
-	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-	                      IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-
-	if ((m->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		return -errno;
-	}
-	if (inotify_add_watch(m->ifd, m->dir, mask) < 0 ||
-	    !(m->iev = sx_io_new(m->ifd, SX_IO_READ, inotify_cb, m))) {
-		int r = errno ? -errno : -ENOMEM;
-		stop_inotify(m);
-		return r;
-	}
-	return 0;
 }
 
 int
@@ -867,18 +795,11 @@ k8s_manifests_new(struct k8s_manifests **out, const struct k8s_source_conf *conf
 		return -ENOMEM;
 	}
 	m->st = st;
-	m->ifd = -1;
 	memcpy(m->watch, conf->watch, sizeof(m->watch));
 	if (opts) {
 		m->opts = *opts;
 	}
-	if (m->opts.poll_ms <= 0) {
-		m->opts.poll_ms = 1000;
-	}
-	if (m->opts.settle_ms <= 0) {
-		m->opts.settle_ms = 100;
-	}
-	if (!(m->dir = strdup(conf->manifests)) || !(m->timer = sx_timer_new(timer_cb, m))) {
+	if (!(m->dir = strdup(conf->manifests))) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -896,8 +817,15 @@ k8s_manifests_new(struct k8s_manifests **out, const struct k8s_source_conf *conf
 		snprintf(err, errlen, "namespace_labels: %s", why);
 		goto fail;
 	}
-	if (m->opts.poll || start_inotify(m)) {
-		sx_timer_once(m->timer, (uint64_t)m->opts.poll_ms);
+	struct sx_filewatch_opts fo = {
+		.poll_ms = m->opts.poll_ms > 0 ? (uint64_t)m->opts.poll_ms : 0,
+		.settle_ms = m->opts.settle_ms > 0 ? (uint64_t)m->opts.settle_ms : 0,
+		.poll_only = m->opts.poll,
+	};
+	if (!(m->fw = sx_filewatch_new(m->dir, &fo, changed, m))) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	/* The first load is synchronous: the files are local. */
 	if ((r = scan(m)) < 0) {
@@ -918,8 +846,7 @@ k8s_manifests_free(struct k8s_manifests *m)
 	if (!m) {
 		return;
 	}
-	stop_inotify(m);
-	sx_timer_free(m->timer);
+	sx_filewatch_free(m->fw);
 	for (size_t i = 0; i < m->nfiles; i++) {
 		mfile_fini(&m->files[i]);
 	}

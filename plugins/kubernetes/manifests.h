@@ -10,7 +10,7 @@ struct k8s_manifests;
 
 /** Tunables; zero fields take the defaults. */
 struct k8s_manifests_opts {
-	bool poll;     /* poll the directory even when inotify works */
+	bool poll;     /* poll the directory, never use inotify */
 	int poll_ms;   /* poll period; default 1000 */
 	int settle_ms; /* wait after a change notice before reading; default 100 */
 };
