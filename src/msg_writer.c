@@ -508,3 +508,159 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 	}
 	return 0;
 }
+
+#define TYPE_DNAME 39
+
+/* Names inside rdata that a rename sees: the compressible ones, plus SRV and DNAME (never
+ * compressed, so written back as they are). @return how many, after @pre bytes. */
+static unsigned
+rename_layout(uint16_t type, size_t *pre)
+{
+	size_t tail;
+
+	switch (type) {
+	case SX_TYPE_SRV:
+		*pre = 6;
+		return 1;
+	case TYPE_DNAME:
+		*pre = 0;
+		return 1;
+	default:
+		return sx_rdata_layout(type, pre, &tail);
+	}
+}
+
+/* Length of the uncompressed name at @p within @max bytes, or 0 when it is not one. */
+static size_t
+flat_name_len(const uint8_t *p, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && n < SX_DNAME_MAX) {
+		if (p[n] == 0) {
+			return n + 1;
+		}
+		if (p[n] > 63) {
+			return 0;
+		}
+		n += p[n] + 1u;
+	}
+	return 0;
+}
+
+static const uint8_t *
+renamed(sx_rename_fn fn, void *arg, uint16_t type, bool in_rdata, const uint8_t *name, uint8_t *out)
+{
+	if (fn != NULL && fn(arg, type, in_rdata, name, out) && flat_name_len(out, SX_DNAME_MAX)) {
+		return out;
+	}
+	return name;
+}
+
+/* The rdata of @rr with its names renamed, into @out (RDATA_EXPANDED bytes). @return its
+ * length, or -1 to keep @rdata as it is. */
+static int
+rename_rdata(sx_rename_fn fn, void *arg, uint16_t type, const uint8_t *rdata, size_t rdlen,
+             uint8_t *out)
+{
+	uint8_t nname[SX_DNAME_MAX];
+	size_t pre, r, n;
+	unsigned nn = rename_layout(type, &pre);
+
+	if (nn == 0 || pre > rdlen) {
+		return -1;
+	}
+	memcpy(out, rdata, pre);
+	r = n = pre;
+	for (unsigned i = 0; i < nn; i++) {
+		size_t l = flat_name_len(rdata + r, rdlen - r);
+		if (l == 0) {
+			return -1;
+		}
+		const uint8_t *nm = renamed(fn, arg, type, true, rdata + r, nname);
+		size_t nl = sx_dname_len(nm);
+		memcpy(out + n, nm, nl);
+		n += nl;
+		r += l;
+	}
+	if (n + (rdlen - r) > RDATA_EXPANDED) {
+		return -1;
+	}
+	memcpy(out + n, rdata + r, rdlen - r);
+	return (int)(n + (rdlen - r));
+}
+
+/* Append the records of @w (@len bytes, a message this writer made), renamed by @fn unless NULL. */
+static void
+refill(struct sx_msg *msg, const uint8_t *w, size_t len, sx_rename_fn fn, void *arg)
+{
+	uint8_t exp[RDATA_EXPANDED], ren[RDATA_EXPANDED];
+	uint8_t owner[SX_DNAME_MAX], nowner[SX_DNAME_MAX];
+	const uint8_t *rdata = NULL;
+	struct sx_rr rr;
+	size_t off = 0;
+	int sec = -1;
+
+	while (sx_wire_rr_next_owner(w, len, &off, &sec, &rr, owner) == 1) {
+		int rdlen = sx_wire_rdata_expand(w, len, &rr, exp, &rdata);
+		if (rdlen < 0) {
+			break;
+		}
+		const uint8_t *own = renamed(fn, arg, rr.type, false, owner, nowner);
+		if (fn != NULL) {
+			int l = rename_rdata(fn, arg, rr.type, rdata, (size_t)rdlen, ren);
+			if (l >= 0) {
+				rdata = ren;
+				rdlen = l;
+			}
+		}
+		if (sx_msg_put_rr(msg, sec, own, rr.type, rr.rclass, rr.ttl, rdata,
+		                  (uint16_t)rdlen) != 0) {
+			break;
+		}
+	}
+}
+
+void
+sx_msg_rename(struct sx_msg *msg, uint8_t *scratch, sx_rename_fn fn, void *arg)
+{
+	unsigned rcode = msg->rcode;
+	uint16_t flags = sx_msg_flags(msg);
+	bool truncated = msg->truncated;
+	size_t len = msg->len;
+
+	memcpy(scratch, msg->wire, len);
+	sx_msg_reset(msg);
+	sx_msg_set_flags(msg, flags);
+	sx_msg_set_rcode(msg, rcode);
+	msg->truncated = truncated;
+	refill(msg, scratch, len, fn, arg);
+}
+
+void
+sx_msg_set_question(struct sx_msg *msg, const struct sx_query *q, uint8_t *scratch)
+{
+	struct sx_msg_opt opts[sizeof(msg->opts) / sizeof(msg->opts[0])];
+	unsigned rcode = msg->rcode, nopts = msg->nopts;
+	uint16_t flags = sx_msg_flags(msg);
+	bool truncated = msg->truncated;
+	size_t len = msg->len, limit = msg->limit;
+
+	memcpy(opts, msg->opts, sizeof(opts));
+	if (scratch != NULL) {
+		memcpy(scratch, msg->wire, len);
+	}
+	sx_msg_init(msg, msg->wire, msg->cap, msg->cap, q);
+	msg->limit = limit;
+	msg->nopts = (uint8_t)nopts;
+	memcpy(msg->opts, opts, sizeof(opts));
+	sx_msg_clear_flags(msg, SX_HDR_FLAG_BITS);
+	sx_msg_set_flags(msg, flags);
+	msg->truncated = truncated;
+	if (scratch == NULL) {
+		sx_msg_set_rcode(msg, SX_RCODE_SERVFAIL);
+		return;
+	}
+	sx_msg_set_rcode(msg, rcode);
+	refill(msg, scratch, len, NULL, NULL);
+}

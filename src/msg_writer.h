@@ -32,3 +32,10 @@ size_t sx_msg_finish(struct sx_msg *msg, const struct sx_query *q);
 
 /** Size limit for a reply to @q over its transport (client buffer, at least 512, at most SX_UDP_MAX). */
 size_t sx_wire_reply_limit(const struct sx_query *q);
+
+/**
+ * Put question @q in place of the reply's, keeping its records (compressed again), header
+ * flags, rcode, EDNS options and limit. @scratch must hold msg->len bytes; NULL drops the
+ * records and makes the reply SERVFAIL.
+ */
+void sx_msg_set_question(struct sx_msg *msg, const struct sx_query *q, uint8_t *scratch);

@@ -8,6 +8,7 @@
 
 #include "chain.h"
 #include "config.h"
+#include "msg_writer.h"
 #include "req_internal.h"
 #include "worker.h"
 
@@ -73,6 +74,7 @@ sx_req_get(struct sx_worker *w)
 	req->zone = NULL;
 	req->pos = 0;
 	req->nhooks = 0;
+	req->q_changed = false;
 	req->errmsg = NULL;
 	req->writer = "";
 	req->suspended = false;
@@ -122,6 +124,79 @@ const struct sx_query *
 sx_req_query(const struct sx_req *req)
 {
 	return &req->q;
+}
+
+/* Length of the uncompressed wire name @name if well-formed, else 0. */
+static size_t
+valid_name_len(const uint8_t *name)
+{
+	size_t n = 0;
+
+	while (n < SX_DNAME_MAX) {
+		if (name[n] == 0) {
+			return n + 1;
+		}
+		if (name[n] > 63) {
+			return 0;
+		}
+		n += name[n] + 1u;
+	}
+	return 0;
+}
+
+/* Puts the client's question back; the copy of the reply comes from the arena, so a reply
+ * that fits in it costs no allocation. */
+static void
+restore_question(struct sx_req *req, struct sx_msg *msg, void *arg)
+{
+	(void)arg;
+	req->q = req->client_q;
+	req->q_changed = false;
+	sx_msg_set_question(msg, &req->q, sx_req_alloc(req, msg->len));
+}
+
+int
+sx_req_set_question(struct sx_req *req, const uint8_t *name, uint16_t qtype, uint16_t qclass)
+{
+	size_t len = valid_name_len(name);
+
+	if (len == 0) {
+		return SX_EINVAL;
+	}
+	if (!req->q_changed) {
+		if (sx_req_on_reply(req, restore_question, NULL) < 0) {
+			return SX_ETRUNC;
+		}
+		req->client_q = req->q;
+		req->q_changed = true;
+	}
+	memmove(req->qname2, name, len);
+	req->q.qname = req->qname2;
+	req->q.qname_len = (uint8_t)len;
+	req->q.lname = req->lname2;
+	sx_dname_lower(req->lname2, req->qname2);
+	req->q.nlabels = (uint8_t)sx_dname_labels(req->qname2);
+	req->q.qtype = qtype;
+	req->q.qclass = qclass;
+	if (req->msg_bound) {
+		struct sx_msg *msg = &req->msg;
+
+		sx_msg_set_question(msg, &req->q, sx_req_alloc(req, msg->len));
+	}
+	return 0;
+}
+
+const struct sx_query *
+sx_req_client_query(const struct sx_req *req)
+{
+	return req->q_changed ? &req->client_q : &req->q;
+}
+
+void
+sx_req_set_edns_options(struct sx_req *req, const uint8_t *opt, uint16_t len)
+{
+	req->q.opt = opt;
+	req->q.optlen = len;
 }
 
 void

@@ -30,6 +30,12 @@ struct sx_req {
 	uint8_t lname[SX_DNAME_MAX];
 	uint8_t qwire[SX_QUERY_MAX];
 
+	/* sx_req_set_question(): the client's question, and the new name that q points at. */
+	bool q_changed;
+	struct sx_query client_q;
+	uint8_t qname2[SX_DNAME_MAX];
+	uint8_t lname2[SX_DNAME_MAX];
+
 	struct sx_msg msg;
 	bool msg_bound; /* msg points at a live buffer */
 	uint8_t *out;   /* where the reply is built while not suspended */

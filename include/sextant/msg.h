@@ -157,6 +157,23 @@ int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, stru
  */
 int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[255]);
 
+/**
+ * A new name for @name (uncompressed): an owner name (@in_rdata false) or a name inside
+ * the rdata of a record of type @type (@in_rdata true). Write it into @out and return
+ * true, or return false to keep @name. A malformed @out keeps @name.
+ */
+typedef bool (*sx_rename_fn)(void *arg, uint16_t type, bool in_rdata, const uint8_t *name,
+                             uint8_t out[255]);
+
+/**
+ * Rename the names of the reply's records through @fn: owner names in every section and
+ * the names inside NS, CNAME, DNAME, PTR, MX, SRV and SOA rdata. The records are written
+ * anew (compressed again) after the question; header flags, rcode and EDNS options stay.
+ * A record that no longer fits is dropped with what follows it, as sx_msg_put_rr() does.
+ * @scratch must hold msg->len bytes.
+ */
+void sx_msg_rename(struct sx_msg *msg, uint8_t *scratch, sx_rename_fn fn, void *arg);
+
 /** Mnemonic of a record type ("AAAA", else "TYPE1234" written into @buf). */
 const char *sx_rrtype_name(uint16_t type, char buf[16]);
 /** Record type named @name ("AAAA", "TYPE65534"; upper case as written). @return it, or -1. */

@@ -49,6 +49,29 @@ const struct sx_query *sx_req_query(const struct sx_req *req);
 const uint8_t *sx_query_edns_option(const struct sx_query *q, uint16_t code, uint16_t *len);
 
 /**
+ * Change the question the plugins after this one see (as CoreDNS's rewrite does): name
+ * @name (uncompressed wire; its case is kept), @qtype and @qclass. The reply is started
+ * anew for it (records written so far are kept). When the reply is sent, the client's own
+ * question is put back in it, at the point of the reply hooks where this was called: hooks
+ * registered before see the client's question in sx_req_query() and in the reply, hooks
+ * registered after see the new one. Records keep the names they were written with (see
+ * sx_msg_rename() to change them).
+ * @return 0; SX_EINVAL for a malformed name; SX_ETRUNC when the request has no room left
+ * for the reply hook that restores the question (the question is then unchanged).
+ */
+int sx_req_set_question(struct sx_req *req, const uint8_t *name, uint16_t qtype, uint16_t qclass);
+
+/** The question as the client sent it, whatever sx_req_set_question() did. Lives as @req. */
+const struct sx_query *sx_req_client_query(const struct sx_req *req);
+
+/**
+ * Replace the EDNS options the plugins after this one see (sx_query.opt / optlen, which
+ * forward passes upstream) by @len bytes at @opt (options in wire form; borrowed, e.g.
+ * from sx_req_alloc()). The reply is not affected.
+ */
+void sx_req_set_edns_options(struct sx_req *req, const uint8_t *opt, uint16_t len);
+
+/**
  * Lower the UDP payload size the query advertised (EDNS) to @size, as if the
  * client had asked for it: the reply is truncated to it and the plugins after
  * this one see it. No effect without EDNS, nor when the size is already smaller.

@@ -1058,3 +1058,96 @@ Test(msg, rrtype_names_both_ways)
 	cr_assert_eq(sx_rrtype_from_name("NOPE"), -1);
 	cr_assert_eq(sx_rrtype_from_name(sx_rrtype_name(4321, buf)), 4321);
 }
+
+/* Renames every name under b.test. to the same labels under a.test. */
+static bool
+b_to_a(void *arg, uint16_t type, bool in_rdata, const uint8_t *name, uint8_t out[255])
+{
+	uint8_t zone[SX_DNAME_MAX], to[SX_DNAME_MAX];
+	unsigned *calls = arg;
+	(void)type;
+	(void)in_rdata;
+	(*calls)++;
+	sx_dname_from_str(zone, "b.test.");
+	sx_dname_from_str(to, "a.test.");
+	if (!sx_dname_is_sub(name, zone)) {
+		return false;
+	}
+	size_t head = sx_dname_len(name) - sx_dname_len(zone);
+	memcpy(out, name, head);
+	memcpy(out + head, to, sx_dname_len(to));
+	return true;
+}
+
+Test(msg, rename_owners_and_rdata_names_in_every_section)
+{
+	static struct fx f;
+	static uint8_t scratch[sizeof(f.buf)];
+	unsigned calls = 0;
+	fx_start(&f, "www.b.test", true, SX_PROTO_UDP, 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "www.b.test. 60 IN CNAME web.b.test."), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "web.b.test. 60 IN A 192.0.2.1"), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "_x._tcp.b.test. 60 IN SRV 1 2 53 web.b.test."), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_AUTHORITY,
+	                 "b.test. 30 IN SOA ns.b.test. host.other.test. 1 2 3 4 5"),
+	             0);
+	cr_assert_eq(put(&f.m, SX_SEC_ADDITIONAL, "ns.b.test. 60 IN A 192.0.2.9"), 0);
+	sx_msg_set_rcode(&f.m, SX_RCODE_NXDOMAIN);
+	sx_msg_set_flags(&f.m, SX_FLAG_AA);
+	cr_assert_eq(sx_msg_add_option(&f.m, 3, (const uint8_t *)"id", 2), 0);
+	sx_msg_rename(&f.m, scratch, b_to_a, &calls);
+	/* 5 owners; CNAME, SRV, SOA (2) names. */
+	cr_assert_eq(calls, 9);
+	ldns_pkt *lp = fx_decode(&f);
+	static const char *an[] = { "www.a.test. 60 IN CNAME web.a.test.",
+		                    "web.a.test. 60 IN A 192.0.2.1",
+		                    "_x._tcp.a.test. 60 IN SRV 1 2 53 web.a.test." };
+	expect_rrs(ldns_pkt_answer(lp), an, 3);
+	static const char *ns[] = { "a.test. 30 IN SOA ns.a.test. host.other.test. 1 2 3 4 5" };
+	expect_rrs(ldns_pkt_authority(lp), ns, 1);
+	static const char *ad[] = { "ns.a.test. 60 IN A 192.0.2.9" };
+	expect_rrs(ldns_pkt_additional(lp), ad, 1);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_NXDOMAIN);
+	cr_assert(ldns_pkt_aa(lp));
+	cr_assert_not_null(ldns_pkt_edns_data(lp));
+	char *q = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(lp), 0)));
+	cr_assert_str_eq(q, "www.b.test.");
+	free(q);
+	ldns_pkt_free(lp);
+}
+
+Test(msg, set_question_keeps_records_flags_and_rcode)
+{
+	static struct fx f, g;
+	static uint8_t scratch[sizeof(f.buf)];
+	/* The reply was built for the rewritten question; the client asked another, in mixed case. */
+	fx_start(&g, "Alias.A.Test", true, SX_PROTO_UDP, 0);
+	fx_start(&f, "target.example.org", true, SX_PROTO_UDP, 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "target.example.org. 60 IN A 192.0.2.1"), 0);
+	cr_assert_eq(put(&f.m, SX_SEC_AUTHORITY,
+	                 "example.org. 30 IN SOA ns.example.org. h.example.org. 1 2 3 4 5"),
+	             0);
+	sx_msg_set_rcode(&f.m, SX_RCODE_BADVERS);
+	sx_msg_set_flags(&f.m, SX_FLAG_AA | SX_FLAG_RA);
+	size_t limit = f.m.limit;
+	sx_msg_set_question(&f.m, &g.q, scratch);
+	cr_assert_eq(f.m.limit, limit);
+	cr_assert_eq(sx_msg_rcode(&f.m), SX_RCODE_BADVERS);
+	ldns_pkt *lp = fx_decode(&f);
+	char *q = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(lp), 0)));
+	cr_assert_str_eq(q, "Alias.A.Test.");
+	free(q);
+	static const char *an[] = { "target.example.org. 60 IN A 192.0.2.1" };
+	expect_rrs(ldns_pkt_answer(lp), an, 1);
+	cr_assert_eq(ldns_rr_list_rr_count(ldns_pkt_authority(lp)), 1);
+	cr_assert(ldns_pkt_aa(lp));
+	cr_assert(ldns_pkt_ra(lp));
+	ldns_pkt_free(lp);
+
+	/* Without a scratch buffer the records go and the reply says SERVFAIL. */
+	fx_start(&f, "target.example.org", false, SX_PROTO_UDP, 0);
+	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "target.example.org. 60 IN A 192.0.2.1"), 0);
+	sx_msg_set_question(&f.m, &g.q, NULL);
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ANSWER), 0);
+	cr_assert_eq(sx_msg_rcode(&f.m), SX_RCODE_SERVFAIL);
+}
