@@ -76,7 +76,7 @@ run(struct sx_req *req)
 	finish(req);
 }
 
-/* CoreDNS answers classes other than IN only where a plugin may serve them. */
+/* CoreDNS answers classes other than IN only where a plugin may serve them (or rewrite them). */
 static bool
 serves_any_class(const struct sx_block *b)
 {
@@ -86,7 +86,7 @@ serves_any_class(const struct sx_block *b)
 		const char *name = b->chain[i].plugin->name;
 
 		if (!strcmp(name, "chaos") || !strcmp(name, "forward") ||
-		    !strcmp(name, "template")) {
+		    !strcmp(name, "template") || !strcmp(name, "rewrite")) {
 			return true;
 		}
 	}

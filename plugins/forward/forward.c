@@ -62,7 +62,9 @@ pend_put(struct fwd_pend *p)
 
 /*
  * The client's question as received, its RD/CD/AD bits, and an OPT with its
- * DO and our size, or the client's when smaller (a bufsize plugin lowers it).
+ * DO and our size, or the client's when smaller (a bufsize plugin lowers it),
+ * carrying the client's EDNS options as CoreDNS does (those a rewrite set),
+ * unless they are too long to pass.
  */
 static void
 build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
@@ -96,8 +98,13 @@ build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
 	m[n++] = 0;
 	m[n++] = q->do_bit ? 0x80 : 0;
 	m[n++] = 0;
-	m[n++] = 0; /* no options */
-	m[n++] = 0;
+	uint16_t olen = q->opt != NULL && q->optlen <= FWD_OPTS_MAX ? q->optlen : 0;
+	m[n++] = (uint8_t)(olen >> 8);
+	m[n++] = (uint8_t)olen;
+	if (olen > 0) {
+		memcpy(m + n, q->opt, olen);
+		n += olen;
+	}
 	p->x.qlen = n;
 }
 

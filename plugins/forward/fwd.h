@@ -14,9 +14,10 @@
 
 #define FWD_MAX_TO        15   /* CoreDNS's limit on upstreams per forward */
 #define FWD_EDNS_SIZE     1232 /* the UDP payload size we advertise upstream */
-#define FWD_QBUF          300  /* TCP length, header, one question, our OPT */
-#define FWD_HC_TIMEOUT_MS 1000 /* a health probe's own read timeout */
-#define FWD_MAX_SERIES    32   /* upstream addresses with metrics, over the process's life */
+#define FWD_OPTS_MAX      512  /* most bytes of the client's EDNS options passed upstream */
+#define FWD_QBUF          (300 + FWD_OPTS_MAX) /* TCP length, header, question, OPT */
+#define FWD_HC_TIMEOUT_MS 1000                 /* a health probe's own read timeout */
+#define FWD_MAX_SERIES    32 /* upstream addresses with metrics, over the process's life */
 
 enum fwd_proto {
 	FWD_UDP,

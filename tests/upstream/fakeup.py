@@ -18,7 +18,8 @@ label of the query name:
              length prefix that promises all of it, then the connection closes
   close      TCP: the answer, then the connection closes
   hangup     TCP: the connection closes without an answer
-  echo       a TXT record describing the query as received (flags, EDNS, case, transport)
+  echo       a TXT record describing the query as received (flags, EDNS and its options as
+             CODE:HEX, case, transport)
   anything else: A 192.0.2.ID (ID from --id), other types an empty NOERROR.
 
 Spoofs carry A 6.6.6.6. The --control file, read for every query, switches the whole
@@ -95,6 +96,9 @@ class Upstream:
                 bool(q.flags & dns.flags.AD), bool(q.ednsflags & dns.flags.DO),
                 1 if opt else 0, q.payload if opt else 0, proto,
                 raw_qname(raw))
+            if opt and q.options:
+                desc += " opts=" + ",".join(
+                    "%d:%s" % (o.otype, o.to_wire().hex()) for o in q.options)
             r.answer.append(dns.rrset.from_text(question.name, 30, "IN", "TXT", '"%s"' % desc))
             return r, label
         if question.rdtype == dns.rdatatype.A:
