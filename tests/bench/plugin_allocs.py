@@ -6,8 +6,10 @@ every one of them in front of hosts, warms each path up, then sends N queries of
 (and TCP where named) and prints the allocations the worker thread made per query. The paths
 answered by a plugin itself (any, local, chaos, acl's block) and those it only inspects or
 rewrites on the way (bufsize, nsid, header, minimal, acl's allow), and template's kinds of
-record (groups, fixed, through ldns, AKS's NXDOMAIN and its fallthrough) are each measured alone; a
-block with whoami alone is the baseline of each transport (what the core costs).
+record (groups, fixed, through ldns, AKS's NXDOMAIN and its fallthrough) and rewrite's paths (no
+rule matching, an exact name, a regex and a suffix with the reply rewritten back) are each
+measured alone; a block with whoami alone is the baseline of each transport (what the core
+costs).
 
 usage: plugin_allocs.py [-n QUERIES] [--sextant BIN] [--lib LIBSX_ALLOC_COUNT]
 """
@@ -72,6 +74,18 @@ tpl.test:{port} internal.cloudapp.net:{port} {{
     }}
     whoami
 }}
+rw.test:{port} rw.example:{port} {{
+    bind 127.0.0.1
+    rewrite continue ttl suffix .nowhere.test 30
+    rewrite name exact alias.rw.test www.rw.example
+    rewrite name regex ^(.*)[.]re[.]rw[.]test[.]$ {{1}}.rw.example answer auto
+    rewrite name suffix .sfx.rw.test .rw.example answer auto
+    hosts {{
+        192.0.2.1 www.rw.example
+        fallthrough
+    }}
+    whoami
+}}
 localhost:{port} version.bind:{port} {{
     bind 127.0.0.1
     local
@@ -95,6 +109,11 @@ PATHS = [
     ("template MX (ldns)", "x.tpl.test", "MX", "IN", False, False),
     ("template AKS nx", "a.b.c.d.internal.cloudapp.net", "A", "IN", False, False),
     ("template AKS fall", "c.d.internal.cloudapp.net", "A", "IN", False, False),
+    ("rewrite no match", "www.rw.example", "A", "IN", False, False),
+    ("rewrite exact", "alias.rw.test", "A", "IN", False, False),
+    ("rewrite regex auto", "www.re.rw.test", "A", "IN", False, False),
+    ("rewrite suffix auto", "www.sfx.rw.test", "A", "IN", False, False),
+    ("rewrite suffix, TCP", "www.sfx.rw.test", "A", "IN", False, True),
 ]
 
 

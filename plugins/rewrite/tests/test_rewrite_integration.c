@@ -228,12 +228,23 @@ Test(rewrite_integration, stop_continue_type_class_ttl_rcode)
 Test(rewrite_integration, forward_and_edns0)
 {
 	struct sx_upstream *u = sx_up_fake(7, false);
-	char cf[2048];
+	char cf[4096];
 
 	snprintf(cf, sizeof(cf),
 	         "fw.test:0 {\n"
 	         "\tbind 127.0.0.1\n"
 	         "\trewrite name suffix .fw.test .up.test answer auto\n"
+	         "\tforward . 127.0.0.1:%u\n"
+	         "}\n"
+	         /* The shape of AKS's customisation guide: a regex and answer name, logged. */
+	         "aks.test:0 {\n"
+	         "\tbind 127.0.0.1\n"
+	         "\tlog\n"
+	         "\terrors\n"
+	         "\trewrite stop {\n"
+	         "\t\tname regex (.*)\\.aks\\.test {1}.default.svc.cluster.local\n"
+	         "\t\tanswer name (.*)\\.default\\.svc\\.cluster\\.local {1}.aks.test\n"
+	         "\t}\n"
 	         "\tforward . 127.0.0.1:%u\n"
 	         "}\n"
 	         "edns.test:0 {\n"
@@ -245,7 +256,7 @@ Test(rewrite_integration, forward_and_edns0)
 	         "\trewrite edns0 local set 65000 {protocol}\n"
 	         "\tforward . 127.0.0.1:%u\n"
 	         "}\n",
-	         sx_up_port(u), sx_up_port(u));
+	         sx_up_port(u), sx_up_port(u), sx_up_port(u));
 	struct sx_test_server *s = sx_test_start(NULL, cf);
 	ldns_pkt *p = ask(s, "www.fw.test", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
 
@@ -254,6 +265,13 @@ Test(rewrite_integration, forward_and_edns0)
 	ldns_pkt_free(p);
 	cr_expect_eq(sx_up_count(u, "www.up.test"), 1);
 	cr_expect_eq(sx_up_count(u, "fw.test"), 0);
+
+	p = ask(s, "web.aks.test", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	expect_question(p, "web.aks.test.", LDNS_RR_TYPE_A);
+	expect_section(p, LDNS_SECTION_ANSWER, "web.aks.test.\t30\tIN\tA\t192.0.2.7");
+	ldns_pkt_free(p);
+	cr_expect_eq(sx_up_count(u, "web.default.svc.cluster.local."), 1);
+	cr_expect(sx_test_wait_log(s, "\"A IN web.aks.test. udp", 5000), "%s", sx_test_log(s));
 
 	/* append does nothing where the option is already there. */
 	p = ask(s, "echo.edns.test", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR);
