@@ -41,10 +41,10 @@ static const double size_bounds[] = {
 enum {
 	OFF_REQ = 0, /* [proto][family][type] */
 	OFF_DO = OFF_REQ + 2 * 2 * NTYPES,
-	OFF_DUR = OFF_DO + 1,                    /* NDUR + 2 */
-	OFF_QSIZE = OFF_DUR + NDUR + 2,          /* [proto] x (NSIZE + 2) */
-	OFF_RSIZE = OFF_QSIZE + 2 * (NSIZE + 2), /* [proto] x (NSIZE + 2) */
-	OFF_RESP = OFF_RSIZE + 2 * (NSIZE + 2),  /* [rcode][writer], writer 0 = server */
+	OFF_DUR = OFF_DO + 1,                      /* [type] x (NDUR + 2) */
+	OFF_QSIZE = OFF_DUR + NTYPES * (NDUR + 2), /* [proto] x (NSIZE + 2) */
+	OFF_RSIZE = OFF_QSIZE + 2 * (NSIZE + 2),   /* [proto] x (NSIZE + 2) */
+	OFF_RESP = OFF_RSIZE + 2 * (NSIZE + 2),    /* [rcode][writer], writer 0 = server */
 };
 
 struct prom {
@@ -99,7 +99,7 @@ record(struct sx_req *req, struct sx_msg *msg, void *arg)
 	const uint8_t *zone = sx_req_zone(req);
 	unsigned w = sx_req_worker(req);
 	size_t z, base, proto = q->proto == SX_PROTO_TCP, fam = q->client.ss_family == AF_INET6;
-	size_t rsize = msg->len + (q->edns ? 11 : 0), writer = 0, rc;
+	size_t rsize = msg->len + (q->edns ? 11 : 0), writer = 0, rc, t = type_index(q->qtype);
 	uint64_t ns;
 
 	for (z = 0; z < p->zones.n && !sx_dname_eq(p->zones.z[z].wire, zone); z++) {
@@ -108,13 +108,12 @@ record(struct sx_req *req, struct sx_msg *msg, void *arg)
 		return;
 	}
 	base = z * p->per_zone;
-	sx_wcounters_add(&p->c, w,
-	                 base + OFF_REQ + (proto * 2 + fam) * NTYPES + type_index(q->qtype), 1);
+	sx_wcounters_add(&p->c, w, base + OFF_REQ + (proto * 2 + fam) * NTYPES + t, 1);
 	if (q->do_bit) {
 		sx_wcounters_add(&p->c, w, base + OFF_DO, 1);
 	}
 	ns = sx_now_ns() - sx_req_start_ns(req);
-	observe(p, w, base + OFF_DUR, duration_bounds, NDUR, (double)ns / 1e9, ns);
+	observe(p, w, base + OFF_DUR + t * (NDUR + 2), duration_bounds, NDUR, (double)ns / 1e9, ns);
 	observe(p, w, base + OFF_QSIZE + proto * (NSIZE + 2), size_bounds, NSIZE, (double)q->size,
 	        q->size);
 	observe(p, w, base + OFF_RSIZE + proto * (NSIZE + 2), size_bounds, NSIZE, (double)rsize,
@@ -205,9 +204,13 @@ prom_collect(void *inst, struct sx_metrics *m)
 			               "Counter of DNS requests with DO bit set per zone.", base_l,
 			               (double)v);
 		}
-		emit_hist(p, m, "coredns_dns_request_duration_seconds",
-		          "Histogram of the time (in seconds) each request took per zone.", base_l,
-		          base + OFF_DUR, duration_bounds, NDUR, 1e-9);
+		for (k = 0; k < NTYPES; k++) {
+			snprintf(l, sizeof(l), "%s,type=\"%s\"", base_l,
+			         k < NTYPES - 1 ? sx_rrtype_name(monitored[k], tbuf) : "other");
+			emit_hist(p, m, "coredns_dns_request_duration_seconds",
+			          "Histogram of the time (in seconds) each request took per zone.",
+			          l, base + OFF_DUR + k * (NDUR + 2), duration_bounds, NDUR, 1e-9);
+		}
 		for (i = 0; i < 2; i++) {
 			snprintf(l, sizeof(l), "%s,proto=\"%s\"", base_l, i ? "tcp" : "udp");
 			emit_hist(

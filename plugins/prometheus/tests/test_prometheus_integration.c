@@ -51,8 +51,11 @@ Test(prometheus, counts_requests_and_responses_with_coredns_labels)
 	cr_assert(strstr(m, "# TYPE coredns_dns_request_duration_seconds histogram"), "%s", m);
 	cr_assert(strstr(m, "coredns_dns_request_duration_seconds_count{server=\"dns://:"), "%s",
 	          m);
+	/* The durations by query type, as CoreDNS labels them: 4 A (one a miss), 1 AAAA. */
+	cr_assert(strstr(m, "view=\"\",type=\"A\"} 4\n"), "%s", m);
+	cr_assert(strstr(m, "view=\"\",type=\"AAAA\"} 1\n"), "%s", m);
 	cr_assert(strstr(m, "coredns_dns_response_size_bytes_bucket{"), "%s", m);
-	cr_assert(strstr(m, "le=\"+Inf\"} 5"), "%s", m);
+	cr_assert(strstr(m, "type=\"A\",le=\"+Inf\"} 4"), "%s", m);
 	cr_assert(strstr(m, "coredns_build_info{version=\""), "%s", m);
 	cr_assert(strstr(m, "name=\"hosts\"} 1"), "plugin_enabled: %s", m);
 	cr_assert(strstr(m, "process_resident_memory_bytes "), "%s", m);
