@@ -240,6 +240,41 @@ mark_if_racy(struct stat *st)
 	}
 }
 
+/*
+ * CoreDNS's two gauges are process-wide, set by whichever hosts instance read
+ * its file last; the instance that did so reports them, so a scrape has one
+ * series of each. Control thread only.
+ */
+static struct {
+	const struct hosts *owner;
+	size_t entries;
+	double reloaded; /* Unix time, seconds */
+} gauges;
+
+static void
+gauges_set(const struct hosts *h, const struct hosts_table *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gauges.owner = h;
+	gauges.entries = t->naddrs;
+	gauges.reloaded = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static void
+hosts_collect(void *inst, struct sx_metrics *m)
+{
+	if (gauges.owner != inst) {
+		return;
+	}
+	sx_metrics_add(m, "coredns_hosts_entries", SX_METRIC_GAUGE,
+	               "The combined number of entries in hosts and Corefile.", NULL,
+	               (double)gauges.entries);
+	sx_metrics_add(m, "coredns_hosts_reload_timestamp_seconds", SX_METRIC_GAUGE,
+	               "The timestamp of the last reload of hosts file.", NULL, gauges.reloaded);
+}
+
 static void
 free_rcu(struct rcu_head *head)
 {
@@ -272,6 +307,7 @@ hosts_tick(void *arg)
 	mark_if_racy(&h->st);
 	struct hosts_table *old = rcu_xchg_pointer(&h->table, t);
 	call_rcu(&old->rcu, free_rcu);
+	gauges_set(h, t);
 	sx_plog(SX_LOG_DEBUG, "hosts", "Parsed hosts file into %zu entries", t->naddrs);
 }
 
@@ -306,6 +342,7 @@ hosts_start(void *inst, struct sx_runtime *rt)
 		return rc;
 	}
 	rcu_set_pointer(&h->table, t);
+	gauges_set(h, t);
 	if (h->reload_ms == 0) {
 		return 0;
 	}
@@ -319,6 +356,9 @@ static void
 hosts_teardown(void *inst)
 {
 	struct hosts *h = inst;
+	if (gauges.owner == h) {
+		gauges.owner = NULL;
+	}
 	sx_filewatch_free(h->watch);
 	/* No worker can reach the instance any more, so the table goes at once. */
 	hosts_table_free(h->table);
@@ -335,5 +375,6 @@ const struct sx_plugin sx_plugin_hosts = {
 	.setup = hosts_setup,
 	.start = hosts_start,
 	.handle = hosts_handle,
+	.collect = hosts_collect,
 	.teardown = hosts_teardown,
 };

@@ -166,3 +166,47 @@ Test(hosts_integration, bad_option_fails_the_check)
 	free(out);
 	sx_test_stop(s);
 }
+
+/* The value of the unlabelled gauge @name in @m, or -1. */
+static double
+gauge(const char *m, const char *name)
+{
+	char needle[128];
+	const char *at;
+
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	at = strstr(m, needle);
+	return at ? strtod(at + strlen(needle), NULL) : -1;
+}
+
+Test(hosts_integration, entries_and_reload_timestamp_metrics)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	uint16_t port;
+	double t0 = (double)time(NULL), first;
+	long status;
+	char *m;
+
+	sx_test_write(s, "hosts", "10.0.0.1 a.example.org\n10.0.0.2 b.example.org c.example.org\n");
+	sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n"
+	                 "\thosts %DIR%/hosts {\n\t\t10.0.0.9 inline.example.org\n"
+	                 "\t\treload 1s\n\t}\n}\n");
+	port = (uint16_t)sx_test_log_number(s, "serving /metrics on port ");
+	m = sx_test_http_get(port, "/metrics", &status);
+	cr_assert_eq(status, 200);
+	cr_expect(strstr(m, "# TYPE coredns_hosts_entries gauge"), "%s", m);
+	/* Three names of the file and one inline, each with one address. */
+	cr_expect_eq(gauge(m, "coredns_hosts_entries"), 4, "%s", m);
+	first = gauge(m, "coredns_hosts_reload_timestamp_seconds");
+	cr_expect(first >= t0 - 1 && first <= (double)time(NULL) + 1, "%f vs %f", first, t0);
+	free(m);
+
+	sx_test_write(s, "hosts", "10.0.0.7 a.example.org\n");
+	cr_assert(wait_answer(s, "a.example.org", "a.example.org.\t3600\tIN\tA\t10.0.0.7", 5000),
+	          "the new file was not served:\n%s", sx_test_log(s));
+	m = sx_test_http_get(port, "/metrics", &status);
+	cr_expect_eq(gauge(m, "coredns_hosts_entries"), 2, "%s", m);
+	cr_expect(gauge(m, "coredns_hosts_reload_timestamp_seconds") > first, "%s", m);
+	free(m);
+	sx_test_stop(s);
+}
