@@ -57,6 +57,16 @@ regex_match(const struct rewrite *r, unsigned w, const pcre2_code *re, const cha
 	return pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, r->md[w], NULL);
 }
 
+/* Groups of @re: those past the last one set are unset in the match data, so {N} is empty. */
+static uint32_t
+captures(const pcre2_code *re)
+{
+	uint32_t n = 0;
+
+	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n);
+	return n;
+}
+
 static bool
 ends_with(const char *s, size_t n, const char *suffix, size_t m)
 {
@@ -134,7 +144,7 @@ name_rewrite(const struct rewrite *r, unsigned w, const char *name, char *out, s
 	default:
 		rc = regex_match(r, w, r->re, name);
 		return rc > 0 && rw_expand(r->to, name, pcre2_get_ovector_pointer(r->md[w]),
-		                           (uint32_t)rc - 1, out, cap) >= 0;
+		                           captures(r->re), out, cap) >= 0;
 	}
 }
 
@@ -179,7 +189,7 @@ by_regex(const struct rw_names *st, const struct rw_regex *x, const char *name, 
 	int rc = regex_match(st->r, st->w, x->re, name);
 
 	return rc > 0 && rw_expand(x->to, name, pcre2_get_ovector_pointer(st->r->md[st->w]),
-	                           (uint32_t)rc - 1, out, cap) >= 0;
+	                           captures(x->re), out, cap) >= 0;
 }
 
 static bool

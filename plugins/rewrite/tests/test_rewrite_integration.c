@@ -22,6 +22,8 @@ static const char corefile[] =
         "\t\tanswer name (.*)\\.svc\\.(eu)\\.example\\.org {1}-{2}.names.test\n"
         "\t\tanswer value (.*)\\.svc\\.(eu)\\.example\\.org {1}-{2}.names.test\n"
         "\t}\n"
+        /* A group past the last one matched is empty. */
+        "\trewrite name regex ^(www)|(none)[.]grp[.]names[.]test[.]$ {1}{2}.example.org\n"
         "\ttemplate IN SRV example.org {\n"
         "\t\tanswer \"{{ .Name }} 60 IN SRV 10 5 8080 www.example.org.\"\n"
         "\t\tadditional \"www.example.org. 60 IN A 192.0.2.1\"\n"
@@ -154,6 +156,10 @@ Test(rewrite_integration, name_rules)
 	p = ask(s, "cn-eu.names.test", LDNS_RR_TYPE_CNAME, LDNS_RCODE_NOERROR);
 	expect_section(p, LDNS_SECTION_ANSWER,
 	               "cn-eu.names.test.\t60\tIN\tCNAME\tdb-eu.names.test.");
+	ldns_pkt_free(p);
+
+	p = ask(s, "www.grp.names.test", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	expect_section(p, LDNS_SECTION_ANSWER, "www.example.org.\t3600\tIN\tA\t192.0.2.1");
 	ldns_pkt_free(p);
 
 	/* A name no rule matches goes through untouched. */
