@@ -586,10 +586,15 @@ k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, con
 }
 
 /* Visit every object of @kind: (ns, name) and its stale flag. */
+/*
+ * The loops here take cds_lfht_for_each, not cds_lfht_for_each_entry: that one ends by applying
+ * an offset to a null pointer, undefined behaviour that clang's UBSan stops on.
+ */
 static void
 mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
 {
 	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
 	struct k8s_view *v;
 	struct k8s_slice *sl;
 	struct k8s_pod *p;
@@ -597,22 +602,26 @@ mark_all(struct k8s_store *st, enum k8s_kind kind, bool stale)
 
 	switch (kind) {
 	case K8S_SERVICE:
-		cds_lfht_for_each_entry (st->services, &it, v, node) {
+		cds_lfht_for_each (st->services, &it, n) {
+			v = caa_container_of(n, struct k8s_view, node);
 			v->stale = stale && v->svc_off;
 		}
 		break;
 	case K8S_SLICE:
-		cds_lfht_for_each_entry (st->slices, &it, sl, node) {
+		cds_lfht_for_each (st->slices, &it, n) {
+			sl = caa_container_of(n, struct k8s_slice, node);
 			sl->stale = stale;
 		}
 		break;
 	case K8S_POD:
-		cds_lfht_for_each_entry (st->pods, &it, p, node) {
+		cds_lfht_for_each (st->pods, &it, n) {
+			p = caa_container_of(n, struct k8s_pod, node);
 			p->stale = stale;
 		}
 		break;
 	case K8S_NAMESPACE:
-		cds_lfht_for_each_entry (st->namespaces, &it, ns, node) {
+		cds_lfht_for_each (st->namespaces, &it, n) {
+			ns = caa_container_of(n, struct k8s_ns, node);
 			ns->stale = stale && ns->has_object;
 		}
 		break;
@@ -633,6 +642,7 @@ static void
 drop_stale(struct k8s_store *st, enum k8s_kind kind)
 {
 	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
 	struct k8s_view *v;
 	struct k8s_slice *sl;
 	struct k8s_pod *p;
@@ -641,7 +651,8 @@ drop_stale(struct k8s_store *st, enum k8s_kind kind)
 	/* Deleting while iterating is safe: unlinked nodes stay readable until the flush. */
 	switch (kind) {
 	case K8S_SERVICE:
-		cds_lfht_for_each_entry (st->services, &it, v, node) {
+		cds_lfht_for_each (st->services, &it, n) {
+			v = caa_container_of(n, struct k8s_view, node);
 			if (v->stale) {
 				svc_set(st, v->ns->name, v->ns->len, k8s_view_name(v), v->name_len,
 				        NULL);
@@ -649,7 +660,8 @@ drop_stale(struct k8s_store *st, enum k8s_kind kind)
 		}
 		break;
 	case K8S_SLICE:
-		cds_lfht_for_each_entry (st->slices, &it, sl, node) {
+		cds_lfht_for_each (st->slices, &it, n) {
+			sl = caa_container_of(n, struct k8s_slice, node);
 			if (sl->stale) {
 				bool changed;
 				slice_set(st, sl->ns->name, sl->ns->len, k8s_slice_name(sl),
@@ -658,14 +670,16 @@ drop_stale(struct k8s_store *st, enum k8s_kind kind)
 		}
 		break;
 	case K8S_POD:
-		cds_lfht_for_each_entry (st->pods, &it, p, node) {
+		cds_lfht_for_each (st->pods, &it, n) {
+			p = caa_container_of(n, struct k8s_pod, node);
 			if (p->stale) {
 				pod_set(st, p->ns->name, p->ns->len, p->name, p->name_len, NULL);
 			}
 		}
 		break;
 	case K8S_NAMESPACE:
-		cds_lfht_for_each_entry (st->namespaces, &it, ns, node) {
+		cds_lfht_for_each (st->namespaces, &it, n) {
+			ns = caa_container_of(n, struct k8s_ns, node);
 			if (ns->stale) {
 				ns_set(st, ns->name, ns->len, false);
 			}
