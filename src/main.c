@@ -1,7 +1,9 @@
 /* main.c -- command line, start-up, signals (stop, reload) and shutdown. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@
 struct flags {
 	const char *conf;
 	const char *pidfile;
+	const char *user;
 	long port;
 	long workers;
 	bool plugins, version, quiet, check;
@@ -41,12 +44,13 @@ usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: sextant [-conf FILE] [-dns.port PORT] [-workers N] [-pidfile FILE]\n"
-	        "               [-quiet] [-check] [-plugins] [-version]\n"
+	        "               [-user NAME] [-quiet] [-check] [-plugins] [-version]\n"
 	        "  -conf FILE       Corefile to load (\"stdin\" reads standard input); default:\n"
 	        "                   ./Corefile, else a built-in `. { whoami log }`\n"
 	        "  -dns.port PORT   port for server block keys without one (default 53), also -p\n"
 	        "  -workers N       worker threads (default: one per usable core)\n"
 	        "  -pidfile FILE    write the process ID to FILE\n"
+	        "  -user NAME       once listening, run as user NAME (and its groups); needs root\n"
 	        "  -quiet           do not print the zones served and the version at start\n"
 	        "  -check           check the Corefile (every plugin's options too) and exit\n"
 	        "  -plugins         list the compiled plugins, in execution order, and exit\n"
@@ -108,7 +112,7 @@ parse_flags(int argc, char **argv)
 			exit(0);
 		}
 		if (strcmp(name, "conf") && strcmp(name, "pidfile") && strcmp(name, "dns.port") &&
-		    strcmp(name, "p") && strcmp(name, "workers")) {
+		    strcmp(name, "p") && strcmp(name, "workers") && strcmp(name, "user")) {
 			fprintf(stderr, "flag provided but not defined: -%s\n", name);
 			usage(stderr);
 			return -1;
@@ -124,6 +128,8 @@ parse_flags(int argc, char **argv)
 			flags.conf = val;
 		} else if (!strcmp(name, "pidfile")) {
 			flags.pidfile = val;
+		} else if (!strcmp(name, "user")) {
+			flags.user = val;
 		} else if (!strcmp(name, "workers")) {
 			if (parse_long(name, val, 1, 1024, &flags.workers) < 0) {
 				return -1;
@@ -223,6 +229,25 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * Become user @name for good once every socket is open: groups first (they need root), then the group
+ * and the user IDs (real, effective and saved; glibc applies them to every thread). Reloads then
+ * reuse the open sockets; a new privileged port or a file only root can read fails the reload.
+ */
+static int
+drop_privileges(const char *name, uid_t uid, gid_t gid)
+{
+	if (initgroups(name, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		return -errno;
+	}
+	/* Make sure it cannot be undone. */
+	if (uid != 0 && setuid(0) == 0) {
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int
 write_pidfile(const char *path)
 {
@@ -243,6 +268,8 @@ main(int argc, char **argv)
 	struct sx_server_opts sopts;
 	struct event_base *base;
 	struct sx_config *cfg;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	char err[1024];
 	size_t i;
 	int rc;
@@ -261,6 +288,22 @@ main(int argc, char **argv)
 			printf("  dns.%s\n", sx_plugins[i]->name);
 		}
 		return 0;
+	}
+	if (flags.user) {
+		struct passwd *pw;
+
+		errno = 0;
+		if (!(pw = getpwnam(flags.user))) {
+			fprintf(stderr, "-user %s: %s\n", flags.user,
+			        errno ? strerror(errno) : "no such user");
+			return 1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (geteuid() != 0) {
+			fprintf(stderr, "-user %s: only root can change user\n", flags.user);
+			return 1;
+		}
 	}
 	cfg_opts.default_port = (uint16_t)flags.port;
 	cfg_opts.workers = flags.workers ? (unsigned)flags.workers : default_workers();
@@ -323,6 +366,19 @@ main(int argc, char **argv)
 	}
 	if (flags.pidfile && (rc = write_pidfile(flags.pidfile)) < 0) {
 		sx_log(SX_LOG_ERROR, "cannot write pidfile %s: %s", flags.pidfile, sx_strerror(rc));
+	}
+	if (flags.user) {
+		if ((rc = drop_privileges(flags.user, uid, gid)) < 0) {
+			fprintf(stderr, "-user %s: %s\n", flags.user, sx_strerror(rc));
+			sx_server_stop();
+			for (i = 0; i < 3; i++) {
+				event_free(sigev[i]);
+			}
+			event_base_free(base);
+			return 1;
+		}
+		sx_log(SX_LOG_INFO, "Running as user %s (uid %u, gid %u)", flags.user,
+		       (unsigned)uid, (unsigned)gid);
 	}
 
 	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);

@@ -26,8 +26,10 @@ struct sx_test_server {
 	char logpath[300];
 	pid_t pid;
 	uint16_t port;
-	char addr[64]; /* where queries go */
-	char *log;     /* last read of the log file */
+	char addr[64];       /* where queries go */
+	char *log;           /* last read of the log file */
+	const char *args[8]; /* sx_test_add_arg() */
+	size_t nargs;
 };
 
 static const char *
@@ -49,6 +51,13 @@ sx_test_prepare(void)
 	snprintf(s->logpath, sizeof(s->logpath), "%s/server.log", s->dir);
 	snprintf(s->addr, sizeof(s->addr), "127.0.0.1");
 	return s;
+}
+
+void
+sx_test_add_arg(struct sx_test_server *s, const char *arg)
+{
+	cr_assert_lt(s->nargs, sizeof(s->args) / sizeof(s->args[0]));
+	s->args[s->nargs++] = arg;
 }
 
 const char *
@@ -167,8 +176,12 @@ sx_test_start(struct sx_test_server *s, const char *corefile)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(sextant_bin(), "sextant", "-conf", conf, "-dns.port", "0", "-workers", "2",
-		      (char *)NULL);
+		const char *argv[8 + sizeof(s->args) / sizeof(s->args[0]) + 1] = {
+			"sextant", "-conf", conf, "-dns.port", "0", "-workers", "2",
+		};
+
+		memcpy(argv + 7, s->args, s->nargs * sizeof(s->args[0]));
+		execv(sextant_bin(), (char *const *)argv);
 		_exit(127);
 	}
 	/* The banner ends with the version line; zone lines "ZONE:PORT" come before it. */

@@ -20,6 +20,9 @@ struct sx_test_server;
 /** A temporary directory for files a Corefile will name. Freed by sx_test_stop(). */
 struct sx_test_server *sx_test_prepare(void);
 const char *sx_test_dir(const struct sx_test_server *s);
+/** One more command-line argument for sx_test_start() (at most 8; @arg is kept, not copied). */
+void sx_test_add_arg(struct sx_test_server *s, const char *arg);
+
 /** Write @text to sx_test_dir()/@name. */
 void sx_test_write(struct sx_test_server *s, const char *name, const char *text);
 
