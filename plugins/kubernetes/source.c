@@ -34,17 +34,38 @@ make_conn(struct k8s_conn **out, const struct k8s_source_conf *conf, char *err, 
 	return k8s_conn_incluster(out, err, errlen);
 }
 
+/* @name, when set, into *@out: 1 to 3600 seconds. */
+static int
+env_seconds(const char *name, int *out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long t;
+
+	if (!v || !*v) {
+		return 0;
+	}
+	errno = 0;
+	t = strtol(v, &end, 10);
+	if (errno || *end || t < 1 || t > 3600) {
+		snprintf(err, errlen, "%s must be 1 to 3600 seconds, not \"%s\"", name, v);
+		return SX_EINVAL;
+	}
+	*out = (int)t;
+	return 0;
+}
+
 /*
  * Settings from the environment, for tests and for working around a proxy:
- * SEXTANT_K8S_HTTP_VERSION (1.1 or 2) and SEXTANT_K8S_WATCH_TIMEOUT (the
- * timeoutSeconds of every WATCH, 1 to 3600; default random in [300, 600)).
+ * SEXTANT_K8S_HTTP_VERSION (1.1 or 2), SEXTANT_K8S_WATCH_TIMEOUT (the
+ * timeoutSeconds of every WATCH, 1 to 3600; default random in [300, 600)) and
+ * SEXTANT_K8S_LIST_TIMEOUT (the time a LIST page may take, 1 to 3600; default 300).
  */
 static int
 env_settings(enum k8s_http *http, struct k8s_watch_opts *wo, char *err, size_t errlen)
 {
 	const char *v = getenv("SEXTANT_K8S_HTTP_VERSION");
-	char *end;
-	long t;
+	int r;
 
 	*http = K8S_HTTP_ANY;
 	if (v && *v) {
@@ -58,17 +79,9 @@ env_settings(enum k8s_http *http, struct k8s_watch_opts *wo, char *err, size_t e
 			return SX_EINVAL;
 		}
 	}
-	v = getenv("SEXTANT_K8S_WATCH_TIMEOUT");
-	if (v && *v) {
-		errno = 0;
-		t = strtol(v, &end, 10);
-		if (errno || *end || t < 1 || t > 3600) {
-			snprintf(err, errlen,
-			         "SEXTANT_K8S_WATCH_TIMEOUT must be 1 to 3600 seconds, not \"%s\"",
-			         v);
-			return SX_EINVAL;
-		}
-		wo->watch_timeout_s = (int)t;
+	if ((r = env_seconds("SEXTANT_K8S_WATCH_TIMEOUT", &wo->watch_timeout_s, err, errlen)) ||
+	    (r = env_seconds("SEXTANT_K8S_LIST_TIMEOUT", &wo->list_timeout_s, err, errlen))) {
+		return r;
 	}
 	return 0;
 }

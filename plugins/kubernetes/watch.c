@@ -353,7 +353,13 @@ list_page(struct k8s_watch *w)
 		return;
 	}
 	w->stream_err[0] = '\0';
-	r = k8s_api_get(w->api, path, K8S_CALL_ITEMS, 0, &list_ops, w, &w->call);
+	/*
+	 * A page of 500 objects takes milliseconds; whole lists served in one piece (a million
+	 * objects, a gigabyte) take tens of seconds. Past the bound a stalled or endless body is
+	 * cut, logged, and listed again after a backoff, while the zone keeps serving.
+	 */
+	r = k8s_api_get(w->api, path, K8S_CALL_ITEMS, w->opts.list_timeout_s, &list_ops, w,
+	                &w->call);
 	free(path);
 	if (r) {
 		list_failed(w, strerror(-r), strerror(-r));
@@ -470,7 +476,8 @@ start_list(struct k8s_watch *w)
 		return;
 	}
 	snprintf(path, sizeof(path), "/apis/%s", resources[w->kind].group);
-	r = k8s_api_get(w->api, path, K8S_CALL_BODY, 0, &discovery_ops, w, &w->call);
+	r = k8s_api_get(w->api, path, K8S_CALL_BODY, w->opts.list_timeout_s, &discovery_ops, w,
+	                &w->call);
 	if (r) {
 		list_failed(w, strerror(-r), strerror(-r));
 	}
@@ -690,6 +697,9 @@ k8s_watch_new(struct k8s_watch **out, struct k8s_api *api, struct k8s_store *st,
 	}
 	if (w->opts.page_limit <= 0) {
 		w->opts.page_limit = 500;
+	}
+	if (w->opts.list_timeout_s <= 0) {
+		w->opts.list_timeout_s = 300;
 	}
 	if (w->opts.backoff_min_s <= 0) {
 		w->opts.backoff_min_s = 0.5;

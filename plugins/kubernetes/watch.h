@@ -10,6 +10,7 @@ struct k8s_watch;
 struct k8s_watch_opts {
 	int page_limit;       /* LIST page size (`limit`); default 500 */
 	int watch_timeout_s;  /* `timeoutSeconds` of a WATCH; default random in [300, 600) */
+	int list_timeout_s;   /* a LIST page (or discovery) must end within this; default 300 */
 	double backoff_min_s; /* first retry delay; default 0.5 s, doubling... */
 	double backoff_max_s; /* ...up to this; default 30 s. Each delay gets +-25% jitter. */
 	double backoff_unreachable_s; /* ...or up to this while no response comes at all

@@ -372,6 +372,55 @@ Test(k8s_faults, internal_errors_then_recovery)
 	rig_stop(&r);
 }
 
+/* ---- an endless LIST, and one that stalls ---- */
+
+/*
+ * A LIST page must end within SEXTANT_K8S_LIST_TIMEOUT (here 3 s; 300 by default): the
+ * first relist of Services gets a body that never ends (the same item again and again, as
+ * fast as it is read), the second one that stops half-way. Each is cut, logged and listed
+ * again; the zone answers throughout, memory stays flat, then the zone is the API's truth
+ * (the endless item, applied while it streamed, is gone with the relist that completes).
+ */
+Test(k8s_faults, endless_and_stalled_lists_are_cut_and_retried)
+{
+	static const char head[] =
+	        "{\\\"kind\\\":\\\"ServiceList\\\",\\\"apiVersion\\\":\\\"v1\\\",\\\"metadata\\\":"
+	        "{\\\"resourceVersion\\\":\\\"1\\\"},\\\"items\\\":[";
+	const char *gone[] = { "ext-svc.testns.svc.cluster.local",
+		               "endless.testns.svc.cluster.local", NULL };
+	char rule[1024];
+	long rss0, hwm;
+	struct rig r;
+
+	setenv("SEXTANT_K8S_LIST_TIMEOUT", "3", 1);
+	rig_basic(&r);
+	unsetenv("SEXTANT_K8S_LIST_TIMEOUT");
+	rss0 = sx_census_rss_kb(sx_test_pid(r.s));
+	snprintf(
+	        rule, sizeof(rule),
+	        "{\"path\":\"" SVC_PATH "\",\"watch\":false,\"mode\":\"raw\",\"body\":\"%s\","
+	        "\"then\":\"repeat\",\"repeat\":\"{\\\"metadata\\\":{\\\"name\\\":\\\"endless\\\","
+	        "\\\"namespace\\\":\\\"testns\\\"},\\\"spec\\\":{\\\"clusterIP\\\":\\\"10.96.9.9\\\"}},\"}",
+	        head);
+	sx_fakeapi_do(r.f, "POST", "/_fake/fail", rule);
+	snprintf(rule, sizeof(rule),
+	         "{\"path\":\"" SVC_PATH "\",\"watch\":false,\"mode\":\"raw\",\"body\":\"%s\","
+	         "\"then\":\"hang\"}",
+	         head);
+	sx_fakeapi_do(r.f, "POST", "/_fake/fail", rule);
+	force_relist(&r);
+	change_objects(r.f, "after-endless", "10.96.9.10");
+	/* curl's words for the time limit: the low-speed limit says "too slow" after 60 s. */
+	wait_log(&r, "failed to list *v1.Service: Operation timed out after");
+	wait_rules_spent(&r);
+	still_answering(&r, 20);
+	expect_truth(&r, gone);
+	hwm = sx_census_hwm_kb(sx_test_pid(r.s));
+	cr_log_info("RSS before %ld KiB, peak %ld KiB", rss0, hwm);
+	cr_expect_lt(hwm - rss0, 128 * 1024, "peak %ld KiB from %ld KiB", hwm, rss0);
+	rig_stop(&r);
+}
+
 /* ---- reloads while the API server is slow ---- */
 
 /*
