@@ -9,7 +9,7 @@
 #include <sextant/plugin.h>
 
 /*
- * bind ADDRESS|IFACE ... { except ADDRESS... }
+ * bind ADDRESS|IFACE ... { except ADDRESS|IFACE... }
  * Everything happens at setup: the addresses go to the server block through
  * sx_cf_add_listen(); nothing runs per query.
  */
@@ -63,21 +63,68 @@ excepted(const struct bind *b, const struct sockaddr *sa)
 	return false;
 }
 
+/* Add every IPv4 and IPv6 address of interface @name to the exceptions. @return how many. */
+static int
+except_interface(struct sx_cf *cf, struct bind *b, const char *name)
+{
+	struct ifaddrs *ifs, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifs) < 0) {
+		return sx_cf_err(cf, "cannot list network interfaces");
+	}
+	for (i = ifs; i; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+		struct sockaddr_storage *e;
+
+		if (!sa || strcmp(i->ifa_name, name) != 0 ||
+		    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+			continue;
+		}
+		e = reallocarray(b->except, b->nexcept + 1, sizeof(*e));
+		if (!e) {
+			freeifaddrs(ifs);
+			return sx_cf_err(cf, "out of memory");
+		}
+		b->except = e;
+		memset(&e[b->nexcept], 0, sizeof(*e));
+		memcpy(&e[b->nexcept++], sa,
+		       sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                : sizeof(struct sockaddr_in6));
+		n++;
+	}
+	freeifaddrs(ifs);
+	return n;
+}
+
 static int
 set_except(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct bind *b = inst;
-	int i, n = sx_cf_nargs(cf);
+	int i, n = sx_cf_nargs(cf), rc;
 
 	(void)d;
-	b->except = calloc((size_t)n, sizeof(*b->except));
-	if (!b->except) {
-		return sx_cf_err(cf, "out of memory");
-	}
 	for (i = 1; i < n; i++) {
-		if (!parse_ip(sx_cf_arg(cf, i), &b->except[b->nexcept++])) {
-			return sx_cf_err(cf, "not a valid IP address: '%s'", sx_cf_arg(cf, i));
+		const char *a = sx_cf_arg(cf, i);
+		struct sockaddr_storage ss, *e;
+
+		if (!parse_ip(a, &ss)) {
+			rc = except_interface(cf, b, a);
+			if (rc < 0) {
+				return rc;
+			}
+			if (rc == 0) {
+				return sx_cf_err(
+				        cf, "not a valid IP address or interface name: '%s'", a);
+			}
+			continue;
 		}
+		e = reallocarray(b->except, b->nexcept + 1, sizeof(*e));
+		if (!e) {
+			return sx_cf_err(cf, "out of memory");
+		}
+		b->except = e;
+		e[b->nexcept++] = ss;
 	}
 	return 0;
 }
@@ -89,7 +136,7 @@ static const struct sx_directive bind_directives[] = {
 
 /* Every address of interface @name, except link-local IPv6 ones (they need a scope). */
 static int
-add_interface(struct sx_cf *cf, const struct bind *b, const char *name, bool *found)
+add_interface(struct sx_cf *cf, const struct bind *b, const char *name, bool *found, int *kept)
 {
 	struct ifaddrs *ifs, *i;
 	int rc = 0;
@@ -111,6 +158,7 @@ add_interface(struct sx_cf *cf, const struct bind *b, const char *name, bool *fo
 			continue;
 		}
 		if (!excepted(b, sa)) {
+			++*kept;
 			rc = sx_cf_add_listen(cf, sa,
 			                      sa->sa_family == AF_INET
 			                              ? sizeof(struct sockaddr_in)
@@ -125,7 +173,7 @@ static int
 bind_setup(struct sx_cf *cf, void *inst)
 {
 	struct bind *b = inst;
-	int i, n = sx_cf_nargs(cf), rc;
+	int i, n = sx_cf_nargs(cf), rc, kept = 0;
 
 	if (n < 2) {
 		return sx_cf_err(cf, "at least one address or interface name is expected");
@@ -139,12 +187,13 @@ bind_setup(struct sx_cf *cf, void *inst)
 			if (excepted(b, (struct sockaddr *)&ss)) {
 				continue;
 			}
+			kept++;
 			rc = sx_cf_add_listen(cf, (struct sockaddr *)&ss,
 			                      ss.ss_family == AF_INET
 			                              ? sizeof(struct sockaddr_in)
 			                              : sizeof(struct sockaddr_in6));
 		} else {
-			rc = add_interface(cf, b, a, &found);
+			rc = add_interface(cf, b, a, &found, &kept);
 			if (rc == 0 && !found) {
 				return sx_cf_err(
 				        cf, "not a valid IP address or interface name: '%s'", a);
@@ -153,6 +202,10 @@ bind_setup(struct sx_cf *cf, void *inst)
 		if (rc < 0) {
 			return rc;
 		}
+	}
+	/* Nothing left would mean the wildcard address: the opposite of what was asked. */
+	if (kept == 0) {
+		return sx_cf_err(cf, "every address is excepted, nothing is left to listen on");
 	}
 	return 0;
 }

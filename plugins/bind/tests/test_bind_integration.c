@@ -49,3 +49,39 @@ Test(bind, bad_address_is_an_error)
 	free(out);
 	sx_test_stop(s);
 }
+
+Test(bind, except_names_an_interface)
+{
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1 127.0.0.2 ::1 {\n\t\texcept lo\n\t}\n\twhoami\n}\n");
+	ldns_pkt *p;
+
+	/* lo holds 127.0.0.1 and ::1; 127.0.0.2 lies in its network but is no address of it. */
+	sx_test_set_addr(s, "127.0.0.2");
+	p = sx_test_query(s, "b.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p, "127.0.0.2 is served:\n%s", sx_test_log(s));
+	ldns_pkt_free(p);
+	sx_test_set_addr(s, "127.0.0.1");
+	cr_assert_null(sx_test_query(s, "b.example", LDNS_RR_TYPE_A, 0, 0), "127.0.0.1 is lo's");
+	sx_test_set_addr(s, "::1");
+	cr_assert_null(sx_test_query(s, "b.example", LDNS_RR_TYPE_A, 0, 0), "::1 is lo's");
+	sx_test_stop(s);
+}
+
+Test(bind, except_errors_name_their_line)
+{
+	char *out;
+
+	cr_expect_eq(
+	        sx_test_check(". {\n\tbind lo {\n\t\texcept nosuchif0\n\t}\n\twhoami\n}\n", &out),
+	        1);
+	cr_expect(strstr(out, "Corefile:3: plugin/bind: not a valid IP address or interface name: "
+	                      "'nosuchif0'"),
+	          "%s", out);
+	free(out);
+	cr_expect_eq(
+	        sx_test_check(". {\n\tbind 127.0.0.1 {\n\t\texcept lo\n\t}\n\twhoami\n}\n", &out),
+	        1);
+	cr_expect(strstr(out, "Corefile:2: plugin/bind: every address is excepted"), "%s", out);
+	free(out);
+}
