@@ -18,6 +18,7 @@
 
 #include <sextant/log.h>
 #include <sextant/plugin.h>
+#include <sextant/time.h>
 
 #include "config.h"
 #include "loop.h"
@@ -178,12 +179,61 @@ load_config(struct sx_config **cfg, char *err, size_t errlen)
 	return sx_config_load(flags.conf ? flags.conf : "Corefile", &cfg_opts, cfg, err, errlen);
 }
 
+/*
+ * The lameduck's end. Queries still arriving mean some node has not yet stopped
+ * routing to us (kube-proxy can take seconds to drop an endpoint on a loaded node),
+ * so the drain goes on until a whole tick passes without one, for at most one more
+ * lameduck period; on an idle server this stops exactly at the lameduck's end.
+ */
+struct drain {
+	struct event_base *base;
+	struct event *tick;
+	uint64_t tick_ms, end_ns, limit_ns, seen;
+	bool extended;
+};
+
+static struct drain drain;
+
 static void
-stop_now(evutil_socket_t fd, short what, void *arg)
+drain_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct drain *d = arg;
+	uint64_t now = sx_now_ns(), n = sx_server_received();
+	bool quiet = n == d->seen;
+
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(arg);
+	d->seen = n;
+	if (now < d->end_ns) {
+		return;
+	}
+	if (!quiet && now < d->limit_ns) {
+		if (!d->extended) {
+			sx_plog(SX_LOG_INFO, "health",
+			        "Queries still arrive after lameduck; serving until %gs pass without one "
+			        "(at most %gs more)",
+			        (double)d->tick_ms / 1000.0, (double)(d->limit_ns - now) / 1e9);
+			d->extended = true;
+		}
+		return;
+	}
+	event_del(d->tick);
+	event_base_loopbreak(d->base);
+}
+
+static int
+drain_start(struct event_base *base, uint64_t ms)
+{
+	uint64_t now = sx_now_ns();
+
+	drain.base = base;
+	drain.tick_ms = ms < 1000 ? ms : 1000;
+	drain.end_ns = now + ms * 1000000;
+	drain.limit_ns = drain.end_ns + ms * 1000000;
+	drain.seen = sx_server_received();
+	struct timeval tv = sx_tv_ms(drain.tick_ms);
+	drain.tick = event_new(base, -1, EV_PERSIST, drain_tick, &drain);
+	return drain.tick ? event_add(drain.tick, &tv) : -1;
 }
 
 /*
@@ -196,7 +246,6 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct sx_runtime *rt = sx_server_runtime();
 	uint64_t ms = rt->lameduck_ms;
-	struct timeval tv = sx_tv_ms(ms);
 
 	(void)what;
 	if (rt->shutting_down || ms == 0) {
@@ -212,7 +261,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	sx_log(SX_LOG_INFO, "%s: Shutting down servers then terminating",
 	       sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sx_plog(SX_LOG_INFO, "health", "Going into lameduck mode for %gs", (double)ms / 1000.0);
-	if (event_base_once(arg, -1, EV_TIMEOUT, stop_now, arg, &tv) < 0) {
+	if (drain_start(arg, ms) < 0) {
 		event_base_loopbreak(arg);
 	}
 }
@@ -383,6 +432,9 @@ main(int argc, char **argv)
 
 	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
 
+	if (drain.tick) {
+		event_free(drain.tick);
+	}
 	sx_server_stop();
 	for (i = 0; i < 3; i++) {
 		event_free(sigev[i]);

@@ -82,6 +82,17 @@ sx_server_workers(void)
 	return srv.nworkers;
 }
 
+uint64_t
+sx_server_received(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; srv.workers && i < srv.nworkers; i++) {
+		n += __atomic_load_n(&srv.workers[i].received, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
 /* ---- generations ---- */
 
 struct sx_gen *

@@ -116,3 +116,5 @@ void sx_server_stop(void);
 /** The control thread's event loop (for sx_runtime). */
 struct event_base *sx_server_control(void);
 unsigned sx_server_workers(void);
+/** Queries read by every worker since start (UDP and TCP). */
+uint64_t sx_server_received(void);

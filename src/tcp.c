@@ -100,6 +100,7 @@ one_query(struct sx_tcp_conn *c, struct evbuffer *in, size_t len, struct sx_gen 
 	struct sx_req *req = sx_req_get(w);
 	enum sx_parse pr;
 
+	__atomic_store_n(&w->received, w->received + 1, __ATOMIC_RELAXED);
 	if (!req) {
 		evbuffer_drain(in, len);
 		return;

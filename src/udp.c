@@ -232,6 +232,7 @@ sx_udp_readable(int fd, short what, void *arg)
 		if (n <= 0) {
 			return;
 		}
+		__atomic_store_n(&w->received, w->received + (unsigned)n, __ATOMIC_RELAXED);
 		uint64_t now = sx_now_ns();
 		w->nout = 0;
 		w->batching = true;

@@ -52,6 +52,7 @@ struct sx_worker {
 	struct sx_tcp_conn *conns; /* open connections, freed at exit */
 	struct event *tcp_sweep;   /* closes connections past their read deadline */
 	unsigned held;             /* suspended requests */
+	uint64_t received;         /* queries read; the main thread reads it to drain at shutdown */
 
 	/* UDP batch I/O: received queries and their replies, slot by slot. */
 	struct mmsghdr in[SX_UDP_BATCH], out[SX_UDP_BATCH];

@@ -100,3 +100,36 @@ Test(health, lameduck_keeps_serving_then_stops)
 	cr_assert_null(sx_test_query(s, "gone.example", LDNS_RR_TYPE_A, 0, 0), "stopped after 5s");
 	sx_test_stop(s);
 }
+
+/*
+ * Queries still arriving at the lameduck's end (a node's kube-proxy not yet told) keep the
+ * server draining, for at most one more lameduck period: it answers them, then exits even
+ * though they never stop.
+ */
+Test(health, lameduck_drains_while_queries_arrive_then_stops)
+{
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1\n\thealth 127.0.0.1:0 {\n\t\tlameduck 1s\n\t}\n"
+	              "\twhoami\n}\n");
+	const char *extended = "Queries still arrive after lameduck";
+	int late = 0;
+
+	kill(sx_test_pid(s), SIGTERM);
+	cr_assert(sx_test_wait_log(s, "Going into lameduck mode for 1s", 10000), "%s",
+	          sx_test_log(s));
+	/* Ten queries a second, until the server is gone: the drain can never see a quiet second. */
+	for (int i = 0; i < 600 && !exited_within(sx_test_pid(s), 0); i++) {
+		bool after = strstr(sx_test_log(s), extended) != NULL;
+		ldns_pkt *p = sx_test_query(s, "still.example", LDNS_RR_TYPE_A, 0, 0);
+
+		if (p && after) {
+			late++;
+		}
+		ldns_pkt_free(p);
+		usleep(100000);
+	}
+	cr_assert(exited_within(sx_test_pid(s), 60000), "still draining a minute after lameduck");
+	cr_assert(strstr(sx_test_log(s), extended), "%s", sx_test_log(s));
+	cr_expect_gt(late, 0, "no query answered after the lameduck's end");
+	sx_test_stop(s);
+}
