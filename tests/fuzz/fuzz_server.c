@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "fuzz_server.h"
+#include "loop.h"
 #include "server.h"
 
 static void
@@ -77,6 +78,7 @@ static void *
 control_loop(void *arg)
 {
 	rcu_register_thread();
+	sx_loop_bind(arg); /* the callbacks' timers and watches go on the same loop */
 	event_base_loop(arg, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -112,6 +114,8 @@ fz_server_start(const char *corefile)
 		die("libevent", "no event loop");
 	}
 	rcu_register_thread();
+	/* As main() does: plugins put their timers and watches on the control loop. */
+	sx_loop_bind(base);
 	if (sx_config_parse("Corefile", text, ".", &opts, &cfg, err, sizeof(err)) < 0 ||
 	    sx_server_start(base, cfg, &sopts, err, sizeof(err)) < 0) {
 		die("start", err);
