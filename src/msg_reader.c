@@ -6,6 +6,7 @@
 
 #include <sextant/dname.h>
 #include <sextant/error.h>
+#include <sextant/wire.h>
 
 #define NAME_HOPS 128 /* pointers followed in one name, at most */
 
@@ -22,12 +23,11 @@ rd32(const uint8_t *p)
 }
 
 /*
- * Skip a name in a record of the query. Pointers are never followed, only
- * checked to point backwards, so a hostile query costs one pass at most.
- * @return offset after the name, or 0 when malformed.
+ * Pointers are never followed, only checked to point backwards, so a hostile
+ * query costs one pass at most.
  */
-static size_t
-skip_name(const uint8_t *w, size_t len, size_t off)
+size_t
+sx_wire_skip_name(const uint8_t *w, size_t len, size_t off)
 {
 	size_t start = off;
 	for (;;) {
@@ -148,7 +148,7 @@ static size_t
 parse_additional(const uint8_t *w, size_t len, size_t off, struct sx_query *q, bool *badvers)
 {
 	size_t owner = off;
-	off = skip_name(w, len, off);
+	off = sx_wire_skip_name(w, len, off);
 	if (off == 0 || len - off < 10) {
 		return 0;
 	}
@@ -220,7 +220,7 @@ sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_query *q,
 	}
 	unsigned skip = (unsigned)rd16(wire + 6) + rd16(wire + 8);
 	for (unsigned i = 0; i < skip; i++) {
-		off = skip_name(wire, len, off);
+		off = sx_wire_skip_name(wire, len, off);
 		if (off == 0 || len - off < 10 || len - off - 10 < rd16(wire + off + 8)) {
 			return SX_PARSE_FORMERR;
 		}

@@ -7,6 +7,7 @@
 #include <sextant/dname.h>
 #include <sextant/error.h>
 #include <sextant/msg.h>
+#include <sextant/wire.h>
 
 #include "fold.h"
 #include "msg_reader.h"
@@ -663,4 +664,45 @@ sx_msg_set_question(struct sx_msg *msg, const struct sx_query *q, uint8_t *scrat
 	}
 	sx_msg_set_rcode(msg, rcode);
 	refill(msg, scratch, len, NULL, NULL);
+}
+
+static size_t
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return 2;
+}
+
+int
+sx_wire_query(uint8_t *buf, size_t cap, const struct sx_wire_query *q)
+{
+	size_t n = 12;
+
+	if (12 + q->qname_len + 4 + (q->edns ? 11u + q->optlen : 0u) > cap) {
+		return SX_ETRUNC;
+	}
+	memset(buf, 0, 12);
+	put16(buf, q->id);
+	put16(buf + 2, q->flags);
+	buf[5] = 1;
+	buf[11] = q->edns;
+	memcpy(buf + n, q->qname, q->qname_len);
+	n += q->qname_len;
+	n += put16(buf + n, q->qtype);
+	n += put16(buf + n, q->qclass);
+	if (q->edns) {
+		buf[n++] = 0; /* root owner */
+		n += put16(buf + n, SX_TYPE_OPT);
+		n += put16(buf + n, q->udp_size);
+		buf[n++] = 0; /* extended rcode, version */
+		buf[n++] = 0;
+		n += put16(buf + n, q->do_bit ? 0x8000 : 0);
+		n += put16(buf + n, q->optlen);
+		if (q->optlen > 0) {
+			memcpy(buf + n, q->opts, q->optlen);
+			n += q->optlen;
+		}
+	}
+	return (int)n;
 }

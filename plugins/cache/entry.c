@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sextant/wire.h>
+
 #include "cache.h"
 
 static inline void
@@ -31,18 +33,6 @@ struct walk {
 	unsigned idx, an, ns, total;
 };
 
-static size_t
-skip_name(const uint8_t *w, size_t len, size_t off)
-{
-	while (off < len && w[off] != 0 && w[off] < 0xC0) {
-		off += w[off] + 1u;
-	}
-	if (off >= len) {
-		return 0;
-	}
-	return off + (w[off] >= 0xC0 ? 2 : 1);
-}
-
 static bool
 walk_start(struct walk *it, const uint8_t *w, size_t len)
 {
@@ -60,7 +50,7 @@ walk_start(struct walk *it, const uint8_t *w, size_t len)
 	it->ns = (unsigned)(w[8] << 8 | w[9]);
 	it->total = it->an + it->ns + (unsigned)(w[10] << 8 | w[11]);
 	for (unsigned i = 0; i < qd; i++) {
-		it->off = skip_name(w, len, it->off) + 4;
+		it->off = sx_wire_skip_name(w, len, it->off) + 4;
 		if (it->off == 4 || it->off > len) {
 			return false;
 		}
@@ -79,7 +69,7 @@ walk_next(struct walk *it, struct sx_rr *rr, int *sec)
 		return 0;
 	}
 	rr->owner_off = it->off;
-	o = skip_name(w, it->len, it->off);
+	o = sx_wire_skip_name(w, it->len, it->off);
 	if (o == 0 || o + 10 > it->len) {
 		return SX_EMALF;
 	}

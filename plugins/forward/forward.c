@@ -69,43 +69,23 @@ pend_put(struct fwd_pend *p)
 static void
 build_query(struct fwd_pend *p, const struct sx_query *q, struct fwd_worker *w)
 {
-	uint8_t *m = p->x.q + 2;
-	uint16_t id = (uint16_t)fwd_rand(w->rng);
-	uint16_t flags = (uint16_t)((q->opcode & 0xF) << 11) |
-	                 (q->flags & (SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD));
-	uint16_t size = q->edns && q->udp_size < FWD_EDNS_SIZE ? q->udp_size : FWD_EDNS_SIZE;
-	size_t n = 12;
+	const struct sx_wire_query wq = {
+		.id = (uint16_t)fwd_rand(w->rng),
+		.flags = (uint16_t)((q->opcode & 0xF) << 11) |
+		         (q->flags & (SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD)),
+		.qname = q->qname,
+		.qname_len = q->qname_len,
+		.qtype = q->qtype,
+		.qclass = q->qclass,
+		.edns = true,
+		.udp_size = q->edns && q->udp_size < FWD_EDNS_SIZE ? q->udp_size : FWD_EDNS_SIZE,
+		.do_bit = q->do_bit,
+		.opts = q->opt,
+		.optlen = q->opt != NULL && q->optlen <= FWD_OPTS_MAX ? q->optlen : 0,
+	};
 
-	memset(m, 0, 12);
-	m[0] = (uint8_t)(id >> 8);
-	m[1] = (uint8_t)id;
-	m[2] = (uint8_t)(flags >> 8);
-	m[3] = (uint8_t)flags;
-	m[5] = 1;
-	m[11] = 1;
-	memcpy(m + n, q->qname, q->qname_len);
-	n += q->qname_len;
-	m[n++] = (uint8_t)(q->qtype >> 8);
-	m[n++] = (uint8_t)q->qtype;
-	m[n++] = (uint8_t)(q->qclass >> 8);
-	m[n++] = (uint8_t)q->qclass;
-	m[n++] = 0; /* OPT: root owner */
-	m[n++] = 0;
-	m[n++] = SX_TYPE_OPT;
-	m[n++] = (uint8_t)(size >> 8);
-	m[n++] = (uint8_t)size;
-	m[n++] = 0; /* extended rcode, version */
-	m[n++] = 0;
-	m[n++] = q->do_bit ? 0x80 : 0;
-	m[n++] = 0;
-	uint16_t olen = q->opt != NULL && q->optlen <= FWD_OPTS_MAX ? q->optlen : 0;
-	m[n++] = (uint8_t)(olen >> 8);
-	m[n++] = (uint8_t)olen;
-	if (olen > 0) {
-		memcpy(m + n, q->opt, olen);
-		n += olen;
-	}
-	p->x.qlen = n;
+	/* FWD_QBUF holds the longest: it cannot fail. */
+	p->x.qlen = (size_t)sx_wire_query(p->x.q + 2, sizeof(p->x.q) - 2, &wq);
 }
 
 /* The upstreams in the order this query tries them. */

@@ -11,6 +11,7 @@
 
 #include <sextant/plugin.h>
 #include <sextant/time.h>
+#include <sextant/wire.h>
 
 #define FWD_MAX_TO        15   /* CoreDNS's limit on upstreams per forward */
 #define FWD_EDNS_SIZE     1232 /* the UDP payload size we advertise upstream */

@@ -6,6 +6,7 @@
 #include <urcu/uatomic.h>
 
 #include <sextant/time.h>
+#include <sextant/wire.h>
 
 #include "fwd.h"
 
@@ -19,15 +20,15 @@
 void
 fwd_probe_query(struct fwd_x *x, uint16_t id)
 {
-	static const uint8_t tail[] = {
-		0x01, 0x00, 0,          1, 0,           0, 0, 0, 0, 0, /* RD, one question */
-		0,    0,    SX_TYPE_NS, 0, SX_CLASS_IN,                /* . NS IN */
-	};
+	static const uint8_t root[] = { 0 };
+	const struct sx_wire_query q = { .id = id,
+		                         .flags = SX_FLAG_RD,
+		                         .qname = root,
+		                         .qname_len = 1,
+		                         .qtype = SX_TYPE_NS,
+		                         .qclass = SX_CLASS_IN };
 
-	x->q[2] = (uint8_t)(id >> 8);
-	x->q[3] = (uint8_t)id;
-	memcpy(x->q + 4, tail, sizeof(tail));
-	x->qlen = 2 + sizeof(tail);
+	x->qlen = (size_t)sx_wire_query(x->q + 2, sizeof(x->q) - 2, &q);
 }
 
 /* A failed probe counts, and the next one goes out after the interval. */

@@ -14,6 +14,7 @@
 #include <sextant/io.h>
 #include <sextant/plugin.h>
 #include <sextant/time.h>
+#include <sextant/wire.h>
 
 /*
  * As CoreDNS: at start, send "<random>.<random>.<zone> HINFO" to the block's
@@ -60,8 +61,13 @@ disable(struct loop *l)
 static void
 send_probe(struct loop *l)
 {
-	uint8_t q[12 + SX_DNAME_MAX + 4];
-	size_t n = 12;
+	uint8_t q[SX_WIRE_QUERY_MAX];
+	struct sx_wire_query wq = { .flags = SX_FLAG_RD,
+		                    .qname = l->qname,
+		                    .qname_len = l->qlen,
+		                    .qtype = SX_TYPE_HINFO,
+		                    .qclass = SX_CLASS_IN };
+	int n;
 	uint16_t id;
 
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
@@ -69,19 +75,10 @@ send_probe(struct loop *l)
 	}
 	id = id ? id : 1; /* 0 means "no probe out" */
 	l->id = id;
-	memset(q, 0, 12);
-	q[0] = (uint8_t)(id >> 8);
-	q[1] = (uint8_t)id;
-	q[2] = 0x01; /* RD */
-	q[5] = 1;
-	memcpy(q + n, l->qname, l->qlen);
-	n += l->qlen;
-	q[n++] = 0;
-	q[n++] = SX_TYPE_HINFO;
-	q[n++] = 0;
-	q[n++] = SX_CLASS_IN;
+	wq.id = id;
+	n = sx_wire_query(q, sizeof(q), &wq);
 	/* A lost datagram is a timeout like any other: the next probe follows. */
-	(void)send(l->fd, q, n, 0);
+	(void)send(l->fd, q, (size_t)n, 0);
 }
 
 /* The timer: the next probe, a probe's timeout, or the end of the window. */

@@ -6,6 +6,8 @@
 
 #include <sextant/dname.h>
 #include <sextant/error.h>
+#include <sextant/msg.h>
+#include <sextant/wire.h>
 
 #include "msg_reader.h"
 #include "msg_writer.h"
@@ -894,4 +896,65 @@ Test(wire, edns_options_are_found_by_code)
 	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_OK);
 	cr_assert_null(q.opt);
 	cr_assert_null(sx_query_edns_option(&q, 3, &len));
+}
+
+Test(wire, query_builder_writes_what_ldns_reads)
+{
+	uint8_t name[SX_DNAME_MAX], buf[SX_WIRE_QUERY_MAX + 12];
+	int nlen = sx_dname_from_str(name, "www.Example.org");
+	struct sx_wire_query q = { .id = 0xBEEF,
+		                   .flags = SX_FLAG_RD | SX_FLAG_CD,
+		                   .qname = name,
+		                   .qname_len = (size_t)nlen,
+		                   .qtype = 28,
+		                   .qclass = 1,
+		                   .edns = true,
+		                   .udp_size = 1232,
+		                   .do_bit = true };
+	ldns_pkt *p = NULL;
+	int n = sx_wire_query(buf, sizeof(buf), &q);
+
+	cr_assert_eq(n, 12 + nlen + 4 + 11);
+	cr_assert_eq(ldns_wire2pkt(&p, buf, (size_t)n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_id(p), 0xBEEF);
+	cr_assert(ldns_pkt_rd(p) && ldns_pkt_cd(p) && !ldns_pkt_qr(p) && !ldns_pkt_ad(p));
+	cr_assert_eq(ldns_pkt_qdcount(p), 1);
+	cr_assert_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(p), 0)), 28);
+	cr_assert_eq(ldns_pkt_edns_udp_size(p), 1232);
+	cr_assert(ldns_pkt_edns_do(p));
+	ldns_pkt_free(p);
+
+	/* Options go into the OPT's rdata as given. */
+	static const uint8_t cookie[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+	q.opts = cookie;
+	q.optlen = sizeof(cookie);
+	n = sx_wire_query(buf, sizeof(buf), &q);
+	cr_assert_eq(n, 12 + nlen + 4 + 11 + (int)sizeof(cookie));
+	cr_assert_eq(memcmp(buf + n - sizeof(cookie), cookie, sizeof(cookie)), 0);
+	cr_assert_eq(buf[n - sizeof(cookie) - 1], sizeof(cookie));
+
+	/* Without EDNS: no additional record; and what does not fit is refused. */
+	q.edns = false;
+	n = sx_wire_query(buf, sizeof(buf), &q);
+	cr_assert_eq(n, 12 + nlen + 4);
+	cr_assert_eq(buf[11], 0);
+	cr_assert_eq(sx_wire_query(buf, (size_t)n - 1, &q), SX_ETRUNC);
+}
+
+Test(wire, name_skipper_stops_after_labels_or_a_backward_pointer)
+{
+	/* header, then "a.b." at 12, then a pointer to it at 17, then a forward pointer */
+	uint8_t w[12 + 5 + 2 + 2] = { 0 };
+	memcpy(w + 12, "\1a\1b\0", 5);
+	w[17] = 0xC0;
+	w[18] = 12;
+	w[19] = 0xC0;
+	w[20] = 30;
+
+	cr_assert_eq(sx_wire_skip_name(w, sizeof(w), 12), 17);
+	cr_assert_eq(sx_wire_skip_name(w, sizeof(w), 17), 19);
+	cr_assert_eq(sx_wire_skip_name(w, sizeof(w), 19), 0, "points forward");
+	cr_assert_eq(sx_wire_skip_name(w, 16, 12), 0, "runs past the end");
+	w[12] = 64;
+	cr_assert_eq(sx_wire_skip_name(w, sizeof(w), 12), 0, "label longer than 63");
 }
