@@ -393,6 +393,7 @@ main(int argc, char **argv)
 			} else if (sx_config_digest(path, rt->digest, err, sizeof(err)) < 0) {
 				rt->conf_path = NULL;
 			}
+			memcpy(rt->tried, rt->digest, sizeof(rt->tried));
 		}
 	}
 	sopts.quiet = flags.quiet;

@@ -73,6 +73,7 @@ sx_server_reload_now(void)
 	if (rt->conf_path) {
 		sx_config_digest(rt->conf_path, hex, err, sizeof(err));
 	}
+	memcpy(rt->tried, hex, sizeof(hex));
 	rc = rt->load(&cfg, err, sizeof(err));
 	if (rc < 0) {
 		goto failed;
@@ -103,7 +104,8 @@ check_and_reload(evutil_socket_t fd, short what, void *arg)
 	if (!rt->conf_path || sx_config_digest(rt->conf_path, hex, err, sizeof(err)) < 0) {
 		return; /* unreadable now: the reload attempt would fail the same way; try next time */
 	}
-	if (strcmp(hex, rt->digest) != 0) {
+	/* As CoreDNS: a Corefile that failed is not tried again until it changes. */
+	if (strcmp(hex, rt->tried) != 0) {
 		sx_plog(SX_LOG_INFO, "reload", "Corefile changed, reloading");
 		sx_server_reload_now();
 	}

@@ -172,10 +172,13 @@ sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q, c
 /* Generations still alive: the current one and old ones held by suspended requests. */
 static struct sx_gen *live_gens;
 
+static void listener_release(struct sx_listener *l);
+
 static void
 gen_free(struct sx_gen *gen)
 {
 	struct sx_gen **pp;
+	size_t i;
 
 	for (pp = &live_gens; *pp; pp = &(*pp)->next) {
 		if (*pp == gen) {
@@ -183,7 +186,12 @@ gen_free(struct sx_gen *gen)
 			break;
 		}
 	}
+	/* Plugin instances first: none of them may outlive the sockets it answered on. */
 	sx_config_free(gen->cfg);
+	for (i = 0; i < gen->nlisteners; i++) {
+		listener_release(gen->listeners[i]);
+	}
+	free(gen->listeners);
 	free(gen->routes);
 	free(gen);
 }
@@ -311,11 +319,15 @@ fail:
 	return -errno;
 }
 
+/* The events that borrow the sockets go first, then the sockets, their only owner being @l. */
 static void
 listener_free(struct sx_listener *l)
 {
 	unsigned i;
 
+	if (l->attached) {
+		sx_workers_detach(srv.workers, srv.nworkers, l);
+	}
 	for (i = 0; l->fds && i < srv.nworkers; i++) {
 		if (l->fds[i] >= 0) {
 			close(l->fds[i]);
@@ -323,6 +335,29 @@ listener_free(struct sx_listener *l)
 	}
 	free(l->fds);
 	free(l);
+}
+
+static void
+listener_retire(struct sx_listener *l)
+{
+	struct sx_listener **pp;
+
+	for (pp = &srv.listeners; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	listener_free(l);
+}
+
+/* Drop a generation's reference; the last one retires the listener. */
+static void
+listener_release(struct sx_listener *l)
+{
+	if (--l->refs == 0) {
+		listener_retire(l);
+	}
 }
 
 static bool
@@ -355,7 +390,6 @@ listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int 
 	}
 	for (l = srv.listeners; l; l = l->next) {
 		if (l->proto == proto && same_addr(&l->addr, &want)) {
-			l->used = true;
 			return l;
 		}
 	}
@@ -389,7 +423,6 @@ listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int 
 		srv.ephemeral = (uint16_t)addr_port(&l->addr);
 	}
 	l->id = ++srv.next_lid;
-	l->used = true;
 	l->next = srv.listeners;
 	srv.listeners = l;
 	return l;
@@ -425,6 +458,31 @@ add_route(struct sx_gen *gen, size_t *cap, unsigned lid, const struct sx_zone *z
 		.zlen = z->len,
 		.block = b,
 	};
+	return 0;
+}
+
+/* @gen routes through @l: hold it (once) for as long as @gen lives. */
+static int
+gen_hold(struct sx_gen *gen, struct sx_listener *l)
+{
+	struct sx_listener **v;
+	size_t i;
+
+	for (i = 0; i < gen->nlisteners; i++) {
+		if (gen->listeners[i] == l) {
+			return 0;
+		}
+	}
+	v = realloc(gen->listeners, (gen->nlisteners + 1) * sizeof(*v));
+	if (!v) {
+		if (l->refs == 0) {
+			listener_retire(l); /* opened for @gen, which cannot hold it */
+		}
+		return -ENOMEM;
+	}
+	gen->listeners = v;
+	gen->listeners[gen->nlisteners++] = l;
+	l->refs++;
 	return 0;
 }
 
@@ -484,6 +542,10 @@ gen_new(struct sx_config *cfg, struct sx_gen **out, char *err, size_t errlen)
 					if (!l) {
 						goto fail;
 					}
+					rc = gen_hold(gen, l);
+					if (rc < 0) {
+						goto fail;
+					}
 					rc = add_route(gen, &cap, l->id, &b->zones.z[zi], b);
 					if (rc < 0) {
 						goto fail;
@@ -527,29 +589,30 @@ start_plugins(struct sx_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Close listeners no generation uses any more; attach the ones not yet attached. */
+/*
+ * Stage @gen's new listeners: every worker polls them from now on. Before
+ * @gen is published their queries find no route (REFUSED), as for any
+ * address not yet served. On failure the listener that failed is detached
+ * again; freeing @gen closes what it opened.
+ */
 static int
-sync_listeners(bool attach_new)
+attach_listeners(struct sx_gen *gen, char *err, size_t errlen)
 {
-	struct sx_listener **pp = &srv.listeners;
+	size_t i;
 
-	while (*pp) {
-		struct sx_listener *l = *pp;
+	for (i = 0; i < gen->nlisteners; i++) {
+		struct sx_listener *l = gen->listeners[i];
+		int rc;
 
-		if (!l->used) {
-			*pp = l->next;
-			sx_workers_detach(srv.workers, srv.nworkers, l);
-			listener_free(l);
+		if (l->attached) {
 			continue;
 		}
-		if (attach_new && l->fds[0] >= 0) {
-			int rc = sx_workers_attach(srv.workers, srv.nworkers, l);
-
-			if (rc < 0) {
-				return rc;
-			}
+		rc = sx_workers_attach(srv.workers, srv.nworkers, l);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
+			return rc;
 		}
-		pp = &l->next;
+		l->attached = true;
 	}
 	return 0;
 }
@@ -607,17 +670,14 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 	}
 	/*
 	 * The ephemeral port is chosen by the first UDP socket; its TCP twin may be
-	 * taken (by some client's port): then start over with another port.
+	 * taken (by some client's port): then start over with another port (the
+	 * failed attempt closed what it opened).
 	 */
 	for (int attempt = 0;; attempt++) {
 		rc = gen_new(cfg, &gen, err, errlen);
 		if (rc != -EADDRINUSE || !srv.ephemeral || attempt == 20) {
 			break;
 		}
-		for (struct sx_listener *l = srv.listeners; l; l = l->next) {
-			l->used = false;
-		}
-		sync_listeners(false);
 		srv.ephemeral = 0;
 	}
 	if (rc < 0) {
@@ -625,13 +685,10 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 		return rc;
 	}
 	rc = start_plugins(cfg, err, errlen);
-	if (rc < 0) {
-		gen_free(gen);
-		return rc;
+	if (rc == 0) {
+		rc = attach_listeners(gen, err, errlen);
 	}
-	rc = sync_listeners(true);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
 		gen_free(gen);
 		return rc;
 	}
@@ -700,39 +757,28 @@ pending_check(evutil_socket_t fd, short what, void *arg)
 	old = rcu_xchg_pointer(&srv.current, srv.pending);
 	srv.pending = NULL;
 	synchronize_rcu(); /* no worker routes through the old generation any more */
-	sx_gen_unref(old);
+	sx_gen_unref(old); /* when the last reference goes, so do the listeners only it used */
 }
 
 int
 sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 {
-	struct sx_listener *l;
 	struct sx_gen *gen;
 	int rc;
 
-	for (l = srv.listeners; l; l = l->next) {
-		l->used = false;
-	}
 	rc = gen_new(cfg, &gen, err, errlen);
-	if (rc == 0) {
-		rc = start_plugins(cfg, err, errlen);
-		if (rc < 0) {
-			gen_free(gen);
-			cfg = NULL;
-		}
-	}
 	if (rc < 0) {
 		sx_config_free(cfg);
-		/* Keep every listener the running generation needs; close new ones. */
-		for (l = srv.listeners; l; l = l->next) {
-			l->used = l->fds[0] < 0;
-		}
-		sync_listeners(false);
 		return rc;
 	}
-	rc = sync_listeners(true);
+	rc = start_plugins(cfg, err, errlen);
+	if (rc == 0) {
+		rc = attach_listeners(gen, err, errlen);
+	}
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot attach listeners: %s", sx_strerror(rc));
+		/* Never published: its instances and the listeners only it holds go now. */
+		gen_free(gen);
+		return rc;
 	}
 	/*
 	 * The running generation keeps answering until the new one's plugins are ready (its
@@ -747,7 +793,7 @@ sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 	}
 	srv.pending = gen;
 	pending_check(-1, 0, NULL);
-	return rc;
+	return 0;
 }
 
 void
@@ -766,14 +812,8 @@ sx_server_stop(void)
 	 * go with their workers.
 	 */
 	while (live_gens) {
-		gen_free(live_gens);
+		gen_free(live_gens); /* the last of them retires every listener */
 	}
 	sx_workers_free(srv.workers, srv.nworkers);
 	srv.workers = NULL;
-	while (srv.listeners) {
-		struct sx_listener *l = srv.listeners;
-
-		srv.listeners = l->next;
-		listener_free(l);
-	}
 }

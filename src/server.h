@@ -18,7 +18,14 @@ enum {
 	SX_LISTEN_TCP
 };
 
-/* One address+port+protocol served, with one SO_REUSEPORT socket per worker. */
+/*
+ * One address+port+protocol served, with one SO_REUSEPORT socket per worker.
+ * The listener owns its sockets from the moment they are opened until it is
+ * retired; the workers' events only borrow them. Generations hold references:
+ * the last generation routing through a listener retires it when it is freed,
+ * that is after it was unpublished, a grace period passed and the requests it
+ * suspended (which reply through these sockets) ended.
+ */
 struct sx_listener {
 	unsigned id;                  /* unique for the process lifetime */
 	int proto;                    /* SX_LISTEN_UDP / _TCP */
@@ -26,7 +33,8 @@ struct sx_listener {
 	socklen_t addrlen;
 	bool wildcard; /* bound to 0.0.0.0 or ::, so replies need pktinfo */
 	int *fds;      /* per worker */
-	bool used;     /* scratch for reload */
+	unsigned refs; /* generations using it (control thread) */
+	bool attached; /* every worker polls it */
 	struct sx_listener *next;
 };
 
@@ -43,6 +51,8 @@ struct sx_gen {
 	struct sx_config *cfg;
 	struct sx_route *routes;
 	size_t nroutes;
+	struct sx_listener **listeners; /* each once, one reference each */
+	size_t nlisteners;
 	unsigned long refs;  /* the published pointer + suspended requests */
 	struct sx_gen *next; /* live generations, for shutdown */
 };
@@ -75,6 +85,7 @@ struct sx_runtime {
 	const char *conf_path; /* NULL: the built-in configuration, never reloaded */
 	int (*load)(struct sx_config **out, char *err, size_t errlen);
 	char digest[129]; /* SHA512 of the running configuration's files */
+	char tried[129];  /* the files a reload last tried, taken or not: not tried again */
 	uint64_t reload_failures;
 };
 
@@ -104,9 +115,11 @@ int sx_server_start(struct event_base *control, struct sx_config *cfg,
                     const struct sx_server_opts *opts, char *err, size_t errlen);
 
 /**
- * Swap in @cfg (already set up): open new listeners, start its plugins, publish,
- * retire what the old generation used. On failure @cfg is freed and the old
- * generation keeps running. @return 0 or an error with @err set.
+ * Swap in @cfg (already set up): open and attach its new listeners, start its
+ * plugins, publish it (once its plugins are ready), wait for readers, then
+ * retire the listeners only the old generation used. On failure nothing is
+ * published, @cfg and what was opened for it are freed, and the old generation
+ * keeps running. @return 0 or an error with @err set.
  */
 int sx_server_reload(struct sx_config *cfg, char *err, size_t errlen);
 

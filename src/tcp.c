@@ -316,7 +316,8 @@ sx_tcp_init(struct sx_worker *w)
 struct evconnlistener *
 sx_tcp_listen(struct sx_wsock *s)
 {
-	return evconnlistener_new(s->w->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, s->fd);
+	/* Not LEV_OPT_CLOSE_ON_FREE: the socket is the listener's, closed when it is retired. */
+	return evconnlistener_new(s->w->base, on_accept, s, 0, -1, s->fd);
 }
 
 void

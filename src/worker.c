@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -149,6 +148,7 @@ sx_workers_run(struct sx_worker *ws, unsigned n)
 	return 0;
 }
 
+/* The socket is the listener's: only the event watching it goes (it waits for a running callback). */
 static void
 wsock_free(struct sx_wsock *s)
 {
@@ -157,9 +157,6 @@ wsock_free(struct sx_wsock *s)
 	}
 	if (s->evl) {
 		evconnlistener_free(s->evl);
-	}
-	if (s->fd >= 0) {
-		close(s->fd);
 	}
 	free(s);
 }
@@ -173,7 +170,7 @@ sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l)
 		struct sx_wsock *s = calloc(1, sizeof(*s));
 
 		if (!s) {
-			return -ENOMEM;
+			goto fail;
 		}
 		s->l = l;
 		s->w = &ws[i];
@@ -183,21 +180,20 @@ sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l)
 			                  s);
 			if (!s->ev || event_add(s->ev, NULL) < 0) {
 				wsock_free(s);
-				return -ENOMEM;
+				goto fail;
 			}
-		} else {
-			s->evl = sx_tcp_listen(s);
-			if (!s->evl) {
-				wsock_free(s);
-				return -ENOMEM;
-			}
-			s->fd = -1; /* the evconnlistener closes it */
+		} else if (!(s->evl = sx_tcp_listen(s))) {
+			wsock_free(s);
+			goto fail;
 		}
-		l->fds[i] = -1; /* owned by the wsock now */
 		s->next = ws[i].socks;
 		ws[i].socks = s;
 	}
 	return 0;
+fail:
+	/* All or nothing: the workers already polling @l stop. */
+	sx_workers_detach(ws, i, l);
+	return -ENOMEM;
 }
 
 void

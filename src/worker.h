@@ -28,7 +28,7 @@ struct sx_listener;
 /* A listener socket as one worker serves it. */
 struct sx_wsock {
 	struct sx_listener *l;
-	int fd;
+	int fd;                     /* borrowed from @l, which closes it */
 	struct event *ev;           /* UDP */
 	struct evconnlistener *evl; /* TCP */
 	struct sx_worker *w;
@@ -99,7 +99,10 @@ void sx_workers_stop(struct sx_worker *ws, unsigned n);
 /** Free sockets, connections, request pools and event loops (after sx_workers_stop). */
 void sx_workers_free(struct sx_worker *ws, unsigned n);
 
-/** Attach listener @l to every worker / detach it (runs on each worker's thread, waits). */
+/**
+ * Make every worker poll listener @l (all or none: @return 0 or -ENOMEM) / stop
+ * them (waits for a running callback). The sockets stay @l's.
+ */
 int sx_workers_attach(struct sx_worker *ws, unsigned n, struct sx_listener *l);
 void sx_workers_detach(struct sx_worker *ws, unsigned n, struct sx_listener *l);
 

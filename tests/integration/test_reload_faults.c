@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +48,30 @@ log_count(struct sx_test_server *s, const char *needle)
 		p += strlen(needle);
 	}
 	return n;
+}
+
+/*
+ * Write @text as the Corefile, SIGUSR1, and wait for one more "Restart failed"
+ * or "Reload completed". @return whether the reload failed.
+ */
+static bool
+reload_either(struct sx_test_server *s, const char *text)
+{
+	int failed = log_count(s, "Restart failed"), done = log_count(s, "Reload completed");
+
+	sx_test_write(s, "Corefile", text);
+	kill(sx_test_pid(s), SIGUSR1);
+	for (int i = 0; i < 1500; i++) {
+		if (log_count(s, "Restart failed") > failed) {
+			return true;
+		}
+		if (log_count(s, "Reload completed") > done) {
+			return false;
+		}
+		usleep(20000);
+	}
+	cr_assert_fail("the reload neither failed nor completed\n%s", sx_test_log(s));
+	return false;
 }
 
 /* Write @text as the Corefile, SIGUSR1, and wait for one more @outcome in the log. */
@@ -176,6 +202,204 @@ Test(reload_faults, failed_reloads_leave_the_server_whole, .timeout = 300)
 	p = sx_test_query(s, WWW, LDNS_RR_TYPE_A, SX_Q_TCP, 0);
 	cr_expect(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
 	ldns_pkt_free(p);
+	close(held[0]);
+	close(held[1]);
+	cr_expect_eq(sx_test_stop(s), 0);
+}
+
+/* A socket bound to 127.0.0.1:@port for @type only (no SO_REUSEPORT), held by the test. */
+static int
+hold_one(uint16_t port, int type)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, type, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(type != SOCK_STREAM || listen(fd, 4) == 0);
+	return fd;
+}
+
+/* Whether anything answers the whoami probe on 127.0.0.1:@port over @flags. */
+static long
+answers_on(uint16_t port, int flags)
+{
+	static const struct sx_probe whoami[] = {
+		{ "x.other.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, NULL },
+	};
+	struct sx_prober *p = sx_prober_start("127.0.0.1", port, whoami, 1, flags, 10, 500);
+	struct sx_probe_stats st;
+
+	cr_assert(sx_prober_wait_sent(p, 3, 30000));
+	sx_prober_stop(p, &st);
+	return st.answered;
+}
+
+/*
+ * A reload that needs more descriptors than the server may open fails at each
+ * step in turn: with k descriptors to spare (k = 0..3), k sockets of the new
+ * block's four (two workers, UDP and TCP) open and the next one does not (for
+ * k = 0 the Corefile cannot even be read). Each failure must close exactly what it opened,
+ * in the middle of serving: the census is back to where it was, and the old
+ * configuration answered every probe. The limit is lowered on the server
+ * (prlimit) only for the reload, then put back; once k is enough the reload
+ * takes, and the new block answers.
+ */
+Test(reload_faults, descriptor_exhaustion_at_each_step, .timeout = 300)
+{
+	struct sx_test_server *s;
+	struct sx_prober *udp;
+	struct rlimit saved, low;
+	char good[1024], more[1024], extra[512];
+	int fds0, failures = 0, k;
+	uint16_t port = sx_up_free_port();
+
+	corefile(good, sizeof(good), "192.0.2.7", "");
+	snprintf(extra, sizeof(extra), "other.test:%u {\n\tbind 127.0.0.1\n\twhoami\n}\n", port);
+	corefile(more, sizeof(more), "192.0.2.7", extra);
+	s = sx_test_start(NULL, good);
+	fds0 = idle_fds(s);
+	cr_assert(prlimit(sx_test_pid(s), RLIMIT_NOFILE, NULL, &saved) == 0);
+	/* UDP only: a TCP client would need a descriptor the server may not have. */
+	udp = sx_prober_start("127.0.0.1", sx_test_port(s), probe, 1, 0, 10, 5000);
+	for (k = 0; k < 40; k++) {
+		bool failed;
+		int fds;
+
+		low = saved;
+		low.rlim_cur = (rlim_t)(fds0 + k);
+		cr_assert(prlimit(sx_test_pid(s), RLIMIT_NOFILE, &low, NULL) == 0);
+		failed = reload_either(s, more);
+		cr_assert(prlimit(sx_test_pid(s), RLIMIT_NOFILE, &saved, NULL) == 0);
+		if (!failed) {
+			break;
+		}
+		failures++;
+		fds = idle_fds(s);
+		cr_expect_eq(fds, fds0,
+		             "%d spare descriptors: %d before the failed reload, %d after", k, fds0,
+		             fds);
+		cr_expect_eq(answers_on(port, 0), 0, "a failed reload's listener answers (k=%d)",
+		             k);
+	}
+	cr_log_info("reloads failed for want of descriptors: %d; took with %d to spare", failures,
+	            k);
+	/* Failing at each of the four sockets. */
+	cr_expect_geq(failures, 4, "only %d failed reloads\n%s", failures, sx_test_log(s));
+	cr_assert_lt(k, 40, "the reload never took\n%s", sx_test_log(s));
+	cr_expect_gt(answers_on(port, 0), 0, "the new block does not answer over UDP");
+	cr_expect_gt(answers_on(port, SX_PROBE_TCP), 0, "the new block does not answer over TCP");
+	expect_all_right(udp, "UDP during the reloads short of descriptors");
+	reload(s, good, "Reload completed");
+	cr_expect_eq(idle_fds(s), fds0, "descriptors once the new block is gone");
+	cr_expect_eq(sx_test_stop(s), 0);
+}
+
+/*
+ * A port taken part-way through the new listeners: the first new block's four
+ * sockets open, then the second block's UDP (or TCP) socket cannot bind. What
+ * opened is closed again, the first block never answers, the old
+ * configuration answers throughout, and the census does not move.
+ */
+Test(reload_faults, a_port_taken_midway, .timeout = 300)
+{
+	static const int kinds[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sx_test_server *s;
+	struct sx_prober *udp, *tcp;
+	char good[1024], bad[1024], extra[512];
+	uint16_t first = sx_up_free_port(), second;
+	int fds0;
+
+	do {
+		second = sx_up_free_port();
+	} while (second == first);
+	corefile(good, sizeof(good), "192.0.2.7", "");
+	snprintf(extra, sizeof(extra),
+	         "other.test:%u {\n\tbind 127.0.0.1\n\twhoami\n}\n"
+	         "more.test:%u {\n\tbind 127.0.0.1\n\twhoami\n}\n",
+	         first, second);
+	corefile(bad, sizeof(bad), "192.0.2.9", extra);
+	s = sx_test_start(NULL, good);
+	fds0 = idle_fds(s);
+	udp = sx_prober_start("127.0.0.1", sx_test_port(s), probe, 1, 0, 10, 5000);
+	tcp = sx_prober_start("127.0.0.1", sx_test_port(s), probe, 1, SX_PROBE_TCP, 10, 5000);
+	for (int round = 0; round < 10; round++) {
+		int held = hold_one(second, kinds[round % 2]);
+
+		cr_assert(reload_either(s, bad), "the reload took with port %u held\n%s", second,
+		          sx_test_log(s));
+		close(held);
+	}
+	cr_assert(sx_prober_wait(udp, 10, 30000) && sx_prober_wait(tcp, 10, 30000));
+	expect_all_right(udp, "UDP during the failed reloads");
+	expect_all_right(tcp, "TCP during the failed reloads");
+	cr_expect_eq(answers_on(first, 0), 0, "the first new block answers");
+	cr_expect_eq(idle_fds(s), fds0, "descriptors after the failed reloads");
+	cr_expect_eq(sx_test_stop(s), 0);
+}
+
+/* How many times the server opened the Corefile so far (@ino: inotify on its directory). */
+static int
+opens(int ino, int *count)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(ino, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			*count += (ev->mask & IN_OPEN) && ev->len && !strcmp(ev->name, "Corefile");
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return *count;
+}
+
+/*
+ * The reload plugin tries a Corefile that fails once, as CoreDNS does, and
+ * not at every check after that: the failure is logged and counted once while
+ * the server reads the file again and again (inotify counts its opens).
+ */
+Test(reload_faults, a_failed_corefile_is_tried_once, .timeout = 120)
+{
+	struct sx_test_server *s;
+	char good[1024], bad[1024], extra[512];
+	int held[2], ino, n = 0, before;
+	uint16_t taken;
+
+	hold_port(&taken, held);
+	corefile(good, sizeof(good), "192.0.2.7", "");
+	strcat(good, ".:0 {\n\tbind 127.0.0.1\n\treload 2s 1s\n}\n");
+	snprintf(extra, sizeof(extra),
+	         ".:0 {\n\tbind 127.0.0.1\n\treload 2s 1s\n}\n"
+	         "other.test:%u {\n\tbind 127.0.0.1\n\twhoami\n}\n",
+	         taken);
+	corefile(bad, sizeof(bad), "192.0.2.9", extra);
+	s = sx_test_start(NULL, good);
+	cr_assert(sx_test_wait_log(s, "Running configuration SHA512", 10000));
+	/* The directory: the harness replaces the Corefile by a rename. */
+	ino = inotify_init1(IN_NONBLOCK);
+	cr_assert(ino >= 0 && inotify_add_watch(ino, sx_test_dir(s), IN_OPEN) >= 0);
+	sx_test_write(s, "Corefile", bad);
+	cr_assert(sx_test_wait_log(s, "Restart failed", 30000), "%s", sx_test_log(s));
+	before = opens(ino, &n);
+	/* Each check opens the Corefile twice (parse, hash): wait for at least three checks. */
+	for (int i = 0; i < 3000 && opens(ino, &n) < before + 6; i++) {
+		usleep(10000);
+	}
+	cr_assert_geq(n, before + 6, "the Corefile was not checked again\n%s", sx_test_log(s));
+	cr_expect_eq(log_count(s, "Restart failed"), 1, "%s", sx_test_log(s));
+	cr_expect_eq(log_count(s, "Corefile changed, reloading"), 1, "%s", sx_test_log(s));
+	{
+		ldns_pkt *p = sx_test_query(s, WWW, LDNS_RR_TYPE_A, 0, 0);
+		char *ans = p ? sx_test_section_str(p, LDNS_SECTION_ANSWER) : NULL;
+
+		cr_expect(ans && strstr(ans, "192.0.2.7"), "the old configuration does not answer");
+		free(ans);
+		ldns_pkt_free(p);
+	}
+	close(ino);
 	close(held[0]);
 	close(held[1]);
 	cr_expect_eq(sx_test_stop(s), 0);
