@@ -83,10 +83,7 @@ serves_any_class(const struct sx_block *b)
 	size_t i;
 
 	for (i = 0; i < b->nchain; i++) {
-		const char *name = b->chain[i].plugin->name;
-
-		if (!strcmp(name, "chaos") || !strcmp(name, "forward") ||
-		    !strcmp(name, "template") || !strcmp(name, "rewrite")) {
+		if (b->chain[i].plugin->flags & SX_PLUGIN_ANY_CLASS) {
 			return true;
 		}
 	}

@@ -209,7 +209,7 @@ drain_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!quiet && now < d->limit_ns) {
 		if (!d->extended) {
-			sx_plog(SX_LOG_INFO, "health",
+			sx_plog(SX_LOG_INFO, sx_server_runtime()->lameduck_by,
 			        "Queries still arrive after lameduck; serving until %gs pass without one "
 			        "(at most %gs more)",
 			        (double)d->tick_ms / 1000.0, (double)(d->limit_ns - now) / 1e9);
@@ -260,7 +260,8 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	rt->shutting_down = true;
 	sx_log(SX_LOG_INFO, "%s: Shutting down servers then terminating",
 	       sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	sx_plog(SX_LOG_INFO, "health", "Going into lameduck mode for %gs", (double)ms / 1000.0);
+	sx_plog(SX_LOG_INFO, rt->lameduck_by, "Going into lameduck mode for %gs",
+	        (double)ms / 1000.0);
 	if (drain_start(arg, ms) < 0) {
 		event_base_loopbreak(arg);
 	}

@@ -106,14 +106,15 @@ check_and_reload(evutil_socket_t fd, short what, void *arg)
 	}
 	/* As CoreDNS: a Corefile that failed is not tried again until it changes. */
 	if (strcmp(hex, rt->tried) != 0) {
-		sx_plog(SX_LOG_INFO, "reload", "Corefile changed, reloading");
+		sx_plog(SX_LOG_INFO, rt->reload_by, "Corefile changed, reloading");
 		sx_server_reload_now();
 	}
 }
 
 void
-sx_rt_reload_if_changed(struct sx_runtime *rt)
+sx_rt_reload_if_changed(struct sx_runtime *rt, const char *who)
 {
+	rt->reload_by = who;
 	/* Not from the caller's stack: a reload tears down the plugin instance asking. */
 	if (event_base_once(rt->base, -1, EV_TIMEOUT, check_and_reload, rt, NULL) < 0) {
 		sx_log(SX_LOG_ERROR, "cannot schedule a configuration check");

@@ -16,10 +16,11 @@
 #include "version.h"
 
 void
-sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms)
+sx_rt_set_lameduck(struct sx_runtime *rt, const char *who, uint64_t ms)
 {
 	if (ms > rt->lameduck_ms) {
 		rt->lameduck_ms = ms;
+		rt->lameduck_by = who;
 	}
 }
 
@@ -30,12 +31,12 @@ sx_rt_shutting_down(struct sx_runtime *rt)
 }
 
 static bool
-block_has(const struct sx_block *b, const char *name)
+block_has(const struct sx_block *b, unsigned flag)
 {
 	size_t i;
 
 	for (i = 0; i < b->nchain; i++) {
-		if (!strcmp(b->chain[i].plugin->name, name)) {
+		if (b->chain[i].plugin->flags & flag) {
 			return true;
 		}
 	}
@@ -79,7 +80,7 @@ sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
 	for (bi = 0; gen && bi < gen->cfg->nblocks; bi++) {
 		const struct sx_block *b = &gen->cfg->blocks[bi];
 
-		if (!block_has(b, "ready")) {
+		if (!block_has(b, SX_PLUGIN_READINESS)) {
 			continue;
 		}
 		for (i = 0; i < b->nchain && n < 64; i++) {
@@ -187,7 +188,7 @@ sx_rt_scrape(struct sx_runtime *rt, size_t *len)
 			if (in->plugin->collect) {
 				in->plugin->collect(in->inst, m);
 			}
-			if (!block_has(b, "prometheus")) {
+			if (!block_has(b, SX_PLUGIN_EXPORTS_METRICS)) {
 				continue;
 			}
 			for (zi = 0; zi < b->zones.n; zi++) {

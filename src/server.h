@@ -79,6 +79,7 @@ struct sx_runtime {
 	struct event_base *base;
 	unsigned workers;
 	uint64_t lameduck_ms;
+	const char *lameduck_by; /* the plugin that asked for it, for the log */
 	bool shutting_down;
 	double start_time; /* unix seconds */
 	/* Where configurations come from, for reloads. */
@@ -87,6 +88,7 @@ struct sx_runtime {
 	char digest[129]; /* SHA512 of the running configuration's files */
 	char tried[129];  /* the files a reload last tried, taken or not: not tried again */
 	uint64_t reload_failures;
+	const char *reload_by; /* the plugin asking for checks, for the log */
 };
 
 /**

@@ -75,21 +75,39 @@ int sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap);
 /**
  * Reload the Corefile if it or a file it imports changed (SHA512 of their
  * contents, imports found anew); the check and the reload run on the control
- * loop after the caller returns. A bad new Corefile is logged and counted.
+ * loop after the caller returns, logged as plugin/@who (a static string). A
+ * bad new Corefile is logged and counted, and not tried again until it changes.
  */
-void sx_rt_reload_if_changed(struct sx_runtime *rt);
+void sx_rt_reload_if_changed(struct sx_runtime *rt, const char *who);
 /** SHA512 (hex) of the running configuration's files. */
 const char *sx_rt_config_digest(struct sx_runtime *rt);
 /** Reloads that failed so far (bad Corefile, port in use...). */
 uint64_t sx_rt_reload_failures(struct sx_runtime *rt);
 
-/** Ask for a lameduck period at shutdown (the longest asked for wins). */
-void sx_rt_set_lameduck(struct sx_runtime *rt, uint64_t ms);
+/**
+ * Ask for a lameduck period at shutdown (the longest asked for wins); the core
+ * logs it as plugin/@who when shutdown begins.
+ */
+void sx_rt_set_lameduck(struct sx_runtime *rt, const char *who, uint64_t ms);
 /** Whether shutdown has begun (lameduck included). */
 bool sx_rt_shutting_down(struct sx_runtime *rt);
 
+/*
+ * What the core must know of a plugin, declared in its descriptor (as Knot's
+ * module flags) rather than found from its name.
+ */
+enum sx_plugin_flag {
+	/* May answer classes other than IN: a block without one REFUSES them. */
+	SX_PLUGIN_ANY_CLASS = 1u << 0,
+	/* Serves readiness: in its block, the plugins' ready hooks count for sx_rt_not_ready(). */
+	SX_PLUGIN_READINESS = 1u << 1,
+	/* Exports metrics: its block's plugins are reported in coredns_plugin_enabled. */
+	SX_PLUGIN_EXPORTS_METRICS = 1u << 2,
+};
+
 struct sx_plugin {
 	const char *name; /* Corefile keyword; "plugin/<name>" in logs */
+	unsigned flags;   /* enum sx_plugin_flag */
 	size_t inst_size; /* the core callocs this and passes it to every hook */
 	const struct sx_directive *directives; /* { NULL }-terminated, or NULL */
 	bool repeat;                           /* may appear more than once per server block */

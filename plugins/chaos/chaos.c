@@ -204,6 +204,7 @@ chaos_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_chaos = {
 	.name = "chaos",
+	.flags = SX_PLUGIN_ANY_CLASS,
 	.inst_size = sizeof(struct chaos),
 	.setup = chaos_setup,
 	.handle = chaos_handle,

@@ -376,6 +376,7 @@ fwd_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_forward = {
 	.name = "forward",
+	.flags = SX_PLUGIN_ANY_CLASS,
 	.inst_size = sizeof(struct fwd),
 	.directives = fwd_directives,
 	.repeat = true,

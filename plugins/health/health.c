@@ -145,7 +145,7 @@ health_start(void *inst, struct sx_runtime *rt)
 		sx_plog(SX_LOG_ERROR, "health", "%s", err);
 		return rc;
 	}
-	sx_rt_set_lameduck(rt, h->lameduck_ms);
+	sx_rt_set_lameduck(rt, "health", h->lameduck_ms);
 	h->timer = sx_timer_new(probe, h);
 	if (!h->timer || sx_timer_every(h->timer, PROBE_MS) < 0) {
 		return -ENOMEM;

@@ -355,6 +355,7 @@ prom_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_prometheus = {
 	.name = "prometheus",
+	.flags = SX_PLUGIN_EXPORTS_METRICS,
 	.inst_size = sizeof(struct prom),
 	.directives = prom_directives,
 	.setup = prom_setup,

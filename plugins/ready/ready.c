@@ -113,6 +113,7 @@ ready_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_ready = {
 	.name = "ready",
+	.flags = SX_PLUGIN_READINESS,
 	.inst_size = sizeof(struct ready),
 	.directives = ready_directives,
 	.setup = ready_setup,

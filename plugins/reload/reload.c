@@ -36,7 +36,7 @@ tick(void *arg)
 {
 	struct reload *r = arg;
 
-	sx_rt_reload_if_changed(r->rt);
+	sx_rt_reload_if_changed(r->rt, "reload");
 	arm(r);
 }
 

@@ -587,6 +587,7 @@ rw_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_rewrite = {
 	.name = "rewrite",
+	.flags = SX_PLUGIN_ANY_CLASS,
 	.inst_size = sizeof(struct rewrite),
 	.repeat = true,
 	.setup = rw_setup,

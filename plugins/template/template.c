@@ -585,6 +585,7 @@ tpl_teardown(void *inst)
 
 const struct sx_plugin sx_plugin_template = {
 	.name = "template",
+	.flags = SX_PLUGIN_ANY_CLASS,
 	.inst_size = sizeof(struct template),
 	.directives = tpl_directives,
 	.repeat = true,
