@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "metrics_writer.h"
 #include "server.h"
 #include "version.h"
 
@@ -409,6 +410,7 @@ main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "%s\n", err);
 		sx_server_stop();
+		sx_series_free_all();
 		for (i = 0; i < 3; i++) {
 			event_free(sigev[i]);
 		}
@@ -438,6 +440,7 @@ main(int argc, char **argv)
 		event_free(drain.tick);
 	}
 	sx_server_stop();
+	sx_series_free_all();
 	for (i = 0; i < 3; i++) {
 		event_free(sigev[i]);
 	}

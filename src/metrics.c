@@ -48,6 +48,86 @@ sx_wcounters_sum(const struct sx_wcounters *c, size_t i)
 	return sum;
 }
 
+/* ---- series owned by the core ---- */
+
+struct sx_series {
+	char *family, *label;
+	struct sx_wcounters c;
+	struct sx_series *next;
+};
+
+/* Every series ever asked for, in creation order (control thread). */
+static struct sx_series *series, **series_tail = &series;
+
+static void
+series_free(struct sx_series *s)
+{
+	free(s->family);
+	free(s->label);
+	sx_wcounters_fini(&s->c);
+	free(s);
+}
+
+struct sx_series *
+sx_series_get(const char *family, const char *label, size_t n, unsigned workers)
+{
+	struct sx_series *s;
+
+	for (s = series; s; s = s->next) {
+		if (!strcmp(s->family, family) && !strcmp(s->label, label)) {
+			return s->c.n == n && s->c.workers == workers + 1 ? s : NULL;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		return NULL;
+	}
+	s->family = strdup(family);
+	s->label = strdup(label);
+	if (!s->family || !s->label || sx_wcounters_init(&s->c, n, workers + 1) < 0) {
+		series_free(s);
+		return NULL;
+	}
+	*series_tail = s;
+	series_tail = &s->next;
+	return s;
+}
+
+struct sx_wcounters *
+sx_series_counters(struct sx_series *s)
+{
+	return &s->c;
+}
+
+const char *
+sx_series_label(const struct sx_series *s)
+{
+	return s->label;
+}
+
+struct sx_series *
+sx_series_next(const char *family, struct sx_series *prev)
+{
+	struct sx_series *s = prev ? prev->next : series;
+
+	while (s && strcmp(s->family, family) != 0) {
+		s = s->next;
+	}
+	return s;
+}
+
+void
+sx_series_free_all(void)
+{
+	while (series) {
+		struct sx_series *s = series;
+
+		series = s->next;
+		series_free(s);
+	}
+	series_tail = &series;
+}
+
 /* ---- scrape writer ---- */
 
 struct sample {

@@ -109,6 +109,63 @@ sx_rt_not_ready(struct sx_runtime *rt, char *buf, size_t cap)
 	return (int)n;
 }
 
+/* Whether the plugin of instance @i of block @bi has an instance before it. */
+static bool
+seen_before(const struct sx_config *cfg, size_t bi, size_t i)
+{
+	const struct sx_plugin *p = cfg->blocks[bi].chain[i].plugin;
+
+	for (size_t b = 0; b <= bi; b++) {
+		for (size_t j = 0; j < (b == bi ? i : cfg->blocks[b].nchain); j++) {
+			if (cfg->blocks[b].chain[j].plugin == p) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* The collect_all hook of each plugin that has one, once, with its instances in @gen. */
+static void
+collect_all(const struct sx_gen *gen, struct sx_metrics *m)
+{
+	const struct sx_config *cfg = gen->cfg;
+	size_t bi, i, n, cap = 0;
+	void **insts = NULL;
+
+	for (bi = 0; bi < cfg->nblocks; bi++) {
+		for (i = 0; i < cfg->blocks[bi].nchain; i++) {
+			const struct sx_plugin *p = cfg->blocks[bi].chain[i].plugin;
+
+			if (!p->collect_all || seen_before(cfg, bi, i)) {
+				continue;
+			}
+			n = 0;
+			for (size_t b = bi; b < cfg->nblocks; b++) {
+				for (size_t j = b == bi ? i : 0; j < cfg->blocks[b].nchain; j++) {
+					if (cfg->blocks[b].chain[j].plugin != p) {
+						continue;
+					}
+					if (n == cap) {
+						size_t ncap = cap ? cap * 2 : 8;
+						void **v = realloc(insts, ncap * sizeof(*v));
+
+						if (!v) {
+							free(insts);
+							return;
+						}
+						insts = v;
+						cap = ncap;
+					}
+					insts[n++] = cfg->blocks[b].chain[j].inst;
+				}
+			}
+			p->collect_all(insts, n, m);
+		}
+	}
+	free(insts);
+}
+
 /* process_* as Prometheus's Go process collector names them, which dashboards expect. */
 static void
 process_metrics(struct sx_runtime *rt, struct sx_metrics *m)
@@ -205,6 +262,9 @@ sx_rt_scrape(struct sx_runtime *rt, size_t *len)
 				        labels, 1);
 			}
 		}
+	}
+	if (gen) {
+		collect_all(gen, m);
 	}
 	rcu_read_unlock();
 	process_metrics(rt, m);

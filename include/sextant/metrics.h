@@ -32,6 +32,28 @@ sx_wcounters_add(struct sx_wcounters *c, unsigned w, size_t i, uint64_t d)
 /** Sum of counter @i over every worker. */
 uint64_t sx_wcounters_sum(const struct sx_wcounters *c, size_t i);
 
+/*
+ * Series owned by the core, for counters that outlive configurations (as in
+ * CoreDNS, a counter never goes back across a reload): a plugin asks for the
+ * series of a family and a label value (an upstream's address) when it sets
+ * up; a later configuration asking again gets the same counters. There is no
+ * cap on their number; the core frees them at exit.
+ */
+struct sx_series;
+
+/**
+ * The series @label of @family, created on first use with @n zeroed counters
+ * for each of @workers workers plus one row for the control thread (row
+ * @workers). Control thread. @return it, or NULL when out of memory or when
+ * the series exists with another shape.
+ */
+struct sx_series *sx_series_get(const char *family, const char *label, size_t n, unsigned workers);
+/** Its counters (the control thread's row is the last). */
+struct sx_wcounters *sx_series_counters(struct sx_series *s);
+const char *sx_series_label(const struct sx_series *s);
+/** The series of @family created after @prev (NULL: the first one), or NULL. Control thread. */
+struct sx_series *sx_series_next(const char *family, struct sx_series *prev);
+
 /* Writing a scrape. Families may be contributed in any order and by several
  * instances; the writer groups each family's series under one HELP/TYPE. */
 struct sx_metrics;

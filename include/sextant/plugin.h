@@ -136,6 +136,13 @@ struct sx_plugin {
 	/** Optional: add this instance's metrics to a scrape. Control thread. */
 	void (*collect)(void *inst, struct sx_metrics *m);
 	/**
+	 * Optional: add to a scrape, once, the metrics of every instance of the
+	 * plugin in the running configuration, @insts[0..@n) (@n > 0): families
+	 * CoreDNS keeps per process, with no label telling instances apart (so no
+	 * plugin keeps a list of its instances). Control thread.
+	 */
+	void (*collect_all)(void *const *insts, size_t n, struct sx_metrics *m);
+	/**
 	 * Free everything the instance owns; must accept a half set-up instance.
 	 * Called on the control thread once no worker can still reach the instance.
 	 */

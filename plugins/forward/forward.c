@@ -145,7 +145,7 @@ pick(struct fwd_pend *p, struct fwd *f)
 		if (++p->downs < f->nup) {
 			continue;
 		}
-		fwd_metrics_broken(p->x.w->idx);
+		fwd_metrics_broken(f, p->x.w->idx);
 		return &f->up[fwd_rand(p->x.w->rng) % f->nup];
 	}
 }
@@ -298,7 +298,7 @@ fwd_handle(struct sx_req *req, void *inst)
 	}
 	if (f->max_concurrent && uatomic_add_return(&f->inflight, 1) > f->max_concurrent) {
 		uatomic_dec(&f->inflight);
-		fwd_metrics_reject(sx_req_worker(req));
+		fwd_metrics_reject(f, sx_req_worker(req));
 		return sx_req_error(req, SX_RCODE_REFUSED, "concurrent queries exceeded maximum %u",
 		                    f->max_concurrent);
 	}
@@ -333,7 +333,6 @@ fwd_handle(struct sx_req *req, void *inst)
 static int
 fwd_start(void *inst, struct sx_runtime *rt)
 {
-	fwd_metrics_live(inst, true);
 	return fwd_health_start(inst, sx_rt_base(rt));
 }
 
@@ -343,7 +342,6 @@ fwd_teardown(void *inst)
 	struct fwd *f = inst;
 	unsigned i;
 
-	fwd_metrics_live(f, false);
 	fwd_health_stop(f);
 	for (i = 0; f->w && i < f->nworkers; i++) {
 		struct fwd_worker *w = f->w[i];
@@ -383,6 +381,6 @@ const struct sx_plugin sx_plugin_forward = {
 	.setup = fwd_setup,
 	.start = fwd_start,
 	.handle = fwd_handle,
-	.collect = fwd_metrics_collect,
+	.collect_all = fwd_metrics_collect,
 	.teardown = fwd_teardown,
 };

@@ -18,7 +18,6 @@
 #define FWD_OPTS_MAX      512  /* most bytes of the client's EDNS options passed upstream */
 #define FWD_QBUF          (300 + FWD_OPTS_MAX) /* TCP length, header, question, OPT */
 #define FWD_HC_TIMEOUT_MS 1000                 /* a health probe's own read timeout */
-#define FWD_MAX_SERIES    32 /* upstream addresses with metrics, over the process's life */
 
 enum fwd_proto {
 	FWD_UDP,
@@ -43,7 +42,7 @@ struct fwd_up {
 	char name[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:53", "[::1]:53", for messages */
 	bool tls;
 	unsigned idx;
-	int series; /* its metrics, or -1 */
+	struct sx_series *series; /* its metrics (owned by the core), or NULL */
 	struct fwd *f;
 	unsigned long fails;       /* consecutive failed health probes (atomic) */
 	int checking;              /* a health-check loop runs (atomic flag) */
@@ -135,21 +134,21 @@ struct fwd {
 	struct fwd_worker **w;
 	unsigned nworkers;
 	struct event_base *control;
-	uint64_t hc_rng[2]; /* control thread's random state */
+	uint64_t hc_rng[2];       /* control thread's random state */
+	struct sx_series *global; /* the process-wide counters (owned by the core), or NULL */
 };
 
 /* metrics.c: CoreDNS's forward and proxy metrics, process-wide */
 struct sx_metrics;
-/** The series of upstream @to (created on first use), or -1 when the registry is full. */
-int fwd_metrics_series(const char *to, unsigned workers);
+/** Find or create the series of @f's upstreams (no metrics for one when out of memory). */
+void fwd_metrics_setup(struct fwd *f);
 void fwd_metrics_conn(const struct fwd_up *up, unsigned w, enum fwd_proto proto, bool hit);
 void fwd_metrics_duration(const struct fwd_up *up, unsigned w, unsigned rcode, uint64_t ns);
-void fwd_metrics_broken(unsigned w);
-void fwd_metrics_reject(unsigned w);
+void fwd_metrics_broken(const struct fwd *f, unsigned w);
+void fwd_metrics_reject(const struct fwd *f, unsigned w);
 void fwd_metrics_hc_fail(const struct fwd_up *up);
-/** A started instance (@live) or one torn down; the last started one writes the scrape. */
-void fwd_metrics_live(struct fwd *f, bool live);
-void fwd_metrics_collect(void *inst, struct sx_metrics *m);
+/** Every series, once, for all instances (the plugin's collect_all hook). */
+void fwd_metrics_collect(void *const *insts, size_t n, struct sx_metrics *m);
 
 /* setup.c */
 int fwd_setup(struct sx_cf *cf, void *inst);

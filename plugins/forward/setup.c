@@ -477,9 +477,7 @@ fwd_setup(struct sx_cf *cf, void *inst)
 		f->w[i]->idx = (unsigned)i;
 		fwd_rand_seed(f->w[i]->rng);
 	}
-	for (i = 0; i < (int)f->nup; i++) {
-		f->up[i].series = fwd_metrics_series(f->up[i].name, f->nworkers);
-	}
+	fwd_metrics_setup(f);
 	fwd_rand_seed(f->hc_rng);
 	return 0;
 }

@@ -279,10 +279,6 @@ local_addrs(struct k8s *k)
 	freeifaddrs(ifa);
 }
 
-/* Started instances: CoreDNS's kubernetes metrics have no per-instance label, so one
- * scrape reports them once, summed over every instance (control thread only). */
-static struct k8s *instances;
-
 static int
 k8s_start(void *inst, struct sx_runtime *rt)
 {
@@ -311,8 +307,6 @@ k8s_start(void *inst, struct sx_runtime *rt)
 	so.need[K8S_SLICE] = !k->noendpoints;
 	so.need[K8S_POD] = k->pods == K8S_PODS_VERIFIED;
 	memcpy(sc.watch, so.need, sizeof(sc.watch));
-	k->next_inst = instances;
-	instances = k;
 	local_addrs(k);
 	r = k8s_store_new(&k->st, &so);
 	if (r < 0) {
@@ -344,10 +338,11 @@ k8s_ready(void *inst, char *why, size_t cap)
 	return false;
 }
 
-/* The API client metrics of every instance talking to the host of @k, summed. */
+/* The API client metrics of @insts[@first] and the later instances talking to its host, summed. */
 static void
-collect_host(struct sx_metrics *m, const struct k8s *k)
+collect_host(struct sx_metrics *m, void *const *insts, size_t ninsts, size_t first)
 {
+	const struct k8s *k = insts[first];
 	uint64_t lat[K8S_REST_BUCKETS + 1] = { 0 }, total = 0;
 	char l[600], host[512], cs[16];
 	double sum = 0;
@@ -357,7 +352,9 @@ collect_host(struct sx_metrics *m, const struct k8s *k)
 		int code = k->rest.codes[c].code;
 		uint64_t n = 0;
 
-		for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
+		for (size_t ji = first; ji < ninsts; ji++) {
+			const struct k8s *j = insts[ji];
+
 			for (unsigned i = 0;
 			     !strcmp(j->rest.host, k->rest.host) && i < j->rest.ncodes; i++) {
 				n += j->rest.codes[i].code == code ? j->rest.codes[i].n : 0;
@@ -371,7 +368,9 @@ collect_host(struct sx_metrics *m, const struct k8s *k)
 		        "Number of HTTP requests, partitioned by status code, method, and host.", l,
 		        (double)n);
 	}
-	for (const struct k8s *j = k; j != NULL; j = j->next_inst) {
+	for (size_t ji = first; ji < ninsts; ji++) {
+		const struct k8s *j = insts[ji];
+
 		if (strcmp(j->rest.host, k->rest.host) != 0) {
 			continue;
 		}
@@ -390,20 +389,20 @@ collect_host(struct sx_metrics *m, const struct k8s *k)
 	}
 }
 
+/* CoreDNS's kubernetes metrics have no per-instance label: summed over every instance. */
 static void
-k8s_collect(void *inst, struct sx_metrics *m)
+k8s_collect(void *const *insts, size_t n, struct sx_metrics *m)
 {
 	double bounds[K8S_PROG_BUCKETS];
 	uint64_t prog[K8S_PROG_BUCKETS + 1] = { 0 }, total = 0;
 	double sum = 0;
 
-	if (inst != instances) {
-		return; /* the first instance reports for all */
-	}
 	for (unsigned b = 0; b < K8S_PROG_BUCKETS; b++) {
 		bounds[b] = 0.001 * (double)(1u << b);
 	}
-	for (const struct k8s *k = instances; k != NULL; k = k->next_inst) {
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s *k = insts[i];
+
 		for (unsigned b = 0; k->st != NULL && b <= K8S_PROG_BUCKETS; b++) {
 			prog[b] += k->st->prog[b];
 			total += k->st->prog[b];
@@ -418,15 +417,16 @@ k8s_collect(void *inst, struct sx_metrics *m)
 		                     "service_kind=\"headless_with_selector\"", bounds, prog,
 		                     K8S_PROG_BUCKETS, prog[K8S_PROG_BUCKETS], sum);
 	}
-	for (const struct k8s *k = instances; k != NULL; k = k->next_inst) {
-		const struct k8s *j = instances;
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s *k = insts[i];
+		size_t j = 0;
 
 		/* Each host once: at the first instance that talks to it. */
-		while (j != k && strcmp(j->rest.host, k->rest.host) != 0) {
-			j = j->next_inst;
+		while (j < i && strcmp(((const struct k8s *)insts[j])->rest.host, k->rest.host)) {
+			j++;
 		}
-		if (j == k && k->rest.host[0] != '\0') {
-			collect_host(m, k);
+		if (j == i && k->rest.host[0] != '\0') {
+			collect_host(m, insts, n, i);
 		}
 	}
 }
@@ -436,12 +436,6 @@ k8s_teardown(void *inst)
 {
 	struct k8s *k = inst;
 
-	for (struct k8s **p = &instances; *p != NULL; p = &(*p)->next_inst) {
-		if (*p == k) {
-			*p = k->next_inst;
-			break;
-		}
-	}
 	if (k->src != NULL) {
 		k8s_source_free(k->src);
 	}
@@ -472,6 +466,6 @@ const struct sx_plugin sx_plugin_kubernetes = {
 	.handle = k8s_handle,
 	.metadata = k8s_metadata,
 	.ready = k8s_ready,
-	.collect = k8s_collect,
+	.collect_all = k8s_collect,
 	.teardown = k8s_teardown,
 };

@@ -239,7 +239,6 @@ struct k8s {
 	struct k8s_store *st;
 	struct k8s_source *src;
 	struct k8s_rest_stats rest; /* API calls, counted by the client for /metrics */
-	struct k8s *next_inst;      /* every started instance, for the scrape (kubernetes.c) */
 };
 
 /** The plugin's metadata hook (metadata.c): labels for what the name means, and who asks. */

@@ -637,3 +637,57 @@ Test(forward, metrics)
 	stop(s);
 	sx_up_stop(up);
 }
+
+/*
+ * The upstreams' metrics are the core's series, with no cap: after reloads
+ * through 41 distinct upstreams (each a series that outlives its
+ * configuration), a new one still gets its latency and socket counters. The
+ * registry forward had before held 32 series and gave later upstreams none.
+ */
+Test(forward, metrics_of_a_new_upstream_after_forty)
+{
+	struct sx_upstream *up = sx_up_fake_on(1, "127.0.0.3", 0);
+	uint16_t mport = sx_up_free_port();
+	/* 127.0.0.2, where nothing listens: names for series, no query is sent there. */
+	struct sx_test_server *s = start(". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
+	                                 "\tforward . 127.0.0.2:20000\n}\n",
+	                                 mport);
+	char conf[512], want[256], *m;
+
+	for (int round = 1; round <= 41; round++) {
+		if (round <= 40) {
+			snprintf(conf, sizeof(conf),
+			         ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
+			         "\tforward . 127.0.0.2:%d\n}\n",
+			         mport, 20000 + round);
+		} else {
+			snprintf(conf, sizeof(conf),
+			         ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
+			         "\tforward . 127.0.0.3:%u\n}\n",
+			         mport, sx_up_port(up));
+		}
+		sx_test_write(s, "Corefile", conf);
+		kill(sx_test_pid(s), SIGUSR1);
+		for (int i = 0; i < 1500 && reloads(s) < round; i++) {
+			sleep_ms(20);
+		}
+		cr_assert_eq(reloads(s), round, "%s", sx_test_log(s));
+	}
+	cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.1");
+	cr_assert_str_eq(ask(s, "www.example.org", SX_Q_TCP), "192.0.2.1");
+	m = scrape(mport);
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_request_duration_seconds_count{proxy_name="
+	         "\"forward\",to=\"127.0.0.3:%u\",rcode=\"NOERROR\"} 2\n",
+	         sx_up_port(up));
+	cr_assert(strstr(m, want), "%s", m);
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_misses_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.3:%u\",proto=\"tcp\"} 1\n",
+	         sx_up_port(up));
+	cr_assert(strstr(m, want), "%s", m);
+	cr_assert_eq(occurrences(m, "\ncoredns_forward_healthcheck_broken_total "), 1, "%s", m);
+	free(m);
+	stop(s);
+	sx_up_stop(up);
+}
