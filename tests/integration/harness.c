@@ -104,26 +104,32 @@ expand_dir(const struct sx_test_server *s, const char *text)
 	return out;
 }
 
-const char *
-sx_test_log(struct sx_test_server *s)
+char *
+sx_test_read_file(const char *path)
 {
-	FILE *f = fopen(s->logpath, "r");
+	FILE *f = fopen(path, "r");
 	long len;
+	char *text;
 
-	free(s->log);
-	s->log = NULL;
 	if (!f) {
-		s->log = strdup("");
-		return s->log;
+		return strdup("");
 	}
 	fseek(f, 0, SEEK_END);
 	len = ftell(f);
 	fseek(f, 0, SEEK_SET);
-	s->log = calloc(1, (size_t)len + 1);
-	if (s->log && len > 0 && fread(s->log, 1, (size_t)len, f) != (size_t)len) {
-		s->log[0] = 0;
+	text = calloc(1, len > 0 ? (size_t)len + 1 : 1);
+	if (text && len > 0 && fread(text, 1, (size_t)len, f) != (size_t)len) {
+		text[0] = 0;
 	}
 	fclose(f);
+	return text;
+}
+
+const char *
+sx_test_log(struct sx_test_server *s)
+{
+	free(s->log);
+	s->log = sx_test_read_file(s->logpath);
 	return s->log ? s->log : "";
 }
 

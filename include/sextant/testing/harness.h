@@ -43,6 +43,8 @@ pid_t sx_test_pid(const struct sx_test_server *s);
  */
 int sx_test_stop(struct sx_test_server *s);
 
+/** The whole text of @path ("" if it cannot be read); the caller frees it. */
+char *sx_test_read_file(const char *path);
 /** Everything the server printed so far (NUL-terminated, owned by @s). */
 const char *sx_test_log(struct sx_test_server *s);
 /** Wait up to @ms for @needle in the log. */

@@ -1,13 +1,10 @@
 /* test_transfer_integration.c -- zone transfers through the binary: dig, kdig and Knot as a secondary. */
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,48 +157,12 @@ Test(transfer_integration, large_zone_kdig_axfr_and_ixfr)
 	sx_test_stop(s);
 }
 
-/* A loopback port nobody holds now, for a peer that cannot be told to bind port 0. */
-static unsigned
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static char *
-read_text(const char *path)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		return strdup("");
-	}
-	FILE *m = open_memstream(&text, &len);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		fwrite(buf, 1, n, m);
-	}
-	fclose(m);
-	fclose(f);
-	return text;
-}
-
 /* Knot DNS as a secondary: it transfers the zone and then answers from its copy. */
 Test(transfer_integration, knot_secondary, .timeout = 120)
 {
 	struct sx_test_server *s = start(50);
 	char conf[2048], path[512], logpath[512];
-	unsigned kport = free_port();
+	unsigned kport = sx_up_free_port();
 	pid_t pid;
 
 	snprintf(logpath, sizeof(logpath), "%s/knot.log", sx_test_dir(s));
@@ -224,7 +185,7 @@ Test(transfer_integration, knot_secondary, .timeout = 120)
 	bool done = false, got = false;
 	for (int waited = 0; waited < 60000 && !done; waited += 50) {
 		free(log);
-		log = read_text(logpath);
+		log = sx_test_read_file(logpath);
 		done = strstr(log, "AXFR, incoming") && strstr(log, "finished");
 		if (!done) {
 			usleep(50 * 1000);
@@ -245,7 +206,7 @@ Test(transfer_integration, knot_secondary, .timeout = 120)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	free(log);
-	log = read_text(logpath);
+	log = sx_test_read_file(logpath);
 	cr_expect(done, "Knot never finished a transfer; its log:\n%s\nour log:\n%s", log,
 	          sx_test_log(s));
 	cr_expect(got, "Knot never answered from its transferred copy; its log:\n%s", log);
