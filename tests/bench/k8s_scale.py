@@ -469,16 +469,21 @@ def churn(args, port, srv, log_path, work, namespaces):
 	print("churn_rss: %.1f %.1f %.1f" % (rss[0] / 1e6, max(rss) / 1e6, rss[-1] / 1e6))
 	print("churn_rss_every_10s: " + " ".join("%.1f" % (r / 1e6) for r in rss[::10]))
 	if load:
-		load.send_signal(signal.SIGINT)
-		load.wait(60)
-		text = open(os.path.join(work, "dnsload.churn")).read()
-		for phase, name in ((0, "before"), (1, "churn")):
-			m = re.search(r"^phase %d: .*p50 ([\d.]+) .*p99 ([\d.]+)" % phase, text, re.M)
-			if m:
-				print("p50_%s: %s" % (name, m.group(1)))
-				print("p99_%s: %s" % (name, m.group(2)))
-		for line in text.splitlines():
-			print("dnsload: " + line)
+		stop_load(load, os.path.join(work, "dnsload.churn"), "churn")
+
+
+def stop_load(load, out_path, phase1):
+	"""Stop dnsload and print its latency before and during (as @phase1) the test, then its output."""
+	load.send_signal(signal.SIGINT)
+	load.wait(60)
+	text = open(out_path).read()
+	for phase, name in ((0, "before"), (1, phase1)):
+		m = re.search(r"^phase %d: .*p50 ([\d.]+) .*p99 ([\d.]+)" % phase, text, re.M)
+		if m:
+			print("p50_%s: %s" % (name, m.group(1)))
+			print("p99_%s: %s" % (name, m.group(2)))
+	for line in text.splitlines():
+		print("dnsload: " + line)
 
 
 def relist(args, port, srv, fake, log_path, work, namespaces, latency):
@@ -526,16 +531,7 @@ def relist(args, port, srv, fake, log_path, work, namespaces, latency):
 	print("relist_hwm: %.1f" % (during["VmHWM"] / 1e6))
 	print("relist_rss: %.1f" % (after["VmRSS"] / 1e6))
 	if load:
-		load.send_signal(signal.SIGINT)
-		load.wait(60)
-		text = open(os.path.join(work, "dnsload.out")).read()
-		for phase, name in ((0, "before"), (1, "during")):
-			m = re.search(r"^phase %d: .*p50 ([\d.]+) .*p99 ([\d.]+)" % phase, text, re.M)
-			if m:
-				print("p50_%s: %s" % (name, m.group(1)))
-				print("p99_%s: %s" % (name, m.group(2)))
-		for line in text.splitlines():
-			print("dnsload: " + line)
+		stop_load(load, os.path.join(work, "dnsload.out"), "during")
 
 
 if __name__ == "__main__":
