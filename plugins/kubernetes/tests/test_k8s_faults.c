@@ -220,27 +220,31 @@ static const char *const ext_gone[] = { "ext-svc.testns.svc.cluster.local", NULL
 static void
 wait_rules_spent(struct rig *r)
 {
+	char *body = NULL;
+
 	for (int i = 0; i < 1500; i++) {
-		char *body = NULL;
 		json_t *j, *rule;
 		size_t k;
 		bool left = false;
 
+		free(body);
 		cr_assert_eq(sx_fakeapi_ctl(r->f, "GET", "/_fake/fail", NULL, &body), 200);
 		j = json_loads(body, 0, NULL);
 		cr_assert(j, "%s", body);
-		free(body);
 		json_array_foreach(json_object_get(j, "rules"), k, rule)
 		{
 			left = left || json_integer_value(json_object_get(rule, "remaining")) != 0;
 		}
 		json_decref(j);
 		if (!left) {
+			free(body);
 			return;
 		}
 		usleep(20000);
 	}
-	cr_assert_fail("fault rules left unused:\n%s", sx_test_log(r->s));
+	/* Which rule was left, and what the fake was asked meanwhile, say which step stalled. */
+	cr_assert_fail("fault rules left unused: %s\nsextant:\n%s\nfakeapi:\n%s", body,
+	               sx_test_log(r->s), sx_fakeapi_log(r->f));
 }
 
 #define SVC_PATH   "/api/v1/services"
