@@ -1,4 +1,4 @@
-/* http.c -- shared evhttp listeners with routes that survive configuration reloads. */
+/* http.c -- shared evhttp listeners with routes that survive reloads; the self-probe client. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,9 +15,18 @@
 #include <sextant/http.h>
 #include <sextant/log.h>
 
+#include "loop.h"
+
 #define HTTP_TIMEOUT_SEC 5 /* CoreDNS's read/write/idle timeouts */
 
 struct listener;
+
+/* The public handle of a request is the evhttp request itself, never dereferenced as ours. */
+static struct evhttp_request *
+ev_req(struct sx_http_req *req)
+{
+	return (struct evhttp_request *)req;
+}
 
 struct sx_http_route {
 	struct listener *l;
@@ -38,24 +47,33 @@ struct listener {
 static struct listener *listeners;
 
 void
-sx_http_reply(struct evhttp_request *req, int code, const char *body, size_t len)
+sx_http_reply_type(struct sx_http_req *sreq, int code, const char *type, const char *body,
+                   size_t len)
 {
+	struct evhttp_request *req = ev_req(sreq);
 	struct evbuffer *b = evbuffer_new();
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "text/plain; charset=utf-8");
-	if (b) {
-		evbuffer_add(b, body, len);
+	if (!b || evbuffer_add(b, body, len) < 0) {
+		if (b) {
+			evbuffer_free(b);
+		}
+		evhttp_send_error(req, 500, NULL);
+		return;
 	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	evhttp_send_reply(req, code,
 	                  code == 200   ? "OK"
 	                  : code == 404 ? "Not Found"
 	                  : code == 503 ? "Service Unavailable"
 	                                : "Error",
 	                  b);
-	if (b) {
-		evbuffer_free(b);
-	}
+	evbuffer_free(b);
+}
+
+void
+sx_http_reply(struct sx_http_req *req, int code, const char *body, size_t len)
+{
+	sx_http_reply_type(req, code, "text/plain; charset=utf-8", body, len);
 }
 
 static void
@@ -67,11 +85,11 @@ dispatch(struct evhttp_request *req, void *arg)
 
 	for (r = l->routes; r && path; r = r->next) {
 		if (!strcmp(r->path, path)) {
-			r->h(req, r->arg);
+			r->h((struct sx_http_req *)req, r->arg);
 			return;
 		}
 	}
-	sx_http_reply(req, 404, "404 page not found\n", 19);
+	sx_http_reply((struct sx_http_req *)req, 404, "404 page not found\n", 19);
 }
 
 /* Split "host:port" (host may be empty, a name, an IPv4 or a bracketed IPv6). */
@@ -158,9 +176,10 @@ fail:
 }
 
 int
-sx_http_route_add(struct sx_http_route **out, struct event_base *base, const char *addr,
-                  const char *path, sx_http_handler h, void *arg, char *err, size_t errlen)
+sx_http_route_add(struct sx_http_route **out, const char *addr, const char *path, sx_http_handler h,
+                  void *arg, char *err, size_t errlen)
 {
+	struct event_base *base = sx_loop_current();
 	struct sx_http_route *r = calloc(1, sizeof(*r));
 	struct listener *l;
 
@@ -174,7 +193,10 @@ sx_http_route_add(struct sx_http_route **out, struct event_base *base, const cha
 			break;
 		}
 	}
-	if (!l && !(l = listener_open(base, addr, err, errlen))) {
+	if (!l && (!base || !(l = listener_open(base, addr, err, errlen)))) {
+		if (!base) {
+			snprintf(err, errlen, "listen tcp %s: no event loop on this thread", addr);
+		}
 		free(r->path);
 		free(r);
 		return -EINVAL;
@@ -228,4 +250,70 @@ sx_http_route_free(struct sx_http_route *r)
 	evhttp_free(l->http);
 	free(l->addr);
 	free(l);
+}
+
+struct sx_http_client {
+	struct evhttp_connection *conn;
+	struct evhttp_request *req; /* in flight, or NULL */
+	sx_http_done fn;
+	void *arg;
+};
+
+static void
+client_done(struct evhttp_request *req, void *arg)
+{
+	struct sx_http_client *c = arg;
+
+	c->req = NULL;
+	c->fn(req ? evhttp_request_get_response_code(req) : 0, c->arg);
+}
+
+struct sx_http_client *
+sx_http_client_new(uint16_t port, uint64_t timeout_ms)
+{
+	struct event_base *base = sx_loop_current();
+	struct sx_http_client *c;
+	struct timeval tv = sx_tv_ms(timeout_ms);
+
+	if (!base || !(c = calloc(1, sizeof(*c)))) {
+		return NULL;
+	}
+	if (!(c->conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", port))) {
+		free(c);
+		return NULL;
+	}
+	evhttp_connection_set_timeout_tv(c->conn, &tv);
+	return c;
+}
+
+int
+sx_http_get(struct sx_http_client *c, const char *path, sx_http_done fn, void *arg)
+{
+	struct evhttp_request *req;
+
+	if (c->req) {
+		return -EBUSY;
+	}
+	if (!(req = evhttp_request_new(client_done, c))) {
+		return -ENOMEM;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "localhost");
+	c->fn = fn;
+	c->arg = arg;
+	c->req = req;
+	/* evhttp owns @req from here, failed or not. */
+	if (evhttp_make_request(c->conn, req, EVHTTP_REQ_GET, path) < 0) {
+		c->req = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+sx_http_client_free(struct sx_http_client *c)
+{
+	if (c) {
+		evhttp_connection_free(c->conn);
+		free(c);
+	}
 }

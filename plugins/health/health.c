@@ -4,15 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
 #include <sextant/http.h>
 #include <sextant/plugin.h>
 #include <sextant/time.h>
 
-#define DEFAULT_ADDR      ":8080"
-#define PROBE_MS          1000
-#define PROBE_TIMEOUT_SEC 3
+#define DEFAULT_ADDR     ":8080"
+#define PROBE_MS         1000
+#define PROBE_TIMEOUT_MS 3000
 
 static const double probe_bounds[] = { 0.00025, 0.0025, 0.025, 0.25, 2.5 };
 #define NB (sizeof(probe_bounds) / sizeof(probe_bounds[0]))
@@ -22,18 +20,16 @@ struct health {
 	uint64_t lameduck_ms;
 	struct sx_http_route *route;
 	struct sx_timer *timer;
-	struct evhttp_connection *conn;
-	struct event_base *base;
+	struct sx_http_client *client;
 	/* Self-probe results; only the control thread touches them. */
 	uint64_t hist[NB + 1];
 	double sum;
 	uint64_t failures;
 	uint64_t sent_ns;
-	bool in_flight;
 };
 
 static void
-serve_health(struct evhttp_request *req, void *arg)
+serve_health(struct sx_http_req *req, void *arg)
 {
 	(void)arg;
 	/* Liveness: answers OK as long as the process runs, lameduck included (as CoreDNS). */
@@ -41,14 +37,13 @@ serve_health(struct evhttp_request *req, void *arg)
 }
 
 static void
-probe_done(struct evhttp_request *req, void *arg)
+probe_done(int status, void *arg)
 {
 	struct health *h = arg;
 	double secs;
 	size_t i;
 
-	h->in_flight = false;
-	if (!req || evhttp_request_get_response_code(req) != 200) {
+	if (status != 200) {
 		h->failures++;
 		return;
 	}
@@ -67,30 +62,13 @@ static void
 probe(void *arg)
 {
 	struct health *h = arg;
-	struct evhttp_request *req;
+	uint64_t now = sx_now_ns();
+	int rc = sx_http_get(h->client, "/health", probe_done, h);
 
-	if (h->in_flight) {
-		return;
-	}
-	if (!h->conn) {
-		h->conn = evhttp_connection_base_new(h->base, NULL, "127.0.0.1",
-		                                     sx_http_route_port(h->route));
-		if (!h->conn) {
-			h->failures++;
-			return;
-		}
-		evhttp_connection_set_timeout(h->conn, PROBE_TIMEOUT_SEC);
-	}
-	req = evhttp_request_new(probe_done, h);
-	if (!req) {
-		h->failures++;
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "localhost");
-	h->sent_ns = sx_now_ns();
-	h->in_flight = true;
-	if (evhttp_make_request(h->conn, req, EVHTTP_REQ_GET, "/health") < 0) {
-		h->in_flight = false;
+	/* Busy: the last probe has not come back yet; it is still the one being timed. */
+	if (rc == 0) {
+		h->sent_ns = now;
+	} else if (rc != -EBUSY) {
 		h->failures++;
 	}
 }
@@ -138,16 +116,15 @@ health_start(void *inst, struct sx_runtime *rt)
 	char err[256];
 	int rc;
 
-	h->base = sx_rt_base(rt);
-	rc = sx_http_route_add(&h->route, h->base, h->addr, "/health", serve_health, h, err,
-	                       sizeof(err));
+	rc = sx_http_route_add(&h->route, h->addr, "/health", serve_health, h, err, sizeof(err));
 	if (rc < 0) {
 		sx_plog(SX_LOG_ERROR, "health", "%s", err);
 		return rc;
 	}
 	sx_rt_set_lameduck(rt, "health", h->lameduck_ms);
+	h->client = sx_http_client_new(sx_http_route_port(h->route), PROBE_TIMEOUT_MS);
 	h->timer = sx_timer_new(probe, h);
-	if (!h->timer || sx_timer_every(h->timer, PROBE_MS) < 0) {
+	if (!h->client || !h->timer || sx_timer_every(h->timer, PROBE_MS) < 0) {
 		return -ENOMEM;
 	}
 	return 0;
@@ -159,9 +136,7 @@ health_teardown(void *inst)
 	struct health *h = inst;
 
 	sx_timer_free(h->timer);
-	if (h->conn) {
-		evhttp_connection_free(h->conn);
-	}
+	sx_http_client_free(h->client);
 	sx_http_route_free(h->route);
 	free(h->addr);
 }

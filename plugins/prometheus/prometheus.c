@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-
 #include <sextant/http.h>
 #include <sextant/plugin.h>
 #include <sextant/time.h>
@@ -237,10 +234,9 @@ prom_collect(void *inst, struct sx_metrics *m)
 }
 
 static void
-serve_metrics(struct evhttp_request *req, void *arg)
+serve_metrics(struct sx_http_req *req, void *arg)
 {
 	struct prom *p = arg;
-	struct evbuffer *b;
 	size_t len;
 	char *text = sx_rt_scrape(p->rt, &len);
 
@@ -248,16 +244,7 @@ serve_metrics(struct evhttp_request *req, void *arg)
 		sx_http_reply(req, 500, "scrape failed\n", 14);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "text/plain; version=0.0.4; charset=utf-8");
-	b = evbuffer_new();
-	if (b) {
-		evbuffer_add(b, text, len);
-		evhttp_send_reply(req, 200, "OK", b);
-		evbuffer_free(b);
-	} else {
-		evhttp_send_error(req, 500, NULL);
-	}
+	sx_http_reply_type(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);
 }
 
@@ -331,8 +318,7 @@ prom_start(void *inst, struct sx_runtime *rt)
 	if (rc < 0) {
 		return rc;
 	}
-	rc = sx_http_route_add(&p->route, sx_rt_base(rt), p->addr, "/metrics", serve_metrics, p,
-	                       err, sizeof(err));
+	rc = sx_http_route_add(&p->route, p->addr, "/metrics", serve_metrics, p, err, sizeof(err));
 	if (rc < 0) {
 		sx_plog(SX_LOG_ERROR, "prometheus", "%s", err);
 		return rc;

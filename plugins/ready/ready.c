@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
 #include <sextant/http.h>
 #include <sextant/plugin.h>
 
@@ -19,7 +17,7 @@ struct ready {
 };
 
 static void
-serve_ready(struct evhttp_request *req, void *arg)
+serve_ready(struct sx_http_req *req, void *arg)
 {
 	struct ready *r = arg;
 	char names[4096], *why;
@@ -93,8 +91,7 @@ ready_start(void *inst, struct sx_runtime *rt)
 	int rc;
 
 	r->rt = rt;
-	rc = sx_http_route_add(&r->route, sx_rt_base(rt), r->addr, "/ready", serve_ready, r, err,
-	                       sizeof(err));
+	rc = sx_http_route_add(&r->route, r->addr, "/ready", serve_ready, r, err, sizeof(err));
 	if (rc < 0) {
 		sx_plog(SX_LOG_ERROR, "ready", "%s", err);
 		return rc;
