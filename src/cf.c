@@ -87,6 +87,8 @@ sx_cf_set_directive(struct sx_cf *cf, const struct sx_cf_block *b, const struct 
 	int rc;
 
 	cf->plugin = plugin;
+	cf->cblock = b;
+	cf->dindex = (size_t)(d - b->dirs);
 	cf->nlines = cf->cur = 0;
 	cf->has_block = cf->visited = false;
 	while (i < n && !t[i].bol && !is_brace(&t[i], '{')) {
@@ -164,6 +166,17 @@ bool
 sx_cf_has_block(const struct sx_cf *cf)
 {
 	return cf->has_block;
+}
+
+bool
+sx_cf_repeated_after(const struct sx_cf *cf)
+{
+	for (size_t i = cf->dindex + 1; cf->cblock && i < cf->cblock->ndirs; i++) {
+		if (!strcmp(cf->cblock->tokens[cf->cblock->dirs[i].first].text, cf->plugin)) {
+			return true;
+		}
+	}
+	return false;
 }
 
 const char *

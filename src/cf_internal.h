@@ -23,7 +23,9 @@ struct sx_cf {
 	char *err;
 	size_t errlen;
 	/* The directive being set up. */
-	const char *plugin;       /* its name, for messages */
+	const char *plugin;               /* its name, for messages */
+	const struct sx_cf_block *cblock; /* its server block, and its index there */
+	size_t dindex;
 	struct sx_cf_line *lines; /* [0] is the directive line, then its block's lines */
 	size_t nlines, linecap;
 	size_t cur;

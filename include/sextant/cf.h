@@ -31,6 +31,13 @@ const char *sx_cf_arg(const struct sx_cf *cf, int i);
 bool sx_cf_next_line(struct sx_cf *cf);
 /** Whether the directive has a { } block at all. */
 bool sx_cf_has_block(const struct sx_cf *cf);
+/**
+ * Whether the plugin being set up appears again later in the server block.
+ * Instances of one plugin run next to each other in the chain, so a query an
+ * instance passes on goes straight to the next one (CoreDNS's `forward`
+ * hands on to a following `forward` only).
+ */
+bool sx_cf_repeated_after(const struct sx_cf *cf);
 
 const char *sx_cf_file(const struct sx_cf *cf);
 int sx_cf_line(const struct sx_cf *cf);

@@ -210,6 +210,13 @@ pend_try(struct fwd_pend *p)
 	}
 }
 
+/* NODATA, for next_on_nodata: the answer section is empty (ANCOUNT, bytes 6-7). */
+static bool
+has_answer(const uint8_t *wire)
+{
+	return wire[6] != 0 || wire[7] != 0;
+}
+
 /* A verified reply from the upstream asked. @return as pend_try(). */
 static bool
 pend_reply(struct fwd_pend *p, const uint8_t *wire, size_t len)
@@ -217,6 +224,7 @@ pend_reply(struct fwd_pend *p, const uint8_t *wire, size_t len)
 	struct fwd *f = p->x.f;
 	const struct sx_query *q = sx_req_query(p->req);
 	unsigned rcode = wire[3] & 0xF;
+	bool hand_on;
 
 	/* Truncated: over TCP when the client can take more than what fitted. */
 	if ((wire[2] & 0x02) && p->x.proto == FWD_UDP &&
@@ -230,7 +238,9 @@ pend_reply(struct fwd_pend *p, const uint8_t *wire, size_t len)
 	if (((f->failover_rcodes >> rcode) & 1u) && p->attempts < f->nup) {
 		return pend_try(p);
 	}
-	if ((f->next_rcodes >> rcode) & 1u) {
+	hand_on = ((f->next_rcodes >> rcode) & 1u) ||
+	          (f->next_nodata && rcode == SX_RCODE_NOERROR && !has_answer(wire));
+	if (hand_on && f->next_forward) {
 		p->verdict = SX_NEXT;
 		return false;
 	}

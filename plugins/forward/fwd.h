@@ -129,6 +129,8 @@ struct fwd {
 	unsigned max_concurrent;
 	unsigned long inflight;                /* atomic, only with max_concurrent */
 	uint32_t next_rcodes, failover_rcodes; /* bit per rcode 0..31 */
+	bool next_nodata;                      /* next_on_nodata */
+	bool next_forward; /* another forward follows in the block: `next` may hand on */
 	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;

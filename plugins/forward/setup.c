@@ -171,6 +171,7 @@ const struct sx_directive fwd_directives[] = {
 	{ "health_check", 1, 1, set_duration_given, offsetof(struct fwd, hc_ms), 1 },
 	{ "max_concurrent", 1, 1, sx_set_uint, offsetof(struct fwd, max_concurrent) },
 	{ "next", 1, -1, set_rcodes, offsetof(struct fwd, next_rcodes) },
+	{ "next_on_nodata", 0, 0, sx_set_flag, offsetof(struct fwd, next_nodata) },
 	{ "failover", 1, -1, set_rcodes, offsetof(struct fwd, failover_rcodes) },
 	{ NULL },
 };
@@ -452,6 +453,8 @@ fwd_setup(struct sx_cf *cf, void *inst)
 	if (total > FWD_MAX_TO) {
 		return sx_cf_err(cf, "more than %d TOs configured: %zu", FWD_MAX_TO, total);
 	}
+	/* As CoreDNS: `next` and `next_on_nodata` hand a query on to a following forward only. */
+	f->next_forward = sx_cf_repeated_after(cf);
 	if (f->force_tcp && f->prefer_udp) {
 		return sx_cf_err(cf, "both force_tcp and prefer_udp configured");
 	}

@@ -12,6 +12,7 @@ label of the query name:
   tc         UDP: an empty truncated (TC) reply; TCP: the answer
   big        100 A records (over UDP truncated when beyond the EDNS size offered)
   servfail, refused, nxdomain   that rcode
+  nodata     an empty NOERROR answer
   garbage    bytes that are no DNS message (beginning with the query's ID); over TCP with a
              length prefix, and the connection stays open
   short      the answer cut in the middle of its record: over UDP without TC; over TCP after a
@@ -24,7 +25,7 @@ label of the query name:
 
 Spoofs carry A 6.6.6.6. The --control file, read for every query, switches the whole
 server: "silent", "refused", "servfail", "normal" (also when missing), or one of the labels
-slow, tc, big, garbage, short, close, hangup (as if every query name began with it). Every query is
+slow, tc, big, nodata, garbage, short, close, hangup (as if every query name began with it). Every query is
 logged to --log as "PROTO QNAME QTYPE SRCPORT" (QNAME as received).
 """
 import argparse
@@ -44,7 +45,7 @@ import dns.rdatatype
 import dns.rrset
 
 SPOOF = "6.6.6.6"
-MODE_LABELS = ("slow", "tc", "big", "garbage", "short", "close", "hangup")
+MODE_LABELS = ("slow", "tc", "big", "nodata", "garbage", "short", "close", "hangup")
 
 
 class Upstream:
@@ -85,6 +86,8 @@ class Upstream:
             return r, label
         if label in ("servfail", "refused", "nxdomain"):
             r.set_rcode(dns.rcode.from_text(label.upper()))
+            return r, label
+        if label == "nodata":
             return r, label
         if label == "tc" and proto == "udp":
             r.flags |= dns.flags.TC

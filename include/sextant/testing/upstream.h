@@ -30,7 +30,7 @@ uint16_t sx_up_tls_port(const struct sx_upstream *u);
 const char *sx_up_ca(const struct sx_upstream *u);
 const char *sx_up_dir(const struct sx_upstream *u);
 
-/** Switch the fake: "normal", "silent", "refused" or "servfail". */
+/** Switch the fake: "normal", "silent", "refused", "servfail" or a label mode ("nodata"...). */
 void sx_up_mode(struct sx_upstream *u, const char *mode);
 /** Queries the fake logged ("PROTO QNAME QTYPE SRCPORT" lines) containing @needle. */
 int sx_up_count(const struct sx_upstream *u, const char *needle);

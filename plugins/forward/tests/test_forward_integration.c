@@ -488,6 +488,58 @@ Test(forward, next_and_failover_rcodes)
 	sx_up_stop(b);
 }
 
+/* The rcode of a reply to A @name. */
+static ldns_pkt_rcode
+rcode_of(struct sx_test_server *s, const char *name)
+{
+	ldns_pkt *p = sx_test_query(s, name, LDNS_RR_TYPE_A, 0, 0);
+	ldns_pkt_rcode rc;
+
+	cr_assert(p, "no reply for %s", name);
+	rc = ldns_pkt_get_rcode(p);
+	ldns_pkt_free(p);
+	return rc;
+}
+
+Test(forward, next_hands_on_to_a_following_forward_only)
+{
+	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);
+	struct sx_test_server *s;
+
+	/* The last forward keeps the answer, as CoreDNS: whoami after it never runs. */
+	sx_up_mode(a, "refused");
+	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n\t\tnext REFUSED\n\t}\n"
+	          "\twhoami\n}\n",
+	          sx_up_port(a));
+	cr_assert_eq(rcode_of(s, "www.example.org"), LDNS_RCODE_REFUSED);
+	stop(s);
+	/* next_on_nodata: an empty NOERROR goes to the next forward... */
+	sx_up_mode(a, "nodata");
+	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n\t\tnext_on_nodata\n\t}\n"
+	          "\tforward . 127.0.0.1:%u\n}\n",
+	          sx_up_port(a), sx_up_port(b));
+	cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.2");
+	/* ...but not an NXDOMAIN, nor an answer that has records. */
+	sx_up_mode(a, "normal");
+	cr_assert_eq(rcode_of(s, "nxdomain.example.org"), LDNS_RCODE_NXDOMAIN);
+	cr_assert_eq(sx_up_count(b, "nxdomain.example.org"), 0);
+	cr_assert_str_eq(ask(s, "www.example.net", 0), "192.0.2.1");
+	cr_assert_eq(sx_up_count(b, "www.example.net"), 0);
+	stop(s);
+	/* Without it, the empty answer is the answer. */
+	sx_up_mode(a, "nodata");
+	sx_up_clear(b);
+	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u\n"
+	          "\tforward . 127.0.0.1:%u\n}\n",
+	          sx_up_port(a), sx_up_port(b));
+	cr_assert_str_eq(ask(s, "www.example.org", 0), "");
+	cr_assert_eq(rcode_of(s, "www.example.org"), LDNS_RCODE_NOERROR);
+	cr_assert_eq(sx_up_count(b, "www.example.org"), 0);
+	stop(s);
+	sx_up_stop(a);
+	sx_up_stop(b);
+}
+
 Test(forward, force_tcp_and_prefer_udp)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);

@@ -229,7 +229,8 @@ Test(forward_setup, options)
 	struct sx_config *cfg = parse(
 	        ". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
 	        "  expire 1m\n  max_fails 5\n  policy round_robin\n  health_check 250ms\n"
-	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  failover REFUSED\n }\n"
+	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  next_on_nodata\n  failover REFUSED\n"
+	        " }\n"
 	        " forward 2001:db8::/30 127.0.0.2\n}\n",
 	        err, sizeof(err), &rc);
 	struct fwd *f;
@@ -247,6 +248,10 @@ Test(forward_setup, options)
 	cr_assert_eq(f->max_concurrent, 7);
 	cr_assert_eq(f->next_rcodes, (1u << 3) | (1u << 2));
 	cr_assert_eq(f->failover_rcodes, 1u << 5);
+	cr_assert(f->next_nodata);
+	/* Only a forward with another after it hands queries on. */
+	cr_assert(f->next_forward);
+	cr_assert_not(instance(cfg, 1)->next_forward);
 	/* Off a nibble boundary, the first subnet's zone, as CoreDNS takes. */
 	cr_assert_str_eq(instance(cfg, 1)->from.z[0].name, "8.b.d.0.1.0.0.2.ip6.arpa.");
 	sx_test_config_free(cfg);
