@@ -139,6 +139,31 @@ sx_udp_send_late(struct sx_req *req, size_t len)
 	}
 }
 
+/*
+ * sendmmsg() stops at the first reply it cannot send. A full send buffer loses
+ * the rest, like any UDP drop; but an error of that one reply's own (EACCES
+ * towards a broadcast source address, EPERM from a firewall rule) must not take
+ * the replies behind it along: it is skipped.
+ */
+static void
+send_batch(int fd, struct mmsghdr *m, unsigned n)
+{
+	unsigned i = 0;
+
+	while (i < n) {
+		int sent = sendmmsg(fd, m + i, n - i, MSG_DONTWAIT);
+
+		if (sent > 0) {
+			i += (unsigned)sent;
+		} else if (sent == 0 || errno == EAGAIN || errno == EWOULDBLOCK ||
+		           errno == ENOBUFS) {
+			return;
+		} else if (errno != EINTR) {
+			i++;
+		}
+	}
+}
+
 void
 sx_udp_flush_late(int fd, short what, void *arg)
 {
@@ -153,14 +178,7 @@ sx_udp_flush_late(int fd, short what, void *arg)
 		while (end < w->nlate && w->late_fd[end] == w->late_fd[i]) {
 			end++;
 		}
-		while (i < end) {
-			int sent = sendmmsg(w->late_fd[i], w->late + i, end - i, MSG_DONTWAIT);
-
-			if (sent <= 0) {
-				break; /* full send buffer: lost like any UDP reply */
-			}
-			i += (unsigned)sent;
-		}
+		send_batch(w->late_fd[i], w->late + i, end - i);
 		i = end;
 	}
 	w->nlate = 0;
@@ -243,14 +261,7 @@ sx_udp_readable(int fd, short what, void *arg)
 		}
 		rcu_read_unlock();
 		w->batching = false;
-		for (i = 0; i < w->nout;) {
-			int sent = sendmmsg(fd, w->out + i, w->nout - i, MSG_DONTWAIT);
-
-			if (sent <= 0) {
-				break; /* full send buffer: the rest is lost like any UDP drop */
-			}
-			i += (unsigned)sent;
-		}
+		send_batch(fd, w->out, w->nout);
 		if (n < SX_UDP_BATCH) {
 			return;
 		}

@@ -1,9 +1,12 @@
 /* test_server.c -- the real binary: routing, transports, chain ends, flags and signals. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -342,4 +345,100 @@ Test(server, resumed_replies_reach_their_own_clients)
 	}
 	cr_expect_eq(sx_test_stop(s), 0);
 	sx_up_stop(k);
+}
+
+/* @q from @src port 5353 to 127.0.0.1:@port, through a raw socket (IPv4 allows no UDP checksum). */
+static void
+forge_udp(const char *src, uint16_t port, const uint8_t *q, size_t qlen)
+{
+	uint8_t pkt[128] = { 0x45, 0, 0, 0, 0, 1, 0, 0, 64, IPPROTO_UDP };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	size_t len = 28 + qlen;
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+
+	cr_assert_geq(fd, 0, "a raw socket (root) forges the source: %s", strerror(errno));
+	cr_assert_leq(len, sizeof(pkt));
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	inet_pton(AF_INET, src, pkt + 12);
+	inet_pton(AF_INET, "127.0.0.1", pkt + 16);
+	pkt[20] = 5353 >> 8;
+	pkt[21] = 5353 & 0xff;
+	pkt[22] = (uint8_t)(port >> 8);
+	pkt[23] = (uint8_t)port;
+	pkt[24] = (uint8_t)((len - 20) >> 8);
+	pkt[25] = (uint8_t)(len - 20);
+	memcpy(pkt + 28, q, qlen);
+	to.sin_addr = (struct in_addr){ htonl(INADDR_LOOPBACK) };
+	cr_assert_eq(sendto(fd, pkt, len, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)len,
+	             "%s", strerror(errno));
+	close(fd);
+}
+
+/* The state letter of process @pid ('T' once stopped). */
+static char
+proc_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cr_assert((f = fopen(path, "r")));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}
+
+/*
+ * A reply the kernel refuses to send (EACCES towards a broadcast source; a
+ * firewall's EPERM is the same) is skipped, and the replies read in the same
+ * batch after it still leave. The server is stopped while the datagrams queue,
+ * so one recvmmsg() reads them all, the refused one first.
+ */
+Test(server, a_reply_that_cannot_be_sent_loses_only_itself)
+{
+	enum {
+		N = 8
+	};
+	struct sx_test_server *s = sx_test_prepare();
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t q[64], a[512];
+	unsigned got = 0;
+	struct pollfd pfd;
+	size_t qlen;
+	int fd;
+
+	sx_test_add_arg(s, "-workers");
+	sx_test_add_arg(s, "1");
+	s = sx_test_start(s, WHOAMI_CF);
+	to.sin_port = htons(sx_test_port(s));
+	to.sin_addr = (struct in_addr){ htonl(INADDR_LOOPBACK) };
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+
+	cr_assert_eq(kill(sx_test_pid(s), SIGSTOP), 0);
+	for (int i = 0; proc_state(sx_test_pid(s)) != 'T'; i++) {
+		cr_assert(i < 10000, "the server never stopped");
+		usleep(1000);
+	}
+	qlen = wild_query(q, 0xbad, 0, 0);
+	forge_udp("255.255.255.255", sx_test_port(s), q, qlen);
+	for (int i = 1; i <= N; i++) {
+		qlen = wild_query(q, (uint16_t)i, i, 0);
+		cr_assert_eq(send(fd, q, qlen, 0), (ssize_t)qlen);
+	}
+	cr_assert_eq(kill(sx_test_pid(s), SIGCONT), 0);
+
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (got < N && poll(&pfd, 1, 10000) > 0) {
+		ssize_t n = recv(fd, a, sizeof(a), 0);
+
+		got += n >= 12 && (a[2] & 0x80) && a[0] == 0 && a[1] >= 1 && a[1] <= N;
+	}
+	cr_expect_eq(got, N, "%u of %d replies after the refused one\n%s", got, N, sx_test_log(s));
+	close(fd);
+	cr_expect_eq(sx_test_stop(s), 0);
 }
