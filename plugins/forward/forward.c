@@ -127,7 +127,10 @@ is_down(const struct fwd *f, struct fwd_up *up)
 	return f->max_fails && uatomic_read(&up->fails) > f->max_fails;
 }
 
-/* Next upstream, skipping those marked down; all down means the checks are broken: any will do. */
+/*
+ * Next upstream, skipping those marked down; all down means the checks are
+ * broken: any will do, or none with failfast_all_unhealthy_upstreams (NULL).
+ */
 static struct fwd_up *
 pick(struct fwd_pend *p, struct fwd *f)
 {
@@ -146,6 +149,9 @@ pick(struct fwd_pend *p, struct fwd *f)
 			continue;
 		}
 		fwd_metrics_broken(f, p->x.w->idx);
+		if (f->failfast) {
+			return NULL;
+		}
 		return &f->up[fwd_rand(p->x.w->rng) % f->nup];
 	}
 }
@@ -201,6 +207,9 @@ pend_try(struct fwd_pend *p)
 			return pend_fail(p);
 		}
 		up = pick(p, f);
+		if (!up) {
+			return pend_fail(p);
+		}
 		p->attempts++;
 		if (fwd_x_start(&p->x, up, transport(f, up, p->req), try_timeout(p, f)) == 0) {
 			return true;

@@ -131,6 +131,7 @@ struct fwd {
 	uint32_t next_rcodes, failover_rcodes; /* bit per rcode 0..31 */
 	bool next_nodata;                      /* next_on_nodata */
 	bool next_forward; /* another forward follows in the block: `next` may hand on */
+	bool failfast;     /* failfast_all_unhealthy_upstreams */
 	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;

@@ -172,6 +172,7 @@ const struct sx_directive fwd_directives[] = {
 	{ "max_concurrent", 1, 1, sx_set_uint, offsetof(struct fwd, max_concurrent) },
 	{ "next", 1, -1, set_rcodes, offsetof(struct fwd, next_rcodes) },
 	{ "next_on_nodata", 0, 0, sx_set_flag, offsetof(struct fwd, next_nodata) },
+	{ "failfast_all_unhealthy_upstreams", 0, 0, sx_set_flag, offsetof(struct fwd, failfast) },
 	{ "failover", 1, -1, set_rcodes, offsetof(struct fwd, failover_rcodes) },
 	{ NULL },
 };

@@ -184,6 +184,55 @@ Test(forward_faults, a_refusing_upstream_fails_at_once_and_the_next_answers)
 	sx_up_stop(rc);
 }
 
+/* Wait (up to 30 s) until @up logged @n health probes: after a failed one the next one comes. */
+static void
+wait_probes(struct sx_upstream *up, int n)
+{
+	struct timespec pause = { 0, 20 * 1000000 };
+	double t0 = now_s();
+
+	while (sx_up_count(up, ". NS") < n && now_s() - t0 < 30) {
+		nanosleep(&pause, NULL);
+	}
+	cr_assert_geq(sx_up_count(up, ". NS"), n, "%d health probes", n);
+}
+
+Test(forward_faults, failfast_all_unhealthy_upstreams)
+{
+	struct sx_upstream *up = sx_up_fake(1, false);
+	static const char *const opts[] = { "failfast_all_unhealthy_upstreams\n", "" };
+
+	sx_up_mode(up, "silent");
+	for (int i = 0; i < 2; i++) {
+		struct sx_test_server *s;
+
+		sx_up_clear(up);
+		s = start(". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u {\n"
+		          "\t\tread_timeout 200ms\n\t\tmax_fails 1\n\t\thealth_check 100ms\n"
+		          "\t\t%s\t}\n}\n",
+		          sx_up_port(up), opts[i]);
+		/* The timeout starts probes; two failed ones (a third goes out) mark it down. */
+		expect_servfail(s, "first.example.org", false);
+		wait_probes(up, 3);
+		expect_servfail(s, "then.example.org", false);
+		if (i == 0) {
+			/* Every upstream down: SERVFAIL without asking one. */
+			cr_expect_eq(sx_up_count(up, "then.example.org"), 0);
+			cr_expect(
+			        sx_test_wait_log(s,
+			                         "[ERROR] plugin/errors: 2 then.example.org. A: no "
+			                         "healthy proxies",
+			                         10000),
+			        "%s", sx_test_log(s));
+		} else {
+			/* Without the option, checks are taken as broken and one is asked anyway. */
+			cr_expect_geq(sx_up_count(up, "then.example.org"), 1);
+		}
+		stop(s);
+	}
+	sx_up_stop(up);
+}
+
 Test(forward_faults, slow_upstreams)
 {
 	struct sx_upstream *a = sx_up_fake(1, false), *b = sx_up_fake(2, false);

@@ -121,6 +121,9 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/forward: health_check must be at least 1ms, not '0s'" },
 	{ ". {\n forward . 127.0.0.1 {\n  force_tcp\n  force_tcp\n }\n}\n",
 	  "Corefile:4: plugin/forward: 'force_tcp' is given twice" },
+	{ ". {\n forward . 127.0.0.1 {\n  failfast_all_unhealthy_upstreams yes\n }\n}\n",
+	  "Corefile:3: plugin/forward: wrong argument count for 'failfast_all_unhealthy_upstreams' "
+	  "(expects 0)" },
 	{ ". {\n forward . 127.0.0.1 {\n  max_idle_conns 5\n }\n}\n",
 	  "Corefile:3: plugin/forward: unknown property 'max_idle_conns'" },
 	{ ". {\n forward . 127.0.0.1 {\n  tls a b c d\n }\n}\n",
@@ -230,7 +233,7 @@ Test(forward_setup, options)
 	        ". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
 	        "  expire 1m\n  max_fails 5\n  policy round_robin\n  health_check 250ms\n"
 	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  next_on_nodata\n  failover REFUSED\n"
-	        " }\n"
+	        "  failfast_all_unhealthy_upstreams\n }\n"
 	        " forward 2001:db8::/30 127.0.0.2\n}\n",
 	        err, sizeof(err), &rc);
 	struct fwd *f;
@@ -249,6 +252,7 @@ Test(forward_setup, options)
 	cr_assert_eq(f->next_rcodes, (1u << 3) | (1u << 2));
 	cr_assert_eq(f->failover_rcodes, 1u << 5);
 	cr_assert(f->next_nodata);
+	cr_assert(f->failfast);
 	/* Only a forward with another after it hands queries on. */
 	cr_assert(f->next_forward);
 	cr_assert_not(instance(cfg, 1)->next_forward);
