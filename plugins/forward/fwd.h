@@ -18,6 +18,8 @@
 #define FWD_OPTS_MAX      512  /* most bytes of the client's EDNS options passed upstream */
 #define FWD_QBUF          (300 + FWD_OPTS_MAX) /* TCP length, header, question, OPT */
 #define FWD_HC_TIMEOUT_MS 1000                 /* a health probe's own read timeout */
+#define FWD_STREAMS       4  /* stream connections taking queries, per upstream and worker */
+#define FWD_PIPELINE      32 /* queries in flight on a stream before another one is opened */
 
 enum fwd_proto {
 	FWD_UDP,
@@ -50,19 +52,30 @@ struct fwd_up {
 	struct fwd_x *probe;       /* the health probe in flight, control thread */
 };
 
-/* One connection to an upstream: a connected UDP socket or a TCP / TLS stream. */
+/*
+ * One connection to an upstream: a connected UDP socket (one exchange at a
+ * time) or a TCP / TLS stream (pipelined exchanges, told apart by ID).
+ */
 struct fwd_conn {
 	struct fwd_up *up;
+	struct fwd_worker *w; /* whose pool and spares; NULL for health probes */
 	enum fwd_proto proto;
 	int fd;          /* UDP */
 	struct event ev; /* UDP: readable */
 	bool ev_added;
-	struct bufferevent *bev; /* TCP and TLS */
+	struct bufferevent *bev; /* TCP and TLS; whoever swaps it out (atomically) frees it */
+	struct event expire_ev;  /* pooled stream: `expire` after it was opened */
+	bool expire_added;
 	uint64_t born_ms;
-	bool reused;           /* carried a whole exchange before this one */
 	bool connected;        /* stream: the connect (and handshake) completed */
-	struct fwd_x *x;       /* the exchange using it; NULL while idle */
-	struct fwd_conn *next; /* idle list */
+	bool pooled;           /* stream in w->streams */
+	bool retired;          /* takes no new exchange; closed with its last one */
+	bool dead;             /* pooled stream closed while idle: the worker frees the struct */
+	bool in_read;          /* inside its read callback: closing waits */
+	unsigned answered;     /* replies delivered */
+	unsigned nx;           /* exchanges in flight */
+	struct fwd_x *xs;      /* those exchanges */
+	struct fwd_conn *next; /* UDP idle list, or the upstream's streams */
 };
 
 /*
@@ -77,9 +90,10 @@ struct fwd_x {
 	struct fwd_up *up;
 	enum fwd_proto proto;
 	struct fwd_conn *conn;
-	struct event timer;  /* this try's read timeout */
-	uint8_t q[FWD_QBUF]; /* q[0..1]: TCP length; the message from q + 2 */
-	size_t qlen;         /* message length, without the TCP prefix */
+	struct fwd_x *cnext, **cprev; /* the exchanges in flight on conn */
+	struct event timer;           /* this try's read timeout */
+	uint8_t q[FWD_QBUF];          /* q[0..1]: TCP length; the message from q + 2 */
+	size_t qlen;                  /* message length, without the TCP prefix */
 	void (*done)(struct fwd_x *x, int err, const uint8_t *wire, size_t len);
 	uint64_t sent_ns; /* when this try started, for the latency histogram */
 	char err[200];
@@ -112,7 +126,8 @@ struct fwd_worker {
 	unsigned rr;
 	struct fwd_pend *free;
 	struct fwd_chunk *chunks;
-	struct fwd_conn *idle[FWD_MAX_TO][2]; /* [upstream][datagram, stream] */
+	struct fwd_conn *idle[FWD_MAX_TO];    /* idle UDP sockets per upstream */
+	struct fwd_conn *streams[FWD_MAX_TO]; /* stream connections per upstream, busy or idle */
 	struct fwd_conn *spare;               /* recycled conn structs */
 };
 
@@ -168,7 +183,7 @@ void fwd_rand_seed(uint64_t s[2]);
 int fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t timeout_ms);
 /** Stop an exchange without calling x->done (teardown). */
 void fwd_x_cancel(struct fwd_x *x);
-/** Close every idle connection of @w. */
+/** Close every pooled connection of @w (its exchanges have ended or been cancelled). */
 void fwd_worker_close_idle(struct fwd_worker *w, unsigned nup);
 /** Whether @r (@rlen bytes) answers the query @q (@qlen bytes): ID, QR, the question. */
 bool fwd_reply_matches(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen);

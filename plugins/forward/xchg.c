@@ -16,19 +16,26 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <urcu/uatomic.h>
 
 #include "fwd.h"
 
 /*
- * Connections are taken from the worker's cache, used by one exchange at a
- * time (no pipelining, as CoreDNS) and put back when the exchange ended with a
- * good reply, for at most `expire` after they were opened: each new socket has
- * a kernel-chosen random source port, so a port serves at most `expire` worth
- * of queries, each with its own random ID. A connection that failed is closed.
- * Reuse matters: a new connected socket per query (expire 0s) cost two thirds
- * of the throughput in our measurements.
+ * A UDP socket is taken from the worker's cache, used by one exchange at a
+ * time and put back when the exchange ended with a good reply, for at most
+ * `expire` after it was opened: each new socket has a kernel-chosen random
+ * source port, so a port serves at most `expire` worth of queries, each with
+ * its own random ID. A socket that failed is closed. Reuse matters: a new
+ * connected socket per query (expire 0s) cost two thirds of the throughput in
+ * our measurements.
+ *
+ * TCP and TLS streams stay in the worker's pool, busy or idle, and carry
+ * several exchanges at once (pipelined, the replies matched by ID, in any
+ * order): at most FWD_STREAMS per upstream take new queries, so a burst of
+ * queries no longer opens a connection for each. A stream is retired (takes no
+ * new query, closes with its last) at `expire`, or when a query on it timed
+ * out; it closes at once when the upstream closes it.
  */
-
 /*
  * Streams are locked: the last reference to a configuration generation may be
  * dropped inside one of their callbacks (the reply resumes the request, which
@@ -147,6 +154,36 @@ conn_alloc(struct fwd_worker *w)
 	return calloc(1, sizeof(*c));
 }
 
+/*
+ * A pooled stream with nothing in flight keeps reading, so that it closes as
+ * soon as the upstream closes it (no socket left in CLOSE-WAIT), and its expiry
+ * closes it on time. Those callbacks may run after the configuration is gone,
+ * while its teardown frees the pool on the control thread: so they close only
+ * the socket, swapping the pointer out, and never touch @c again; the worker
+ * frees the struct when it next walks the pool, or the teardown does. The
+ * teardown's bufferevent_free() waits for a running callback (the stream's
+ * lock), its event_del() for a running expiry.
+ */
+static void
+stream_close(struct fwd_conn *c)
+{
+	struct bufferevent *b = uatomic_xchg(&c->bev, NULL);
+
+	if (b) {
+		bufferevent_free(b);
+	}
+}
+
+static void
+stream_idle_close(struct fwd_conn *c)
+{
+	c->dead = true;
+	if (c->expire_added) {
+		event_del(&c->expire_ev);
+	}
+	stream_close(c);
+}
+
 static void
 conn_free(struct fwd_worker *w, struct fwd_conn *c)
 {
@@ -157,8 +194,11 @@ conn_free(struct fwd_worker *w, struct fwd_conn *c)
 		if (c->fd >= 0) {
 			close(c->fd);
 		}
-	} else if (c->bev) {
-		bufferevent_free(c->bev);
+	} else {
+		if (c->expire_added) {
+			event_del(&c->expire_ev);
+		}
+		stream_close(c);
 	}
 	if (w) {
 		c->next = w->spare;
@@ -172,14 +212,16 @@ void
 fwd_worker_close_idle(struct fwd_worker *w, unsigned nup)
 {
 	struct fwd_conn *c;
-	unsigned i, k;
+	unsigned i;
 
 	for (i = 0; i < nup; i++) {
-		for (k = 0; k < 2; k++) {
-			while ((c = w->idle[i][k])) {
-				w->idle[i][k] = c->next;
-				conn_free(NULL, c);
-			}
+		while ((c = w->idle[i])) {
+			w->idle[i] = c->next;
+			conn_free(NULL, c);
+		}
+		while ((c = w->streams[i])) {
+			w->streams[i] = c->next;
+			conn_free(NULL, c);
 		}
 	}
 	while ((c = w->spare)) {
@@ -188,12 +230,56 @@ fwd_worker_close_idle(struct fwd_worker *w, unsigned nup)
 	}
 }
 
+static void
+conn_attach(struct fwd_conn *c, struct fwd_x *x)
+{
+	x->conn = c;
+	x->cnext = c->xs;
+	x->cprev = &c->xs;
+	if (c->xs) {
+		c->xs->cprev = &x->cnext;
+	}
+	c->xs = x;
+	c->nx++;
+}
+
+static struct fwd_conn *
+conn_detach(struct fwd_x *x)
+{
+	struct fwd_conn *c = x->conn;
+
+	*x->cprev = x->cnext;
+	if (x->cnext) {
+		x->cnext->cprev = x->cprev;
+	}
+	c->nx--;
+	x->conn = NULL;
+	x->cnext = NULL;
+	x->cprev = NULL;
+	return c;
+}
+
+/* The exchange on @c that @r (@rlen bytes) answers, or NULL. */
+static struct fwd_x *
+conn_find(const struct fwd_conn *c, const uint8_t *r, size_t rlen)
+{
+	struct fwd_x *x;
+
+	for (x = c->xs; x; x = x->cnext) {
+		if (fwd_reply_matches(x->q + 2, x->qlen, r, rlen)) {
+			return x;
+		}
+	}
+	return NULL;
+}
+
 static void udp_readable(evutil_socket_t fd, short what, void *arg);
 static void stream_read(struct bufferevent *bev, void *arg);
 static void stream_event(struct bufferevent *bev, short what, void *arg);
+static void stream_expired(evutil_socket_t fd, short what, void *arg);
 
 static struct fwd_conn *
-cache_take(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
+cache_take(struct fwd_x *x, struct fwd_up *up)
 {
 	struct fwd_conn **list, *c;
 	uint64_t now;
@@ -201,7 +287,7 @@ cache_take(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	if (!x->w) {
 		return NULL;
 	}
-	list = &x->w->idle[up->idx][proto != FWD_UDP];
+	list = &x->w->idle[up->idx];
 	now = sx_now_ms();
 	while ((c = *list)) {
 		*list = c->next;
@@ -218,7 +304,6 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 {
 	struct fwd_conn **list;
 
-	c->x = NULL;
 	if (!x->w || sx_now_ms() - c->born_ms >= x->f->expire_ms) {
 		conn_free(x->w, c);
 		return;
@@ -227,15 +312,28 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 	 * An idle UDP socket stays registered: two epoll_ctl calls less per query.
 	 * Its callback only drains stray datagrams and touches nothing shared, so
 	 * teardown may still free it from the control thread (event_del waits for
-	 * a running callback). A stream has no callbacks while idle.
+	 * a running callback).
 	 */
-	if (c->proto != FWD_UDP) {
-		bufferevent_disable(c->bev, EV_READ);
-	}
-	c->reused = true;
-	list = &x->w->idle[c->up->idx][c->proto != FWD_UDP];
+	list = &x->w->idle[c->up->idx];
 	c->next = *list;
 	*list = c;
+}
+
+/* Close @c once it is retired and idle (not from inside its own read loop). */
+static void
+stream_settle(struct fwd_conn *c)
+{
+	struct fwd_conn **pp;
+
+	if (c->in_read || c->nx > 0 || !c->retired) {
+		return;
+	}
+	if (c->pooled) {
+		for (pp = &c->w->streams[c->up->idx]; *pp != c; pp = &(*pp)->next) {
+		}
+		*pp = c->next;
+	}
+	conn_free(c->w, c);
 }
 
 static int
@@ -286,6 +384,7 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 		return NULL;
 	}
 	c->up = up;
+	c->w = x->w;
 	c->proto = proto;
 	c->fd = -1;
 	c->born_ms = sx_now_ms();
@@ -324,66 +423,188 @@ fail:
 	return NULL;
 }
 
+/*
+ * The stream for @x to @up: the least busy of the worker's, unless all have
+ * FWD_PIPELINE in flight and fewer than FWD_STREAMS take queries, then a new
+ * one. Without a worker (probes) or with `expire 0s`, a stream of its own.
+ */
+static struct fwd_conn *
+stream_pick(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
+{
+	struct fwd_conn **pp, *c, *best = NULL;
+	struct timeval tv;
+	uint64_t now = sx_now_ms();
+	unsigned n = 0;
+
+	if (!x->w || x->f->expire_ms == 0) {
+		c = conn_open(x, up, proto);
+		if (c) {
+			c->retired = true;
+		}
+		return c;
+	}
+	for (pp = &x->w->streams[up->idx]; (c = *pp);) {
+		if (c->dead) {
+			*pp = c->next;
+			conn_free(x->w, c);
+			continue;
+		}
+		if (!c->retired && now - c->born_ms >= x->f->expire_ms) {
+			c->retired = true; /* its timer is late: the loop is busy */
+		}
+		if (!c->retired && c->proto == proto) {
+			n++;
+			best = !best || c->nx < best->nx ? c : best;
+		}
+		pp = &c->next;
+	}
+	if (best && (best->nx < FWD_PIPELINE || n >= FWD_STREAMS)) {
+		fwd_metrics_conn(up, x->w->idx, proto, true);
+		return best;
+	}
+	fwd_metrics_conn(up, x->w->idx, proto, false);
+	c = conn_open(x, up, proto);
+	if (!c) {
+		return NULL;
+	}
+	tv.tv_sec = (time_t)(x->f->expire_ms / 1000);
+	tv.tv_usec = (suseconds_t)(x->f->expire_ms % 1000) * 1000;
+	evtimer_assign(&c->expire_ev, x->base, stream_expired, c);
+	if (evtimer_add(&c->expire_ev, &tv) < 0) {
+		c->retired = true; /* not pooled: it lives for this exchange only */
+		return c;
+	}
+	c->expire_added = true;
+	c->pooled = true;
+	c->next = x->w->streams[up->idx];
+	x->w->streams[up->idx] = c;
+	return c;
+}
+
+/* Replies on a stream are told apart by ID: no two exchanges on @c share one. */
+static void
+stream_unique_id(const struct fwd_conn *c, struct fwd_x *x)
+{
+	const struct fwd_x *y;
+
+	for (y = c->xs; y;) {
+		if (y->q[2] == x->q[2] && y->q[3] == x->q[3]) {
+			uint16_t id = (uint16_t)fwd_rand(x->w->rng);
+
+			x->q[2] = (uint8_t)(id >> 8);
+			x->q[3] = (uint8_t)id;
+			y = c->xs;
+			continue;
+		}
+		y = y->cnext;
+	}
+}
+
+/* Send @x on a stream to x->up (a pooled one or a new one). @return 0, or an error in x->err. */
+static int
+stream_send(struct fwd_x *x)
+{
+	struct fwd_conn *c = stream_pick(x, x->up, x->proto);
+
+	if (!c) {
+		return -EIO;
+	}
+	if (c->pooled) {
+		stream_unique_id(c, x);
+	}
+	x->q[0] = (uint8_t)(x->qlen >> 8);
+	x->q[1] = (uint8_t)x->qlen;
+	if (bufferevent_write(c->bev, x->q, x->qlen + 2) < 0 ||
+	    bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0) {
+		snprintf(x->err, sizeof(x->err), "write tcp %s: out of memory", c->up->name);
+		c->retired = true;
+		stream_settle(c);
+		return -ENOMEM;
+	}
+	conn_attach(c, x);
+	return 0;
+}
+
 /* ---- one exchange ---- */
 
 static void
 x_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct fwd_x *x = arg;
+	struct fwd_conn *c = x->conn;
 
 	(void)fd;
 	(void)what;
-	if (x->conn && x->proto == FWD_TCP && !x->conn->connected) {
+	if (!c) {
+		return;
+	}
+	if (x->proto == FWD_TCP && !c->connected) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 
 		/* A plain TCP socket reports no connect event: ask the kernel. */
-		x->conn->connected = getpeername((int)bufferevent_getfd(x->conn->bev),
-		                                 (struct sockaddr *)&peer, &len) == 0;
+		c->connected = getpeername((int)bufferevent_getfd(c->bev), (struct sockaddr *)&peer,
+		                           &len) == 0;
 	}
-	if (x->conn && x->proto != FWD_UDP && !x->conn->connected) {
+	if (x->proto != FWD_UDP) {
+		/* Unanswered: the stream may be stuck; new queries go to another. */
+		c->retired = true;
+	}
+	if (x->proto != FWD_UDP && !c->connected) {
 		xfail(x, "dial tcp %s: i/o timeout", x->up->name);
-	} else if (x->conn) {
+	} else {
 		char pair[128];
 
-		conn_pair(x->conn, pair, sizeof(pair));
+		conn_pair(c, pair, sizeof(pair));
 		xfail(x, "read %s %s: i/o timeout", proto_net(x->proto), pair);
 	}
 }
 
 static int
-x_send(struct fwd_x *x)
+udp_send(struct fwd_x *x)
 {
 	struct fwd_conn *c = x->conn;
 	char pair[128], eb[64];
 
-	if (c->proto == FWD_UDP) {
-		if (!c->ev_added) {
-			event_assign(&c->ev, x->base, c->fd, EV_READ | EV_PERSIST, udp_readable, c);
-			if (event_add(&c->ev, NULL) < 0) {
-				snprintf(x->err, sizeof(x->err), "dial udp %s: cannot poll",
-				         c->up->name);
-				return -ENOMEM;
-			}
-			c->ev_added = true;
+	if (!c->ev_added) {
+		event_assign(&c->ev, x->base, c->fd, EV_READ | EV_PERSIST, udp_readable, c);
+		if (event_add(&c->ev, NULL) < 0) {
+			snprintf(x->err, sizeof(x->err), "dial udp %s: cannot poll", c->up->name);
+			return -ENOMEM;
 		}
-		if (send(c->fd, x->q + 2, x->qlen, 0) < 0) {
-			conn_pair(c, pair, sizeof(pair));
-			snprintf(x->err, sizeof(x->err), "write udp %s: write: %s", pair,
-			         errstr(errno, eb));
-			return -errno;
-		}
-		return 0;
+		c->ev_added = true;
 	}
-	x->q[0] = (uint8_t)(x->qlen >> 8);
-	x->q[1] = (uint8_t)x->qlen;
-	bufferevent_setcb(c->bev, stream_read, NULL, stream_event, c);
-	if (bufferevent_write(c->bev, x->q, x->qlen + 2) < 0 ||
-	    bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0) {
-		snprintf(x->err, sizeof(x->err), "write tcp %s: out of memory", c->up->name);
-		return -ENOMEM;
+	if (send(c->fd, x->q + 2, x->qlen, 0) < 0) {
+		conn_pair(c, pair, sizeof(pair));
+		snprintf(x->err, sizeof(x->err), "write udp %s: write: %s", pair,
+		         errstr(errno, eb));
+		return -errno;
 	}
 	return 0;
+}
+
+static int
+udp_start(struct fwd_x *x)
+{
+	struct fwd_conn *c = cache_take(x, x->up);
+	int rc;
+
+	if (x->w) {
+		fwd_metrics_conn(x->up, x->w->idx, FWD_UDP, c != NULL);
+	}
+	if (!c) {
+		c = conn_open(x, x->up, FWD_UDP);
+		if (!c) {
+			return -EIO;
+		}
+	}
+	conn_attach(c, x);
+	rc = udp_send(x);
+	if (rc < 0) {
+		conn_detach(x);
+		conn_free(x->w, c);
+	}
+	return rc;
 }
 
 int
@@ -391,29 +612,14 @@ fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t t
 {
 	struct timeval tv = { (time_t)(timeout_ms / 1000),
 		              (suseconds_t)(timeout_ms % 1000) * 1000 };
-	struct fwd_conn *c;
 	int rc;
 
 	x->up = up;
 	x->proto = proto;
 	x->err[0] = '\0';
 	x->sent_ns = sx_now_ns();
-	c = cache_take(x, up, proto);
-	if (x->w) {
-		fwd_metrics_conn(up, x->w->idx, proto, c != NULL);
-	}
-	if (!c) {
-		c = conn_open(x, up, proto);
-		if (!c) {
-			return -EIO;
-		}
-	}
-	c->x = x;
-	x->conn = c;
-	rc = x_send(x);
+	rc = proto == FWD_UDP ? udp_start(x) : stream_send(x);
 	if (rc < 0) {
-		x->conn = NULL;
-		conn_free(x->w, c);
 		return rc;
 	}
 	evtimer_assign(&x->timer, x->base, x_timeout, x);
@@ -424,30 +630,46 @@ fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t t
 void
 fwd_x_cancel(struct fwd_x *x)
 {
+	struct fwd_conn *c;
+
 	if (event_initialized(&x->timer)) {
 		evtimer_del(&x->timer);
 	}
 	if (x->conn) {
-		x->conn->x = NULL;
-		conn_free(NULL, x->conn);
-		x->conn = NULL;
+		c = conn_detach(x);
+		/* A pooled stream goes with its pool (fwd_worker_close_idle). */
+		if (!c->pooled) {
+			conn_free(NULL, c);
+		}
+	}
+}
+
+/* The exchange has ended: a UDP socket goes back to the cache after a reply, a stream stays. */
+static void
+x_end(struct fwd_x *x, bool ok)
+{
+	struct fwd_conn *c = conn_detach(x);
+
+	if (c->proto != FWD_UDP) {
+		stream_settle(c);
+	} else if (ok) {
+		conn_release(x, c);
+	} else {
+		conn_free(x->w, c);
 	}
 }
 
 static void
 xfail(struct fwd_x *x, const char *fmt, ...)
 {
-	struct fwd_conn *c = x->conn;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(x->err, sizeof(x->err), fmt, ap);
 	va_end(ap);
 	evtimer_del(&x->timer);
-	x->conn = NULL;
-	if (c) {
-		c->x = NULL;
-		conn_free(x->w, c);
+	if (x->conn) {
+		x_end(x, false);
 	}
 	x->done(x, -EIO, NULL, 0);
 }
@@ -459,8 +681,7 @@ xok(struct fwd_x *x, const uint8_t *wire, size_t len)
 		fwd_metrics_duration(x->up, x->w->idx, wire[3] & 0xFu, sx_now_ns() - x->sent_ns);
 	}
 	evtimer_del(&x->timer);
-	conn_release(x, x->conn);
-	x->conn = NULL;
+	x_end(x, true);
 	x->done(x, 0, wire, len);
 }
 
@@ -468,7 +689,7 @@ static void
 udp_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct fwd_conn *c = arg;
-	struct fwd_x *x = c->x;
+	struct fwd_x *x = c->xs;
 	char pair[128], eb[64];
 	ssize_t n;
 
@@ -495,24 +716,48 @@ static void
 stream_read(struct bufferevent *bev, void *arg)
 {
 	struct fwd_conn *c = arg;
-	struct fwd_x *x = c->x;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct fwd_x *x;
 	uint8_t hdr[2];
 	size_t mlen;
 
 	c->connected = true;
+	if (!c->xs) {
+		/* Idle: a late reply to a try given up on. Nothing else may be touched. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	c->in_read = true;
 	while (evbuffer_get_length(in) >= 2) {
 		evbuffer_copyout(in, hdr, 2);
 		mlen = (size_t)hdr[0] << 8 | hdr[1];
 		if (evbuffer_get_length(in) < 2 + mlen) {
-			return;
+			break;
 		}
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, rbuf, mlen);
-		if (x && fwd_reply_matches(x->q + 2, x->qlen, rbuf, mlen)) {
+		/* Anything that answers none of the exchanges in flight is ignored. */
+		x = conn_find(c, rbuf, mlen);
+		if (x) {
+			c->answered++;
 			xok(x, rbuf, mlen);
-			return;
 		}
+	}
+	c->in_read = false;
+	stream_settle(c);
+}
+
+static void
+stream_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->xs) {
+		c->retired = true; /* closed with its last exchange */
+	} else {
+		stream_idle_close(c);
 	}
 }
 
@@ -520,44 +765,19 @@ static void
 stream_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct fwd_conn *c = arg;
-	struct fwd_x *x = c->x;
+	struct fwd_x *x, *next, *list = NULL;
 	int err = EVUTIL_SOCKET_ERROR();
 	unsigned long ssl_err = c->proto == FWD_TLS ? bufferevent_get_openssl_error(bev) : 0;
 	char pair[128], why[160], eb[64];
+	bool connected = c->connected, tls = c->proto == FWD_TLS, again = c->answered > 0;
+	const char *up = c->up->name;
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = true;
 		return;
 	}
-	if (!x) {
-		return;
-	}
-	/*
-	 * A cached connection the upstream closed while it was idle (EOF, or a reset
-	 * on our write): not the upstream's failure, so once more on a fresh one.
-	 */
-	if (c->reused && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
-		struct fwd_up *up = x->up;
-		enum fwd_proto proto = x->proto;
-		struct fwd_conn *fresh;
-
-		x->conn = NULL;
-		c->x = NULL;
-		conn_free(x->w, c);
-		fresh = conn_open(x, up, proto);
-		if (!fresh) {
-			evtimer_del(&x->timer);
-			x->done(x, -EIO, NULL, 0);
-			return;
-		}
-		fresh->x = x;
-		x->conn = fresh;
-		if (x_send(x) < 0) {
-			x->conn = NULL;
-			conn_free(x->w, fresh);
-			evtimer_del(&x->timer);
-			x->done(x, -EIO, NULL, 0);
-		}
+	if (!c->xs) {
+		stream_idle_close(c);
 		return;
 	}
 	if (ssl_err) {
@@ -567,16 +787,37 @@ stream_event(struct bufferevent *bev, short what, void *arg)
 	} else {
 		snprintf(why, sizeof(why), "%s", errstr(err ? err : ECONNRESET, eb));
 	}
-	if (!c->connected && !(what & BEV_EVENT_EOF) && !ssl_err) {
-		xfail(x, "dial tcp %s: connect: %s", c->up->name, why);
-		return;
-	}
-	if (c->proto == FWD_TLS && !c->connected) {
-		xfail(x, "tls handshake with %s: %s", c->up->name, why);
-		return;
-	}
 	conn_pair(c, pair, sizeof(pair));
-	xfail(x, "read tcp %s: %s", pair, why);
+	/* Every exchange on it ends here; take them off before it closes. */
+	while ((x = c->xs)) {
+		conn_detach(x);
+		x->cnext = list;
+		list = x;
+	}
+	c->retired = true;
+	stream_settle(c);
+	for (x = list; x; x = next) {
+		next = x->cnext;
+		x->cnext = NULL;
+		/*
+		 * A stream that answered before and then closed: the upstream ends
+		 * connections it has served (idle, or after some queries), not its
+		 * failure. Once more on another; each round needs an answer first.
+		 */
+		if (again && stream_send(x) == 0) {
+			continue;
+		}
+		if (again) {
+			evtimer_del(&x->timer);
+			x->done(x, -EIO, NULL, 0);
+		} else if (!connected && !(what & BEV_EVENT_EOF) && !ssl_err) {
+			xfail(x, "dial tcp %s: connect: %s", up, why);
+		} else if (tls && !connected) {
+			xfail(x, "tls handshake with %s: %s", up, why);
+		} else {
+			xfail(x, "read tcp %s: %s", pair, why);
+		}
+	}
 }
 
 /* ---- reply check ---- */
