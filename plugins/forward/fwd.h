@@ -147,6 +147,8 @@ struct fwd {
 	bool next_nodata;                      /* next_on_nodata */
 	bool next_forward; /* another forward follows in the block: `next` may hand on */
 	bool failfast;     /* failfast_all_unhealthy_upstreams */
+	bool hc_no_rec;    /* health probes without RD */
+	uint8_t hc_domain[SX_DNAME_MAX]; /* the name health probes ask NS of (wire, lower case) */
 	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;
@@ -196,5 +198,5 @@ int fwd_health_start(struct fwd *f, struct event_base *control);
 /** After a failed exchange, on any thread: start probing @up unless it already is. */
 void fwd_health_kick(struct fwd_up *up);
 void fwd_health_stop(struct fwd *f);
-/** Build ". IN NS" (RD) with a random ID into x->q. */
+/** Build the health probe "DOMAIN IN NS" (RD unless no_rec) with ID @id into x->q. */
 void fwd_probe_query(struct fwd_x *x, uint16_t id);

@@ -1,4 +1,4 @@
-/* health.c -- health checks: ". IN NS" probes from the control thread while an upstream fails. */
+/* health.c -- health checks: NS probes from the control thread while an upstream fails. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +20,11 @@
 void
 fwd_probe_query(struct fwd_x *x, uint16_t id)
 {
-	static const uint8_t root[] = { 0 };
+	const struct fwd *f = x->f;
 	const struct sx_wire_query q = { .id = id,
-		                         .flags = SX_FLAG_RD,
-		                         .qname = root,
-		                         .qname_len = 1,
+		                         .flags = f->hc_no_rec ? 0 : SX_FLAG_RD,
+		                         .qname = f->hc_domain,
+		                         .qname_len = sx_dname_len(f->hc_domain),
 		                         .qtype = SX_TYPE_NS,
 		                         .qclass = SX_CLASS_IN };
 

@@ -144,6 +144,33 @@ set_duration_given(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return rc;
 }
 
+/* health_check DURATION [no_rec] [domain FQDN] */
+static int
+set_health_check(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct fwd *f = inst;
+	int i, rc = set_duration_given(cf, d, inst);
+
+	for (i = 2; rc == 0 && i < sx_cf_nargs(cf); i++) {
+		const char *a = sx_cf_arg(cf, i);
+
+		if (!strcmp(a, "no_rec")) {
+			f->hc_no_rec = true;
+		} else if (strcmp(a, "domain") != 0) {
+			return sx_cf_err(cf, "health_check: unknown option %s", a);
+		} else if (++i == sx_cf_nargs(cf)) {
+			return sx_cf_err(cf, "Wrong argument count or unexpected line ending after "
+			                     "'domain'");
+		} else if (sx_dname_from_str(f->hc_domain, sx_cf_arg(cf, i)) < 0) {
+			return sx_cf_err(cf, "health_check: invalid domain name %s",
+			                 sx_cf_arg(cf, i));
+		} else {
+			sx_dname_lower(f->hc_domain, f->hc_domain);
+		}
+	}
+	return rc;
+}
+
 static bool
 given(const struct fwd *f, const char *name)
 {
@@ -168,7 +195,7 @@ const struct sx_directive fwd_directives[] = {
 	{ "tls", 0, 3, set_tls },
 	{ "tls_servername", 1, 1, sx_set_str, offsetof(struct fwd, tls_servername) },
 	{ "policy", 1, 1, set_policy },
-	{ "health_check", 1, 1, set_duration_given, offsetof(struct fwd, hc_ms), 1 },
+	{ "health_check", 1, 4, set_health_check, offsetof(struct fwd, hc_ms), 1 },
 	{ "max_concurrent", 1, 1, sx_set_uint, offsetof(struct fwd, max_concurrent) },
 	{ "next", 1, -1, set_rcodes, offsetof(struct fwd, next_rcodes) },
 	{ "next_on_nodata", 0, 0, sx_set_flag, offsetof(struct fwd, next_nodata) },

@@ -344,6 +344,38 @@ Test(forward, health_checks_take_an_upstream_out_and_back)
 	sx_up_stop(b);
 }
 
+Test(forward, health_check_no_rec_and_domain)
+{
+	struct sx_upstream *up = sx_up_fake(1, false);
+	/* Two blocks, two forwards to one upstream: the default probe and the configured one. */
+	struct sx_test_server *s = start(
+	        "example.org {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
+	        "\t\tread_timeout 200ms\n\t}\n}\n"
+	        "example.com {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
+	        "\t\tread_timeout 200ms\n\t\thealth_check 100ms no_rec domain Probe.Example.NET\n"
+	        "\t}\n}\n",
+	        sx_up_port(up), sx_up_port(up));
+	bool seen = false;
+
+	/* A query that times out starts the checks; the fake answers the probes. */
+	ldns_pkt_free(sx_test_query(s, "silent.example.org", LDNS_RR_TYPE_A, 0, 0));
+	ldns_pkt_free(sx_test_query(s, "silent.example.com", LDNS_RR_TYPE_A, 0, 0));
+	for (int i = 0; i < 1500 && !seen; i++) {
+		seen = sx_up_count(up, "udp probe.example.net. NS rd=0 ") > 0 &&
+		       sx_up_count(up, "udp . NS rd=1 ") > 0;
+		if (!seen) {
+			sleep_ms(20);
+		}
+	}
+	cr_assert(seen, "probes seen: %d with no_rec and domain, %d by default",
+	          sx_up_count(up, "probe.example.net. NS rd=0 "), sx_up_count(up, ". NS rd=1 "));
+	cr_assert_eq(sx_up_count(up, "probe.example.net. NS rd=1"), 0);
+	/* Answered: the upstream is healthy and still asked. */
+	cr_assert_str_eq(ask(s, "www.example.com", 0), "192.0.2.1");
+	stop(s);
+	sx_up_stop(up);
+}
+
 Test(forward, max_concurrent_refuses_beyond_the_limit)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);

@@ -121,6 +121,15 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/forward: health_check must be at least 1ms, not '0s'" },
 	{ ". {\n forward . 127.0.0.1 {\n  force_tcp\n  force_tcp\n }\n}\n",
 	  "Corefile:4: plugin/forward: 'force_tcp' is given twice" },
+	{ ". {\n forward . 127.0.0.1 {\n  health_check 1s no_rec domain example..org\n }\n}\n",
+	  "Corefile:3: plugin/forward: health_check: invalid domain name example..org" },
+	{ ". {\n forward . 127.0.0.1 {\n  health_check 1s no_rec domain\n }\n}\n",
+	  "Corefile:3: plugin/forward: Wrong argument count or unexpected line ending after "
+	  "'domain'" },
+	{ ". {\n forward . 127.0.0.1 {\n  health_check 1s rec\n }\n}\n",
+	  "Corefile:3: plugin/forward: health_check: unknown option rec" },
+	{ ". {\n forward . 127.0.0.1 {\n  health_check 1s no_rec domain a. b.\n }\n}\n",
+	  "Corefile:3: plugin/forward: wrong argument count for 'health_check' (expects 1 to 4)" },
 	{ ". {\n forward . 127.0.0.1 {\n  failfast_all_unhealthy_upstreams yes\n }\n}\n",
 	  "Corefile:3: plugin/forward: wrong argument count for 'failfast_all_unhealthy_upstreams' "
 	  "(expects 0)" },
@@ -231,7 +240,8 @@ Test(forward_setup, options)
 	int rc;
 	struct sx_config *cfg = parse(
 	        ". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
-	        "  expire 1m\n  max_fails 5\n  policy round_robin\n  health_check 250ms\n"
+	        "  expire 1m\n  max_fails 5\n  policy round_robin\n"
+	        "  health_check 250ms no_rec domain Example.NET\n"
 	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  next_on_nodata\n  failover REFUSED\n"
 	        "  failfast_all_unhealthy_upstreams\n }\n"
 	        " forward 2001:db8::/30 127.0.0.2\n}\n",
@@ -253,6 +263,11 @@ Test(forward_setup, options)
 	cr_assert_eq(f->failover_rcodes, 1u << 5);
 	cr_assert(f->next_nodata);
 	cr_assert(f->failfast);
+	cr_assert(f->hc_no_rec);
+	cr_assert_eq(memcmp(f->hc_domain, "\7example\3net", 13), 0);
+	/* Probes ask ". NS" with RD by default. */
+	cr_assert_not(instance(cfg, 1)->hc_no_rec);
+	cr_assert_eq(instance(cfg, 1)->hc_domain[0], 0);
 	/* Only a forward with another after it hands queries on. */
 	cr_assert(f->next_forward);
 	cr_assert_not(instance(cfg, 1)->next_forward);
