@@ -160,13 +160,18 @@ tcp_query(uint8_t *buf, uint16_t id, const char *name)
 enum style {
 	IDLE, /* connects and sends nothing */
 	LIAR, /* sends one of the lies below once connected */
+	SLOW, /* sends a query one byte every SLOW_SEC, beginning once connected */
 };
+
+#define SLOW_SEC 5
 
 struct horde {
 	enum style style;
 	int n;
 	int *fd;
 	bool *up;      /* connected (the connect completed) */
+	double *last;  /* SLOW: when it sent its last byte */
+	size_t *sent;  /* SLOW: bytes of the query sent */
 	long reopened; /* connections the server closed (or refused) and the horde reopened */
 	int held_min, held_max; /* the server's established TCP sockets, as sampled */
 };
@@ -191,7 +196,9 @@ horde_init(struct horde *h, enum style style, int n)
 	h->n = n;
 	h->fd = malloc((size_t)n * sizeof(*h->fd));
 	h->up = calloc((size_t)n, sizeof(*h->up));
-	cr_assert(h->fd && h->up);
+	h->last = calloc((size_t)n, sizeof(*h->last));
+	h->sent = calloc((size_t)n, sizeof(*h->sent));
+	cr_assert(h->fd && h->up && h->last && h->sent);
 	for (int i = 0; i < n; i++) {
 		h->fd[i] = -1;
 	}
@@ -203,6 +210,9 @@ static void
 horde_tick(struct run *r, struct horde *h)
 {
 	struct pollfd *pfd = calloc((size_t)h->n, sizeof(*pfd));
+	double now = now_s();
+	uint8_t q[64];
+	size_t qlen = tcp_query(q, 1, NAME);
 	int held;
 
 	cr_assert(pfd);
@@ -223,6 +233,14 @@ horde_tick(struct run *r, struct horde *h)
 			if (h->up[i] && h->style == LIAR) {
 				send(h->fd[i], lies[i % 5].bytes, lies[i % 5].len, MSG_NOSIGNAL);
 			}
+			h->last[i] = now - SLOW_SEC;
+			h->sent[i] = 0;
+		}
+		if (h->up[i] && h->style == SLOW && now - h->last[i] >= SLOW_SEC &&
+		    h->sent[i] < qlen &&
+		    send(h->fd[i], q + h->sent[i], 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) {
+			h->sent[i]++;
+			h->last[i] = now;
 		}
 		if (h->fd[i] >= 0 &&
 		    (err != 0 || (h->up[i] && (pfd[i].revents & (POLLIN | POLLHUP)) &&
@@ -274,14 +292,16 @@ horde_free(struct horde *h)
 	}
 	free(h->fd);
 	free(h->up);
+	free(h->last);
+	free(h->sent);
 }
 
 TestSuite(hostile, .timeout = 600);
 
 /*
- * 1,500, not 2,000: the kernel spreads connections over the two workers'
- * listeners by hash, unevenly, and a worker with its 1,024 slots taken turns
- * new connections away; 2,000 fill one of them about half of the time.
+ * 2,000: the kernel spreads connections over the two workers' listeners by
+ * hash, unevenly, so one worker's 1,024 slots fill about half of the time; a
+ * new client then takes the slot of the idle connection of least use.
  */
 Test(hostile, idle_tcp_connections)
 {
@@ -290,9 +310,28 @@ Test(hostile, idle_tcp_connections)
 	char detail[256];
 
 	start(&r);
-	horde_init(&h, IDLE, 1500);
+	horde_init(&h, IDLE, 2000);
 	horde_run(&r, &h, detail, sizeof(detail));
 	probe_check(&r, "idle connections", detail);
+	horde_free(&h);
+	finish(&r);
+}
+
+/*
+ * Slowloris: 2,000 connections each sending a query one byte every 5 s. Each
+ * byte restarts the idle timer; the 3 s deadline to read a whole message, and
+ * eviction when a worker is full, keep slots for new clients.
+ */
+Test(hostile, one_byte_every_five_seconds)
+{
+	struct horde h;
+	struct run r;
+	char detail[256];
+
+	start(&r);
+	horde_init(&h, SLOW, 2000);
+	horde_run(&r, &h, detail, sizeof(detail));
+	probe_check(&r, "one byte every 5 s", detail);
 	horde_free(&h);
 	finish(&r);
 }
