@@ -587,8 +587,12 @@ watch_done(void *arg, const struct k8s_call_result *res)
 	w->call = NULL;
 	w->answered = res->status != 0;
 	if (w->expired || res->status == 410) {
-		if (w->after_list && !w->got_event) {
-			/* Relisting at once again could spin: wait as after an error. */
+		if (w->after_list && !w->got_event && now_s() - w->watch_start < SHORT_WATCH_S) {
+			/*
+			 * Told at once: relisting at once again could spin, so wait as
+			 * after an error. A watch that stayed quiet for longer merely
+			 * outlived the server's history and relists at once below.
+			 */
 			failed(w, true, "fresh resourceVersion too old",
 			       "the resourceVersion of a fresh LIST is already too old");
 			return;

@@ -15,8 +15,7 @@ tests/fakeapi/cluster.py), then Sextant with kubeadm's Corefile pointed at it, a
   budget:    issue 9's budget, (services + endpoints) / 8000 + 8
 With --relist, after the steady reading the fake forgets its history and drops the watches, so
 the plugin must LIST everything again (410 Gone), and it adds:
-  relist:      seconds from the drop to the relist's last watch started again (a watch
-               told 410 right after its LIST waits its backoff, about 0.5 s, first)
+  relist:      seconds from the drop to the relist's last watch started again
   relist_cpu:  Sextant's CPU seconds over that span
   relist_fake_cpu: the fake API server's (it competes with Sextant's workers for the cores)
   relist_hwm:  VmHWM during the relist (the peak is reset first: /proc/PID/clear_refs)

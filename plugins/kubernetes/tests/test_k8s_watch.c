@@ -770,6 +770,56 @@ Test(watch, http_410_on_watch_relists)
 	cr_assert_eq(log_count("[ERROR]"), 0);
 }
 
+/*
+ * The first watch after a LIST stays quiet (no events, no bookmarks) for longer than a
+ * failure would take, then the history it started from is compacted away: nothing failed,
+ * so it lists again at once, without an error or a backoff.
+ */
+Test(watch, a_quiet_watch_told_410_later_relists_at_once)
+{
+	static const struct k8s_watch_opts slow = {
+		.page_limit = 500,
+		.watch_timeout_s = 30,
+		.backoff_min_s = 20,
+		.backoff_max_s = 20,
+	};
+
+	fake_start(NULL);
+	put_svc("default", "a", NULL);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, &slow);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	spin(1.1);
+	ctl("POST", "/_fake/compact", "{}", NULL);
+	ctl("POST", "/_fake/drop-watches", "{\"mode\":\"error\",\"status\":410}", NULL);
+	/* Well within the 15 s a backoff of 20 s would wait at least. */
+	RUN_UNTIL(store.ends[K8S_SERVICE] == 2, 10);
+	cr_assert_eq(log_count("*v1.Service: resourceVersion too old, listing again"), 1);
+	cr_assert_eq(log_count("[ERROR]"), 0, "nothing failed");
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+}
+
+/* A watch from a LIST told 410 at once: listing again at once could spin, so it waits. */
+Test(watch, a_fresh_watch_told_410_at_once_backs_off)
+{
+	fake_start(NULL);
+	put_svc("default", "a", NULL);
+	ctl("POST", "/_fake/fail",
+	    "{\"path\":\"/api/v1/services\",\"watch\":true,"
+	    "\"mode\":\"watch-error\",\"status\":410,\"count\":1}",
+	    NULL);
+	connect_http();
+	start_api();
+	watch(K8S_SERVICE, NULL, NULL);
+	RUN_UNTIL(store.ends[K8S_SERVICE] == 2, 10);
+	cr_assert_eq(log_count("Failed to watch *v1.Service: the resourceVersion of a fresh LIST "
+	                       "is already too old"),
+	             1);
+	RUN_UNTIL(fake_watches("/api/v1/services") == 1, 10);
+	cr_assert_eq(store.begins[K8S_SERVICE], 2);
+}
+
 Test(watch, error_event_other_than_410_rewatches_without_relist)
 {
 	json_t *ws;
