@@ -339,56 +339,78 @@ sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[SX_DNAME_M
 	return walk_name(wire, len, off, out, &end);
 }
 
-/* The cursor packs the next record's index above its offset (messages are at most 64 KiB). */
 int
-sx_wire_rr_next_owner(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
-                      uint8_t *owner)
+sx_rr_walk_start(struct sx_rr_walk *it, const uint8_t *wire, size_t len, unsigned flags)
 {
-	size_t o = *off & 0xFFFF;
-	size_t idx = *off >> 16;
-	if (len < SX_HDR_LEN || len > 0xFFFF) {
+	size_t o = SX_HDR_LEN;
+	it->wire = wire;
+	it->len = len;
+	it->flags = flags;
+	it->idx = 0;
+	it->bad = len < SX_HDR_LEN || len > 0xFFFF;
+	if (it->bad) {
 		return SX_EMALF;
 	}
-	if (*off == 0) {
-		o = SX_HDR_LEN;
-		for (unsigned i = rd16(wire + 4); i > 0; i--) {
-			if (walk_name(wire, len, o, NULL, &o) < 0 || len - o < 4) {
-				return SX_EMALF;
-			}
-			o += 4;
+	it->an = rd16(wire + 6);
+	it->ns = rd16(wire + 8);
+	it->total = it->an + it->ns + rd16(wire + 10);
+	for (unsigned i = rd16(wire + 4); i > 0; i--) {
+		if (flags & SX_WALK_CHECKED) {
+			it->bad = walk_name(wire, len, o, NULL, &o) < 0;
+		} else {
+			o = sx_wire_skip_name(wire, len, o);
+			it->bad = o == 0;
 		}
+		if (it->bad || len - o < 4) {
+			it->bad = true;
+			return SX_EMALF;
+		}
+		o += 4;
 	}
-	size_t an = rd16(wire + 6), ns = rd16(wire + 8), ar = rd16(wire + 10);
-	if (idx >= an + ns + ar) {
+	it->off = o;
+	return 0;
+}
+
+int
+sx_rr_walk_next(struct sx_rr_walk *it, struct sx_rr *rr)
+{
+	const uint8_t *w = it->wire;
+	size_t len = it->len, o;
+	if (it->bad) {
+		return SX_EMALF;
+	}
+	if (it->idx >= it->total) {
 		return 0;
 	}
-	size_t at = o;
-	if (walk_name(wire, len, at, owner, &o) < 0 || len - o < 10 ||
-	    len - o - 10 < rd16(wire + o + 8)) {
+	if (it->flags & SX_WALK_CHECKED) {
+		if (walk_name(w, len, it->off, NULL, &o) < 0) {
+			return SX_EMALF;
+		}
+	} else if ((o = sx_wire_skip_name(w, len, it->off)) == 0) {
 		return SX_EMALF;
 	}
-	rr->owner_off = at;
-	rr->type = rd16(wire + o);
-	rr->rclass = rd16(wire + o + 2);
+	if (len - o < 10 || len - o - 10 < rd16(w + o + 8)) {
+		return SX_EMALF;
+	}
+	rr->owner_off = it->off;
+	rr->type = rd16(w + o);
+	rr->rclass = rd16(w + o + 2);
 	rr->ttl_off = o + 4;
-	rr->ttl = (uint32_t)rd16(wire + o + 4) << 16 | rd16(wire + o + 6);
-	rr->rdlen = rd16(wire + o + 8);
+	rr->ttl = rd32(w + o + 4);
+	rr->rdlen = rd16(w + o + 8);
 	rr->rdata_off = o + 10;
 	rr->end = rr->rdata_off + rr->rdlen;
-	*sec = idx < an ? SX_SEC_ANSWER : idx < an + ns ? SX_SEC_AUTHORITY : SX_SEC_ADDITIONAL;
-	*off = (idx + 1) << 16 | rr->end;
+	rr->section = it->idx < it->an            ? SX_SEC_ANSWER
+	              : it->idx < it->an + it->ns ? SX_SEC_AUTHORITY
+	                                          : SX_SEC_ADDITIONAL;
+	it->idx++;
+	it->off = rr->end;
 	return 1;
 }
 
 int
-sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr)
-{
-	return sx_wire_rr_next_owner(wire, len, off, sec, rr, NULL);
-}
-
-int
-sx_wire_rdata_expand(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
-                     const uint8_t **rdata)
+sx_wire_rdata(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
+              const uint8_t **rdata)
 {
 	size_t pre, tail;
 	unsigned nn = sx_rdata_layout(rr->type, &pre, &tail);

@@ -41,15 +41,3 @@ enum sx_parse sx_wire_parse_query(const uint8_t *wire, size_t len, struct sx_que
  * @pre bytes before the first, @tail bytes after the last. @return how many (0: none).
  */
 unsigned sx_rdata_layout(uint16_t type, size_t *pre, size_t *tail);
-
-/** sx_wire_rr_next() that also expands the record's owner into @owner unless NULL. */
-int sx_wire_rr_next_owner(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr,
-                          uint8_t *owner);
-
-/**
- * The rdata of @rr (from message @w of @len bytes) with its names expanded:
- * *@rdata points into @w when it has no names, else at @buf (a NULL @buf only
- * checks). @return length or SX_EMALF.
- */
-int sx_wire_rdata_expand(const uint8_t *w, size_t len, const struct sx_rr *rr, uint8_t *buf,
-                         const uint8_t **rdata);

@@ -12,10 +12,9 @@
 #include "fold.h"
 #include "msg_reader.h"
 
-#define OPT_LEN        11 /* root owner, type, class, TTL, rdlen 0 */
-#define COMP_MAX       (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
-#define PTR_MAX        0x3FFF                  /* highest offset a compression pointer can name */
-#define RDATA_EXPANDED (2 * SX_DNAME_MAX + 20) /* largest compressible rdata, expanded (SOA) */
+#define OPT_LEN  11 /* root owner, type, class, TTL, rdlen 0 */
+#define COMP_MAX (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
+#define PTR_MAX  0x3FFF /* highest offset a compression pointer can name */
 
 static inline uint8_t
 lc(uint8_t c)
@@ -207,11 +206,12 @@ sx_msg_reset(struct sx_msg *msg)
 void
 sx_msg_keep(struct sx_msg *msg, enum sx_section last)
 {
-	size_t off = 0, end = msg->qend;
-	int sec = -1;
+	size_t end = msg->qend;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
 
-	while (sx_wire_rr_next(msg->wire, msg->len, &off, &sec, &rr) == 1 && sec <= (int)last) {
+	sx_rr_walk_start(&it, msg->wire, msg->len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section <= last) {
 		end = rr.end;
 	}
 	msg->len = end;
@@ -466,23 +466,22 @@ fail_trunc:
 int
 sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
-	uint8_t buf[RDATA_EXPANDED];
-	uint8_t owner[SX_DNAME_MAX];
-	const uint8_t *rdata = NULL; /* set by sx_wire_rdata_expand(); gcc -O3 cannot tell */
+	const uint8_t *rdata;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	size_t off = 0;
-	int sec = -1, rc;
+	int rc;
 	unsigned ext = 0;
 	bool opt = false;
 
 	/* Check everything first: a malformed message leaves the reply as it was. */
-	while ((rc = sx_wire_rr_next(wire, len, &off, &sec, &rr)) == 1) {
+	sx_rr_walk_start(&it, wire, len, SX_WALK_CHECKED);
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		if (rr.type == SX_TYPE_OPT) {
 			if (!opt) {
 				ext = rr.ttl >> 24;
 				opt = true;
 			}
-		} else if (sx_wire_rdata_expand(wire, len, &rr, NULL, &rdata) < 0) {
+		} else if (sx_wire_rdata(wire, len, &rr, NULL, &rdata) < 0) {
 			return SX_EMALF;
 		}
 	}
@@ -494,20 +493,29 @@ sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 	sx_msg_reset(msg);
 	wr16(msg->wire + 2, (uint16_t)(SX_FLAG_QR | opcode | (rd16(wire + 2) & SX_HDR_FLAG_BITS)));
 	sx_msg_set_rcode(msg, (wire[3] & 0xFu) | ext << 4);
-	off = 0;
-	sec = -1;
-	while (sx_wire_rr_next_owner(wire, len, &off, &sec, &rr, owner) == 1) {
-		if (rr.type == SX_TYPE_OPT) {
-			continue;
-		}
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
 		/* Checked above, so the only failure left is SX_ETRUNC: keep what fits. */
-		int rdlen = sx_wire_rdata_expand(wire, len, &rr, buf, &rdata);
-		if (rdlen < 0 || sx_msg_put_rr(msg, sec, owner, rr.type, rr.rclass, rr.ttl, rdata,
-		                               (uint16_t)rdlen) != 0) {
+		if (rr.type != SX_TYPE_OPT &&
+		    sx_msg_copy_rr(msg, rr.section, wire, len, &rr) != 0) {
 			break;
 		}
 	}
 	return 0;
+}
+
+int
+sx_msg_copy_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *wire, size_t len,
+               const struct sx_rr *rr)
+{
+	uint8_t owner[SX_DNAME_MAX], buf[SX_RDATA_EXPANDED];
+	const uint8_t *rdata = NULL; /* set by sx_wire_rdata(); gcc -O3 cannot tell */
+	int rdlen = sx_wire_rdata(wire, len, rr, buf, &rdata);
+	if (rdlen < 0 || sx_wire_name(wire, len, rr->owner_off, owner) < 0) {
+		return SX_EMALF;
+	}
+	return sx_msg_put_rr(msg, sec, owner, rr->type, rr->rclass, rr->ttl, rdata,
+	                     (uint16_t)rdlen);
 }
 
 #define TYPE_DNAME 39
@@ -558,7 +566,7 @@ renamed(sx_rename_fn fn, void *arg, uint16_t type, bool in_rdata, const uint8_t 
 	return name;
 }
 
-/* The rdata of @rr with its names renamed, into @out (RDATA_EXPANDED bytes). @return its
+/* The rdata of @rr with its names renamed, into @out (SX_RDATA_EXPANDED bytes). @return its
  * length, or -1 to keep @rdata as it is. */
 static int
 rename_rdata(sx_rename_fn fn, void *arg, uint16_t type, const uint8_t *rdata, size_t rdlen,
@@ -584,7 +592,7 @@ rename_rdata(sx_rename_fn fn, void *arg, uint16_t type, const uint8_t *rdata, si
 		n += nl;
 		r += l;
 	}
-	if (n + (rdlen - r) > RDATA_EXPANDED) {
+	if (n + (rdlen - r) > SX_RDATA_EXPANDED) {
 		return -1;
 	}
 	memcpy(out + n, rdata + r, rdlen - r);
@@ -595,16 +603,16 @@ rename_rdata(sx_rename_fn fn, void *arg, uint16_t type, const uint8_t *rdata, si
 static void
 refill(struct sx_msg *msg, const uint8_t *w, size_t len, sx_rename_fn fn, void *arg)
 {
-	uint8_t exp[RDATA_EXPANDED], ren[RDATA_EXPANDED];
+	uint8_t exp[SX_RDATA_EXPANDED], ren[SX_RDATA_EXPANDED];
 	uint8_t owner[SX_DNAME_MAX], nowner[SX_DNAME_MAX];
 	const uint8_t *rdata = NULL;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	size_t off = 0;
-	int sec = -1;
 
-	while (sx_wire_rr_next_owner(w, len, &off, &sec, &rr, owner) == 1) {
-		int rdlen = sx_wire_rdata_expand(w, len, &rr, exp, &rdata);
-		if (rdlen < 0) {
+	sx_rr_walk_start(&it, w, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
+		int rdlen = sx_wire_rdata(w, len, &rr, exp, &rdata);
+		if (rdlen < 0 || sx_wire_name(w, len, rr.owner_off, owner) < 0) {
 			break;
 		}
 		const uint8_t *own = renamed(fn, arg, rr.type, false, owner, nowner);
@@ -615,7 +623,7 @@ refill(struct sx_msg *msg, const uint8_t *w, size_t len, sx_rename_fn fn, void *
 				rdlen = l;
 			}
 		}
-		if (sx_msg_put_rr(msg, sec, own, rr.type, rr.rclass, rr.ttl, rdata,
+		if (sx_msg_put_rr(msg, rr.section, own, rr.type, rr.rclass, rr.ttl, rdata,
 		                  (uint16_t)rdlen) != 0) {
 			break;
 		}

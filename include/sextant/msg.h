@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sextant/wire.h>
+
 /*
  * A reply is built in place in a buffer owned by the worker: header, the
  * question exactly as the client sent it (its case is preserved), then
@@ -132,30 +134,14 @@ int sx_msg_add_option(struct sx_msg *msg, uint16_t code, const uint8_t *data, ui
  */
 int sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len);
 
-/* Reading records back: used by reply hooks (cache, loadbalance, log). */
-struct sx_rr {
-	size_t owner_off; /* offset of the (maybe compressed) owner name */
-	uint16_t type, rclass;
-	uint32_t ttl;
-	size_t ttl_off; /* offset of the TTL field, to rewrite it in place */
-	size_t rdata_off;
-	uint16_t rdlen;
-	size_t end; /* offset just past this record */
-};
-
 /**
- * Iterate over the records of message @wire (@len bytes): start with
- * *@off = 0 and *@sec = -1; each call fills @rr and its section. *@off is an
- * opaque cursor, not a byte offset: read offsets from @rr.
- * @return 1 for a record, 0 at the end, SX_EMALF on a malformed message.
+ * Append record @rr of message @wire (@len bytes, read by sx_rr_walk_next()) to @sec:
+ * its owner and the names sx_wire_rdata() expands are expanded, then compressed
+ * anew as sx_msg_put_rr() writes them.
+ * @return what sx_msg_put_rr() returns, or SX_EMALF when a name does not expand.
  */
-int sx_wire_rr_next(const uint8_t *wire, size_t len, size_t *off, int *sec, struct sx_rr *rr);
-
-/**
- * Expand the possibly compressed name at @off in @wire into @out (uncompressed).
- * @return wire length of the expanded name, or SX_EMALF.
- */
-int sx_wire_name(const uint8_t *wire, size_t len, size_t off, uint8_t out[255]);
+int sx_msg_copy_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *wire, size_t len,
+                   const struct sx_rr *rr);
 
 /**
  * A new name for @name (uncompressed): an owner name (@in_rdata false) or a name inside

@@ -47,105 +47,37 @@ embed(const struct dns64 *d, const uint8_t v4[4], uint8_t out[16])
 	}
 }
 
-/* Offset just past the possibly compressed name at @off, or @end when it runs past @end. */
-static size_t
-name_end(const uint8_t *wire, size_t end, size_t off)
-{
-	while (off < end) {
-		if ((wire[off] & 0xc0) == 0xc0) {
-			return off + 2;
-		}
-		if (wire[off] == 0) {
-			return off + 1;
-		}
-		off += 1 + (size_t)wire[off];
-	}
-	return end;
-}
-
-/*
- * Copy record @rr of @wire into @msg's section @sec: names inside the rdata of
- * the types that may compress them are expanded first, as sx_msg_put_rr() wants.
- */
-static int
-copy_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *wire, size_t len,
-        const struct sx_rr *rr, const uint8_t *owner)
-{
-	uint8_t rd[2 * SX_DNAME_MAX + 20];
-	const uint8_t *rdata = wire + rr->rdata_off;
-	size_t off = rr->rdata_off, rdlen = 0;
-	int n;
-
-	switch (rr->type) {
-	case SX_TYPE_NS:
-	case SX_TYPE_CNAME:
-	case SX_TYPE_PTR:
-		n = sx_wire_name(wire, len, off, rd);
-		if (n < 0) {
-			return n;
-		}
-		rdlen = (size_t)n;
-		break;
-	case SX_TYPE_MX:
-		if (rr->rdlen < 3) {
-			return SX_EMALF;
-		}
-		memcpy(rd, rdata, 2);
-		n = sx_wire_name(wire, len, off + 2, rd + 2);
-		if (n < 0) {
-			return n;
-		}
-		rdlen = 2 + (size_t)n;
-		break;
-	case SX_TYPE_SOA: {
-		size_t end = rr->rdata_off + rr->rdlen;
-		int m;
-
-		n = sx_wire_name(wire, len, off, rd);
-		off = name_end(wire, end, off);
-		m = n < 0 ? n : sx_wire_name(wire, len, off, rd + n);
-		off = name_end(wire, end, off);
-		if (m < 0 || off + 20 != end) {
-			return SX_EMALF;
-		}
-		memcpy(rd + n + m, wire + off, 20);
-		rdlen = (size_t)(n + m) + 20;
-		break;
-	}
-	default:
-		return sx_msg_put_rr(msg, sec, owner, rr->type, rr->rclass, rr->ttl, rdata,
-		                     rr->rdlen);
-	}
-	return sx_msg_put_rr(msg, sec, owner, rr->type, rr->rclass, rr->ttl, rd, (uint16_t)rdlen);
-}
-
 /* The reply to the AAAA question built from the A reply @wire. */
 static void
 synthesize(struct sx_req *req, const struct pending *p, const uint8_t *wire, size_t len)
 {
 	struct sx_msg *msg = sx_req_msg(req);
 	uint8_t owner[SX_DNAME_MAX], aaaa[16];
-	size_t off = 0;
-	int sec = -1, rc;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
+	int rc;
 
 	sx_msg_reset(msg);
 	sx_msg_clear_flags(msg, SX_FLAG_RA);
 	sx_msg_set_flags(msg, (uint16_t)(((wire[2] << 8) | wire[3]) & SX_FLAG_RA));
 	sx_msg_set_rcode(msg, wire[3] & 0x0f);
-	while ((rc = sx_wire_rr_next(wire, len, &off, &sec, &rr)) == 1) {
-		if (rr.type == SX_TYPE_OPT || sx_wire_name(wire, len, rr.owner_off, owner) < 0) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
+		if (rr.type == SX_TYPE_OPT) {
 			continue;
 		}
-		if (sec == SX_SEC_ANSWER && rr.type == SX_TYPE_A && rr.rdlen == 4) {
+		if (rr.section == SX_SEC_ANSWER && rr.type == SX_TYPE_A && rr.rdlen == 4) {
+			if (sx_wire_name(wire, len, rr.owner_off, owner) < 0) {
+				continue;
+			}
 			embed(p->d, wire + rr.rdata_off, aaaa);
 			rc = sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, SX_TYPE_AAAA, rr.rclass,
 			                   rr.ttl < p->soa_ttl ? rr.ttl : p->soa_ttl, aaaa, 16);
 		} else {
-			rc = copy_rr(msg, (enum sx_section)sec, wire, len, &rr, owner);
+			rc = sx_msg_copy_rr(msg, rr.section, wire, len, &rr);
 		}
 		/* What does not fit is left out; TC is already set where it matters. */
-		if (rc == SX_ETRUNC && sec != SX_SEC_ADDITIONAL) {
+		if (rc == SX_ETRUNC && rr.section != SX_SEC_ADDITIONAL) {
 			break;
 		}
 	}
@@ -168,19 +100,19 @@ got_a(struct sx_req *req, const uint8_t *wire, size_t len, void *arg)
 static bool
 keep_reply(const struct dns64 *d, struct pending *p, const uint8_t *wire, size_t len)
 {
-	size_t off = 0;
-	int sec = -1;
 	bool aaaa = false;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
 
 	if ((wire[3] & 0x0f) == SX_RCODE_NXDOMAIN) {
 		return true;
 	}
-	while (sx_wire_rr_next(wire, len, &off, &sec, &rr) == 1 && sec <= SX_SEC_AUTHORITY) {
-		if (sec == SX_SEC_ANSWER && rr.type == SX_TYPE_AAAA) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section <= SX_SEC_AUTHORITY) {
+		if (rr.section == SX_SEC_ANSWER && rr.type == SX_TYPE_AAAA) {
 			aaaa = true;
 		}
-		if (sec == SX_SEC_AUTHORITY && rr.type == SX_TYPE_SOA) {
+		if (rr.section == SX_SEC_AUTHORITY && rr.type == SX_TYPE_SOA) {
 			p->soa_ttl = rr.ttl;
 		}
 	}

@@ -1087,78 +1087,19 @@ put_chain(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
 	sx_msg_set_flags(msg, SX_FLAG_AA);
 }
 
-/*
- * Rdata of @rr with the names it may hold expanded (sx_msg_put_rr compresses
- * them again). @return its length in @out, or -1 when @rr has no such names
- * (its rdata can be copied as it is) or they are malformed (-2).
- */
-static int
-expand_rdata(const uint8_t *wire, size_t len, const struct sx_rr *rr,
-             uint8_t out[2 * SX_DNAME_MAX + 20])
-{
-	size_t pre = 0, names = 1, post = 0, o = 0, off = rr->rdata_off;
-
-	switch (rr->type) {
-	case SX_TYPE_CNAME:
-	case SX_TYPE_NS:
-	case SX_TYPE_PTR:
-		break;
-	case SX_TYPE_MX:
-		pre = 2;
-		break;
-	case SX_TYPE_SOA:
-		names = 2;
-		post = 20;
-		break;
-	default:
-		return -1;
-	}
-	if (rr->rdlen < pre + post) {
-		return -2;
-	}
-	memcpy(out, wire + off, pre);
-	o = pre;
-	off += pre;
-	for (size_t i = 0; i < names; i++) {
-		int n = sx_wire_name(wire, len, off, out + o);
-		if (n < 0) {
-			return -2;
-		}
-		o += sx_dname_len(out + o);
-		/* Skip the name as it is written in @wire: labels up to a pointer or the root. */
-		while (off < len && wire[off] != 0 && (wire[off] & 0xc0) != 0xc0) {
-			off += 1u + wire[off];
-		}
-		off += off < len && wire[off] != 0 ? 2 : 1;
-	}
-	if (off + post != rr->rdata_off + rr->rdlen) {
-		return -2;
-	}
-	memcpy(out + o, wire + off, post);
-	return (int)(o + post);
-}
-
 /* Append the answer section of reply @wire to @msg; TC follows that reply's. */
 static void
 copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
-	uint8_t owner[SX_DNAME_MAX], rd[2 * SX_DNAME_MAX + 20];
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	size_t off = 0;
-	int sec = -1;
 
 	if (len >= 12 && (wire[2] & 0x02)) {
 		sx_msg_set_flags(msg, SX_FLAG_TC);
 	}
-	while (sx_wire_rr_next(wire, len, &off, &sec, &rr) == 1 && sec == SX_SEC_ANSWER) {
-		int n = expand_rdata(wire, len, &rr, rd);
-
-		if (n == -2 || sx_wire_name(wire, len, rr.owner_off, owner) < 0) {
-			continue;
-		}
-		if (sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, rr.type, rr.rclass, rr.ttl,
-		                  n >= 0 ? rd : wire + rr.rdata_off,
-		                  n >= 0 ? (uint16_t)n : rr.rdlen) == SX_ETRUNC) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section == SX_SEC_ANSWER) {
+		if (sx_msg_copy_rr(msg, SX_SEC_ANSWER, wire, len, &rr) == SX_ETRUNC) {
 			break;
 		}
 	}

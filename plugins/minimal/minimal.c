@@ -10,8 +10,7 @@
 static void
 minimal_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
-	size_t off = 0;
-	int sec = -1;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
 
 	(void)req;
@@ -20,9 +19,9 @@ minimal_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 		return;
 	}
 	if (sx_msg_count(msg, SX_SEC_ANSWER) == 0) {
-		while (sx_wire_rr_next(msg->wire, msg->len, &off, &sec, &rr) == 1 &&
-		       sec <= SX_SEC_AUTHORITY) {
-			if (sec == SX_SEC_AUTHORITY &&
+		sx_rr_walk_start(&it, msg->wire, msg->len, 0);
+		while (sx_rr_walk_next(&it, &rr) == 1 && rr.section <= SX_SEC_AUTHORITY) {
+			if (rr.section == SX_SEC_AUTHORITY &&
 			    (rr.type == SX_TYPE_SOA || rr.type == SX_TYPE_NS)) {
 				return; /* NODATA or a delegation */
 			}

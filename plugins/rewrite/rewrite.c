@@ -231,12 +231,12 @@ static void
 ttl_hook(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
 	const struct rewrite *r = arg;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	size_t off = 0;
-	int sec = -1;
 
 	(void)req;
-	while (sx_wire_rr_next(msg->wire, msg->len, &off, &sec, &rr) == 1 && sec == SX_SEC_ANSWER) {
+	sx_rr_walk_start(&it, msg->wire, msg->len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section == SX_SEC_ANSWER) {
 		uint32_t ttl = rr.ttl < r->ttl_min   ? r->ttl_min
 		               : rr.ttl > r->ttl_max ? r->ttl_max
 		                                     : rr.ttl;

@@ -58,28 +58,15 @@ remote_str(const struct sx_query *q, char *out, size_t cap)
 static void
 copy_answer(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	size_t off = 0;
-	int sec = -1;
 
 	if (len >= 4 && (wire[2] & 0x02)) {
 		sx_msg_set_flags(msg, SX_FLAG_TC);
 	}
-	while (sx_wire_rr_next(wire, len, &off, &sec, &rr) == 1 && sec == SX_SEC_ANSWER) {
-		uint8_t owner[SX_DNAME_MAX], target[SX_DNAME_MAX];
-		const uint8_t *rdata = wire + rr.rdata_off;
-		int n = rr.rdlen;
-
-		if (sx_wire_name(wire, len, rr.owner_off, owner) < 0) {
-			return;
-		}
-		if (rr.type ==
-		    SX_TYPE_CNAME) { /* the one answer type here whose rdata is compressed */
-			n = sx_wire_name(wire, len, rr.rdata_off, target);
-			rdata = target;
-		}
-		if (n < 0 || sx_msg_put_rr(msg, SX_SEC_ANSWER, owner, rr.type, rr.rclass, rr.ttl,
-		                           rdata, (uint16_t)n) < 0) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section == SX_SEC_ANSWER) {
+		if (sx_msg_copy_rr(msg, SX_SEC_ANSWER, wire, len, &rr) < 0) {
 			return;
 		}
 	}

@@ -141,11 +141,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    r[1] != q[1]) {
 			continue; /* nothing, or the reply to an earlier query forward gave up on */
 		}
-		size_t off = 0;
-		int sec = -1, rc;
+		struct sx_rr_walk it;
+		int rc;
 		struct sx_rr rr;
 
-		while ((rc = sx_wire_rr_next(r, (size_t)n, &off, &sec, &rr)) == 1) {
+		sx_rr_walk_start(&it, r, (size_t)n, SX_WALK_CHECKED);
+		while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		}
 		check(rc == 0, "the client's reply does not parse");
 		check(memcmp(r + 12, q + 12, (size_t)(qn + 14)) == 0,

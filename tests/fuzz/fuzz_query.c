@@ -41,14 +41,15 @@ check(bool ok, const char *what)
 static void
 check_reply(const uint8_t *w, size_t len)
 {
-	size_t off = 0;
-	int sec = -1, rc;
+	struct sx_rr_walk it;
+	int rc;
 	unsigned n = 0;
 	struct sx_rr rr;
 	uint8_t name[SX_DNAME_MAX];
 
 	check(len >= 12 && (w[2] & 0x80), "reply too short or not a response");
-	while ((rc = sx_wire_rr_next(w, len, &off, &sec, &rr)) == 1) {
+	sx_rr_walk_start(&it, w, len, SX_WALK_CHECKED);
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		check(sx_wire_name(w, len, rr.owner_off, name) > 0, "bad owner name");
 		n++;
 	}

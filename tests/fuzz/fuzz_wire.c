@@ -25,12 +25,13 @@ check(bool ok)
 static void
 check_readable(const uint8_t *w, size_t len)
 {
-	size_t off = 0;
-	int sec = -1, rc;
+	struct sx_rr_walk it;
+	int rc;
 	unsigned n = 0;
 	struct sx_rr rr;
 	uint8_t name[SX_DNAME_MAX];
-	while ((rc = sx_wire_rr_next(w, len, &off, &sec, &rr)) == 1) {
+	sx_rr_walk_start(&it, w, len, SX_WALK_CHECKED);
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		check(sx_wire_name(w, len, rr.owner_off, name) > 0);
 		n++;
 	}
@@ -133,14 +134,22 @@ fuzz_set_wire(const uint8_t *data, size_t size)
 static void
 fuzz_read(const uint8_t *data, size_t size)
 {
-	size_t off = 0;
-	int sec = -1;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	uint8_t name[SX_DNAME_MAX];
-	while (sx_wire_rr_next(data, size, &off, &sec, &rr) == 1) {
+	uint8_t name[SX_DNAME_MAX], rd[SX_RDATA_EXPANDED];
+	const uint8_t *rdata;
+	sx_rr_walk_start(&it, data, size, SX_WALK_CHECKED);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
 		check(rr.end <= size);
 		int n = sx_wire_name(data, size, rr.owner_off, name);
 		check(n > 0 && (size_t)n == sx_dname_len(name));
+		n = sx_wire_rdata(data, size, &rr, rd, &rdata);
+		check(n < 0 || (size_t)n <= sizeof(rd) || rdata == data + rr.rdata_off);
+	}
+	/* Names skipped, not followed: bounds all the same. */
+	sx_rr_walk_start(&it, data, size, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
+		check(rr.owner_off < rr.rdata_off && rr.end <= size);
 	}
 }
 

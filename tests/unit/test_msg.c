@@ -209,10 +209,10 @@ Test(msg, compression_decodes_like_ldns)
 static const uint8_t *
 rdata_of(const struct fx *f, uint16_t type, uint16_t *rdlen)
 {
-	size_t off = 0;
-	int sec = -1;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	while (sx_wire_rr_next(f->buf, f->m.len, &off, &sec, &rr) == 1) {
+	sx_rr_walk_start(&it, f->buf, f->m.len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
 		if (rr.type == type) {
 			*rdlen = rr.rdlen;
 			return f->buf + rr.rdata_off;
@@ -906,7 +906,7 @@ Test(msg, set_wire_refuses_names_too_long_via_pointers)
 	expect_malformed(&r, "name over 255 bytes");
 }
 
-Test(msg, rr_next_walks_sections_and_rewrites_ttl)
+Test(msg, walk_reads_sections_and_rewrites_ttl)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", true, SX_PROTO_UDP, 0);
@@ -917,12 +917,13 @@ Test(msg, rr_next_walks_sections_and_rewrites_ttl)
 	size_t n = sx_msg_finish(&f.m, &f.q);
 	static const int secs[] = { 0, 0, 1, 2, 2 };
 	static const uint16_t types[] = { 1, 1, 2, 1, 41 };
-	size_t off = 0;
-	int sec = -1, i = 0, rc;
+	int i = 0, rc;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	while ((rc = sx_wire_rr_next(f.buf, n, &off, &sec, &rr)) == 1) {
+	cr_assert_eq(sx_rr_walk_start(&it, f.buf, n, SX_WALK_CHECKED), 0);
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		cr_assert_lt(i, 5);
-		cr_assert_eq(sec, secs[i]);
+		cr_assert_eq(rr.section, secs[i]);
 		cr_assert_eq(rr.type, types[i]);
 		cr_assert_eq(rd32(f.buf + rr.ttl_off), rr.ttl);
 		cr_assert_eq(rr.end, rr.rdata_off + rr.rdlen);
@@ -947,11 +948,12 @@ Test(msg, rr_next_walks_sections_and_rewrites_ttl)
 	ldns_pkt_free(lp);
 	/* A count beyond the records is malformed, found when reached. */
 	f.buf[7]++;
-	off = 0;
-	sec = -1;
-	while ((rc = sx_wire_rr_next(f.buf, n, &off, &sec, &rr)) == 1) {
+	for (unsigned flags = 0; flags <= SX_WALK_CHECKED; flags += SX_WALK_CHECKED) {
+		sx_rr_walk_start(&it, f.buf, n, flags);
+		while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
+		}
+		cr_assert_eq(rc, SX_EMALF);
 	}
-	cr_assert_eq(rc, SX_EMALF);
 }
 
 Test(msg, wire_name_expands_and_checks)

@@ -958,3 +958,247 @@ Test(wire, name_skipper_stops_after_labels_or_a_backward_pointer)
 	w[12] = 64;
 	cr_assert_eq(sx_wire_skip_name(w, sizeof(w), 12), 0, "label longer than 63");
 }
+
+/*
+ * A reply to "example.org. A" as an upstream might compress it: at 12 the question;
+ * then two answers owned by a pointer to it (A, CNAME to "www" + pointer), an SOA of
+ * "org." (a pointer into the question) with both names compressed, and an OPT.
+ */
+struct reply {
+	struct pkt p;
+	size_t cname_rdata, soa_rdata;
+};
+
+static void
+compressed_reply(struct reply *r)
+{
+	struct pkt *p = &r->p;
+	phdr(p, 1, SX_FLAG_QR, 1, 2, 1, 1);
+	pquestion(p, "example.org", SX_TYPE_A);
+	p16(p, 0xC00C);
+	p16(p, SX_TYPE_A);
+	p16(p, SX_CLASS_IN);
+	p32(p, 300);
+	p16(p, 4);
+	p32(p, 0xC0000201);
+	p16(p, 0xC00C);
+	p16(p, SX_TYPE_CNAME);
+	p16(p, SX_CLASS_IN);
+	p32(p, 60);
+	p16(p, 6);
+	r->cname_rdata = p->n;
+	p8(p, 3);
+	memcpy(p->b + p->n, "www", 3);
+	p->n += 3;
+	p16(p, 0xC00C);
+	p16(p, 0xC000 | 20); /* "org." inside the question */
+	p16(p, SX_TYPE_SOA);
+	p16(p, SX_CLASS_IN);
+	p32(p, 900);
+	p16(p, 2 + 5 + 2 + 20);
+	r->soa_rdata = p->n;
+	p16(p, 0xC00C);
+	p8(p, 4);
+	memcpy(p->b + p->n, "host", 4);
+	p->n += 4;
+	p16(p, 0xC00C);
+	for (uint32_t v = 1; v <= 5; v++) {
+		p32(p, v);
+	}
+	popt(p, 1232, 0, false);
+}
+
+Test(wire, walk_reads_every_record_in_either_mode)
+{
+	static struct reply r;
+	compressed_reply(&r);
+	static const uint16_t types[] = { SX_TYPE_A, SX_TYPE_CNAME, SX_TYPE_SOA, SX_TYPE_OPT };
+	static const uint8_t secs[] = { SX_SEC_ANSWER, SX_SEC_ANSWER, SX_SEC_AUTHORITY,
+		                        SX_SEC_ADDITIONAL };
+	static const uint32_t ttls[] = { 300, 60, 900, 0 };
+	for (unsigned flags = 0; flags <= SX_WALK_CHECKED; flags += SX_WALK_CHECKED) {
+		struct sx_rr_walk it;
+		struct sx_rr rr;
+		size_t at = 12 + 13 + 4;
+		int i = 0, rc;
+		cr_assert_eq(sx_rr_walk_start(&it, r.p.b, r.p.n, flags), 0);
+		while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
+			cr_assert_lt(i, 4);
+			cr_assert_eq(rr.owner_off, at);
+			cr_assert_eq(rr.type, types[i]);
+			cr_assert_eq(rr.section, secs[i]);
+			cr_assert_eq(rr.ttl, ttls[i]);
+			cr_assert_eq(rr.rclass, types[i] == SX_TYPE_OPT ? 1232 : SX_CLASS_IN);
+			cr_assert_eq(rr.ttl_off, rr.rdata_off - 6);
+			cr_assert_eq(r.p.b[rr.rdata_off - 2] << 8 | r.p.b[rr.rdata_off - 1],
+			             rr.rdlen);
+			cr_assert_eq(rr.end, rr.rdata_off + rr.rdlen);
+			at = rr.end;
+			i++;
+		}
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(i, 4);
+		cr_assert_eq(at, r.p.n);
+		cr_assert_eq(sx_rr_walk_next(&it, &rr), 0, "the end stays the end");
+	}
+}
+
+Test(wire, walk_refuses_what_is_cut_short_or_too_long)
+{
+	static struct reply r;
+	struct sx_rr_walk it;
+	struct sx_rr rr;
+	compressed_reply(&r);
+	for (unsigned flags = 0; flags <= SX_WALK_CHECKED; flags += SX_WALK_CHECKED) {
+		cr_assert_eq(sx_rr_walk_start(&it, r.p.b, 11, flags), SX_EMALF);
+		cr_assert_eq(sx_rr_walk_next(&it, &rr), SX_EMALF, "a failed start fails the walk");
+		cr_assert_eq(sx_rr_walk_start(&it, r.p.b, 12 + 13 + 3, flags), SX_EMALF,
+		             "question cut short");
+		cr_assert_eq(sx_rr_walk_start(&it, r.p.b, 65536, flags), SX_EMALF);
+		/* Cut inside the SOA's rdata: the records before it still read. */
+		int rc, n = 0;
+		sx_rr_walk_start(&it, r.p.b, r.soa_rdata + 10, flags);
+		while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
+			n++;
+		}
+		cr_assert_eq(rc, SX_EMALF);
+		cr_assert_eq(n, 2);
+	}
+}
+
+Test(wire, checked_walk_follows_names_a_skipping_walk_does_not)
+{
+	static struct reply r;
+	struct sx_rr_walk it;
+	struct sx_rr rr;
+	compressed_reply(&r);
+	/* The first answer's owner points backwards, but into the header. */
+	r.p.b[12 + 13 + 4 + 1] = 4;
+	cr_assert_eq(sx_rr_walk_start(&it, r.p.b, r.p.n, 0), 0);
+	cr_assert_eq(sx_rr_walk_next(&it, &rr), 1);
+	cr_assert_eq(sx_rr_walk_start(&it, r.p.b, r.p.n, SX_WALK_CHECKED), 0);
+	cr_assert_eq(sx_rr_walk_next(&it, &rr), SX_EMALF);
+	/* A pointer forward fails both. */
+	r.p.b[12 + 13 + 4 + 1] = 200;
+	for (unsigned flags = 0; flags <= SX_WALK_CHECKED; flags += SX_WALK_CHECKED) {
+		cr_assert_eq(sx_rr_walk_start(&it, r.p.b, r.p.n, flags), 0);
+		cr_assert_eq(sx_rr_walk_next(&it, &rr), SX_EMALF);
+	}
+}
+
+/* The rdata of the first record of @type in @r, through sx_wire_rdata(). */
+static int
+rdata_of(const struct reply *r, uint16_t type, uint8_t *buf, const uint8_t **rdata)
+{
+	struct sx_rr_walk it;
+	struct sx_rr rr;
+	sx_rr_walk_start(&it, r->p.b, r->p.n, SX_WALK_CHECKED);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
+		if (rr.type == type) {
+			return sx_wire_rdata(r->p.b, r->p.n, &rr, buf, rdata);
+		}
+	}
+	cr_assert_fail("no record of type %u", type);
+	return SX_EMALF;
+}
+
+Test(wire, rdata_names_are_expanded_by_type)
+{
+	static struct reply r;
+	uint8_t buf[SX_RDATA_EXPANDED], want[SX_RDATA_EXPANDED];
+	const uint8_t *rdata = NULL;
+	compressed_reply(&r);
+
+	/* No names in an A record: the rdata in place. */
+	cr_assert_eq(rdata_of(&r, SX_TYPE_A, buf, &rdata), 4);
+	cr_assert_eq(rdata[0], 0xC0);
+
+	int n = rdata_of(&r, SX_TYPE_CNAME, buf, &rdata);
+	cr_assert_eq(rdata, buf);
+	cr_assert_eq(n, sx_dname_from_str(want, "www.example.org"));
+	cr_assert_arr_eq(buf, want, (size_t)n);
+
+	/* SOA: both names expanded, the 20 bytes after them kept. */
+	n = rdata_of(&r, SX_TYPE_SOA, buf, &rdata);
+	int m = sx_dname_from_str(want, "example.org");
+	m += sx_dname_from_str(want + m, "host.example.org");
+	for (uint32_t v = 1; v <= 5; v++) {
+		uint8_t *p = want + m + 4 * (v - 1);
+		p[0] = p[1] = p[2] = 0;
+		p[3] = (uint8_t)v;
+	}
+	cr_assert_eq(n, m + 20);
+	cr_assert_arr_eq(buf, want, (size_t)n);
+
+	/* A NULL buffer checks only. */
+	cr_assert_eq(rdata_of(&r, SX_TYPE_SOA, NULL, &rdata), n);
+}
+
+Test(wire, rdata_expansion_checks_the_layout)
+{
+	static struct reply r;
+	uint8_t buf[SX_RDATA_EXPANDED];
+	const uint8_t *rdata;
+
+	/* An SOA with 19 bytes after its names. */
+	compressed_reply(&r);
+	r.p.b[r.soa_rdata - 1]--;
+	r.p.n--;
+	cr_assert_eq(rdata_of(&r, SX_TYPE_SOA, buf, &rdata), SX_EMALF);
+
+	/* A CNAME with a byte after its name. */
+	compressed_reply(&r);
+	r.p.b[r.cname_rdata - 1]++;
+	memmove(r.p.b + r.cname_rdata + 7, r.p.b + r.cname_rdata + 6, r.p.n - r.cname_rdata - 6);
+	r.p.n++;
+	cr_assert_eq(rdata_of(&r, SX_TYPE_CNAME, buf, &rdata), SX_EMALF);
+
+	/* A CNAME whose name points forward. */
+	compressed_reply(&r);
+	r.p.b[r.cname_rdata + 5] = 200;
+	cr_assert_eq(rdata_of(&r, SX_TYPE_CNAME, buf, &rdata), SX_EMALF);
+
+	/* An MX too short to hold its preference and a name. */
+	compressed_reply(&r);
+	r.p.b[r.cname_rdata - 9] = SX_TYPE_MX;
+	r.p.b[r.cname_rdata - 1] = 1;
+	cr_assert_eq(rdata_of(&r, SX_TYPE_MX, buf, &rdata), SX_EMALF);
+}
+
+Test(wire, copy_rr_writes_a_record_of_another_message)
+{
+	static struct reply r;
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX];
+	static uint8_t buf[4096];
+	struct sx_rr_walk it;
+	struct sx_rr rr;
+	compressed_reply(&r);
+	query(&p, "other.example", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	sx_rr_walk_start(&it, r.p.b, r.p.n, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section <= SX_SEC_AUTHORITY) {
+		cr_assert_eq(sx_msg_copy_rr(&m, rr.section, r.p.b, r.p.n, &rr), 0);
+	}
+	ldns_pkt *lp = NULL;
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_ancount(lp), 2);
+	cr_assert_eq(ldns_pkt_nscount(lp), 1);
+	char *s = ldns_rr_list2str(ldns_pkt_answer(lp));
+	cr_assert_str_eq(s, "example.org.\t300\tIN\tA\t192.0.2.1\n"
+	                    "example.org.\t60\tIN\tCNAME\twww.example.org.\n");
+	free(s);
+	s = ldns_rr2str(ldns_rr_list_rr(ldns_pkt_authority(lp), 0));
+	cr_assert_str_eq(s, "org.\t900\tIN\tSOA\texample.org. host.example.org. 1 2 3 4 5\n");
+	free(s);
+	ldns_pkt_free(lp);
+
+	/* A record whose owner does not expand is not copied. */
+	r.p.b[12 + 13 + 4 + 1] = 4;
+	sx_rr_walk_start(&it, r.p.b, r.p.n, 0);
+	cr_assert_eq(sx_rr_walk_next(&it, &rr), 1);
+	cr_assert_eq(sx_msg_copy_rr(&m, SX_SEC_ADDITIONAL, r.p.b, r.p.n, &rr), SX_EMALF);
+}
