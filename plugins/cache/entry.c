@@ -22,76 +22,6 @@ rd32(const uint8_t *p)
 }
 
 /*
- * Records of a reply the core wrote (or an entry made from one). Names are
- * skipped, not followed: sx_wire_rr_next() expands every one, which costs
- * several times more, and these messages are well formed. Bounds are checked
- * all the same.
- */
-struct walk {
-	const uint8_t *w;
-	size_t len, off;
-	unsigned idx, an, ns, total;
-};
-
-static bool
-walk_start(struct walk *it, const uint8_t *w, size_t len)
-{
-	unsigned qd;
-
-	if (len < 12) {
-		return false;
-	}
-	qd = (unsigned)(w[4] << 8 | w[5]);
-	it->w = w;
-	it->len = len;
-	it->off = 12;
-	it->idx = 0;
-	it->an = (unsigned)(w[6] << 8 | w[7]);
-	it->ns = (unsigned)(w[8] << 8 | w[9]);
-	it->total = it->an + it->ns + (unsigned)(w[10] << 8 | w[11]);
-	for (unsigned i = 0; i < qd; i++) {
-		it->off = sx_wire_skip_name(w, len, it->off) + 4;
-		if (it->off == 4 || it->off > len) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* @return 1 with @rr and its section, 0 at the end, SX_EMALF. */
-static int
-walk_next(struct walk *it, struct sx_rr *rr, int *sec)
-{
-	const uint8_t *w = it->w;
-	size_t o;
-
-	if (it->idx == it->total) {
-		return 0;
-	}
-	rr->owner_off = it->off;
-	o = sx_wire_skip_name(w, it->len, it->off);
-	if (o == 0 || o + 10 > it->len) {
-		return SX_EMALF;
-	}
-	rr->type = (uint16_t)(w[o] << 8 | w[o + 1]);
-	rr->rclass = (uint16_t)(w[o + 2] << 8 | w[o + 3]);
-	rr->ttl_off = o + 4;
-	rr->ttl = rd32(w + o + 4);
-	rr->rdlen = (uint16_t)(w[o + 8] << 8 | w[o + 9]);
-	rr->rdata_off = o + 10;
-	rr->end = rr->rdata_off + rr->rdlen;
-	if (rr->end > it->len) {
-		return SX_EMALF;
-	}
-	*sec = it->idx < it->an            ? SX_SEC_ANSWER
-	       : it->idx < it->an + it->ns ? SX_SEC_AUTHORITY
-	                                   : SX_SEC_ADDITIONAL;
-	it->off = rr->end;
-	it->idx++;
-	return 1;
-}
-
-/*
  * CoreDNS's response.Typify and dnsutil.MinimalTTL, plus RFC 2308 section 5:
  * a negative answer lives no longer than its SOA's MINIMUM field.
  */
@@ -102,32 +32,34 @@ cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, 
 	uint32_t min_ttl = CACHE_MAX_TTL, soa_min = UINT32_MAX;
 	unsigned answers = 0, ns = 0, records = 0;
 	bool soa = false;
-	struct walk it;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	int sec, rc;
+	int rc;
 
 	out->ttl = CACHE_MIN_TTL;
 	if (opcode != 0 || qtype == SX_TYPE_AXFR || qtype == SX_TYPE_IXFR) {
 		out->kind = CACHE_META;
 		return 0;
 	}
-	if (!walk_start(&it, wire, len)) {
+	/* The core wrote the reply: its names need no following. */
+	if (sx_rr_walk_start(&it, wire, len, 0) < 0) {
 		return SX_EMALF;
 	}
-	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		if (rr.type == SX_TYPE_OPT) {
 			continue;
 		}
 		records++;
 		min_ttl = rr.ttl < min_ttl ? rr.ttl : min_ttl;
-		if (sec == SX_SEC_ANSWER) {
+		if (rr.section == SX_SEC_ANSWER) {
 			answers++;
-		} else if (sec == SX_SEC_AUTHORITY && rr.type == SX_TYPE_SOA && rr.rdlen >= 22) {
+		} else if (rr.section == SX_SEC_AUTHORITY && rr.type == SX_TYPE_SOA &&
+		           rr.rdlen >= 22) {
 			uint32_t m = rd32(wire + rr.rdata_off + rr.rdlen - 4);
 
 			soa = true;
 			soa_min = m < soa_min ? m : soa_min;
-		} else if (sec == SX_SEC_AUTHORITY && rr.type == SX_TYPE_NS) {
+		} else if (rr.section == SX_SEC_AUTHORITY && rr.type == SX_TYPE_NS) {
 			ns++;
 		}
 	}
@@ -160,14 +92,12 @@ cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, 
 int
 cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
 {
-	struct walk it;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
-	int sec, rc;
+	int rc;
 
-	if (!walk_start(&it, wire, len)) {
-		return SX_EMALF;
-	}
-	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		if (rr.type != SX_TYPE_OPT) {
 			wr32(wire + rr.ttl_off, ttl);
 		}
@@ -180,16 +110,16 @@ cache_entry_new(struct cache_pool *pool, const struct cache_key *k, const uint8_
                 enum cache_kind kind, uint32_t ttl, uint64_t now_ns)
 {
 	struct cache_entry *e;
-	struct walk it;
+	struct sx_rr_walk it;
 	struct sx_rr rr;
 	size_t n = 0;
 	uint16_t *ttls;
-	int sec, rc;
+	int rc;
 
-	if (len > CACHE_WIRE_MAX || !walk_start(&it, wire, len)) {
+	if (len > CACHE_WIRE_MAX || sx_rr_walk_start(&it, wire, len, 0) < 0) {
 		return NULL;
 	}
-	while ((rc = walk_next(&it, &rr, &sec)) == 1) {
+	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
 		n += rr.type != SX_TYPE_OPT;
 	}
 	if (rc < 0) {
@@ -219,8 +149,8 @@ cache_entry_new(struct cache_pool *pool, const struct cache_key *k, const uint8_
 	e->kind = (uint8_t)kind;
 	ttls = (uint16_t *)(void *)e->data;
 	n = 0;
-	walk_start(&it, wire, len);
-	while (walk_next(&it, &rr, &sec) == 1) {
+	sx_rr_walk_start(&it, wire, len, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1) {
 		if (rr.type != SX_TYPE_OPT) {
 			ttls[n++] = (uint16_t)rr.ttl_off;
 		}
