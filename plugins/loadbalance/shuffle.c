@@ -112,74 +112,10 @@ swappable(const uint8_t *wire, const struct sx_rr *a, const struct sx_rr *b)
 	       la == lb && memcmp(wire + a->owner_off, wire + b->owner_off, la) == 0;
 }
 
-/* End, in place, of the (maybe compressed) name at @off of our own message. */
-static size_t
-name_end(const uint8_t *w, size_t off, size_t end)
-{
-	while (off < end && w[off] != 0 && w[off] < 0xC0) {
-		off += w[off] + 1u;
-	}
-	return off < end && w[off] >= 0xC0 ? off + 2 : off + 1;
-}
-
-/*
- * The rdata of @r with its compressed names expanded: only NS, CNAME, PTR,
- * MX and SOA carry compressed names in a message the core wrote.
- * @return its length, or -1.
- */
-static int
-expand_rdata(const uint8_t *w, size_t len, const struct sx_rr *r,
-             uint8_t buf[2 * SX_DNAME_MAX + 20], const uint8_t **out)
-{
-	size_t pre = 0, tail = 0, off, n;
-	unsigned names;
-
-	switch (r->type) {
-	case SX_TYPE_NS:
-	case SX_TYPE_CNAME:
-	case SX_TYPE_PTR:
-		names = 1;
-		break;
-	case SX_TYPE_MX:
-		pre = 2;
-		names = 1;
-		break;
-	case SX_TYPE_SOA:
-		names = 2;
-		tail = 20;
-		break;
-	default:
-		*out = w + r->rdata_off;
-		return r->rdlen;
-	}
-	if (r->rdlen < pre + tail) {
-		return -1;
-	}
-	memcpy(buf, w + r->rdata_off, pre);
-	n = pre;
-	off = r->rdata_off + pre;
-	for (unsigned i = 0; i < names; i++) {
-		int l = sx_wire_name(w, len, off, buf + n);
-
-		if (l < 0) {
-			return -1;
-		}
-		n += (size_t)l;
-		off = name_end(w, off, r->end);
-	}
-	if (off + tail != r->end) {
-		return -1;
-	}
-	memcpy(buf + n, w + off, tail);
-	*out = buf;
-	return (int)(n + tail);
-}
-
 /* Write every record again in the new order (names compressed anew). */
 static void
 rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned count[3])
 {
-	uint8_t owner[SX_DNAME_MAX], rbuf[2 * SX_DNAME_MAX + 20];
 	uint16_t flags = sx_msg_flags(msg);
 	bool truncated = msg->truncated;
 	size_t len = msg->len;
@@ -191,13 +127,8 @@ rewrite(struct sx_msg *msg, struct lb_worker *w, const unsigned count[3])
 	msg->truncated = truncated;
 	for (int sec = SX_SEC_ANSWER; sec <= SX_SEC_ADDITIONAL; sec++) {
 		for (unsigned end = i + count[sec]; i < end; i++) {
-			const struct sx_rr *r = &w->rr[w->order[i]];
-			const uint8_t *rdata;
-			int rdlen = expand_rdata(w->copy, len, r, rbuf, &rdata);
-
-			if (rdlen < 0 || sx_wire_name(w->copy, len, r->owner_off, owner) < 0 ||
-			    sx_msg_put_rr(msg, (enum sx_section)sec, owner, r->type, r->rclass,
-			                  r->ttl, rdata, (uint16_t)rdlen) != 0) {
+			if (sx_msg_copy_rr(msg, (enum sx_section)sec, w->copy, len,
+			                   &w->rr[w->order[i]]) != 0) {
 				return;
 			}
 		}
@@ -215,43 +146,20 @@ copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
 	}
 }
 
-/*
- * The records of our own reply (the core wrote it, so it is well formed; the
- * bounds are checked all the same), without expanding names: owners are
- * skipped, not followed. @return how many, or 0 if there are too many or the
- * message is cut short.
- */
+/* The records of our own reply, names skipped. @return how many, or 0 if there are too many. */
 static unsigned
 records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
 {
-	const uint8_t *w = msg->wire;
-	size_t off = msg->qend, len = msg->len;
+	struct sx_rr_walk it;
 	unsigned n = count[0] + count[1] + count[2];
 
-	if (n > LB_MAX_RR) {
+	if (n > LB_MAX_RR || sx_rr_walk_start(&it, msg->wire, msg->len, 0) < 0) {
 		return 0;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		rr[i].owner_off = off;
-		while (off < len && w[off] != 0 && w[off] < 0xC0) {
-			off += w[off] + 1u;
-		}
-		off += off < len && w[off] >= 0xC0 ? 2 : 1;
-		if (off + 10 > len) {
+		if (sx_rr_walk_next(&it, &rr[i]) != 1) {
 			return 0;
 		}
-		rr[i].type = (uint16_t)(w[off] << 8 | w[off + 1]);
-		rr[i].rclass = (uint16_t)(w[off + 2] << 8 | w[off + 3]);
-		rr[i].ttl_off = off + 4;
-		rr[i].ttl = (uint32_t)w[off + 4] << 24 | (uint32_t)w[off + 5] << 16 |
-		            (uint32_t)w[off + 6] << 8 | w[off + 7];
-		rr[i].rdlen = (uint16_t)(w[off + 8] << 8 | w[off + 9]);
-		rr[i].rdata_off = off + 10;
-		rr[i].end = rr[i].rdata_off + rr[i].rdlen;
-		if (rr[i].end > len) {
-			return 0;
-		}
-		off = rr[i].end;
 	}
 	return n;
 }
