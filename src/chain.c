@@ -156,9 +156,16 @@ static int
 sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb, void *arg,
         event_callback_fn start, struct sx_req **out)
 {
-	size_t nlen = sx_dname_len(name), len;
+	/* A plain query for the name, RD set, with EDNS so big answers fit. */
+	const struct sx_wire_query wq = { .flags = SX_FLAG_RD,
+		                          .qname = name,
+		                          .qname_len = sx_dname_len(name),
+		                          .qtype = type,
+		                          .qclass = SX_CLASS_IN,
+		                          .edns = true,
+		                          .udp_size = SUB_BUF };
 	struct sx_req *sub;
-	uint8_t *q;
+	int len;
 
 	if (req->depth >= SUB_MAX_DEPTH) {
 		return SX_ETRUNC;
@@ -167,23 +174,9 @@ sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb c
 	if (!sub) {
 		return -ENOMEM;
 	}
-	/* A plain query for the name, RD set, with EDNS so big answers fit. */
-	q = sub->qwire;
-	memset(q, 0, SX_HDR_LEN);
-	q[2] = 0x01;
-	q[5] = 1;
-	q[11] = 1;
-	memcpy(q + SX_HDR_LEN, name, nlen);
-	len = SX_HDR_LEN + nlen;
-	q[len++] = (uint8_t)(type >> 8);
-	q[len++] = (uint8_t)type;
-	q[len++] = 0;
-	q[len++] = SX_CLASS_IN;
-	static const uint8_t opt[] = { 0, 0, 41, (SUB_BUF >> 8) & 0xff, SUB_BUF & 0xff, 0, 0, 0,
-		                       0, 0, 0 };
-	memcpy(q + len, opt, sizeof(opt));
-	len += sizeof(opt);
-	if (sx_wire_parse_query(q, len, &sub->q, sub->lname) != SX_PARSE_OK) {
+	len = sx_wire_query(sub->qwire, sizeof(sub->qwire), &wq);
+	if (len < 0 ||
+	    sx_wire_parse_query(sub->qwire, (size_t)len, &sub->q, sub->lname) != SX_PARSE_OK) {
 		sx_req_put(sub);
 		return SX_EINVAL;
 	}
