@@ -149,6 +149,8 @@ struct fwd {
 	bool failfast;     /* failfast_all_unhealthy_upstreams */
 	bool hc_no_rec;    /* health probes without RD */
 	uint8_t hc_domain[SX_DNAME_MAX]; /* the name health probes ask NS of (wire, lower case) */
+	struct sockaddr_storage src;     /* source_address: sockets are bound to it (port 0) */
+	socklen_t srclen;                /* 0: no source_address */
 	char *tls_cert, *tls_key, *tls_ca, *tls_servername;
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;

@@ -171,6 +171,29 @@ set_health_check(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return rc;
 }
 
+/* source_address IP: the local address upstream sockets are bound to. */
+static int
+set_source(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct fwd *f = inst;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&f->src;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->src;
+	const char *a = sx_cf_arg(cf, 1);
+
+	(void)d;
+	memset(&f->src, 0, sizeof(f->src));
+	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		f->srclen = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		f->srclen = sizeof(*s6);
+	} else {
+		return sx_cf_err(cf, "source_address: invalid IP address '%s'", a);
+	}
+	return 0;
+}
+
 static bool
 given(const struct fwd *f, const char *name)
 {
@@ -201,6 +224,7 @@ const struct sx_directive fwd_directives[] = {
 	{ "next_on_nodata", 0, 0, sx_set_flag, offsetof(struct fwd, next_nodata) },
 	{ "failfast_all_unhealthy_upstreams", 0, 0, sx_set_flag, offsetof(struct fwd, failfast) },
 	{ "failover", 1, -1, set_rcodes, offsetof(struct fwd, failover_rcodes) },
+	{ "source_address", 1, 1, set_source },
 	{ NULL },
 };
 

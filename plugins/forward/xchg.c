@@ -374,6 +374,7 @@ static struct fwd_conn *
 conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 {
 	int type = proto == FWD_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	const struct fwd *f = x->f;
 	struct fwd_conn *c = conn_alloc(x->w);
 	char eb[64];
 	int fd;
@@ -389,6 +390,13 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	c->fd = -1;
 	c->born_ms = sx_now_ms();
 	fd = socket(up->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && f->srclen && bind(fd, (struct sockaddr *)&f->src, f->srclen) < 0) {
+		/* Another family than the upstream's gives EINVAL: "bind: invalid argument". */
+		snprintf(x->err, sizeof(x->err), "dial %s %s: bind: %s", proto_net(proto), up->name,
+		         errstr(errno, eb));
+		close(fd);
+		goto fail;
+	}
 	if (fd < 0 ||
 	    (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 && errno != EINPROGRESS)) {
 		snprintf(x->err, sizeof(x->err), "dial %s %s: %s%s", proto_net(proto), up->name,

@@ -26,7 +26,7 @@ label of the query name:
 Spoofs carry A 6.6.6.6. The --control file, read for every query, switches the whole
 server: "silent", "refused", "servfail", "normal" (also when missing), or one of the labels
 slow, tc, big, nodata, garbage, short, close, hangup (as if every query name began with it). Every query is
-logged to --log as "PROTO QNAME QTYPE rd=0|1 SRCPORT" (QNAME as received).
+logged to --log as "PROTO QNAME QTYPE rd=0|1 from=SRCADDR SRCPORT" (QNAME as received).
 """
 import argparse
 import os
@@ -64,9 +64,9 @@ class Upstream:
         if not self.args.log:
             return
         question = q.question[0]
-        line = "%s %s %s rd=%d %d\n" % (proto, question.name.to_text(),
-                                         dns.rdatatype.to_text(question.rdtype),
-                                         bool(q.flags & dns.flags.RD), peer[1])
+        line = "%s %s %s rd=%d from=%s %d\n" % (proto, question.name.to_text(),
+                                                 dns.rdatatype.to_text(question.rdtype),
+                                                 bool(q.flags & dns.flags.RD), peer[0], peer[1])
         with self.lock, open(self.args.log, "a") as f:
             f.write(line)
 

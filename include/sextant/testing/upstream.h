@@ -32,7 +32,7 @@ const char *sx_up_dir(const struct sx_upstream *u);
 
 /** Switch the fake: "normal", "silent", "refused", "servfail" or a label mode ("nodata"...). */
 void sx_up_mode(struct sx_upstream *u, const char *mode);
-/** Queries the fake logged ("PROTO QNAME QTYPE rd=0|1 SRCPORT" lines) containing @needle. */
+/** Logged queries ("PROTO QNAME QTYPE rd=0|1 from=SRCADDR SRCPORT") containing @needle. */
 int sx_up_count(const struct sx_upstream *u, const char *needle);
 /** Distinct source ports among the logged queries containing @needle. */
 int sx_up_ports(const struct sx_upstream *u, const char *needle);

@@ -376,6 +376,34 @@ Test(forward, health_check_no_rec_and_domain)
 	sx_up_stop(up);
 }
 
+Test(forward, source_address_binds_upstream_sockets)
+{
+	struct sx_upstream *up = sx_up_fake(1, false);
+	struct sx_test_server *s = start(
+	        ". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u {\n"
+	        "\t\tsource_address 127.0.0.9\n\t}\n}\n"
+	        "example.net {\n\tbind 127.0.0.1\n\terrors\n"
+	        "\tforward . 127.0.0.1:%u {\n\t\tsource_address ::1\n\t}\n}\n",
+	        sx_up_port(up), sx_up_port(up));
+
+	/* The fake sees the queries come from 127.0.0.9, over UDP and over TCP. */
+	cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.1");
+	cr_assert_str_eq(ask(s, "www.example.org", SX_Q_TCP), "192.0.2.1");
+	cr_expect_eq(sx_up_count(up, "udp www.example.org. A rd=1 from=127.0.0.9 "), 1);
+	cr_expect_eq(sx_up_count(up, "tcp www.example.org. A rd=1 from=127.0.0.9 "), 1);
+	/* An IPv6 source cannot reach an IPv4 upstream: SERVFAIL with the reason. */
+	{
+		ldns_pkt *p = sx_test_query(s, "www.example.net", LDNS_RR_TYPE_A, 0, 0);
+
+		cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_SERVFAIL);
+		ldns_pkt_free(p);
+	}
+	cr_expect(sx_test_wait_log(s, ": bind: ", 10000), "%s", sx_test_log(s));
+	cr_expect_eq(sx_up_count(up, "www.example.net"), 0);
+	stop(s);
+	sx_up_stop(up);
+}
+
 Test(forward, max_concurrent_refuses_beyond_the_limit)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);

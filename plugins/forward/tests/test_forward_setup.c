@@ -130,6 +130,8 @@ static const struct setup_case cases[] = {
 	  "Corefile:3: plugin/forward: health_check: unknown option rec" },
 	{ ". {\n forward . 127.0.0.1 {\n  health_check 1s no_rec domain a. b.\n }\n}\n",
 	  "Corefile:3: plugin/forward: wrong argument count for 'health_check' (expects 1 to 4)" },
+	{ ". {\n forward . 127.0.0.1 {\n  source_address eth0\n }\n}\n",
+	  "Corefile:3: plugin/forward: source_address: invalid IP address 'eth0'" },
 	{ ". {\n forward . 127.0.0.1 {\n  failfast_all_unhealthy_upstreams yes\n }\n}\n",
 	  "Corefile:3: plugin/forward: wrong argument count for 'failfast_all_unhealthy_upstreams' "
 	  "(expects 0)" },
