@@ -8,7 +8,8 @@ sextant watching it, dnsperf sending queries at half the rate measured first, an
             before is deleted, through the fake's control interface
   reload    every minute SIGUSR1, and the reload must complete
   sample    a thread asks names whose truth has been settled for 3 s (Services never changed,
-            Services added and not deleted, Services deleted) and checks every answer
+            Services added and not deleted, Services deleted) and checks every answer; an
+            added one whose deletion begins before its answer is in is not judged
   memory    VmRSS every second
 
 At the end the churn stops and every name the fake's objects imply is checked (truth.py), then
@@ -185,8 +186,8 @@ class Soak:
 		self.added = {}    # name -> (ip, time added)
 		self.deleted = {}  # name -> time deleted
 		self.wrong_at, self.reload_at = [], []
-		self.figures = {"checks": 0, "wrong": 0, "servfail": 0, "unanswered": 0, "churned": 0, "reloads": 0,
-			"reload_failures": 0, "rss": [], "first_wrong": None}
+		self.figures = {"checks": 0, "wrong": 0, "servfail": 0, "unanswered": 0, "overtaken": 0,
+			"churned": 0, "reloads": 0, "reload_failures": 0, "rss": [], "first_wrong": None}
 
 	def churn(self):
 		n = 0
@@ -203,11 +204,14 @@ class Soak:
 			n += 1
 			if len(order) > KEEP:
 				old = order.pop(0)
+				# Out of the sampler's sight before its DELETE: from then on either answer is
+				# right until the deletion has settled.
+				with self.lock:
+					del self.added[old]
 				self.fake.call("DELETE", "/_fake/objects/v1/testns/services/" + old)
 				self.fake.call("DELETE",
 					"/_fake/objects/discovery.k8s.io/v1/testns/endpointslices/%s-s" % old)
 				with self.lock:
-					del self.added[old]
 					self.deleted[old] = time.monotonic()
 			self.figures["churned"] = n
 
@@ -217,24 +221,34 @@ class Soak:
 		while not self.stop.wait(0.05):
 			now = time.monotonic()
 			with self.lock:
-				settled_in = [(n, ip) for n, (ip, t) in self.added.items()
+				settled_in = [(n, ip, t) for n, (ip, t) in self.added.items()
 					if now - t > SETTLE]
-				settled_out = [n for n, t in self.deleted.items() if now - t > SETTLE]
+				settled_out = [(n, t) for n, t in self.deleted.items() if now - t > SETTLE]
 			pick = rnd.random()
+			added = None  # the churned Service asked for, which must stay until answered
 			if pick < 0.4 or not (settled_in or settled_out):
 				(name, rdtype), want = rnd.choice(stable)
 				want_rcode = dns.rcode.NOERROR
+				since = ""
 			elif pick < 0.7 and settled_in:
-				n, ip = rnd.choice(settled_in)
-				name, rdtype, want = "%s.testns.svc.%s." % (n, ZONE), "A", {ip}
+				added, ip, t = rnd.choice(settled_in)
+				name, rdtype, want = "%s.testns.svc.%s." % (added, ZONE), "A", {ip}
 				want_rcode = dns.rcode.NOERROR
+				since = " (added %.2f s before)" % (now - t)
 			elif settled_out:
-				n = rnd.choice(settled_out)
+				n, t = rnd.choice(settled_out)
 				name, rdtype, want = "%s.testns.svc.%s." % (n, ZONE), "A", set()
 				want_rcode = dns.rcode.NXDOMAIN
+				since = " (deleted %.2f s before)" % (now - t)
 			else:
 				continue
 			r = ask(self.sx.port, name, rdtype)
+			if added:
+				with self.lock:
+					if added not in self.added:
+						# Its deletion began while it was asked: not a check.
+						self.figures["overtaken"] += 1
+						continue
 			self.figures["checks"] += 1
 			if r is None:
 				self.figures["unanswered"] += 1
@@ -249,8 +263,8 @@ class Soak:
 				if r.rcode() == dns.rcode.SERVFAIL:
 					self.figures["servfail"] += 1
 				if not self.figures["first_wrong"]:
-					self.figures["first_wrong"] = "%s %s: %s %s, wanted %s %s" % (
-						name, rdtype, dns.rcode.to_text(r.rcode()), sorted(got),
+					self.figures["first_wrong"] = "%s %s%s: %s %s, wanted %s %s" % (
+						name, rdtype, since, dns.rcode.to_text(r.rcode()), sorted(got),
 						dns.rcode.to_text(want_rcode), sorted(want))
 
 	def reload(self):
@@ -371,9 +385,9 @@ class Soak:
 		print("soak: dnsperf %s queries sent, %s completed, %s lost, %.0f/s" % (
 			f.get("sent"), f.get("completed"), f.get("lost"), f.get("qps") or 0))
 		print("soak: %d Services churned, %d reloads; %d answers sampled, %d wrong, "
-			"%d unanswered; final truth %s checks, %s wrong" % (
-			f["churned"], f["reloads"], f["checks"], f["wrong"], f["unanswered"],
-			f.get("truth_checks"), f.get("truth_wrong")))
+			"%d unanswered (%d not judged: deleted while asked); final truth %s checks, "
+			"%s wrong" % (f["churned"], f["reloads"], f["checks"], f["wrong"], f["unanswered"],
+			f["overtaken"], f.get("truth_checks"), f.get("truth_wrong")))
 		if "rss_growth_pct" in f:
 			print("soak: RSS (medians of the first and last fifth after the %.0f s warm-up) "
 				"%d -> %d KiB (%+.2f%%), at most %d" % (warm, f["rss_early_kb"],
