@@ -189,7 +189,8 @@ load_config(struct sx_config **cfg, char *err, size_t errlen)
 struct drain {
 	struct event_base *base;
 	struct event *tick;
-	uint64_t tick_ms, end_ns, limit_ns, seen;
+	uint64_t tick_ms, seen;
+	unsigned ticks, end_ticks, limit_ticks;
 	bool extended;
 };
 
@@ -199,21 +200,26 @@ static void
 drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct drain *d = arg;
-	uint64_t now = sx_now_ns(), n = sx_server_received();
+	uint64_t n = sx_server_received();
 	bool quiet = n == d->seen;
 
 	(void)fd;
 	(void)what;
 	d->seen = n;
-	if (now < d->end_ns) {
+	/*
+	 * Counted in ticks, not read from the clock: a tick firing a hair before
+	 * the lameduck's end must not push the check past the limit in one step.
+	 */
+	if (++d->ticks < d->end_ticks) {
 		return;
 	}
-	if (!quiet && now < d->limit_ns) {
+	if (!quiet && d->ticks < d->limit_ticks) {
 		if (!d->extended) {
 			sx_plog(SX_LOG_INFO, sx_server_runtime()->lameduck_by,
 			        "Queries still arrive after lameduck; serving until %gs pass without one "
 			        "(at most %gs more)",
-			        (double)d->tick_ms / 1000.0, (double)(d->limit_ns - now) / 1e9);
+			        (double)d->tick_ms / 1000.0,
+			        (double)((d->limit_ticks - d->ticks) * d->tick_ms) / 1000.0);
 			d->extended = true;
 		}
 		return;
@@ -225,12 +231,13 @@ drain_tick(evutil_socket_t fd, short what, void *arg)
 static int
 drain_start(struct event_base *base, uint64_t ms)
 {
-	uint64_t now = sx_now_ns();
+	/* Ticks of at most a second that divide the lameduck period evenly. */
+	uint64_t n = (ms + 999) / 1000;
 
 	drain.base = base;
-	drain.tick_ms = ms < 1000 ? ms : 1000;
-	drain.end_ns = now + ms * 1000000;
-	drain.limit_ns = drain.end_ns + ms * 1000000;
+	drain.end_ticks = (unsigned)(n ? n : 1);
+	drain.tick_ms = ms / drain.end_ticks;
+	drain.limit_ticks = 2 * drain.end_ticks;
 	drain.seen = sx_server_received();
 	struct timeval tv = sx_tv_ms(drain.tick_ms);
 	drain.tick = event_new(base, -1, EV_PERSIST, drain_tick, &drain);
