@@ -26,6 +26,7 @@ struct sx_upstream {
 	char ca[300];
 	char log[300];
 	char control[300];
+	char errlog[300]; /* the fake's stderr, shown when it fails to start */
 };
 
 static void
@@ -79,6 +80,26 @@ make_certs(struct sx_upstream *u)
 	snprintf(u->ca, sizeof(u->ca), "%s/ca.pem", u->dir);
 }
 
+/* The last bytes of @path (a traceback ends with its reason), or "" when unreadable. */
+static const char *
+tail(const char *path)
+{
+	static char buf[1024];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		if (fseek(f, -(long)(sizeof(buf) - 1), SEEK_END) != 0) {
+			rewind(f);
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
 static struct sx_upstream *
 fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 {
@@ -92,6 +113,7 @@ fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 	snprintf(script, sizeof(script), "%s/tests/upstream/fakeup.py", root ? root : ".");
 	snprintf(u->log, sizeof(u->log), "%s/queries.log", u->dir);
 	snprintf(u->control, sizeof(u->control), "%s/mode", u->dir);
+	snprintf(u->errlog, sizeof(u->errlog), "%s/stderr", u->dir);
 	snprintf(idarg, sizeof(idarg), "%u", id);
 	snprintf(portarg, sizeof(portarg), "%u", port);
 	snprintf(cert, sizeof(cert), "%s/srv.pem", u->dir);
@@ -103,9 +125,14 @@ fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 	u->pid = fork();
 	cr_assert(u->pid >= 0);
 	if (u->pid == 0) {
+		int err = open(u->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (err >= 0) {
+			dup2(err, 2);
+		}
 		close(in[1]);
 		close(out[0]);
 		if (tls) {
@@ -126,9 +153,10 @@ fake_start(unsigned id, bool tls, const char *ip, uint16_t port)
 	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
 		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
 
-		cr_assert(poll(&pfd, 1, 10000) == 1, "fakeup.py did not start");
+		cr_assert(poll(&pfd, 1, 10000) == 1, "fakeup.py did not start: %s",
+		          tail(u->errlog));
 		n = read(out[0], line + got, sizeof(line) - 1 - got);
-		cr_assert(n > 0, "fakeup.py exited at start");
+		cr_assert(n > 0, "fakeup.py exited at start: %s", tail(u->errlog));
 		got += (size_t)n;
 		line[got] = '\0';
 	}

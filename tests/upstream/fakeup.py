@@ -29,6 +29,7 @@ slow, tc, big, nodata, garbage, short, close, hangup (as if every query name beg
 logged to --log as "PROTO QNAME QTYPE rd=0|1 from=SRCADDR SRCPORT" (QNAME as received).
 """
 import argparse
+import errno
 import os
 import socket
 import ssl
@@ -243,19 +244,27 @@ def recv_exact(conn, n):
 
 
 def bind_pair(addr, port):
-    """A UDP and a TCP socket on the same port of addr (a free one when port is 0)."""
-    for _ in range(50):
+    """A UDP and a TCP socket on the same port of addr (a free one when port is 0).
+
+    A given port is one a test just freed (an upstream coming back): until then
+    a client elsewhere on the machine may hold it briefly as its ephemeral port,
+    so a taken one is tried again for up to 10 s rather than failing at once.
+    """
+    deadline = time.monotonic() + 10
+    for _ in range(1000):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind((addr, port))
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            u.bind((addr, port))
             t.bind((addr, u.getsockname()[1]))
-        except OSError:
+        except OSError as e:
             u.close()
             t.close()
-            if port:
+            if port and (e.errno != errno.EADDRINUSE or time.monotonic() > deadline):
                 raise
+            if port:
+                time.sleep(0.05)
             continue
         t.listen(64)
         return u, t
