@@ -63,6 +63,10 @@ set_rcodes(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 		if (rc < 0) {
 			return sx_cf_err(cf, "%s is not a valid rcode", sx_cf_arg(cf, i));
 		}
+		/* As CoreDNS: trying the next upstream on a success makes no sense. */
+		if (rc == SX_RCODE_NOERROR && strcmp(d->name, "failover") == 0) {
+			return sx_cf_err(cf, "NoError cannot be used in failover");
+		}
 		*mask |= 1u << rc;
 	}
 	return 0;

@@ -112,6 +112,8 @@ static const struct setup_case cases[] = {
 	  "Corefile:2: plugin/forward: both force_tcp and prefer_udp configured" },
 	{ ". {\n forward . 127.0.0.1 {\n  next NOERROR BOGUS\n }\n}\n",
 	  "Corefile:3: plugin/forward: BOGUS is not a valid rcode" },
+	{ ". {\n forward . 127.0.0.1 {\n  failover SERVFAIL noerror\n }\n}\n",
+	  "Corefile:3: plugin/forward: NoError cannot be used in failover" },
 	{ ". {\n forward . 127.0.0.1 {\n  max_fails -1\n }\n}\n",
 	  "Corefile:3: plugin/forward: max_fails must be in range [0, 4294967295], not '-1'" },
 	{ ". {\n forward . 127.0.0.1 {\n  expire soon\n }\n}\n",
