@@ -149,7 +149,7 @@ set_prefetch(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return 0;
 }
 
-/* serve_stale [DURATION] [immediate|verify] */
+/* serve_stale [DURATION] [immediate|verify [VERIFY_TIMEOUT]] */
 static int
 set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
@@ -176,6 +176,15 @@ set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 			}
 			low[i] = '\0';
 			return sx_cf_err(cf, "invalid value for serve_stale refresh mode: %s", low);
+		}
+	}
+	if (n > 3) {
+		if (!c->stale_verify) {
+			return sx_cf_err(cf, "serve_stale: only the verify mode takes a timeout");
+		}
+		if (sx_parse_duration(sx_cf_arg(cf, 3), &c->stale_wait_ms) < 0) {
+			return sx_cf_err(cf, "serve_stale: invalid verify timeout '%s'",
+			                 sx_cf_arg(cf, 3));
 		}
 	}
 	(void)d;
@@ -227,7 +236,7 @@ static const struct sx_directive cache_directives[] = {
 	{ "success", 1, 3, set_table },
 	{ "denial", 1, 3, set_table },
 	{ "prefetch", 1, 3, set_prefetch },
-	{ "serve_stale", 0, 2, set_stale },
+	{ "serve_stale", 0, 3, set_stale },
 	{ "servfail", 1, 1, set_servfail },
 	{ "disable", 1, -1, set_disable, .repeat = true },
 	{ "keepttl", 0, 0, sx_set_flag, offsetof(struct cache, keepttl) },
@@ -425,6 +434,107 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 	cache_table_del(c->table[!t], &k);
 }
 
+/* serve_stale verify: the stale reply, kept in the request's arena while the chain runs. */
+struct stale {
+	struct cache *c;
+	uint8_t *wire;
+	size_t len;
+};
+
+/*
+ * serve_stale verify with a timeout: the client waits, suspended, for a
+ * refresh of its question (started in the background, so a late reply still
+ * refreshes the entry) or for its timer, whichever comes first. Waiters are
+ * per worker, as is the refresh they wait on.
+ */
+struct cache_wait {
+	struct stale s;
+	struct sx_req *req;
+	struct cache_key k; /* its name is the request's */
+	struct sx_timer *timer;
+	bool answered; /* the refresh's reply is in the request's message */
+	struct cache_wait *next;
+};
+
+static bool
+same_key(const struct cache_key *a, const struct cache_key *b)
+{
+	return a->hash == b->hash && a->len == b->len && a->type == b->type &&
+	       a->rclass == b->rclass && a->flags == b->flags && !memcmp(a->name, b->name, a->len);
+}
+
+/* The timer: either the refresh answered (fired at once by wake()) or time is up. */
+static void
+wait_over(void *arg)
+{
+	struct cache_wait *w = arg, **pp;
+	struct cache *c = w->s.c;
+	struct cache_worker *wk = &c->workers[sx_req_worker(w->req)];
+	struct sx_msg *msg = sx_req_msg(w->req);
+
+	for (pp = &wk->waiting; *pp != w; pp = &(*pp)->next) {
+	}
+	*pp = w->next;
+	sx_timer_free(w->timer);
+	if (!w->answered) {
+		if (sx_msg_set_wire(msg, w->s.wire, w->s.len) == 0) {
+			wk->st.stale++;
+		} else {
+			sx_req_error(w->req, SX_RCODE_SERVFAIL, "cache: stale entry unreadable");
+		}
+	}
+	client_flags(msg, sx_req_query(w->req));
+	sx_req_resume(w->req, SX_DONE);
+}
+
+/*
+ * A refresh's reply @msg: every client of this worker waiting on the same
+ * question gets it, or its stale entry when the reply is neither NOERROR nor
+ * NXDOMAIN (RFC 8767 section 4), through its timer, fired now: a request is
+ * resumed from its own event, not from inside another one's reply.
+ */
+static void
+wake(struct cache *c, struct sx_req *req, const struct sx_msg *msg)
+{
+	unsigned rcode = sx_msg_rcode(msg);
+	struct cache_wait *w;
+	struct cache_key k;
+
+	key_of(c, sx_req_query(req), &k);
+	for (w = c->workers[sx_req_worker(req)].waiting; w; w = w->next) {
+		if (w->answered || !sx_timer_pending(w->timer) || !same_key(&w->k, &k)) {
+			continue;
+		}
+		if ((rcode == SX_RCODE_NOERROR || rcode == SX_RCODE_NXDOMAIN) &&
+		    sx_msg_set_wire(sx_req_msg(w->req), msg->wire, msg->len) == 0) {
+			w->answered = true;
+		}
+		sx_timer_once(w->timer, 0);
+	}
+}
+
+/* Start the refresh and the clock; @return 0 (the handler suspends), or an error. */
+static int
+wait_refresh(struct cache *c, struct sx_req *req, const struct stale *s)
+{
+	struct cache_worker *wk = &c->workers[sx_req_worker(req)];
+	struct cache_wait *w = sx_req_alloc(req, sizeof(*w));
+
+	if (!w) {
+		return -ENOMEM;
+	}
+	*w = (struct cache_wait){ .s = *s, .req = req };
+	key_of(c, sx_req_query(req), &w->k);
+	w->timer = sx_timer_new(wait_over, w);
+	if (!w->timer || sx_timer_once(w->timer, c->stale_wait_ms) < 0 || sx_req_refresh(req) < 0) {
+		sx_timer_free(w->timer);
+		return -ENOMEM;
+	}
+	w->next = wk->waiting;
+	wk->waiting = w;
+	return 0;
+}
+
 /*
  * A refresh is over: whatever it brought, the entry it was for (if it is still
  * there, i.e. the refresh failed) may be refreshed again by the next hit.
@@ -466,18 +576,12 @@ store_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 	store(c, req, msg, &r, ttl);
 	if (sx_req_is_refresh(req)) {
 		refreshed(c, q);
+		wake(c, req, msg);
 	}
 	if (!q->do_bit && !(q->flags & SX_FLAG_AD)) {
 		sx_msg_clear_flags(msg, SX_FLAG_AD);
 	}
 }
-
-/* serve_stale verify: the stale reply, kept in the request's arena while the chain runs. */
-struct stale {
-	struct cache *c;
-	uint8_t *wire;
-	size_t len;
-};
 
 static void
 verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
@@ -610,6 +714,9 @@ cache_handle(struct sx_req *req, void *inst)
 				s->c = c;
 				s->wire = (uint8_t *)(s + 1);
 				s->len = cache_entry_render(e, c->keepttl ? e->ttl : 0, s->wire);
+				if (c->stale_wait_ms && wait_refresh(c, req, s) == 0) {
+					return SX_SUSPEND;
+				}
 				if (sx_req_on_reply(req, verify_reply, s) == 0) {
 					return SX_NEXT;
 				}

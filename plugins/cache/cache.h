@@ -207,9 +207,11 @@ void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t tt
 
 /* ---- cache.c: the plugin instance ---- */
 
+struct cache_wait;
 struct cache_worker {
 	_Alignas(64) struct cache_stats st;
 	struct cache_pool *pool;
+	struct cache_wait *waiting; /* serve_stale verify TIMEOUT: clients waiting on a refresh */
 	uint8_t scratch[CACHE_WIRE_MAX];
 };
 
@@ -227,6 +229,7 @@ struct cache {
 	unsigned prefetch_pct;
 	uint64_t stale_ms; /* 0: no serve_stale */
 	bool stale_verify;
+	uint64_t stale_wait_ms; /* verify's VERIFY_TIMEOUT; 0: wait as long as the chain takes */
 	bool keepttl;
 
 	uint64_t seed;

@@ -338,6 +338,66 @@ Test(cache_integration, serve_stale_verify)
 	stale_scenario(STALE_COREFILE("verify"), true);
 }
 
+/*
+ * verify with a timeout: a silent upstream costs the client the timeout, not
+ * forward's; a slow one's late answer still refreshes the entry; a quick one
+ * is served fresh.
+ */
+Test(cache_integration, serve_stale_verify_timeout, .timeout = 60)
+{
+	struct sx_upstream *up = sx_up_fake(1, false);
+	struct sx_test_server *s;
+	char corefile[512];
+	struct ans a;
+	uint64_t t, t1;
+
+	snprintf(corefile, sizeof(corefile),
+	         ". {\n\tbind 127.0.0.1\n\tcache example.org {\n\t\tsuccess 1024 1\n"
+	         "\t\tservfail 0\n\t\tserve_stale 1h verify 200ms\n\t}\n"
+	         "\tforward . 127.0.0.1:%u\n}\n",
+	         sx_up_port(up));
+	s = sx_test_start(NULL, corefile);
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	t1 = now_ms();
+	cr_assert_str_eq(a.addr, "192.0.2.1");
+	cr_expect_eq(a.ttl, 1);
+
+	/* Expired; the upstream says nothing: the stale answer once the 200 ms are up. */
+	sx_up_mode(up, "silent");
+	sleep_until(t1 + 1100);
+	t = now_ms();
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, SX_Q_TCP);
+	cr_expect_str_eq(a.addr, "192.0.2.1");
+	cr_expect_eq(a.ttl, 0, "the stale answer");
+	cr_expect_geq(now_ms() - t, 190, "the upstream was given its 200 ms");
+	cr_expect_lt(now_ms() - t, 1500, "not forward's 2 s read timeout");
+
+	/* 300 ms late: stale for this client, but the late answer refreshes the entry. */
+	sx_up_mode(up, "slow");
+	t = now_ms();
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	cr_expect_eq(a.ttl, 0, "stale: the upstream takes 300 ms");
+	cr_expect_lt(now_ms() - t, 1500);
+	sx_up_mode(up, "silent");
+	for (int i = 0; i < 100 && a.ttl == 0; i++) {
+		usleep(20000);
+		a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	}
+	t1 = now_ms();
+	cr_expect_eq(a.ttl, 1, "the late answer was cached");
+	cr_expect_str_eq(a.addr, "192.0.2.1");
+
+	/* Expired again, the upstream answers at once: the fresh answer, at once. */
+	sx_up_mode(up, "normal");
+	sleep_until(t1 + 1100);
+	t = now_ms();
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	cr_expect_eq(a.ttl, 1, "fresh from the upstream");
+	cr_expect_lt(now_ms() - t, 190, "no wait for the timer");
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_up_stop(up);
+}
+
 Test(cache_integration, no_serve_stale_no_stale_answers)
 {
 	struct sx_test_server *s = sx_test_prepare();

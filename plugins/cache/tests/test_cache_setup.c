@@ -33,6 +33,7 @@ static const struct setup_case cases[] = {
 	  NULL },
 	{ ".:53 {\n cache {\n  serve_stale 30s immediate\n  success 10\n }\n}\n", NULL },
 	{ ".:53 {\n cache {\n  serve_stale 10s VERIFY\n }\n}\n", NULL },
+	{ ".:53 {\n cache {\n  serve_stale 10s verify 150ms\n }\n}\n", NULL },
 	{ ".:53 {\n cache 0\n}\n", P "cache TTL can not be zero or negative: 0" },
 	{ ".:53 {\n cache -5 example.org\n}\n", P "cache TTL can not be zero or negative: -5" },
 	{ ".:53 {\n cache 4294967296\n}\n", P "cache TTL can not be above 2147483647: 4294967296" },
@@ -69,7 +70,11 @@ static const struct setup_case cases[] = {
 	  B "invalid value for serve_stale refresh mode: later" },
 	{ ".:53 {\n cache {\n  serve_stale -1h\n }\n}\n", B "serve_stale: invalid duration '-1h'" },
 	{ ".:53 {\n cache {\n  serve_stale 1h verify now\n }\n}\n",
-	  B "wrong argument count for 'serve_stale' (expects 0 to 2)" },
+	  B "serve_stale: invalid verify timeout 'now'" },
+	{ ".:53 {\n cache {\n  serve_stale 1h immediate 100ms\n }\n}\n",
+	  B "serve_stale: only the verify mode takes a timeout" },
+	{ ".:53 {\n cache {\n  serve_stale 1h verify 100ms 30s\n }\n}\n",
+	  B "wrong argument count for 'serve_stale' (expects 0 to 3)" },
 	{ ".:53 {\n cache {\n  servfail 6m\n }\n}\n",
 	  B "caching SERVFAIL responses over 5 minutes is not permitted" },
 	{ ".:53 {\n cache {\n  servfail\n }\n}\n",
@@ -178,11 +183,12 @@ Test(cache_setup, block_values_win_over_the_ttl_argument)
 {
 	char err[512];
 	int rc;
-	struct sx_config *cfg = parse(".:53 {\n cache 30 example.org {\n  success 1000 60 2\n"
-	                              "  denial 20000\n  prefetch 3 30s 50%\n"
-	                              "  serve_stale 2m verify\n  servfail 0\n  disable denial\n"
-	                              "  disable denial a.org b.org\n  keepttl\n }\n}\n",
-	                              err, sizeof(err), &rc);
+	struct sx_config *cfg = parse(
+	        ".:53 {\n cache 30 example.org {\n  success 1000 60 2\n"
+	        "  denial 20000\n  prefetch 3 30s 50%\n"
+	        "  serve_stale 2m verify 250ms\n  servfail 0\n  disable denial\n"
+	        "  disable denial a.org b.org\n  keepttl\n }\n}\n",
+	        err, sizeof(err), &rc);
 	struct cache *c;
 
 	cr_assert_eq(rc, 0, "%s", err);
@@ -198,6 +204,7 @@ Test(cache_setup, block_values_win_over_the_ttl_argument)
 	cr_expect_eq(c->prefetch_pct, 50);
 	cr_expect_eq(c->stale_ms, 120000);
 	cr_expect(c->stale_verify);
+	cr_expect_eq(c->stale_wait_ms, 250);
 	cr_expect_eq(c->servfail_ms, 0);
 	cr_expect(c->keepttl);
 	cr_expect(!c->except_set[CACHE_SUCCESS]);
