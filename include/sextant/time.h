@@ -35,5 +35,8 @@ void sx_timer_cancel(struct sx_timer *t);
 /** Whether the timer will fire. */
 bool sx_timer_pending(const struct sx_timer *t);
 
-/** Cancel and free the timer. NULL is a no-op. On the timer's own thread. */
+/**
+ * Cancel and free the timer. NULL is a no-op. From another thread than the
+ * timer's, it waits for a callback in progress to return.
+ */
 void sx_timer_free(struct sx_timer *t);
