@@ -307,12 +307,6 @@ sx_req_worker(const struct sx_req *req)
 	return sx_worker_id(req->w);
 }
 
-struct event_base *
-sx_req_base(const struct sx_req *req)
-{
-	return sx_worker_base(req->w);
-}
-
 const char *
 sx_req_writer(const struct sx_req *req)
 {

@@ -45,12 +45,6 @@ static struct {
 #define RELOAD_READY_WAIT_NS (RELOAD_READY_WAIT_S * 1000000000ull)
 #define RELOAD_READY_POLL_US 50000
 
-struct event_base *
-sx_rt_base(struct sx_runtime *rt)
-{
-	return rt->base;
-}
-
 unsigned
 sx_rt_workers(struct sx_runtime *rt)
 {

@@ -48,8 +48,6 @@ const char *sx_version(void);
 
 /* Facilities the core offers a running plugin instance. */
 struct sx_runtime;
-/** The control thread's event loop (timers, file polling, API watches). */
-struct event_base *sx_rt_base(struct sx_runtime *rt);
 unsigned sx_rt_workers(struct sx_runtime *rt);
 /**
  * The port a block configured with port @configured really listens on: the

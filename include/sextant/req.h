@@ -8,7 +8,6 @@
 
 #include <sextant/msg.h>
 
-struct event_base;
 struct sx_req;
 struct sx_zone;
 
@@ -134,9 +133,8 @@ void *sx_req_alloc(struct sx_req *req, size_t size);
 /** The server block zone the query matched (uncompressed wire, lower case). */
 const uint8_t *sx_req_zone(const struct sx_req *req);
 
-/** Index of the worker running this request (0 .. workers-1), and its event loop. */
+/** Index of the worker running this request (0 .. workers-1). */
 unsigned sx_req_worker(const struct sx_req *req);
-struct event_base *sx_req_base(const struct sx_req *req);
 
 /** Name of the plugin that wrote the reply ("" when the server itself did). For reply hooks. */
 const char *sx_req_writer(const struct sx_req *req);

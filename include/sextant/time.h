@@ -29,7 +29,10 @@ int sx_timer_once(struct sx_timer *t, uint64_t ms);
 /** Fire every @ms from now on, until cancelled; @ms > 0. @return 0, or -ENOMEM. */
 int sx_timer_every(struct sx_timer *t, uint64_t ms);
 
-/** Stop the timer if it is pending; it can be armed again. */
+/**
+ * Stop the timer if it is pending; it can be armed again. From another thread
+ * than the timer's, it waits for a callback in progress to return.
+ */
 void sx_timer_cancel(struct sx_timer *t);
 
 /** Whether the timer will fire. */

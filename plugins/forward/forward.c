@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <urcu/uatomic.h>
 
 #include <sextant/plugin.h>
@@ -29,14 +28,22 @@ pend_get(struct fwd *f, struct fwd_worker *w)
 		if (!c) {
 			return NULL;
 		}
+		for (i = 0; i < FWD_CHUNK; i++) {
+			c->p[i].x.f = f;
+			c->p[i].x.w = w;
+			c->p[i].x.done = pend_done;
+			if (fwd_x_init(&c->p[i].x) < 0) {
+				for (size_t k = 0; k < i; k++) {
+					fwd_x_fini(&c->p[k].x);
+				}
+				free(c);
+				return NULL;
+			}
+		}
 		c->n = FWD_CHUNK;
 		c->next = w->chunks;
 		w->chunks = c;
 		for (i = 0; i < c->n; i++) {
-			c->p[i].x.f = f;
-			c->p[i].x.w = w;
-			c->p[i].x.base = w->base;
-			c->p[i].x.done = pend_done;
 			c->p[i].next_free = w->free;
 			w->free = &c->p[i];
 		}
@@ -322,9 +329,6 @@ fwd_handle(struct sx_req *req, void *inst)
 		                    f->max_concurrent);
 	}
 	w = f->w[sx_req_worker(req)];
-	if (!w->base) {
-		w->base = sx_req_base(req);
-	}
 	p = pend_get(f, w);
 	if (!p) {
 		if (f->max_concurrent) {
@@ -352,7 +356,8 @@ fwd_handle(struct sx_req *req, void *inst)
 static int
 fwd_start(void *inst, struct sx_runtime *rt)
 {
-	return fwd_health_start(inst, sx_rt_base(rt));
+	(void)rt;
+	return fwd_health_start(inst);
 }
 
 static void
@@ -374,7 +379,7 @@ fwd_teardown(void *inst)
 
 			w->chunks = c->next;
 			for (k = 0; k < c->n; k++) {
-				fwd_x_cancel(&c->p[k].x);
+				fwd_x_fini(&c->p[k].x);
 			}
 			free(c);
 		}

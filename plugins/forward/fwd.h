@@ -7,8 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <event2/event_struct.h>
-
+#include <sextant/io.h>
 #include <sextant/plugin.h>
 #include <sextant/time.h>
 #include <sextant/wire.h>
@@ -60,12 +59,10 @@ struct fwd_conn {
 	struct fwd_up *up;
 	struct fwd_worker *w; /* whose pool and spares; NULL for health probes */
 	enum fwd_proto proto;
-	int fd;          /* UDP */
-	struct event ev; /* UDP: readable */
-	bool ev_added;
-	struct bufferevent *bev; /* TCP and TLS; whoever swaps it out (atomically) frees it */
-	struct event expire_ev;  /* pooled stream: `expire` after it was opened */
-	bool expire_added;
+	int fd;                   /* UDP */
+	struct sx_io *io;         /* UDP: readable, from the first send on */
+	struct sx_stream *stream; /* TCP and TLS; whoever swaps it out (atomically) frees it */
+	struct sx_timer *expire;  /* pooled stream: `expire` after it was opened */
 	uint64_t born_ms;
 	bool connected;        /* stream: the connect (and handshake) completed */
 	bool pooled;           /* stream in w->streams */
@@ -85,13 +82,12 @@ struct fwd_conn {
  */
 struct fwd_x {
 	struct fwd *f;
-	struct event_base *base;
 	struct fwd_worker *w; /* the worker's connection cache; NULL: no caching (probes) */
 	struct fwd_up *up;
 	enum fwd_proto proto;
 	struct fwd_conn *conn;
 	struct fwd_x *cnext, **cprev; /* the exchanges in flight on conn */
-	struct event timer;           /* this try's read timeout */
+	struct sx_timer *timer;       /* this try's read timeout, on the thread of fwd_x_init */
 	uint8_t q[FWD_QBUF];          /* q[0..1]: TCP length; the message from q + 2 */
 	size_t qlen;                  /* message length, without the TCP prefix */
 	void (*done)(struct fwd_x *x, int err, const uint8_t *wire, size_t len);
@@ -121,7 +117,6 @@ struct fwd_chunk {
 /* Per worker: touched only by that worker's thread while the config serves. */
 struct fwd_worker {
 	unsigned idx;
-	struct event_base *base;
 	uint64_t rng[2];
 	unsigned rr;
 	struct fwd_pend *free;
@@ -155,7 +150,6 @@ struct fwd {
 	struct ssl_ctx_st *ssl;
 	struct fwd_worker **w;
 	unsigned nworkers;
-	struct event_base *control;
 	uint64_t hc_rng[2];       /* control thread's random state */
 	struct sx_series *global; /* the process-wide counters (owned by the core), or NULL */
 };
@@ -179,14 +173,16 @@ extern const struct sx_directive fwd_directives[];
 /* xchg.c: transports */
 uint64_t fwd_rand(uint64_t s[2]);
 void fwd_rand_seed(uint64_t s[2]);
+/** Give @x its timer, on the thread (and loop) that will run it. @return 0, or -ENOMEM. */
+int fwd_x_init(struct fwd_x *x);
 /**
  * Send the message in x->q + 2 (x->qlen bytes) to @up over @proto. @return 0
- * when it is on its way (x->done runs later, on x->base), or an error with
- * x->err set (x->done is not called).
+ * when it is on its way (x->done runs later, on the thread of fwd_x_init), or
+ * an error with x->err set (x->done is not called).
  */
 int fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t timeout_ms);
-/** Stop an exchange without calling x->done (teardown). */
-void fwd_x_cancel(struct fwd_x *x);
+/** Stop an exchange without calling x->done, and free its timer (teardown). */
+void fwd_x_fini(struct fwd_x *x);
 /** Close every pooled connection of @w (its exchanges have ended or been cancelled). */
 void fwd_worker_close_idle(struct fwd_worker *w, unsigned nup);
 /** Whether @r (@rlen bytes) answers the query @q (@qlen bytes): ID, QR, the question. */
@@ -196,7 +192,7 @@ int fwd_tls_init(struct fwd *f, char *err, size_t errlen);
 void fwd_tls_free(struct fwd *f);
 
 /* health.c: probes on the control thread */
-int fwd_health_start(struct fwd *f, struct event_base *control);
+int fwd_health_start(struct fwd *f);
 /** After a failed exchange, on any thread: start probing @up unless it already is. */
 void fwd_health_kick(struct fwd_up *up);
 void fwd_health_stop(struct fwd *f);

@@ -47,6 +47,7 @@ probe_done(struct fwd_x *x, int err, const uint8_t *wire, size_t len)
 
 	(void)wire;
 	(void)len;
+	fwd_x_fini(x);
 	free(x);
 	up->probe = NULL;
 	if (err == 0) {
@@ -64,9 +65,8 @@ probe_send(struct fwd_up *up)
 	struct fwd_x *x = calloc(1, sizeof(*x));
 	enum fwd_proto proto = up->tls ? FWD_TLS : f->force_tcp ? FWD_TCP : FWD_UDP;
 
-	if (x) {
+	if (x && fwd_x_init(x) == 0) {
 		x->f = f;
-		x->base = f->control;
 		x->done = probe_done;
 		x->up = up;
 		fwd_probe_query(x, (uint16_t)fwd_rand(f->hc_rng));
@@ -74,6 +74,9 @@ probe_send(struct fwd_up *up)
 			up->probe = x;
 			return;
 		}
+	}
+	if (x) {
+		fwd_x_fini(x);
 	}
 	free(x);
 	probe_failed(up);
@@ -98,11 +101,10 @@ fwd_health_kick(struct fwd_up *up)
 }
 
 int
-fwd_health_start(struct fwd *f, struct event_base *control)
+fwd_health_start(struct fwd *f)
 {
 	unsigned i;
 
-	f->control = control;
 	for (i = 0; i < f->nup; i++) {
 		struct fwd_up *up = &f->up[i];
 
@@ -123,7 +125,7 @@ fwd_health_stop(struct fwd *f)
 		struct fwd_up *up = &f->up[i];
 
 		if (up->probe) {
-			fwd_x_cancel(up->probe);
+			fwd_x_fini(up->probe);
 			free(up->probe);
 			up->probe = NULL;
 		}

@@ -9,10 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -37,15 +33,12 @@
  * out; it closes at once when the upstream closes it.
  */
 /*
- * Streams are locked: the last reference to a configuration generation may be
- * dropped inside one of their callbacks (the reply resumes the request, which
- * ends it), and the control thread then tears the plugin down while the worker
- * is still unwinding through libevent's bufferevent code. The lock (held around
- * every callback) and the reference count make bufferevent_free() from the
- * control thread wait for that. UDP events need nothing: event_del() waits for
- * a running callback by itself.
+ * The last reference to a configuration generation may be dropped inside a
+ * connection's callback (the reply resumes the request, which ends it), and
+ * the control thread then tears the plugin down while the worker is still in
+ * that callback: sx_stream_free(), sx_io_free() and sx_timer_free() wait for
+ * it to return.
  */
-#define STREAM_OPTS (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE)
 
 /* Replies are read here: valid only during the done callback. */
 static _Thread_local uint8_t rbuf[65536];
@@ -126,7 +119,8 @@ conn_pair(const struct fwd_conn *c, char *buf, size_t cap)
 	struct sockaddr_storage local = { 0 };
 	socklen_t len = sizeof(local);
 	char l[INET6_ADDRSTRLEN + 8];
-	int fd = c->proto == FWD_UDP ? c->fd : (int)bufferevent_getfd(c->bev);
+	struct sx_stream *s = c->proto == FWD_UDP ? NULL : uatomic_read(&c->stream);
+	int fd = c->proto == FWD_UDP ? c->fd : s ? sx_stream_fd(s) : -1;
 
 	if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len) < 0) {
 		snprintf(buf, cap, "%s", c->up->name);
@@ -161,25 +155,21 @@ conn_alloc(struct fwd_worker *w)
  * while its teardown frees the pool on the control thread: so they close only
  * the socket, swapping the pointer out, and never touch @c again; the worker
  * frees the struct when it next walks the pool, or the teardown does. The
- * teardown's bufferevent_free() waits for a running callback (the stream's
- * lock), its event_del() for a running expiry.
+ * teardown's sx_stream_free() waits for a running callback (the stream's
+ * lock), its sx_timer_free() for a running expiry.
  */
 static void
 stream_close(struct fwd_conn *c)
 {
-	struct bufferevent *b = uatomic_xchg(&c->bev, NULL);
-
-	if (b) {
-		bufferevent_free(b);
-	}
+	sx_stream_free(uatomic_xchg(&c->stream, NULL));
 }
 
 static void
 stream_idle_close(struct fwd_conn *c)
 {
 	c->dead = true;
-	if (c->expire_added) {
-		event_del(&c->expire_ev);
+	if (c->expire) {
+		sx_timer_cancel(c->expire);
 	}
 	stream_close(c);
 }
@@ -188,17 +178,23 @@ static void
 conn_free(struct fwd_worker *w, struct fwd_conn *c)
 {
 	if (c->proto == FWD_UDP) {
-		if (c->ev_added) {
-			event_del(&c->ev);
-		}
+		sx_io_free(c->io);
 		if (c->fd >= 0) {
 			close(c->fd);
 		}
 	} else {
-		if (c->expire_added) {
-			event_del(&c->expire_ev);
+		/*
+		 * From the teardown, the worker may still run the expiry or the
+		 * stream's callback (stream_idle_close: cancel, then close). Cancel
+		 * first, which waits for a running expiry; then close, which waits
+		 * for a running stream callback; free the timer only when neither
+		 * can reach it any more.
+		 */
+		if (c->expire) {
+			sx_timer_cancel(c->expire);
 		}
 		stream_close(c);
+		sx_timer_free(c->expire);
 	}
 	if (w) {
 		c->next = w->spare;
@@ -273,10 +269,10 @@ conn_find(const struct fwd_conn *c, const uint8_t *r, size_t rlen)
 	return NULL;
 }
 
-static void udp_readable(evutil_socket_t fd, short what, void *arg);
-static void stream_read(struct bufferevent *bev, void *arg);
-static void stream_event(struct bufferevent *bev, short what, void *arg);
-static void stream_expired(evutil_socket_t fd, short what, void *arg);
+static void udp_readable(int fd, unsigned what, void *arg);
+static void stream_ready(struct sx_stream *s, unsigned what, int err, void *arg);
+static void stream_expired(void *arg);
+static void x_end(struct fwd_x *x, bool ok);
 
 static struct fwd_conn *
 cache_take(struct fwd_x *x, struct fwd_up *up)
@@ -311,7 +307,7 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 	/*
 	 * An idle UDP socket stays registered: two epoll_ctl calls less per query.
 	 * Its callback only drains stray datagrams and touches nothing shared, so
-	 * teardown may still free it from the control thread (event_del waits for
+	 * teardown may still free it from the control thread (sx_io_free waits for
 	 * a running callback).
 	 */
 	list = &x->w->idle[c->up->idx];
@@ -337,7 +333,7 @@ stream_settle(struct fwd_conn *c)
 }
 
 static int
-tls_session(struct fwd_x *x, struct fwd_up *up, int fd, struct bufferevent **out)
+tls_session(struct fwd_x *x, struct fwd_up *up, int fd, struct fwd_conn *c)
 {
 	struct fwd *f = x->f;
 	SSL *ssl = SSL_new((SSL_CTX *)f->ssl);
@@ -360,9 +356,8 @@ tls_session(struct fwd_x *x, struct fwd_up *up, int fd, struct bufferevent **out
 		}
 		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
 	}
-	*out = bufferevent_openssl_socket_new(x->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-	                                      STREAM_OPTS);
-	if (!*out) {
+	c->stream = sx_stream_new(fd, ssl, stream_ready, c);
+	if (!c->stream) {
 		SSL_free(ssl);
 		return -ENOMEM;
 	}
@@ -411,20 +406,19 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 		return c;
 	}
 	if (proto == FWD_TLS) {
-		if (tls_session(x, up, fd, &c->bev) < 0) {
+		if (tls_session(x, up, fd, c) < 0) {
 			close(fd);
 			snprintf(x->err, sizeof(x->err), "dial tcp %s: out of memory", up->name);
 			goto fail;
 		}
 	} else {
-		c->bev = bufferevent_socket_new(x->base, fd, STREAM_OPTS);
-		if (!c->bev) {
+		c->stream = sx_stream_new(fd, NULL, stream_ready, c);
+		if (!c->stream) {
 			close(fd);
 			snprintf(x->err, sizeof(x->err), "dial tcp %s: out of memory", up->name);
 			goto fail;
 		}
 	}
-	bufferevent_setcb(c->bev, stream_read, NULL, stream_event, c);
 	return c;
 fail:
 	conn_free(x->w, c);
@@ -440,7 +434,6 @@ static struct fwd_conn *
 stream_pick(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 {
 	struct fwd_conn **pp, *c, *best = NULL;
-	struct timeval tv;
 	uint64_t now = sx_now_ms();
 	unsigned n = 0;
 
@@ -475,14 +468,11 @@ stream_pick(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	if (!c) {
 		return NULL;
 	}
-	tv.tv_sec = (time_t)(x->f->expire_ms / 1000);
-	tv.tv_usec = (suseconds_t)(x->f->expire_ms % 1000) * 1000;
-	evtimer_assign(&c->expire_ev, x->base, stream_expired, c);
-	if (evtimer_add(&c->expire_ev, &tv) < 0) {
+	c->expire = sx_timer_new(stream_expired, c);
+	if (!c->expire || sx_timer_once(c->expire, x->f->expire_ms) < 0) {
 		c->retired = true; /* not pooled: it lives for this exchange only */
 		return c;
 	}
-	c->expire_added = true;
 	c->pooled = true;
 	c->next = x->w->streams[up->idx];
 	x->w->streams[up->idx] = c;
@@ -522,8 +512,8 @@ stream_send(struct fwd_x *x)
 	}
 	x->q[0] = (uint8_t)(x->qlen >> 8);
 	x->q[1] = (uint8_t)x->qlen;
-	if (bufferevent_write(c->bev, x->q, x->qlen + 2) < 0 ||
-	    bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0) {
+	if (sx_stream_write(c->stream, x->q, x->qlen + 2) < 0 ||
+	    sx_stream_reading(c->stream, true) < 0) {
 		snprintf(x->err, sizeof(x->err), "write tcp %s: out of memory", c->up->name);
 		c->retired = true;
 		stream_settle(c);
@@ -536,13 +526,11 @@ stream_send(struct fwd_x *x)
 /* ---- one exchange ---- */
 
 static void
-x_timeout(evutil_socket_t fd, short what, void *arg)
+x_timeout(void *arg)
 {
 	struct fwd_x *x = arg;
 	struct fwd_conn *c = x->conn;
 
-	(void)fd;
-	(void)what;
 	if (!c) {
 		return;
 	}
@@ -551,7 +539,7 @@ x_timeout(evutil_socket_t fd, short what, void *arg)
 		socklen_t len = sizeof(peer);
 
 		/* A plain TCP socket reports no connect event: ask the kernel. */
-		c->connected = getpeername((int)bufferevent_getfd(c->bev), (struct sockaddr *)&peer,
+		c->connected = getpeername(sx_stream_fd(c->stream), (struct sockaddr *)&peer,
 		                           &len) == 0;
 	}
 	if (x->proto != FWD_UDP) {
@@ -574,13 +562,9 @@ udp_send(struct fwd_x *x)
 	struct fwd_conn *c = x->conn;
 	char pair[128], eb[64];
 
-	if (!c->ev_added) {
-		event_assign(&c->ev, x->base, c->fd, EV_READ | EV_PERSIST, udp_readable, c);
-		if (event_add(&c->ev, NULL) < 0) {
-			snprintf(x->err, sizeof(x->err), "dial udp %s: cannot poll", c->up->name);
-			return -ENOMEM;
-		}
-		c->ev_added = true;
+	if (!c->io && !(c->io = sx_io_new(c->fd, SX_IO_READ, udp_readable, c))) {
+		snprintf(x->err, sizeof(x->err), "dial udp %s: cannot poll", c->up->name);
+		return -ENOMEM;
 	}
 	if (send(c->fd, x->q + 2, x->qlen, 0) < 0) {
 		conn_pair(c, pair, sizeof(pair));
@@ -618,8 +602,6 @@ udp_start(struct fwd_x *x)
 int
 fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t timeout_ms)
 {
-	struct timeval tv = { (time_t)(timeout_ms / 1000),
-		              (suseconds_t)(timeout_ms % 1000) * 1000 };
 	int rc;
 
 	x->up = up;
@@ -630,19 +612,30 @@ fwd_x_start(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto, uint64_t t
 	if (rc < 0) {
 		return rc;
 	}
-	evtimer_assign(&x->timer, x->base, x_timeout, x);
-	evtimer_add(&x->timer, &tv);
+	/* Only once the query is out: a failed send leaves no timer pending. */
+	if (sx_timer_once(x->timer, timeout_ms) < 0) {
+		snprintf(x->err, sizeof(x->err), "dial %s %s: out of memory", proto_net(proto),
+		         up->name);
+		x_end(x, false);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
+int
+fwd_x_init(struct fwd_x *x)
+{
+	x->timer = sx_timer_new(x_timeout, x);
+	return x->timer ? 0 : -ENOMEM;
+}
+
 void
-fwd_x_cancel(struct fwd_x *x)
+fwd_x_fini(struct fwd_x *x)
 {
 	struct fwd_conn *c;
 
-	if (event_initialized(&x->timer)) {
-		evtimer_del(&x->timer);
-	}
+	sx_timer_free(x->timer);
+	x->timer = NULL;
 	if (x->conn) {
 		c = conn_detach(x);
 		/* A pooled stream goes with its pool (fwd_worker_close_idle). */
@@ -675,7 +668,7 @@ xfail(struct fwd_x *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x->err, sizeof(x->err), fmt, ap);
 	va_end(ap);
-	evtimer_del(&x->timer);
+	sx_timer_cancel(x->timer);
 	if (x->conn) {
 		x_end(x, false);
 	}
@@ -688,13 +681,13 @@ xok(struct fwd_x *x, const uint8_t *wire, size_t len)
 	if (x->w) {
 		fwd_metrics_duration(x->up, x->w->idx, wire[3] & 0xFu, sx_now_ns() - x->sent_ns);
 	}
-	evtimer_del(&x->timer);
+	sx_timer_cancel(x->timer);
 	x_end(x, true);
 	x->done(x, 0, wire, len);
 }
 
 static void
-udp_readable(evutil_socket_t fd, short what, void *arg)
+udp_readable(int fd, unsigned what, void *arg)
 {
 	struct fwd_conn *c = arg;
 	struct fwd_x *x = c->xs;
@@ -721,10 +714,8 @@ udp_readable(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-stream_read(struct bufferevent *bev, void *arg)
+stream_read(struct fwd_conn *c, struct sx_stream *in)
 {
-	struct fwd_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	struct fwd_x *x;
 	uint8_t hdr[2];
 	size_t mlen;
@@ -732,18 +723,19 @@ stream_read(struct bufferevent *bev, void *arg)
 	c->connected = true;
 	if (!c->xs) {
 		/* Idle: a late reply to a try given up on. Nothing else may be touched. */
-		evbuffer_drain(in, evbuffer_get_length(in));
+		while (sx_stream_copy(in, rbuf, sizeof(rbuf), true) > 0) {
+		}
 		return;
 	}
 	c->in_read = true;
-	while (evbuffer_get_length(in) >= 2) {
-		evbuffer_copyout(in, hdr, 2);
+	while (sx_stream_buffered(in) >= 2) {
+		sx_stream_copy(in, hdr, 2, false);
 		mlen = (size_t)hdr[0] << 8 | hdr[1];
-		if (evbuffer_get_length(in) < 2 + mlen) {
+		if (sx_stream_buffered(in) < 2 + mlen) {
 			break;
 		}
-		evbuffer_drain(in, 2);
-		evbuffer_remove(in, rbuf, mlen);
+		sx_stream_copy(in, hdr, 2, true);
+		sx_stream_copy(in, rbuf, mlen, true);
 		/* Anything that answers none of the exchanges in flight is ignored. */
 		x = conn_find(c, rbuf, mlen);
 		if (x) {
@@ -756,12 +748,10 @@ stream_read(struct bufferevent *bev, void *arg)
 }
 
 static void
-stream_expired(evutil_socket_t fd, short what, void *arg)
+stream_expired(void *arg)
 {
 	struct fwd_conn *c = arg;
 
-	(void)fd;
-	(void)what;
 	if (c->xs) {
 		c->retired = true; /* closed with its last exchange */
 	} else {
@@ -770,17 +760,21 @@ stream_expired(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-stream_event(struct bufferevent *bev, short what, void *arg)
+stream_ready(struct sx_stream *s, unsigned what, int err, void *arg)
 {
 	struct fwd_conn *c = arg;
 	struct fwd_x *x, *next, *list = NULL;
-	int err = EVUTIL_SOCKET_ERROR();
-	unsigned long ssl_err = c->proto == FWD_TLS ? bufferevent_get_openssl_error(bev) : 0;
+	unsigned long ssl_err;
 	char pair[128], why[160], eb[64];
 	bool connected = c->connected, tls = c->proto == FWD_TLS, again = c->answered > 0;
 	const char *up = c->up->name;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what & SX_STREAM_READ) {
+		stream_read(c, s);
+		return;
+	}
+	ssl_err = c->proto == FWD_TLS ? sx_stream_tls_error(s) : 0;
+	if (what & SX_STREAM_CONNECTED) {
 		c->connected = true;
 		return;
 	}
@@ -790,7 +784,7 @@ stream_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (ssl_err) {
 		ERR_error_string_n(ssl_err, why, sizeof(why));
-	} else if (what & BEV_EVENT_EOF) {
+	} else if (what & SX_STREAM_EOF) {
 		snprintf(why, sizeof(why), "EOF");
 	} else {
 		snprintf(why, sizeof(why), "%s", errstr(err ? err : ECONNRESET, eb));
@@ -816,9 +810,9 @@ stream_event(struct bufferevent *bev, short what, void *arg)
 			continue;
 		}
 		if (again) {
-			evtimer_del(&x->timer);
+			sx_timer_cancel(x->timer);
 			x->done(x, -EIO, NULL, 0);
-		} else if (!connected && !(what & BEV_EVENT_EOF) && !ssl_err) {
+		} else if (!connected && !(what & SX_STREAM_EOF) && !ssl_err) {
 			xfail(x, "dial tcp %s: connect: %s", up, why);
 		} else if (tls && !connected) {
 			xfail(x, "tls handshake with %s: %s", up, why);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # check-boundary.sh -- fail when a plugin (or a plugin's test) includes a header other than its
-# own folder's, a public one (include/sextant/) or a system one. The build gives plugins only
+# own folder's, a public one (include/sextant/) or a system one other than libevent's (the core's
+# loop: plugins reach it through <sextant/io.h>, time.h and http.h). The build gives plugins only
 # include/ on their include path; this catches what a relative path could still reach.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,10 @@ grep -rnE '^[[:space:]]*#[[:space:]]*include' --include='*.c' --include='*.h' pl
 				print file ": #include <" h "> is not a public header"; bad = 1
 			}
 		} else if (h ~ /^sx_/) { print file ": #include <" h "> is a generated core header"; bad = 1 }
+		else if (h ~ /^event2?\// || h ~ /^evhttp|^evdns|^evutil|^event\.h$/) {
+			print file ": #include <" h "> is libevent: plugins use <sextant/io.h>, time.h, http.h"
+			bad = 1
+		}
 	}
 }
-END { exit bad }' && echo "ok: plugins include only their own, public and system headers"
+END { exit bad }' && echo "ok: plugins include only their own, public and system headers, and no libevent"
