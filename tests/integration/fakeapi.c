@@ -1,4 +1,5 @@
 /* fakeapi.c -- run the fake Kubernetes API server (tests/fakeapi/fakeapi.py) for tests. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@ struct sx_fakeapi {
 	char url[64];
 	pid_t pid;
 	uint16_t port;
+	int hold; /* a socket bound to the port while no fake listens on it, or -1 */
 	bool tls, client_cert;
 };
 
@@ -29,6 +32,43 @@ sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * Keep @f's port while no fake listens on it (before a launch, after a kill).
+ * A free port is one the kernel also hands out for the ephemeral end of any
+ * outgoing connection on the machine; one that takes it, or leaves it in
+ * TIME_WAIT, makes the fake's own bind fail ("Address already in use"). The
+ * kernel never picks a port that a socket was bound to; bound without
+ * listening, it refuses connections as a free port does, and with
+ * SO_REUSEADDR on both sides the fake can still bind it.
+ */
+static void
+hold_port(struct sx_fakeapi *f)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(f->port) };
+	int one = 1, fd;
+
+	if (f->hold >= 0 || f->port == 0 ||
+	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		return;
+	}
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd); /* taken already: the launch will say so */
+		return;
+	}
+	f->hold = fd;
+}
+
+static void
+release_port(struct sx_fakeapi *f)
+{
+	if (f->hold >= 0) {
+		close(f->hold);
+		f->hold = -1;
+	}
 }
 
 static const char *
@@ -148,6 +188,7 @@ launch(struct sx_fakeapi *f, const struct sx_fakeapi_opts *o)
 
 			fclose(pf);
 			if (ok == 1 && p > 0) {
+				release_port(f); /* the fake listens on it now */
 				f->port = (uint16_t)p;
 				snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%u",
 				         f->tls ? "https" : "http", f->port);
@@ -183,6 +224,8 @@ sx_fakeapi_new(const struct sx_fakeapi_opts *o)
 		cr_assert(system(cmd) == 0, "gen-certs.sh failed: %s", cmd);
 	}
 	f->port = o->port;
+	f->hold = -1;
+	hold_port(f);
 	snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%u", f->tls ? "https" : "http", f->port);
 	return f;
 }
@@ -210,6 +253,7 @@ sx_fakeapi_kill(struct sx_fakeapi *f)
 		kill(f->pid, SIGKILL);
 		waitpid(f->pid, NULL, 0);
 		f->pid = 0;
+		hold_port(f);
 	}
 }
 
@@ -222,6 +266,7 @@ sx_fakeapi_stop(struct sx_fakeapi *f)
 		return;
 	}
 	sx_fakeapi_kill(f);
+	release_port(f);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "cannot remove %s\n", f->dir);
