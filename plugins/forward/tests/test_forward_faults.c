@@ -17,8 +17,10 @@
  * Every failure must end in a correct reply: the answer of an upstream that
  * works, else SERVFAIL once the tries are spent, never a reply made of what a
  * broken or spoofing upstream sent. Times are asserted only from below (a
- * timeout was waited for) or with a margin of ten times and more (a refusal
- * comes at once, not after the read timeout).
+ * timeout was waited for). That a failure came at once, not after a timeout,
+ * shows in what it led to: with a read timeout longer than forward's 5 s
+ * deadline for the whole query, a try that waited would leave no time for
+ * the next upstream, and its error would be a timeout.
  */
 
 static double
@@ -148,23 +150,31 @@ Test(forward_faults, a_refusing_upstream_fails_at_once_and_the_next_answers)
 
 	/* Nothing listens on @dead: ICMP port unreachable (UDP), RST (TCP). */
 	s = start(". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u {\n"
-	          "\t\tread_timeout 5s\n\t}\n}\n",
+	          "\t\tread_timeout 1m\n\t}\n}\n",
 	          dead);
 	for (int tcp = 0; tcp < 2; tcp++) {
-		r = expect_servfail(s, tcp ? "t.example.org" : "u.example.org", tcp);
-		/* At once: a tenth of one read timeout is still a hundred times what it takes. */
-		cr_expect_lt(r.secs, 2.5, "SERVFAIL after %.2f s", r.secs);
+		const char *name = tcp ? "t.example.org" : "u.example.org";
+		char needle[128], line[512];
+
+		r = expect_servfail(s, name, tcp);
+		/*
+		 * The last try (its error is the one logged) failed on the refusal, not
+		 * on a timeout: a read refused (UDP), or a connect that failed (TCP).
+		 */
+		snprintf(needle, sizeof(needle), "[ERROR] plugin/errors: 2 %s. A: ", name);
+		cr_assert(sx_test_wait_log(s, needle, 10000), "%s\n%s", needle, sx_test_log(s));
+		sscanf(strstr(sx_test_log(s), needle), "%511[^\n]", line);
+		cr_expect(strstr(line, tcp ? ": connect: " : ": read: connection refused"),
+		          "SERVFAIL after %.2f s, not for the refusal: %s", r.secs, line);
 	}
-	cr_expect(strstr(sx_test_log(s), "connection refused"), "%s", sx_test_log(s));
 	stop(s);
 
 	s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n"
-	          "\t\tpolicy sequential\n\t\tread_timeout 5s\n\t}\n}\n",
+	          "\t\tpolicy sequential\n\t\tread_timeout 1m\n\t}\n}\n",
 	          dead, sx_up_port(b));
 	for (int tcp = 0; tcp < 2; tcp++) {
 		r = ask(s, tcp ? "t.example.org" : "u.example.org", tcp);
-		cr_expect(r.rcode == LDNS_RCODE_NOERROR && !strcmp(r.a, "192.0.2.2") &&
-		                  r.secs < 2.5,
+		cr_expect(r.rcode == LDNS_RCODE_NOERROR && !strcmp(r.a, "192.0.2.2"),
 		          "rcode %d, A %s after %.2f s", r.rcode, r.a, r.secs);
 	}
 	stop(s);
@@ -276,10 +286,10 @@ Test(forward_faults, truncating_upstreams)
 	 */
 	sx_up_mode(a, "short");
 	s = start(". {\n\tbind 127.0.0.1\n\terrors\n\tforward . 127.0.0.1:%u 127.0.0.1:%u {\n"
-	          "\t\tpolicy sequential\n\t\tread_timeout 5s\n\t\tmax_fails 0\n\t}\n}\n",
+	          "\t\tpolicy sequential\n\t\tread_timeout 1m\n\t\tmax_fails 0\n\t}\n}\n",
 	          sx_up_port(a), sx_up_port(b));
 	r = ask(s, "cut.example.org", true);
-	cr_expect(r.rcode == LDNS_RCODE_NOERROR && !strcmp(r.a, "192.0.2.2") && r.secs < 2.5,
+	cr_expect(r.rcode == LDNS_RCODE_NOERROR && !strcmp(r.a, "192.0.2.2"),
 	          "TCP: rcode %d, A %s after %.2f s\n%s", r.rcode, r.a, r.secs, sx_test_log(s));
 	expect_a(s, "cut.example.org", false, "192.0.2.2");
 	stop(s);
@@ -331,7 +341,13 @@ Test(forward_faults, spoofs_are_ignored_under_load)
 		  "wrongq.example.org.\t30\tIN\tA\t192.0.2.1" },
 	};
 	struct sx_upstream *up = sx_up_fake(1, false);
-	struct sx_test_server *s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u\n}\n",
+	/*
+	 * The answer follows its spoof by 50 ms, from a Python upstream that four
+	 * probers keep busy: on a loaded machine one try may need the whole 5 s
+	 * deadline, not the default 2 s (a second try starts over).
+	 */
+	struct sx_test_server *s = start(". {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
+	                                 "\t\tread_timeout 5s\n\t}\n}\n",
 	                                 sx_up_port(up));
 	struct sx_prober *p[4];
 	struct sx_probe_stats st;
