@@ -662,7 +662,7 @@ static int
 build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size_t errlen)
 {
 	struct portin ports[255];
-	size_t nports = 0, neps = 0, strs, size, i;
+	size_t nports = 0, neps = 0, strs, i;
 	struct epin e;
 	struct k8s_jp eps;
 	uint8_t fam;
@@ -745,26 +745,17 @@ build_slice(struct k8s_obj *o, struct objin *in, bool pod_names, char *err, size
 		return fail(err, errlen, "endpointslice %s/%s: too many endpoints", o->ns, o->name);
 	}
 
-	size = sizeof(struct k8s_slice) + neps * sizeof(struct k8s_ep);
-	size_t ports_off = size;
-	size += nports * sizeof(struct k8s_port);
-	size_t addrs_off = size;
-	size += neps * (fam == 4 ? 4u : 16u);
-	size_t names_off = size;
-	size += strs;
-	struct k8s_slice *sl = calloc(1, size);
+	size_t ports_off = k8s_slice_ports_off((unsigned)neps);
+	size_t names_off = k8s_slice_names_off((unsigned)neps, (unsigned)nports, fam);
+	struct k8s_slice *sl = calloc(1, names_off + strs);
 	if (sl == NULL) {
 		return -ENOMEM;
 	}
-	sl->size = (uint32_t)size;
-	sl->ports_off = (uint32_t)ports_off;
-	sl->addrs_off = (uint32_t)addrs_off;
 	sl->neps = (uint16_t)neps;
 	sl->nports = (uint8_t)nports;
 	sl->fam = fam;
 	sl->name_len = (uint8_t)o->name_len;
 	sl->svc_len = (uint8_t)in->svc_len;
-	sl->names_off = (uint32_t)names_off;
 	char *sp = (char *)sl + names_off;
 	copy_lower(sp, o->name, o->name_len);
 	sp += o->name_len;

@@ -108,27 +108,45 @@ struct k8s_ep {
  * eps[neps], ports[nports], the addresses (4 or 16 bytes each, as the
  * slice's family: an IPv4 endpoint takes 28 bytes, not 40), then strings
  * (slice name, service name, names). A slice without ports has nports 0
- * (CoreDNS's "port -1" sentinel).
+ * (CoreDNS's "port -1" sentinel). Where each part begins follows from neps,
+ * nports and fam: a header of 32 bytes instead of 48, 1.4 MB of 90,000 slices.
  */
 struct k8s_slice {
 	struct cds_lfht_node node; /* in the slice index, keyed by namespace and name */
 	struct k8s_ns *ns;
-	uint32_t size;
-	uint32_t ports_off; /* offset of ports[] from the slice start */
-	uint32_t addrs_off; /* offset of the addresses */
 	uint16_t neps;
 	uint8_t nports;
 	uint8_t fam;               /* 4 or 6 */
 	uint8_t name_len, svc_len; /* slice name, then kubernetes.io/service-name */
 	uint8_t stale;             /* control thread: not seen in the current relist */
-	uint32_t names_off;        /* slice name then service name, from the slice start */
 	struct k8s_ep eps[];
 };
+
+/** Where the ports of a slice of @neps endpoints begin. */
+static inline size_t
+k8s_slice_ports_off(unsigned neps)
+{
+	return sizeof(struct k8s_slice) + neps * sizeof(struct k8s_ep);
+}
+
+/** Where the addresses begin. */
+static inline size_t
+k8s_slice_addrs_off(unsigned neps, unsigned nports)
+{
+	return k8s_slice_ports_off(neps) + nports * sizeof(struct k8s_port);
+}
+
+/** Where the strings begin (slice name, service name, endpoint names). */
+static inline size_t
+k8s_slice_names_off(unsigned neps, unsigned nports, unsigned fam)
+{
+	return k8s_slice_addrs_off(neps, nports) + neps * (fam == 4 ? 4u : 16u);
+}
 
 static inline const struct k8s_port *
 k8s_slice_ports(const struct k8s_slice *s)
 {
-	return (const struct k8s_port *)((const char *)s + s->ports_off);
+	return (const struct k8s_port *)((const char *)s + k8s_slice_ports_off(s->neps));
 }
 
 static inline const char *
@@ -140,13 +158,13 @@ k8s_slice_str(const struct k8s_slice *s, uint32_t off)
 static inline const char *
 k8s_slice_name(const struct k8s_slice *s)
 {
-	return (const char *)s + s->names_off;
+	return (const char *)s + k8s_slice_names_off(s->neps, s->nports, s->fam);
 }
 
 static inline const char *
 k8s_slice_svc(const struct k8s_slice *s)
 {
-	return (const char *)s + s->names_off + s->name_len;
+	return k8s_slice_name(s) + s->name_len;
 }
 
 /** The slice an endpoint belongs to. */
@@ -161,7 +179,8 @@ k8s_ep_slice(const struct k8s_ep *ep)
 static inline const uint8_t *
 k8s_slice_addr(const struct k8s_slice *s, unsigned i)
 {
-	return (const uint8_t *)s + s->addrs_off + i * (s->fam == 4 ? 4u : 16u);
+	return (const uint8_t *)s + k8s_slice_addrs_off(s->neps, s->nports) +
+	       i * (s->fam == 4 ? 4u : 16u);
 }
 
 static inline const uint8_t *
