@@ -513,12 +513,12 @@ put_addrs(struct ctx *c, const struct res *r, uint8_t fam, const uint8_t *owner,
 		break;
 	case R_CLUSTER: {
 		const struct k8s_svc *svc = k8s_view_svc(r->v);
-		const struct k8s_ip *ips = k8s_svc_ips(svc);
 		for (unsigned i = 0; i < svc->nips; i++) {
-			if (ips[i].fam == fam &&
-			    (i == 0 || memcmp(&ips[0], &ips[i], sizeof(ips[0])) != 0)) {
+			uint8_t f;
+			const uint8_t *a = k8s_svc_ip(svc, i, &f);
+			if (f == fam && !k8s_svc_ip_repeats(svc, i)) {
 				if (write) {
-					put_ip(c, SX_SEC_ANSWER, owner, fam, ips[i].a);
+					put_ip(c, SX_SEC_ANSWER, owner, fam, a);
 				}
 				n++;
 			}
@@ -675,9 +675,10 @@ srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
 		}
 	}
 	for (unsigned i = 0; i < svc->nips; i++) {
-		const struct k8s_ip *ips = k8s_svc_ips(svc);
-		if (i == 0 || memcmp(&ips[0], &ips[i], sizeof(ips[0])) != 0) {
-			put_ip(c, SX_SEC_ADDITIONAL, rd + 6, ips[i].fam, ips[i].a);
+		uint8_t fam;
+		const uint8_t *a = k8s_svc_ip(svc, i, &fam);
+		if (!k8s_svc_ip_repeats(svc, i)) {
+			put_ip(c, SX_SEC_ADDITIONAL, rd + 6, fam, a);
 		}
 	}
 }

@@ -465,6 +465,7 @@ cluster_ip(struct k8s_svc *hdr, struct k8s_ip ips[2], const char *s, size_t len,
 	if (!strcmp(s, "None")) {
 		hdr->type = K8S_SVC_HEADLESS;
 		hdr->nips = 0;
+		hdr->v6 = 0;
 		return 1; /* the rest does not matter */
 	}
 	if (hdr->nips == 2) {
@@ -475,6 +476,7 @@ cluster_ip(struct k8s_svc *hdr, struct k8s_ip ips[2], const char *s, size_t len,
 		return fail(err, errlen, "service %s/%s: invalid cluster IP \"%s\"", o->ns, o->name,
 		            s);
 	}
+	hdr->v6 |= (uint8_t)((ips[hdr->nips].fam == 6) << hdr->nips);
 	hdr->nips++;
 	return 0;
 }
@@ -570,18 +572,24 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 	for (size_t i = 0; i < nports; i++) {
 		names += ports[i].name_len;
 	}
-	size = k8s_svc_ports_off(hdr.nips) + nports * sizeof(struct k8s_port) + names + ext_len;
-	hdr.size = (uint32_t)size;
+	size_t ports_off = k8s_svc_ports_off(&hdr);
+	size = ports_off + nports * sizeof(struct k8s_port) + names + ext_len;
+	hdr.size = (uint16_t)size;
 	hdr.nports = (uint8_t)nports;
 	hdr.ext_len = (uint8_t)ext_len;
 	if ((o->svc = malloc(size)) == NULL) {
 		return -ENOMEM;
 	}
-	memset(o->svc, 0, k8s_svc_ports_off(hdr.nips)); /* padding too: views compare svcs whole */
+	memset(o->svc, 0, sizeof(hdr)); /* padding too: views compare svcs whole */
 	memcpy(o->svc, &hdr, sizeof(hdr));
-	memcpy(o->svc + 1, cips, hdr.nips * sizeof(cips[0]));
-	struct k8s_port *pp = (struct k8s_port *)((char *)o->svc + k8s_svc_ports_off(hdr.nips));
-	uint32_t off = (uint32_t)(k8s_svc_ports_off(hdr.nips) + nports * sizeof(struct k8s_port));
+	uint8_t *ap = (uint8_t *)(o->svc + 1);
+	for (unsigned i = 0; i < hdr.nips; i++) {
+		size_t n = cips[i].fam == 4 ? 4 : 16;
+		memcpy(ap, cips[i].a, n);
+		ap += n;
+	}
+	struct k8s_port *pp = (struct k8s_port *)((char *)o->svc + ports_off);
+	uint32_t off = (uint32_t)(ports_off + nports * sizeof(struct k8s_port));
 	for (size_t i = 0; i < nports; i++) {
 		pp[i].port = ports[i].port;
 		pp[i].proto = ports[i].proto;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <urcu.h>
 #include <urcu/rculfhash.h>
@@ -51,35 +52,65 @@ enum k8s_svc_type {
 
 /*
  * A Service's DNS data, position independent so that it can be copied into
- * the view that publishes it: header, ips[nips], ports[nports] (4-aligned),
- * port names, externalName in wire form. @size covers all of it. Only the
- * ClusterIPs it has take room: most Services have one, headless ones none.
+ * the view that publishes it: header, the ClusterIPs (4 or 16 bytes each, as
+ * @v6 says), ports[nports], port names, externalName in wire form. @size
+ * covers all of it (at most 255 ports with names of 63 bytes: 16 bits do).
+ * Only the ClusterIPs it has take room, and an IPv4 one only its 4 bytes:
+ * most Services have one, headless ones none.
  */
 struct k8s_svc {
-	uint32_t size;
+	uint16_t size;
 	uint8_t type; /* enum k8s_svc_type */
 	uint8_t nips; /* ClusterIPs (0..2) */
+	uint8_t v6;   /* bit i: ClusterIP i is IPv6 */
 	uint8_t nports;
 	uint8_t ext_len; /* wire length of externalName; 0 when none or unusable */
 };
 
-static inline const struct k8s_ip *
-k8s_svc_ips(const struct k8s_svc *s)
+/** ClusterIP @i of @s: 4 or 16 bytes, its family (4 or 6) in *@fam. */
+static inline const uint8_t *
+k8s_svc_ip(const struct k8s_svc *s, unsigned i, uint8_t *fam)
 {
-	return (const struct k8s_ip *)(s + 1);
+	const uint8_t *a = (const uint8_t *)(s + 1);
+
+	if (i == 1) {
+		a += s->v6 & 1 ? 16 : 4;
+	}
+	*fam = s->v6 >> i & 1 ? 6 : 4;
+	return a;
 }
 
-/** Where the ports of a Service with @nips ClusterIPs begin. */
-static inline size_t
-k8s_svc_ports_off(unsigned nips)
+/** Whether ClusterIP @i of @s repeats the first (answers give it once). */
+static inline bool
+k8s_svc_ip_repeats(const struct k8s_svc *s, unsigned i)
 {
-	return (sizeof(struct k8s_svc) + nips * sizeof(struct k8s_ip) + 3) & ~(size_t)3;
+	uint8_t f0, f1;
+	const uint8_t *a0, *a1;
+
+	if (i == 0) {
+		return false;
+	}
+	a0 = k8s_svc_ip(s, 0, &f0);
+	a1 = k8s_svc_ip(s, i, &f1);
+	return f0 == f1 && memcmp(a0, a1, f0 == 4 ? 4 : 16) == 0;
+}
+
+/** Where the ports of Service @s begin (its nips and v6 set). */
+static inline size_t
+k8s_svc_ports_off(const struct k8s_svc *s)
+{
+	size_t off = sizeof(*s);
+
+	for (unsigned i = 0; i < s->nips; i++) {
+		off += s->v6 >> i & 1 ? 16 : 4;
+	}
+	return off;
 }
 
 static inline const struct k8s_port *
 k8s_svc_ports(const struct k8s_svc *s)
 {
-	return (const struct k8s_port *)((const char *)s + k8s_svc_ports_off(s->nips));
+	return (const struct k8s_port *)((const char *)s + k8s_svc_ports_off(s));
 }
 
 /** A string of Service @s at offset @off (a port name: not NUL-terminated). */

@@ -71,9 +71,10 @@ static int
 match_vrev(struct cds_lfht_node *node, const void *key)
 {
 	const struct k8s_vrev *r = caa_container_of(node, struct k8s_vrev, node);
-	const struct k8s_ip *ip = &k8s_svc_ips(k8s_view_svc(k8s_vrev_view(r)))[r->i];
+	uint8_t fam;
+	const uint8_t *a = k8s_svc_ip(k8s_view_svc(k8s_vrev_view(r)), r->i, &fam);
 
-	return ip_eq(key, ip->fam, ip->a);
+	return ip_eq(key, fam, a);
 }
 
 static int
@@ -292,15 +293,15 @@ void
 k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv)
 {
 	if (nv != NULL) {
-		const struct k8s_ip *ips = nv->nrev ? k8s_svc_ips(k8s_view_svc(nv)) : NULL;
 		struct k8s_pair key = { nv->ns->name, nv->ns->len, k8s_view_name(nv),
 			                nv->name_len };
 		struct cds_lfht_node *was;
 
 		/* The new ClusterIP entries go in first: a PTR query never misses. */
 		for (unsigned i = 0; i < nv->nrev; i++) {
-			cds_lfht_add(st->svc_rev, k8s_hash_ip(ips[i].fam, ips[i].a),
-			             &nv->rev[i].node);
+			uint8_t fam;
+			const uint8_t *a = k8s_svc_ip(k8s_view_svc(nv), i, &fam);
+			cds_lfht_add(st->svc_rev, k8s_hash_ip(fam, a), &nv->rev[i].node);
 		}
 		was = cds_lfht_add_replace(st->services,
 		                           k8s_hash_pair(key.ns, key.ns_len, key.name, key.len),

@@ -79,9 +79,11 @@ Test(objects, service_clusterip)
 	static const uint8_t ip[4] = { 10, 96, 0, 10 };
 
 	cr_assert_eq(s->type, K8S_SVC_CLUSTERIP);
+	uint8_t fam;
 	cr_assert_eq(s->nips, 1);
-	cr_assert_eq(k8s_svc_ips(s)[0].fam, 4);
-	cr_assert(memcmp(k8s_svc_ips(s)[0].a, ip, 4) == 0);
+	cr_assert(memcmp(k8s_svc_ip(s, 0, &fam), ip, 4) == 0);
+	cr_assert_eq(fam, 4);
+	cr_assert_eq(k8s_svc_ports_off(s), sizeof(*s) + 4); /* an IPv4 ClusterIP takes 4 bytes */
 	cr_assert_eq(s->nports, 3);
 	port_is((const char *)s, &k8s_svc_ports(s)[0], "dns", 53, K8S_UDP);
 	port_is((const char *)s, &k8s_svc_ports(s)[1], "dns-tcp", 53, K8S_TCP); /* lower case */
@@ -96,16 +98,23 @@ Test(objects, service_dual_stack_and_single_field)
 	        "{\"metadata\":{\"name\":\"d\",\"namespace\":\"n\"},\"spec\":{"
 	        "\"clusterIPs\":[\"10.96.1.2\",\"fd00:10:96::1:2\"],\"ports\":[{\"port\":80}]}}");
 
+	static const uint8_t v4[4] = { 10, 96, 1, 2 };
+	uint8_t fam;
 	cr_assert_eq(s->nips, 2);
-	cr_assert_eq(k8s_svc_ips(s)[0].fam, 4);
-	cr_assert_eq(k8s_svc_ips(s)[1].fam, 6);
-	cr_assert_eq(k8s_svc_ips(s)[1].a[15], 2);
+	cr_assert(memcmp(k8s_svc_ip(s, 0, &fam), v4, 4) == 0);
+	cr_assert_eq(fam, 4);
+	const uint8_t *a = k8s_svc_ip(s, 1, &fam);
+	cr_assert_eq(fam, 6);
+	cr_assert_eq(a[0], 0xfd);
+	cr_assert_eq(a[15], 2);
+	cr_assert_not(k8s_svc_ip_repeats(s, 1));
+	cr_assert_eq(k8s_svc_ports(s)[0].port, 80);
 	free(s);
 	/* Older objects have only spec.clusterIP. */
 	s = svc_ok("{\"metadata\":{\"name\":\"d\"},\"spec\":{\"clusterIP\":\"10.0.0.1\","
 	           "\"ports\":[{\"port\":80}]}}");
 	cr_assert_eq(s->nips, 1);
-	cr_assert_eq(k8s_svc_ips(s)[0].a[3], 1);
+	cr_assert_eq(k8s_svc_ip(s, 0, &fam)[3], 1);
 	free(s);
 }
 
