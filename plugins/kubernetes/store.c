@@ -68,14 +68,15 @@ k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 		}
 	}
 	st->services = table();
-	st->svc_rev = table();
+	st->svc_rev[0] = table();
+	st->svc_rev[1] = table();
 	st->ep_rev = table();
 	st->namespaces = table();
 	st->pod_ip = table();
 	st->slices = table();
 	st->pods = table();
-	if (!st->services || !st->svc_rev || !st->ep_rev || !st->namespaces || !st->pod_ip ||
-	    !st->slices || !st->pods) {
+	if (!st->services || !st->svc_rev[0] || !st->svc_rev[1] || !st->ep_rev || !st->namespaces ||
+	    !st->pod_ip || !st->slices || !st->pods) {
 		goto fail;
 	}
 	st->serial = (uint32_t)time(NULL);
@@ -541,13 +542,10 @@ size_tables(struct k8s_store *st, bool fit)
 		struct cds_lfht *ht;
 		unsigned long n, load;
 	} t[] = {
-		{ st->services, st->stats.services, 1 },
-		{ st->svc_rev, st->stats.services, 4 },
-		{ st->ep_rev, st->stats.endpoints, 4 },
-		{ st->namespaces, st->stats.namespaces, 1 },
-		{ st->pod_ip, st->stats.pods, 4 },
-		{ st->slices, st->stats.slices, 8 },
-		{ st->pods, st->stats.pods, 8 },
+		{ st->services, st->stats.services, 1 },     { st->svc_rev[0], st->nrev[0], 4 },
+		{ st->svc_rev[1], st->nrev[1], 4 },          { st->ep_rev, st->stats.endpoints, 4 },
+		{ st->namespaces, st->stats.namespaces, 1 }, { st->pod_ip, st->stats.pods, 4 },
+		{ st->slices, st->stats.slices, 8 },         { st->pods, st->stats.pods, 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -811,14 +809,14 @@ unlink_view(struct k8s_store *st, void *p)
 	struct k8s_view *v = p;
 
 	for (unsigned i = 0; i < v->nrev; i++) {
-		cds_lfht_del(st->svc_rev, &v->rev[i].node);
+		cds_lfht_del(st->svc_rev[i], &v->rev[i]);
 	}
 }
 
 void
 k8s_store_free(struct k8s_store *st)
 {
-	struct cds_lfht *all[7];
+	struct cds_lfht *all[8];
 
 	if (st == NULL) {
 		return;
@@ -837,13 +835,14 @@ k8s_store_free(struct k8s_store *st)
 	k8s_retire_flush(st);
 	rcu_barrier();
 	all[0] = st->services;
-	all[1] = st->svc_rev;
-	all[2] = st->ep_rev;
-	all[3] = st->namespaces;
-	all[4] = st->pod_ip;
-	all[5] = st->slices;
-	all[6] = st->pods;
-	for (int i = 0; i < 7; i++) {
+	all[1] = st->svc_rev[0];
+	all[2] = st->svc_rev[1];
+	all[3] = st->ep_rev;
+	all[4] = st->namespaces;
+	all[5] = st->pod_ip;
+	all[6] = st->slices;
+	all[7] = st->pods;
+	for (int i = 0; i < 8; i++) {
 		if (all[i] != NULL) {
 			cds_lfht_destroy(all[i], NULL);
 		}

@@ -67,14 +67,20 @@ ip_eq(const struct k8s_ip *ip, uint8_t fam, const uint8_t *a)
 	return ip->fam == fam && memcmp(ip->a, a, fam == 4 ? 4 : 16) == 0;
 }
 
+/* Key of svc_rev[i]: an address, and i. */
+struct vrev_key {
+	const struct k8s_ip *ip;
+	unsigned i;
+};
+
 static int
 match_vrev(struct cds_lfht_node *node, const void *key)
 {
-	const struct k8s_vrev *r = caa_container_of(node, struct k8s_vrev, node);
+	const struct vrev_key *k = key;
 	uint8_t fam;
-	const uint8_t *a = k8s_svc_ip(k8s_view_svc(k8s_vrev_view(r)), r->i, &fam);
+	const uint8_t *a = k8s_svc_ip(k8s_view_svc(k8s_vrev_view(node, k->i)), k->i, &fam);
 
-	return ip_eq(key, fam, a);
+	return ip_eq(k->ip, fam, a);
 }
 
 static int
@@ -251,7 +257,7 @@ k8s_view_new(struct k8s_ns *ns, const char *name, size_t len, const struct k8s_s
 	if (find_dups(&dup, slices, nslices, nready, pod_names) < 0) {
 		return NULL;
 	}
-	off = sizeof(*v) + nrev * sizeof(struct k8s_vrev) + len;
+	off = sizeof(*v) + nrev * sizeof(v->rev[0]) + len;
 	if (svc != NULL) {
 		svc_off = off = align(off, 4);
 		off += svc->size;
@@ -274,9 +280,6 @@ k8s_view_new(struct k8s_ns *ns, const char *name, size_t len, const struct k8s_s
 	v->nslices = (uint16_t)nslices;
 	v->name_len = (uint8_t)len;
 	v->nrev = (uint8_t)nrev;
-	for (size_t i = 0; i < nrev; i++) {
-		v->rev[i].i = (uint8_t)i;
-	}
 	memcpy((char *)k8s_view_name(v), name, len);
 	if (svc != NULL) {
 		memcpy((char *)v + svc_off, svc, svc->size);
@@ -301,7 +304,8 @@ k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv
 		for (unsigned i = 0; i < nv->nrev; i++) {
 			uint8_t fam;
 			const uint8_t *a = k8s_svc_ip(k8s_view_svc(nv), i, &fam);
-			cds_lfht_add(st->svc_rev, k8s_hash_ip(fam, a), &nv->rev[i].node);
+			cds_lfht_add(st->svc_rev[i], k8s_hash_ip(fam, a), &nv->rev[i]);
+			st->nrev[i]++;
 		}
 		was = cds_lfht_add_replace(st->services,
 		                           k8s_hash_pair(key.ns, key.ns_len, key.name, key.len),
@@ -313,7 +317,8 @@ k8s_view_publish(struct k8s_store *st, struct k8s_view *old, struct k8s_view *nv
 	}
 	if (old != NULL) {
 		for (unsigned i = 0; i < old->nrev; i++) {
-			cds_lfht_del(st->svc_rev, &old->rev[i].node);
+			cds_lfht_del(st->svc_rev[i], &old->rev[i]);
+			st->nrev[i]--;
 		}
 		k8s_retire(st, old);
 	}
@@ -410,12 +415,16 @@ k8s_zone_rev_svc(struct k8s_store *st, const struct k8s_ip *ip,
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
 
-	cds_lfht_lookup(st->svc_rev, k8s_hash_ip(ip->fam, ip->a), match_vrev, ip, &it);
-	while ((n = cds_lfht_iter_get_node(&it)) != NULL) {
-		if (!fn(k8s_vrev_view(caa_container_of(n, struct k8s_vrev, node)), arg)) {
-			return;
+	for (unsigned i = 0; i < 2; i++) {
+		struct vrev_key key = { ip, i };
+
+		cds_lfht_lookup(st->svc_rev[i], k8s_hash_ip(ip->fam, ip->a), match_vrev, &key, &it);
+		while ((n = cds_lfht_iter_get_node(&it)) != NULL) {
+			if (!fn(k8s_vrev_view(n, i), arg)) {
+				return;
+			}
+			cds_lfht_next_duplicate(st->svc_rev[i], match_vrev, &key, &it);
 		}
-		cds_lfht_next_duplicate(st->svc_rev, match_vrev, ip, &it);
 	}
 }
 

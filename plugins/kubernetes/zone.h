@@ -17,7 +17,8 @@
  *
  *   services   (namespace, name) -> struct k8s_view, the immutable DNS view of
  *              one Service: its data plus the EndpointSlices grouped under it
- *   svc_rev    ClusterIP -> the view holding it (PTR)
+ *   svc_rev    ClusterIP -> the view holding it (PTR): [0] first ClusterIPs,
+ *              [1] second ones (dual stack), so that an entry needs no index
  *   ep_rev     endpoint address -> struct k8s_ep (PTR)
  *   namespaces name -> struct k8s_ns (exposed or not)
  *   pod_ip     pod IP -> struct k8s_pod (`pods verified` only)
@@ -38,15 +39,9 @@ struct k8s_ns {
 	char name[];
 };
 
-/* The reverse entry of one ClusterIP; @i finds the view back. */
-struct k8s_vrev {
-	struct cds_lfht_node node;
-	uint8_t i;
-};
-
 /*
  * A Service as workers see it, replaced whole on any change. Tail: rev[nrev]
- * (one per ClusterIP), name, the Service data (struct k8s_svc, absent while
+ * (ClusterIP i's entry, in table svc_rev[i]: the table tells which it is), name, the Service data (struct k8s_svc, absent while
  * only slices wait for their Service), slices[nslices], then 2 bits per
  * endpoint (all slices in order) when some endpoints repeat an address or a
  * name.
@@ -62,7 +57,7 @@ struct k8s_view {
 	uint8_t name_len;
 	uint8_t nrev;
 	uint8_t stale; /* control thread: not seen in the current relist */
-	struct k8s_vrev rev[];
+	struct cds_lfht_node rev[];
 };
 
 static inline const char *
@@ -71,10 +66,11 @@ k8s_view_name(const struct k8s_view *v)
 	return (const char *)&v->rev[v->nrev];
 }
 
+/** The view of @r, the entry of its ClusterIP @i. */
 static inline const struct k8s_view *
-k8s_vrev_view(const struct k8s_vrev *r)
+k8s_vrev_view(const struct cds_lfht_node *r, unsigned i)
 {
-	return (const struct k8s_view *)((const char *)(r - r->i) - offsetof(struct k8s_view, rev));
+	return (const struct k8s_view *)((const char *)(r - i) - offsetof(struct k8s_view, rev));
 }
 
 #define K8S_DUP_ADDR 1 /* same address as an earlier endpoint of the view */
@@ -135,8 +131,8 @@ struct k8s_retired;
 #define K8S_PROG_BUCKETS 20
 
 struct k8s_store {
-	struct cds_lfht *services, *svc_rev, *ep_rev, *namespaces, *pod_ip; /* read by workers */
-	struct cds_lfht *slices, *pods;                                     /* control thread */
+	struct cds_lfht *services, *svc_rev[2], *ep_rev, *namespaces, *pod_ip; /* read by workers */
+	struct cds_lfht *slices, *pods;                                        /* control thread */
 	struct k8s_store_opts opts;
 	uint32_t serial; /* CMM_STORE_SHARED / CMM_LOAD_SHARED */
 	bool synced;     /* every needed kind listed once; idem */
@@ -148,7 +144,8 @@ struct k8s_store {
 	uint64_t prog[K8S_PROG_BUCKETS + 1];
 	double prog_sum;
 	struct k8s_retired *retired; /* unlinked objects waiting for a grace period */
-	unsigned long buckets[7];    /* per table, the size last asked for (store.c) */
+	unsigned long buckets[8];    /* per table, the size last asked for (store.c) */
+	unsigned long nrev[2];       /* entries in svc_rev[0] and [1] */
 };
 
 uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len);
