@@ -23,6 +23,7 @@
 #include "config.h"
 #include "loop.h"
 #include "metrics_writer.h"
+#include "process.h"
 #include "server.h"
 #include "version.h"
 
@@ -318,51 +319,19 @@ write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-int
-main(int argc, char **argv)
+/* Load the Corefile, then check it (-check) or serve it until stopped. @return the exit status. */
+static int
+serve(uid_t uid, gid_t gid)
 {
 	static const int stop_signals[] = { SIGTERM, SIGINT };
 	struct event *sigev[3] = { NULL };
 	struct sx_server_opts sopts;
 	struct event_base *base;
 	struct sx_config *cfg;
-	uid_t uid = 0;
-	gid_t gid = 0;
 	char err[1024];
 	size_t i;
 	int rc;
 
-	if (parse_flags(argc, argv) < 0) {
-		return 2;
-	}
-	if (flags.version) {
-		printf("sextant-%s\nlinux/%s, gcc %d.%d.%d\n", SX_VERSION, SX_ARCH, __GNUC__,
-		       __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
-		return 0;
-	}
-	if (flags.plugins) {
-		printf("DNS plugins, in execution order:\n");
-		for (i = 0; sx_plugins[i]; i++) {
-			printf("  dns.%s\n", sx_plugins[i]->name);
-		}
-		return 0;
-	}
-	if (flags.user) {
-		struct passwd *pw;
-
-		errno = 0;
-		if (!(pw = getpwnam(flags.user))) {
-			fprintf(stderr, "-user %s: %s\n", flags.user,
-			        errno ? strerror(errno) : "no such user");
-			return 1;
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-		if (geteuid() != 0) {
-			fprintf(stderr, "-user %s: only root can change user\n", flags.user);
-			return 1;
-		}
-	}
 	cfg_opts.default_port = (uint16_t)flags.port;
 	cfg_opts.workers = flags.workers ? (unsigned)flags.workers : default_workers();
 
@@ -457,4 +426,53 @@ main(int argc, char **argv)
 	event_base_free(base);
 	rcu_unregister_thread();
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char err[1024];
+	size_t i;
+	int rc;
+
+	if (parse_flags(argc, argv) < 0) {
+		return 2;
+	}
+	if (flags.version) {
+		printf("sextant-%s\nlinux/%s, gcc %d.%d.%d\n", SX_VERSION, SX_ARCH, __GNUC__,
+		       __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+		return 0;
+	}
+	if (flags.plugins) {
+		printf("DNS plugins, in execution order:\n");
+		for (i = 0; sx_plugins[i]; i++) {
+			printf("  dns.%s\n", sx_plugins[i]->name);
+		}
+		return 0;
+	}
+	if (flags.user) {
+		struct passwd *pw;
+
+		errno = 0;
+		if (!(pw = getpwnam(flags.user))) {
+			fprintf(stderr, "-user %s: %s\n", flags.user,
+			        errno ? strerror(errno) : "no such user");
+			return 1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (geteuid() != 0) {
+			fprintf(stderr, "-user %s: only root can change user\n", flags.user);
+			return 1;
+		}
+	}
+	if (sx_process_init(sx_plugins, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = serve(uid, gid);
+	sx_process_fini(sx_plugins);
+	return rc;
 }

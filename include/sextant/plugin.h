@@ -110,6 +110,15 @@ struct sx_plugin {
 	const struct sx_directive *directives; /* { NULL }-terminated, or NULL */
 	bool repeat;                           /* may appear more than once per server block */
 	/**
+	 * Optional: set up what the plugin needs once per process, whatever its
+	 * instances (a library's global state), before the first Corefile is
+	 * read; main thread, no other thread running. @return 0, or a negative
+	 * SX_E* with a one-line reason in @err (@cap bytes).
+	 */
+	int (*init)(char *err, size_t cap);
+	/** Optional: undo init at exit, after the last instance's teardown. */
+	void (*fini)(void);
+	/**
 	 * Called after the block's lines went through @directives, with the cursor
 	 * back on the directive line: parse its args, cross-check options.
 	 * @return 0, or sx_cf_err(). Must not start anything (`-check` runs it).

@@ -487,17 +487,29 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 }
 
 int
+k8s_api_global_init(char *err, size_t errlen)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return SX_EINVAL;
+	}
+	return 0;
+}
+
+void
+k8s_api_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+int
 k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errlen)
 {
 	struct k8s_api *api;
 
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errlen, "cannot initialise libcurl");
-		return SX_EINVAL;
-	}
 	if (!(api = calloc(1, sizeof(*api)))) {
-		goto fail_global;
+		goto fail;
 	}
 	api->conn = conn;
 	api->max_line = DEFAULT_MAX_LINE;
@@ -520,8 +532,7 @@ fail_multi:
 	curl_multi_cleanup(api->multi);
 fail_api:
 	free(api);
-fail_global:
-	curl_global_cleanup();
+fail:
 	snprintf(err, errlen, "out of memory");
 	return -ENOMEM;
 }
@@ -541,7 +552,6 @@ k8s_api_free(struct k8s_api *api)
 	}
 	sx_timer_free(api->timer);
 	free(api);
-	curl_global_cleanup();
 }
 
 void

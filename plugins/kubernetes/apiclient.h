@@ -50,7 +50,15 @@ struct k8s_call_ops {
 };
 
 /**
- * @param conn borrowed; must outlive the client.
+ * libcurl's process-wide state (OpenSSL's with it), set up once for every
+ * client the process will have: the plugin's init and fini hooks.
+ * @return 0, or SX_EINVAL with a reason in @err.
+ */
+int k8s_api_global_init(char *err, size_t errlen);
+void k8s_api_global_cleanup(void);
+
+/**
+ * @param conn borrowed; must outlive the client. k8s_api_global_init() ran.
  * @return 0 and a new client in *@out, or -ENOMEM / SX_EINVAL with a message.
  */
 int k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errlen);

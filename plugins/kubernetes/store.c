@@ -1,7 +1,6 @@
 /* store.c -- the control thread's side of the zone: API events and relists to views. */
 #include <ctype.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include <sextant/error.h>
 #include <sextant/log.h>
+#include <sextant/mem.h>
 #include <sextant/time.h>
 
 #include "zone.h"
@@ -40,17 +40,6 @@ k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 	if (st == NULL) {
 		return -ENOMEM;
 	}
-#ifdef __GLIBC__
-	/*
-	 * glibc serves a block of 128 KiB or more with mmap, but raises that
-	 * threshold to the size of each such block freed (up to 32 MiB): after the
-	 * first table resizes, the buckets and buffers of a sync came from the heap
-	 * between the objects it keeps, and left it in holes. A LIST in 500-item
-	 * pages kept 41.4 MB anonymous for 100,000 Services and 200,000 endpoints,
-	 * 37.6 MB with the threshold fixed (one response: 38.0 and 37.8).
-	 */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
 	st->opts = *opts;
 	st->opts.namespaces = NULL;
 	st->opts.nnamespaces = 0;
@@ -703,9 +692,7 @@ static void
 trim(struct rcu_head *head)
 {
 	free(head);
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
+	sx_mem_trim();
 }
 
 /*

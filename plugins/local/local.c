@@ -32,17 +32,17 @@ static const uint8_t ns_rdata[] = "\011localhost";
 static const uint8_t loop4[4] = { 127, 0, 0, 1 };
 static const uint8_t loop6[16] = { [15] = 1 };
 
+#define LOCALHOST_TOTAL "coredns_local_localhost_requests_total"
+
 struct local {
 	bool no_prefix; /* localhost_prefix off */
+	/*
+	 * Queries under localhost. (and localhost.*), for the whole process as
+	 * CoreDNS counts them (no labels, kept across reloads): a series the core
+	 * owns, one counter per worker. NULL (out of memory): not counted.
+	 */
+	struct sx_series *localhost;
 };
-
-/*
- * Queries under localhost. (and localhost.*), for the whole process as
- * CoreDNS counts them (no labels); reported by one instance, the newest
- * started. Such queries are rare: one shared relaxed atomic is enough.
- */
-static uint64_t localhost_total;
-static const struct local *collector;
 
 static void
 put(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
@@ -82,7 +82,10 @@ local_handle(struct sx_req *req, void *inst)
 	/* Below localhost. (RFC 6761 6.3), or the legacy localhost.<anything>. */
 	if (q->nlabels > 1 && (sx_dname_is_sub(q->lname, z_localhost) ||
 	                       (!l->no_prefix && memcmp(q->lname, z_localhost, 10) == 0))) {
-		__atomic_fetch_add(&localhost_total, 1, __ATOMIC_RELAXED);
+		if (l->localhost) {
+			sx_wcounters_add(sx_series_counters(l->localhost), sx_req_worker(req), 0,
+			                 1);
+		}
 		loopback(msg, q);
 		return SX_DONE;
 	}
@@ -156,37 +159,26 @@ static const struct sx_directive local_directives[] = {
 static int
 local_setup(struct sx_cf *cf, void *inst)
 {
-	(void)inst;
+	struct local *l = inst;
+
 	if (sx_cf_nargs(cf) > 1) {
 		return sx_cf_err(cf, "wrong argument count: local takes no arguments");
 	}
+	l->localhost = sx_series_get(LOCALHOST_TOTAL, "", 1, sx_cf_workers(cf));
 	return 0;
 }
 
-static int
-local_start(void *inst, struct sx_runtime *rt)
-{
-	(void)rt;
-	collector = inst; /* the newest configuration reports */
-	return 0;
-}
-
+/* One series for the process: any instance finds it. */
 static void
-local_collect(void *inst, struct sx_metrics *m)
+local_collect(void *const *insts, size_t n, struct sx_metrics *m)
 {
-	if (inst != collector) {
-		return;
-	}
-	sx_metrics_add(m, "coredns_local_localhost_requests_total", SX_METRIC_COUNTER,
-	               "Counter of localhost.<domain> requests.", NULL,
-	               (double)__atomic_load_n(&localhost_total, __ATOMIC_RELAXED));
-}
+	const struct local *l = insts[0];
 
-static void
-local_teardown(void *inst)
-{
-	if (collector == inst) {
-		collector = NULL;
+	(void)n;
+	if (l->localhost) {
+		sx_metrics_add(m, LOCALHOST_TOTAL, SX_METRIC_COUNTER,
+		               "Counter of localhost.<domain> requests.", NULL,
+		               (double)sx_wcounters_sum(sx_series_counters(l->localhost), 0));
 	}
 }
 
@@ -195,8 +187,6 @@ const struct sx_plugin sx_plugin_local = {
 	.inst_size = sizeof(struct local),
 	.directives = local_directives,
 	.setup = local_setup,
-	.start = local_start,
 	.handle = local_handle,
-	.collect = local_collect,
-	.teardown = local_teardown,
+	.collect_all = local_collect,
 };

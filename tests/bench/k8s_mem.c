@@ -13,6 +13,7 @@
 #include <urcu.h>
 
 #include "../../plugins/kubernetes/zone.h"
+#include "process.h"
 
 /*
  * Two measures.
@@ -438,8 +439,14 @@ main(void)
 {
 	static const unsigned sizes[] = { 1000, 10000, 100000 };
 	struct per p = { 0 };
+	char err[256];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The heap set up as the server's, so that the figures are its. */
+	if (sx_process_init(sx_plugins, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	rcu_register_thread();
 	printf("kubernetes store, in process (%u ready endpoints and %u pods per service, "
 	       "1 in 10 headless):\n",
@@ -455,5 +462,6 @@ main(void)
 	}
 	real_server(&p);
 	rcu_unregister_thread();
+	sx_process_fini(sx_plugins);
 	return 0;
 }

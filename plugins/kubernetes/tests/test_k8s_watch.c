@@ -476,6 +476,7 @@ log_count(const char *s)
 static void
 setup(void)
 {
+	char err[256];
 	int fd;
 
 	memset(&store, 0, sizeof(store));
@@ -488,6 +489,8 @@ setup(void)
 	dup2(fd, 1);
 	close(fd);
 	cr_assert_eq(sx_test_loop_new(), 0);
+	/* What the plugin's init hook does once per process in the server. */
+	cr_assert_eq(k8s_api_global_init(err, sizeof(err)), 0, "%s", err);
 }
 
 static void
@@ -504,6 +507,7 @@ teardown(void)
 	k8s_conn_free(conn);
 	conn = NULL;
 	sx_test_loop_free();
+	k8s_api_global_cleanup();
 	fake_kill();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
 	if (!getenv("K8S_TEST_KEEP")) {
