@@ -24,6 +24,9 @@ enum sx_verdict {
  * each block line to a row by name (a row named "*" takes any line no other
  * row names), checks the argument count (arg 0, the option name, not
  * counted) and that the option is not repeated unless @repeat, then calls @set.
+ * Build rows for the generic setters with the SX_DIR_* macros below, and give
+ * a hand-written setter its field with SX_FIELD(), never a bare offsetof():
+ * both refuse to compile when the field's type is not the one the setter writes.
  */
 struct sx_directive {
 	const char *name;
@@ -42,6 +45,45 @@ int sx_set_duration(struct sx_cf *cf, const struct sx_directive *d,
                     void *inst); /* uint64_t ms, lo..hi */
 int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst); /* struct sx_zones,
                                                                                  * default block zones */
+
+/*
+ * The offset of @field in @type, which must have type @ftype, else the build
+ * stops with the message below. A _Static_assert is a declaration, not an
+ * expression: inside a struct under sizeof it can sit in a row's initializer.
+ */
+#define SX_FIELD(type, field, ftype)                                                  \
+	(offsetof(type, field) +                                                      \
+	 0 * sizeof(struct {                                                          \
+		 _Static_assert(_Generic(((type *)0)->field, ftype : 1, default : 0), \
+		                "option field " #field                                \
+		                " is not of the type its setter writes: " #ftype);    \
+		 int sx_unused;                                                       \
+	 }))
+
+/*
+ * Rows for the generic setters, with their usual argument counts: none for a
+ * flag, one for a string, number or duration, any for zones (the block's when none).
+ */
+#define SX_DIR_FLAG(opt, type, field)                                 \
+	{                                                             \
+		(opt), 0, 0, sx_set_flag, SX_FIELD(type, field, bool) \
+	}
+#define SX_DIR_STR(opt, type, field)                                   \
+	{                                                              \
+		(opt), 1, 1, sx_set_str, SX_FIELD(type, field, char *) \
+	}
+#define SX_DIR_UINT(opt, type, field, lo, hi)                                         \
+	{                                                                             \
+		(opt), 1, 1, sx_set_uint, SX_FIELD(type, field, unsigned), (lo), (hi) \
+	}
+#define SX_DIR_DURATION(opt, type, field, lo, hi)                                         \
+	{                                                                                 \
+		(opt), 1, 1, sx_set_duration, SX_FIELD(type, field, uint64_t), (lo), (hi) \
+	}
+#define SX_DIR_ZONES(opt, type, field)                                             \
+	{                                                                          \
+		(opt), 0, -1, sx_set_zones, SX_FIELD(type, field, struct sx_zones) \
+	}
 
 /** The server's version ("0.1.0"), as `sextant -version` prints it. Static. */
 const char *sx_version(void);

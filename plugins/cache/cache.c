@@ -239,7 +239,7 @@ static const struct sx_directive cache_directives[] = {
 	{ "serve_stale", 0, 3, set_stale },
 	{ "servfail", 1, 1, set_servfail },
 	{ "disable", 1, -1, set_disable, .repeat = true },
-	{ "keepttl", 0, 0, sx_set_flag, offsetof(struct cache, keepttl) },
+	SX_DIR_FLAG("keepttl", struct cache, keepttl),
 	{ NULL },
 };
 

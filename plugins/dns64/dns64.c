@@ -216,14 +216,8 @@ set_prefix(struct sx_cf *cf, const struct sx_directive *dir, void *inst)
 
 static const struct sx_directive dns64_directives[] = {
 	{ .name = "prefix", .min_args = 1, .max_args = 1, .set = set_prefix },
-	{ .name = "translate_all",
-	  .max_args = 0,
-	  .set = sx_set_flag,
-	  .offset = offsetof(struct dns64, translate_all) },
-	{ .name = "allow_ipv4",
-	  .max_args = 0,
-	  .set = sx_set_flag,
-	  .offset = offsetof(struct dns64, allow_ipv4) },
+	SX_DIR_FLAG("translate_all", struct dns64, translate_all),
+	SX_DIR_FLAG("allow_ipv4", struct dns64, allow_ipv4),
 	{ 0 },
 };
 

@@ -129,7 +129,7 @@ set_consolidate(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 static const struct sx_directive errors_directives[] = {
-	{ "stacktrace", 0, 0, sx_set_flag, offsetof(struct errors, stacktrace) },
+	SX_DIR_FLAG("stacktrace", struct errors, stacktrace),
 	{ "consolidate", 2, 4, set_consolidate, .repeat = true },
 	{ NULL },
 };

@@ -46,9 +46,9 @@ mark_if_racy(struct stat *st)
 }
 
 static const struct sx_directive fz_directives[] = {
-	{ "reload", 1, 1, set_reload, offsetof(struct fz, reload_ms) },
-	{ "reload_by_mtime", 0, 0, sx_set_flag, offsetof(struct fz, reload_by_mtime) },
-	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct fz, fall) },
+	{ "reload", 1, 1, set_reload, SX_FIELD(struct fz, reload_ms, uint64_t) },
+	SX_DIR_FLAG("reload_by_mtime", struct fz, reload_by_mtime),
+	SX_DIR_ZONES("fallthrough", struct fz, fall),
 	{ NULL }
 };
 

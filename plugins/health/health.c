@@ -86,8 +86,7 @@ health_collect(void *inst, struct sx_metrics *m)
 }
 
 static const struct sx_directive health_directives[] = {
-	{ "lameduck", 1, 1, sx_set_duration, offsetof(struct health, lameduck_ms), 0,
-	  24LL * 3600 * 1000 },
+	SX_DIR_DURATION("lameduck", struct health, lameduck_ms, 0, 24LL * 3600 * 1000),
 	{ NULL },
 };
 

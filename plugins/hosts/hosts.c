@@ -52,11 +52,11 @@ set_inline(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 static const struct sx_directive hosts_directives[] = {
-	{ "ttl", 1, 1, sx_set_uint, offsetof(struct hosts, ttl), 1, 65535 },
-	{ "no_reverse", 0, 0, sx_set_flag, offsetof(struct hosts, no_reverse) },
-	{ "reload", 1, 1, set_reload, offsetof(struct hosts, reload_ms) },
-	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct hosts, fall) },
-	{ "fallthrough_unsupported", 0, 0, sx_set_flag, offsetof(struct hosts, fall_unsupported) },
+	SX_DIR_UINT("ttl", struct hosts, ttl, 1, 65535),
+	SX_DIR_FLAG("no_reverse", struct hosts, no_reverse),
+	{ "reload", 1, 1, set_reload, SX_FIELD(struct hosts, reload_ms, uint64_t) },
+	SX_DIR_ZONES("fallthrough", struct hosts, fall),
+	SX_DIR_FLAG("fallthrough_unsupported", struct hosts, fall_unsupported),
 	{ "*", 0, -1, set_inline, .repeat = true },
 	{ NULL }
 };

@@ -36,7 +36,7 @@ lb_unsupported(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 static const struct sx_directive lb_directives[] = {
-	{ "reload", 1, 1, sx_set_flag, offsetof(struct lb, reload) }, /* weighted's */
+	{ "reload", 1, 1, sx_set_flag, SX_FIELD(struct lb, reload, bool) }, /* weighted's */
 	{ "prefer", 0, -1, lb_unsupported },
 	{ NULL },
 };

@@ -257,7 +257,7 @@ set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 static const struct sx_directive prom_directives[] = {
-	{ "runtime_metrics", 0, 0, sx_set_flag, offsetof(struct prom, runtime_metrics) },
+	SX_DIR_FLAG("runtime_metrics", struct prom, runtime_metrics),
 	{ "tls", 1, 1, set_tls },
 	{ NULL },
 };

@@ -389,7 +389,7 @@ static const struct sx_directive tpl_directives[] = {
 	{ "additional", 1, -1, set_rr, SX_SEC_ADDITIONAL, .repeat = true },
 	{ "rcode", 1, 1, set_rcode },
 	{ "ederror", 1, 2, set_ede },
-	{ "fallthrough", 0, -1, set_fall, offsetof(struct template, fall) },
+	{ "fallthrough", 0, -1, set_fall, SX_FIELD(struct template, fall, struct sx_zones) },
 	{ "upstream", 0, -1, set_upstream },
 	{ NULL },
 };

@@ -11,27 +11,9 @@ struct timeouts {
 #define DAY_MS (24ull * 3600 * 1000)
 
 static const struct sx_directive timeouts_directives[] = {
-	{ .name = "read",
-	  .min_args = 1,
-	  .max_args = 1,
-	  .set = sx_set_duration,
-	  .offset = offsetof(struct timeouts, read_ms),
-	  .lo = 1000,
-	  .hi = DAY_MS },
-	{ .name = "write",
-	  .min_args = 1,
-	  .max_args = 1,
-	  .set = sx_set_duration,
-	  .offset = offsetof(struct timeouts, write_ms),
-	  .lo = 1000,
-	  .hi = DAY_MS },
-	{ .name = "idle",
-	  .min_args = 1,
-	  .max_args = 1,
-	  .set = sx_set_duration,
-	  .offset = offsetof(struct timeouts, idle_ms),
-	  .lo = 1000,
-	  .hi = DAY_MS },
+	SX_DIR_DURATION("read", struct timeouts, read_ms, 1000, DAY_MS),
+	SX_DIR_DURATION("write", struct timeouts, write_ms, 1000, DAY_MS),
+	SX_DIR_DURATION("idle", struct timeouts, idle_ms, 1000, DAY_MS),
 	{ 0 },
 };
 

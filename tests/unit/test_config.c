@@ -60,13 +60,13 @@ count_line(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 }
 
 static const struct sx_directive alpha_rows[] = {
-	{ "flag", 0, 0, sx_set_flag, offsetof(struct fake, flag) },
-	{ "str", 1, 1, sx_set_str, offsetof(struct fake, str) },
-	{ "num", 1, 1, sx_set_uint, offsetof(struct fake, num), 0, 3600 },
-	{ "big", 1, 1, sx_set_uint, offsetof(struct fake, num) },
-	{ "dur", 1, 1, sx_set_duration, offsetof(struct fake, dur), 1000, 3600000 },
-	{ "min", 1, 1, sx_set_duration, offsetof(struct fake, dur), 1000 },
-	{ "fall", 0, -1, sx_set_zones, offsetof(struct fake, fall) },
+	SX_DIR_FLAG("flag", struct fake, flag),
+	SX_DIR_STR("str", struct fake, str),
+	SX_DIR_UINT("num", struct fake, num, 0, 3600),
+	SX_DIR_UINT("big", struct fake, num, 0, 0),
+	SX_DIR_DURATION("dur", struct fake, dur, 1000, 3600000),
+	SX_DIR_DURATION("min", struct fake, dur, 1000, 0),
+	SX_DIR_ZONES("fall", struct fake, fall),
 	{ "tag", 1, 2, count_tag, .repeat = true },
 	{ "many", 1, -1, count_tag },
 	{ NULL },
@@ -157,7 +157,7 @@ lister_setup(struct sx_cf *cf, void *inst)
 }
 
 static const struct sx_directive delta_rows[] = {
-	{ "named", 0, 0, sx_set_flag, offsetof(struct fake, flag) },
+	SX_DIR_FLAG("named", struct fake, flag),
 	{ "*", 1, 1, count_line },
 	{ NULL },
 };
