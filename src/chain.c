@@ -37,6 +37,18 @@ finish(struct sx_req *req)
 	sx_worker_reply(req, sx_msg_finish(msg, &req->q));
 }
 
+/*
+ * A verdict that is none of enum sx_verdict's (an error code returned as one):
+ * SERVFAIL, with the error for the errors plugin, rather than going on as if
+ * the plugin had passed.
+ */
+static void
+bad_verdict(struct sx_req *req, const char *plugin, int v)
+{
+	sx_req_error(req, SX_RCODE_SERVFAIL, "plugin/%s: invalid verdict %d", plugin, v);
+	finish(req);
+}
+
 static void
 run(struct sx_req *req)
 {
@@ -63,6 +75,10 @@ run(struct sx_req *req)
 				sx_gen_ref(req->gen);
 				sx_worker_hold(req);
 			}
+			return;
+		}
+		if (v != SX_NEXT) {
+			bad_verdict(req, in->plugin->name, (int)v);
 			return;
 		}
 		last = in->plugin->name;
@@ -107,16 +123,21 @@ sx_chain_process(struct sx_req *req, struct sx_gen *gen, unsigned lid)
 }
 
 void
-sx_chain_resume(struct sx_req *req, int verdict)
+sx_chain_resume(struct sx_req *req, enum sx_verdict verdict)
 {
+	const char *name;
+
 	rcu_read_lock();
+	name = req->block->chain[req->pos].plugin->name;
 	if (verdict == SX_NEXT) {
 		req->pos++;
 		sx_req_msg(req);
 		run(req);
-	} else {
-		req->writer = req->block->chain[req->pos].plugin->name;
+	} else if (verdict == SX_DONE) {
+		req->writer = name;
 		finish(req);
+	} else {
+		bad_verdict(req, name, (int)verdict);
 	}
 	rcu_read_unlock();
 }

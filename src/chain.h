@@ -13,7 +13,7 @@ struct sx_gen;
 void sx_chain_process(struct sx_req *req, struct sx_gen *gen, unsigned lid);
 
 /** sx_req_resume(): continue after SX_SUSPEND. */
-void sx_chain_resume(struct sx_req *req, int verdict);
+void sx_chain_resume(struct sx_req *req, enum sx_verdict verdict);
 
 /** sx_req_subquery(): see include/sextant/req.h. */
 int sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,

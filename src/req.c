@@ -331,7 +331,7 @@ sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg)
 	return 0;
 }
 
-int
+enum sx_verdict
 sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
 {
 	struct sx_msg *msg = sx_req_msg(req);
@@ -370,7 +370,7 @@ sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subqu
 }
 
 void
-sx_req_resume(struct sx_req *req, int verdict)
+sx_req_resume(struct sx_req *req, enum sx_verdict verdict)
 {
 	sx_chain_resume(req, verdict);
 }

@@ -14,5 +14,11 @@ enum {
 	SX_EEXIST,         /* already defined */
 };
 
+/*
+ * Marks a function whose result must not be ignored: a caller that drops it
+ * does not compile (-Werror), and a (void) cast does not silence it.
+ */
+#define SX_MUST_USE __attribute__((warn_unused_result))
+
 /** @return a static, human-readable description of @err (negative code). */
 const char *sx_strerror(int err);

@@ -12,13 +12,6 @@
 #include <sextant/msg.h>
 #include <sextant/req.h>
 
-/* What a handler (or a resumed request) says happens next. */
-enum sx_verdict {
-	SX_NEXT,    /* not mine: run the next plugin in the chain */
-	SX_DONE,    /* the reply in sx_req_msg() is complete */
-	SX_SUSPEND, /* an answer will come later through sx_req_resume() */
-};
-
 /*
  * One option inside the plugin's { } block, as a table row. The core matches
  * each block line to a row by name (a row named "*" takes any line no other

@@ -6,7 +6,20 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <sextant/error.h>
 #include <sextant/msg.h>
+
+/*
+ * What a handler (or a resumed request) says happens next. Not an error code:
+ * the values start at 1, apart from SX_EOK (0) and the negative SX_E*, so an
+ * error code returned as a verdict is an unknown verdict, which the chain
+ * answers with SERVFAIL.
+ */
+enum sx_verdict {
+	SX_NEXT = 1, /* not mine: run the next plugin in the chain */
+	SX_DONE,     /* the reply in sx_req_msg() is complete */
+	SX_SUSPEND,  /* an answer will come later through sx_req_resume() */
+};
 
 struct sx_req;
 struct sx_zone;
@@ -58,7 +71,8 @@ const uint8_t *sx_query_edns_option(const struct sx_query *q, uint16_t code, uin
  * @return 0; SX_EINVAL for a malformed name; SX_ETRUNC when the request has no room left
  * for the reply hook that restores the question (the question is then unchanged).
  */
-int sx_req_set_question(struct sx_req *req, const uint8_t *name, uint16_t qtype, uint16_t qclass);
+SX_MUST_USE int
+sx_req_set_question(struct sx_req *req, const uint8_t *name, uint16_t qtype, uint16_t qclass);
 
 /** The question as the client sent it, whatever sx_req_set_question() did. Lives as @req. */
 const struct sx_query *sx_req_client_query(const struct sx_req *req);
@@ -148,13 +162,19 @@ uint64_t sx_req_start_ns(const struct sx_req *req);
  * it (cache, log, errors).
  */
 typedef void (*sx_reply_hook)(struct sx_req *req, struct sx_msg *msg, void *arg);
-int sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg);
+/**
+ * Register @hook(@req, msg, @arg).
+ * @return 0; SX_ETRUNC when @req holds 16 hooks already: the hook will not
+ * run, so the caller answers SERVFAIL rather than a reply it should have
+ * changed, logged or cached.
+ */
+SX_MUST_USE int sx_req_on_reply(struct sx_req *req, sx_reply_hook hook, void *arg);
 
 /**
  * Fail the request: the reply becomes empty with @rcode, and @fmt is kept as
  * the error the `errors` plugin logs. @return SX_DONE, for `return sx_req_error(...)`.
  */
-int sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
+enum sx_verdict sx_req_error(struct sx_req *req, unsigned rcode, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /** The error recorded by sx_req_error(), or NULL. */
@@ -163,11 +183,12 @@ const char *sx_req_errmsg(const struct sx_req *req);
 /**
  * Continue a request whose handler returned SX_SUSPEND, on the same worker
  * thread: SX_NEXT runs the rest of the chain, SX_DONE sends the reply in
- * sx_req_msg(). The request must not be touched afterwards. Never call it from
- * inside the handler that is about to return SX_SUSPEND: only from a later
- * event (a socket, a timer, a sub-query's callback).
+ * sx_req_msg(); any other value answers SERVFAIL. The request must not be
+ * touched afterwards. Never call it from inside the handler that is about to
+ * return SX_SUSPEND: only from a later event (a socket, a timer, a sub-query's
+ * callback).
  */
-void sx_req_resume(struct sx_req *req, int verdict);
+void sx_req_resume(struct sx_req *req, enum sx_verdict verdict);
 
 /**
  * Called with the reply to a sub-query: @wire (@len bytes, a complete DNS
@@ -184,15 +205,16 @@ typedef void (*sx_subquery_cb)(struct sx_req *req, const uint8_t *wire, size_t l
  * sx_req_resume(). Sub-queries nest at most 8 deep (CNAME loops end there).
  * @return 0, or an error (then @cb is never called and the handler goes on).
  */
-int sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
-                    void *arg);
+SX_MUST_USE int sx_req_subquery(struct sx_req *req, const uint8_t *name, uint16_t type,
+                                sx_subquery_cb cb, void *arg);
 
 /**
  * As sx_req_subquery(), for @req's own question name with @type, through the
  * plugins after the calling one only (its server block's rest of the chain,
  * as a CoreDNS plugin calling its Next with a writer that keeps the reply).
  */
-int sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg);
+SX_MUST_USE int
+sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg);
 
 /**
  * Whether @req is a sub-query or a refresh (no client waits for it: plugins may
@@ -209,7 +231,7 @@ bool sx_req_is_sub(const struct sx_req *req);
  * nothing happened (its reply is not delayed).
  * @return 0, or an error (nothing started).
  */
-int sx_req_refresh(struct sx_req *req);
+SX_MUST_USE int sx_req_refresh(struct sx_req *req);
 
 /** Whether @req is a copy started by sx_req_refresh(). */
 bool sx_req_is_refresh(const struct sx_req *req);
@@ -232,12 +254,12 @@ bool sx_req_transfer_allowed(const struct sx_req *req);
  * handler finishes as usual.
  * @return 0, or SX_EINVAL over UDP and for sub-queries.
  */
-int sx_req_send_part(struct sx_req *req);
+SX_MUST_USE int sx_req_send_part(struct sx_req *req);
 
 /**
  * Append one IN record to the answer of a streamed reply, sending the
  * messages filled so far (sx_req_send_part()) when it does not fit.
  * @return 0, or an error (a record too large for any message, UDP).
  */
-int sx_req_stream_rr(struct sx_req *req, const uint8_t *owner, uint16_t type, uint32_t ttl,
-                     const uint8_t *rdata, uint16_t rdlen);
+SX_MUST_USE int sx_req_stream_rr(struct sx_req *req, const uint8_t *owner, uint16_t type,
+                                 uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);

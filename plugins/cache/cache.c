@@ -683,7 +683,10 @@ cache_handle(struct sx_req *req, void *inst)
 		return SX_NEXT;
 	}
 	if (sx_req_is_refresh(req)) {
-		sx_req_on_reply(req, store_reply, c);
+		if (sx_req_on_reply(req, store_reply, c) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/cache: too many reply hooks");
+		}
 		return SX_NEXT;
 	}
 	st = &c->workers[sx_req_worker(req)].st;
@@ -733,7 +736,9 @@ cache_handle(struct sx_req *req, void *inst)
 		}
 	}
 	st->misses++;
-	sx_req_on_reply(req, store_reply, c);
+	if (sx_req_on_reply(req, store_reply, c) < 0) {
+		return sx_req_error(req, SX_RCODE_SERVFAIL, "plugin/cache: too many reply hooks");
+	}
 	return SX_NEXT;
 }
 

@@ -60,7 +60,9 @@ errors_log(struct sx_req *req, struct sx_msg *msg, void *arg)
 static enum sx_verdict
 errors_handle(struct sx_req *req, void *inst)
 {
-	sx_req_on_reply(req, errors_log, inst);
+	if (sx_req_on_reply(req, errors_log, inst) < 0) {
+		return sx_req_error(req, SX_RCODE_SERVFAIL, "plugin/errors: too many reply hooks");
+	}
 	return SX_NEXT;
 }
 

@@ -275,7 +275,7 @@ pend_done(struct fwd_x *x, int err, const uint8_t *wire, size_t len)
 	struct fwd_pend *p = (struct fwd_pend *)x;
 	struct sx_req *req;
 	bool busy;
-	int verdict;
+	enum sx_verdict verdict;
 
 	if (err < 0) {
 		p->last_err = true;
@@ -317,7 +317,7 @@ fwd_handle(struct sx_req *req, void *inst)
 	const struct sx_query *q = sx_req_query(req);
 	struct fwd_worker *w;
 	struct fwd_pend *p;
-	int verdict;
+	enum sx_verdict verdict;
 
 	if (!sx_dname_is_sub(q->lname, f->from.z[0].wire) || excepted(f, q->lname)) {
 		return SX_NEXT;

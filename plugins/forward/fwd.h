@@ -104,7 +104,7 @@ struct fwd_pend {
 	unsigned pos, downs, attempts;
 	bool in_handler; /* still inside the handler: return, do not resume */
 	bool last_err;   /* err holds the last failure */
-	int verdict;
+	enum sx_verdict verdict;
 	struct fwd_pend *next_free;
 };
 

@@ -33,7 +33,10 @@ header_handle(struct sx_req *req, void *inst)
 		sx_req_set_flags(req, h->qset, h->qclear);
 	}
 	if (h->any_response) {
-		sx_req_on_reply(req, header_reply, h);
+		if (sx_req_on_reply(req, header_reply, h) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/header: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

@@ -24,7 +24,10 @@ lb_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 static enum sx_verdict
 lb_handle(struct sx_req *req, void *inst)
 {
-	sx_req_on_reply(req, lb_reply, inst);
+	if (sx_req_on_reply(req, lb_reply, inst) < 0) {
+		return sx_req_error(req, SX_RCODE_SERVFAIL,
+		                    "plugin/loadbalance: too many reply hooks");
+	}
 	return SX_NEXT;
 }
 

@@ -246,7 +246,10 @@ log_handle(struct sx_req *req, void *inst)
 	struct logp *l = inst;
 
 	if (sx_zones_match(&l->rule.names, sx_req_query(req)->lname) >= 0) {
-		sx_req_on_reply(req, log_reply, &l->rule);
+		if (sx_req_on_reply(req, log_reply, &l->rule) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/log: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

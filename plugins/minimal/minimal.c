@@ -36,7 +36,10 @@ minimal_handle(struct sx_req *req, void *inst)
 	uint16_t t = sx_req_query(req)->qtype;
 
 	if (t != SX_TYPE_AXFR && t != SX_TYPE_IXFR) {
-		sx_req_on_reply(req, minimal_reply, inst);
+		if (sx_req_on_reply(req, minimal_reply, inst) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/minimal: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

@@ -33,7 +33,10 @@ nsid_handle(struct sx_req *req, void *inst)
 	uint16_t len;
 
 	if (sx_query_edns_option(sx_req_query(req), EDNS_NSID, &len)) {
-		sx_req_on_reply(req, nsid_reply, inst);
+		if (sx_req_on_reply(req, nsid_reply, inst) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/nsid: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

@@ -130,7 +130,10 @@ static enum sx_verdict
 prom_handle(struct sx_req *req, void *inst)
 {
 	if (!sx_req_is_sub(req)) {
-		sx_req_on_reply(req, record, inst);
+		if (sx_req_on_reply(req, record, inst) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/prometheus: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

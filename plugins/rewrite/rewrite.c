@@ -303,7 +303,10 @@ do_name(struct sx_req *req, const struct rewrite *r, const char *name, bool *hit
 		}
 		st->r = r;
 		st->w = w;
-		sx_req_on_reply(req, answer_hook, st);
+		if (sx_req_on_reply(req, answer_hook, st) < 0) {
+			return sx_req_error(req, SX_RCODE_SERVFAIL,
+			                    "plugin/rewrite: too many reply hooks");
+		}
 	}
 	return SX_NEXT;
 }

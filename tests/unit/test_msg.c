@@ -330,7 +330,8 @@ Test(msg, section_order_is_enforced)
 	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ADDITIONAL), 1);
 	cr_assert_gt(f.m.len, len);
 	uint8_t owner[] = { 0 };
-	cr_assert_eq(sx_msg_put_rr(&f.m, 3, owner, SX_TYPE_A, 1, 0, (const uint8_t *)"abcd", 4),
+	cr_assert_eq(sx_msg_put_rr(&f.m, (enum sx_section)3, owner, SX_TYPE_A, 1, 0,
+	                           (const uint8_t *)"abcd", 4),
 	             SX_EINVAL);
 }
 

@@ -163,7 +163,7 @@ ask_class(const char *name, ldns_rr_type type, ldns_rr_class cls)
 	ldns_pkt *qp = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, cls, LDNS_RD);
 	static uint8_t buf[65535];
 	uint8_t lname[SX_DNAME_MAX];
-	struct reply r = { 0 };
+	struct reply r = { .p = NULL };
 	struct sx_query q;
 	struct sx_msg m;
 	uint8_t *w;
