@@ -113,3 +113,42 @@ Test(header_integration, setup)
 	          out);
 	free(out);
 }
+
+/*
+ * A request holds a fixed number of reply hooks; once rewrite's rules have
+ * taken them all, header cannot change the reply it promised to, and says so
+ * with SERVFAIL rather than answering with the wrong flags.
+ */
+Test(header_integration, no_room_for_its_reply_hook_is_servfail)
+{
+	char corefile[2048];
+	size_t n = 0;
+	struct sx_test_server *s;
+	ldns_pkt *p;
+
+	n += (size_t)snprintf(corefile + n, sizeof(corefile) - n,
+	                      ".:0 {\n\tbind 127.0.0.1\n\terrors\n"
+	                      "\theader {\n\t\tresponse set ra\n\t}\n");
+	for (int i = 0; i < 16; i++) {
+		n += (size_t)snprintf(corefile + n, sizeof(corefile) - n,
+		                      "\trewrite continue ttl exact full.example.org %d\n", 30 + i);
+	}
+	snprintf(corefile + n, sizeof(corefile) - n,
+	         "\thosts {\n\t\t192.0.2.1 full.example.org\n\t\t192.0.2.2 "
+	         "room.example.org\n\t}\n}\n");
+	s = sx_test_start(NULL, corefile);
+
+	p = sx_test_query(s, "full.example.org", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p);
+	cr_expect_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	ldns_pkt_free(p);
+	cr_expect(sx_test_wait_log(s, "plugin/header: too many reply hooks", 10000), "%s",
+	          sx_test_log(s));
+	/* The rewrite rules do not match this name: header has room and sets RA. */
+	p = sx_test_query(s, "room.example.org", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p);
+	cr_expect_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	cr_expect(ldns_pkt_ra(p));
+	ldns_pkt_free(p);
+	sx_test_stop(s);
+}
