@@ -191,6 +191,23 @@ set_stale(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return 0;
 }
 
+/*
+ * serve_stale_policy prefer_positive: CoreDNS 1.14.7's only policy. The
+ * default (no line) needs no name of its own there, so none is taken here.
+ */
+static int
+set_policy(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct cache *c = inst;
+
+	if (strcmp(sx_cf_arg(cf, 1), "prefer_positive") != 0) {
+		return sx_cf_err(cf, "invalid value for serve_stale_policy: %s", sx_cf_arg(cf, 1));
+	}
+	c->prefer_positive = true;
+	(void)d;
+	return 0;
+}
+
 /* servfail DURATION */
 static int
 set_servfail(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -237,6 +254,7 @@ static const struct sx_directive cache_directives[] = {
 	{ "denial", 1, 3, set_table },
 	{ "prefetch", 1, 3, set_prefetch },
 	{ "serve_stale", 0, 3, set_stale },
+	{ "serve_stale_policy", 1, 1, set_policy },
 	{ "servfail", 1, 1, set_servfail },
 	{ "disable", 1, -1, set_disable, .repeat = true },
 	SX_DIR_FLAG("keepttl", struct cache, keepttl),
@@ -276,6 +294,10 @@ cache_setup(struct sx_cf *cf, void *inst)
 	                                                      : CACHE_MAX_TTL;
 	c->max_ttl[CACHE_DENIAL] = c->max_ttl[CACHE_DENIAL] ? c->max_ttl[CACHE_DENIAL]
 	                                                    : CACHE_MAX_NTTL;
+	if (c->prefer_positive && !c->stale_ms) {
+		/* The policy only chooses among entries serve_stale keeps: alone it would do nothing. */
+		return sx_cf_err(cf, "serve_stale_policy needs serve_stale");
+	}
 	if (!c->servfail_set) {
 		c->servfail_ms = CACHE_SERVFAIL_MS;
 	}
@@ -397,6 +419,18 @@ ttl_for(const struct cache *c, const struct cache_reply *r)
 	return ttl > c->max_ttl[k] ? c->max_ttl[k] : ttl;
 }
 
+/*
+ * serve_stale_policy prefer_positive: the success entry for @k that answers
+ * its question and may still be served (fresh or stale), if there is one.
+ */
+static const struct cache_entry *
+last_known_good(const struct cache *c, const struct cache_key *k, uint64_t now)
+{
+	const struct cache_entry *e = cache_table_get(c->table[CACHE_SUCCESS], k);
+
+	return e && e->answers && servable(c, e, now) ? e : NULL;
+}
+
 static void
 store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struct cache_reply *r,
       uint32_t ttl)
@@ -405,8 +439,10 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 	int t = table_of(r->kind);
 	struct cache_stats *st = &c->workers[sx_req_worker(req)].st;
 	struct cache_entry *e;
+	const struct cache_entry *lkg = NULL;
 	struct cache_key k;
 	uint64_t now = sx_now_ns();
+	bool answers = false;
 
 	if (r->kind == CACHE_OTHER || ttl == 0 || msg->truncated ||
 	    (sx_msg_flags(msg) & SX_FLAG_TC) || msg->len > CACHE_WIRE_MAX ||
@@ -424,14 +460,26 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 			}
 		}
 	}
+	if (c->prefer_positive) {
+		answers = r->kind == CACHE_SUCCESS &&
+		          cache_answers(msg->wire, msg->len, q->lname, q->qtype);
+		lkg = last_known_good(c, &k, now);
+		if (lkg && !answers && t == CACHE_SUCCESS) {
+			return; /* a NOERROR that answers nothing would overwrite it */
+		}
+	}
 	e = cache_entry_new(c->workers[sx_req_worker(req)].pool, &k, msg->wire, msg->len, r->kind,
 	                    ttl, now);
 	if (!e) {
 		return;
 	}
+	e->answers = answers;
 	st->evictions[t] += (uint64_t)cache_table_put(c->table[t], e, c->stale_ms * 1000000u);
 	st->inserts[t]++;
-	cache_table_del(c->table[!t], &k);
+	if (!lkg || t == CACHE_SUCCESS) {
+		/* With prefer_positive, a denial lives beside the answer it may not hide. */
+		cache_table_del(c->table[!t], &k);
+	}
 }
 
 /* serve_stale verify: the stale reply, kept in the request's arena while the chain runs. */
@@ -439,7 +487,26 @@ struct stale {
 	struct cache *c;
 	uint8_t *wire;
 	size_t len;
+	bool positive; /* prefer_positive, and the entry answers: only an answer replaces it */
 };
+
+/*
+ * Whether the reply @msg to @req's question refreshes a stale entry, so the
+ * client gets it rather than the entry: NOERROR or NXDOMAIN (RFC 8767 section
+ * 4); with prefer_positive and an entry that answers, only another answer.
+ */
+static bool
+refreshes(const struct stale *s, struct sx_req *req, const struct sx_msg *msg)
+{
+	const struct sx_query *q = sx_req_query(req);
+	unsigned rcode = sx_msg_rcode(msg);
+
+	if (s->positive) {
+		return rcode == SX_RCODE_NOERROR &&
+		       cache_answers(msg->wire, msg->len, q->lname, q->qtype);
+	}
+	return rcode == SX_RCODE_NOERROR || rcode == SX_RCODE_NXDOMAIN;
+}
 
 /*
  * serve_stale verify with a timeout: the client waits, suspended, for a
@@ -489,14 +556,13 @@ wait_over(void *arg)
 
 /*
  * A refresh's reply @msg: every client of this worker waiting on the same
- * question gets it, or its stale entry when the reply is neither NOERROR nor
- * NXDOMAIN (RFC 8767 section 4), through its timer, fired now: a request is
+ * question gets it, or its stale entry when the reply does not refresh it
+ * (refreshes()), through its timer, fired now: a request is
  * resumed from its own event, not from inside another one's reply.
  */
 static void
 wake(struct cache *c, struct sx_req *req, const struct sx_msg *msg)
 {
-	unsigned rcode = sx_msg_rcode(msg);
 	struct cache_wait *w;
 	struct cache_key k;
 
@@ -505,7 +571,7 @@ wake(struct cache *c, struct sx_req *req, const struct sx_msg *msg)
 		if (w->answered || !sx_timer_pending(w->timer) || !same_key(&w->k, &k)) {
 			continue;
 		}
-		if ((rcode == SX_RCODE_NOERROR || rcode == SX_RCODE_NXDOMAIN) &&
+		if (refreshes(&w->s, req, msg) &&
 		    sx_msg_set_wire(sx_req_msg(w->req), msg->wire, msg->len) == 0) {
 			w->answered = true;
 		}
@@ -587,11 +653,9 @@ static void
 verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 {
 	struct stale *s = arg;
-	unsigned rcode = sx_msg_rcode(msg);
 
 	store_reply(req, msg, s->c);
-	/* RFC 8767 section 4: only NOERROR and NXDOMAIN count as a refreshed answer. */
-	if (rcode == SX_RCODE_NOERROR || rcode == SX_RCODE_NXDOMAIN) {
+	if (refreshes(s, req, msg)) {
 		return;
 	}
 	if (sx_msg_set_wire(msg, s->wire, s->len) == 0) {
@@ -699,6 +763,17 @@ cache_handle(struct sx_req *req, void *inst)
 		}
 	}
 	now = sx_req_start_ns(req);
+	if (c->prefer_positive && e && e->kind == CACHE_SUCCESS && !off[CACHE_DENIAL] &&
+	    !last_known_good(c, &k, now)) {
+		/*
+		 * The success table is read first, so an answer still servable goes
+		 * before the denial or failure stored beside it; past its window, the
+		 * denial is the answer.
+		 */
+		struct cache_entry *d = cache_table_get(c->table[CACHE_DENIAL], &k);
+
+		e = d ? d : e;
+	}
 	if (e && servable(c, e, now)) {
 		st->hits[table_of(e->kind)]++;
 		left = cache_entry_left(e, now);
@@ -717,6 +792,7 @@ cache_handle(struct sx_req *req, void *inst)
 				s->c = c;
 				s->wire = (uint8_t *)(s + 1);
 				s->len = cache_entry_render(e, c->keepttl ? e->ttl : 0, s->wire);
+				s->positive = c->prefer_positive && e->answers;
 				if (c->stale_wait_ms && wait_refresh(c, req, s) == 0) {
 					return SX_SUSPEND;
 				}

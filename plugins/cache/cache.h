@@ -70,6 +70,7 @@ struct cache_entry {
 	uint8_t key_len;
 	uint8_t key_flags;
 	uint8_t kind; /* enum cache_kind */
+	bool answers; /* serve_stale_policy prefer_positive: it answers its question */
 	_Alignas(2) uint8_t data[];
 };
 
@@ -175,6 +176,14 @@ struct cache_reply {
 int cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, unsigned opcode,
                    struct cache_reply *out);
 
+/**
+ * Whether the answer section of @wire (@len bytes) answers question @lname
+ * (lower-case wire name) type @qtype: a record of that type (any, for ANY) at
+ * the name, or at the end of a chain of CNAMEs from it; a CNAME itself answers
+ * a CNAME question. Malformed replies answer nothing.
+ */
+bool cache_answers(const uint8_t *wire, size_t len, const uint8_t *lname, uint16_t qtype);
+
 /** Set the TTL of every record of @wire but OPT to @ttl. @return 0 or SX_EMALF. */
 int cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl);
 
@@ -230,6 +239,7 @@ struct cache {
 	uint64_t stale_ms; /* 0: no serve_stale */
 	bool stale_verify;
 	uint64_t stale_wait_ms; /* verify's VERIFY_TIMEOUT; 0: wait as long as the chain takes */
+	bool prefer_positive;   /* serve_stale_policy prefer_positive */
 	bool keepttl;
 
 	uint64_t seed;

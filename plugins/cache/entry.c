@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sextant/dname.h>
 #include <sextant/wire.h>
 
 #include "cache.h"
@@ -89,6 +90,46 @@ cache_classify(const uint8_t *wire, size_t len, unsigned rcode, uint16_t qtype, 
 	return 0;
 }
 
+/* A CNAME chain longer than this is taken as a loop: CoreDNS cuts chains at 10 too. */
+#define CHAIN_MAX 10
+
+bool
+cache_answers(const uint8_t *wire, size_t len, const uint8_t *lname, uint16_t qtype)
+{
+	uint8_t target[SX_DNAME_MAX], owner[SX_DNAME_MAX], buf[SX_RDATA_EXPANDED];
+
+	memcpy(target, lname, sx_dname_len(lname));
+	/* Each pass either finds the answer, follows one CNAME, or ends the search. */
+	for (int hop = 0; hop <= CHAIN_MAX; hop++) {
+		const uint8_t *rdata = NULL;
+		struct sx_rr_walk it;
+		struct sx_rr rr;
+		bool next = false;
+
+		if (sx_rr_walk_start(&it, wire, len, 0) < 0) {
+			return false;
+		}
+		while (!next && sx_rr_walk_next(&it, &rr) == 1 && rr.section == SX_SEC_ANSWER) {
+			if (sx_wire_name(wire, len, rr.owner_off, owner) < 0 ||
+			    !sx_dname_eq(owner, target)) {
+				continue;
+			}
+			if (rr.type == qtype || qtype == SX_TYPE_ANY) {
+				return true;
+			}
+			if (rr.type == SX_TYPE_CNAME &&
+			    sx_wire_rdata(wire, len, &rr, buf, &rdata) > 0) {
+				memcpy(target, rdata, sx_dname_len(rdata));
+				next = true;
+			}
+		}
+		if (!next) {
+			return false;
+		}
+	}
+	return false;
+}
+
 int
 cache_set_ttls(uint8_t *wire, size_t len, uint32_t ttl)
 {
@@ -147,6 +188,7 @@ cache_entry_new(struct cache_pool *pool, const struct cache_key *k, const uint8_
 	e->key_len = k->len;
 	e->key_flags = k->flags;
 	e->kind = (uint8_t)kind;
+	e->answers = false;
 	ttls = (uint16_t *)(void *)e->data;
 	n = 0;
 	sx_rr_walk_start(&it, wire, len, 0);

@@ -398,6 +398,177 @@ Test(cache_integration, serve_stale_verify_timeout, .timeout = 60)
 	sx_up_stop(up);
 }
 
+/*
+ * serve_stale_policy prefer_positive: the file plugin serves example.org, the
+ * cache only www.example.org (the sentinel's address tells which version of
+ * the zone is loaded). Version 1 has www, version 2 drops it (NXDOMAIN with a
+ * SOA, a denial the cache keeps for 60 s), version 3 keeps only a TXT at www
+ * (NODATA for A), version 4 brings it back at 10.0.0.2.
+ */
+static void
+write_zone(struct sx_test_server *s, int version, const char *www)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "$ORIGIN example.org.\n"
+	         "@ 60 IN SOA ns.example.org. h.example.org. %d 7200 3600 1209600 60\n"
+	         "@ 60 IN NS ns.example.org.\nns 60 IN A 10.99.9.9\n"
+	         "sentinel 60 IN A 10.99.0.%d\n%s",
+	         version, version, www);
+	sx_test_write(s, "db.example.org", text);
+}
+
+static void
+wait_zone(struct sx_test_server *s, int version)
+{
+	char addr[32];
+
+	snprintf(addr, sizeof(addr), "10.99.0.%d", version);
+	cr_assert(wait_addr(s, "sentinel.example.org", 0, addr, 30000), "file did not reload");
+}
+
+/* The cache's denial entries on /metrics; @return once there are @want, false after 10 s. */
+static bool
+wait_denials(struct sx_test_server *s, int want)
+{
+	uint16_t port = (uint16_t)sx_test_log_number(s, "serving /metrics on port ");
+	uint64_t end = now_ms() + 10000;
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "type=\"denial\"} %d\n", want);
+	do {
+		long status;
+		char *m = sx_test_http_get(port, "/metrics", &status);
+		char *entries = m ? strstr(m, "coredns_cache_entries{") : NULL;
+		bool found = entries && strstr(entries, needle);
+
+		free(m);
+		if (found) {
+			return true;
+		}
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
+}
+
+#define POLICY_COREFILE(mode, policy)                                     \
+	". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0\n"               \
+	"\tcache www.example.org {\n\t\tsuccess 1024 1\n\t\tservfail 0\n" \
+	"\t\tserve_stale 1h " mode "\n" policy "\t}\n"                    \
+	"\tfile db.example.org example.org {\n\t\treload 100ms\n\t}\n}\n"
+#define PREFER "\t\tserve_stale_policy prefer_positive\n"
+
+/* Answer www from version 1, then let its entry expire under version 2 (no www). */
+static struct sx_test_server *
+expire_under_nxdomain(const char *corefile)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	uint64_t t1;
+
+	write_zone(s, 1, "www 30 IN A 10.0.0.1\n");
+	sx_test_start(s, corefile);
+	cr_assert_str_eq(ask(s, "www.example.org", LDNS_RR_TYPE_A, 0).addr, "10.0.0.1");
+	t1 = now_ms();
+	write_zone(s, 2, "");
+	wait_zone(s, 2);
+	sleep_until(t1 + 1100);
+	return s;
+}
+
+/*
+ * immediate: the refresh behind a stale answer brings NXDOMAIN. By default the
+ * next client gets it; with prefer_positive the answer is served on, stale,
+ * until the name resolves again.
+ */
+static void
+immediate_after_nxdomain(bool prefer)
+{
+	struct sx_test_server *s = expire_under_nxdomain(
+	        prefer ? POLICY_COREFILE("immediate", PREFER) : POLICY_COREFILE("immediate", ""));
+	struct ans a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+
+	cr_expect_str_eq(a.addr, "10.0.0.1", "stale, refreshed behind");
+	cr_expect_eq(a.ttl, 0);
+	cr_assert(wait_denials(s, 1), "the refresh's NXDOMAIN was not stored");
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	if (!prefer) {
+		cr_expect_eq(a.rcode, LDNS_RCODE_NXDOMAIN, "the denial replaced the answer");
+		sx_test_stop(s);
+		return;
+	}
+	cr_expect_eq(a.rcode, LDNS_RCODE_NOERROR, "the answer goes before the denial");
+	cr_expect_str_eq(a.addr, "10.0.0.1");
+	cr_expect_eq(a.ttl, 0);
+	/* Back under a new address: the next refresh replaces the answer and drops the denial. */
+	write_zone(s, 4, "www 30 IN A 10.0.0.2\n");
+	wait_zone(s, 4);
+	cr_expect(wait_addr(s, "www.example.org", 0, "10.0.0.2", 10000));
+	cr_expect(wait_denials(s, 0), "the denial outlived the new answer");
+	sx_test_stop(s);
+}
+
+Test(cache_integration, serve_stale_immediate_serves_the_denial_by_default)
+{
+	immediate_after_nxdomain(false);
+}
+
+Test(cache_integration, serve_stale_policy_prefer_positive_immediate)
+{
+	immediate_after_nxdomain(true);
+}
+
+/*
+ * verify, with a timeout (the client waits on a background refresh) or without
+ * (it waits on the chain): neither NXDOMAIN nor NODATA replaces the answer; a
+ * new answer does, at once.
+ */
+static void
+verify_prefers_positive(const char *corefile)
+{
+	struct sx_test_server *s = expire_under_nxdomain(corefile);
+	struct ans a;
+
+	for (int i = 0; i < 2; i++) {
+		a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+		cr_expect_eq(a.rcode, LDNS_RCODE_NOERROR, "round %d", i);
+		cr_expect_str_eq(a.addr, "10.0.0.1", "round %d: NXDOMAIN verified", i);
+		cr_expect_eq(a.ttl, 0);
+	}
+	cr_expect(wait_denials(s, 1), "the NXDOMAIN is kept beside the answer");
+	write_zone(s, 3, "www 30 IN TXT \"no address\"\n");
+	wait_zone(s, 3);
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	cr_expect_str_eq(a.addr, "10.0.0.1", "NODATA verified");
+	cr_expect_eq(a.ttl, 0);
+	write_zone(s, 4, "www 30 IN A 10.0.0.2\n");
+	wait_zone(s, 4);
+	a = ask(s, "www.example.org", LDNS_RR_TYPE_A, 0);
+	cr_expect_str_eq(a.addr, "10.0.0.2", "an answer refreshes at once");
+	cr_expect_eq(a.ttl, 1);
+	cr_expect(wait_denials(s, 0), "the denial outlived the new answer");
+	sx_test_stop(s);
+}
+
+Test(cache_integration, serve_stale_policy_prefer_positive_verify)
+{
+	verify_prefers_positive(POLICY_COREFILE("verify", PREFER));
+}
+
+Test(cache_integration, serve_stale_policy_prefer_positive_verify_timeout)
+{
+	verify_prefers_positive(POLICY_COREFILE("verify 5s", PREFER));
+}
+
+/* Without the policy, verify hands the NXDOMAIN on (RFC 8767: it is a refreshed answer). */
+Test(cache_integration, serve_stale_verify_serves_nxdomain_by_default)
+{
+	struct sx_test_server *s = expire_under_nxdomain(POLICY_COREFILE("verify", ""));
+
+	cr_expect_eq(ask(s, "www.example.org", LDNS_RR_TYPE_A, 0).rcode, LDNS_RCODE_NXDOMAIN);
+	sx_test_stop(s);
+}
+
 Test(cache_integration, no_serve_stale_no_stale_answers)
 {
 	struct sx_test_server *s = sx_test_prepare();

@@ -75,6 +75,14 @@ static const struct setup_case cases[] = {
 	  B "serve_stale: only the verify mode takes a timeout" },
 	{ ".:53 {\n cache {\n  serve_stale 1h verify 100ms 30s\n }\n}\n",
 	  B "wrong argument count for 'serve_stale' (expects 0 to 3)" },
+	{ ".:53 {\n cache {\n  serve_stale_policy prefer_positive\n  serve_stale 1h verify\n }\n}\n",
+	  NULL },
+	{ ".:53 {\n cache {\n  serve_stale_policy prefer_positive\n }\n}\n",
+	  P "serve_stale_policy needs serve_stale" },
+	{ ".:53 {\n cache {\n  serve_stale\n  serve_stale_policy prefer_negative\n }\n}\n",
+	  "Corefile:4: plugin/cache: invalid value for serve_stale_policy: prefer_negative" },
+	{ ".:53 {\n cache {\n  serve_stale\n  serve_stale_policy\n }\n}\n",
+	  "Corefile:4: plugin/cache: wrong argument count for 'serve_stale_policy' (expects 1)" },
 	{ ".:53 {\n cache {\n  servfail 6m\n }\n}\n",
 	  B "caching SERVFAIL responses over 5 minutes is not permitted" },
 	{ ".:53 {\n cache {\n  servfail\n }\n}\n",
@@ -146,6 +154,7 @@ Test(cache_setup, defaults_are_corednss)
 	cr_expect_eq(c->servfail_ms, 5000);
 	cr_expect_eq(c->prefetch, 0);
 	cr_expect_eq(c->stale_ms, 0);
+	cr_expect(!c->prefer_positive);
 	cr_expect(!c->keepttl);
 	cr_expect(!c->except_set[CACHE_SUCCESS] && !c->except_set[CACHE_DENIAL]);
 	/* ZONES default to the server block's. */
@@ -186,7 +195,8 @@ Test(cache_setup, block_values_win_over_the_ttl_argument)
 	struct sx_config *cfg = parse(
 	        ".:53 {\n cache 30 example.org {\n  success 1000 60 2\n"
 	        "  denial 20000\n  prefetch 3 30s 50%\n"
-	        "  serve_stale 2m verify 250ms\n  servfail 0\n  disable denial\n"
+	        "  serve_stale 2m verify 250ms\n  serve_stale_policy prefer_positive\n"
+	        "  servfail 0\n  disable denial\n"
 	        "  disable denial a.org b.org\n  keepttl\n }\n}\n",
 	        err, sizeof(err), &rc);
 	struct cache *c;
@@ -205,6 +215,7 @@ Test(cache_setup, block_values_win_over_the_ttl_argument)
 	cr_expect_eq(c->stale_ms, 120000);
 	cr_expect(c->stale_verify);
 	cr_expect_eq(c->stale_wait_ms, 250);
+	cr_expect(c->prefer_positive);
 	cr_expect_eq(c->servfail_ms, 0);
 	cr_expect(c->keepttl);
 	cr_expect(!c->except_set[CACHE_SUCCESS]);

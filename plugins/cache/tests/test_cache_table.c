@@ -395,6 +395,42 @@ Test(cache_table, classify_follows_corednss_response_types)
 	cr_expect_eq(r.kind, CACHE_META);
 }
 
+/* prefer_positive's test of a success entry: does its answer section answer the question? */
+static bool
+answers(ldns_rr_type qtype, const char *const *an, const char *const *ns)
+{
+	uint8_t wire[1024], lname[SX_DNAME_MAX];
+	size_t len = reply(wire, sizeof(wire), "Q.example.", qtype, LDNS_RCODE_NOERROR, an, ns);
+
+	sx_dname_from_str(lname, "q.example.");
+	return cache_answers(wire, len, lname, (uint16_t)qtype);
+}
+
+Test(cache_table, answers_follows_the_cname_chain_to_the_type_asked)
+{
+	const char *a[] = { "q.example. 30 IN A 10.0.0.1", NULL };
+	const char *chain[] = { "q.example. 30 IN CNAME b.example.", "c.example. 30 IN A 10.0.0.3",
+		                "B.example. 30 IN CNAME c.example.", NULL };
+	const char *cut[] = { "q.example. 30 IN CNAME b.example.", "x.example. 30 IN A 10.0.0.9",
+		              NULL };
+	const char *loop[] = { "q.example. 30 IN CNAME b.example.",
+		               "b.example. 30 IN CNAME q.example.", NULL };
+	const char *other[] = { "other.example. 30 IN A 10.0.0.1", NULL };
+	const char *soa[] = { SOA(30, 30), NULL };
+	const char *ns[] = { "sub.example. 3600 IN NS ns.sub.example.", NULL };
+
+	cr_expect(answers(LDNS_RR_TYPE_A, a, NULL), "the name, case aside");
+	cr_expect(!answers(LDNS_RR_TYPE_AAAA, a, NULL), "another type");
+	cr_expect(answers(LDNS_RR_TYPE_ANY, a, NULL));
+	cr_expect(answers(LDNS_RR_TYPE_A, chain, NULL), "a chain in any order");
+	cr_expect(answers(LDNS_RR_TYPE_CNAME, cut, NULL), "a CNAME answers a CNAME question");
+	cr_expect(!answers(LDNS_RR_TYPE_A, cut, NULL), "a chain that ends nowhere");
+	cr_expect(!answers(LDNS_RR_TYPE_A, loop, NULL), "a loop");
+	cr_expect(!answers(LDNS_RR_TYPE_A, other, NULL), "another name");
+	cr_expect(!answers(LDNS_RR_TYPE_A, NULL, soa), "NODATA");
+	cr_expect(!answers(LDNS_RR_TYPE_A, NULL, ns), "a referral");
+}
+
 Test(cache_table, set_ttls_rewrites_every_record)
 {
 	uint8_t wire[1024];
