@@ -215,6 +215,28 @@ sx_cf_workers(const struct sx_cf *cf)
 	return cf->workers;
 }
 
+const struct sx_block *
+sx_cf_block(const struct sx_cf *cf)
+{
+	return cf->block;
+}
+
+bool
+sx_block_listen(const struct sx_block *b, size_t i, struct sockaddr_storage *out)
+{
+	if (i >= b->nlisten) {
+		return false;
+	}
+	*out = b->listen[i];
+	/* The block's port is its zones' (sx_cf_block_port()), whatever `bind` passed. */
+	if (out->ss_family == AF_INET) {
+		((struct sockaddr_in *)out)->sin_port = 0;
+	} else {
+		((struct sockaddr_in6 *)out)->sin6_port = 0;
+	}
+	return true;
+}
+
 int
 sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen)
 {

@@ -71,6 +71,20 @@ uint16_t sx_cf_block_port(const struct sx_cf *cf, size_t i);
  */
 int sx_cf_add_listen(struct sx_cf *cf, const struct sockaddr *sa, socklen_t salen);
 /**
+ * The server block being set up, for sx_block_listen(): valid as long as the
+ * plugin instance (its configuration). Blocks are set up directive by
+ * directive in Corefile order, so what `bind` gives a block is only complete
+ * once every block is set up: read it from start on, not in setup.
+ */
+struct sx_block;
+const struct sx_block *sx_cf_block(const struct sx_cf *cf);
+/**
+ * The @i-th address block @b listens on (in the order `bind` gave them; port
+ * 0) into @out. @return false past the last: at once for a block on the
+ * wildcard address.
+ */
+bool sx_block_listen(const struct sx_block *b, size_t i, struct sockaddr_storage *out);
+/**
  * TCP timeouts for the block's listeners, in milliseconds (0 keeps the
  * default): @read_ms to read a whole message once it has begun, @write_ms for
  * a reply to make progress, @idle_ms between messages. Blocks sharing a

@@ -18,7 +18,7 @@
 
 /*
  * As CoreDNS: at start, send "<random>.<random>.<zone> HINFO" to the block's
- * own listener, once a second until something answers (or for 30 s). If
+ * own listener (its first bound address, see probe_address()), once a second until something answers (or for 30 s). If
  * the probe name reaches the handler more than twice, the query went round
  * in a loop (typically forward to a resolver that forwards back to us): log
  * a fatal error and exit, because serving on would loop every query until
@@ -36,10 +36,11 @@ struct loop {
 	char qstr[SX_DNAME_STRMAX];
 	char zone[SX_DNAME_STRMAX];
 	uint16_t port_cfg;
-	unsigned long seen; /* arrivals of the probe name (atomic) */
-	int disabled;       /* atomic */
+	const struct sx_block *block; /* its first `bind` address is where probes go */
+	unsigned long seen;           /* arrivals of the probe name (atomic) */
+	int disabled;                 /* atomic */
 	/* The prober, on the control thread. */
-	struct sockaddr_in to;
+	struct sockaddr_storage to;
 	int fd; /* valid when have_fd */
 	bool have_fd;
 	struct sx_io *rd;
@@ -170,6 +171,7 @@ loop_setup(struct sx_cf *cf, void *inst)
 	}
 	snprintf(l->zone, sizeof(l->zone), "%s", zones->z[0].name);
 	l->port_cfg = sx_cf_block_port(cf, 0);
+	l->block = sx_cf_block(cf);
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
 		r[0] = sx_now_ms() * 0x9e3779b97f4a7c15ull;
 		r[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
@@ -187,20 +189,48 @@ loop_setup(struct sx_cf *cf, void *inst)
 	return 0;
 }
 
+/*
+ * Where the probes go, as CoreDNS: the block's first listen address, so that
+ * a block bound only to, say, 169.254.20.10 is probed there; 127.0.0.1 for one
+ * on the wildcard address, or bound to it (a wildcard is no destination).
+ */
+static void
+probe_address(struct loop *l, uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->to;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->to;
+
+	if (!sx_block_listen(l->block, 0, &l->to)) {
+		memset(&l->to, 0, sizeof(l->to));
+		sin->sin_family = AF_INET;
+	}
+	if (l->to.ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)) {
+			sin6->sin6_addr = in6addr_loopback;
+		}
+		sin6->sin6_port = htons(port);
+	} else {
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY)) {
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		}
+		sin->sin_port = htons(port);
+	}
+}
+
 static int
 loop_start(void *inst, struct sx_runtime *rt)
 {
 	struct loop *l = inst;
 
-	l->to.sin_family = AF_INET;
-	l->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l->to.sin_port = htons(sx_rt_port(rt, l->port_cfg));
-	l->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	probe_address(l, sx_rt_port(rt, l->port_cfg));
+	l->fd = socket(l->to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
 		return -errno;
 	}
 	l->have_fd = true;
-	if (connect(l->fd, (struct sockaddr *)&l->to, sizeof(l->to)) < 0) {
+	if (connect(l->fd, (struct sockaddr *)&l->to,
+	            l->to.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                       : sizeof(struct sockaddr_in6)) < 0) {
 		return -errno;
 	}
 	l->rd = sx_io_new(l->fd, SX_IO_READ, on_reply, l);

@@ -29,6 +29,7 @@ struct fake {
 	unsigned workers;
 	char dir[64];
 	uint16_t port0;
+	const struct sx_block *blk;
 };
 
 static int teardowns;
@@ -91,6 +92,7 @@ beta_setup(struct sx_cf *cf, void *inst)
 		return sx_cf_err(cf, "beta takes one argument");
 	}
 	f->arg = strdup(sx_cf_arg(cf, 1));
+	f->blk = sx_cf_block(cf);
 	return 0;
 }
 
@@ -732,6 +734,29 @@ Test(config, listen_workers_dir_ports)
 	cr_assert_eq(f->port0, 1053);
 	sx_config_free(cfg);
 	fake_err(". {\n lister nope\n}", "Corefile:2: plugin/lister: not an address: nope");
+}
+
+Test(config, block_listen_is_complete_once_every_block_is_set_up)
+{
+	/* beta, set up before lister, keeps the block and reads it afterwards. */
+	struct sx_config *cfg = fake_ok(". {\n beta x\n lister 127.0.0.9 ::1\n}\n"
+	                                "example.org {\n beta y\n}\n");
+	const struct sx_block *bound = ((struct fake *)cfg->blocks[0].chain[0].inst)->blk;
+	const struct sx_block *wild = ((struct fake *)cfg->blocks[1].chain[0].inst)->blk;
+	struct sockaddr_storage ss;
+	char text[INET6_ADDRSTRLEN];
+
+	cr_assert_eq(cfg->blocks[0].chain[0].plugin, &beta);
+	cr_assert(sx_block_listen(bound, 0, &ss));
+	cr_assert_eq(ss.ss_family, AF_INET);
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof(text));
+	cr_expect_str_eq(text, "127.0.0.9");
+	cr_expect_eq(((struct sockaddr_in *)&ss)->sin_port, 0);
+	cr_assert(sx_block_listen(bound, 1, &ss));
+	cr_expect_eq(ss.ss_family, AF_INET6);
+	cr_expect_not(sx_block_listen(bound, 2, &ss));
+	cr_expect_not(sx_block_listen(wild, 0, &ss), "the wildcard address: none");
+	sx_config_free(cfg);
 }
 
 Test(config, free_null)

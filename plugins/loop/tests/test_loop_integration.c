@@ -71,6 +71,31 @@ Test(loop, forwarding_to_itself_is_fatal)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
 }
 
+/*
+ * A block bound only to another address (NodeLocal DNSCache binds 169.254.20.10)
+ * is probed there: a probe sent to 127.0.0.1 would find no listener and the
+ * loop would go unseen.
+ */
+Test(loop, a_block_bound_elsewhere_is_probed_on_its_address)
+{
+	uint16_t port = sx_up_free_port();
+	char corefile[512], want[128];
+	struct sx_test_server *s;
+	int status;
+
+	snprintf(corefile, sizeof(corefile),
+	         ".:%u {\n\tbind 127.0.0.9\n\tloop\n\tforward . 127.0.0.9:%u\n}\n", port, port);
+	s = sx_test_prepare();
+	sx_test_set_addr(s, "127.0.0.9");
+	sx_test_start(s, corefile);
+	cr_assert(sx_test_wait_log(s, "[FATAL] plugin/loop: Loop (", 15000), "%s", sx_test_log(s));
+	snprintf(want, sizeof(want), "-> :%u) detected for zone \".\"", port);
+	cr_expect(strstr(sx_test_log(s), want), "%s", sx_test_log(s));
+	cr_assert(exited(sx_test_pid(s), 30000), "still running:\n%s", sx_test_log(s));
+	status = sx_test_stop(s);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+}
+
 Test(loop, a_real_upstream_is_no_loop)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);
