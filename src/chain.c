@@ -206,6 +206,7 @@ sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb c
 	sub->q.client = req->q.client;
 	sub->q.client_len = req->q.client_len;
 	sub->q.local_port = req->q.local_port;
+	sub->local = req->local;
 	sub->start_ns = req->start_ns;
 	sub->parent = req;
 	sub->sub_cb = cb;

@@ -1,4 +1,6 @@
 /* req.c -- request pool, per-request arena and the accessors plugins use. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,7 @@ sx_req_get(struct sx_worker *w)
 	req->nmeta = 0;
 	req->msg_bound = false;
 	req->has_local = false;
+	req->local.ss_family = AF_UNSPEC;
 	req->conn = NULL;
 	req->udp_fd = -1;
 	req->lid = 0;
@@ -299,6 +302,21 @@ const uint8_t *
 sx_req_zone(const struct sx_req *req)
 {
 	return req->zone;
+}
+
+bool
+sx_req_local(const struct sx_req *req, struct sockaddr_storage *out)
+{
+	if (req->local.ss_family == AF_INET) {
+		memcpy(out, &req->local, sizeof(struct sockaddr_in));
+		((struct sockaddr_in *)out)->sin_port = htons(req->q.local_port);
+	} else if (req->local.ss_family == AF_INET6) {
+		memcpy(out, &req->local, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)out)->sin6_port = htons(req->q.local_port);
+	} else {
+		return false;
+	}
+	return true;
 }
 
 unsigned

@@ -68,9 +68,9 @@ struct sx_req {
 
 	/* Where the reply goes. */
 	int udp_fd;
-	struct sockaddr_storage local; /* destination address of the query (wildcard sockets) */
+	struct sockaddr_storage local; /* destination address of the query */
 	int ifindex;
-	bool has_local;
+	bool has_local; /* @local came from a wildcard socket: the reply goes out from it */
 	struct sx_tcp_conn *conn;
 	unsigned lid; /* listener it came in on */
 

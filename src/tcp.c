@@ -23,7 +23,8 @@ struct sx_tcp_conn {
 	uint16_t port;
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
-	unsigned refs;       /* open connection + suspended requests */
+	struct sockaddr_storage local; /* the server's end, for sx_req_local() */
+	unsigned refs;                 /* open connection + suspended requests */
 	uint64_t partial_ns; /* when the message now in the input began (0: none pending) */
 	uint64_t useful_ns;  /* accept, or the last whole message read: eviction picks the oldest */
 	uint64_t read_ns;    /* the listener's read timeout, taken at accept */
@@ -125,6 +126,7 @@ one_query(struct sx_tcp_conn *c, struct evbuffer *in, size_t len, struct sx_gen 
 	memcpy(&req->q.client, &c->peer, c->peerlen);
 	req->q.client_len = c->peerlen;
 	req->q.local_port = c->port;
+	req->local = c->local;
 	req->start_ns = sx_now_ns();
 	req->conn = c;
 	req->out = w->big + 2;
@@ -285,6 +287,10 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 	c->port = ntohs(((struct sockaddr_in *)&s->l->addr)->sin_port);
 	memcpy(&c->peer, sa, (size_t)salen);
 	c->peerlen = (socklen_t)salen;
+	/* A wildcard listener's connections each know their own local address. */
+	if (getsockname(fd, (struct sockaddr *)&c->local, &(socklen_t){ sizeof(c->local) }) < 0) {
+		c->local.ss_family = AF_UNSPEC;
+	}
 	c->refs = 1;
 	c->useful_ns = sx_now_ns();
 	/* The running configuration's timeouts; a reload leaves open connections theirs. */

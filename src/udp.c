@@ -213,6 +213,11 @@ one_datagram(struct sx_worker *w, struct sx_wsock *s, unsigned i, uint64_t now, 
 	req->udp_fd = s->fd;
 	if (s->l->wildcard) {
 		take_pktinfo(req, &m->msg_hdr);
+	} else {
+		/* For sx_req_local(); the reply needs no source address on a bound socket. */
+		memcpy(&req->local, &s->l->addr,
+		       s->l->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                        : sizeof(struct sockaddr_in));
 	}
 	req->out = w->out_buf[w->nout];
 	req->out_cap = sizeof(w->out_buf[0]);

@@ -147,6 +147,14 @@ void *sx_req_alloc(struct sx_req *req, size_t size);
 /** The server block zone the query matched (uncompressed wire, lower case). */
 const uint8_t *sx_req_zone(const struct sx_req *req);
 
+/**
+ * The server's address the query was sent to, port included, into @out: the
+ * destination of the datagram on a wildcard socket, else the listener's or
+ * the TCP connection's address (CoreDNS's {local}). A sub-query has its
+ * parent's. @return false when it is not known.
+ */
+bool sx_req_local(const struct sx_req *req, struct sockaddr_storage *out);
+
 /** Index of the worker running this request (0 .. workers-1). */
 unsigned sx_req_worker(const struct sx_req *req);
 

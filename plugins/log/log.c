@@ -70,9 +70,23 @@ struct rule {
 	unsigned classes;
 };
 
+/*
+ * One log directive. CoreDNS reads every log line of a server block into one
+ * handler whose rules (one per name, in order) are tried in turn: the first
+ * whose name matches logs the query, or does not by its classes, and no other
+ * does. So the first instance of a block (the head) tries its own names and
+ * those of the log instances after it in the same block, which pass queries on.
+ */
 struct logp {
 	struct rule rule;
+	const struct sx_block *block; /* identity of the server block at setup */
+	struct logp *head;            /* NULL: this one is the head */
+	struct logp **lines;          /* the head's: the block's instances, in Corefile order */
+	size_t nlines;
 };
+
+/* The newest instance set up, to find the head of the block being set up (setup is serial). */
+static struct logp *last_setup;
 
 static size_t
 put(char *buf, size_t cap, size_t n, const char *s, size_t len)
@@ -177,9 +191,22 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 		case F_PORT:
 			n = put_fmt(line, sizeof(line), n, "%u", ntohs(sin->sin_port));
 			break;
-		case F_LOCAL:
-			n = put_fmt(line, sizeof(line), n, "%u", q->local_port);
+		case F_LOCAL: {
+			struct sockaddr_storage ss;
+
+			if (!sx_req_local(req, &ss)) {
+				n = put(line, sizeof(line), n, "-", 1);
+				break;
+			}
+			inet_ntop(ss.ss_family,
+			          ss.ss_family == AF_INET6
+			                  ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+			                  : (const void *)&((struct sockaddr_in *)&ss)->sin_addr,
+			          tmp, sizeof(tmp));
+			n = put_fmt(line, sizeof(line), n, ss.ss_family == AF_INET6 ? "[%s]" : "%s",
+			            tmp);
 			break;
+		}
 		case F_ID:
 			n = put_fmt(line, sizeof(line), n, "%u", q->id);
 			break;
@@ -243,12 +270,19 @@ log_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 static enum sx_verdict
 log_handle(struct sx_req *req, void *inst)
 {
-	struct logp *l = inst;
+	struct logp *head = inst;
+	const uint8_t *lname = sx_req_query(req)->lname;
 
-	if (sx_zones_match(&l->rule.names, sx_req_query(req)->lname) >= 0) {
-		if (sx_req_on_reply(req, log_reply, &l->rule) < 0) {
-			return sx_req_error(req, SX_RCODE_SERVFAIL,
-			                    "plugin/log: too many reply hooks");
+	if (head->head) {
+		return SX_NEXT; /* the head of the block tried this instance's names */
+	}
+	for (size_t i = 0; i < head->nlines; i++) {
+		if (sx_zones_match(&head->lines[i]->rule.names, lname) >= 0) {
+			if (sx_req_on_reply(req, log_reply, &head->lines[i]->rule) < 0) {
+				return sx_req_error(req, SX_RCODE_SERVFAIL,
+				                    "plugin/log: too many reply hooks");
+			}
+			break;
 		}
 	}
 	return SX_NEXT;
@@ -369,7 +403,7 @@ add_name(struct sx_zones *zs, const char *name)
 static int
 log_setup(struct sx_cf *cf, void *inst)
 {
-	struct logp *l = inst;
+	struct logp *l = inst, *head, **lines;
 	int i, n = sx_cf_nargs(cf);
 	const char *fmt = COMMON_FORMAT;
 
@@ -396,6 +430,18 @@ log_setup(struct sx_cf *cf, void *inst)
 	if (!l->rule.format || compile(&l->rule) < 0) {
 		return sx_cf_err(cf, "out of memory");
 	}
+	l->block = sx_cf_block(cf);
+	head = last_setup && last_setup->block == l->block ? last_setup : NULL;
+	head = head && head->head ? head->head : head;
+	l->head = head;
+	head = head ? head : l;
+	lines = realloc(head->lines, (head->nlines + 1) * sizeof(*lines));
+	if (!lines) {
+		return sx_cf_err(cf, "out of memory");
+	}
+	head->lines = lines;
+	head->lines[head->nlines++] = l;
+	last_setup = l;
 	return 0;
 }
 
@@ -404,6 +450,10 @@ log_teardown(void *inst)
 {
 	struct logp *l = inst;
 
+	if (last_setup == l) {
+		last_setup = NULL;
+	}
+	free(l->lines);
 	sx_zones_fini(&l->rule.names);
 	free(l->rule.format);
 	free(l->rule.segs);
@@ -413,6 +463,7 @@ const struct sx_plugin sx_plugin_log = {
 	.name = "log",
 	.inst_size = sizeof(struct logp),
 	.directives = log_directives,
+	.repeat = true, /* several lines add rules, as CoreDNS collects them */
 	.setup = log_setup,
 	.handle = log_handle,
 	.teardown = log_teardown,

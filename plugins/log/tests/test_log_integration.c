@@ -78,3 +78,71 @@ Test(log, custom_format)
 	free(out);
 	sx_test_stop(s);
 }
+
+/*
+ * Several log lines in a block: as CoreDNS, one rule per name in Corefile
+ * order, and the first whose name matches decides, by its classes, whether
+ * the query is logged; no later rule logs it.
+ */
+Test(log, several_lines_first_matching_name_decides)
+{
+	struct sx_test_server *s = sx_test_start(
+	        NULL, ". {\n\tbind 127.0.0.1\n"
+	              "\tlog a.example e.example \"A {name}\"\n"
+	              "\tlog err.example \"E {name}\" {\n\t\tclass error\n\t}\n"
+	              "\tlog . \"DOT {name}\"\n"
+	              "\tlog b.example \"B {name}\"\n"
+	              "\twhoami\n}\n");
+	const char *names[] = { "x.a.example", "x.e.example", "x.err.example", "x.b.example",
+		                "x.c.example" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ldns_pkt *p = sx_test_query(s, names[i], LDNS_RR_TYPE_A, 0, 0);
+
+		cr_assert(p, "%s", names[i]);
+		ldns_pkt_free(p);
+	}
+	/* Each line is written before its reply is sent, so the last one comes last. */
+	cr_assert(log_matches(s, "^\\[INFO\\] DOT x\\.c\\.example\\.$"), "%s", sx_test_log(s));
+	cr_expect(strstr(sx_test_log(s), "] A x.a.example.\n"), "%s", sx_test_log(s));
+	cr_expect(strstr(sx_test_log(s), "] A x.e.example.\n"), "a line's second name");
+	cr_expect(strstr(sx_test_log(s), "] DOT x.b.example.\n"), "the root before b.example");
+	cr_expect(!strstr(sx_test_log(s), "] B "), "%s", sx_test_log(s));
+	cr_expect(!strstr(sx_test_log(s), "x.err.example"),
+	          "err.example's rule logs errors only, and no later rule logs it: %s",
+	          sx_test_log(s));
+	cr_expect(!strstr(sx_test_log(s), "DOT x.a.example"), "%s", sx_test_log(s));
+	sx_test_stop(s);
+}
+
+/* {local} is the server's address the query came to: bound, or a wildcard's destination. */
+Test(log, local_is_the_servers_address)
+{
+	struct sx_test_server *bound = sx_test_prepare(), *wild;
+	ldns_pkt *p;
+
+	sx_test_set_addr(bound, "127.0.0.7");
+	sx_test_start(bound, ". {\n\tbind 127.0.0.7\n\tlog . \"{local} {proto} {name}\"\n"
+	                     "\twhoami\n}\n");
+	p = sx_test_query(bound, "bound.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p);
+	ldns_pkt_free(p);
+	cr_expect(log_matches(bound, "^\\[INFO\\] 127\\.0\\.0\\.7 udp bound\\.example\\.$"), "%s",
+	          sx_test_log(bound));
+	sx_test_stop(bound);
+
+	wild = sx_test_prepare();
+	sx_test_set_addr(wild, "127.0.0.5");
+	sx_test_start(wild, ". {\n\tlog . \"{local} {proto} {name}\"\n\twhoami\n}\n");
+	p = sx_test_query(wild, "udp.example", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p);
+	ldns_pkt_free(p);
+	p = sx_test_query(wild, "tcp.example", LDNS_RR_TYPE_A, SX_Q_TCP, 0);
+	cr_assert(p);
+	ldns_pkt_free(p);
+	cr_expect(log_matches(wild, "^\\[INFO\\] 127\\.0\\.0\\.5 udp udp\\.example\\.$"), "%s",
+	          sx_test_log(wild));
+	cr_expect(log_matches(wild, "^\\[INFO\\] 127\\.0\\.0\\.5 tcp tcp\\.example\\.$"), "%s",
+	          sx_test_log(wild));
+	sx_test_stop(wild);
+}
