@@ -1,4 +1,5 @@
-/* loadbalance.c -- the loadbalance plugin: round_robin shuffling of address records in replies. */
+/* loadbalance.c -- the loadbalance plugin: round_robin shuffling, then `prefer` subnets first. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ lb_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 		return;
 	}
 	lb_shuffle(msg, &lb->workers[sx_req_worker(req)]);
+	if (lb->nprefer) {
+		lb_prefer(msg, &lb->workers[sx_req_worker(req)], lb->prefer, lb->nprefer);
+	}
 }
 
 static enum sx_verdict
@@ -31,16 +35,51 @@ lb_handle(struct sx_req *req, void *inst)
 	return SX_NEXT;
 }
 
+/* prefer CIDR...: several lines add up, in order. */
 static int
-lb_unsupported(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+set_prefer(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
-	(void)inst;
-	return sx_cf_err(cf, "%s is not supported", d->name);
+	struct lb *lb = inst;
+
+	(void)d;
+	for (int i = 1; i < sx_cf_nargs(cf); i++) {
+		const char *arg = sx_cf_arg(cf, i), *slash = strchr(arg, '/');
+		struct lb_net net = { 0 };
+		char addr[INET6_ADDRSTRLEN], *end;
+		struct lb_net *nets;
+		unsigned long bits;
+		size_t len = slash ? (size_t)(slash - arg) : 0;
+
+		if (!slash || len >= sizeof(addr)) {
+			return sx_cf_err(cf, "invalid CIDR: %s", arg);
+		}
+		memcpy(addr, arg, len);
+		addr[len] = '\0';
+		if (inet_pton(AF_INET, addr, net.addr) == 1) {
+			net.type = SX_TYPE_A;
+		} else if (inet_pton(AF_INET6, addr, net.addr) == 1) {
+			net.type = SX_TYPE_AAAA;
+		} else {
+			return sx_cf_err(cf, "invalid CIDR: %s", arg);
+		}
+		bits = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || bits > (net.type == SX_TYPE_A ? 32u : 128u)) {
+			return sx_cf_err(cf, "invalid CIDR: %s", arg);
+		}
+		net.bits = (unsigned)bits;
+		nets = realloc(lb->prefer, (lb->nprefer + 1) * sizeof(*nets));
+		if (!nets) {
+			return -ENOMEM;
+		}
+		lb->prefer = nets;
+		lb->prefer[lb->nprefer++] = net;
+	}
+	return 0;
 }
 
 static const struct sx_directive lb_directives[] = {
 	{ "reload", 1, 1, sx_set_flag, SX_FIELD(struct lb, reload, bool) }, /* weighted's */
-	{ "prefer", 0, -1, lb_unsupported },
+	{ "prefer", 1, -1, set_prefer, .repeat = true },
 	{ NULL },
 };
 
@@ -93,6 +132,7 @@ lb_teardown(void *inst)
 	struct lb *lb = inst;
 
 	free(lb->workers);
+	free(lb->prefer);
 }
 
 const struct sx_plugin sx_plugin_loadbalance = {

@@ -164,30 +164,12 @@ records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
 	return n;
 }
 
-void
-lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
+/* Put the @n records of @msg in w->order: in place when only addresses swap, else written anew. */
+static void
+apply(struct sx_msg *msg, struct lb_worker *w, unsigned n, const unsigned count[3])
 {
-	unsigned count[3], n, first = 0;
-	bool moved = false, in_place = true;
+	bool in_place = true;
 
-	for (int s = 0; s < 3; s++) {
-		count[s] = sx_msg_count(msg, (enum sx_section)s);
-	}
-	/* Most replies have no section with two records: nothing to shuffle. */
-	if (count[0] < 2 && count[1] < 2 && count[2] < 2) {
-		return;
-	}
-	n = records(msg, w->rr, count);
-	if (n == 0) {
-		return;
-	}
-	for (int s = 0; s < 3; s++) {
-		moved |= order_section(w, first, count[s]);
-		first += count[s];
-	}
-	if (!moved) {
-		return;
-	}
 	for (unsigned i = 0; i < n && in_place; i++) {
 		in_place = w->order[i] == i || swappable(msg->wire, &w->rr[i], &w->rr[w->order[i]]);
 	}
@@ -207,5 +189,119 @@ lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
 			copy_addr(msg->wire + w->rr[i].rdata_off, w->copy + 16u * i,
 			          w->rr[i].rdlen);
 		}
+	}
+}
+
+void
+lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
+{
+	unsigned count[3], n, first = 0;
+	bool moved = false;
+
+	for (int s = 0; s < 3; s++) {
+		count[s] = sx_msg_count(msg, (enum sx_section)s);
+	}
+	/* Most replies have no section with two records: nothing to shuffle. */
+	if (count[0] < 2 && count[1] < 2 && count[2] < 2) {
+		return;
+	}
+	n = records(msg, w->rr, count);
+	if (n == 0) {
+		return;
+	}
+	for (int s = 0; s < 3; s++) {
+		moved |= order_section(w, first, count[s]);
+		first += count[s];
+	}
+	if (moved) {
+		apply(msg, w, n, count);
+	}
+}
+
+static bool
+in_net(const uint8_t *wire, const struct sx_rr *rr, const struct lb_net *net)
+{
+	const uint8_t *a = wire + rr->rdata_off;
+	unsigned full = net->bits / 8, rest = net->bits % 8;
+
+	if (rr->type != net->type || rr->rdlen != (net->type == SX_TYPE_A ? 4 : 16) ||
+	    memcmp(a, net->addr, full) != 0) {
+		return false;
+	}
+	return rest == 0 || ((a[full] ^ net->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* The new order of a section's @n records from @first on, by `prefer`. */
+static bool
+prefer_section(struct lb_worker *w, unsigned first, unsigned n, const uint8_t *wire,
+               const struct lb_net *nets, size_t nnets)
+{
+	uint16_t *o = w->order + first;
+	const struct sx_rr *rr = w->rr + first;
+	uint8_t placed[LB_MAX_RR] = { 0 };
+	unsigned i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rr[i].type == SX_TYPE_CNAME) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	for (size_t j = 0; j < nnets; j++) {
+		for (i = 0; i < n; i++) {
+			if (!placed[i] && in_net(wire, &rr[i], &nets[j])) {
+				placed[i] = 1;
+				o[k++] = (uint16_t)(first + i);
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!placed[i] && is_addr(rr[i].type)) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (rr[i].type == SX_TYPE_MX) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (rr[i].type != SX_TYPE_CNAME && !is_addr(rr[i].type) &&
+		    rr[i].type != SX_TYPE_MX) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (o[i] != first + i) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+lb_prefer(struct sx_msg *msg, struct lb_worker *w, const struct lb_net *nets, size_t nnets)
+{
+	unsigned count[3], n;
+	bool moved;
+
+	for (int s = 0; s < 3; s++) {
+		count[s] = sx_msg_count(msg, (enum sx_section)s);
+	}
+	if (count[SX_SEC_ANSWER] < 2 && count[SX_SEC_ADDITIONAL] < 2) {
+		return;
+	}
+	n = records(msg, w->rr, count);
+	if (n == 0) {
+		return;
+	}
+	/* As CoreDNS: the authority section keeps its order. */
+	for (unsigned i = 0; i < n; i++) {
+		w->order[i] = (uint16_t)i;
+	}
+	moved = prefer_section(w, 0, count[SX_SEC_ANSWER], msg->wire, nets, nnets);
+	moved |= prefer_section(w, count[SX_SEC_ANSWER] + count[SX_SEC_AUTHORITY],
+	                        count[SX_SEC_ADDITIONAL], msg->wire, nets, nnets);
+	if (moved) {
+		apply(msg, w, n, count);
 	}
 }

@@ -105,3 +105,18 @@ Test(loadbalance_integration, cname_first_from_a_zone)
 	free(expect_shuffled(s, "www.example.net", 40, "www.example.net.\t"));
 	sx_test_stop(s);
 }
+
+/* prefer through the binary: shuffled, yet the preferred subnet's address always comes first. */
+Test(loadbalance_integration, prefer_subnet_first)
+{
+	struct sx_test_server *s = sx_test_prepare();
+
+	sx_test_write(s, "hosts",
+	              "10.0.0.1 lb.example.org\n10.0.0.2 lb.example.org\n"
+	              "192.0.2.7 lb.example.org\n10.0.0.3 lb.example.org\n"
+	              "10.0.0.4 lb.example.org\n");
+	sx_test_start(s, "example.org {\n\tbind 127.0.0.1\n\tloadbalance round_robin {\n"
+	                 "\t\tprefer 192.0.2.0/24\n\t}\n\thosts hosts\n}\n");
+	free(expect_shuffled(s, "lb.example.org", 40, "lb.example.org.\t3600\tIN\tA\t192.0.2.7\n"));
+	sx_test_stop(s);
+}

@@ -270,3 +270,58 @@ Test(lb_shuffle, single_records_and_other_types_stay)
 	free(before);
 	free(after);
 }
+
+/* prefer: the first subnet's addresses, the second's, then the rest in their order; CNAME first. */
+Test(lb_shuffle, prefer_puts_preferred_subnets_first)
+{
+	struct lb_net nets[2] = { { .type = SX_TYPE_A, .addr = { 192, 0, 2, 0 }, .bits = 24 },
+		                  { .type = SX_TYPE_A, .addr = { 10, 1, 0, 0 }, .bits = 17 } };
+	struct sx_msg msg;
+	char *ans, *add;
+
+	start(&msg, "www.example.", SX_TYPE_A);
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN A 10.0.0.1");
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN A 10.1.127.2");
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN A 10.1.128.3");
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN A 192.0.2.4");
+	put(&msg, SX_SEC_ANSWER, "www.example. 30 IN CNAME lb.example.");
+	put(&msg, SX_SEC_ADDITIONAL, "ns.example. 30 IN TXT \"other\"");
+	put(&msg, SX_SEC_ADDITIONAL, "ns.example. 30 IN A 10.0.0.9");
+	put(&msg, SX_SEC_ADDITIONAL, "ns.example. 30 IN A 192.0.2.9");
+	lb_prefer(&msg, w, nets, 2);
+	ans = section(&msg, LDNS_SECTION_ANSWER);
+	cr_expect_str_eq(ans, "www.example.\t30\tIN\tCNAME\tlb.example.\n"
+	                      "lb.example.\t30\tIN\tA\t192.0.2.4\n"
+	                      "lb.example.\t30\tIN\tA\t10.1.127.2\n"
+	                      "lb.example.\t30\tIN\tA\t10.0.0.1\n"
+	                      "lb.example.\t30\tIN\tA\t10.1.128.3\n");
+	add = section(&msg, LDNS_SECTION_ADDITIONAL);
+	cr_expect_str_eq(add,
+	                 "ns.example.\t30\tIN\tA\t192.0.2.9\n"
+	                 "ns.example.\t30\tIN\tA\t10.0.0.9\n"
+	                 "ns.example.\t30\tIN\tTXT\t\"other\"\n",
+	                 "other types go last");
+	free(ans);
+	free(add);
+}
+
+Test(lb_shuffle, prefer_matches_ipv6_prefixes_and_not_the_other_family)
+{
+	struct lb_net nets[2] = { { .type = SX_TYPE_A, .addr = { 0 }, .bits = 0 },
+		                  { .type = SX_TYPE_AAAA, .addr = { 0xfd, 0 }, .bits = 8 } };
+	struct sx_msg msg;
+	char *ans;
+
+	start(&msg, "lb.example.", SX_TYPE_AAAA);
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN AAAA 2001:db8::1");
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN AAAA fe00::2");
+	put(&msg, SX_SEC_ANSWER, "lb.example. 30 IN AAAA fd12::3");
+	lb_prefer(&msg, w, nets, 2);
+	ans = section(&msg, LDNS_SECTION_ANSWER);
+	cr_expect_str_eq(ans,
+	                 "lb.example.\t30\tIN\tAAAA\tfd12::3\n"
+	                 "lb.example.\t30\tIN\tAAAA\t2001:db8::1\n"
+	                 "lb.example.\t30\tIN\tAAAA\tfe00::2\n",
+	                 "0.0.0.0/0 holds no AAAA");
+	free(ans);
+}
