@@ -179,6 +179,12 @@ sx_cf_repeated_after(const struct sx_cf *cf)
 	return false;
 }
 
+void *
+sx_cf_first_instance(const struct sx_cf *cf)
+{
+	return cf->first;
+}
+
 const char *
 sx_cf_file(const struct sx_cf *cf)
 {

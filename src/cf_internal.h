@@ -31,6 +31,7 @@ struct sx_cf {
 	size_t cur;
 	bool has_block;
 	bool visited; /* sx_cf_next_line() was called: the block was read */
+	void *first;  /* the plugin's first instance in the block, if set up before */
 };
 
 /**

@@ -210,13 +210,18 @@ setup_one(struct sx_cf *cf, const struct sx_plugin *const *plugins, const struct
 		return err_at(cf->err, cf->errlen, name, "Unknown directive '%s'",
 		              excerpt(shown, name->text));
 	}
-	for (size_t i = 0; i < *n && !p->repeat; i++) {
-		if (chain[i].in.plugin == p) {
+	cf->first = NULL;
+	for (size_t i = 0; i < *n && !cf->first; i++) {
+		if (chain[i].in.plugin != p) {
+			continue;
+		}
+		if (!p->repeat) {
 			return err_at(
 			        cf->err, cf->errlen, name,
 			        "plugin/%s: this plugin can only be used once per Server Block",
 			        p->name);
 		}
+		cf->first = chain[i].in.inst;
 	}
 	rc = sx_cf_set_directive(cf, cb, &cb->dirs[d], p->name);
 	if (rc < 0) {

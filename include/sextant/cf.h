@@ -38,6 +38,13 @@ bool sx_cf_has_block(const struct sx_cf *cf);
  * hands on to a following `forward` only).
  */
 bool sx_cf_repeated_after(const struct sx_cf *cf);
+/**
+ * The instance of the plugin being set up made from its first directive in
+ * this server block, or NULL when this directive is that first one. Repeated
+ * directives that act as one (acl, log) gather under the first instance,
+ * which the chain reaches first.
+ */
+void *sx_cf_first_instance(const struct sx_cf *cf);
 
 const char *sx_cf_file(const struct sx_cf *cf);
 int sx_cf_line(const struct sx_cf *cf);

@@ -14,9 +14,6 @@
 static const uint8_t ede_blocked[2] = { 0, EDE_BLOCKED };
 static const uint8_t ede_filtered[2] = { 0, EDE_FILTERED };
 
-/* The newest acl instance set up, to find the head of the block being set up. */
-static struct acl *last_setup;
-
 static bool
 type_matches(const struct acl_policy *p, uint16_t t)
 {
@@ -260,16 +257,12 @@ acl_setup(struct sx_cf *cf, void *inst)
 	if (rc < 0) {
 		return rc;
 	}
-	a->block = sx_cf_block_zones(cf);
 	a->port = sx_cf_block_port(cf, 0);
 	rc = sx_wcounters_init(&a->c, a->zones.n * ACL_C_PER_ZONE + 1, sx_cf_workers(cf));
 	if (rc < 0) {
 		return rc;
 	}
-	head = last_setup && last_setup->block == a->block ? last_setup : NULL;
-	if (head && head->head) {
-		head = head->head;
-	}
+	head = sx_cf_first_instance(cf);
 	if (!head) {
 		head = a;
 	} else {
@@ -281,7 +274,6 @@ acl_setup(struct sx_cf *cf, void *inst)
 	}
 	head->rules = r;
 	head->rules[head->nrules++] = a;
-	last_setup = a;
 	return 0;
 }
 
@@ -366,9 +358,6 @@ acl_teardown(void *inst)
 {
 	struct acl *a = inst;
 
-	if (last_setup == a) {
-		last_setup = NULL;
-	}
 	for (size_t i = 0; i < a->npol; i++) {
 		free(a->pol[i].types);
 		acl_nets_fini(&a->pol[i].nets);

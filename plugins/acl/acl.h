@@ -62,7 +62,6 @@ struct acl {
 	struct acl *head;   /* NULL: this is the head */
 	struct acl **rules; /* head only: every instance of the block, itself first */
 	size_t nrules;
-	const void *block;     /* identity of the server block at setup */
 	uint16_t port;         /* the block's, as configured */
 	char server[32];       /* metrics label: dns://:PORT */
 	struct sx_wcounters c; /* ACL_C_PER_ZONE per zone, then allowed */

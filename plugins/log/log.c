@@ -79,14 +79,10 @@ struct rule {
  */
 struct logp {
 	struct rule rule;
-	const struct sx_block *block; /* identity of the server block at setup */
-	struct logp *head;            /* NULL: this one is the head */
-	struct logp **lines;          /* the head's: the block's instances, in Corefile order */
+	struct logp *head;   /* NULL: this one is the head */
+	struct logp **lines; /* the head's: the block's instances, in Corefile order */
 	size_t nlines;
 };
-
-/* The newest instance set up, to find the head of the block being set up (setup is serial). */
-static struct logp *last_setup;
 
 static size_t
 put(char *buf, size_t cap, size_t n, const char *s, size_t len)
@@ -430,9 +426,7 @@ log_setup(struct sx_cf *cf, void *inst)
 	if (!l->rule.format || compile(&l->rule) < 0) {
 		return sx_cf_err(cf, "out of memory");
 	}
-	l->block = sx_cf_block(cf);
-	head = last_setup && last_setup->block == l->block ? last_setup : NULL;
-	head = head && head->head ? head->head : head;
+	head = sx_cf_first_instance(cf);
 	l->head = head;
 	head = head ? head : l;
 	lines = realloc(head->lines, (head->nlines + 1) * sizeof(*lines));
@@ -441,7 +435,6 @@ log_setup(struct sx_cf *cf, void *inst)
 	}
 	head->lines = lines;
 	head->lines[head->nlines++] = l;
-	last_setup = l;
 	return 0;
 }
 
@@ -450,9 +443,6 @@ log_teardown(void *inst)
 {
 	struct logp *l = inst;
 
-	if (last_setup == l) {
-		last_setup = NULL;
-	}
 	free(l->lines);
 	sx_zones_fini(&l->rule.names);
 	free(l->rule.format);

@@ -30,6 +30,7 @@ struct fake {
 	char dir[64];
 	uint16_t port0;
 	const struct sx_block *blk;
+	const void *first;
 };
 
 static int teardowns;
@@ -93,6 +94,7 @@ beta_setup(struct sx_cf *cf, void *inst)
 	}
 	f->arg = strdup(sx_cf_arg(cf, 1));
 	f->blk = sx_cf_block(cf);
+	f->first = sx_cf_first_instance(cf);
 	return 0;
 }
 
@@ -712,6 +714,23 @@ Test(config, chain_order_with_repeats)
 	teardowns = 0;
 	sx_config_free(cfg);
 	cr_assert_eq(teardowns, 5);
+}
+
+/* Repeats of a plugin find the first of their block, never one of another block. */
+Test(config, first_instance_of_a_repeated_plugin)
+{
+	struct sx_config *cfg = fake_ok(
+	        "a. {\n beta 1\n gamma\n beta 2\n beta 3\n}\nb. {\n beta 4\n beta 5\n}");
+	const struct sx_block *a = &cfg->blocks[0], *b = &cfg->blocks[1];
+
+	expect_chain(a, "gamma beta beta beta");
+	cr_assert_null(((struct fake *)a->chain[1].inst)->first);
+	cr_assert_eq(((struct fake *)a->chain[2].inst)->first, a->chain[1].inst);
+	cr_assert_eq(((struct fake *)a->chain[3].inst)->first, a->chain[1].inst);
+	cr_assert_str_eq(((struct fake *)b->chain[0].inst)->arg, "4");
+	cr_assert_null(((struct fake *)b->chain[0].inst)->first);
+	cr_assert_eq(((struct fake *)b->chain[1].inst)->first, b->chain[0].inst);
+	sx_config_free(cfg);
 }
 
 Test(config, once_per_block_for_table_plugins)
