@@ -185,6 +185,17 @@ sx_cf_first_instance(const struct sx_cf *cf)
 	return cf->first;
 }
 
+bool
+sx_cf_block_has(const struct sx_cf *cf, const char *plugin)
+{
+	for (size_t i = 0; cf->cblock && i < cf->cblock->ndirs; i++) {
+		if (!strcmp(cf->cblock->tokens[cf->cblock->dirs[i].first].text, plugin)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 const char *
 sx_cf_file(const struct sx_cf *cf)
 {

@@ -389,6 +389,25 @@ sx_config_load(const char *path, const struct sx_config_opts *opts, struct sx_co
 	return rc;
 }
 
+void *
+sx_config_peer(const struct sx_config *cfg, const void *inst, const struct sx_plugin *p)
+{
+	for (size_t bi = 0; bi < cfg->nblocks; bi++) {
+		const struct sx_block *b = &cfg->blocks[bi];
+		bool here = false;
+
+		for (size_t i = 0; i < b->nchain && !here; i++) {
+			here = b->chain[i].inst == inst;
+		}
+		for (size_t i = 0; i < b->nchain && here; i++) {
+			if (b->chain[i].plugin == p) {
+				return b->chain[i].inst;
+			}
+		}
+	}
+	return NULL;
+}
+
 void
 sx_config_free(struct sx_config *cfg)
 {

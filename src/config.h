@@ -58,5 +58,11 @@ int sx_config_parse_with(const struct sx_plugin *const *plugins, const char *nam
                          const char *dir, const struct sx_config_opts *opts, struct sx_config **out,
                          char *err, size_t errlen);
 
+/**
+ * The first instance of @p in the block of @cfg that holds instance @inst.
+ * @return it, or NULL when @inst is not in @cfg or its block has no @p.
+ */
+void *sx_config_peer(const struct sx_config *cfg, const void *inst, const struct sx_plugin *p);
+
 /** Tear down every instance (teardown hooks) and free the configuration. NULL is a no-op. */
 void sx_config_free(struct sx_config *cfg);

@@ -24,6 +24,12 @@ sx_rt_set_lameduck(struct sx_runtime *rt, const char *who, uint64_t ms)
 	}
 }
 
+void *
+sx_rt_peer(struct sx_runtime *rt, const void *inst, const struct sx_plugin *p)
+{
+	return rt->starting ? sx_config_peer(rt->starting, inst, p) : NULL;
+}
+
 bool
 sx_rt_shutting_down(struct sx_runtime *rt)
 {

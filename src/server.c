@@ -562,6 +562,7 @@ start_plugins(struct sx_config *cfg, char *err, size_t errlen)
 {
 	size_t bi, i;
 
+	srv.rt.starting = cfg;
 	for (bi = 0; bi < cfg->nblocks; bi++) {
 		const struct sx_block *b = &cfg->blocks[bi];
 
@@ -576,10 +577,12 @@ start_plugins(struct sx_config *cfg, char *err, size_t errlen)
 			if (rc < 0) {
 				snprintf(err, errlen, "%s:%d: plugin/%s: %s", b->file, b->line,
 				         in->plugin->name, sx_strerror(rc));
+				srv.rt.starting = NULL;
 				return rc;
 			}
 		}
 	}
+	srv.rt.starting = NULL;
 	return 0;
 }
 

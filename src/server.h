@@ -81,7 +81,8 @@ struct sx_runtime {
 	uint64_t lameduck_ms;
 	const char *lameduck_by; /* the plugin that asked for it, for the log */
 	bool shutting_down;
-	double start_time; /* unix seconds */
+	const struct sx_config *starting; /* whose start hooks run now (sx_rt_peer()) */
+	double start_time;                /* unix seconds */
 	/* Where configurations come from, for reloads. */
 	const char *conf_path; /* NULL: the built-in configuration, never reloaded */
 	int (*load)(struct sx_config **out, char *err, size_t errlen);

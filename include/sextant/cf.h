@@ -46,6 +46,12 @@ bool sx_cf_repeated_after(const struct sx_cf *cf);
  */
 void *sx_cf_first_instance(const struct sx_cf *cf);
 
+/**
+ * Whether the server block being set up has directive @plugin, wherever it
+ * appears in the block (for a plugin that needs another; see sx_rt_peer()).
+ */
+bool sx_cf_block_has(const struct sx_cf *cf, const char *plugin);
+
 const char *sx_cf_file(const struct sx_cf *cf);
 int sx_cf_line(const struct sx_cf *cf);
 /** Directory of the Corefile being read, to resolve relative paths. */

@@ -82,6 +82,7 @@ int sx_set_zones(struct sx_cf *cf, const struct sx_directive *d, void *inst); /*
 const char *sx_version(void);
 
 /* Facilities the core offers a running plugin instance. */
+struct sx_plugin;
 struct sx_runtime;
 unsigned sx_rt_workers(struct sx_runtime *rt);
 /**
@@ -116,6 +117,15 @@ void sx_rt_reload_if_changed(struct sx_runtime *rt, const char *who);
 const char *sx_rt_config_digest(struct sx_runtime *rt);
 /** Reloads that failed so far (bad Corefile, port in use...). */
 uint64_t sx_rt_reload_failures(struct sx_runtime *rt);
+
+/**
+ * The instance of plugin @p in the server block that holds instance @inst (the
+ * first, if @p repeats), for a plugin that serves from another one of its
+ * block (k8s_external from the kubernetes plugin's zone). Only from a start
+ * hook: the instance lives as long as @inst does.
+ * @return it, or NULL when the block has no @p.
+ */
+void *sx_rt_peer(struct sx_runtime *rt, const void *inst, const struct sx_plugin *p);
 
 /**
  * Ask for a lameduck period at shutdown (the longest asked for wins); the core

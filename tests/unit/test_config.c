@@ -171,6 +171,14 @@ static const struct sx_directive epsilon_rows[] = {
 	{ NULL },
 };
 
+/* Notes whether its block has gamma, wherever gamma is written. */
+static int
+seeker_setup(struct sx_cf *cf, void *inst)
+{
+	((struct fake *)inst)->flag = sx_cf_block_has(cf, "gamma");
+	return 0;
+}
+
 #define FAKE(n, ...)                                                          \
 	static const struct sx_plugin n = { .name = #n,                       \
 		                            .inst_size = sizeof(struct fake), \
@@ -185,11 +193,13 @@ FAKE(reader, .setup = reader_setup);
 FAKE(failer, .setup = failer_setup);
 FAKE(nomsg, .setup = nomsg_setup);
 FAKE(lister, .setup = lister_setup);
+FAKE(seeker, .setup = seeker_setup);
 /* No teardown at all: nothing to free, and none must be called. */
 static const struct sx_plugin bare = { .name = "bare" };
 
 static const struct sx_plugin *const fakes[] = {
-	&gamma, &beta, &alpha, &delta, &epsilon, &reader, &failer, &nomsg, &lister, &bare, NULL,
+	&gamma,  &beta,  &alpha,  &delta, &epsilon, &reader,
+	&failer, &nomsg, &lister, &bare,  &seeker,  NULL,
 };
 
 /* ---- helpers ---- */
@@ -845,4 +855,26 @@ Test(cf, zones_match_longest)
 
 	const struct sx_zones empty = { 0 };
 	cr_assert_eq(sx_zones_match(&empty, (const uint8_t *)"\0"), -1);
+}
+
+/* ---- peers: one instance finding another of its block ---- */
+
+Test(config, block_has_and_peer)
+{
+	struct sx_config *cfg = fake_ok("a.example {\n seeker\n gamma\n}\n"
+	                                "b.example {\n seeker\n beta x\n beta y\n}\n");
+	struct sx_block *a = &cfg->blocks[0], *b = &cfg->blocks[1];
+	/* Chains are in table order: gamma, beta... before seeker. */
+	struct fake *sa = a->chain[1].inst, *sb = b->chain[2].inst;
+
+	cr_assert_eq(a->chain[1].plugin, &seeker);
+	cr_assert_eq(b->chain[2].plugin, &seeker);
+	cr_expect(sa->flag, "gamma comes after seeker in block a: still found");
+	cr_expect(!sb->flag);
+	cr_expect_eq(sx_config_peer(cfg, sa, &gamma), a->chain[0].inst);
+	cr_expect_null(sx_config_peer(cfg, sb, &gamma), "gamma of another block");
+	cr_expect_eq(sx_config_peer(cfg, sb, &beta), b->chain[0].inst, "the first of repeats");
+	cr_expect_eq(sx_config_peer(cfg, sa, &seeker), sa);
+	cr_expect_null(sx_config_peer(cfg, &cfg, &gamma), "not an instance of @cfg");
+	sx_config_free(cfg);
 }
