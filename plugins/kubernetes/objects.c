@@ -227,8 +227,8 @@ struct objin {
 	bool pod_ip_seen;
 	char atype[16]; /* addressType of a slice; "" when not a string */
 	bool atype_seen;
-	struct k8s_jp spec, ports, eps;
-	bool spec_seen, ports_seen, eps_seen;
+	struct k8s_jp spec, status, ports, eps;
+	bool spec_seen, status_seen, ports_seen, eps_seen;
 };
 
 /* @jp at a value: if it is an object, each key in turn; else the value is skipped. */
@@ -317,6 +317,8 @@ read_top(struct k8s_jp *jp, enum k8s_kind kind, struct k8s_obj *o, struct objin 
 		}
 		if (kind == K8S_SERVICE && !strcmp(key, "spec")) {
 			keep = &in->spec, seen = &in->spec_seen;
+		} else if (kind == K8S_SERVICE && !strcmp(key, "status")) {
+			keep = &in->status, seen = &in->status_seen;
 		} else if (kind == K8S_SLICE && !strcmp(key, "ports")) {
 			keep = &in->ports, seen = &in->ports_seen;
 		} else if (kind == K8S_SLICE && !strcmp(key, "endpoints")) {
@@ -481,9 +483,111 @@ cluster_ip(struct k8s_svc *hdr, struct k8s_ip ips[2], const char *s, size_t len,
 	return 0;
 }
 
+/* The outside addresses of a Service, as build_svc() gathers them. */
+struct xaddrs {
+	uint8_t buf[K8S_XADDR_BYTES];
+	size_t len;
+	unsigned n;
+};
+
+/*
+ * Add outside address @s (text): an IP address, else (@may_be_host, a load
+ * balancer's hostname) a name. What is neither, and what no longer fits, is
+ * left out: the Service still serves its cluster names.
+ */
+static void
+xaddr_add(struct xaddrs *x, const char *s, size_t len, bool may_be_host)
+{
+	uint8_t wire[255];
+	struct k8s_ip ip;
+	size_t n;
+
+	if (len == 0 || len >= IP_MAX + K8S_NAME_MAX || x->n == 255) {
+		return;
+	}
+	if (len < IP_MAX && k8s_ip_parse(&ip, s)) {
+		n = ip.fam == 4 ? 4 : 16;
+		if (x->len + 1 + n <= sizeof(x->buf)) {
+			x->buf[x->len] = ip.fam == 4 ? K8S_XADDR_V4 : K8S_XADDR_V6;
+			memcpy(x->buf + x->len + 1, ip.a, n);
+			x->len += 1 + n;
+			x->n++;
+		}
+		return;
+	}
+	if (may_be_host && (n = to_wire(wire, s)) > 0 && x->len + 1 + n <= sizeof(x->buf)) {
+		x->buf[x->len] = K8S_XADDR_HOST;
+		memcpy(x->buf + x->len + 1, wire, n);
+		x->len += 1 + n;
+		x->n++;
+	}
+}
+
+/* spec.externalIPs (at @jp): strings; anything else in it is skipped. */
+static void
+read_external_ips(struct k8s_jp *jp, struct xaddrs *x)
+{
+	char s[IP_MAX];
+	ssize_t n;
+
+	if (k8s_jp_peek(jp) != K8S_JT_ARRAY || !k8s_jp_array(jp)) {
+		k8s_jp_skip(jp, NULL, NULL);
+		return;
+	}
+	while (k8s_jp_next(jp)) {
+		if ((n = k8s_jp_str(jp, s, sizeof(s))) > 0 && (size_t)n < sizeof(s)) {
+			xaddr_add(x, s, (size_t)n, false);
+		}
+	}
+}
+
+/* status.loadBalancer.ingress (@jp at status): each entry's ip, else its hostname. */
+static void
+read_ingress(struct k8s_jp *jp, struct xaddrs *x)
+{
+	char key[KEY_MAX], key2[KEY_MAX], key3[KEY_MAX], ip[IP_MAX], host[K8S_NAME_MAX + 3];
+	size_t ip_len, host_len;
+
+	EACH_KEY(jp, key)
+	{
+		if (strcmp(key, "loadBalancer") != 0) {
+			k8s_jp_skip(jp, NULL, NULL);
+			continue;
+		}
+		EACH_KEY(jp, key2)
+		{
+			if (strcmp(key2, "ingress") != 0 || k8s_jp_peek(jp) != K8S_JT_ARRAY ||
+			    !k8s_jp_array(jp)) {
+				k8s_jp_skip(jp, NULL, NULL);
+				continue;
+			}
+			while (k8s_jp_next(jp)) {
+				ip_len = host_len = 0;
+				EACH_KEY(jp, key3)
+				{
+					if (!strcmp(key3, "ip")) {
+						ip_len = str(jp, ip, sizeof(ip), NULL);
+					} else if (!strcmp(key3, "hostname")) {
+						host_len = str(jp, host, sizeof(host), NULL);
+					} else {
+						k8s_jp_skip(jp, NULL, NULL);
+					}
+				}
+				/* CoreDNS takes the ip when there is one, else the hostname. */
+				if (ip_len > 0) {
+					xaddr_add(x, ip, ip_len < sizeof(ip) ? ip_len : 0, false);
+				} else if (host_len > 0 && host_len < sizeof(host)) {
+					xaddr_add(x, host, host_len, true);
+				}
+			}
+		}
+	}
+}
+
 static int
 build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 {
+	struct xaddrs xa;
 	struct portin ports[255];
 	struct k8s_svc hdr;
 	struct k8s_ip cips[2];
@@ -497,6 +601,8 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 	if (!in->spec_seen || k8s_jp_peek(&in->spec) != K8S_JT_OBJECT) {
 		return fail(err, errlen, "service %s/%s: no spec", o->ns, o->name);
 	}
+	xa.len = 0;
+	xa.n = 0;
 	EACH_KEY(&in->spec, key)
 	{
 		if (!strcmp(key, "type")) {
@@ -505,6 +611,8 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 			ext_n = str(&in->spec, ext_name, sizeof(ext_name), &ext_seen);
 		} else if (!strcmp(key, "clusterIP")) {
 			one_len = str(&in->spec, one, sizeof(one), NULL);
+		} else if (!strcmp(key, "externalIPs")) {
+			read_external_ips(&in->spec, &xa);
 		} else if (!strcmp(key, "clusterIPs") || !strcmp(key, "ports")) {
 			bool is_ips = key[1] == 'l';
 			k8s_jp_peek(&in->spec);
@@ -569,14 +677,22 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 			return fail(err, errlen, "service %s/%s: %s", o->ns, o->name, why);
 		}
 	}
+	if (in->status_seen) {
+		read_ingress(&in->status, &xa);
+	}
+	if (hdr.type == K8S_SVC_EXTERNAL) {
+		xa.len = 0; /* an ExternalName Service has no outside address of its own */
+		xa.n = 0;
+	}
 	for (size_t i = 0; i < nports; i++) {
 		names += ports[i].name_len;
 	}
 	size_t ports_off = k8s_svc_ports_off(&hdr);
-	size = ports_off + nports * sizeof(struct k8s_port) + names + ext_len;
+	size = ports_off + nports * sizeof(struct k8s_port) + xa.len + names + ext_len;
 	hdr.size = (uint16_t)size;
 	hdr.nports = (uint8_t)nports;
 	hdr.ext_len = (uint8_t)ext_len;
+	hdr.nxaddrs = (uint8_t)xa.n;
 	if ((o->svc = malloc(size)) == NULL) {
 		return -ENOMEM;
 	}
@@ -590,6 +706,8 @@ build_svc(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 	}
 	struct k8s_port *pp = (struct k8s_port *)((char *)o->svc + ports_off);
 	uint32_t off = (uint32_t)(ports_off + nports * sizeof(struct k8s_port));
+	memcpy((char *)o->svc + off, xa.buf, xa.len);
+	off += (uint32_t)xa.len;
 	for (size_t i = 0; i < nports; i++) {
 		pp[i].port = ports[i].port;
 		pp[i].proto = ports[i].proto;

@@ -53,10 +53,15 @@ enum k8s_svc_type {
 /*
  * A Service's DNS data, position independent so that it can be copied into
  * the view that publishes it: header, the ClusterIPs (4 or 16 bytes each, as
- * @v6 says), ports[nports], port names, externalName in wire form. @size
- * covers all of it (at most 255 ports with names of 63 bytes: 16 bits do).
- * Only the ClusterIPs it has take room, and an IPv4 one only its 4 bytes:
- * most Services have one, headless ones none.
+ * @v6 says), ports[nports], the outside addresses (k8s_xaddr_next()), port
+ * names, externalName in wire form. @size covers all of it (at most 255 ports
+ * with names of 63 bytes, and K8S_XADDR_BYTES of outside addresses: 16 bits
+ * do). Only the ClusterIPs it has take room, and an IPv4 one only its 4
+ * bytes: most Services have one, headless ones none. Outside addresses
+ * (spec.externalIPs, then status.loadBalancer.ingress, as CoreDNS lists them
+ * for k8s_external) take a tag byte and the address: 5 bytes an IPv4 one, and
+ * nothing at all for the Services without any (@nxaddrs sits in what was
+ * padding).
  */
 struct k8s_svc {
 	uint16_t size;
@@ -65,7 +70,16 @@ struct k8s_svc {
 	uint8_t v6;   /* bit i: ClusterIP i is IPv6 */
 	uint8_t nports;
 	uint8_t ext_len; /* wire length of externalName; 0 when none or unusable */
+	uint8_t nxaddrs; /* outside addresses (externalIPs, load balancer ingress) */
 };
+
+/* Most bytes of outside addresses kept for one Service; more are dropped. */
+#define K8S_XADDR_BYTES 4096
+
+/* Tags of an outside address: an IPv4 or IPv6 address, or a hostname (wire form). */
+#define K8S_XADDR_HOST 0
+#define K8S_XADDR_V4   4
+#define K8S_XADDR_V6   6
 
 /** ClusterIP @i of @s: 4 or 16 bytes, its family (4 or 6) in *@fam. */
 static inline const uint8_t *
@@ -111,6 +125,34 @@ static inline const struct k8s_port *
 k8s_svc_ports(const struct k8s_svc *s)
 {
 	return (const struct k8s_port *)((const char *)s + k8s_svc_ports_off(s));
+}
+
+/** The first outside address of Service @s (nxaddrs > 0): a tag byte, then the address. */
+static inline const uint8_t *
+k8s_svc_xaddrs(const struct k8s_svc *s)
+{
+	return (const uint8_t *)k8s_svc_ports(s) + s->nports * sizeof(struct k8s_port);
+}
+
+/** The address of outside address @x (its tag in x[0]): 4 or 16 bytes, or a wire name. */
+static inline const uint8_t *
+k8s_xaddr_data(const uint8_t *x)
+{
+	return x + 1;
+}
+
+/** The outside address after @x. */
+static inline const uint8_t *
+k8s_xaddr_next(const uint8_t *x)
+{
+	if (x[0] != K8S_XADDR_HOST) {
+		return x + 1 + (x[0] == K8S_XADDR_V4 ? 4 : 16);
+	}
+	x++;
+	while (*x != 0) {
+		x += *x + 1;
+	}
+	return x + 1;
 }
 
 /** A string of Service @s at offset @off (a port name: not NUL-terminated). */

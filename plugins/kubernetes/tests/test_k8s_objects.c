@@ -92,6 +92,99 @@ Test(objects, service_clusterip)
 	free(s);
 }
 
+Test(objects, service_outside_addresses)
+{
+	/* status before spec: spec.externalIPs still come first, as CoreDNS lists them. */
+	struct k8s_svc *s = svc_ok(
+	        "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+	        "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"203.0.113.7\","
+	        "\"hostname\":\"ignored.example\"},{\"hostname\":\"LB-1.Example.com.\"},"
+	        "{\"ip\":\"2001:db8::7\"},{\"ports\":[]},{\"ip\":\"not an ip\"}]}},"
+	        "\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.96.0.20\","
+	        "\"externalIPs\":[\"192.0.2.1\",\"bogus\",7],"
+	        "\"ports\":[{\"name\":\"http\",\"port\":80}]}}");
+	static const uint8_t want[] = {
+		K8S_XADDR_V4,
+		192,
+		0,
+		2,
+		1,
+		K8S_XADDR_V4,
+		203,
+		0,
+		113,
+		7,
+		K8S_XADDR_HOST,
+		4,
+		'l',
+		'b',
+		'-',
+		'1',
+		7,
+		'e',
+		'x',
+		'a',
+		'm',
+		'p',
+		'l',
+		'e',
+		3,
+		'c',
+		'o',
+		'm',
+		0,
+		K8S_XADDR_V6,
+		0x20,
+		0x01,
+		0x0d,
+		0xb8,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		7,
+	};
+	const uint8_t *x = k8s_svc_xaddrs(s);
+
+	cr_assert_eq(s->nxaddrs, 4);
+	cr_assert(memcmp(x, want, sizeof(want)) == 0);
+	for (unsigned i = 0; i < s->nxaddrs; i++) {
+		x = k8s_xaddr_next(x);
+	}
+	cr_assert_eq(x - k8s_svc_xaddrs(s), (long)sizeof(want));
+	port_is((const char *)s, &k8s_svc_ports(s)[0], "http", 80, K8S_TCP); /* names after */
+	cr_assert_eq(s->size, sizeof(*s) + 4 + sizeof(struct k8s_port) + sizeof(want) + 4);
+	free(s);
+
+	/* None: no byte more than a Service never had any. */
+	s = svc_ok("{\"metadata\":{\"name\":\"a\"},\"status\":{\"loadBalancer\":{}},"
+	           "\"spec\":{\"clusterIP\":\"10.96.0.21\",\"externalIPs\":[],"
+	           "\"ports\":[{\"port\":80}]}}");
+	cr_assert_eq(s->nxaddrs, 0);
+	cr_assert_eq(s->size, sizeof(*s) + 4 + sizeof(struct k8s_port));
+	free(s);
+
+	/* More than K8S_XADDR_BYTES: those past it are left out, the Service is kept. */
+	char *big = malloc(300 * 20 + 256), *p = big;
+	p += sprintf(p, "{\"metadata\":{\"name\":\"many\"},\"spec\":{\"clusterIP\":\"None\","
+	                "\"externalIPs\":[");
+	for (int i = 0; i < 300; i++) {
+		p += sprintf(p, "%s\"2001:db8::%x\"", i ? "," : "", i + 1);
+	}
+	strcpy(p, "]}}");
+	s = svc_ok(big);
+	cr_assert_eq(s->nxaddrs, K8S_XADDR_BYTES / 17);
+	free(s);
+	free(big);
+}
+
 Test(objects, service_dual_stack_and_single_field)
 {
 	struct k8s_svc *s = svc_ok(
