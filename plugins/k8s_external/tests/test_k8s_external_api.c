@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
@@ -234,4 +235,53 @@ Test(k8s_external_api, watch_update_changes_the_answer)
 	cr_expect_str_eq(got, want);
 	free(got);
 	expect_none("web" EXT, AAAA, LDNS_RCODE_NOERROR);
+}
+
+/* The manifests source (YAML, as `kubectl get -o yaml` prints) carries the ingress too. */
+Test(k8s_external_manifests, ingress_from_yaml)
+{
+	struct sx_test_server *m = sx_test_prepare();
+	char dir[512];
+	ldns_pkt *p;
+	char *got;
+
+	snprintf(dir, sizeof(dir), "%s/m", sx_test_dir(m));
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	sx_test_write(m, "m/svc.yaml",
+	              "apiVersion: v1\n"
+	              "kind: Namespace\n"
+	              "metadata:\n"
+	              "  name: ext\n"
+	              "---\n"
+	              "apiVersion: v1\n"
+	              "kind: Service\n"
+	              "metadata:\n"
+	              "  name: web\n"
+	              "  namespace: ext\n"
+	              "spec:\n"
+	              "  type: LoadBalancer\n"
+	              "  clusterIP: 10.96.5.1\n"
+	              "  ports:\n"
+	              "  - name: http\n"
+	              "    port: 80\n"
+	              "status:\n"
+	              "  loadBalancer:\n"
+	              "    ingress:\n"
+	              "    - ip: 203.0.113.44\n");
+	sx_test_start(m, ". {\n"
+	                 "\tbind 127.0.0.1\n"
+	                 "\tkubernetes cluster.local {\n"
+	                 "\t\tmanifests m\n"
+	                 "\t}\n"
+	                 "\tk8s_external example.org\n"
+	                 "}\n");
+	cr_assert(sx_test_wait_log(m, "[INFO] plugin/kubernetes: synced ", 20000), "%s",
+	          sx_test_log(m));
+	p = sx_test_query(m, "web" EXT, A, 0, 0);
+	cr_assert(p);
+	got = sx_test_section_str(p, LDNS_SECTION_ANSWER);
+	cr_expect_str_eq(got, "web" EXT ".\t5\tIN\tA\t203.0.113.44");
+	free(got);
+	ldns_pkt_free(p);
+	cr_expect_eq(sx_test_stop(m), 0);
 }
