@@ -22,13 +22,15 @@ CREATED = "2024-05-01T10:00:00Z"
 
 
 def parse_spec(text):
-	"""'services=S,endpoints=E[,namespaces=N][,slices=K][,managedfields=0|1]' -> dict."""
-	spec = {"services": 0, "endpoints": 0, "namespaces": 0, "slices": None, "managedfields": 0}
+	"""'services=S,endpoints=E[,namespaces=N][,slices=K][,managedfields=0|1][,loadbalancers=L]'
+	-> dict."""
+	spec = {"services": 0, "endpoints": 0, "namespaces": 0, "slices": None, "managedfields": 0,
+		"loadbalancers": 0}
 	for part in filter(None, (p.strip() for p in text.split(","))):
 		key, sep, value = part.partition("=")
 		if not sep or key not in spec:
 			raise ValueError("cluster spec: unknown part %r (want services=, endpoints=, "
-				"namespaces=, slices=, managedfields=)" % part)
+				"namespaces=, slices=, managedfields=, loadbalancers=)" % part)
 		try:
 			spec[key] = int(value.replace("_", ""))
 		except ValueError:
@@ -103,8 +105,14 @@ def service(i, spec):
 			"f:spec": {"f:ports": {".": {}, 'k:{"port":80,"protocol":"TCP"}': {".": {},
 				"f:name": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}},
 				"f:selector": {".": {}, "f:app": {}}, "f:sessionAffinity": {}, "f:type": {}}})
+	status = {"loadBalancer": {}}
+	# The first L ClusterIP Services are LoadBalancers with one ingress address, as a cloud's
+	# controller leaves them (k8s_external serves those).
+	if kind == "ClusterIP" and i < spec["loadbalancers"]:
+		spec_["type"] = "LoadBalancer"
+		status = {"loadBalancer": {"ingress": [{"ip": ip(200, i), "ipMode": "VIP"}]}}
 	return {"kind": "Service", "apiVersion": "v1", "metadata": md, "spec": spec_,
-		"status": {"loadBalancer": {}}}
+		"status": status}
 
 
 def eligible_services(spec):
