@@ -1,5 +1,4 @@
 /* k8s_external.c -- Services' outside addresses under an outside zone, as CoreDNS's k8s_external. */
-#include <stdlib.h>
 #include <string.h>
 
 #include <sextant/dname.h>
