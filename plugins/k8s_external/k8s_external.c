@@ -415,9 +415,9 @@ set_ttl(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 
 static const struct sx_directive ext_directives[] = {
 	{ "apex", 1, 1, set_apex },
-	{ "ttl", 1, 1, set_ttl, offsetof(struct ext, ttl), 0, 3600 },
-	{ "headless", 0, 0, sx_set_flag, offsetof(struct ext, headless) },
-	{ "fallthrough", 0, -1, sx_set_zones, offsetof(struct ext, fall) },
+	{ "ttl", 1, 1, set_ttl, SX_FIELD(struct ext, ttl, unsigned), 0, 3600 },
+	SX_DIR_FLAG("headless", struct ext, headless),
+	SX_DIR_ZONES("fallthrough", struct ext, fall),
 	{ NULL },
 };
 
