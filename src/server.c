@@ -34,6 +34,11 @@ static struct {
 	struct sx_gen *pending;
 	struct event *pending_poll;
 	uint64_t pending_until_ns;
+	/* The first generation while a plugin holds serving back (sx_rt_hold_serving()). */
+	struct sx_gen *first;
+	struct event *first_poll;
+	uint64_t first_until_ns;
+	bool quiet;
 } srv;
 
 /*
@@ -641,6 +646,66 @@ print_banner(const struct sx_config *cfg)
 	fflush(stdout);
 }
 
+void
+sx_rt_hold_serving(struct sx_runtime *rt, const char *who, uint64_t ms, const char *waiting,
+                   const char *late)
+{
+	if (ms > rt->hold_ms) {
+		rt->hold_ms = ms;
+		rt->hold_by = who;
+		rt->hold_waiting = waiting;
+		rt->hold_late = late;
+	}
+}
+
+static bool gen_ready(const struct sx_gen *gen);
+
+/* The first generation serves: its listeners are polled from now on, and the banner says so. */
+static int
+serve_first(struct sx_gen *gen, char *err, size_t errlen)
+{
+	int rc = attach_listeners(gen, err, errlen);
+
+	if (rc < 0) {
+		return rc;
+	}
+	rcu_assign_pointer(srv.current, gen);
+	if (!srv.quiet) {
+		print_banner(gen->cfg);
+	}
+	return 0;
+}
+
+/*
+ * While serving is held back the sockets are bound but not polled: queries wait in
+ * the kernel's buffers (as CoreDNS's clients wait before it listens) and are answered
+ * once the plugins are ready or the hold is over.
+ */
+static void
+first_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct sx_runtime *rt = &srv.rt;
+	struct timeval tv = { 0, RELOAD_READY_POLL_US };
+	char err[256];
+	bool ready = gen_ready(srv.first);
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!ready && sx_now_ns() < srv.first_until_ns) {
+		evtimer_add(srv.first_poll, &tv);
+		return;
+	}
+	if (!ready) {
+		sx_plog(SX_LOG_WARNING, rt->hold_by, "%s", rt->hold_late);
+	}
+	if (serve_first(srv.first, err, sizeof(err)) < 0) {
+		sx_log(SX_LOG_ERROR, "%s", err);
+		event_base_loopbreak(srv.control);
+	}
+	srv.first = NULL;
+}
+
 int
 sx_server_start(struct event_base *control, struct sx_config *cfg,
                 const struct sx_server_opts *opts, char *err, size_t errlen)
@@ -681,23 +746,30 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 		sx_config_free(cfg);
 		return rc;
 	}
+	srv.quiet = opts->quiet;
 	rc = start_plugins(cfg, err, errlen);
-	if (rc == 0) {
-		rc = attach_listeners(gen, err, errlen);
-	}
 	if (rc < 0) {
 		gen_free(gen);
 		return rc;
 	}
-	rcu_assign_pointer(srv.current, gen);
 	rc = sx_workers_run(srv.workers, srv.nworkers);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot start worker threads: %s", sx_strerror(rc));
+		gen_free(gen);
 		return rc;
 	}
-	if (!opts->quiet) {
-		print_banner(cfg);
+	if (srv.rt.hold_ms == 0 || gen_ready(gen)) {
+		return serve_first(gen, err, errlen);
 	}
+	srv.first_poll = evtimer_new(control, first_check, NULL);
+	if (!srv.first_poll) {
+		gen_free(gen);
+		return -ENOMEM;
+	}
+	sx_plog(SX_LOG_INFO, srv.rt.hold_by, "%s", srv.rt.hold_waiting);
+	srv.first = gen;
+	srv.first_until_ns = sx_now_ns() + srv.rt.hold_ms * 1000000u;
+	first_check(-1, 0, NULL);
 	return 0;
 }
 
@@ -799,9 +871,14 @@ sx_server_stop(void)
 	sx_workers_stop(srv.workers, srv.nworkers);
 	srv.current = NULL;
 	srv.pending = NULL; /* freed below with every live generation */
+	srv.first = NULL;
 	if (srv.pending_poll) {
 		event_free(srv.pending_poll);
 		srv.pending_poll = NULL;
+	}
+	if (srv.first_poll) {
+		event_free(srv.first_poll);
+		srv.first_poll = NULL;
 	}
 	/*
 	 * Workers are stopped: suspended requests will never finish. Free every

@@ -90,6 +90,9 @@ struct sx_runtime {
 	char tried[129];  /* the files a reload last tried, taken or not: not tried again */
 	uint64_t reload_failures;
 	const char *reload_by; /* the plugin asking for checks, for the log */
+	/* sx_rt_hold_serving(): the longest hold asked for, and who asked with what words */
+	uint64_t hold_ms;
+	const char *hold_by, *hold_waiting, *hold_late;
 };
 
 /**

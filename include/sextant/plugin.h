@@ -132,6 +132,16 @@ void *sx_rt_peer(struct sx_runtime *rt, const void *inst, const struct sx_plugin
  * logs it as plugin/@who when shutdown begins.
  */
 void sx_rt_set_lameduck(struct sx_runtime *rt, const char *who, uint64_t ms);
+/**
+ * At the first start only, ask the core to serve only once every plugin's ready
+ * hook says so, or @ms after the start hooks ran, whichever comes first (the
+ * longest hold asked for wins). Until then the sockets are bound but not read,
+ * and no banner is printed. Logs @waiting (INFO) when the wait begins and @late
+ * (WARNING) when it ends unready, as plugin/@who; all three static strings.
+ * A reload is not held (the running configuration answers until the new one is ready).
+ */
+void sx_rt_hold_serving(struct sx_runtime *rt, const char *who, uint64_t ms, const char *waiting,
+                        const char *late);
 /** Whether shutdown has begun (lameduck included). */
 bool sx_rt_shutting_down(struct sx_runtime *rt);
 

@@ -12,7 +12,8 @@
 #include "manifests.h"
 #include "zone.h"
 
-#define DEFAULT_TTL 5
+#define DEFAULT_TTL        5
+#define DEFAULT_STARTUP_MS 5000 /* CoreDNS's startup_timeout */
 
 static int
 dup_arg(struct sx_cf *cf, int i, char **out)
@@ -185,6 +186,15 @@ set_ignore(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return 0;
 }
 
+static int
+set_startup_timeout(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+
+	k->startup_set = true;
+	return sx_set_duration(cf, d, inst);
+}
+
 static const struct sx_directive k8s_directives[] = {
 	{ "endpoint", 1, -1, set_endpoint },
 	{ "tls", 3, 3, set_tls },
@@ -199,6 +209,8 @@ static const struct sx_directive k8s_directives[] = {
 	SX_DIR_ZONES("fallthrough", struct k8s, fall),
 	{ "ignore", 1, 1, set_ignore },
 	{ "manifests", 1, 1, set_manifests },
+	{ "startup_timeout", 1, 1, set_startup_timeout,
+	  SX_FIELD(struct k8s, startup_ms, uint64_t) },
 	{ NULL },
 };
 
@@ -234,6 +246,9 @@ k8s_setup(struct sx_cf *cf, void *inst)
 	}
 	if (!k->ttl_set) {
 		k->ttl = DEFAULT_TTL;
+	}
+	if (!k->startup_set) {
+		k->startup_ms = DEFAULT_STARTUP_MS;
 	}
 	return 0;
 }
@@ -316,8 +331,13 @@ k8s_start(void *inst, struct sx_runtime *rt)
 	r = k8s_source_start(&k->src, &sc, k->st, err, sizeof(err));
 	if (r < 0) {
 		sx_plog(SX_LOG_ERROR, "kubernetes", "%s", err[0] ? err : sx_strerror(r));
+		return r;
 	}
-	return r;
+	/* As CoreDNS, wait for the first sync before serving; after the timeout it goes on. */
+	sx_rt_hold_serving(rt, "kubernetes", k->startup_ms,
+	                   "waiting for Kubernetes API before starting server",
+	                   "starting server with unsynced Kubernetes API");
+	return 0;
 }
 
 static enum sx_verdict

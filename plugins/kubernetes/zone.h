@@ -225,6 +225,8 @@ struct k8s {
 	size_t nnamespaces;
 	unsigned ttl;
 	bool ttl_set;
+	uint64_t startup_ms; /* `startup_timeout`: how long the first start waits for a sync */
+	bool startup_set;
 	enum k8s_pods pods;
 	bool endpoint_pod_names;
 	bool noendpoints;

@@ -1315,6 +1315,98 @@ Test(k8s_api, unreachable_api_server_then_ready)
 	sx_fakeapi_stop(f);
 }
 
+/* Where @needle is in the server's log, -1 when it is not. */
+static long
+log_at(struct sx_test_server *s, const char *needle)
+{
+	const char *log = sx_test_log(s), *p = strstr(log, needle);
+
+	return p ? p - log : -1;
+}
+
+/* basic.json, whose Services LIST never answers; a server with @option in its block. */
+static struct sx_test_server *
+start_hung_list(struct sx_fakeapi **fp, const char *option)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	char conn[1600];
+
+	*fp = sx_fakeapi_start(&o);
+	sx_fakeapi_do(*fp, "POST", "/_fake/fail",
+	              "{\"path\":\"/api/v1/services\",\"watch\":false,\"mode\":\"hang\","
+	              "\"count\":-1}");
+	endpoint_conn(conn, sizeof(conn), *fp);
+	strcat(conn, option);
+	return start_sx(NULL, conn);
+}
+
+/* A LIST that never answers: the server waits startup_timeout, says so, then serves. */
+Test(k8s_api, startup_timeout_serves_after_a_list_that_never_answers)
+{
+	struct sx_fakeapi *f;
+	struct sx_test_server *s;
+	double t0, waited;
+	long wait_at, late_at, banner_at;
+
+	t0 = now_ms();
+	s = start_hung_list(&f, "\t\tstartup_timeout 1s\n");
+	waited = now_ms() - t0;
+
+	/* The banner (the port, which the harness waits for) only once the second is over. */
+	cr_expect_geq(waited, 1000.0, "served after %.0f ms:\n%s", waited, sx_test_log(s));
+	wait_at = log_at(s, "[INFO] plugin/kubernetes: waiting for Kubernetes API before starting "
+	                    "server\n");
+	late_at = log_at(s, "[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes "
+	                    "API\n");
+	banner_at = log_at(s, "sextant-");
+	cr_expect(wait_at >= 0 && late_at > wait_at && banner_at > late_at, "%s", sx_test_log(s));
+	/* It serves what it has: services are not loaded, so a service is SERVFAIL. */
+	expect_neg_f(s, "svc1.testns.svc.cluster.local", A, 0, SERVFAIL, ZONE_SOA);
+	expect_nodata(s, "cluster.local", A);
+
+	/* And keeps syncing: once the LIST answers, so does the service. */
+	sx_fakeapi_do(f, "DELETE", "/_fake/fail", NULL);
+	sx_fakeapi_do(f, "POST", "/_fake/drop-watches", "{\"hangs\":true}");
+	wait_synced(s, f);
+	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/* A working API: the first sync comes before the banner, so the first query is answered from it. */
+Test(k8s_api, startup_waits_for_the_first_sync)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	struct sx_test_server *s;
+	char conn[1500];
+	long synced_at, banner_at;
+
+	endpoint_conn(conn, sizeof(conn), f);
+	s = start_sx(NULL, conn);
+	synced_at = log_at(s, SYNCED);
+	banner_at = log_at(s, "sextant-");
+	cr_expect(synced_at >= 0 && banner_at > synced_at, "%s", sx_test_log(s));
+	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
+	expect_nx(s, "nope.testns.svc.cluster.local", A);
+	cr_expect_eq(log_count(s, "starting server with unsynced"), 0, "%s", sx_test_log(s));
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/* startup_timeout 0: no wait, the banner at once, names not loaded yet are SERVFAIL. */
+Test(k8s_api, startup_timeout_zero_serves_at_once)
+{
+	struct sx_fakeapi *f;
+	struct sx_test_server *s = start_hung_list(&f, "\t\tstartup_timeout 0s\n");
+
+	expect_neg_f(s, "svc1.testns.svc.cluster.local", A, 0, SERVFAIL, ZONE_SOA);
+	cr_expect_eq(log_count(s, "waiting for Kubernetes API"), 0, "%s", sx_test_log(s));
+	sx_fakeapi_do(f, "POST", "/_fake/drop-watches", "{\"hangs\":true}");
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
 Test(k8s_api, partly_synced_serves_what_it_has)
 {
 	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };

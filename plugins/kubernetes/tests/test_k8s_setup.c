@@ -76,6 +76,7 @@ Test(setup, defaults)
 	zones_are(&k->zones, Z("cluster.local."));
 	cr_assert_eq(k->primary, 0);
 	cr_assert_eq(k->ttl, 5);
+	cr_assert_eq(k->startup_ms, 5000);
 	cr_assert_eq(k->pods, K8S_PODS_DISABLED);
 	cr_assert_eq(k->fall.n, 0);
 	cr_assert_not(k->endpoint_pod_names);
@@ -118,6 +119,7 @@ Test(setup, every_option)
 	                   "\t\tfallthrough in-addr.arpa ip6.arpa\n"
 	                   "\t\tignore empty_service\n"
 	                   "\t\tmanifests cluster/\n"
+	                   "\t\tstartup_timeout 1m30s\n"
 	                   "\t}\n"
 	                   "}\n");
 
@@ -138,6 +140,7 @@ Test(setup, every_option)
 	zones_are(&k->fall, Z("in-addr.arpa.", "ip6.arpa."));
 	cr_assert(k->ignore_empty);
 	cr_assert_str_eq(k->manifests, "/etc/coredns/cluster/");
+	cr_assert_eq(k->startup_ms, 90000);
 }
 
 Test(setup, small_options)
@@ -198,6 +201,12 @@ Test(setup, errors)
 		  "(expects 0)" },
 		{ "cluster.local {\n\tkubernetes {\n\t\tnoendpoints please\n\t}\n}\n",
 		  "Corefile:3: plugin/kubernetes: wrong argument count for 'noendpoints' (expects 0)" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tstartup_timeout soon\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: startup_timeout: invalid duration 'soon' (examples: "
+		  "500ms, 30s, 5m, 1h30m)" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tstartup_timeout\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: wrong argument count for 'startup_timeout' "
+		  "(expects 1)" },
 		{ "cluster.local {\n\tkubernetes {\n\t\tresyncperiod 5m\n\t}\n}\n",
 		  "Corefile:3: plugin/kubernetes: unknown property 'resyncperiod'" },
 		{ "cluster.local {\n\tkubernetes {\n\t\tnamespaces a\n"
