@@ -55,6 +55,8 @@ struct k8s_call {
 	bool counted;   /* in the stats already */
 	uint64_t t0_ns; /* start, for the stats */
 	int stop;       /* set by the write callback to end the transfer */
+	bool waiting;   /* held back by a limit of k8s_api_set_rate(), not started yet */
+	bool inflight;  /* counts in k8s_api.inflight */
 	char curl_err[CURL_ERROR_SIZE];
 	char msg[512];
 };
@@ -70,6 +72,11 @@ struct k8s_api {
 	struct k8s_rest_stats *stats;
 	enum k8s_http http;
 	long http_seen; /* CURL_HTTP_VERSION_* of the last response, to log each change once */
+	/* k8s_api_set_rate(): a token bucket and a cap on LISTs in flight; 0: none. */
+	double qps, tokens;
+	unsigned burst, max_inflight, inflight, nwaiting;
+	uint64_t refilled_ns;
+	struct sx_timer *admit; /* starts waiting calls when a token or a slot frees up */
 };
 
 const double k8s_rest_bounds[K8S_REST_BUCKETS] = {
@@ -111,7 +118,13 @@ call_free(struct k8s_call *c)
 	if (c->next) {
 		c->next->prev = c->prev;
 	}
-	curl_multi_remove_handle(api->multi, c->easy);
+	api->nwaiting -= c->waiting;
+	if (c->inflight) {
+		api->inflight--;
+		/* Not from here: this may run inside libcurl, which must not be re-entered. */
+		sx_timer_once(api->admit, 0);
+	}
+	curl_multi_remove_handle(api->multi, c->easy); /* fine for one never added */
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
 	k8s_split_free(c->split);
@@ -502,6 +515,93 @@ k8s_api_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+/* Refill the bucket for the time gone by: whether it holds a token, else in how long it will. */
+static bool
+token_ready(struct k8s_api *api, uint64_t *wait_ms)
+{
+	uint64_t now = sx_now_ns();
+
+	if (api->qps <= 0) {
+		return true;
+	}
+	api->tokens += (double)(now - api->refilled_ns) / 1e9 * api->qps;
+	if (api->tokens > api->burst) {
+		api->tokens = api->burst;
+	}
+	api->refilled_ns = now;
+	if (api->tokens >= 1) {
+		return true;
+	}
+	*wait_ms = (uint64_t)((1 - api->tokens) / api->qps * 1000) + 1;
+	return false;
+}
+
+/*
+ * Start waiting call @c if the limits allow. @return 1 when started, 0 when it
+ * must wait (with @wait_ms set when for a token), or -ENOMEM.
+ */
+static int
+try_start(struct k8s_api *api, struct k8s_call *c, uint64_t *wait_ms)
+{
+	bool counted = c->mode != K8S_CALL_LINES;
+
+	if (counted && api->max_inflight && api->inflight >= api->max_inflight) {
+		return 0; /* call_free() of one in flight looks again */
+	}
+	if (!token_ready(api, wait_ms)) {
+		return 0;
+	}
+	if (curl_multi_add_handle(api->multi, c->easy) != CURLM_OK) {
+		return -ENOMEM;
+	}
+	api->tokens -= api->qps > 0;
+	api->nwaiting--;
+	c->waiting = false;
+	c->inflight = counted;
+	api->inflight += counted;
+	c->t0_ns = sx_now_ns(); /* the latency metric times the request, not its wait */
+	return 1;
+}
+
+/* Start the waiting calls, oldest first, as far as the limits allow. */
+static void
+admit_cb(void *arg)
+{
+	struct k8s_api *api = arg;
+	struct k8s_call *c = api->calls;
+	uint64_t wait_ms = 0;
+
+	while (c && c->next) {
+		c = c->next;
+	}
+	for (; c && api->nwaiting > 0; c = c->prev) {
+		int r = c->waiting ? try_start(api, c, &wait_ms) : 1;
+
+		if (r < 0) {
+			/* Its done hook may start or cancel calls: go on from a fresh walk. */
+			finish(c, CURLE_OUT_OF_MEMORY);
+			sx_timer_once(api->admit, 0);
+			return;
+		}
+		if (wait_ms) {
+			break; /* no token: the later ones wait behind it */
+		}
+	}
+	if (wait_ms) {
+		sx_timer_once(api->admit, wait_ms);
+	}
+}
+
+void
+k8s_api_set_rate(struct k8s_api *api, double qps, unsigned burst, unsigned max_inflight)
+{
+	api->qps = qps;
+	api->burst = burst > 0 ? burst : 1;
+	api->tokens = api->burst;
+	api->refilled_ns = sx_now_ns();
+	api->max_inflight = max_inflight;
+}
+
 int
 k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errlen)
 {
@@ -520,6 +620,9 @@ k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errle
 	if (!(api->timer = sx_timer_new(timer_cb, api))) {
 		goto fail_multi;
 	}
+	if (!(api->admit = sx_timer_new(admit_cb, api))) {
+		goto fail_timer;
+	}
 	curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
 	curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api);
 	curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
@@ -528,6 +631,8 @@ k8s_api_new(struct k8s_api **out, struct k8s_conn *conn, char *err, size_t errle
 	curl_multi_setopt(api->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	*out = api;
 	return 0;
+fail_timer:
+	sx_timer_free(api->timer);
 fail_multi:
 	curl_multi_cleanup(api->multi);
 fail_api:
@@ -551,6 +656,7 @@ k8s_api_free(struct k8s_api *api)
 		sock_free(api->socks);
 	}
 	sx_timer_free(api->timer);
+	sx_timer_free(api->admit);
 	free(api);
 }
 
@@ -648,7 +754,9 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	struct curl_slist *h;
 	char *url = NULL;
 	char agent[64];
+	uint64_t wait_ms = 0;
 	CURL *e;
+	int r;
 
 	if (out) {
 		*out = NULL;
@@ -710,14 +818,21 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_err);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 	set_tls(e, api->conn);
-	if (curl_multi_add_handle(api->multi, e) != CURLM_OK) {
-		goto fail_easy;
-	}
 	c->next = api->calls;
 	if (c->next) {
 		c->next->prev = c;
 	}
 	api->calls = c;
+	c->waiting = true;
+	/* Behind calls already waiting, it waits its turn; else it may start at once. */
+	r = ++api->nwaiting == 1 ? try_start(api, c, &wait_ms) : 0;
+	if (r < 0) {
+		call_free(c);
+		return r;
+	}
+	if (r == 0) {
+		sx_timer_once(api->admit, wait_ms);
+	}
 	if (out) {
 		*out = c;
 	}

@@ -101,6 +101,17 @@ enum k8s_http {
 void k8s_api_set_http(struct k8s_api *api, enum k8s_http http);
 
 /**
+ * Client-side limits on the requests to the API server (`apiserver_qps`,
+ * `apiserver_burst`, `apiserver_max_inflight`): a token bucket of @burst
+ * tokens refilled at @qps per second, one token per request started (LIST
+ * pages, discovery, WATCH starts); and at most @max_inflight LIST or discovery
+ * requests at a time (watches are long-lived streams, not counted, as the API
+ * server's own max-in-flight leaves them out). A request over a limit waits, in
+ * order, until it is under. @qps 0: no rate limit; @max_inflight 0: no cap.
+ */
+void k8s_api_set_rate(struct k8s_api *api, double qps, unsigned burst, unsigned max_inflight);
+
+/**
  * Calls fail with -EMSGSIZE when a line (LINES) or an item (ITEMS) grows past
  * @max_line, or the body (BODY and ITEMS) past @max_body.
  */

@@ -62,6 +62,8 @@ struct k8s_source_conf {
 	const char *namespace_labels;            /* `namespace_labels SELECTOR` for namespaces */
 	bool watch[K8S_NKINDS];                  /* which kinds to list and watch */
 	struct k8s_rest_stats *rest_stats;       /* where API calls are counted, or NULL */
+	double qps;                              /* `apiserver_qps`, 0: no rate limit */
+	unsigned burst, max_inflight;            /* `apiserver_burst`, `apiserver_max_inflight` */
 };
 
 struct k8s_source;

@@ -14,6 +14,9 @@
 
 #define DEFAULT_TTL        5
 #define DEFAULT_STARTUP_MS 5000 /* CoreDNS's startup_timeout */
+/* client-go's defaults, which CoreDNS's client takes for the one of qps and burst not given */
+#define DEFAULT_QPS   5
+#define DEFAULT_BURST 10
 
 static int
 dup_arg(struct sx_cf *cf, int i, char **out)
@@ -195,6 +198,25 @@ set_startup_timeout(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 	return sx_set_duration(cf, d, inst);
 }
 
+/* `apiserver_qps QPS`: requests per second, a decimal number as client-go's float. */
+static int
+set_qps(struct sx_cf *cf, const struct sx_directive *d, void *inst)
+{
+	struct k8s *k = inst;
+	const char *a = sx_cf_arg(cf, 1);
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(a, &end);
+	if (errno != 0 || end == a || *end != '\0' || !(v >= 0 && v <= 1e6)) {
+		return sx_cf_err(cf, "apiserver_qps must be a number in range [0, 1000000]: '%s'",
+		                 a);
+	}
+	k->qps = v;
+	return 0;
+}
+
 static const struct sx_directive k8s_directives[] = {
 	{ "endpoint", 1, -1, set_endpoint },
 	{ "tls", 3, 3, set_tls },
@@ -209,6 +231,9 @@ static const struct sx_directive k8s_directives[] = {
 	SX_DIR_ZONES("fallthrough", struct k8s, fall),
 	{ "ignore", 1, 1, set_ignore },
 	{ "manifests", 1, 1, set_manifests },
+	{ "apiserver_qps", 1, 1, set_qps },
+	SX_DIR_UINT("apiserver_burst", struct k8s, burst, 0, 1000000),
+	SX_DIR_UINT("apiserver_max_inflight", struct k8s, max_inflight, 0, 1000000),
 	{ "startup_timeout", 1, 1, set_startup_timeout,
 	  SX_FIELD(struct k8s, startup_ms, uint64_t) },
 	{ NULL },
@@ -249,6 +274,10 @@ k8s_setup(struct sx_cf *cf, void *inst)
 	}
 	if (!k->startup_set) {
 		k->startup_ms = DEFAULT_STARTUP_MS;
+	}
+	if (k->qps > 0 || k->burst > 0) {
+		k->qps = k->qps > 0 ? k->qps : DEFAULT_QPS;
+		k->burst = k->burst > 0 ? k->burst : DEFAULT_BURST;
 	}
 	return 0;
 }
@@ -314,6 +343,9 @@ k8s_start(void *inst, struct sx_runtime *rt)
 		.labels = k->labels,
 		.namespace_labels = k->namespace_labels,
 		.rest_stats = &k->rest,
+		.qps = k->qps,
+		.burst = k->burst,
+		.max_inflight = k->max_inflight,
 	};
 	char err[512];
 	int r;

@@ -114,6 +114,7 @@ k8s_source_start(struct k8s_source **out, const struct k8s_source_conf *conf, st
 	}
 	k8s_api_set_stats(src->api, conf->rest_stats);
 	k8s_api_set_http(src->api, http);
+	k8s_api_set_rate(src->api, conf->qps, conf->burst, conf->max_inflight);
 	sx_plog(SX_LOG_INFO, "kubernetes", "watching the API server at %s", src->conn->server);
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		if (!conf->watch[k]) {

@@ -227,6 +227,8 @@ struct k8s {
 	bool ttl_set;
 	uint64_t startup_ms; /* `startup_timeout`: how long the first start waits for a sync */
 	bool startup_set;
+	double qps;                   /* `apiserver_qps`; 0: none */
+	unsigned burst, max_inflight; /* `apiserver_burst`, `apiserver_max_inflight`; 0: none */
 	enum k8s_pods pods;
 	bool endpoint_pod_names;
 	bool noendpoints;

@@ -839,6 +839,118 @@ Test(k8s_api, relist_after_an_error_event_410)
 }
 
 /*
+ * A relist storm: every Services watch is answered 410 at once, so the plugin
+ * lists and watches again and again. Wait for @n more requests to Services and
+ * @return the seconds between the first and the last of them, by the fake's clock.
+ */
+static double
+relist_storm(struct sx_fakeapi *f, struct sx_test_server *s, int n)
+{
+	char q[200], *body = NULL;
+	json_t *r, *all;
+	double first, last;
+
+	sx_fakeapi_do(f, "DELETE", "/_fake/requests", NULL);
+	sx_fakeapi_do(f, "POST", "/_fake/fail",
+	              "{\"path\":\"/api/v1/services\",\"watch\":true,\"mode\":\"watch-error\","
+	              "\"status\":410,\"count\":-1}");
+	sx_fakeapi_do(f, "POST", "/_fake/drop-watches", "{\"path\":\"/api/v1/services\"}");
+	snprintf(q, sizeof(q), "/_fake/requests?path=/api/v1/services&min=%d&timeout=60", n);
+	cr_assert_eq(sx_fakeapi_ctl(f, "GET", q, NULL, &body), 200, "%s", sx_test_log(s));
+	r = json_loads(body, 0, NULL);
+	free(body);
+	all = json_object_get(r, "requests");
+	cr_assert(json_array_size(all) >= (size_t)n);
+	first = json_real_value(json_object_get(json_array_get(all, 0), "time"));
+	last = json_real_value(json_object_get(json_array_get(all, (size_t)n - 1), "time"));
+	json_decref(r);
+	sx_fakeapi_do(f, "DELETE", "/_fake/fail", NULL);
+	return last - first;
+}
+
+/*
+ * 6 requests of a relist storm take at least 10 s at 0.5 a second (8 s leaves room
+ * for the fake's clock); without a limit, the plugin's own backoff lets them through in
+ * about 4 s (3.8 s measured).
+ */
+#define STORM_SLOW_S 8.0
+
+/* apiserver_qps 0.5, apiserver_burst 1: a relist storm reaches the API server every 2 s. */
+Test(k8s_api, apiserver_qps_bounds_a_relist_storm)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	struct sx_test_server *s;
+	char conn[1600];
+	double span;
+
+	endpoint_conn(conn, sizeof(conn), f);
+	strcat(conn,
+	       "\t\tapiserver_qps 0.5\n\t\tapiserver_burst 1\n\t\tapiserver_max_inflight 1\n");
+	s = start_sx(NULL, conn);
+	wait_synced(s, f);
+	span = relist_storm(f, s, 6);
+	cr_log_info("apiserver_qps 0.5: 6 requests in %.2f s", span);
+	cr_expect_geq(span, STORM_SLOW_S, "6 requests in %.2f s", span);
+	expect(s, "svc1.testns.svc.cluster.local", A, SVC1 "\t5\tIN\tA\t10.96.1.1");
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/* The time of the first request the fake logged under @path (not watches). */
+static double
+first_request_time(struct sx_fakeapi *f, const char *path)
+{
+	json_t *all = requests(f, path, 0);
+	double t;
+
+	cr_assert(json_array_size(all) > 0, "no request to %s", path);
+	t = json_real_value(json_object_get(json_array_get(all, 0), "time"));
+	json_decref(all);
+	return t;
+}
+
+/*
+ * apiserver_max_inflight 1: while the Services LIST hangs (2 s, then the fake closes
+ * it), no other LIST starts; without the cap they all start together.
+ */
+Test(k8s_api, apiserver_max_inflight_holds_lists_back)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	struct sx_test_server *s;
+	char conn[1600];
+	double gap;
+
+	sx_fakeapi_do(f, "POST", "/_fake/fail",
+	              "{\"path\":\"/api/v1/services\",\"watch\":false,\"mode\":\"hang\","
+	              "\"seconds\":2}");
+	endpoint_conn(conn, sizeof(conn), f);
+	strcat(conn, "\t\tapiserver_max_inflight 1\n");
+	s = start_sx(NULL, conn);
+	wait_synced(s, f);
+	gap = first_request_time(f, "/api/v1/namespaces") -
+	      first_request_time(f, "/api/v1/services");
+	cr_expect_geq(gap, 1.5, "the Namespaces LIST came %.2f s after the Services one", gap);
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/* Without the options the same storm is not slowed down (what the test above bounds). */
+Test(k8s_api, relist_storm_without_apiserver_qps)
+{
+	struct sx_fakeapi *f;
+	struct sx_test_server *s = start_basic(&f);
+	double span = relist_storm(f, s, 6);
+
+	cr_log_info("no limit: 6 requests in %.2f s", span);
+
+	cr_expect_lt(span, STORM_SLOW_S, "6 requests in %.2f s", span);
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
+/*
  * 500 small Services in namespace a-pad, which sorts first: a LIST of Services
  * then takes two pages, the second with basic.json's Services and @nbig
  * Services of namespace zz-pad carrying 20 kB of annotation each (a page that

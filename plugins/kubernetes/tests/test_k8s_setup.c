@@ -77,6 +77,7 @@ Test(setup, defaults)
 	cr_assert_eq(k->primary, 0);
 	cr_assert_eq(k->ttl, 5);
 	cr_assert_eq(k->startup_ms, 5000);
+	cr_assert(k->qps == 0 && k->burst == 0 && k->max_inflight == 0); /* no client-side limit */
 	cr_assert_eq(k->pods, K8S_PODS_DISABLED);
 	cr_assert_eq(k->fall.n, 0);
 	cr_assert_not(k->endpoint_pod_names);
@@ -120,6 +121,9 @@ Test(setup, every_option)
 	                   "\t\tignore empty_service\n"
 	                   "\t\tmanifests cluster/\n"
 	                   "\t\tstartup_timeout 1m30s\n"
+	                   "\t\tapiserver_qps 2.5\n"
+	                   "\t\tapiserver_burst 7\n"
+	                   "\t\tapiserver_max_inflight 3\n"
 	                   "\t}\n"
 	                   "}\n");
 
@@ -141,6 +145,14 @@ Test(setup, every_option)
 	cr_assert(k->ignore_empty);
 	cr_assert_str_eq(k->manifests, "/etc/coredns/cluster/");
 	cr_assert_eq(k->startup_ms, 90000);
+	cr_assert(k->qps == 2.5);
+	cr_assert_eq(k->burst, 7);
+	cr_assert_eq(k->max_inflight, 3);
+	/* One of qps and burst alone: the other is client-go's default, as in CoreDNS. */
+	k = ok("cluster.local {\n\tkubernetes {\n\t\tapiserver_burst 20\n\t}\n}\n");
+	cr_assert(k->qps == 5 && k->burst == 20);
+	k = ok("cluster.local {\n\tkubernetes {\n\t\tapiserver_qps 50\n\t}\n}\n");
+	cr_assert(k->qps == 50 && k->burst == 10);
 }
 
 Test(setup, small_options)
@@ -207,6 +219,17 @@ Test(setup, errors)
 		{ "cluster.local {\n\tkubernetes {\n\t\tstartup_timeout\n\t}\n}\n",
 		  "Corefile:3: plugin/kubernetes: wrong argument count for 'startup_timeout' "
 		  "(expects 1)" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tapiserver_qps -1\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: apiserver_qps must be a number in range [0, 1000000]: "
+		  "'-1'" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tapiserver_qps fast\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: apiserver_qps must be a number in range [0, 1000000]: "
+		  "'fast'" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tapiserver_burst -3\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: apiserver_burst must be in range [0, 1000000], not '-3'" },
+		{ "cluster.local {\n\tkubernetes {\n\t\tapiserver_max_inflight 1.5\n\t}\n}\n",
+		  "Corefile:3: plugin/kubernetes: apiserver_max_inflight must be in range [0, 1000000], "
+		  "not '1.5'" },
 		{ "cluster.local {\n\tkubernetes {\n\t\tresyncperiod 5m\n\t}\n}\n",
 		  "Corefile:3: plugin/kubernetes: unknown property 'resyncperiod'" },
 		{ "cluster.local {\n\tkubernetes {\n\t\tnamespaces a\n"
