@@ -137,6 +137,7 @@ struct fwd {
 	unsigned policy;
 	unsigned given; /* bit per fwd_directives row seen, for defaults */
 	unsigned max_concurrent;
+	unsigned max_idle_conns; /* idle connections kept per upstream, protocol and worker; 0: any */
 	unsigned long inflight;                /* atomic, only with max_concurrent */
 	uint32_t next_rcodes, failover_rcodes; /* bit per rcode 0..31 */
 	bool next_nodata;                      /* next_on_nodata */

@@ -217,6 +217,7 @@ const struct sx_directive fwd_directives[] = {
 	SX_DIR_FLAG("force_tcp", struct fwd, force_tcp),
 	SX_DIR_FLAG("prefer_udp", struct fwd, prefer_udp),
 	{ "expire", 1, 1, set_duration_given, SX_FIELD(struct fwd, expire_ms, uint64_t) },
+	SX_DIR_UINT("max_idle_conns", struct fwd, max_idle_conns, 0, 0),
 	{ "max_fails", 1, 1, set_uint_given, SX_FIELD(struct fwd, max_fails, unsigned) },
 	{ "read_timeout", 1, 1, set_duration_given, SX_FIELD(struct fwd, read_timeout_ms, uint64_t),
 	  1 },

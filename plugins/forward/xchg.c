@@ -311,8 +311,37 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 	 * a running callback).
 	 */
 	list = &x->w->idle[c->up->idx];
+	if (x->f->max_idle_conns > 0) {
+		unsigned n = 0;
+
+		for (struct fwd_conn *i = *list; i; i = i->next) {
+			n++;
+		}
+		if (n >= x->f->max_idle_conns) {
+			conn_free(x->w, c);
+			return;
+		}
+	}
 	c->next = *list;
 	*list = c;
+}
+
+/*
+ * Whether pooled stream @c, just idle, is one too many under `max_idle_conns`:
+ * the others of its upstream and protocol on this worker already idle count.
+ */
+static bool
+stream_over_idle_cap(const struct fwd_conn *c)
+{
+	unsigned max = c->up->f->max_idle_conns, n = 0;
+
+	if (!c->pooled || max == 0) {
+		return false;
+	}
+	for (const struct fwd_conn *i = c->w->streams[c->up->idx]; i; i = i->next) {
+		n += i->nx == 0 && !i->retired && !i->dead && i->proto == c->proto;
+	}
+	return n > max;
 }
 
 /* Close @c once it is retired and idle (not from inside its own read loop). */
@@ -321,7 +350,10 @@ stream_settle(struct fwd_conn *c)
 {
 	struct fwd_conn **pp;
 
-	if (c->in_read || c->nx > 0 || !c->retired) {
+	if (c->in_read || c->nx > 0) {
+		return;
+	}
+	if (!c->retired && !stream_over_idle_cap(c)) {
 		return;
 	}
 	if (c->pooled) {

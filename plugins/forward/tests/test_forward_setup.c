@@ -137,8 +137,8 @@ static const struct setup_case cases[] = {
 	{ ". {\n forward . 127.0.0.1 {\n  failfast_all_unhealthy_upstreams yes\n }\n}\n",
 	  "Corefile:3: plugin/forward: wrong argument count for 'failfast_all_unhealthy_upstreams' "
 	  "(expects 0)" },
-	{ ". {\n forward . 127.0.0.1 {\n  max_idle_conns 5\n }\n}\n",
-	  "Corefile:3: plugin/forward: unknown property 'max_idle_conns'" },
+	{ ". {\n forward . 127.0.0.1 {\n  max_idle_conns -5\n }\n}\n",
+	  "Corefile:3: plugin/forward: max_idle_conns must be in range [0, 4294967295], not '-5'" },
 	{ ". {\n forward . 127.0.0.1 {\n  tls a b c d\n }\n}\n",
 	  "Corefile:3: plugin/forward: wrong argument count for 'tls' (expects 0 to 3)" },
 	{ ". {\n forward . tls://127.0.0.1 {\n  tls missing-ca.pem\n }\n}\n",
@@ -203,6 +203,7 @@ Test(forward_setup, defaults_are_corednss)
 	cr_assert_eq(f->read_timeout_ms, 2000);
 	cr_assert_eq(f->policy, FWD_POLICY_RANDOM);
 	cr_assert_eq(f->max_concurrent, 0);
+	cr_assert_eq(f->max_idle_conns, 0); /* no cap, as CoreDNS */
 	cr_assert_not(f->force_tcp);
 	cr_assert_not(f->prefer_udp);
 	cr_assert_eq(f->nup, 1);
@@ -246,7 +247,7 @@ Test(forward_setup, options)
 	        ". {\n forward 10.0.0.0/8 127.0.0.1 {\n  except Foo.10.in-addr.arpa\n  prefer_udp\n"
 	        "  expire 1m\n  max_fails 5\n  policy round_robin\n"
 	        "  health_check 250ms no_rec domain Example.NET\n"
-	        "  max_concurrent 7\n  next nxdomain SERVFAIL\n  next_on_nodata\n  failover REFUSED\n"
+	        "  max_idle_conns 3\n  max_concurrent 7\n  next nxdomain SERVFAIL\n  next_on_nodata\n  failover REFUSED\n"
 	        "  failfast_all_unhealthy_upstreams\n }\n"
 	        " forward 2001:db8::/30 127.0.0.2\n}\n",
 	        err, sizeof(err), &rc);
@@ -263,6 +264,7 @@ Test(forward_setup, options)
 	cr_assert_eq(f->policy, FWD_POLICY_ROUND_ROBIN);
 	cr_assert_eq(f->hc_ms, 250);
 	cr_assert_eq(f->max_concurrent, 7);
+	cr_assert_eq(f->max_idle_conns, 3);
 	cr_assert_eq(f->next_rcodes, (1u << 3) | (1u << 2));
 	cr_assert_eq(f->failover_rcodes, 1u << 5);
 	cr_assert(f->next_nodata);

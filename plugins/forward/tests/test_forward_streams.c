@@ -361,28 +361,20 @@ tcpup_stop(struct tcpup *u)
 	close(u->wake[1]);
 }
 
-/*
- * 5,000 names pipelined on 5 client connections, forwarded over TCP: all
- * answered, on no more than 8 upstream connections in all (before: one per
- * query in flight, ~470), which stay open for reuse.
- */
-Test(forward_streams, pipelined_queries_share_a_few_connections)
+enum {
+	CLIENTS = 5,
+	PER = 1000
+};
+
+/* PER names pipelined on each of CLIENTS connections to @s; every reply read (60 s at most). */
+static void
+pipelined(struct sx_test_server *s, int *right, int *replies)
 {
-	enum {
-		CLIENTS = 5,
-		PER = 1000
-	};
-	struct tcpup u;
-	struct sx_test_server *s;
 	struct pipe p[CLIENTS];
-	int right = 0, replies = 0, after;
 	double t0;
 	bool busy = true;
 
-	tcpup_start(&u, 0);
-	s = start("example.test {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
-	          "\t\texpire 600s\n\t\tread_timeout 30s\n\t}\n}\n",
-	          u.port);
+	*right = *replies = 0;
 	for (int c = 0; c < CLIENTS; c++) {
 		char name[16];
 
@@ -397,10 +389,29 @@ Test(forward_streams, pipelined_queries_share_a_few_connections)
 		}
 	}
 	for (int c = 0; c < CLIENTS; c++) {
-		right += p[c].right;
-		replies += p[c].replies;
+		*right += p[c].right;
+		*replies += p[c].replies;
 		pipe_close(&p[c]);
 	}
+}
+
+/*
+ * 5,000 names pipelined on 5 client connections, forwarded over TCP: all
+ * answered, on no more than 8 upstream connections in all (before: one per
+ * query in flight, ~470), which stay open for reuse.
+ */
+Test(forward_streams, pipelined_queries_share_a_few_connections)
+{
+	struct tcpup u;
+	struct sx_test_server *s;
+	int right, replies, after;
+	double t0 = now_s();
+
+	tcpup_start(&u, 0);
+	s = start("example.test {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
+	          "\t\texpire 600s\n\t\tread_timeout 30s\n\t}\n}\n",
+	          u.port);
+	pipelined(s, &right, &replies);
 	after = sx_census_tcp(sx_test_pid(s), SX_TCP_ESTABLISHED, u.port);
 	stop(s);
 	tcpup_stop(&u);
@@ -412,6 +423,37 @@ Test(forward_streams, pipelined_queries_share_a_few_connections)
 	cr_expect(u.accepted >= 1 && u.accepted <= MAX_CONNS, "%d connections to the upstream",
 	          u.accepted);
 	cr_expect(after >= 1 && after <= MAX_CONNS, "%d kept for reuse", after);
+}
+
+/*
+ * The same load with max_idle_conns 1: once the replies are in, each worker keeps
+ * one connection to the upstream and closes the others as they go idle.
+ */
+Test(forward_streams, max_idle_conns_closes_the_idle_connections_beyond_it)
+{
+	struct tcpup u;
+	struct sx_test_server *s;
+	int right, replies, after;
+	double t0;
+
+	tcpup_start(&u, 0);
+	s = start("example.test {\n\tbind 127.0.0.1\n\tforward . 127.0.0.1:%u {\n"
+	          "\t\texpire 600s\n\t\tread_timeout 30s\n\t\tmax_idle_conns 1\n\t}\n}\n",
+	          u.port);
+	pipelined(s, &right, &replies);
+	t0 = now_s();
+	while ((after = sx_census_tcp(sx_test_pid(s), SX_TCP_ESTABLISHED, u.port)) > 2 &&
+	       now_s() - t0 < 10) {
+		sleep_ms(20);
+	}
+	stop(s);
+	tcpup_stop(&u);
+	cr_log_info("max_idle_conns 1: %d connections accepted, %d at once at most, %d kept",
+	            u.accepted, u.peak, after);
+	cr_expect_eq(right, CLIENTS * PER, "%d of %d answered right", right, CLIENTS * PER);
+	/* More than one a worker were open (else the test shows nothing), one each is left. */
+	cr_expect_gt(u.peak, 2, "only %d connections at once", u.peak);
+	cr_expect(after >= 1 && after <= 2, "%d kept idle", after);
 }
 
 Test(forward_streams, replies_out_of_order_on_one_pipelined_connection)
