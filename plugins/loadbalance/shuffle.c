@@ -17,8 +17,8 @@ next(uint64_t *s)
 }
 
 /* Uniform in [0, n) by multiply-shift (n is small). */
-static inline unsigned
-below(uint64_t *s, unsigned n)
+unsigned
+lb_below(uint64_t *s, unsigned n)
 {
 	return (unsigned)(((next(s) >> 32) * n) >> 32);
 }
@@ -27,7 +27,7 @@ static void
 shuffle(uint16_t *a, unsigned n, uint64_t *s)
 {
 	for (unsigned i = n; i > 1; i--) {
-		unsigned j = below(s, i);
+		unsigned j = lb_below(s, i);
 		uint16_t t = a[i - 1];
 
 		a[i - 1] = a[j];
@@ -41,6 +41,37 @@ is_addr(uint16_t type)
 	return type == SX_TYPE_A || type == SX_TYPE_AAAA;
 }
 
+void
+lb_order_by_kind(uint16_t *o, const struct sx_rr *rr, unsigned first, unsigned n, unsigned *from,
+                 unsigned *to)
+{
+	unsigned i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rr[i].type == SX_TYPE_CNAME) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (rr[i].type != SX_TYPE_CNAME && !is_addr(rr[i].type) &&
+		    rr[i].type != SX_TYPE_MX) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	*from = k;
+	for (i = 0; i < n; i++) {
+		if (is_addr(rr[i].type)) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+	*to = k;
+	for (i = 0; i < n; i++) {
+		if (rr[i].type == SX_TYPE_MX) {
+			o[k++] = (uint16_t)(first + i);
+		}
+	}
+}
+
 /*
  * The new order of the @n records from @first on: all A (or all AAAA)
  * shuffled; anything else as CNAMEs, other types, addresses shuffled, MX
@@ -52,7 +83,7 @@ order_section(struct lb_worker *w, unsigned first, unsigned n)
 	uint16_t *o = w->order + first;
 	const struct sx_rr *rr = w->rr + first;
 	bool same = true;
-	unsigned i, k = 0, from;
+	unsigned i, from, to;
 
 	for (i = 0; i < n; i++) {
 		o[i] = (uint16_t)(first + i);
@@ -64,31 +95,9 @@ order_section(struct lb_worker *w, unsigned first, unsigned n)
 	if (same && is_addr(rr[0].type)) {
 		shuffle(o, n, &w->rng);
 	} else {
-		for (i = 0; i < n; i++) {
-			if (rr[i].type == SX_TYPE_CNAME) {
-				o[k++] = (uint16_t)(first + i);
-			}
-		}
-		for (i = 0; i < n; i++) {
-			if (rr[i].type != SX_TYPE_CNAME && !is_addr(rr[i].type) &&
-			    rr[i].type != SX_TYPE_MX) {
-				o[k++] = (uint16_t)(first + i);
-			}
-		}
-		from = k;
-		for (i = 0; i < n; i++) {
-			if (is_addr(rr[i].type)) {
-				o[k++] = (uint16_t)(first + i);
-			}
-		}
-		shuffle(o + from, k - from, &w->rng);
-		from = k;
-		for (i = 0; i < n; i++) {
-			if (rr[i].type == SX_TYPE_MX) {
-				o[k++] = (uint16_t)(first + i);
-			}
-		}
-		shuffle(o + from, k - from, &w->rng);
+		lb_order_by_kind(o, rr, first, n, &from, &to);
+		shuffle(o + from, to - from, &w->rng);
+		shuffle(o + to, n - to, &w->rng);
 	}
 	for (i = 0; i < n; i++) {
 		if (o[i] != first + i) {
@@ -147,8 +156,8 @@ copy_addr(uint8_t *dst, const uint8_t *src, uint16_t len)
 }
 
 /* The records of our own reply, names skipped. @return how many, or 0 if there are too many. */
-static unsigned
-records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
+unsigned
+lb_records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
 {
 	struct sx_rr_walk it;
 	unsigned n = count[0] + count[1] + count[2];
@@ -165,8 +174,8 @@ records(const struct sx_msg *msg, struct sx_rr *rr, const unsigned count[3])
 }
 
 /* Put the @n records of @msg in w->order: in place when only addresses swap, else written anew. */
-static void
-apply(struct sx_msg *msg, struct lb_worker *w, unsigned n, const unsigned count[3])
+void
+lb_apply(struct sx_msg *msg, struct lb_worker *w, unsigned n, const unsigned count[3])
 {
 	bool in_place = true;
 
@@ -205,7 +214,7 @@ lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
 	if (count[0] < 2 && count[1] < 2 && count[2] < 2) {
 		return;
 	}
-	n = records(msg, w->rr, count);
+	n = lb_records(msg, w->rr, count);
 	if (n == 0) {
 		return;
 	}
@@ -214,7 +223,7 @@ lb_shuffle(struct sx_msg *msg, struct lb_worker *w)
 		first += count[s];
 	}
 	if (moved) {
-		apply(msg, w, n, count);
+		lb_apply(msg, w, n, count);
 	}
 }
 
@@ -290,7 +299,7 @@ lb_prefer(struct sx_msg *msg, struct lb_worker *w, const struct lb_net *nets, si
 	if (count[SX_SEC_ANSWER] < 2 && count[SX_SEC_ADDITIONAL] < 2) {
 		return;
 	}
-	n = records(msg, w->rr, count);
+	n = lb_records(msg, w->rr, count);
 	if (n == 0) {
 		return;
 	}
@@ -302,6 +311,6 @@ lb_prefer(struct sx_msg *msg, struct lb_worker *w, const struct lb_net *nets, si
 	moved |= prefer_section(w, count[SX_SEC_ANSWER] + count[SX_SEC_AUTHORITY],
 	                        count[SX_SEC_ADDITIONAL], msg->wire, nets, nnets);
 	if (moved) {
-		apply(msg, w, n, count);
+		lb_apply(msg, w, n, count);
 	}
 }

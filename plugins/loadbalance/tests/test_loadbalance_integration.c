@@ -120,3 +120,66 @@ Test(loadbalance_integration, prefer_subnet_first)
 	free(expect_shuffled(s, "lb.example.org", 40, "lb.example.org.\t3600\tIN\tA\t192.0.2.7\n"));
 	sx_test_stop(s);
 }
+
+/* Ask @name @n times; count in @first[0..2] the answers led by 10.0.0.1, .2, .3. */
+static void
+count_first(struct sx_test_server *s, const char *name, int n, int first[3])
+{
+	static const char *const addrs[] = { "\tA\t10.0.0.1", "\tA\t10.0.0.2", "\tA\t10.0.0.3" };
+
+	memset(first, 0, 3 * sizeof(first[0]));
+	for (int i = 0; i < n; i++) {
+		ldns_pkt *p = sx_test_query(s, name, LDNS_RR_TYPE_A, 0, 0);
+		char *ans, *nl;
+
+		cr_assert(p);
+		ans = sx_test_section_str(p, LDNS_SECTION_ANSWER);
+		ldns_pkt_free(p);
+		for (int a = 0; a < 3; a++) {
+			cr_assert(strstr(ans, addrs[a]), "%s missing: %s", addrs[a] + 3, ans);
+		}
+		if ((nl = strchr(ans, '\n'))) {
+			*nl = '\0';
+		}
+		for (int a = 0; a < 3; a++) {
+			first[a] += strstr(ans, addrs[a]) != NULL;
+		}
+		free(ans);
+	}
+}
+
+/*
+ * weighted: 10.0.0.2 has weight 3, 10.0.0.1 weight 1, 10.0.0.3 none (1): over 2000
+ * answers they lead 20/60/20 % of the time (bounds of 10 standard deviations and more);
+ * after the file changes (10.0.0.3: 255), 10.0.0.3 leads nearly always.
+ */
+Test(loadbalance_integration, weighted_first_address_by_weight_and_reload)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	int first[3];
+
+	sx_test_write(
+	        s, "hosts",
+	        "10.0.0.1 lb.example.org\n10.0.0.2 lb.example.org\n10.0.0.3 lb.example.org\n");
+	sx_test_write(s, "weights",
+	              "# weights\nlb.example.org\n10.0.0.1 1\n10.0.0.2 3\n\nother.example.org\n"
+	              "10.0.0.3 200\n");
+	sx_test_start(s, "example.org {\n\tbind 127.0.0.1\n\tloadbalance weighted weights {\n"
+	                 "\t\treload 1s\n\t}\n\thosts hosts\n}\n");
+	count_first(s, "lb.example.org", 2000, first);
+	cr_log_info("weights 1:3:1 (unlisted): first %d / %d / %d of 2000", first[0], first[1],
+	            first[2]);
+	cr_expect(first[0] + first[1] + first[2] == 2000);
+	cr_expect(first[1] >= 900 && first[1] <= 1500, "weight 3 led %d of 2000", first[1]);
+	cr_expect(first[0] >= 200 && first[0] <= 600, "weight 1 led %d of 2000", first[0]);
+	cr_expect(first[2] >= 200 && first[2] <= 600, "unlisted led %d of 2000", first[2]);
+
+	sx_test_write(s, "weights", "lb.example.org\n10.0.0.1 1\n10.0.0.2 1\n10.0.0.3 255\n");
+	cr_assert(sx_test_wait_log(
+	                  s, "[INFO] plugin/loadbalance: Successfully reloaded weight file", 20000),
+	          "%s", sx_test_log(s));
+	count_first(s, "lb.example.org", 500, first);
+	cr_log_info("weights 1:1:255: first %d / %d / %d of 500", first[0], first[1], first[2]);
+	cr_expect(first[2] >= 450, "weight 255 led %d of 500", first[2]);
+	sx_test_stop(s);
+}
