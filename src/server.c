@@ -841,6 +841,15 @@ sx_server_reload(struct sx_config *cfg, char *err, size_t errlen)
 		return rc;
 	}
 	rc = start_plugins(cfg, err, errlen);
+	if (rc == 0 && srv.first) {
+		/*
+		 * Not serving yet: the new configuration takes the first one's place and
+		 * deadline. Nothing ever saw the first one, so it goes at once.
+		 */
+		gen_free(srv.first);
+		srv.first = gen;
+		return 0;
+	}
 	if (rc == 0) {
 		rc = attach_listeners(gen, err, errlen);
 	}
