@@ -190,8 +190,11 @@ sx_test_start(struct sx_test_server *s, const char *corefile)
 		execv(sextant_bin(), (char *const *)argv);
 		_exit(127);
 	}
-	/* The banner ends with the version line; zone lines "ZONE:PORT" come before it. */
-	for (int waited = 0; waited < 10000; waited += 20) {
+	/*
+	 * The banner ends with the version line; zone lines "ZONE:PORT" come before it.
+	 * A kubernetes block may hold it back for its startup_timeout (5 s by default).
+	 */
+	for (int waited = 0; waited < 60000; waited += 20) {
 		const char *log = sx_test_log(s), *v = strstr(log, "sextant-");
 
 		if (v) {

@@ -936,20 +936,6 @@ Test(k8s_api, apiserver_max_inflight_holds_lists_back)
 	sx_fakeapi_stop(f);
 }
 
-/* Without the options the same storm is not slowed down (what the test above bounds). */
-Test(k8s_api, relist_storm_without_apiserver_qps)
-{
-	struct sx_fakeapi *f;
-	struct sx_test_server *s = start_basic(&f);
-	double span = relist_storm(f, s, 6);
-
-	cr_log_info("no limit: 6 requests in %.2f s", span);
-
-	cr_expect_lt(span, STORM_SLOW_S, "6 requests in %.2f s", span);
-	cr_expect_eq(sx_test_stop(s), 0);
-	sx_fakeapi_stop(f);
-}
-
 /*
  * 500 small Services in namespace a-pad, which sorts first: a LIST of Services
  * then takes two pages, the second with basic.json's Services and @nbig
