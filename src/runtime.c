@@ -49,6 +49,26 @@ block_has(const struct sx_block *b, unsigned flag)
 	return false;
 }
 
+/*
+ * Plugins never call one another: a zone plugin announces a new version here
+ * and the core hands it to the block's other instances, as CoreDNS's file
+ * plugin calls the transfer plugin it found in its server block.
+ */
+void
+sx_rt_zone_changed(struct sx_runtime *rt, const void *inst, const struct sx_zone_version *v)
+{
+	const struct sx_block *b = sx_server_block_of(inst);
+
+	(void)rt;
+	for (size_t i = 0; b && i < b->nchain; i++) {
+		const struct sx_instance *in = &b->chain[i];
+
+		if (in->inst != inst && in->plugin->zone_changed) {
+			in->plugin->zone_changed(in->inst, v);
+		}
+	}
+}
+
 struct not_ready {
 	const char *name;
 	char why[512];

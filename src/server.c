@@ -173,6 +173,23 @@ static struct sx_gen *live_gens;
 
 static void listener_release(struct sx_listener *l);
 
+const struct sx_block *
+sx_server_block_of(const void *inst)
+{
+	for (const struct sx_gen *gen = live_gens; gen; gen = gen->next) {
+		for (size_t bi = 0; gen->cfg && bi < gen->cfg->nblocks; bi++) {
+			const struct sx_block *b = &gen->cfg->blocks[bi];
+
+			for (size_t i = 0; i < b->nchain; i++) {
+				if (b->chain[i].inst == inst) {
+					return b;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
 static void
 gen_free(struct sx_gen *gen)
 {

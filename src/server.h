@@ -105,6 +105,13 @@ int sx_server_reload_now(void);
 /** SHA512 (hex) of the contents of every file @path reads (imports found anew). */
 int sx_config_digest(const char *path, char hex[129], char *err, size_t errlen);
 
+/**
+ * The server block holding plugin instance @inst in any live generation
+ * (running, waiting to serve, or kept by suspended requests), or NULL.
+ * Control thread.
+ */
+const struct sx_block *sx_server_block_of(const void *inst);
+
 /** The process's runtime. */
 struct sx_runtime *sx_server_runtime(void);
 

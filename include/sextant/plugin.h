@@ -145,6 +145,23 @@ void sx_rt_hold_serving(struct sx_runtime *rt, const char *who, uint64_t ms, con
 /** Whether shutdown has begun (lameduck included). */
 bool sx_rt_shutting_down(struct sx_runtime *rt);
 
+/* A new version of a zone, as a plugin holding zones announces it (see zone_changed). */
+struct sx_zone_version {
+	const uint8_t *zone; /* the apex, lower-case wire */
+	const uint8_t *soa;  /* the SOA record's rdata, uncompressed wire */
+	uint16_t soa_len;
+	uint32_t soa_ttl;
+	uint32_t serial; /* the SOA's */
+};
+
+/**
+ * Tell the other plugins of @inst's server block (their zone_changed hooks,
+ * before this returns) that the zone plugin instance @inst now serves @v:
+ * the transfer plugin notifies secondaries. Control thread; @v is borrowed
+ * for the call.
+ */
+void sx_rt_zone_changed(struct sx_runtime *rt, const void *inst, const struct sx_zone_version *v);
+
 /*
  * What the core must know of a plugin, declared in its descriptor (as Knot's
  * module flags) rather than found from its name.
@@ -195,6 +212,11 @@ struct sx_plugin {
 	 * sets labels with sx_req_meta_set(). Worker thread; must be quick.
 	 */
 	void (*metadata)(struct sx_req *req, void *inst);
+	/**
+	 * Optional: another plugin of the block serves a new version of a zone
+	 * (sx_rt_zone_changed()); @v is borrowed for the call. Control thread.
+	 */
+	void (*zone_changed)(void *inst, const struct sx_zone_version *v);
 	/** Optional: add this instance's metrics to a scrape. Control thread. */
 	void (*collect)(void *inst, struct sx_metrics *m);
 	/**
