@@ -137,6 +137,26 @@ fz_handle(struct sx_req *req, void *inst)
 	return fz_answer(z, &f->fall, q, msg);
 }
 
+/* Tell the block (transfer, which notifies secondaries) that @z is served now. */
+static void
+announce(struct fz *f, const struct fz_zone *z)
+{
+	const uint8_t *rr = z->soa->data;
+	uint32_t ttl;
+	uint16_t rdlen;
+
+	memcpy(&ttl, rr, 4);
+	memcpy(&rdlen, rr + 4, 2);
+	struct sx_zone_version v = {
+		.zone = z->apex->name,
+		.soa = rr + 6,
+		.soa_len = rdlen,
+		.soa_ttl = ttl,
+		.serial = z->serial,
+	};
+	sx_rt_zone_changed(f->rt, f, &v);
+}
+
 static void
 free_rcu(struct rcu_head *head)
 {
@@ -179,6 +199,7 @@ fz_tick(void *arg)
 			fz_zone_free(z);
 			continue;
 		}
+		bool changed = old == NULL || old->serial != z->serial;
 		old = rcu_xchg_pointer(&f->origins[i].zone, z);
 		if (old != NULL) {
 			call_rcu(&old->rcu, free_rcu);
@@ -186,6 +207,9 @@ fz_tick(void *arg)
 		sx_plog(SX_LOG_INFO, "file",
 		        "Successfully reloaded zone \"%s\" in \"%s\" with %u SOA serial",
 		        f->zones.z[i].name, f->path, z->serial);
+		if (changed) {
+			announce(f, z);
+		}
 	}
 	/* A broken file is reported once; writing it again changes its size or time. */
 	if (!failed) {
@@ -198,6 +222,8 @@ fz_start(void *inst, struct sx_runtime *rt)
 {
 	struct fz *f = inst;
 	char interval[32];
+
+	f->rt = rt;
 	format_interval(interval, sizeof(interval), f->reload_ms);
 	for (size_t i = 0; i < f->zones.n; i++) {
 		if (f->origins[i].zone == NULL) {

@@ -95,4 +95,5 @@ struct fz {
 	bool reload_by_mtime;
 	struct stat st; /* the file when last read, to skip unchanged files */
 	struct sx_filewatch *watch;
+	struct sx_runtime *rt;
 };
