@@ -5,28 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sextant/plugin.h>
+#include "xfr.h"
 
-/* One `to` address: a network (an address is a /32 or /128), or every address. */
-struct xfr_net {
-	uint8_t fam; /* 4 or 6; 0: `*` */
-	uint8_t bits;
-	uint8_t addr[16];
-};
+/* "5300" into *@port; 1..65535. */
+static int
+parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
 
-struct xfr {
-	struct sx_zones zones;
-	struct xfr_net *to;
-	size_t nto;
-};
+	if (*s < '0' || *s > '9' || *end != '\0' || v < 1 || v > 65535) {
+		return SX_EINVAL;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
 
-/* "1.2.3.4", "1.2.3.4:5300", "[::1]:5300", "::1", "10.0.0.0/8"; the port is only for NOTIFY. */
+/*
+ * "1.2.3.4", "1.2.3.4:5300", "[::1]:5300", "::1", "10.0.0.0/8". The port is only where
+ * NOTIFY goes (53 when none is written); a network gets none, as `*` (CoreDNS has
+ * no networks, and notifies every address but `*`).
+ */
 static int
 parse_net(const char *s, struct xfr_net *out)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash = strchr(s, '/');
 	long bits = -1;
+	uint16_t port = 53;
 
 	memset(out, 0, sizeof(*out));
 	if (strcmp(s, "*") == 0) {
@@ -53,8 +59,16 @@ parse_net(const char *s, struct xfr_net *out)
 		}
 		*close = '\0';
 		host = buf + 1;
+		if (close[1] == ':' && parse_port(close + 2, &port) < 0) {
+			return SX_EINVAL;
+		}
 	} else if (strchr(buf, '.') && strchr(buf, ':')) {
-		*strchr(buf, ':') = '\0'; /* IPv4:port */
+		char *colon = strchr(buf, ':'); /* IPv4:port */
+
+		*colon = '\0';
+		if (slash || parse_port(colon + 1, &port) < 0) {
+			return SX_EINVAL;
+		}
 	}
 	if (inet_pton(AF_INET, host, out->addr) == 1) {
 		out->fam = 4;
@@ -70,6 +84,8 @@ parse_net(const char *s, struct xfr_net *out)
 	}
 	if (bits >= 0) {
 		out->bits = (uint8_t)bits;
+	} else {
+		out->port = port;
 	}
 	return 0;
 }
@@ -189,9 +205,17 @@ xfr_handle(struct sx_req *req, void *inst)
 }
 
 static void
+xfr_zone_changed(void *inst, const struct sx_zone_version *v)
+{
+	xfr_notify(inst, v);
+}
+
+static void
 xfr_teardown(void *inst)
 {
 	struct xfr *t = inst;
+
+	xfr_notify_stop(t);
 
 	sx_zones_fini(&t->zones);
 	free(t->to);
@@ -203,5 +227,6 @@ const struct sx_plugin sx_plugin_transfer = {
 	.directives = xfr_directives,
 	.setup = xfr_setup,
 	.handle = xfr_handle,
+	.zone_changed = xfr_zone_changed,
 	.teardown = xfr_teardown,
 };
