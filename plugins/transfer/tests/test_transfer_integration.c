@@ -11,20 +11,22 @@
 #include <criterion/criterion.h>
 
 #include <sextant/testing.h>
+#include <sextant/time.h>
 
 extern char **environ;
 
+/* The block of example.org lets 127.0.0.1 transfer and notifies [::1]:5300 and @notify_to. */
 static const char corefile[] = "example.org:0 {\n"
                                "\tbind 127.0.0.1\n"
                                "\ttransfer {\n"
-                               "\t\tto 127.0.0.1 10.0.0.0/8\n"
+                               "\t\tto 10.0.0.0/8 %s\n"
                                "\t\tto [::1]:5300\n"
                                "\t}\n"
-                               "\tfile %DIR%/db.example.org\n"
+                               "\tfile %%DIR%%/db.example.org\n"
                                "}\n"
                                "closed.test:0 {\n"
                                "\tbind 127.0.0.1\n"
-                               "\tfile %DIR%/db.closed.test\n"
+                               "\tfile %%DIR%%/db.closed.test\n"
                                "}\n";
 
 /*
@@ -64,14 +66,23 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
+/* @notify_to: the `to` entry for 127.0.0.1 (with a port: where NOTIFY goes). */
 static struct sx_test_server *
-start(unsigned hosts)
+start_to(unsigned hosts, const char *notify_to)
 {
 	struct sx_test_server *s = sx_test_prepare();
+	char text[sizeof(corefile) + 64];
 
 	write_zone(s, "example.org", 2024010101, hosts);
 	write_zone(s, "closed.test", 7, 2);
-	return sx_test_start(s, corefile);
+	snprintf(text, sizeof(text), corefile, notify_to);
+	return sx_test_start(s, text);
+}
+
+static struct sx_test_server *
+start(unsigned hosts)
+{
+	return start_to(hosts, "127.0.0.1");
 }
 
 Test(transfer_integration, axfr_with_dig)
@@ -157,14 +168,72 @@ Test(transfer_integration, large_zone_kdig_axfr_and_ixfr)
 	sx_test_stop(s);
 }
 
-/* Knot DNS as a secondary: it transfers the zone and then answers from its copy. */
-Test(transfer_integration, knot_secondary, .timeout = 120)
+/* Knot's answer to @name A on @port, first line ("" when none). */
+static void
+knot_answer(unsigned port, const char *name, char *line, size_t cap)
 {
-	struct sx_test_server *s = start(50);
-	char conf[2048], path[512], logpath[512];
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "kdig @127.0.0.1 -p %u +short +retry=0 +time=2 A %s 2>&1", port,
+	         name);
+	FILE *f = popen(cmd, "r");
+	cr_assert(f);
+	line[0] = '\0';
+	if (!fgets(line, (int)cap, f)) {
+		line[0] = '\0';
+	}
+	pclose(f);
+}
+
+/* Wait up to @ms for Knot's answer to @name to be @want. */
+static bool
+knot_wait_answer(unsigned port, const char *name, const char *want, int ms)
+{
+	char line[128];
+	uint64_t end = sx_now_ms() + (uint64_t)ms;
+
+	do {
+		knot_answer(port, name, line, sizeof(line));
+		if (strcmp(line, want) == 0) {
+			return true;
+		}
+		usleep(100 * 1000); /* between polls, not a wait for the event */
+	} while (sx_now_ms() < end);
+	return false;
+}
+
+/* Wait up to @ms for the file at @path to hold @needle. */
+static bool
+wait_file(const char *path, const char *needle, int ms)
+{
+	uint64_t end = sx_now_ms() + (uint64_t)ms;
+
+	do {
+		char *text = sx_test_read_file(path);
+		bool found = strstr(text, needle) != NULL;
+
+		free(text);
+		if (found) {
+			return true;
+		}
+		usleep(50 * 1000);
+	} while (sx_now_ms() < end);
+	return false;
+}
+
+/*
+ * Knot DNS as a secondary: it transfers the zone and answers from its copy; when the
+ * zone file's serial changes, Sextant's NOTIFY makes it fetch the new version at once
+ * (its SOA refresh, 7200 s, would take two hours).
+ */
+Test(transfer_integration, knot_secondary, .timeout = 180)
+{
 	unsigned kport = sx_up_free_port();
+	char conf[2048], path[512], logpath[512], to[64];
 	pid_t pid;
 
+	snprintf(to, sizeof(to), "127.0.0.1:%u", kport);
+	struct sx_test_server *s = start_to(50, to);
 	snprintf(logpath, sizeof(logpath), "%s/knot.log", sx_test_dir(s));
 	snprintf(conf, sizeof(conf),
 	         "server:\n  rundir: \"%s\"\n  listen: 127.0.0.1@%u\n"
@@ -181,35 +250,29 @@ Test(transfer_integration, knot_secondary, .timeout = 120)
 	cr_assert_eq(posix_spawnp(&pid, "knotd", NULL, NULL, argv, environ), 0);
 
 	/* Knot logs the end of its first transfer; only then is its copy worth asking. */
-	char *log = NULL;
-	bool done = false, got = false;
-	for (int waited = 0; waited < 60000 && !done; waited += 50) {
-		free(log);
-		log = sx_test_read_file(logpath);
-		done = strstr(log, "AXFR, incoming") && strstr(log, "finished");
-		if (!done) {
-			usleep(50 * 1000);
-		}
-	}
-	for (int i = 0; done && i < 5 && !got; i++) {
-		char cmd[256], line[128] = "";
-		snprintf(cmd, sizeof(cmd),
-		         "kdig @127.0.0.1 -p %u +short +retry=0 +time=2 A host49.example.org 2>&1",
-		         kport);
-		FILE *f = popen(cmd, "r");
-		cr_assert(f);
-		if (fgets(line, sizeof(line), f)) {
-			got = strcmp(line, "10.0.0.49\n") == 0;
-		}
-		pclose(f);
+	bool done = wait_file(logpath, "AXFR, incoming", 60000) &&
+	            wait_file(logpath, "finished", 60000);
+	bool got = done && knot_wait_answer(kport, "host49.example.org", "10.0.0.49\n", 20000);
+
+	/* A new serial and a new name: Knot has it only if it was told. */
+	bool notified = false, updated = false;
+	if (got) {
+		write_zone(s, "example.org", 2024010102, 51);
+		notified = wait_file(logpath, "notify, incoming", 60000);
+		updated = knot_wait_answer(kport, "host50.example.org", "10.0.0.50\n", 60000);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	free(log);
-	log = sx_test_read_file(logpath);
+	char *log = sx_test_read_file(logpath);
 	cr_expect(done, "Knot never finished a transfer; its log:\n%s\nour log:\n%s", log,
 	          sx_test_log(s));
 	cr_expect(got, "Knot never answered from its transferred copy; its log:\n%s", log);
+	cr_expect(notified, "Knot never got a NOTIFY; its log:\n%s\nour log:\n%s", log,
+	          sx_test_log(s));
+	cr_expect(updated, "Knot never fetched the new serial; its log:\n%s\nour log:\n%s", log,
+	          sx_test_log(s));
+	cr_expect(strstr(log, "2024010102"), "%s", log);
+	cr_expect(!strstr(sx_test_log(s), "not accepted by \"127.0.0.1:"), "%s", sx_test_log(s));
 	free(log);
 	sx_test_stop(s);
 }
@@ -229,6 +292,19 @@ Test(transfer_integration, check_errors)
 	cr_expect_eq(sx_test_check(". {\n\ttransfer {\n\t\tto 10.0.0.1/33\n\t}\n}\n", &out), 1);
 	cr_expect(strstr(out, "Corefile:3:"), "%s", out);
 	free(out);
+	/* A port is where NOTIFY goes: 1..65535, and never on a network. */
+	static const char *const bad_ports[] = { "1.2.3.4:0", "1.2.3.4:x", "[::1]:65536",
+		                                 "[::1]:", "10.0.0.0/8:53", "1.2.3.4:53:53" };
+	for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
+		char text[128], want[128];
+
+		snprintf(text, sizeof(text), ". {\n\ttransfer {\n\t\tto %s\n\t}\n}\n", bad_ports[i]);
+		snprintf(want, sizeof(want), "Corefile:3: plugin/transfer: '%s' is not an IP address",
+		         bad_ports[i]);
+		cr_expect_eq(sx_test_check(text, &out), 1, "%s", bad_ports[i]);
+		cr_expect(strstr(out, want), "%s: %s", bad_ports[i], out);
+		free(out);
+	}
 	cr_expect_eq(sx_test_check(". {\n\ttransfer {\n\t\tto * 10.0.0.0/8 [::1]:53 1.2.3.4:5300\n"
 	                           "\t}\n\twhoami\n}\n",
 	                           &out),
