@@ -313,8 +313,8 @@ xfr_notify(struct xfr *t, const struct sx_zone_version *v)
 
 			addr_str(to, addr, sizeof(addr));
 			sx_plog(SX_LOG_WARNING, "transfer",
-			        "notify for zone \"%s\" to \"%s\" not sent: %s",
-			        t->zones.z[i].name, addr, sx_strerror(rc));
+			        "notify for zone \"%s\" to \"%s\" not sent: %s", t->zones.z[i].name,
+			        addr, sx_strerror(rc));
 		}
 	}
 }

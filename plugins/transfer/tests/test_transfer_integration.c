@@ -293,14 +293,15 @@ Test(transfer_integration, check_errors)
 	cr_expect(strstr(out, "Corefile:3:"), "%s", out);
 	free(out);
 	/* A port is where NOTIFY goes: 1..65535, and never on a network. */
-	static const char *const bad_ports[] = { "1.2.3.4:0", "1.2.3.4:x", "[::1]:65536",
-		                                 "[::1]:", "10.0.0.0/8:53", "1.2.3.4:53:53" };
+	static const char *const bad_ports[] = { "1.2.3.4:0", "1.2.3.4:x",     "[::1]:65536",
+		                                 "[::1]:",    "10.0.0.0/8:53", "1.2.3.4:53:53" };
 	for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
 		char text[128], want[128];
 
-		snprintf(text, sizeof(text), ". {\n\ttransfer {\n\t\tto %s\n\t}\n}\n", bad_ports[i]);
-		snprintf(want, sizeof(want), "Corefile:3: plugin/transfer: '%s' is not an IP address",
+		snprintf(text, sizeof(text), ". {\n\ttransfer {\n\t\tto %s\n\t}\n}\n",
 		         bad_ports[i]);
+		snprintf(want, sizeof(want),
+		         "Corefile:3: plugin/transfer: '%s' is not an IP address", bad_ports[i]);
 		cr_expect_eq(sx_test_check(text, &out), 1, "%s", bad_ports[i]);
 		cr_expect(strstr(out, want), "%s: %s", bad_ports[i], out);
 		free(out);
