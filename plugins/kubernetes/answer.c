@@ -438,10 +438,9 @@ mkname(uint8_t out[SX_DNAME_MAX], const struct lab *l, unsigned n, const uint8_t
 	return len + tl;
 }
 
-/* <ep>.<svc>.<ns>.svc.<tail> (no ep label when @ep is NULL). */
-static size_t
-svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len, const struct k8s_ns *ns,
-           const char *svc, size_t svc_len, const uint8_t *tail)
+size_t
+k8s_svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len, const struct k8s_ns *ns,
+               const char *svc, size_t svc_len, const uint8_t *tail)
 {
 	struct lab l[4] = {
 		{ ep, (uint8_t)ep_len },
@@ -652,7 +651,7 @@ srv_cluster(struct ctx *c, const struct res *r, uint16_t weight)
 	uint8_t rd[6 + SX_DNAME_MAX];
 	size_t tl;
 
-	tl = svc_target(rd + 6, NULL, 0, r->v->ns, k8s_view_name(r->v), r->v->name_len, c->zq);
+	tl = k8s_svc_target(rd + 6, NULL, 0, r->v->ns, k8s_view_name(r->v), r->v->name_len, c->zq);
 	if (tl == 0 || svc->nips == 0) {
 		return;
 	}
@@ -702,8 +701,8 @@ srv_endpoints(struct ctx *c, const struct res *r, uint16_t weight)
 					continue;
 				}
 				nl = k8s_ep_name(name, ep, c->k->endpoint_pod_names);
-				tl = svc_target(rd + 6, name, nl, r->v->ns, k8s_view_name(r->v),
-				                r->v->name_len, c->zq);
+				tl = k8s_svc_target(rd + 6, name, nl, r->v->ns, k8s_view_name(r->v),
+				                    r->v->name_len, c->zq);
 				if (tl == 0) {
 					continue;
 				}
@@ -862,8 +861,8 @@ ptr_svc(const struct k8s_view *v, void *arg)
 	if (!ns_ok(ps->c, v->ns)) {
 		return true;
 	}
-	tl = svc_target(t, NULL, 0, v->ns, k8s_view_name(v), v->name_len,
-	                k->zones.z[k->primary].wire);
+	tl = k8s_svc_target(t, NULL, 0, v->ns, k8s_view_name(v), v->name_len,
+	                    k->zones.z[k->primary].wire);
 	if (tl > 0) {
 		put_ptr(ps, t, tl);
 	}
@@ -884,8 +883,8 @@ ptr_ep(const struct k8s_ep *ep, void *arg)
 		return true;
 	}
 	nl = k8s_ep_name(name, ep, k->endpoint_pod_names);
-	tl = svc_target(t, name, nl, sl->ns, k8s_slice_svc(sl), sl->svc_len,
-	                k->zones.z[k->primary].wire);
+	tl = k8s_svc_target(t, name, nl, sl->ns, k8s_slice_svc(sl), sl->svc_len,
+	                    k->zones.z[k->primary].wire);
 	if (tl > 0) {
 		put_ptr(ps, t, tl);
 	}
@@ -912,16 +911,16 @@ ans_ptr(struct ctx *c)
 	return ps.n > 0 ? OK : NXDOMAIN;
 }
 
-/* "ns.dns." or "hostmaster." before the query's zone. */
+/* "ns.dns." or "hostmaster." before the zone @tail. */
 static size_t
-zone_name(uint8_t out[SX_DNAME_MAX], const struct ctx *c, const char *first, const char *second)
+zone_name(uint8_t out[SX_DNAME_MAX], const uint8_t *tail, const char *first, const char *second)
 {
 	struct lab l[2] = { { first, (uint8_t)strlen(first) }, { second, 0 } };
 
 	if (second != NULL) {
 		l[1].len = (uint8_t)strlen(second);
 	}
-	return mkname(out, l, second ? 2 : 1, c->zq);
+	return mkname(out, l, second ? 2 : 1, tail);
 }
 
 static void
@@ -933,30 +932,41 @@ put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static void
-put_soa(struct ctx *c, enum sx_section sec)
+size_t
+k8s_soa(const struct k8s *k, const uint8_t *zone, uint8_t rd[K8S_SOA_MAX], uint32_t *ttl)
 {
-	uint8_t rd[2 * SX_DNAME_MAX + 20];
-	size_t n = zone_name(rd, c, "ns", "dns"), m;
+	size_t n = zone_name(rd, zone, "ns", "dns"), m;
 
-	if (n == 0 || (m = zone_name(rd + n, c, "hostmaster", NULL)) == 0) {
-		return;
+	if (n == 0 || (m = zone_name(rd + n, zone, "hostmaster", NULL)) == 0) {
+		return 0;
 	}
 	n += m;
-	put_u32(rd + n, k8s_zone_serial(c->st));
+	put_u32(rd + n, k8s_zone_serial(k->st));
 	put_u32(rd + n + 4, 7200);   /* refresh */
 	put_u32(rd + n + 8, 1800);   /* retry */
 	put_u32(rd + n + 12, 86400); /* expire */
-	put_u32(rd + n + 16, c->k->ttl);
-	put(c, sec, c->zq, SX_TYPE_SOA, c->k->ttl < SOA_TTL_MAX ? c->k->ttl : SOA_TTL_MAX, rd,
-	    n + 20);
+	put_u32(rd + n + 16, k->ttl);
+	*ttl = k->ttl < SOA_TTL_MAX ? k->ttl : SOA_TTL_MAX;
+	return n + 20;
+}
+
+static void
+put_soa(struct ctx *c, enum sx_section sec)
+{
+	uint8_t rd[K8S_SOA_MAX];
+	uint32_t ttl;
+	size_t n = k8s_soa(c->k, c->zq, rd, &ttl);
+
+	if (n > 0) {
+		put(c, sec, c->zq, SX_TYPE_SOA, ttl, rd, n);
+	}
 }
 
 static enum outcome
 ans_ns(struct ctx *c)
 {
 	uint8_t ns[SX_DNAME_MAX];
-	size_t n = zone_name(ns, c, "ns", "dns");
+	size_t n = zone_name(ns, c->zq, "ns", "dns");
 
 	if (n == 0 || c->k->nlocal == 0) {
 		return NODATA;
@@ -1135,6 +1145,13 @@ k8s_serve(struct sx_req *req, const struct k8s *k)
 	enum sx_verdict v;
 	size_t len = 0;
 
+	if ((q->qtype == SX_TYPE_AXFR || q->qtype == SX_TYPE_IXFR) && q->qclass == SX_CLASS_IN) {
+		int zi = sx_zones_match(&k->zones, q->lname);
+
+		if (zi >= 0) {
+			return k8s_transfer(req, k, zi);
+		}
+	}
 	v = k8s_answer(k, q, msg, &ch);
 	if (v != SX_SUSPEND) {
 		return v;

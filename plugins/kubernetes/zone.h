@@ -214,6 +214,11 @@ uint32_t k8s_zone_serial(struct k8s_store *st);
  */
 size_t k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names);
 
+/** <@ep>.<@svc>.<ns>.svc.<@tail> (no endpoint label when @ep is NULL). @return its length, 0: too long. */
+size_t
+k8s_svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len, const struct k8s_ns *ns,
+               const char *svc, size_t svc_len, const uint8_t *tail);
+
 /* The plugin instance: options (kubernetes.c) and what start() creates. */
 struct k8s {
 	struct sx_zones zones; /* the plugin's zones */
@@ -264,6 +269,22 @@ struct k8s_chain {
  */
 enum sx_verdict k8s_answer(const struct k8s *k, const struct sx_query *q, struct sx_msg *msg,
                            struct k8s_chain *chain);
+
+/* Longest SOA rdata: two names and five numbers. */
+#define K8S_SOA_MAX (2 * SX_DNAME_MAX + 20)
+
+/**
+ * The SOA of zone @zone (wire) of @k: its rdata into @rd, its TTL into *@ttl.
+ * @return the rdata's length, or 0 when the names do not fit.
+ */
+size_t k8s_soa(const struct k8s *k, const uint8_t *zone, uint8_t rd[K8S_SOA_MAX], uint32_t *ttl);
+
+/**
+ * Answer an AXFR or IXFR of zone @zi of @k: the whole zone streamed over TCP
+ * (IXFR in AXFR form) when the transfer plugin allowed it and the zone is not
+ * a reverse one; else REFUSED. Inside rcu_read_lock(). @return SX_DONE.
+ */
+enum sx_verdict k8s_transfer(struct sx_req *req, const struct k8s *k, int zi);
 
 /**
  * The per-request handler: k8s_answer(), and for a target outside the zone a

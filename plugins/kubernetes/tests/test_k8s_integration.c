@@ -28,13 +28,13 @@ slurp(const char *path)
 	return text;
 }
 
-/* A server with the fixture cluster in DIR/m, started and synced. */
+/* A server not started yet, with the fixture cluster in DIR/m. */
 static struct sx_test_server *
-start(const char *options)
+prepare(void)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	const char *root = getenv("SX_SOURCE_ROOT");
-	char path[1024], corefile[2048];
+	char path[1024];
 	char *text;
 
 	snprintf(path, sizeof(path), "%s/m", sx_test_dir(s));
@@ -43,6 +43,16 @@ start(const char *options)
 	text = slurp(path);
 	sx_test_write(s, "m/cluster.json", text);
 	free(text);
+	return s;
+}
+
+/* A server with the fixture cluster in DIR/m, started and synced. */
+static struct sx_test_server *
+start(const char *options)
+{
+	struct sx_test_server *s = prepare();
+	char corefile[2048];
+
 	snprintf(corefile, sizeof(corefile),
 	         "cluster.local in-addr.arpa ip6.arpa {\n"
 	         "\tbind 127.0.0.1\n"
@@ -185,6 +195,116 @@ Test(k8s_integration, bad_option_stops_start)
 	cr_expect(
 	        strstr(out, "Corefile:3: plugin/kubernetes: ttl must be in range [0, 3600]: 9999"),
 	        "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+/* @text with each run of blanks made one space, so that lines read as records, not columns. */
+static char *
+squeeze(char *text)
+{
+	char *w = text;
+
+	for (const char *r = text; *r; r++) {
+		if ((*r == ' ' || *r == '\t') && w > text && w[-1] == ' ') {
+			continue;
+		}
+		*w++ = *r == '\t' ? ' ' : *r;
+	}
+	*w = '\0';
+	return text;
+}
+
+static unsigned
+count(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) {
+		n++;
+	}
+	return n;
+}
+
+/* The cluster zone copied out whole by AXFR (and IXFR in AXFR form) to the addresses of `to`. */
+Test(k8s_integration, axfr_with_transfer)
+{
+	struct sx_test_server *s = prepare();
+	char *out;
+
+	sx_test_start(s, "cluster.local in-addr.arpa ip6.arpa {\n\tbind 127.0.0.1\n"
+	                 "\tkubernetes {\n\t\tmanifests m\n\t}\n"
+	                 "\ttransfer cluster.local in-addr.arpa {\n\t\tto 127.0.0.1\n\t}\n}\n");
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000), "%s",
+	          sx_test_log(s));
+
+	out = squeeze(sx_test_dig(s, "+nocmd +nostats AXFR cluster.local"));
+	/* The SOA opens and closes it. */
+	const char *soa =
+	        "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. ";
+	cr_expect(strncmp(out, soa, strlen(soa)) == 0, "%s", out);
+	cr_expect_eq(count(out, " SOA "), 2, "%s", out);
+	cr_expect_eq(count(out, "cluster.local. 5 IN NS ns.dns.cluster.local.\n"), 1, "%s", out);
+	/* A ClusterIP Service: its address, and SRV records at its name and its named ports. */
+	cr_expect(strstr(out, "\nsvc1.testns.svc.cluster.local. 5 IN A 10.96.1.1\n"), "%s", out);
+	cr_expect(strstr(out, "\n_http._tcp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 80 "
+	                      "svc1.testns.svc.cluster.local.\n"),
+	          "%s", out);
+	cr_expect(strstr(out, "\n_c-port._udp.svc1.testns.svc.cluster.local. 5 IN SRV 0 100 1234 "
+	                      "svc1.testns.svc.cluster.local.\n"),
+	          "%s", out);
+	cr_expect(strstr(out, "\nsvc-v6.testns.svc.cluster.local. 5 IN AAAA fd00:10:96::1:6\n"),
+	          "%s", out);
+	/* UDP and TCP 53: one SRV at the name, as answers give it. */
+	cr_expect_eq(count(out, "\nkube-dns.kube-system.svc.cluster.local. 5 IN SRV 0 100 53 "), 1,
+	             "%s", out);
+	/* A headless one: ready endpoints only, at its name and their own. */
+	cr_expect(strstr(out, "\nhdls1.testns.svc.cluster.local. 5 IN A 10.244.1.30\n"), "%s", out);
+	cr_expect(strstr(out, "\nhdls1-0.hdls1.testns.svc.cluster.local. 5 IN A 10.244.1.30\n"),
+	          "%s", out);
+	cr_expect(strstr(out, "\n10-244-1-32.hdls1.testns.svc.cluster.local. 5 IN A 10.244.1.32\n"),
+	          "%s", out);
+	cr_expect(!strstr(out, "10.244.1.31"), "an endpoint not ready was transferred:\n%s", out);
+	cr_expect(strstr(out, "\n_http._tcp.hdls1.testns.svc.cluster.local. 5 IN SRV 0 50 80 "
+	                      "hdls1-0.hdls1.testns.svc.cluster.local.\n"),
+	          "%s", out);
+	/* An address in two slices is one record. */
+	cr_expect_eq(count(out, " IN A 10.244.2.2\n"), 2, "%s", out);
+	cr_expect_eq(
+	        count(out, " SRV 0 50 80 10-244-2-2.hdls-dup.testns.svc.cluster.local.\n") +
+	                count(out, " SRV 0 100 80 10-244-2-2.hdls-dup.testns.svc.cluster.local.\n"),
+	        1, "%s", out);
+	/* ExternalName: a CNAME. */
+	cr_expect(strstr(out, "\next-svc.testns.svc.cluster.local. 5 IN CNAME ext.example.net.\n"),
+	          "%s", out);
+	cr_expect(!strstr(out, "failed"), "%s", out);
+	free(out);
+
+	/* IXFR: the same, in AXFR form. */
+	out = squeeze(sx_test_kdig(s, "+nocomments IXFR=1 cluster.local"));
+	cr_expect(strstr(out, "\nsvc1.testns.svc.cluster.local. 5 IN A 10.96.1.1\n"), "%s", out);
+	cr_expect_eq(count(out, " SOA "), 2, "%s", out);
+	free(out);
+
+	/* Refused: another address, and the reverse zones (as CoreDNS). */
+	out = sx_test_dig(s, "-b 127.0.0.2 AXFR cluster.local");
+	cr_expect(!strstr(out, "\tSOA\t"), "%s", out);
+	free(out);
+	out = sx_test_dig(s, "AXFR in-addr.arpa");
+	cr_expect(!strstr(out, "\tSOA\t"), "%s", out);
+	cr_expect(strstr(out, "Transfer failed") || strstr(out, "REFUSED"), "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+/* Without transfer the zone is never copied out. */
+Test(k8s_integration, axfr_refused_without_transfer)
+{
+	struct sx_test_server *s = start("");
+	char *out = sx_test_dig(s, "AXFR cluster.local");
+
+	cr_expect(!strstr(out, "\tSOA\t"), "%s", out);
+	cr_expect(strstr(out, "Transfer failed") || strstr(out, "REFUSED"), "%s", out);
 	free(out);
 	sx_test_stop(s);
 }
