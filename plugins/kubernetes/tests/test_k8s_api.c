@@ -756,6 +756,55 @@ expect_basic_rest(struct sx_test_server *s)
 	       "kubernetes.default.svc.cluster.local.\t5\tIN\tA\t10.96.0.1");
 }
 
+/* The SOA serial at the start of an AXFR's output, 0 when there is none. */
+static unsigned long
+axfr_serial(const char *out)
+{
+	const char *p = strstr(out, "hostmaster.cluster.local. ");
+
+	return p ? strtoul(p + strlen("hostmaster.cluster.local. "), NULL, 10) : 0;
+}
+
+/* A transfer of the cluster zone holds what the watches brought since the last one. */
+Test(k8s_api, axfr_follows_the_watches)
+{
+	struct sx_fakeapi_opts o = { .tls = true, .require_client_cert = true, .load = "basic" };
+	struct sx_fakeapi *f = sx_fakeapi_start(&o);
+	char conn[1500], corefile[4096];
+	char *out;
+
+	endpoint_conn(conn, sizeof(conn), f);
+	snprintf(corefile, sizeof(corefile),
+	         "cluster.local in-addr.arpa ip6.arpa {\n\tbind 127.0.0.1\n"
+	         "\tkubernetes {\n%s\t}\n\ttransfer {\n\t\tto 127.0.0.1\n\t}\n}\n",
+	         conn);
+	struct sx_test_server *s = sx_test_start(NULL, corefile);
+	wait_synced(s, f);
+
+	out = sx_test_dig(s, "+nocmd +nostats AXFR cluster.local");
+	unsigned long before = axfr_serial(out);
+	cr_expect_gt(before, 0, "%s", out);
+	/* dig aligns columns with tabs, as the names' lengths fall: only the ends are matched. */
+	cr_expect(strstr(out, "\n" SVC1) && strstr(out, "\tA\t10.96.1.1\n"), "%s", out);
+	cr_expect(!strstr(out, "axfr1.testns"), "%s", out);
+	free(out);
+
+	put_svc(f, "axfr1", "10.96.7.7", "http", 80);
+	wait_answer(s, "axfr1.testns.svc.cluster.local", A,
+	            "axfr1.testns.svc.cluster.local.\t5\tIN\tA\t10.96.7.7");
+	out = sx_test_dig(s, "+nocmd +nostats AXFR cluster.local");
+	cr_expect(strstr(out, "\naxfr1.testns.svc.cluster.local.") &&
+	                  strstr(out, "\tA\t10.96.7.7\n"),
+	          "%s", out);
+	cr_expect(strstr(out, "_http._tcp.axfr1.testns.svc.cluster.local."), "%s", out);
+	/* The serial is the time of the last change, in seconds: never older. */
+	cr_expect_geq(axfr_serial(out), before, "%s", out);
+	free(out);
+
+	cr_expect_eq(sx_test_stop(s), 0);
+	sx_fakeapi_stop(f);
+}
+
 Test(k8s_api, relist_after_compaction_drops_what_vanished)
 {
 	struct sx_fakeapi *f;
