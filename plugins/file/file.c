@@ -11,6 +11,7 @@
 
 #include <sextant/dname.h>
 #include <sextant/filewatch.h>
+#include <sextant/time.h>
 
 static int
 set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
@@ -157,6 +158,23 @@ announce(struct fz *f, const struct fz_zone *z)
 	sx_rt_zone_changed(f->rt, f, &v);
 }
 
+/*
+ * Once the configuration serves (the control loop's next turn after start), every zone
+ * loaded is announced, as CoreDNS notifies at start: a secondary learns of a zone file
+ * that changed while the server was down or before a Corefile reload.
+ */
+static void
+announce_all(void *arg)
+{
+	struct fz *f = arg;
+
+	for (size_t i = 0; i < f->zones.n; i++) {
+		if (f->origins[i].zone != NULL) {
+			announce(f, f->origins[i].zone);
+		}
+	}
+}
+
 static void
 free_rcu(struct rcu_head *head)
 {
@@ -224,6 +242,10 @@ fz_start(void *inst, struct sx_runtime *rt)
 	char interval[32];
 
 	f->rt = rt;
+	f->started = sx_timer_new(announce_all, f);
+	if (f->started == NULL || sx_timer_once(f->started, 0) < 0) {
+		return -ENOMEM;
+	}
 	format_interval(interval, sizeof(interval), f->reload_ms);
 	for (size_t i = 0; i < f->zones.n; i++) {
 		if (f->origins[i].zone == NULL) {
@@ -245,6 +267,7 @@ fz_teardown(void *inst)
 {
 	struct fz *f = inst;
 	sx_filewatch_free(f->watch);
+	sx_timer_free(f->started);
 	/* No worker can reach the instance any more, so the zones go at once. */
 	for (size_t i = 0; f->origins != NULL && i < f->zones.n; i++) {
 		fz_zone_free(f->origins[i].zone);

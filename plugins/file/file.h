@@ -96,4 +96,5 @@ struct fz {
 	struct stat st; /* the file when last read, to skip unchanged files */
 	struct sx_filewatch *watch;
 	struct sx_runtime *rt;
+	struct sx_timer *started; /* announces the zones once the configuration serves */
 };

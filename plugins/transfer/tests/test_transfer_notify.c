@@ -102,6 +102,18 @@ write_zone(struct sx_test_server *s, unsigned serial)
 	sx_test_write(s, "db.example.org", text);
 }
 
+/* The NOTIFY of the zone as loaded at start (serial 1), answered. */
+static void
+expect_startup_notify(struct sx_test_server *s, int fd)
+{
+	struct got g = { 0 };
+
+	cr_assert(receive(fd, &g, 30000), "no NOTIFY at start; log:\n%s", sx_test_log(s));
+	expect_notify(&g, 1);
+	reply(fd, &g, LDNS_RCODE_NOERROR);
+	ldns_pkt_free(g.pkt);
+}
+
 static struct sx_test_server *
 start(const char *to)
 {
@@ -117,7 +129,7 @@ start(const char *to)
 }
 
 /*
- * A changed serial sends a NOTIFY with the new SOA; one not answered is sent again, the same
+ * The zone is notified at start, as CoreDNS does; then a changed serial sends a NOTIFY with the new SOA; one not answered is sent again, the same
  * message, until the secondary answers. `*` and networks get none.
  */
 Test(transfer_notify, sent_on_change_and_retried, .timeout = 90)
@@ -130,6 +142,7 @@ Test(transfer_notify, sent_on_change_and_retried, .timeout = 90)
 	snprintf(to, sizeof(to), "* 127.0.0.0/8 127.0.0.1:%u", port);
 	struct sx_test_server *s = start(to);
 
+	expect_startup_notify(s, fd);
 	write_zone(s, 2);
 	cr_assert(receive(fd, &g1, 30000), "no NOTIFY; log:\n%s", sx_test_log(s));
 	expect_notify(&g1, 2);
@@ -163,6 +176,7 @@ Test(transfer_notify, refusal_logged, .timeout = 60)
 	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
 	struct sx_test_server *s = start(to);
 
+	expect_startup_notify(s, fd);
 	write_zone(s, 5);
 	cr_assert(receive(fd, &g, 30000), "no NOTIFY; log:\n%s", sx_test_log(s));
 	expect_notify(&g, 5);
@@ -189,6 +203,7 @@ Test(transfer_notify, no_reply_logged_after_three_tries, .timeout = 60)
 	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
 	struct sx_test_server *s = start(to);
 
+	expect_startup_notify(s, fd);
 	write_zone(s, 9);
 	snprintf(line, sizeof(line),
 	         "[WARNING] plugin/transfer: notify for zone \"example.org.\" was not accepted by "
