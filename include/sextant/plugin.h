@@ -151,7 +151,6 @@ struct sx_zone_version {
 	const uint8_t *soa;  /* the SOA record's rdata, uncompressed wire */
 	uint16_t soa_len;
 	uint32_t soa_ttl;
-	uint32_t serial; /* the SOA's */
 };
 
 /**

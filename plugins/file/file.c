@@ -153,7 +153,6 @@ announce(struct fz *f, const struct fz_zone *z)
 		.soa = rr + 6,
 		.soa_len = rdlen,
 		.soa_ttl = ttl,
-		.serial = z->serial,
 	};
 	sx_rt_zone_changed(f->rt, f, &v);
 }
