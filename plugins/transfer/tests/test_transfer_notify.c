@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,4 +233,22 @@ Test(transfer_notify, no_reply_logged_after_three_tries, .timeout = 60)
 	cr_expect(sx_test_wait_log(s, line, 10000), "%s", sx_test_log(s));
 	close(fd);
 	sx_test_stop(s);
+}
+
+/* A Corefile reload starts a new configuration: it notifies too, as CoreDNS does at start. */
+Test(transfer_notify, sent_after_a_corefile_reload, .timeout = 60)
+{
+	uint16_t port;
+	int fd = listener(&port);
+	char to[64];
+
+	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+	struct sx_test_server *s = start(to);
+
+	expect_startup_notify(s, fd);
+	kill(sx_test_pid(s), SIGUSR1);
+	cr_assert(sx_test_wait_log(s, "SIGUSR1: Reloading", 10000), "%s", sx_test_log(s));
+	expect_startup_notify(s, fd);
+	close(fd);
+	cr_expect_eq(sx_test_stop(s), 0);
 }
