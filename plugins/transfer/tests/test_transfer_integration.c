@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +223,35 @@ wait_file(const char *path, const char *needle, int ms)
 }
 
 /*
+ * Run knotd from @s's directory (its own config, storage and rundir) on 127.0.0.1@@kport as a
+ * secondary of @zone from @s, taking NOTIFY from 127.0.0.1; its log goes to @logpath (512
+ * bytes). @return its PID, for the caller to stop.
+ */
+static pid_t
+knot_start(struct sx_test_server *s, const char *zone, unsigned kport, char *logpath)
+{
+	char conf[2048], path[512];
+	pid_t pid;
+
+	snprintf(logpath, 512, "%s/knot.log", sx_test_dir(s));
+	snprintf(conf, sizeof(conf),
+	         "server:\n  rundir: \"%s\"\n  listen: 127.0.0.1@%u\n"
+	         "database:\n  storage: \"%s\"\n"
+	         "log:\n  - target: \"%s\"\n    any: info\n"
+	         "remote:\n  - id: primary\n    address: 127.0.0.1@%u\n"
+	         "acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
+	         "zone:\n  - domain: %s\n    master: primary\n    acl: notify\n"
+	         "    file: \"%s/secondary.zone\"\n",
+	         sx_test_dir(s), kport, sx_test_dir(s), logpath, sx_test_port(s), zone,
+	         sx_test_dir(s));
+	sx_test_write(s, "knot.conf", conf);
+	snprintf(path, sizeof(path), "%s/knot.conf", sx_test_dir(s));
+	char *argv[] = { "knotd", "-c", path, NULL };
+	cr_assert_eq(posix_spawnp(&pid, "knotd", NULL, NULL, argv, environ), 0);
+	return pid;
+}
+
+/*
  * Knot DNS as a secondary: it transfers the zone and answers from its copy; when the
  * zone file's serial changes, Sextant's NOTIFY makes it fetch the new version at once
  * (its SOA refresh, 7200 s, would take two hours).
@@ -229,25 +259,11 @@ wait_file(const char *path, const char *needle, int ms)
 Test(transfer_integration, knot_secondary, .timeout = 180)
 {
 	unsigned kport = sx_up_free_port();
-	char conf[2048], path[512], logpath[512], to[64];
-	pid_t pid;
+	char logpath[512], to[64];
 
 	snprintf(to, sizeof(to), "127.0.0.1:%u", kport);
 	struct sx_test_server *s = start_to(50, to);
-	snprintf(logpath, sizeof(logpath), "%s/knot.log", sx_test_dir(s));
-	snprintf(conf, sizeof(conf),
-	         "server:\n  rundir: \"%s\"\n  listen: 127.0.0.1@%u\n"
-	         "database:\n  storage: \"%s\"\n"
-	         "log:\n  - target: \"%s\"\n    any: info\n"
-	         "remote:\n  - id: primary\n    address: 127.0.0.1@%u\n"
-	         "acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
-	         "zone:\n  - domain: example.org\n    master: primary\n    acl: notify\n"
-	         "    file: \"%s/secondary.zone\"\n",
-	         sx_test_dir(s), kport, sx_test_dir(s), logpath, sx_test_port(s), sx_test_dir(s));
-	sx_test_write(s, "knot.conf", conf);
-	snprintf(path, sizeof(path), "%s/knot.conf", sx_test_dir(s));
-	char *argv[] = { "knotd", "-c", path, NULL };
-	cr_assert_eq(posix_spawnp(&pid, "knotd", NULL, NULL, argv, environ), 0);
+	pid_t pid = knot_start(s, "example.org", kport, logpath);
 
 	/* Knot logs the end of its first transfer; only then is its copy worth asking. */
 	bool done = wait_file(logpath, "AXFR, incoming", 60000) &&
@@ -310,4 +326,42 @@ Test(transfer_integration, check_errors)
 	                           &out),
 	             0, "%s", out);
 	free(out);
+}
+
+/* Knot DNS as a secondary of the kubernetes zone: it takes the copy and answers from it. */
+Test(transfer_integration, knot_secondary_of_the_cluster_zone, .timeout = 120)
+{
+	const char *root = getenv("SX_SOURCE_ROOT");
+	char path[1024], logpath[512];
+	struct sx_test_server *s = sx_test_prepare();
+	unsigned kport = sx_up_free_port();
+
+	snprintf(path, sizeof(path), "%s/m", sx_test_dir(s));
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/plugins/kubernetes/tests/data/cluster.json",
+	         root ? root : ".");
+	char *text = sx_test_read_file(path);
+	cr_assert(text[0], "cannot read %s", path);
+	sx_test_write(s, "m/cluster.json", text);
+	free(text);
+	sx_test_start(s, "cluster.local:0 {\n\tbind 127.0.0.1\n"
+	                 "\tkubernetes {\n\t\tmanifests m\n\t}\n"
+	                 "\ttransfer {\n\t\tto 127.0.0.1\n\t}\n}\n");
+	cr_assert(sx_test_wait_log(s, "[INFO] plugin/kubernetes: synced", 30000), "%s",
+	          sx_test_log(s));
+	pid_t pid = knot_start(s, "cluster.local", kport, logpath);
+
+	bool updated = wait_file(logpath, "zone updated", 60000);
+	bool svc = updated &&
+	           knot_wait_answer(kport, "svc1.testns.svc.cluster.local", "10.96.1.1\n", 20000);
+	bool ep = updated && knot_wait_answer(kport, "hdls1-0.hdls1.testns.svc.cluster.local",
+	                                      "10.244.1.30\n", 20000);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	char *log = sx_test_read_file(logpath);
+	cr_expect(updated, "Knot never took the zone; its log:\n%s\nour log:\n%s", log,
+	          sx_test_log(s));
+	cr_expect(svc && ep, "Knot does not answer from its copy; its log:\n%s", log);
+	free(log);
+	sx_test_stop(s);
 }
