@@ -129,6 +129,19 @@ start(const char *to)
 	return sx_test_start(s, corefile);
 }
 
+/* A server whose only secondary is a listener of the test's (*@fd, on *@port), notified at start. */
+static struct sx_test_server *
+start_with_listener(int *fd, uint16_t *port)
+{
+	char to[64];
+
+	*fd = listener(port);
+	snprintf(to, sizeof(to), "127.0.0.1:%u", *port);
+	struct sx_test_server *s = start(to);
+	expect_startup_notify(s, *fd);
+	return s;
+}
+
 /*
  * The zone is notified at start, as CoreDNS does; then a changed serial sends a NOTIFY with the new SOA; one not answered is sent again, the same
  * message, until the secondary answers. `*` and networks get none.
@@ -170,14 +183,11 @@ Test(transfer_notify, sent_on_change_and_retried, .timeout = 90)
 Test(transfer_notify, refusal_logged, .timeout = 60)
 {
 	uint16_t port;
-	int fd = listener(&port);
-	char to[64], line[128];
+	int fd;
+	char line[128];
 	struct got g = { 0 };
+	struct sx_test_server *s = start_with_listener(&fd, &port);
 
-	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
-	struct sx_test_server *s = start(to);
-
-	expect_startup_notify(s, fd);
 	write_zone(s, 5);
 	cr_assert(receive(fd, &g, 30000), "no NOTIFY; log:\n%s", sx_test_log(s));
 	expect_notify(&g, 5);
@@ -196,15 +206,12 @@ Test(transfer_notify, refusal_logged, .timeout = 60)
 Test(transfer_notify, no_reply_logged_after_three_tries, .timeout = 60)
 {
 	uint16_t port;
-	int fd = listener(&port);
-	char to[64], line[160];
+	int fd;
+	char line[160];
 	struct got g = { 0 };
 	unsigned tries = 0;
+	struct sx_test_server *s = start_with_listener(&fd, &port);
 
-	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
-	struct sx_test_server *s = start(to);
-
-	expect_startup_notify(s, fd);
 	write_zone(s, 9);
 	snprintf(line, sizeof(line),
 	         "[WARNING] plugin/transfer: notify for zone \"example.org.\" was not accepted by "
@@ -239,13 +246,9 @@ Test(transfer_notify, no_reply_logged_after_three_tries, .timeout = 60)
 Test(transfer_notify, sent_after_a_corefile_reload, .timeout = 60)
 {
 	uint16_t port;
-	int fd = listener(&port);
-	char to[64];
+	int fd;
+	struct sx_test_server *s = start_with_listener(&fd, &port);
 
-	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
-	struct sx_test_server *s = start(to);
-
-	expect_startup_notify(s, fd);
 	kill(sx_test_pid(s), SIGUSR1);
 	cr_assert(sx_test_wait_log(s, "SIGUSR1: Reloading", 10000), "%s", sx_test_log(s));
 	expect_startup_notify(s, fd);
