@@ -214,7 +214,10 @@ uint32_t k8s_zone_serial(struct k8s_store *st);
  */
 size_t k8s_ep_name(char out[64], const struct k8s_ep *ep, bool pod_names);
 
-/** <@ep>.<@svc>.<ns>.svc.<@tail> (no endpoint label when @ep is NULL). @return its length, 0: too long. */
+/**
+ * <@ep>.<@svc>.<ns>.svc.<@tail>, no endpoint label when @ep is NULL.
+ * @return its length, or 0 when it is too long.
+ */
 size_t
 k8s_svc_target(uint8_t out[SX_DNAME_MAX], const char *ep, size_t ep_len, const struct k8s_ns *ns,
                const char *svc, size_t svc_len, const uint8_t *tail);
