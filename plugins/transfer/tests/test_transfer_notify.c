@@ -129,7 +129,7 @@ start(const char *to)
 	return sx_test_start(s, corefile);
 }
 
-/* A server whose only secondary is a listener of the test's (*@fd, on *@port), notified at start. */
+/* A server whose only secondary is the test's listener (*@fd, on *@port), notified at start. */
 static struct sx_test_server *
 start_with_listener(int *fd, uint16_t *port)
 {
@@ -143,8 +143,9 @@ start_with_listener(int *fd, uint16_t *port)
 }
 
 /*
- * The zone is notified at start, as CoreDNS does; then a changed serial sends a NOTIFY with the new SOA; one not answered is sent again, the same
- * message, until the secondary answers. `*` and networks get none.
+ * The zone is notified at start, as CoreDNS does; then a changed serial sends a NOTIFY with
+ * the new SOA; one not answered is sent again, the same message, until the secondary
+ * answers. `*` and networks get none.
  */
 Test(transfer_notify, sent_on_change_and_retried, .timeout = 90)
 {
