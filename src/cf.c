@@ -185,17 +185,6 @@ sx_cf_first_instance(const struct sx_cf *cf)
 	return cf->first;
 }
 
-bool
-sx_cf_block_has(const struct sx_cf *cf, const char *plugin)
-{
-	for (size_t i = 0; cf->cblock && i < cf->cblock->ndirs; i++) {
-		if (!strcmp(cf->cblock->tokens[cf->cblock->dirs[i].first].text, plugin)) {
-			return true;
-		}
-	}
-	return false;
-}
-
 const char *
 sx_cf_file(const struct sx_cf *cf)
 {
@@ -218,6 +207,35 @@ const struct sx_zones *
 sx_cf_block_zones(const struct sx_cf *cf)
 {
 	return &cf->block->zones;
+}
+
+bool
+sx_cf_block_has(const struct sx_cf *cf, const char *name, const char *last_arg)
+{
+	const struct sx_cf_block *b = cf->cblock;
+
+	for (size_t d = 0; b && d < b->ndirs; d++) {
+		const struct sx_token *t = &b->tokens[b->dirs[d].first];
+		size_t last = 0;
+
+		if (strcmp(t->text, name) != 0) {
+			continue;
+		}
+		if (!last_arg) {
+			return true;
+		}
+		/* The directive line's arguments: tokens up to the next line or its block. */
+		for (size_t i = 1; i < b->dirs[d].count && !t[i].bol; i++) {
+			if (!t[i].quoted && strcmp(t[i].text, "{") == 0) {
+				break;
+			}
+			last = i;
+		}
+		if (last && strcmp(t[last].text, last_arg) == 0) {
+			return true;
+		}
+	}
+	return false;
 }
 
 uint16_t
@@ -305,16 +323,26 @@ int
 sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt, const struct sx_zones *within,
             struct sx_zones *out)
 {
+	return sx_cf_zones_until(cf, first, sx_cf_nargs(cf), dflt, within, out);
+}
+
+int
+sx_cf_zones_until(struct sx_cf *cf, int first, int end, const struct sx_zones *dflt,
+                  const struct sx_zones *within, struct sx_zones *out)
+{
 	char msg[512];
 	int rc = 0;
 
-	for (int i = first; i < sx_cf_nargs(cf) && rc == 0; i++) {
+	if (end > sx_cf_nargs(cf)) {
+		end = sx_cf_nargs(cf);
+	}
+	for (int i = first; i < end && rc == 0; i++) {
 		rc = sx_address_zone(sx_cf_arg(cf, i), out, msg, sizeof(msg));
 		if (rc < 0 && rc != -ENOMEM) {
 			rc = sx_cf_err(cf, "%s", msg);
 		}
 	}
-	if (rc == 0 && first >= sx_cf_nargs(cf) && dflt) {
+	if (rc == 0 && first >= end && dflt) {
 		for (size_t i = 0; i < dflt->n && rc == 0; i++) {
 			rc = sx_zones_push(out, dflt->z[i].wire);
 		}

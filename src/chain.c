@@ -236,14 +236,20 @@ sx_chain_subquery(struct sx_req *req, const uint8_t *name, uint16_t type, sx_sub
 int
 sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg)
 {
+	/* The question as the client wrote it, so the reply echoes its case. */
+	return sx_req_subquery_next_name(req, req->q.qname, type, cb, arg);
+}
+
+int
+sx_req_subquery_next_name(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb cb,
+                          void *arg)
+{
 	struct sx_req *sub;
-	int rc = sub_new(req, req->q.lname, type, cb, arg, sub_next_start, &sub);
+	int rc = sub_new(req, name, type, cb, arg, sub_next_start, &sub);
 
 	if (rc < 0) {
 		return rc;
 	}
-	/* The question as the client wrote it, so the reply echoes its case. */
-	memcpy(sub->qwire + SX_HDR_LEN, req->q.qname, req->q.qname_len);
 	sub->gen = req->gen;
 	sub->lid = req->lid;
 	sub->block = req->block;
@@ -321,4 +327,20 @@ bool
 sx_req_is_refresh(const struct sx_req *req)
 {
 	return req->parent == req;
+}
+
+int
+sx_req_search_path(struct sx_req *req, const char *plugin, struct sx_search *out)
+{
+	const struct sx_block *b = req->block;
+
+	out->n = 0;
+	for (size_t i = 0; b && i < b->nchain; i++) {
+		const struct sx_instance *in = &b->chain[i];
+
+		if (in->plugin->search_path && strcmp(in->plugin->name, plugin) == 0) {
+			return in->plugin->search_path(req, in->inst, out) > 0 && out->n > 0;
+		}
+	}
+	return 0;
 }

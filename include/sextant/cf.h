@@ -46,12 +46,6 @@ bool sx_cf_repeated_after(const struct sx_cf *cf);
  */
 void *sx_cf_first_instance(const struct sx_cf *cf);
 
-/**
- * Whether the server block being set up has directive @plugin, wherever it
- * appears in the block (for a plugin that needs another; see sx_rt_peer()).
- */
-bool sx_cf_block_has(const struct sx_cf *cf, const char *plugin);
-
 const char *sx_cf_file(const struct sx_cf *cf);
 int sx_cf_line(const struct sx_cf *cf);
 /** Directory of the Corefile being read, to resolve relative paths. */
@@ -76,6 +70,15 @@ struct sx_zones {
 
 /** The zones of the server block being set up (CIDR keys already expanded). */
 const struct sx_zones *sx_cf_block_zones(const struct sx_cf *cf);
+/**
+ * Whether the server block being set up has directive @name (any plugin's,
+ * read as written, whether set up yet or not) and, with @last_arg non-NULL,
+ * whether the last argument on that directive's line is @last_arg: how a
+ * plugin learns that another one of its block needs something of it
+ * (`autopath @kubernetes` asks kubernetes for the pods' namespaces), or
+ * refuses a block without the plugin it serves from (see sx_rt_peer()).
+ */
+bool sx_cf_block_has(const struct sx_cf *cf, const char *name, const char *last_arg);
 /** The port zone @i of the block is served on (0: the ephemeral port chosen at start). */
 uint16_t sx_cf_block_port(const struct sx_cf *cf, size_t i);
 /**
@@ -116,6 +119,9 @@ unsigned sx_cf_workers(const struct sx_cf *cf);
  */
 int sx_cf_zones(struct sx_cf *cf, int first, const struct sx_zones *dflt,
                 const struct sx_zones *within, struct sx_zones *out);
+/** As sx_cf_zones(), for args @first up to, not including, @end (a line ending in a non-zone). */
+int sx_cf_zones_until(struct sx_cf *cf, int first, int end, const struct sx_zones *dflt,
+                      const struct sx_zones *within, struct sx_zones *out);
 /** Longest zone of @zones containing @name (uncompressed wire), or -1. */
 int sx_zones_match(const struct sx_zones *zones, const uint8_t *name);
 void sx_zones_fini(struct sx_zones *zones);

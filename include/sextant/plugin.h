@@ -216,6 +216,13 @@ struct sx_plugin {
 	 * (sx_rt_zone_changed()); @v is borrowed for the call. Control thread.
 	 */
 	void (*zone_changed)(void *inst, const struct sx_zone_version *v);
+	/**
+	 * Optional: the DNS search path of @req's client, for `autopath @NAME`
+	 * (CoreDNS's AutoPather): see sx_req_search_path(). The names must live
+	 * until the reply is sent (in the instance, or from sx_req_alloc()).
+	 * Worker thread; must be quick. @return 1 with @out filled, else 0.
+	 */
+	int (*search_path)(struct sx_req *req, void *inst, struct sx_search *out);
 	/** Optional: add this instance's metrics to a scrape. Control thread. */
 	void (*collect)(void *inst, struct sx_metrics *m);
 	/**

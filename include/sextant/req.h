@@ -225,6 +225,31 @@ SX_MUST_USE int
 sx_req_subquery_next(struct sx_req *req, uint16_t type, sx_subquery_cb cb, void *arg);
 
 /**
+ * As sx_req_subquery_next(), for @name (uncompressed wire; its case is kept in
+ * the sub-query's question) instead of @req's own question name: the rest of
+ * the chain asked about another name, as CoreDNS's autopath calls its Next
+ * with a changed question.
+ */
+SX_MUST_USE int sx_req_subquery_next_name(struct sx_req *req, const uint8_t *name, uint16_t type,
+                                          sx_subquery_cb cb, void *arg);
+
+/* A client's DNS search path: domains (uncompressed wire names) in the order it tries them. */
+#define SX_SEARCH_MAX 16
+struct sx_search {
+	unsigned n;
+	const uint8_t *dom[SX_SEARCH_MAX]; /* borrowed; see the provider's hook */
+};
+
+/**
+ * The search path of @req's client as the instance of plugin @plugin in @req's
+ * server block knows it, through that plugin's search_path hook (kubernetes:
+ * from the namespace of the pod that has the client's address).
+ * @return 1 with *@out filled; 0 when the plugin knows none for this client,
+ * is not in the block, or has no such hook.
+ */
+int sx_req_search_path(struct sx_req *req, const char *plugin, struct sx_search *out);
+
+/**
  * Whether @req is a sub-query or a refresh (no client waits for it: plugins may
  * skip work that only clients need, e.g. logging).
  */

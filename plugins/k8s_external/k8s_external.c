@@ -440,7 +440,7 @@ ext_setup(struct sx_cf *cf, void *inst)
 	if (r < 0) {
 		return r;
 	}
-	if (!sx_cf_block_has(cf, sx_plugin_kubernetes.name)) {
+	if (!sx_cf_block_has(cf, sx_plugin_kubernetes.name, NULL)) {
 		return sx_cf_err(cf, "needs the kubernetes plugin in its server block");
 	}
 	return 0;

@@ -132,6 +132,21 @@ nomsg_setup(struct sx_cf *cf, void *inst)
 	return SX_EINVAL;
 }
 
+/* asker: what sx_cf_block_has() says of the other directives of its block, one bit each. */
+static int
+asker_setup(struct sx_cf *cf, void *inst)
+{
+	struct fake *f = inst;
+
+	f->num = (unsigned)sx_cf_block_has(cf, "reader", NULL) |
+	         (unsigned)sx_cf_block_has(cf, "reader", "last") << 1 |
+	         (unsigned)sx_cf_block_has(cf, "reader", "x") << 2 |
+	         (unsigned)sx_cf_block_has(cf, "reader", "{") << 3 |
+	         (unsigned)sx_cf_block_has(cf, "gamma", NULL) << 4 |
+	         (unsigned)sx_cf_block_has(cf, "asker", NULL) << 5;
+	return 0;
+}
+
 /* lister ADDR...: listens on each address; records what the cursor offers. */
 static int
 lister_setup(struct sx_cf *cf, void *inst)
@@ -175,7 +190,7 @@ static const struct sx_directive epsilon_rows[] = {
 static int
 seeker_setup(struct sx_cf *cf, void *inst)
 {
-	((struct fake *)inst)->flag = sx_cf_block_has(cf, "gamma");
+	((struct fake *)inst)->flag = sx_cf_block_has(cf, "gamma", NULL);
 	return 0;
 }
 
@@ -194,12 +209,13 @@ FAKE(failer, .setup = failer_setup);
 FAKE(nomsg, .setup = nomsg_setup);
 FAKE(lister, .setup = lister_setup);
 FAKE(seeker, .setup = seeker_setup);
+FAKE(asker, .setup = asker_setup);
 /* No teardown at all: nothing to free, and none must be called. */
 static const struct sx_plugin bare = { .name = "bare" };
 
 static const struct sx_plugin *const fakes[] = {
-	&gamma,  &beta,  &alpha,  &delta, &epsilon, &reader,
-	&failer, &nomsg, &lister, &bare,  &seeker,  NULL,
+	&gamma, &beta,   &alpha, &delta, &epsilon, &reader, &failer,
+	&nomsg, &lister, &asker, &bare,  &seeker,  NULL,
 };
 
 /* ---- helpers ---- */
@@ -679,6 +695,21 @@ Test(config, setup_reading_its_own_block)
 	         "Corefile:2: plugin/beta: unexpected block: beta takes no options");
 	fake_err(". {\n gamma {\n }\n}",
 	         "Corefile:2: plugin/gamma: unexpected block: gamma takes no options");
+}
+
+Test(config, setup_sees_the_other_directives_of_its_block)
+{
+	/* Set up before the directive it asks about: the Corefile's text is what counts. */
+	struct sx_config *cfg = fake_ok(". {\n asker\n reader x last {\n  a b\n }\n}\n"
+	                                "example.org {\n gamma\n}");
+	struct fake *f = cfg->blocks[0].chain[1].inst;
+
+	cr_assert_eq(f->num, 1 | 2 | 32, "%u", f->num);
+	sx_config_free(cfg);
+	cfg = fake_ok(". {\n reader x\n asker\n gamma\n}");
+	f = cfg->blocks[0].chain[2].inst;
+	cr_assert_eq(f->num, 1 | 4 | 16 | 32, "%u", f->num);
+	sx_config_free(cfg);
 }
 
 Test(config, setup_errors)
