@@ -6,7 +6,7 @@
 
 #include <sextant/plugin.h>
 
-#include "resolv.h"
+#include <sextant/resolv.h>
 
 /*
  * A query for NAME.<first search domain of the client> is the first of a
@@ -235,7 +235,7 @@ read_file(struct sx_cf *cf, struct autopath *ap, const char *arg)
 		free(path);
 		return -ENOMEM;
 	}
-	n = ap_resolv_search(path, ap->dom, SX_SEARCH_MAX - 1, err, sizeof(err));
+	n = sx_resolv_search(path, ap->dom, SX_SEARCH_MAX - 1, err, sizeof(err));
 	free(path);
 	if (n < 0) {
 		return n == -ENOMEM ? n : sx_cf_err(cf, "%s", err);

@@ -279,7 +279,9 @@ k8s_setup(struct sx_cf *cf, void *inst)
 		k->qps = k->qps > 0 ? k->qps : DEFAULT_QPS;
 		k->burst = k->burst > 0 ? k->burst : DEFAULT_BURST;
 	}
-	return 0;
+	/* Only autopath needs pods by address: the watch and index cost nothing without it. */
+	k->autopath = sx_cf_block_has(cf, "autopath", "@kubernetes");
+	return k->autopath ? k8s_search_init(k) : 0;
 }
 
 /* This host's addresses, skipping loopback and IPv6 link-local: ns.dns.<zone>'s records. */
@@ -352,7 +354,9 @@ k8s_start(void *inst, struct sx_runtime *rt)
 
 	so.need[K8S_SERVICE] = so.need[K8S_NAMESPACE] = true;
 	so.need[K8S_SLICE] = !k->noendpoints;
-	so.need[K8S_POD] = k->pods == K8S_PODS_VERIFIED;
+	so.pod_objects = k->pods == K8S_PODS_VERIFIED;
+	so.pod_index = k->autopath;
+	so.need[K8S_POD] = so.pod_objects || so.pod_index;
 	memcpy(sc.watch, so.need, sizeof(sc.watch));
 	local_addrs(k);
 	r = k8s_store_new(&k->st, &so);
@@ -492,6 +496,7 @@ k8s_teardown(void *inst)
 		k8s_source_free(k->src);
 	}
 	k8s_store_free(k->st);
+	k8s_search_fini(k);
 	sx_zones_fini(&k->zones);
 	sx_zones_fini(&k->fall);
 	free(k->endpoint);
@@ -519,6 +524,7 @@ const struct sx_plugin sx_plugin_kubernetes = {
 	.start = k8s_start,
 	.handle = k8s_handle,
 	.metadata = k8s_metadata,
+	.search_path = k8s_search_path,
 	.ready = k8s_ready,
 	.collect_all = k8s_collect,
 	.teardown = k8s_teardown,

@@ -225,7 +225,8 @@ struct objin {
 	char phase[16]; /* status.phase of a Pod */
 	char pod_ip[IP_MAX];
 	bool pod_ip_seen;
-	char atype[16]; /* addressType of a slice; "" when not a string */
+	bool host_network; /* spec.hostNetwork of a Pod */
+	char atype[16];    /* addressType of a slice; "" when not a string */
 	bool atype_seen;
 	struct k8s_jp spec, status, ports, eps;
 	bool spec_seen, status_seen, ports_seen, eps_seen;
@@ -325,6 +326,17 @@ read_top(struct k8s_jp *jp, enum k8s_kind kind, struct k8s_obj *o, struct objin 
 			keep = &in->eps, seen = &in->eps_seen;
 		} else if (kind == K8S_SLICE && !strcmp(key, "addressType")) {
 			str(jp, in->atype, sizeof(in->atype), &in->atype_seen);
+			continue;
+		} else if (kind == K8S_POD && !strcmp(key, "spec")) {
+			char key2[KEY_MAX];
+			EACH_KEY(jp, key2)
+			{
+				if (!strcmp(key2, "hostNetwork")) {
+					in->host_network = k8s_jp_bool(jp) == 1;
+				} else {
+					k8s_jp_skip(jp, NULL, NULL);
+				}
+			}
 			continue;
 		} else if (kind == K8S_POD && !strcmp(key, "status")) {
 			char key2[KEY_MAX];
@@ -934,6 +946,12 @@ build_pod(struct k8s_obj *o, struct objin *in, char *err, size_t errlen)
 	struct k8s_ip ip;
 	struct k8s_pod *p;
 
+	/* Pods on the host's network share its address: it tells no namespace. */
+	if (in->pod_ip_seen && strlen(in->pod_ip) + 1 < sizeof(in->pod_ip) &&
+	    k8s_ip_parse(&o->pod_ip, in->pod_ip)) {
+		o->pod_indexed = !in->deleting && !in->host_network &&
+		                 !strcmp(in->phase, "Running");
+	}
 	if (in->deleting) {
 		return 0;
 	}

@@ -289,6 +289,10 @@ struct k8s_obj {
 	struct k8s_svc *svc;
 	struct k8s_slice *slice; /* its ns is left NULL for the store to fill */
 	struct k8s_pod *pod;
+	/* A Pod's status.podIP (fam 0: none or invalid), and whether it is Running, not
+	 * being deleted and not on the host's network: what the pod address index keeps. */
+	struct k8s_ip pod_ip;
+	bool pod_indexed;
 	/* EndpointSlices: the kubernetes.io/service-name label ("" when none) and the
 	 * endpoints.kubernetes.io/last-change-trigger-time annotation: when the change
 	 * the endpoints controller wrote into the slice began. */

@@ -14,6 +14,7 @@
 #include <sextant/mem.h>
 #include <sextant/time.h>
 
+#include "podns.h"
 #include "zone.h"
 
 static void
@@ -65,7 +66,8 @@ k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 	st->slices = table();
 	st->pods = table();
 	if (!st->services || !st->svc_rev[0] || !st->svc_rev[1] || !st->ep_rev || !st->namespaces ||
-	    !st->pod_ip || !st->slices || !st->pods) {
+	    !st->pod_ip || !st->slices || !st->pods ||
+	    (opts->pod_index && k8s_podns_new(&st->podns) < 0)) {
 		goto fail;
 	}
 	st->serial = (uint32_t)time(NULL);
@@ -468,6 +470,22 @@ programmed(struct k8s_store *st, const struct k8s_obj *o)
 	st->prog_sum += d;
 }
 
+/* The pod address index: a running pod's address names its namespace, others' no longer. */
+static int
+index_pod(struct k8s_store *st, enum k8s_event ev, const struct k8s_obj *o)
+{
+	uint16_t tag;
+
+	if (o->pod_ip.fam == 0) {
+		return 0;
+	}
+	tag = k8s_podns_tag(o->ns, o->ns_len, o->name, o->name_len);
+	if (ev != K8S_DELETED && o->pod_indexed) {
+		return k8s_podns_set(st->podns, &o->pod_ip, o->ns, o->ns_len, tag);
+	}
+	return k8s_podns_del(st->podns, &o->pod_ip, o->ns, o->ns_len, tag);
+}
+
 /* Apply @o, read with K8S_READ_META for a deletion (then it holds no kept form). */
 static int
 apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, struct k8s_obj *o)
@@ -494,8 +512,15 @@ apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, struct k8s_ob
 		}
 		return r;
 	case K8S_POD:
-		taken = o->pod;
-		o->pod = NULL;
+		if (st->podns && (r = index_pod(st, ev, o)) < 0) {
+			return r;
+		}
+		if (!st->opts.pod_objects) {
+			return 0;
+		}
+		/* Read whole for the index, a deletion may still look alive: it is gone. */
+		taken = ev == K8S_DELETED ? NULL : o->pod;
+		o->pod = ev == K8S_DELETED ? o->pod : NULL;
 		return pod_set(st, o->ns, o->ns_len, o->name, o->name_len, taken);
 	case K8S_NAMESPACE:
 		ns_set(st, o->name, o->name_len, ev != K8S_DELETED);
@@ -559,7 +584,8 @@ int
 k8s_store_apply(struct k8s_store *st, enum k8s_kind kind, enum k8s_event ev, const char *json,
                 size_t len, char *err, size_t errlen)
 {
-	unsigned flags = ev == K8S_DELETED ? K8S_READ_META : 0;
+	/* A deleted pod's address is in its body: the index needs it. */
+	unsigned flags = ev == K8S_DELETED && !(kind == K8S_POD && st->podns) ? K8S_READ_META : 0;
 	struct k8s_obj o;
 	int r;
 
@@ -634,6 +660,9 @@ k8s_store_relist_begin(struct k8s_store *st, enum k8s_kind kind)
 	rcu_read_lock();
 	mark_all(st, kind, true);
 	rcu_read_unlock();
+	if (kind == K8S_POD && st->podns) {
+		k8s_podns_relist_begin(st->podns);
+	}
 }
 
 static void
@@ -719,6 +748,9 @@ k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 	rcu_read_lock();
 	drop_stale(st, kind);
 	rcu_read_unlock();
+	if (kind == K8S_POD && st->podns && k8s_podns_relist_end(st->podns) < 0) {
+		sx_plog(SX_LOG_ERROR, "kubernetes", "pod address index: out of memory");
+	}
 	size_tables(st, true);
 	k8s_retire_flush(st);
 	trim_later();
@@ -731,8 +763,11 @@ k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 		char pods[32] = "";
 
 		CMM_STORE_SHARED(st->synced, true);
-		if (st->opts.need[K8S_POD]) {
+		if (st->opts.pod_objects) {
 			snprintf(pods, sizeof(pods), ", %u pods", st->stats.pods);
+		} else if (st->podns) {
+			snprintf(pods, sizeof(pods), ", %zu pod addresses",
+			         k8s_podns_count(st->podns));
 		}
 		sx_plog(SX_LOG_INFO, "kubernetes",
 		        "synced %u services, %u endpoint slices (%u endpoints), %u namespaces%s in "
@@ -838,5 +873,6 @@ k8s_store_free(struct k8s_store *st)
 		free(st->opts.namespaces[i]);
 	}
 	free(st->opts.namespaces);
+	k8s_podns_free(st->podns);
 	free(st);
 }

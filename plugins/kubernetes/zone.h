@@ -109,6 +109,8 @@ enum k8s_pods {
 struct k8s_store_opts {
 	bool endpoint_pod_names;
 	bool need[K8S_NKINDS]; /* kinds that are watched and must sync */
+	bool pod_objects;      /* `pods verified`: Pod objects by name and address */
+	bool pod_index;        /* `autopath @kubernetes`: pod address -> namespace only */
 	char **namespaces;     /* `namespaces` list, or NULL for all */
 	size_t nnamespaces;
 };
@@ -144,6 +146,7 @@ struct k8s_store {
 	uint64_t prog[K8S_PROG_BUCKETS + 1];
 	double prog_sum;
 	struct k8s_retired *retired; /* unlinked objects waiting for a grace period */
+	struct k8s_podns *podns;     /* with opts.pod_index, else NULL (podns.h) */
 	unsigned long buckets[8];    /* per table, the size last asked for (store.c) */
 	unsigned long nrev[2];       /* entries in svc_rev[0] and [1] */
 };
@@ -245,10 +248,24 @@ struct k8s {
 	struct k8s_ip local[16];
 	size_t nlocal;
 
+	/* `autopath @kubernetes` in the block: the pod address index, and search paths. */
+	bool autopath;
+	uint8_t (*svc_zones)[SX_DNAME_MAX];   /* svc.<zone> of each zone */
+	uint8_t (*host_search)[SX_DNAME_MAX]; /* this host's resolv.conf search domains */
+	unsigned nhost_search;
+
 	struct k8s_store *st;
 	struct k8s_source *src;
 	struct k8s_rest_stats rest; /* API calls, counted by the client for /metrics */
 };
+
+#define K8S_HOST_SEARCH 6 /* resolv.conf search domains kept, as glibc reads at most */
+
+/** The search path tables of an instance with autopath (search.c). @return 0 or -ENOMEM. */
+int k8s_search_init(struct k8s *k);
+void k8s_search_fini(struct k8s *k);
+/** The plugin's search_path hook: a client pod's search path (search.c). */
+int k8s_search_path(struct sx_req *req, void *inst, struct sx_search *out);
 
 /** The plugin's metadata hook (metadata.c): labels for what the name means, and who asks. */
 void k8s_metadata(struct sx_req *req, void *inst);

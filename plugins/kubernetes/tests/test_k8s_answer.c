@@ -111,7 +111,8 @@ start(struct opts o)
 	memcpy(K.local[0].a, "\x0a\x00\x00\x35", 4); /* 10.0.0.53 */
 	so.need[K8S_SERVICE] = so.need[K8S_NAMESPACE] = true;
 	so.need[K8S_SLICE] = !o.noendpoints;
-	so.need[K8S_POD] = o.pods == K8S_PODS_VERIFIED;
+	so.pod_objects = o.pods == K8S_PODS_VERIFIED;
+	so.need[K8S_POD] = so.pod_objects;
 	cr_assert_eq(k8s_store_new(&K.st, &so), 0);
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		k8s_store_relist_begin(K.st, (enum k8s_kind)k);

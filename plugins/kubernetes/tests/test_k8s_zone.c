@@ -8,6 +8,7 @@
 
 #include <sextant/error.h>
 
+#include "../podns.h"
 #include "../zone.h"
 
 static struct k8s_store *st;
@@ -15,7 +16,9 @@ static struct k8s_store *st;
 static void
 setup_store(char **namespaces, size_t n)
 {
-	struct k8s_store_opts o = { .namespaces = namespaces, .nnamespaces = n };
+	struct k8s_store_opts o = {
+		.namespaces = namespaces, .nnamespaces = n, .pod_objects = true, .pod_index = true
+	};
 
 	for (int k = 0; k < K8S_NKINDS; k++) {
 		o.need[k] = true;
@@ -409,6 +412,56 @@ Test(zone, pods_by_ip)
 	/* A finished pod is gone, as if deleted. */
 	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, POD("10.244.1.11", "Succeeded")), 0);
 	cr_assert_not(k8s_zone_pod(st, &ip, "testns", 6));
+}
+
+/* The namespace the pod address index gives @addr, or "" for none. */
+static const char *
+podns_at(const char *addr)
+{
+	static char out[64];
+	struct k8s_ip ip;
+	const char *ns;
+	size_t len = 0;
+
+	cr_assert(k8s_ip_parse(&ip, addr));
+	ns = k8s_podns_lookup(st->podns, &ip, &len);
+	snprintf(out, sizeof(out), "%.*s", ns ? (int)len : 0, ns ? ns : "");
+	return out;
+}
+
+#define POD_IN(ns, name, ip, phase)                                       \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"" ns "\"}," \
+	"\"status\":{\"phase\":\"" phase "\",\"podIP\":\"" ip "\"}}"
+
+Test(zone, pod_address_index)
+{
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("a", "p1", "10.244.1.10", "Running")), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("b", "p2", "fd00::10", "Running")), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("b", "p3", "10.244.1.9", "Pending")), 0);
+	cr_assert_str_eq(podns_at("10.244.1.10"), "a");
+	cr_assert_str_eq(podns_at("fd00::10"), "b");
+	/* Only running pods: CoreDNS's podWithIP takes no other. */
+	cr_assert_str_eq(podns_at("10.244.1.9"), "");
+	cr_assert_eq(apply(K8S_POD, K8S_MODIFIED, POD_IN("b", "p3", "10.244.1.9", "Running")), 0);
+	cr_assert_str_eq(podns_at("10.244.1.9"), "b");
+	cr_assert_str_eq(podns_at("10.244.1.11"), "");
+	/* The address passes to a pod of another namespace before the old one's deletion. */
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("c", "p4", "10.244.1.10", "Running")), 0);
+	cr_assert_str_eq(podns_at("10.244.1.10"), "c");
+	cr_assert_eq(apply(K8S_POD, K8S_DELETED, POD_IN("a", "p1", "10.244.1.10", "Running")), 0);
+	cr_assert_str_eq(podns_at("10.244.1.10"), "c");
+	cr_assert_eq(apply(K8S_POD, K8S_DELETED, POD_IN("c", "p4", "10.244.1.10", "Running")), 0);
+	cr_assert_str_eq(podns_at("10.244.1.10"), "");
+	/* A relist keeps what it lists, and only that. */
+	k8s_store_relist_begin(st, K8S_POD);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("d", "p5", "10.244.1.20", "Running")), 0);
+	cr_assert_eq(apply(K8S_POD, K8S_ADDED, POD_IN("b", "p3", "10.244.1.9", "Running")), 0);
+	k8s_store_relist_end(st, K8S_POD);
+	cr_assert_str_eq(podns_at("10.244.1.20"), "d");
+	cr_assert_str_eq(podns_at("10.244.1.9"), "b");
+	cr_assert_str_eq(podns_at("fd00::10"), "");
+	cr_assert_eq(k8s_podns_count(st->podns), 2);
+	cr_assert_eq(k8s_podns_bytes(st->podns) > 2 * 8, true);
 }
 
 Test(zone, duplicate_endpoints_are_marked)

@@ -5,10 +5,10 @@
 
 #include <sextant/error.h>
 
-#include "resolv.h"
+#include <sextant/resolv.h>
 
 int
-ap_resolv_search(const char *path, uint8_t (*out)[SX_DNAME_MAX], int max, char *err, size_t errlen)
+sx_resolv_search(const char *path, uint8_t (*out)[SX_DNAME_MAX], int max, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];

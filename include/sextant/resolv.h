@@ -1,4 +1,4 @@
-/* resolv.h -- the search list of a resolv.conf-style file (private to autopath). */
+/* resolv.h -- the search list of a resolv.conf-style file. */
 #pragma once
 
 #include <stddef.h>
@@ -14,4 +14,4 @@
  * @return how many, or a negative SX_E* / -errno with a reason in @err.
  */
 int
-ap_resolv_search(const char *path, uint8_t (*out)[SX_DNAME_MAX], int max, char *err, size_t errlen);
+sx_resolv_search(const char *path, uint8_t (*out)[SX_DNAME_MAX], int max, char *err, size_t errlen);
