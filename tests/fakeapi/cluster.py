@@ -22,15 +22,15 @@ CREATED = "2024-05-01T10:00:00Z"
 
 
 def parse_spec(text):
-	"""'services=S,endpoints=E[,namespaces=N][,slices=K][,managedfields=0|1][,loadbalancers=L]'
-	-> dict."""
-	spec = {"services": 0, "endpoints": 0, "namespaces": 0, "slices": None, "managedfields": 0,
-		"loadbalancers": 0}
+	"""'services=S,endpoints=E[,namespaces=N][,slices=K][,pods=P][,managedfields=0|1]
+	[,loadbalancers=L]' -> dict."""
+	spec = {"services": 0, "endpoints": 0, "namespaces": 0, "slices": None, "pods": 0,
+		"managedfields": 0, "loadbalancers": 0}
 	for part in filter(None, (p.strip() for p in text.split(","))):
 		key, sep, value = part.partition("=")
 		if not sep or key not in spec:
 			raise ValueError("cluster spec: unknown part %r (want services=, endpoints=, "
-				"namespaces=, slices=, managedfields=, loadbalancers=)" % part)
+				"namespaces=, slices=, pods=, managedfields=, loadbalancers=)" % part)
 		try:
 			spec[key] = int(value.replace("_", ""))
 		except ValueError:
@@ -115,6 +115,21 @@ def service(i, spec):
 		"status": status}
 
 
+def pod(i, spec):
+	"""A Running pod with address 10.128.x.y onwards (the pod network), as kubelet reports it."""
+	name, ns = "pod-%d" % i, "ns-%04d" % (i % spec["namespaces"])
+	addr = ip(128, i)
+	md = {"name": name, "namespace": ns, "uid": uid(4, i), "creationTimestamp": CREATED,
+		"labels": {"app": "svc-%d" % (i % max(1, spec["services"]))}}
+	return {"kind": "Pod", "apiVersion": "v1", "metadata": md,
+		"spec": {"nodeName": "node-%d" % (i % 100), "containers": [{"name": "app",
+			"image": "registry.example/app:1", "ports": [{"containerPort": 8080}]}],
+			"dnsPolicy": "ClusterFirst"},
+		"status": {"phase": "Running", "podIP": addr, "podIPs": [{"ip": addr}],
+			"hostIP": "192.168.%d.%d" % ((i % 100) >> 8, i % 100 + 1),
+			"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
 def eligible_services(spec):
 	"""Indexes of the services that may have endpoints, in order."""
 	return (i for i in range(spec["services"]) if svc_kind(i) != "ExternalName")
@@ -165,10 +180,12 @@ def slice_(k, i, spec):
 
 
 def generate(spec):
-	"""Every object of the cluster: namespaces, services, then slices."""
+	"""Every object of the cluster: namespaces, services, slices, then pods."""
 	for j in range(spec["namespaces"]):
 		yield namespace(j, spec)
 	for i in range(spec["services"]):
 		yield service(i, spec)
 	for k, i in zip(range(spec["slices"]), eligible_services(spec)):
 		yield slice_(k, i, spec)
+	for i in range(spec["pods"]):
+		yield pod(i, spec)
