@@ -16,8 +16,7 @@
       resolver (getaddrinfo, AF_INET, in one python3 process inside the namespace) looks up an
       outside name and a Service of another namespace N times (default 50), with and without
       autopath. Prints the queries that reached Sextant per lookup (its
-      coredns_dns_requests_total) and the median wall time of a lookup. --delay MS adds MS
-      to the namespace's round trip (tc netem, half each way), as a pod on another node has.
+      coredns_dns_requests_total) and the median wall time of a lookup.
 
 Every process is killed, and the namespace removed, when the tool ends, however it ends.
 """
@@ -144,7 +143,7 @@ def sh(*argv):
 	subprocess.run(argv, check=True)
 
 
-def make_netns(delay_ms):
+def make_netns():
 	subprocess.run(["ip", "netns", "del", NETNS], stderr=subprocess.DEVNULL)
 	sh("ip", "netns", "add", NETNS)
 	cleanups.append(lambda: subprocess.run(["ip", "netns", "del", NETNS]))
@@ -157,11 +156,6 @@ def make_netns(delay_ms):
 	sh("ip", "-n", NETNS, "addr", "add", "10.99.0.2/24", "dev", "sxap1")
 	sh("ip", "-n", NETNS, "link", "set", "sxap1", "up")
 	sh("ip", "-n", NETNS, "link", "set", "lo", "up")
-	if delay_ms:
-		# A pod's round trip to the DNS Service across the cluster network, each way half.
-		for dev, ns in (("sxap0", None), ("sxap1", NETNS)):
-			sh(*(["ip", "netns", "exec", ns] if ns else []), "tc", "qdisc", "add", "dev", dev,
-				"root", "netem", "delay", "%gms" % (delay_ms / 2))
 	# `ip netns exec` mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf.
 	d = "/etc/netns/" + NETNS
 	os.makedirs(d, exist_ok=True)
@@ -209,11 +203,10 @@ def resolve(args):
 	up = spawn(["/usr/bin/python3", FAKEUP, "--id", "7"], os.path.join(tmp, "up.log"),
 		stdin=subprocess.PIPE)
 	up_port = int(wait_for(os.path.join(tmp, "up.log"), r"(\d+)", 20, up).group(1))
-	make_netns(args.delay)
+	make_netns()
 	names = (("outside name", "www.example.org"), ("other namespace's Service", "svc-1.ns-0001"))
 	print("glibc getaddrinfo(AF_INET) in a pod of testns (search testns.svc.cluster.local "
-		"svc.cluster.local cluster.local, ndots:5), %d lookups each, round trip +%g ms"
-		% (args.runs, args.delay))
+		"svc.cluster.local cluster.local, ndots:5), %d lookups each" % args.runs)
 	for mode, line in (("without autopath", ""), ("with autopath", "\tautopath @kubernetes\n")):
 		cf = os.path.join(tmp, "Corefile")
 		with open(cf, "w") as f:
@@ -243,8 +236,6 @@ def main():
 	p.add_argument("what", choices=("mem", "resolve"))
 	p.add_argument("--pods", type=int, default=100000)
 	p.add_argument("--runs", type=int, default=50)
-	p.add_argument("--delay", type=float, default=0,
-		help="resolve: milliseconds added to the namespace's round trip (tc netem)")
 	p.add_argument("--sextant", default=os.path.join(ROOT, "build", "sextant"))
 	args = p.parse_args()
 	signal.signal(signal.SIGTERM, on_signal)
