@@ -7,6 +7,8 @@
 
 #include <sextant/testing.h>
 
+#include "successes.h"
+
 #define ZONE                                                                                 \
 	"$ORIGIN cluster.local.\n"                                                           \
 	"@ 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 30\n" \
@@ -59,27 +61,6 @@ expect_answer(struct sx_test_server *s, const char *name, ldns_rr_type type, int
 		cr_expect_str_empty(a, "%s: want no answer, got:\n%s", name, a);
 	}
 	free(a);
-}
-
-static double
-successes(struct sx_test_server *s)
-{
-	long status;
-	char want[128], *m, *at;
-	double v = -1;
-
-	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
-	                     "/metrics", &status);
-	cr_assert(m);
-	snprintf(want, sizeof(want), "coredns_autopath_success_total{server=\"dns://:%u\"} ",
-	         sx_test_port(s));
-	at = strstr(m, want);
-	cr_expect(at, "want %s in\n%s", want, m);
-	if (at) {
-		v = strtod(at + strlen(want), NULL);
-	}
-	free(m);
-	return v;
 }
 
 Test(autopath_integration, a_service_in_a_later_search_domain_comes_as_a_cname)

@@ -8,6 +8,8 @@
 
 #include <sextant/testing.h>
 
+#include "successes.h"
+
 #define SYNCED "[INFO] plugin/kubernetes: synced "
 
 /* A Running pod @name of namespace @ns at @ip (the test's client address). */
@@ -98,27 +100,6 @@ until(struct sx_test_server *s, const char *name, const char *want)
 		usleep(10000);
 	}
 	return false;
-}
-
-static double
-successes(struct sx_test_server *s)
-{
-	long status;
-	char want[128], *m, *at;
-	double v = -1;
-
-	m = sx_test_http_get((uint16_t)sx_test_log_number(s, "serving /metrics on port "),
-	                     "/metrics", &status);
-	cr_assert(m);
-	snprintf(want, sizeof(want), "coredns_autopath_success_total{server=\"dns://:%u\"} ",
-	         sx_test_port(s));
-	at = strstr(m, want);
-	cr_expect(at, "want %s in\n%s", want, m);
-	if (at) {
-		v = strtod(at + strlen(want), NULL);
-	}
-	free(m);
-	return v;
 }
 
 #define KUBERNETES_A "kubernetes.default.svc.cluster.local.\t5\tIN\tA\t10.96.0.1"
