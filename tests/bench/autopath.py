@@ -16,7 +16,8 @@
       resolver (getaddrinfo, AF_INET, in one python3 process inside the namespace) looks up an
       outside name and a Service of another namespace N times (default 50), with and without
       autopath. Prints the queries that reached Sextant per lookup (its
-      coredns_dns_requests_total) and the median wall time of a lookup.
+      coredns_dns_requests_total) and the median wall time of a lookup, then the queries of one
+      `getent hosts NAME`.
 
 Every process is killed, and the namespace removed, when the tool ends, however it ends.
 """
@@ -225,8 +226,13 @@ def resolve(args):
 				with open(log) as f:
 					sys.exit("lookup failed: %s %s\n%s" % (out.stdout, out.stderr, f.read()))
 			queries = (requests_total(mport) - before) / args.runs
-			print("%-17s %-26s %-16s queries/lookup %4.1f  median %s ms"
-				% (mode, label, name, queries, out.stdout.strip()))
+			# getent hosts: glibc's gethostbyname2, AAAA then A, as a shell user sees it.
+			before = requests_total(mport)
+			subprocess.run(["ip", "netns", "exec", NETNS, "getent", "hosts", name], check=True,
+				stdout=subprocess.DEVNULL)
+			getent = requests_total(mport) - before
+			print("%-17s %-26s %-16s queries/lookup %4.1f  median %s ms  getent hosts: %d queries"
+				% (mode, label, name, queries, out.stdout.strip(), getent))
 		srv.kill()
 		srv.wait()
 
