@@ -6,8 +6,10 @@ every one of them in front of hosts, warms each path up, then sends N queries of
 (and TCP where named) and prints the allocations the worker thread made per query. The paths
 answered by a plugin itself (any, local, chaos, acl's block) and those it only inspects or
 rewrites on the way (bufsize, nsid, header, minimal, acl's allow), and template's kinds of
-record (groups, fixed, through ldns, AKS's NXDOMAIN and its fallthrough) and rewrite's paths (no
-rule matching, an exact name, a regex and a suffix with the reply rewritten back) are each
+record (groups, fixed, through ldns, AKS's NXDOMAIN and its fallthrough), rewrite's paths (no
+rule matching, an exact name, a regex and a suffix with the reply rewritten back) and autopath's
+(a name outside the walk, a walk found at its second name, a walk of three NXDOMAINs ended by
+the bare name's SERVFAIL, as no plugin serves it there) are each
 measured alone; a block with whoami alone is the baseline of each transport (what the core
 costs).
 
@@ -86,6 +88,18 @@ rw.test:{port} rw.example:{port} {{
     }}
     whoami
 }}
+ap.test:{port} {{
+    bind 127.0.0.1
+    autopath resolv.conf
+    template IN A ap.test {{
+        match "^www[.]svc[.]ap[.]test[.]$"
+        answer "{{{{ .Name }}}} 60 IN A 192.0.2.1"
+        fallthrough
+    }}
+    template ANY ANY ap.test {{
+        rcode NXDOMAIN
+    }}
+}}
 localhost:{port} version.bind:{port} {{
     bind 127.0.0.1
     local
@@ -114,6 +128,9 @@ PATHS = [
     ("rewrite regex auto", "www.re.rw.test", "A", "IN", False, False),
     ("rewrite suffix auto", "www.sfx.rw.test", "A", "IN", False, False),
     ("rewrite suffix, TCP", "www.sfx.rw.test", "A", "IN", False, True),
+    ("autopath pass", "www.svc.ap.test", "A", "IN", False, False),
+    ("autopath walk of 2", "www.ns1.svc.ap.test", "A", "IN", False, False),
+    ("autopath walk of 4", "nx.ns1.svc.ap.test", "A", "IN", False, False),
 ]
 
 
@@ -187,6 +204,8 @@ def main():
     conf = os.path.join(work, "Corefile")
     with open(conf, "w") as f:
         f.write(COREFILE.format(port=port))
+    with open(os.path.join(work, "resolv.conf"), "w") as f:
+        f.write("search ns1.svc.ap.test svc.ap.test ap.test\n")
     counts = os.path.join(work, "counts.bin")
     env = dict(os.environ, LD_PRELOAD=a.lib, SX_ALLOC_COUNT=counts)
     log = open(os.path.join(work, "log"), "w")
