@@ -1,5 +1,6 @@
 /* chain.c -- route a query to its server block and walk the plugin chain. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -143,7 +144,6 @@ sx_chain_resume(struct sx_req *req, enum sx_verdict verdict)
 }
 
 #define SUB_MAX_DEPTH 8
-#define SUB_BUF       16384
 
 static void
 sub_start(evutil_socket_t fd, short what, void *arg)
@@ -184,7 +184,7 @@ sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb c
 		                          .qtype = type,
 		                          .qclass = SX_CLASS_IN,
 		                          .edns = true,
-		                          .udp_size = SUB_BUF };
+		                          .udp_size = SX_SUB_BUF };
 	struct sx_req *sub;
 	int len;
 
@@ -212,14 +212,16 @@ sub_new(struct sx_req *req, const uint8_t *name, uint16_t type, sx_subquery_cb c
 	sub->sub_cb = cb;
 	sub->sub_arg = arg;
 	sub->depth = req->depth + 1;
-	sub->out = sx_req_alloc(sub, SUB_BUF);
-	sub->out_cap = SUB_BUF;
-	/* Start after the caller's handler has returned SX_SUSPEND. */
-	if (!sub->out ||
-	    event_base_once(sx_worker_base(req->w), -1, EV_TIMEOUT, start, sub, NULL) < 0) {
+	/* Assigned before the buffer exists: a request with a buffer has an event (req.c). */
+	if (event_assign(&sub->sub_start, sx_worker_base(req->w), -1, 0, start, sub) < 0 ||
+	    (!sub->sub_buf && (sub->sub_buf = malloc(SX_SUB_BUF)) == NULL)) {
 		sx_req_put(sub);
 		return -ENOMEM;
 	}
+	sub->out = sub->sub_buf;
+	sub->out_cap = SX_SUB_BUF;
+	/* Start after the caller's handler has returned SX_SUSPEND. */
+	event_active(&sub->sub_start, EV_TIMEOUT, 1);
 	*out = sub;
 	return 0;
 }

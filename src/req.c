@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include <sextant/plugin.h>
 
 #include "chain.h"
@@ -67,6 +69,7 @@ sx_req_get(struct sx_worker *w)
 			return NULL;
 		}
 		req->arena.extra = NULL;
+		req->sub_buf = NULL;
 		req->next_all = w->all_reqs;
 		w->all_reqs = req;
 	}
@@ -117,6 +120,11 @@ sx_req_pool_free(struct sx_worker *w)
 	for (req = w->all_reqs; req; req = next) {
 		next = req->next_all;
 		arena_reset(&req->arena);
+		/* A sub-query that never started must leave the loop before its memory goes. */
+		if (req->sub_buf) {
+			event_del(&req->sub_start);
+		}
+		free(req->sub_buf);
 		free(req);
 	}
 	w->all_reqs = NULL;

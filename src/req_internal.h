@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event_struct.h>
+
 #include <sextant/req.h>
 
 #include "msg_reader.h"
@@ -12,6 +14,7 @@
 #define SX_QUERY_MAX    4096 /* larger queries get FORMERR */
 #define SX_REQ_HOOKS    16
 #define SX_ARENA_INLINE 1024
+#define SX_SUB_BUF      16384 /* a sub-query's reply buffer */
 
 struct sx_worker;
 struct sx_gen;
@@ -79,6 +82,13 @@ struct sx_req {
 	sx_subquery_cb sub_cb;
 	void *sub_arg;
 	unsigned depth;
+	/*
+	 * As a sub-query: the event that starts it once its parent's handler has
+	 * returned, and its reply buffer (SX_SUB_BUF bytes), kept while the request
+	 * waits in the worker's pool so that a sub-query costs no heap allocation.
+	 */
+	struct event sub_start;
+	uint8_t *sub_buf;
 
 	struct sx_arena arena;
 	struct sx_req *next_free;
