@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <sextant/plugin.h>
-
 #include <sextant/resolv.h>
 
 /*
@@ -44,7 +43,7 @@ struct walk {
 
 static void got(struct sx_req *req, const uint8_t *wire, size_t len, void *arg);
 
-/* Ask the rest of the chain for the base name in the next search domain. @return 0, or <0 at the end. */
+/* Ask the rest of the chain for the base name in the next domain. @return 0, or <0: no more. */
 static int
 step(struct sx_req *req, struct walk *w)
 {

@@ -373,8 +373,13 @@ k8s_podns_relist_end(struct k8s_podns *ix)
 	struct snap *s;
 
 	ix->relisting = 0;
-	qsort(ix->b4, ix->nb4, sizeof(*ix->b4), cmp4);
-	qsort(ix->b6, ix->nb6, sizeof(*ix->b6), cmp6);
+	/* A family with no pod has no buffer: qsort() and memcpy() take no NULL, even for 0. */
+	if (ix->nb4) {
+		qsort(ix->b4, ix->nb4, sizeof(*ix->b4), cmp4);
+	}
+	if (ix->nb6) {
+		qsort(ix->b6, ix->nb6, sizeof(*ix->b6), cmp6);
+	}
 	/* One entry an address: two running pods never share one (host-network pods aside). */
 	for (size_t i = 0; i < ix->nb4; i++) {
 		if (n4 == 0 || ix->b4[i].ip != ix->b4[n4 - 1].ip) {
@@ -388,8 +393,12 @@ k8s_podns_relist_end(struct k8s_podns *ix)
 	}
 	s = snap_new((uint32_t)n4, (uint32_t)n6);
 	if (s) {
-		memcpy(s->v4, ix->b4, n4 * sizeof(struct e4));
-		memcpy(snap_v6(s), ix->b6, n6 * sizeof(struct e6));
+		if (n4) {
+			memcpy(s->v4, ix->b4, n4 * sizeof(struct e4));
+		}
+		if (n6) {
+			memcpy(snap_v6(s), ix->b6, n6 * sizeof(struct e6));
+		}
 		publish(ix, s);
 	}
 	/* The gathering buffers are only needed again at the next relist. */

@@ -1,4 +1,4 @@
-/* test_autopath_kubernetes.c -- autopath @kubernetes through the binary, fed by the fake API server. */
+/* test_autopath_kubernetes.c -- autopath @kubernetes through the binary, fed by fakeapi. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
