@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -88,7 +88,11 @@ expect(struct sx_test_server *s, const char *name, int rcode, const char *want)
 static bool
 until(struct sx_test_server *s, const char *name, const char *want)
 {
-	for (int i = 0; i < 1000; i++) {
+	struct timespec now, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 10;
+	do {
 		int rcode;
 		char *a = answer(s, name, &rcode);
 		bool ok = want ? strstr(a, want) != NULL : a[0] == '\0';
@@ -97,8 +101,9 @@ until(struct sx_test_server *s, const char *name, const char *want)
 		if (ok) {
 			return true;
 		}
-		usleep(10000);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+	         (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
 	return false;
 }
 
