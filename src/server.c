@@ -677,16 +677,22 @@ sx_rt_hold_serving(struct sx_runtime *rt, const char *who, uint64_t ms, const ch
 
 static bool gen_ready(const struct sx_gen *gen);
 
-/* The first generation serves: its listeners are polled from now on, and the banner says so. */
+/*
+ * The first generation serves: its listeners are polled from now on, and the
+ * banner says so. It is published first: a worker reads a listener the moment
+ * it is attached, and queries held in the kernel while serving waited are
+ * there at once; they must find a generation to route by.
+ */
 static int
 serve_first(struct sx_gen *gen, char *err, size_t errlen)
 {
-	int rc = attach_listeners(gen, err, errlen);
+	int rc;
 
+	rcu_assign_pointer(srv.current, gen);
+	rc = attach_listeners(gen, err, errlen);
 	if (rc < 0) {
 		return rc;
 	}
-	rcu_assign_pointer(srv.current, gen);
 	if (!srv.quiet) {
 		print_banner(gen->cfg);
 	}
