@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
+#include <openssl/ssl.h>
 
 #include <sextant/http.h>
 #include <sextant/log.h>
@@ -33,6 +35,7 @@ struct sx_http_route {
 	char *path;
 	sx_http_handler h;
 	void *arg;
+	SSL_CTX *tls;               /* or NULL */
 	struct sx_http_route *next; /* newest first */
 };
 
@@ -76,13 +79,32 @@ sx_http_reply(struct sx_http_req *req, int code, const char *body, size_t len)
 	sx_http_reply_type(req, code, "text/plain; charset=utf-8", body, len);
 }
 
+/* The TLS context the listener serves with now: its newest route's that has one, or NULL. */
+static SSL_CTX *
+listener_tls(const struct listener *l)
+{
+	const struct sx_http_route *r;
+
+	for (r = l->routes; r && !r->tls; r = r->next) {
+	}
+	return r ? r->tls : NULL;
+}
+
 static void
 dispatch(struct evhttp_request *req, void *arg)
 {
 	struct listener *l = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct sx_http_route *r;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(
+	        evhttp_request_get_connection(req));
 
+	/* A plain connection on a TLS listener (out of memory, or kept alive over a reload). */
+	if (listener_tls(l) && !bufferevent_openssl_get_ssl(bev)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		evhttp_send_error(req, 400, "TLS required");
+		return;
+	}
 	for (r = l->routes; r && path; r = r->next) {
 		if (!strcmp(r->path, path)) {
 			r->h((struct sx_http_req *)req, r->arg);
@@ -90,6 +112,29 @@ dispatch(struct evhttp_request *req, void *arg)
 		}
 	}
 	sx_http_reply((struct sx_http_req *)req, 404, "404 page not found\n", 19);
+}
+
+/*
+ * A new connection: TLS when the listener serves it. NULL makes evhttp use a
+ * plain socket bufferevent, as without this callback: on a TLS listener that
+ * only happens when out of memory, and dispatch() then refuses the request.
+ */
+static struct bufferevent *
+accept_bev(struct event_base *base, void *arg)
+{
+	SSL_CTX *ctx = listener_tls(arg);
+	SSL *ssl;
+	struct bufferevent *bev;
+
+	if (!ctx || !(ssl = SSL_new(ctx))) {
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		SSL_free(ssl);
+	}
+	return bev;
 }
 
 /* Split "host:port" (host may be empty, a name, an IPv4 or a bracketed IPv6). */
@@ -146,6 +191,7 @@ listener_open(struct event_base *base, const char *addr, char *err, size_t errle
 	}
 	evhttp_set_timeout(l->http, HTTP_TIMEOUT_SEC);
 	evhttp_set_gencb(l->http, dispatch, l);
+	evhttp_set_bevcb(l->http, accept_bev, l);
 	/* An empty host means every address: IPv6 wildcard (dual stack), else IPv4. */
 	if (host[0]) {
 		bs = evhttp_bind_socket_with_handle(l->http, host, port);
@@ -179,6 +225,13 @@ int
 sx_http_route_add(struct sx_http_route **out, const char *addr, const char *path, sx_http_handler h,
                   void *arg, char *err, size_t errlen)
 {
+	return sx_http_route_add_tls(out, addr, path, h, arg, NULL, err, errlen);
+}
+
+int
+sx_http_route_add_tls(struct sx_http_route **out, const char *addr, const char *path,
+                      sx_http_handler h, void *arg, SSL_CTX *tls, char *err, size_t errlen)
+{
 	struct event_base *base = sx_loop_current();
 	struct sx_http_route *r = calloc(1, sizeof(*r));
 	struct listener *l;
@@ -204,6 +257,7 @@ sx_http_route_add(struct sx_http_route **out, const char *addr, const char *path
 	r->l = l;
 	r->h = h;
 	r->arg = arg;
+	r->tls = tls;
 	r->next = l->routes;
 	l->routes = r;
 	*out = r;

@@ -23,6 +23,20 @@ typedef void (*sx_http_handler)(struct sx_http_req *req, void *arg);
 int sx_http_route_add(struct sx_http_route **out, const char *addr, const char *path,
                       sx_http_handler h, void *arg, char *err, size_t errlen);
 
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX, kept out of this header */
+
+/**
+ * As sx_http_route_add(), and ask for @addr to be served over TLS with @tls
+ * (a server SSL_CTX the caller owns, and keeps until sx_http_route_free()).
+ * A listener takes each new connection with the context of its newest route
+ * that gave one, plain HTTP when none did: a reload that changes certificates
+ * applies to the connections that follow, and routes without a context
+ * (health, ready) on the same address are served as that address is.
+ */
+int sx_http_route_add_tls(struct sx_http_route **out, const char *addr, const char *path,
+                          sx_http_handler h, void *arg, struct ssl_ctx_st *tls, char *err,
+                          size_t errlen);
+
 /** The port the route's listener is bound to. */
 uint16_t sx_http_route_port(const struct sx_http_route *r);
 
