@@ -1,9 +1,13 @@
 /* prometheus.c -- CoreDNS's per-query metrics, counted per worker, served on /metrics. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <sextant/http.h>
 #include <sextant/plugin.h>
@@ -55,7 +59,69 @@ struct prom {
 	struct sx_wcounters c;
 	struct sx_runtime *rt;
 	struct sx_http_route *route;
+	char *tls[3]; /* `tls CERT KEY [CA]`, paths resolved; all NULL without tls */
+	SSL_CTX *ssl; /* loaded at setup, so that -check reports bad files */
+	char *where;  /* "FILE:LINE" of the directive, for conflicts between blocks */
+	bool listed;  /* in `pending` */
+	struct prom *next_pending;
 };
+
+/*
+ * Instances set up but not started: those of the configuration being read
+ * (the running one's have started), among which blocks naming one address
+ * must agree on its TLS. Setup runs on the main thread at first and on the
+ * control thread on reload, hence the lock.
+ */
+static struct prom *pending;
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+unlist(struct prom *p)
+{
+	struct prom **pp;
+
+	pthread_mutex_lock(&pending_lock);
+	for (pp = &pending; p->listed && *pp; pp = &(*pp)->next_pending) {
+		if (*pp == p) {
+			*pp = p->next_pending;
+			p->listed = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pending_lock);
+}
+
+static bool
+same_path(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Refuse @p when an earlier block serves its address with other TLS settings; list @p. */
+static int
+check_address(struct sx_cf *cf, struct prom *p)
+{
+	struct prom *q;
+	int rc = 0;
+
+	pthread_mutex_lock(&pending_lock);
+	for (q = pending; q; q = q->next_pending) {
+		if (!strcmp(q->addr, p->addr) &&
+		    !(same_path(q->tls[0], p->tls[0]) && same_path(q->tls[1], p->tls[1]) &&
+		      same_path(q->tls[2], p->tls[2]))) {
+			rc = sx_cf_err(cf, "address %s is served once: its tls differs from %s",
+			               p->addr, q->where);
+			break;
+		}
+	}
+	if (rc == 0) {
+		p->next_pending = pending;
+		pending = p;
+		p->listed = true;
+	}
+	pthread_mutex_unlock(&pending_lock);
+	return rc;
+}
 
 static size_t
 type_index(uint16_t t)
@@ -251,17 +317,85 @@ serve_metrics(struct sx_http_req *req, void *arg)
 	free(text);
 }
 
+/* The first queued OpenSSL error, or errno's text, for a one-line message. */
+static const char *
+ssl_reason(char *buf, size_t cap)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e) {
+		ERR_error_string_n(e, buf, cap);
+	} else {
+		snprintf(buf, cap, "%s", strerror(errno));
+	}
+	ERR_clear_error();
+	return buf;
+}
+
+/*
+ * The server context of `tls CERT KEY [CA]`. With CA, clients must present a
+ * certificate that CA signed, as CoreDNS's tls plugin does when given one.
+ * TLS 1.3 at least, CoreDNS's default for /metrics.
+ */
+static int
+load_tls(struct sx_cf *cf, struct prom *p)
+{
+	char why[256];
+
+	if (!(p->ssl = SSL_CTX_new(TLS_server_method()))) {
+		return sx_cf_err(cf, "tls: %s", ssl_reason(why, sizeof(why)));
+	}
+	SSL_CTX_set_min_proto_version(p->ssl, TLS1_3_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(p->ssl, p->tls[0]) != 1) {
+		return sx_cf_err(cf, "tls: cannot load certificate %s: %s", p->tls[0],
+		                 ssl_reason(why, sizeof(why)));
+	}
+	if (SSL_CTX_use_PrivateKey_file(p->ssl, p->tls[1], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(p->ssl) != 1) {
+		return sx_cf_err(cf, "tls: cannot load key %s: %s", p->tls[1],
+		                 ssl_reason(why, sizeof(why)));
+	}
+	if (p->tls[2]) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->tls[2]);
+
+		if (!names || SSL_CTX_load_verify_locations(p->ssl, p->tls[2], NULL) != 1) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			return sx_cf_err(cf, "tls: cannot load CA %s: %s", p->tls[2],
+			                 ssl_reason(why, sizeof(why)));
+		}
+		SSL_CTX_set_client_CA_list(p->ssl, names);
+		SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		/* Without it OpenSSL fails the resumption of a verified session. */
+		SSL_CTX_set_session_id_context(p->ssl, (const unsigned char *)"sextant-metrics",
+		                               15);
+	}
+	return 0;
+}
+
+/* tls CERT KEY [CA]: paths relative to the Corefile's directory. */
 static int
 set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
+	struct prom *p = inst;
+	int i;
+
 	(void)d;
-	(void)inst;
-	return sx_cf_err(cf, "tls is not supported: terminate TLS in front of /metrics");
+	for (i = 1; i < sx_cf_nargs(cf); i++) {
+		const char *a = sx_cf_arg(cf, i);
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s%s%s", a[0] == '/' ? "" : sx_cf_dir(cf),
+		         a[0] == '/' ? "" : "/", a);
+		if (!(p->tls[i - 1] = strdup(path))) {
+			return sx_cf_err(cf, "out of memory");
+		}
+	}
+	return load_tls(cf, p);
 }
 
 static const struct sx_directive prom_directives[] = {
 	SX_DIR_FLAG("runtime_metrics", struct prom, runtime_metrics),
-	{ "tls", 1, 1, set_tls },
+	{ "tls", 2, 3, set_tls },
 	{ NULL },
 };
 
@@ -293,7 +427,11 @@ prom_setup(struct sx_cf *cf, void *inst)
 		}
 		p->ports[i] = sx_cf_block_port(cf, i);
 	}
-	return 0;
+	if (asprintf(&p->where, "%s:%d", sx_cf_file(cf), sx_cf_line(cf)) < 0) {
+		p->where = NULL;
+		return sx_cf_err(cf, "out of memory");
+	}
+	return check_address(cf, p);
 }
 
 /* The block's chain is only known once set up; take the writers' names at start. */
@@ -306,6 +444,7 @@ prom_start(void *inst, struct sx_runtime *rt)
 	int rc;
 
 	p->rt = rt;
+	unlist(p);
 	for (p->nwriters = 1; sx_plugins[p->nwriters - 1]; p->nwriters++) {
 	}
 	p->writers = calloc(p->nwriters, sizeof(*p->writers));
@@ -321,7 +460,8 @@ prom_start(void *inst, struct sx_runtime *rt)
 	if (rc < 0) {
 		return rc;
 	}
-	rc = sx_http_route_add(&p->route, p->addr, "/metrics", serve_metrics, p, err, sizeof(err));
+	rc = sx_http_route_add_tls(&p->route, p->addr, "/metrics", serve_metrics, p, p->ssl, err,
+	                           sizeof(err));
 	if (rc < 0) {
 		sx_plog(SX_LOG_ERROR, "prometheus", "%s", err);
 		return rc;
@@ -334,7 +474,13 @@ prom_teardown(void *inst)
 {
 	struct prom *p = inst;
 
+	unlist(p);
 	sx_http_route_free(p->route);
+	SSL_CTX_free(p->ssl);
+	for (size_t i = 0; i < 3; i++) {
+		free(p->tls[i]);
+	}
+	free(p->where);
 	sx_wcounters_fini(&p->c);
 	sx_zones_fini(&p->zones);
 	free(p->ports);
