@@ -1,6 +1,7 @@
 /* test_prometheus_tls.c -- /metrics over HTTPS (`tls CERT KEY [CA]`) through the real binary. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -82,6 +83,29 @@ Test(prometheus_tls, a_ca_requires_a_client_certificate_it_signed)
 	snprintf(args, sizeof(args), "--cert '%s/certs/client.crt' --key '%s/certs/client.key'",
 	         sx_test_dir(s), sx_test_dir(s));
 	cr_assert_eq(curl(s, "https", args, &out), 0, "%s", out);
+	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+/* A reload serves the new configuration's tls on the address the old one kept open. */
+Test(prometheus_tls, a_reload_applies_new_tls_settings)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char *out;
+
+	gen_certs(s);
+	s = sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
+	                     "\t\ttls certs/server.crt certs/server.key certs/ca.crt\n\t}\n"
+	                     "\twhoami\n}\n");
+	cr_assert_neq(curl(s, "https", "", &out), 0, "answered without a client cert: %s", out);
+	free(out);
+	sx_test_write(s, "Corefile",
+	              ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
+	              "\t\ttls certs/server.crt certs/server.key\n\t}\n\twhoami\n}\n");
+	kill(sx_test_pid(s), SIGUSR1);
+	cr_assert(sx_test_wait_log(s, "Reload completed", 10000), "%s", sx_test_log(s));
+	cr_assert_eq(curl(s, "https", "", &out), 0, "%s", out);
 	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
 	free(out);
 	sx_test_stop(s);
