@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <sextant/http.h>
 #include <sextant/plugin.h>
 #include <sextant/time.h>
+
+#include "webconfig.h"
 
 #define DEFAULT_ADDR "localhost:9153"
 
@@ -59,7 +60,7 @@ struct prom {
 	struct sx_wcounters c;
 	struct sx_runtime *rt;
 	struct sx_http_route *route;
-	char *tls[3]; /* `tls CERT KEY [CA]`, paths resolved; all NULL without tls */
+	char *tls;    /* `tls CONFIG`: the web configuration file's path, resolved; or NULL */
 	SSL_CTX *ssl; /* loaded at setup, so that -check reports bad files */
 	char *where;  /* "FILE:LINE" of the directive, for conflicts between blocks */
 	bool listed;  /* in `pending` */
@@ -106,9 +107,7 @@ check_address(struct sx_cf *cf, struct prom *p)
 
 	pthread_mutex_lock(&pending_lock);
 	for (q = pending; q; q = q->next_pending) {
-		if (!strcmp(q->addr, p->addr) &&
-		    !(same_path(q->tls[0], p->tls[0]) && same_path(q->tls[1], p->tls[1]) &&
-		      same_path(q->tls[2], p->tls[2]))) {
+		if (!strcmp(q->addr, p->addr) && !same_path(q->tls, p->tls)) {
 			rc = sx_cf_err(cf, "address %s is served once: its tls differs from %s",
 			               p->addr, q->where);
 			break;
@@ -317,85 +316,29 @@ serve_metrics(struct sx_http_req *req, void *arg)
 	free(text);
 }
 
-/* The first queued OpenSSL error, or errno's text, for a one-line message. */
-static const char *
-ssl_reason(char *buf, size_t cap)
-{
-	unsigned long e = ERR_get_error();
-
-	if (e) {
-		ERR_error_string_n(e, buf, cap);
-	} else {
-		snprintf(buf, cap, "%s", strerror(errno));
-	}
-	ERR_clear_error();
-	return buf;
-}
-
-/*
- * The server context of `tls CERT KEY [CA]`. With CA, clients must present a
- * certificate that CA signed, as CoreDNS's tls plugin does when given one.
- * TLS 1.3 at least, CoreDNS's default for /metrics.
- */
-static int
-load_tls(struct sx_cf *cf, struct prom *p)
-{
-	char why[256];
-
-	if (!(p->ssl = SSL_CTX_new(TLS_server_method()))) {
-		return sx_cf_err(cf, "tls: %s", ssl_reason(why, sizeof(why)));
-	}
-	SSL_CTX_set_min_proto_version(p->ssl, TLS1_3_VERSION);
-	if (SSL_CTX_use_certificate_chain_file(p->ssl, p->tls[0]) != 1) {
-		return sx_cf_err(cf, "tls: cannot load certificate %s: %s", p->tls[0],
-		                 ssl_reason(why, sizeof(why)));
-	}
-	if (SSL_CTX_use_PrivateKey_file(p->ssl, p->tls[1], SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(p->ssl) != 1) {
-		return sx_cf_err(cf, "tls: cannot load key %s: %s", p->tls[1],
-		                 ssl_reason(why, sizeof(why)));
-	}
-	if (p->tls[2]) {
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->tls[2]);
-
-		if (!names || SSL_CTX_load_verify_locations(p->ssl, p->tls[2], NULL) != 1) {
-			sk_X509_NAME_pop_free(names, X509_NAME_free);
-			return sx_cf_err(cf, "tls: cannot load CA %s: %s", p->tls[2],
-			                 ssl_reason(why, sizeof(why)));
-		}
-		SSL_CTX_set_client_CA_list(p->ssl, names);
-		SSL_CTX_set_verify(p->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-		/* Without it OpenSSL fails the resumption of a verified session. */
-		SSL_CTX_set_session_id_context(p->ssl, (const unsigned char *)"sextant-metrics",
-		                               15);
-	}
-	return 0;
-}
-
-/* tls CERT KEY [CA]: paths relative to the Corefile's directory. */
+/* tls CONFIG: an exporter-toolkit web configuration file, relative to the Corefile's directory. */
 static int
 set_tls(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 {
 	struct prom *p = inst;
-	int i;
+	const char *a = sx_cf_arg(cf, 1);
+	char why[4096 + 256];
 
 	(void)d;
-	for (i = 1; i < sx_cf_nargs(cf); i++) {
-		const char *a = sx_cf_arg(cf, i);
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s%s%s", a[0] == '/' ? "" : sx_cf_dir(cf),
-		         a[0] == '/' ? "" : "/", a);
-		if (!(p->tls[i - 1] = strdup(path))) {
-			return sx_cf_err(cf, "out of memory");
-		}
+	if (asprintf(&p->tls, "%s%s%s", a[0] == '/' ? "" : sx_cf_dir(cf), a[0] == '/' ? "" : "/",
+	             a) < 0) {
+		p->tls = NULL;
+		return sx_cf_err(cf, "out of memory");
 	}
-	return load_tls(cf, p);
+	if (prom_webconfig_load(&p->ssl, p->tls, why, sizeof(why)) < 0) {
+		return sx_cf_err(cf, "tls: %s", why);
+	}
+	return 0;
 }
 
 static const struct sx_directive prom_directives[] = {
 	SX_DIR_FLAG("runtime_metrics", struct prom, runtime_metrics),
-	{ "tls", 2, 3, set_tls },
+	{ "tls", 1, 1, set_tls },
 	{ NULL },
 };
 
@@ -477,9 +420,7 @@ prom_teardown(void *inst)
 	unlist(p);
 	sx_http_route_free(p->route);
 	SSL_CTX_free(p->ssl);
-	for (size_t i = 0; i < 3; i++) {
-		free(p->tls[i]);
-	}
+	free(p->tls);
 	free(p->where);
 	sx_wcounters_fini(&p->c);
 	sx_zones_fini(&p->zones);

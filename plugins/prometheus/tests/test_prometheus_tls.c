@@ -1,4 +1,4 @@
-/* test_prometheus_tls.c -- /metrics over HTTPS (`tls CERT KEY [CA]`) through the real binary. */
+/* test_prometheus_tls.c -- /metrics over HTTPS (`tls CONFIG`, a web-config file) through the real binary. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -51,14 +51,29 @@ curl(struct sx_test_server *s, const char *scheme, const char *args, char **out)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The Corefile every test serves: its tls names certs/web.yml. */
+#define COREFILE                                                                          \
+	". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n\t\ttls certs/web.yml\n\t}\n" \
+	"\twhoami\n}\n"
+
+/* A web-config file requiring a client certificate that the test's CA signed. */
+#define WEB_MTLS                                                                \
+	"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n" \
+	"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
+
 Test(prometheus_tls, serves_metrics_over_https_only)
 {
 	struct sx_test_server *s = sx_test_prepare();
-	char *out;
+	char *out, web[1024];
 
 	gen_certs(s);
-	s = sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
-	                     "\t\ttls certs/server.crt %DIR%/certs/server.key\n\t}\n\twhoami\n}\n");
+	/* cert_file is relative to the file's directory; key_file is absolute. */
+	snprintf(web, sizeof(web),
+	         "tls_server_config:\n  cert_file: server.crt\n  key_file: %s/certs/server.key\n"
+	         "  min_version: TLS12\n  max_version: TLS13\n",
+	         sx_test_dir(s));
+	sx_test_write(s, "certs/web.yml", web);
+	s = sx_test_start(s, COREFILE);
 	cr_assert_eq(curl(s, "https", "", &out), 0, "%s", out);
 	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
 	free(out);
@@ -68,15 +83,14 @@ Test(prometheus_tls, serves_metrics_over_https_only)
 	sx_test_stop(s);
 }
 
-Test(prometheus_tls, a_ca_requires_a_client_certificate_it_signed)
+Test(prometheus_tls, require_and_verify_wants_a_client_certificate_the_ca_signed)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	char *out, args[1024];
 
 	gen_certs(s);
-	s = sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
-	                     "\t\ttls certs/server.crt certs/server.key certs/ca.crt\n\t}\n"
-	                     "\twhoami\n}\n");
+	sx_test_write(s, "certs/web.yml", WEB_MTLS);
+	s = sx_test_start(s, COREFILE);
 	cr_assert_neq(curl(s, "https", "", &out), 0, "answered without a client cert: %s", out);
 	cr_assert(!strstr(out, "coredns_"), "%s", out);
 	free(out);
@@ -88,21 +102,19 @@ Test(prometheus_tls, a_ca_requires_a_client_certificate_it_signed)
 	sx_test_stop(s);
 }
 
-/* A reload serves the new configuration's tls on the address the old one kept open. */
-Test(prometheus_tls, a_reload_applies_new_tls_settings)
+/* A reload reads the web-config file again: dropping the client CA opens /metrics. */
+Test(prometheus_tls, a_reload_applies_the_edited_web_config)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	char *out;
 
 	gen_certs(s);
-	s = sx_test_start(s, ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
-	                     "\t\ttls certs/server.crt certs/server.key certs/ca.crt\n\t}\n"
-	                     "\twhoami\n}\n");
+	sx_test_write(s, "certs/web.yml", WEB_MTLS);
+	s = sx_test_start(s, COREFILE);
 	cr_assert_neq(curl(s, "https", "", &out), 0, "answered without a client cert: %s", out);
 	free(out);
-	sx_test_write(s, "Corefile",
-	              ". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:0 {\n"
-	              "\t\ttls certs/server.crt certs/server.key\n\t}\n\twhoami\n}\n");
+	sx_test_write(s, "certs/web.yml",
+	              "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
 	kill(sx_test_pid(s), SIGUSR1);
 	cr_assert(sx_test_wait_log(s, "Reload completed", 10000), "%s", sx_test_log(s));
 	cr_assert_eq(curl(s, "https", "", &out), 0, "%s", out);
@@ -123,33 +135,79 @@ check(struct sx_test_server *s, const char *corefile, char **out)
 	return WEXITSTATUS(st);
 }
 
-Test(prometheus_tls, check_reports_bad_files_and_conflicts_at_their_line)
+/*
+ * `-check` with certs/web.yml holding @web: @want is what follows "Corefile:4:
+ * plugin/prometheus: tls: DIR/certs/web.yml: ", or NULL when the check must pass.
+ */
+static void
+expect_check(struct sx_test_server *s, const char *web, const char *want)
+{
+	char *out, line[1024];
+
+	sx_test_write(s, "certs/web.yml", web);
+	if (!want) {
+		cr_assert_eq(check(s, COREFILE, &out), 0, "%s\n%s", web, out);
+		free(out);
+		return;
+	}
+	cr_assert_eq(check(s, COREFILE, &out), 1, "%s\n%s", web, out);
+	snprintf(line, sizeof(line), "Corefile:4: plugin/prometheus: tls: %s/certs/web.yml: %s",
+	         sx_test_dir(s), want);
+	cr_assert(strstr(out, line), "want: %s\ngot: %s", line, out);
+	free(out);
+}
+
+#define CERT_KEY "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+
+Test(prometheus_tls, check_reports_what_is_wrong_in_the_web_config)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char *out, line[1024];
+
+	gen_certs(s);
+	cr_assert_eq(check(s, COREFILE, &out), 1, "%s", out);
+	snprintf(line, sizeof(line),
+	         "Corefile:4: plugin/prometheus: tls: %s/certs/web.yml: ", sx_test_dir(s));
+	cr_assert(strstr(out, line) && strstr(out, "No such file"), "%s", out);
+	free(out);
+	expect_check(s, CERT_KEY, NULL);
+	expect_check(s, WEB_MTLS, NULL);
+	expect_check(s, "tls_server_config:\n  cert_file: [server.crt\n", "line ");
+	expect_check(s, "tls_server_config:\n  key_file: server.key\n",
+	             "tls_server_config needs cert_file and key_file");
+	expect_check(s, "tls_server_config:\n  cert_file: missing.crt\n  key_file: server.key\n",
+	             "cannot load certificate ");
+	expect_check(s, "tls_server_config:\n  cert_file: server.crt\n  key_file: client.key\n",
+	             "cannot load key ");
+	expect_check(s, CERT_KEY "  client_auth_type: Sometimes\n",
+	             "client_auth_type: unknown value \"Sometimes\"");
+	expect_check(s, CERT_KEY "  min_version: TLS14\n", "min_version: unknown TLS version");
+	expect_check(s, CERT_KEY "  min_version: TLS13\n  max_version: TLS12\n",
+	             "min_version is above max_version");
+	expect_check(s, CERT_KEY "  client_auth_type: RequireAndVerifyClientCert\n",
+	             "client_auth_type RequireAndVerifyClientCert needs client_ca_file");
+	expect_check(s, CERT_KEY "  client_ca_file: ca.crt\n",
+	             "client_ca_file is set but client_auth_type is NoClientCert");
+	expect_check(s, CERT_KEY "basic_auth_users:\n  alice: $2y$10$abc\n",
+	             "basic_auth_users: not supported");
+	expect_check(s, CERT_KEY "http_server_config:\n  http2: false\n",
+	             "http_server_config: not supported");
+	expect_check(s, CERT_KEY "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+	             "tls_server_config: cipher_suites: not supported");
+	sx_test_stop(s);
+}
+
+Test(prometheus_tls, blocks_sharing_an_address_must_name_the_same_web_config)
 {
 	struct sx_test_server *s = sx_test_prepare();
 	char *out;
 
 	gen_certs(s);
-	cr_assert_eq(check(s,
-	                   ". {\n\tprometheus 127.0.0.1:0 {\n"
-	                   "\t\ttls certs/missing.crt certs/server.key\n\t}\n}\n",
-	                   &out),
-	             1, "%s", out);
-	cr_assert(strstr(out, "Corefile:3: plugin/prometheus: tls: cannot load certificate "), "%s",
-	          out);
-	cr_assert(strstr(out, "missing.crt"), "%s", out);
-	free(out);
-	cr_assert_eq(check(s,
-	                   ". {\n\tprometheus 127.0.0.1:0 {\n"
-	                   "\t\ttls certs/server.crt certs/client.key\n\t}\n}\n",
-	                   &out),
-	             1, "%s", out);
-	cr_assert(strstr(out, "Corefile:3: plugin/prometheus: tls: cannot load key "), "%s", out);
-	cr_assert(strstr(out, "key values mismatch"), "%s", out);
-	free(out);
+	sx_test_write(s, "certs/web.yml", CERT_KEY);
 	/* One address is one listener: every block naming it must agree on tls. */
 	cr_assert_eq(check(s,
 	                   ". {\n\tprometheus 127.0.0.1:9153 {\n"
-	                   "\t\ttls certs/server.crt certs/server.key\n\t}\n}\n"
+	                   "\t\ttls certs/web.yml\n\t}\n}\n"
 	                   "example.org {\n\tprometheus 127.0.0.1:9153\n}\n",
 	                   &out),
 	             1, "%s", out);
@@ -160,11 +218,11 @@ Test(prometheus_tls, check_reports_bad_files_and_conflicts_at_their_line)
 	free(out);
 	cr_assert_eq(check(s,
 	                   ". {\n\tprometheus 127.0.0.1:9153 {\n"
-	                   "\t\ttls certs/server.crt certs/server.key\n\t}\n}\n"
+	                   "\t\ttls certs/web.yml\n\t}\n}\n"
 	                   "example.org {\n\tprometheus 127.0.0.1:9153 {\n"
-	                   "\t\ttls certs/server.crt certs/server.key\n\t}\n}\n",
+	                   "\t\ttls certs/web.yml\n\t}\n}\n",
 	                   &out),
-	             0, "the same settings twice: %s", out);
+	             0, "the same file twice: %s", out);
 	free(out);
 	sx_test_stop(s);
 }
