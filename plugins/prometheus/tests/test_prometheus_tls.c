@@ -61,6 +61,9 @@ curl(struct sx_test_server *s, const char *scheme, const char *args, char **out)
 	"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n" \
 	"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
 
+/* The smallest web-config file: the test's server certificate and key. */
+#define CERT_KEY "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+
 Test(prometheus_tls, serves_metrics_over_https_only)
 {
 	struct sx_test_server *s = sx_test_prepare();
@@ -97,6 +100,41 @@ Test(prometheus_tls, require_and_verify_wants_a_client_certificate_the_ca_signed
 	snprintf(args, sizeof(args), "--cert '%s/certs/client.crt' --key '%s/certs/client.key'",
 	         sx_test_dir(s), sx_test_dir(s));
 	cr_assert_eq(curl(s, "https", args, &out), 0, "%s", out);
+	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+/* No client_ca_file: the certificate is required but not verified (no CA could). */
+Test(prometheus_tls, require_any_takes_an_unverified_client_certificate)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char *out, args[1024];
+
+	gen_certs(s);
+	sx_test_write(s, "certs/web.yml", CERT_KEY "  client_auth_type: RequireAnyClientCert\n");
+	s = sx_test_start(s, COREFILE);
+	cr_assert_neq(curl(s, "https", "", &out), 0, "answered without a client cert: %s", out);
+	free(out);
+	snprintf(args, sizeof(args), "--cert '%s/certs/client.crt' --key '%s/certs/client.key'",
+	         sx_test_dir(s), sx_test_dir(s));
+	cr_assert_eq(curl(s, "https", args, &out), 0, "%s", out);
+	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
+	free(out);
+	sx_test_stop(s);
+}
+
+Test(prometheus_tls, verify_if_given_answers_a_client_without_a_certificate)
+{
+	struct sx_test_server *s = sx_test_prepare();
+	char *out;
+
+	gen_certs(s);
+	sx_test_write(s, "certs/web.yml",
+	              CERT_KEY "  client_auth_type: VerifyClientCertIfGiven\n"
+	                       "  client_ca_file: ca.crt\n");
+	s = sx_test_start(s, COREFILE);
+	cr_assert_eq(curl(s, "https", "", &out), 0, "%s", out);
 	cr_assert(strstr(out, "coredns_build_info{"), "%s", out);
 	free(out);
 	sx_test_stop(s);
@@ -156,8 +194,6 @@ expect_check(struct sx_test_server *s, const char *web, const char *want)
 	cr_assert(strstr(out, line), "want: %s\ngot: %s", line, out);
 	free(out);
 }
-
-#define CERT_KEY "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
 
 Test(prometheus_tls, check_reports_what_is_wrong_in_the_web_config)
 {
