@@ -305,6 +305,7 @@ sx_metrics_render(struct sx_metrics *m, size_t *len)
 	if (!out) {
 		return NULL;
 	}
+	out[0] = '\0'; /* an empty scrape is still a string */
 	for (i = 0; i < m->n; i++) {
 		const struct sample *s = &m->s[i];
 

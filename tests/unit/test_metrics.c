@@ -128,6 +128,7 @@ Test(metrics, an_empty_scrape_is_empty)
 
 	cr_assert_not_null(text);
 	cr_assert_eq(len, 0);
+	cr_assert_str_eq(text, "");
 	free(text);
 	sx_metrics_free(m);
 }
