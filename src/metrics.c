@@ -296,7 +296,9 @@ sx_metrics_render(struct sx_metrics *m, size_t *len)
 	if (m->failed) {
 		return NULL;
 	}
-	qsort(m->s, m->n, sizeof(*m->s), by_family);
+	if (m->n) { /* qsort's array may not be NULL, even when empty */
+		qsort(m->s, m->n, sizeof(*m->s), by_family);
+	}
 	for (i = 0; i < m->n; i++) {
 		total += strlen(m->s[i].line) + strlen(m->s[i].help) + 2 * strlen(m->s[i].family) +
 		         32;

@@ -1,6 +1,7 @@
 /* test_error.c -- sx_strerror(): the SX_E* codes, negated errno values, and what is neither. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sextant/error.h>
@@ -39,6 +40,16 @@ Test(error, negated_errno_reads_as_strerror)
 	cr_assert_str_eq(sx_strerror(-EINVAL), strerror(EINVAL));
 }
 
+/* glibc frees the text of an unknown errno at its next strerror(): compare with a copy. */
+static void
+expect_libc_words(int v)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "%s", strerror(-v));
+	cr_assert_str_eq(sx_strerror(v), want, "%d", v);
+}
+
 Test(error, neither_is_unknown)
 {
 	/* Positive values are not errors, and nothing below -4095 is an errno value. */
@@ -47,6 +58,6 @@ Test(error, neither_is_unknown)
 	cr_assert_str_eq(sx_strerror(-4096), "unknown error");
 	cr_assert_str_eq(sx_strerror(-2147483647 - 1), "unknown error");
 	/* Beside the SX_E* codes, inside errno's range: the C library's words for it. */
-	cr_assert_str_eq(sx_strerror(SX_EINVAL - 1), strerror(-(SX_EINVAL - 1)));
-	cr_assert_str_eq(sx_strerror(SX_EEXIST + 1), strerror(-(SX_EEXIST + 1)));
+	expect_libc_words(SX_EINVAL - 1);
+	expect_libc_words(SX_EEXIST + 1);
 }
