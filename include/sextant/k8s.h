@@ -41,8 +41,13 @@ struct sx_k8s_ext {
 size_t sx_k8s_external(const void *k8s, const uint8_t *lname, unsigned nlabels, unsigned zlabels,
                        bool headless, struct sx_k8s_ext *out, size_t cap, unsigned *rcode);
 
-/** The SOA serial of the kubernetes zone (unix time of its last change). */
-uint32_t sx_k8s_serial(const void *k8s);
+/**
+ * The 20 bytes that end an SOA rdata as the kubernetes zone's SOA has them:
+ * its serial (unix time of the zone's last change), refresh, retry, expire,
+ * then @minimum. A zone served from the kubernetes zone (k8s_external) uses
+ * the same numbers.
+ */
+void sx_k8s_soa_numbers(const void *k8s, uint32_t minimum, uint8_t out[20]);
 
 /**
  * This server's addresses of family @fam (4 or 6), as the kubernetes plugin

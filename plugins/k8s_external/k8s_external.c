@@ -65,15 +65,6 @@ put(struct ctx *c, enum sx_section sec, const uint8_t *owner, uint16_t type, con
 	sx_msg_put_rr(c->msg, sec, owner, type, SX_CLASS_IN, c->e->ttl, rd, (uint16_t)len);
 }
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* The zone's SOA, as CoreDNS's: ns1.APEX, hostmaster.APEX, the kubernetes zone's serial. */
 static void
 put_soa(struct ctx *c, enum sx_section sec)
@@ -85,11 +76,7 @@ put_soa(struct ctx *c, enum sx_section sec)
 		return;
 	}
 	n += m;
-	put_u32(rd + n, sx_k8s_serial(c->e->k8s));
-	put_u32(rd + n + 4, 7200);   /* refresh */
-	put_u32(rd + n + 8, 1800);   /* retry */
-	put_u32(rd + n + 12, 86400); /* expire */
-	put_u32(rd + n + 16, c->e->ttl);
+	sx_k8s_soa_numbers(c->e->k8s, c->e->ttl, rd + n);
 	put(c, sec, c->zq, SX_TYPE_SOA, rd, n + 20);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <sextant/dname.h>
+#include <sextant/k8s.h>
 
 #include "zone.h"
 
@@ -932,6 +933,18 @@ put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+void
+sx_k8s_soa_numbers(const void *k8s, uint32_t minimum, uint8_t out[20])
+{
+	const struct k8s *k = k8s;
+
+	put_u32(out, k->st ? k8s_zone_serial(k->st) : 0);
+	put_u32(out + 4, 7200);   /* refresh */
+	put_u32(out + 8, 1800);   /* retry */
+	put_u32(out + 12, 86400); /* expire */
+	put_u32(out + 16, minimum);
+}
+
 size_t
 k8s_soa(const struct k8s *k, const uint8_t *zone, uint8_t rd[K8S_SOA_MAX], uint32_t *ttl)
 {
@@ -941,11 +954,7 @@ k8s_soa(const struct k8s *k, const uint8_t *zone, uint8_t rd[K8S_SOA_MAX], uint3
 		return 0;
 	}
 	n += m;
-	put_u32(rd + n, k8s_zone_serial(k->st));
-	put_u32(rd + n + 4, 7200);   /* refresh */
-	put_u32(rd + n + 8, 1800);   /* retry */
-	put_u32(rd + n + 12, 86400); /* expire */
-	put_u32(rd + n + 16, k->ttl);
+	sx_k8s_soa_numbers(k, k->ttl, rd + n);
 	*ttl = k->ttl < SOA_TTL_MAX ? k->ttl : SOA_TTL_MAX;
 	return n + 20;
 }

@@ -159,14 +159,6 @@ sx_k8s_external(const void *k8s, const uint8_t *lname, unsigned nlabels, unsigne
 	return f.n;
 }
 
-uint32_t
-sx_k8s_serial(const void *k8s)
-{
-	const struct k8s *k = k8s;
-
-	return k->st ? k8s_zone_serial(k->st) : 0;
-}
-
 size_t
 sx_k8s_ns_addrs(const void *k8s, uint8_t fam, const uint8_t **out, size_t cap)
 {
