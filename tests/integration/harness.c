@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include <sextant/testing/harness.h>
+#include <sextant/time.h>
 
 struct sx_test_server {
 	char dir[256];
@@ -142,15 +143,57 @@ sleep_ms(int ms)
 }
 
 bool
-sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms)
+sx_test_until(bool (*done)(void *arg), void *arg, int ms)
 {
-	for (; ms > 0; ms -= 20) {
-		if (strstr(sx_test_log(s), needle)) {
-			return true;
+	uint64_t end = sx_now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+
+	while (!done(arg)) {
+		if (sx_now_ms() >= end) {
+			return false;
 		}
 		sleep_ms(20);
 	}
-	return strstr(sx_test_log(s), needle) != NULL;
+	return true;
+}
+
+struct log_wait {
+	struct sx_test_server *s;
+	const char *path, *needle;
+};
+
+static bool
+log_has(void *arg)
+{
+	struct log_wait *w = arg;
+
+	return strstr(sx_test_log(w->s), w->needle) != NULL;
+}
+
+static bool
+file_has(void *arg)
+{
+	struct log_wait *w = arg;
+	char *text = sx_test_read_file(w->path);
+	bool found = text && strstr(text, w->needle) != NULL;
+
+	free(text);
+	return found;
+}
+
+bool
+sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms)
+{
+	struct log_wait w = { .s = s, .needle = needle };
+
+	return sx_test_until(log_has, &w, ms);
+}
+
+bool
+sx_test_wait_file(const char *path, const char *needle, int ms)
+{
+	struct log_wait w = { .path = path, .needle = needle };
+
+	return sx_test_until(file_has, &w, ms);
 }
 
 struct sx_test_server *

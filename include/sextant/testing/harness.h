@@ -49,6 +49,13 @@ char *sx_test_read_file(const char *path);
 const char *sx_test_log(struct sx_test_server *s);
 /** Wait up to @ms for @needle in the log. */
 bool sx_test_wait_log(struct sx_test_server *s, const char *needle, int ms);
+/** Wait up to @ms for @needle in the file at @path (another program's log). */
+bool sx_test_wait_file(const char *path, const char *needle, int ms);
+/**
+ * Ask @done(@arg) every 20 ms until it says true, for at most @ms: for an event
+ * only a question shows (an answer that changes). @return its last answer.
+ */
+bool sx_test_until(bool (*done)(void *arg), void *arg, int ms);
 
 /**
  * Run `dig @ADDR -p PORT +tries=1 +time=2 ARGS` (ARGS is formatted and

@@ -7,12 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include <sextant/testing.h>
-#include <sextant/time.h>
 
 extern char **environ;
 
@@ -186,40 +184,28 @@ knot_answer(unsigned port, const char *name, char *line, size_t cap)
 	pclose(f);
 }
 
+struct knot_question {
+	unsigned port;
+	const char *name, *want;
+};
+
+static bool
+knot_answers(void *arg)
+{
+	const struct knot_question *q = arg;
+	char line[128];
+
+	knot_answer(q->port, q->name, line, sizeof(line));
+	return strcmp(line, q->want) == 0;
+}
+
 /* Wait up to @ms for Knot's answer to @name to be @want. */
 static bool
 knot_wait_answer(unsigned port, const char *name, const char *want, int ms)
 {
-	char line[128];
-	uint64_t end = sx_now_ms() + (uint64_t)ms;
+	struct knot_question q = { port, name, want };
 
-	do {
-		knot_answer(port, name, line, sizeof(line));
-		if (strcmp(line, want) == 0) {
-			return true;
-		}
-		usleep(100 * 1000); /* between polls, not a wait for the event */
-	} while (sx_now_ms() < end);
-	return false;
-}
-
-/* Wait up to @ms for the file at @path to hold @needle. */
-static bool
-wait_file(const char *path, const char *needle, int ms)
-{
-	uint64_t end = sx_now_ms() + (uint64_t)ms;
-
-	do {
-		char *text = sx_test_read_file(path);
-		bool found = strstr(text, needle) != NULL;
-
-		free(text);
-		if (found) {
-			return true;
-		}
-		usleep(50 * 1000);
-	} while (sx_now_ms() < end);
-	return false;
+	return sx_test_until(knot_answers, &q, ms);
 }
 
 /*
@@ -266,15 +252,15 @@ Test(transfer_integration, knot_secondary, .timeout = 180)
 	pid_t pid = knot_start(s, "example.org", kport, logpath);
 
 	/* Knot logs the end of its first transfer; only then is its copy worth asking. */
-	bool done = wait_file(logpath, "AXFR, incoming", 60000) &&
-	            wait_file(logpath, "finished", 60000);
+	bool done = sx_test_wait_file(logpath, "AXFR, incoming", 60000) &&
+	            sx_test_wait_file(logpath, "finished", 60000);
 	bool got = done && knot_wait_answer(kport, "host49.example.org", "10.0.0.49\n", 20000);
 
 	/* A new serial and a new name: Knot has it only if it was told. */
 	bool notified = false, updated = false;
 	if (got) {
 		write_zone(s, "example.org", 2024010102, 51);
-		notified = wait_file(logpath, "notify, incoming", 60000);
+		notified = sx_test_wait_file(logpath, "notify, incoming", 60000);
 		updated = knot_wait_answer(kport, "host50.example.org", "10.0.0.50\n", 60000);
 	}
 	kill(pid, SIGTERM);
@@ -351,7 +337,7 @@ Test(transfer_integration, knot_secondary_of_the_cluster_zone, .timeout = 120)
 	          sx_test_log(s));
 	pid_t pid = knot_start(s, "cluster.local", kport, logpath);
 
-	bool updated = wait_file(logpath, "zone updated", 60000);
+	bool updated = sx_test_wait_file(logpath, "zone updated", 60000);
 	bool svc = updated &&
 	           knot_wait_answer(kport, "svc1.testns.svc.cluster.local", "10.96.1.1\n", 20000);
 	bool ep = updated && knot_wait_answer(kport, "hdls1-0.hdls1.testns.svc.cluster.local",
