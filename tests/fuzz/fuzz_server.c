@@ -1,5 +1,6 @@
 /* fuzz_server.c -- see fuzz_server.h. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -67,8 +69,24 @@ fz_recv(int fd, uint8_t *buf, size_t cap, int ms, struct sockaddr_in *from)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	socklen_t len = sizeof(*from);
+	struct timespec now, end;
+	int rc;
 
-	if (poll(&p, 1, ms) != 1) {
+	/*
+	 * libFuzzer's -timeout runs an interval timer whose SIGALRM interrupts poll(): an EINTR
+	 * is not the end of the wait, only the deadline is.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000;
+	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (int)((end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000);
+		if (ms <= 0) {
+			return -1;
+		}
+	}
+	if (rc != 1) {
 		return -1;
 	}
 	return recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, from ? &len : NULL);
