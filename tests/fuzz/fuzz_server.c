@@ -81,7 +81,8 @@ fz_recv(int fd, uint8_t *buf, size_t cap, int ms, struct sockaddr_in *from)
 	end.tv_nsec += (long)(ms % 1000) * 1000000;
 	while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (int)((end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000);
+		ms = (int)((end.tv_sec - now.tv_sec) * 1000 +
+		           (end.tv_nsec - now.tv_nsec) / 1000000);
 		if (ms <= 0) {
 			return -1;
 		}
