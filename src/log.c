@@ -19,13 +19,25 @@ sx_log_set_level(enum sx_log_level level)
 	min_level = level;
 }
 
-/* One write(2) per line: lines from different threads never interleave. */
+/* What vsnprintf() wrote into the @room bytes it had, not counting the NUL: a longer text was cut. */
+static size_t
+written(int r, size_t room)
+{
+	if (r <= 0) {
+		return 0;
+	}
+	return (size_t)r < room ? (size_t)r : room - 1;
+}
+
+/*
+ * One write(2) per line: lines from different threads never interleave. A line too long
+ * for the buffer is cut, whichever part (plugin name or message) is too long.
+ */
 static void __attribute__((format(printf, 3, 0)))
 emit(enum sx_log_level level, const char *plugin, const char *fmt, va_list ap)
 {
 	char line[2048];
 	size_t n;
-	int r;
 
 	if (level < min_level) {
 		return;
@@ -33,14 +45,11 @@ emit(enum sx_log_level level, const char *plugin, const char *fmt, va_list ap)
 	n = strlen(level_prefix[level]);
 	memcpy(line, level_prefix[level], n);
 	if (plugin) {
-		r = snprintf(line + n, sizeof(line) - n, "plugin/%s: ", plugin);
-		n += r > 0 ? (size_t)r : 0;
+		n += written(snprintf(line + n, sizeof(line) - n, "plugin/%s: ", plugin),
+		             sizeof(line) - n);
 	}
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r > 0) {
-		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
-	}
-	line[n++] = '\n';
+	n += written(vsnprintf(line + n, sizeof(line) - n, fmt, ap), sizeof(line) - n);
+	line[n++] = '\n'; /* where the NUL was: n < sizeof(line) */
 	if (write(STDOUT_FILENO, line, n) < 0) {
 		return; /* nowhere left to report it */
 	}

@@ -128,3 +128,23 @@ Test(log, a_long_message_is_cut_to_one_line)
 	cr_assert_eq(got[2047], '\n');
 	cr_assert_str_eq(got + 2048, "[INFO] next\n");
 }
+
+Test(log, a_plugin_name_longer_than_the_line_is_cut)
+{
+	char *name = malloc(5000);
+	size_t n;
+
+	cr_assert_not_null(name);
+	memset(name, 'p', 4999);
+	name[4999] = '\0';
+	sx_plog(SX_LOG_INFO, name, "after the %s", "name");
+	sx_log(SX_LOG_INFO, "next");
+	free(name);
+	n = captured();
+	/* The name fills the line; the message has no room left; nothing past the line's end. */
+	cr_assert_eq(n, 2048 + strlen("[INFO] next\n"));
+	cr_assert_eq(strncmp(got, "[INFO] plugin/ppp", 17), 0);
+	cr_assert_eq(got[2046], 'p');
+	cr_assert_eq(got[2047], '\n');
+	cr_assert_str_eq(got + 2048, "[INFO] next\n");
+}
