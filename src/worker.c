@@ -224,7 +224,12 @@ sx_workers_stop(struct sx_worker *ws, unsigned n)
 
 	for (i = 0; ws && i < n; i++) {
 		if (ws[i].thread) {
-			event_base_loopbreak(ws[i].base);
+			/*
+			 * Not loopbreak: a loop clears its break flag when it starts, so a worker
+			 * whose thread had not yet entered its loop would never stop. loopexit
+			 * leaves an event in the loop, which ends it whenever the loop runs.
+			 */
+			event_base_loopexit(ws[i].base, NULL);
 			pthread_join(ws[i].thread, NULL);
 			ws[i].thread = 0;
 		}

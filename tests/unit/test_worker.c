@@ -77,6 +77,23 @@ Test(worker, a_running_worker_knows_its_loop, .timeout = 10)
 	sx_workers_free(ws, 2);
 }
 
+/*
+ * A stop that comes before a worker's thread has entered its loop must still end it: the
+ * server stops at once when its test (or a pod's preStop) signals right after start.
+ */
+Test(worker, a_worker_stopped_before_its_loop_starts_still_stops, .timeout = 60)
+{
+	cr_assert_eq(evthread_use_pthreads(), 0);
+	for (int round = 0; round < 200; round++) {
+		struct sx_worker *ws = sx_workers_new(2);
+
+		cr_assert_not_null(ws);
+		cr_assert_eq(sx_workers_run(ws, 2), 0);
+		sx_workers_stop(ws, 2);
+		sx_workers_free(ws, 2);
+	}
+}
+
 /* The reply of a request that replies to itself (as a refresh does, chain.c). */
 static struct {
 	int calls;
