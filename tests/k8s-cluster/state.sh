@@ -7,7 +7,7 @@
 # and legacy iptables, counters stripped), links, addresses, routes, named network namespaces,
 # conntrack entries of the cluster's ranges, the kernel tunables the kubelet and kube-proxy
 # set, mounts, cgroups, the paths the kubelet, containerd and CNI use by default, and
-# processes naming files under WORK.
+# processes naming files under WORK. cluster.sh exports SX_CGROOT (its cgroup tree's name) first.
 work=$1
 {
 	for t in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
@@ -27,8 +27,11 @@ work=$1
 		echo "sysctl $s=$(cat /proc/sys/$s 2>/dev/null)"
 	done
 	awk '{print "mount " $5 " " $9}' /proc/self/mountinfo
+	# Another cluster run at the same time (a second suite on the machine) has a tree of its own,
+	# sx-cluster-ITS_PID: not this run's doing. This run's own tree ($SX_CGROOT) is compared.
 	find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d |
-		sed 's/^/cgroup /'
+		awk -v own="${SX_CGROOT:-}" '{ n = $0; sub(".*/", "", n) }
+			n ~ /^sx-cluster-[0-9]+$/ && n != own { next } { print "cgroup " $0 }'
 	for p in /var/log/pods /var/log/containers /var/lib/cni /var/lib/kubelet /var/lib/containerd \
 		/run/containerd /run/netns /etc/cni /opt/cni /usr/libexec/kubernetes /etc/kubernetes; do
 		[ -e "$p" ] && echo "path $p"
