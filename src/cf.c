@@ -10,6 +10,7 @@
 #include <sextant/error.h>
 
 #include "address.h"
+#include "fold.h"
 #include "cf_internal.h"
 
 static bool
@@ -359,14 +360,32 @@ sx_cf_zones_until(struct sx_cf *cf, int first, int end, const struct sx_zones *d
 	return rc;
 }
 
+/*
+ * Runs on every query, often several times: one walk over @name notes where its
+ * labels start, then each zone is one compare of as many bytes as it has, at the
+ * offset where it would have to start.
+ */
 int
 sx_zones_match(const struct sx_zones *zones, const uint8_t *name)
 {
+	uint64_t label[4] = { 0 }; /* bit O: a label (or the root) starts at offset O */
+	size_t len = 0;
 	int best = -1;
 
+	for (;;) {
+		label[len >> 6] |= 1ull << (len & 63);
+		if (name[len] == 0) {
+			break;
+		}
+		len += name[len] + 1u;
+	}
+	len++;
 	for (size_t i = 0; i < zones->n; i++) {
-		if ((best < 0 || zones->z[i].len > zones->z[best].len) &&
-		    sx_dname_is_sub(name, zones->z[i].wire)) {
+		const struct sx_zone *z = &zones->z[i];
+		size_t off = len - z->len;
+
+		if (z->len <= len && (best < 0 || z->len > zones->z[best].len) &&
+		    (label[off >> 6] >> (off & 63) & 1) && fold_eq(name + off, z->wire, z->len)) {
 			best = (int)i;
 		}
 	}
