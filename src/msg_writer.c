@@ -16,12 +16,6 @@
 #define COMP_MAX (sizeof(((struct sx_msg *)0)->comp) / sizeof(uint16_t))
 #define PTR_MAX  0x3FFF /* highest offset a compression pointer can name */
 
-static inline uint8_t
-lc(uint8_t c)
-{
-	return (uint8_t)(c - 'A') < 26u ? c | 0x20 : c;
-}
-
 static inline uint16_t
 rd16(const uint8_t *p)
 {
@@ -176,10 +170,12 @@ sx_msg_count(const struct sx_msg *msg, enum sx_section sec)
 	return rd16(msg->wire + 6 + 2 * sec);
 }
 
+/* Note the name of @len bytes (expanded) at @off as a compression target. */
 static void
-comp_add(struct sx_msg *msg, size_t off)
+comp_add(struct sx_msg *msg, size_t off, size_t len)
 {
 	if (off <= PTR_MAX && msg->ncomp < COMP_MAX) {
+		msg->comp_len[msg->ncomp] = (uint8_t)len;
 		msg->comp[msg->ncomp++] = (uint16_t)off;
 	}
 }
@@ -197,8 +193,9 @@ sx_msg_reset(struct sx_msg *msg)
 	/* Every suffix of the question name is a compression target, so answers echo its case. */
 	msg->ncomp = 0;
 	if (msg->qend > SX_HDR_LEN) {
+		size_t end = msg->qend - 4;
 		for (size_t off = SX_HDR_LEN; w[off] != 0; off += w[off] + 1u) {
-			comp_add(msg, off);
+			comp_add(msg, off, end - off);
 		}
 	}
 }
@@ -225,6 +222,7 @@ sx_msg_keep(struct sx_msg *msg, enum sx_section last)
 	uint16_t k = 0;
 	for (uint16_t i = 0; i < msg->ncomp; i++) {
 		if (msg->comp[i] < end) {
+			msg->comp_len[k] = msg->comp_len[i];
 			msg->comp[k++] = msg->comp[i];
 		}
 	}
@@ -280,39 +278,6 @@ scan_name(struct name *n, const uint8_t *p, size_t max)
 	}
 }
 
-static inline bool
-ci_eq8(const uint8_t *a, const uint8_t *b)
-{
-	uint64_t x, y;
-	memcpy(&x, a, 8);
-	memcpy(&y, b, 8);
-	return x == y || fold8(x) == fold8(y);
-}
-
-/*
- * Case-insensitive equality of @n bytes of names; label lengths (< 64) are never
- * letters. From 8 bytes on, the tail is one more 8-byte compare overlapping the last.
- */
-static bool
-ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n < 8) {
-		for (size_t i = 0; i < n; i++) {
-			if (lc(a[i]) != lc(b[i])) {
-				return false;
-			}
-		}
-		return true;
-	}
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		if (!ci_eq8(a + i, b + i)) {
-			return false;
-		}
-	}
-	return i == n || ci_eq8(a + n - 8, b + n - 8);
-}
-
 /*
  * Whether the name at @off in our own message (its pointers are ours, so valid)
  * equals @n. Label lengths are checked first, over each stretch between pointers,
@@ -338,7 +303,7 @@ same_at(const uint8_t *w, size_t off, const uint8_t *n)
 			off += c + 1u;
 			n += c + 1;
 		}
-		if (!ci_eq(w + start, nstart, off - start)) {
+		if (!fold_eq(w + start, nstart, off - start)) {
 			return false;
 		}
 		if (c == 0) {
@@ -347,7 +312,12 @@ same_at(const uint8_t *w, size_t off, const uint8_t *n)
 	}
 }
 
-/* Write @n at *@pos, compressed against the longest suffix already written. */
+/*
+ * Write @n at *@pos, compressed against the longest suffix already written (the
+ * first target in the table of those that hold it). A target can only equal the
+ * suffix of @n as long as itself, so each target is compared once, with that
+ * suffix, and only when it is longer than the best found so far.
+ */
 static int
 put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 {
@@ -355,19 +325,28 @@ put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 	size_t target = 0;
 	/* Most owners are the question name itself: one compare instead of a search. */
 	if (n->nl > 0 && msg->qend == SX_HDR_LEN + n->len + 4 &&
-	    ci_eq(msg->wire + SX_HDR_LEN, n->p, n->len)) {
+	    fold_eq(msg->wire + SX_HDR_LEN, n->p, n->len)) {
 		at = 0;
 		target = SX_HDR_LEN;
-	}
-	for (unsigned i = 0; i < n->nl && at == n->nl; i++) {
-		const uint8_t *suffix = n->p + n->lo[i];
+	} else if (n->nl > 0) {
+		/* Bit L: @n has a suffix of L bytes that starts at a label. */
+		uint64_t sfx[4] = { 0 };
+		size_t best = 0;
+
+		for (unsigned i = 0; i < n->nl; i++) {
+			size_t l = n->len - n->lo[i];
+			sfx[l >> 6] |= 1ull << (l & 63);
+		}
 		for (unsigned e = 0; e < msg->ncomp; e++) {
-			/* Entries start with a label length: most misses end on that byte. */
-			if (msg->wire[msg->comp[e]] == suffix[0] &&
-			    same_at(msg->wire, msg->comp[e], suffix)) {
-				at = i;
+			size_t l = msg->comp_len[e];
+			if (l > best && (sfx[l >> 6] >> (l & 63) & 1) &&
+			    same_at(msg->wire, msg->comp[e], n->p + n->len - l)) {
+				best = l;
 				target = msg->comp[e];
-				break;
+			}
+		}
+		if (best > 0) {
+			for (at = 0; n->lo[at] != n->len - best; at++) {
 			}
 		}
 	}
@@ -378,7 +357,7 @@ put_name(struct sx_msg *msg, size_t *pos, const struct name *n)
 	}
 	memcpy(msg->wire + *pos, n->p, lit);
 	for (unsigned i = 0; i < at; i++) {
-		comp_add(msg, *pos + n->lo[i]);
+		comp_add(msg, *pos + n->lo[i], n->len - n->lo[i]);
 	}
 	if (at < n->nl) {
 		wr16(msg->wire + *pos + lit, (uint16_t)(0xC000 | target));

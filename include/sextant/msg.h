@@ -73,9 +73,10 @@ struct sx_msg {
 	unsigned rcode; /* full rcode; the low 4 bits also live in the header */
 	int section;    /* last section written to */
 	bool truncated;
-	uint16_t ncomp;    /* entries used in @comp */
-	uint16_t comp[64]; /* offsets of names written, for compression */
-	uint8_t nopts;     /* EDNS options for the reply's OPT, see sx_msg_add_option() */
+	uint16_t ncomp;       /* entries used in @comp */
+	uint16_t comp[64];    /* offsets of names written, for compression */
+	uint8_t comp_len[64]; /* the wire length of each of those names, expanded */
+	uint8_t nopts;        /* EDNS options for the reply's OPT, see sx_msg_add_option() */
 	struct sx_msg_opt {
 		uint16_t code, len;
 		const uint8_t *data;
