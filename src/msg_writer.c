@@ -442,6 +442,94 @@ fail_trunc:
 	return SX_ETRUNC;
 }
 
+/*
+ * The name at @o of a record written at the message's end (before @end): labels, then
+ * the root or a pointer at a compression target; its labels become targets in turn.
+ * @return the offset after it, or 0 when it is not such a name.
+ */
+static size_t
+wire_name(struct sx_msg *msg, size_t o, size_t end)
+{
+	const uint8_t *w = msg->wire;
+	size_t start = o, stop, tail = 1;
+
+	while (o < end && (unsigned)w[o] - 1u < 63u) {
+		o += w[o] + 1u;
+	}
+	if (o >= end) {
+		return 0;
+	}
+	stop = o;
+	if (w[o] != 0) {
+		unsigned e = 0;
+		size_t t;
+
+		if (w[o] < 0xC0 || o + 2 > end) {
+			return 0;
+		}
+		t = (size_t)(w[o] & 0x3F) << 8 | w[o + 1];
+		while (e < msg->ncomp && msg->comp[e] != t) {
+			e++;
+		}
+		if (e == msg->ncomp) {
+			return 0;
+		}
+		tail = msg->comp_len[e];
+		o++;
+	}
+	if (stop - start + tail > SX_DNAME_MAX) {
+		return 0;
+	}
+	for (size_t l = start; l < stop; l += w[l] + 1u) {
+		comp_add(msg, l, stop - l + tail);
+	}
+	return o + 1;
+}
+
+int
+sx_msg_put_wire_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *rr, size_t len)
+{
+	size_t pre, tail, at = msg->len, end = at + len, o, r;
+	uint16_t ncomp = msg->ncomp;
+	unsigned nn;
+
+	if ((unsigned)sec > SX_SEC_ADDITIONAL || (int)sec < msg->section) {
+		return SX_EINVAL;
+	}
+	if (msg->limit - at < len) {
+		/* Dropping additional records needs no TC (RFC 2181 section 9). */
+		if (sec != SX_SEC_ADDITIONAL) {
+			sx_msg_set_flags(msg, SX_FLAG_TC);
+			msg->truncated = true;
+		}
+		return SX_ETRUNC;
+	}
+	/* Checked in place; the names it adds to the table go again if it is malformed. */
+	memcpy(msg->wire + at, rr, len);
+	o = wire_name(msg, at, end);
+	if (o == 0 || end - o < 10 || rd16(msg->wire + o + 8) != end - o - 10) {
+		goto fail_inval;
+	}
+	nn = sx_rdata_layout(rd16(msg->wire + o), &pre, &tail);
+	r = o + 10 + pre;
+	for (unsigned i = 0; i < nn; i++) {
+		if (r >= end || (r = wire_name(msg, r, end)) == 0) {
+			goto fail_inval;
+		}
+	}
+	if (nn > 0 && end - r != tail) {
+		goto fail_inval;
+	}
+	msg->len = end;
+	msg->section = (int)sec;
+	wr16(msg->wire + 6 + 2 * sec, (uint16_t)(sx_msg_count(msg, sec) + 1));
+	return 0;
+
+fail_inval:
+	msg->ncomp = ncomp;
+	return SX_EINVAL;
+}
+
 int
 sx_msg_set_wire(struct sx_msg *msg, const uint8_t *wire, size_t len)
 {

@@ -106,6 +106,20 @@ uint16_t sx_msg_count(const struct sx_msg *msg, enum sx_section sec);
 int sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
                   uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
 
+/**
+ * Append one record given whole in wire form (@rr, @len bytes: owner, type, class, TTL,
+ * rdlength, rdata), such as a record a plugin keeps ready because it sends it often. Its
+ * owner and the rdata names sx_msg_put_rr() compresses may end in a compression pointer,
+ * which must point at a name sx_msg_put_rr() would compress against: the question name
+ * (offset 12) and each of its suffixes, up to 64 names, or a name an earlier record wrote.
+ * The record's names then become such targets, as sx_msg_put_rr() makes them. It is the
+ * caller's part to write the record as sx_msg_put_rr() would compress it, if the two are
+ * to give the same bytes. Sections must be written in order.
+ * @return 0; SX_ETRUNC as sx_msg_put_rr(); SX_EINVAL on a section out of order, a malformed
+ * name or rdlength, or a pointer at anything else (the message is unchanged then).
+ */
+int sx_msg_put_wire_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *rr, size_t len);
+
 /** Drop every record, keeping header (with rcode NOERROR, no AA/TC) and question. */
 void sx_msg_reset(struct sx_msg *msg);
 

@@ -1154,3 +1154,100 @@ Test(msg, set_question_keeps_records_flags_and_rcode)
 	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ANSWER), 0);
 	cr_assert_eq(sx_msg_rcode(&f.m), SX_RCODE_SERVFAIL);
 }
+
+/* The SOA the kubernetes plugin sends in negative answers, for a question ending in @zone. */
+static int
+put_soa(struct sx_msg *m, enum sx_section sec, const char *owner)
+{
+	char s[512];
+	snprintf(s, sizeof(s), "%s 5 IN SOA ns.dns.%s hostmaster.%s 7 7200 1800 86400 5", owner,
+	         owner, owner);
+	return put(m, sec, s);
+}
+
+Test(msg, wire_rr_gives_put_rr_bytes_and_targets)
+{
+	static struct fx a, b;
+	/* What the kubernetes plugin keeps: the zone's offset goes at 1, 20 and 33. */
+	static const uint8_t form[] = "\xC0\0"
+	                              "\0\6\0\1"
+	                              "\0\0\0\5"
+	                              "\0\52"
+	                              "\2ns\3dns\xC0\0"
+	                              "\12hostmaster\xC0\0"
+	                              "\0\0\0\7"
+	                              "\0\0\x1C\x20"
+	                              "\0\0\7\10"
+	                              "\0\1\x51\x80"
+	                              "\0\0\0\5";
+	uint8_t rr[sizeof(form) - 1];
+	uint8_t zoff = 12 + 4 + 5; /* www.nope.SVC.Cluster.local: the zone after two labels */
+
+	fx_start(&a, "www.nope.SVC.Cluster.local", true, SX_PROTO_UDP, 0);
+	fx_start(&b, "www.nope.SVC.Cluster.local", true, SX_PROTO_UDP, 0);
+	cr_assert_eq(put_soa(&a.m, SX_SEC_AUTHORITY, "svc.cluster.local."), 0);
+	memcpy(rr, form, sizeof(rr));
+	rr[1] = rr[20] = rr[33] = zoff;
+	cr_assert_eq(sx_msg_put_wire_rr(&b.m, SX_SEC_AUTHORITY, rr, sizeof(rr)), 0);
+	cr_assert_eq(b.m.len, a.m.len);
+	cr_assert_arr_eq(b.buf, a.buf, a.m.len);
+	/* Later records compress against its names as against put_rr's. */
+	cr_assert_eq(
+	        put(&a.m, SX_SEC_ADDITIONAL, "x.hostmaster.svc.cluster.local. 1 IN A 192.0.2.1"),
+	        0);
+	cr_assert_eq(
+	        put(&b.m, SX_SEC_ADDITIONAL, "x.hostmaster.svc.cluster.local. 1 IN A 192.0.2.1"),
+	        0);
+	cr_assert_eq(put(&a.m, SX_SEC_ADDITIONAL, "dns.svc.cluster.local. 1 IN A 192.0.2.2"), 0);
+	cr_assert_eq(put(&b.m, SX_SEC_ADDITIONAL, "dns.svc.cluster.local. 1 IN A 192.0.2.2"), 0);
+	cr_assert_eq(b.m.len, a.m.len);
+	cr_assert_arr_eq(b.buf, a.buf, a.m.len);
+	cr_assert_eq(sx_msg_count(&b.m, SX_SEC_AUTHORITY), 1);
+	ldns_pkt *lp = fx_decode(&b);
+	static const char *want[] = {
+		"svc.cluster.local. 5 IN SOA ns.dns.svc.cluster.local. hostmaster.svc.cluster.local. "
+		"7 7200 1800 86400 5",
+	};
+	expect_rrs(ldns_pkt_authority(lp), want, 1);
+	ldns_pkt_free(lp);
+}
+
+Test(msg, wire_rr_refuses_pointers_elsewhere_and_changes_nothing)
+{
+	static struct fx f;
+	static const uint8_t a[] = { 0xC0, 13, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 192, 0, 2, 1 };
+	static const uint8_t fwd[] = { 0xC0, 40, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 192, 0, 2, 1 };
+	static const uint8_t rdlen[] = { 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 5, 192, 0, 2, 1 };
+	static const uint8_t cname[] = { 0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 1, 0, 3, 1, 'x', 0xC0 };
+	static const uint8_t ok[] = { 0xC0, 16, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 192, 0, 2, 1 };
+
+	fx_start(&f, "www.org", false, SX_PROTO_UDP, 0);
+	size_t len = f.m.len;
+	uint16_t ncomp = f.m.ncomp;
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, a, sizeof(a)), SX_EINVAL);
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, fwd, sizeof(fwd)), SX_EINVAL);
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, rdlen, sizeof(rdlen)), SX_EINVAL);
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, cname, sizeof(cname)), SX_EINVAL);
+	cr_assert_eq(f.m.len, len);
+	cr_assert_eq(f.m.ncomp, ncomp);
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ANSWER), 0);
+	cr_assert_eq(sx_msg_flags(&f.m) & SX_FLAG_TC, 0);
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, ok, sizeof(ok)), 0); /* "org." */
+	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ANSWER), 1);
+	cr_assert_eq(put(&f.m, SX_SEC_AUTHORITY, "org. 1 IN A 192.0.2.1"), 0);
+	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, ok, sizeof(ok)), SX_EINVAL);
+}
+
+Test(msg, wire_rr_that_does_not_fit_sets_tc)
+{
+	static struct fx f;
+	static const uint8_t rr[] = { 0xC0, 12, 0, 16, 0, 1, 0, 0, 0, 1, 0, 1, 0 };
+
+	fx_start(&f, "www.org", false, SX_PROTO_UDP, 0);
+	while (sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, rr, sizeof(rr)) == 0) {
+	}
+	cr_assert_leq(f.m.len, 512);
+	cr_assert_gt(f.m.len + sizeof(rr), 512);
+	cr_assert(f.m.truncated);
+	cr_assert_neq(sx_msg_flags(&f.m) & SX_FLAG_TC, 0);
+}
