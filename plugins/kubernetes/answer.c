@@ -11,6 +11,7 @@
 #define SOA_TTL_MAX     300   /* SOA header TTL: min(ttl, 300) */
 #define MAX_CNAMES      K8S_MAX_CNAMES
 #define MAX_PTR         16 /* PTR records for one address, repeats dropped */
+#define QNAME_OFF       12 /* where a reply's question name starts (sx_msg_put_wire_rr()) */
 
 /* A label of a lower-case name: its bytes (no length byte). */
 struct lab {
@@ -945,27 +946,88 @@ sx_k8s_soa_numbers(const void *k8s, uint32_t minimum, uint8_t out[20])
 	put_u32(out + 16, minimum);
 }
 
+/*
+ * Every negative answer carries the SOA: its two names are the zone behind fixed
+ * labels, copied as bytes (the zone as the query spells it, so that compression
+ * points into the question); of the numbers, only the serial changes.
+ */
 size_t
 k8s_soa(const struct k8s *k, const uint8_t *zone, uint8_t rd[K8S_SOA_MAX], uint32_t *ttl)
 {
-	size_t n = zone_name(rd, zone, "ns", "dns"), m;
+	static const uint8_t mname[7] = "\002ns\003dns";
+	static const uint8_t rname[11] = "\012hostmaster";
+	size_t zl = sx_dname_len(zone), n;
 
-	if (n == 0 || (m = zone_name(rd + n, zone, "hostmaster", NULL)) == 0) {
+	if (sizeof(rname) + zl > SX_DNAME_MAX) {
 		return 0;
 	}
-	n += m;
+	memcpy(rd, mname, sizeof(mname));
+	memcpy(rd + sizeof(mname), zone, zl);
+	n = sizeof(mname) + zl;
+	memcpy(rd + n, rname, sizeof(rname));
+	memcpy(rd + n + sizeof(rname), zone, zl);
+	n += sizeof(rname) + zl;
 	sx_k8s_soa_numbers(k, k->ttl, rd + n);
 	*ttl = k->ttl < SOA_TTL_MAX ? k->ttl : SOA_TTL_MAX;
 	return n + 20;
 }
 
+/*
+ * The SOA as sx_msg_put_rr() compresses it into a reply that holds only the question:
+ * the owner and both names point at the zone in the question, unless the question ends
+ * in dns.<zone> or hostmaster.<zone>, which they would point at instead.
+ */
+static bool
+soa_ready(const struct ctx *c)
+{
+	const struct sx_query *q = c->q;
+	const uint8_t *l;
+
+	/* hostmaster.<zone> over 255 bytes: k8s_soa() says there is no SOA. */
+	if (c->msg->len != c->msg->qend || c->zlabels == 0 || 11 + c->zone->len > SX_DNAME_MAX) {
+		return false;
+	}
+	if (q->nlabels == c->zlabels) {
+		return true;
+	}
+	l = sx_dname_skip(q->lname, q->nlabels - c->zlabels - 1);
+	return !(l[0] == 3 && memcmp(l + 1, "dns", 3) == 0) &&
+	       !(l[0] == 10 && memcmp(l + 1, "hostmaster", 10) == 0);
+}
+
+/* A negative answer's SOA: 54 bytes copied from the zone's fixed form when soa_ready(). */
 static void
 put_soa(struct ctx *c, enum sx_section sec)
 {
-	uint8_t rd[K8S_SOA_MAX];
-	uint32_t ttl;
-	size_t n = k8s_soa(c->k, c->zq, rd, &ttl);
+	/* Owner (a pointer), type SOA, class IN, TTL, rdlength 42; ns.dns.; hostmaster. */
+	static const uint8_t form[34] = "\xC0\0"
+	                                "\0\6\0\1"
+	                                "\0\0\0\0"
+	                                "\0\52"
+	                                "\2ns\3dns\xC0\0"
+	                                "\12hostmaster\xC0"; /* and the NUL: the last offset */
+	uint8_t rr[sizeof(form) + 20], rd[K8S_SOA_MAX];
+	uint32_t ttl = c->k->ttl < SOA_TTL_MAX ? c->k->ttl : SOA_TTL_MAX;
+	size_t n;
 
+	if (c->full[sec]) {
+		return;
+	}
+	if (soa_ready(c)) {
+		uint8_t zoff = (uint8_t)(QNAME_OFF + c->q->qname_len - c->zone->len);
+		int rc;
+
+		memcpy(rr, form, sizeof(form));
+		rr[1] = rr[20] = rr[33] = zoff;
+		put_u32(rr + 6, ttl);
+		sx_k8s_soa_numbers(c->k, c->k->ttl, rr + sizeof(form));
+		rc = sx_msg_put_wire_rr(c->msg, sec, rr, sizeof(rr));
+		if (rc != SX_EINVAL) {
+			c->full[sec] = rc < 0;
+			return;
+		}
+	}
+	n = k8s_soa(c->k, c->zq, rd, &ttl);
 	if (n > 0) {
 		put(c, sec, c->zq, SX_TYPE_SOA, ttl, rd, n);
 	}
