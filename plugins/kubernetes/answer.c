@@ -348,7 +348,8 @@ records(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *
 		r->kind = R_NONE;
 		return;
 	}
-	if (is_reverse(name, nlabels)) {
+	/* Within a zone of two labels or more, a name ends as its zone does. */
+	if (c->zlabels >= 2 ? is_reverse(c->zone->wire, c->zlabels) : is_reverse(name, nlabels)) {
 		return;
 	}
 	r->ns = seg[nbase - 2];
