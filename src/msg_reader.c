@@ -8,6 +8,8 @@
 #include <sextant/error.h>
 #include <sextant/wire.h>
 
+#include "fold.h"
+
 #define NAME_HOPS 128 /* pointers followed in one name, at most */
 
 static inline uint16_t
@@ -106,6 +108,31 @@ opt_options_valid(const uint8_t *w, size_t off, size_t end)
 	return true;
 }
 
+/* sx_dname_lower() of a name whose length the walk above already knows. */
+static void
+lower(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	uint64_t x;
+	size_t i = 0;
+
+	if (len < 8) {
+		for (; i < len; i++) {
+			dst[i] = (uint8_t)(src[i] - 'A') < 26u ? src[i] | 0x20 : src[i];
+		}
+		return;
+	}
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&x, src + i, 8);
+		x = fold8(x);
+		memcpy(dst + i, &x, 8);
+	}
+	if (i < len) {
+		memcpy(&x, src + len - 8, 8);
+		x = fold8(x);
+		memcpy(dst + len - 8, &x, 8);
+	}
+}
+
 /*
  * The question: a name with no pointers, copied lower-cased into @lname, type and class.
  * @return offset after it, or 0 (and @q's question left unset).
@@ -136,7 +163,8 @@ parse_question(const uint8_t *w, size_t len, struct sx_query *q, uint8_t *lname)
 	}
 	q->qname = w + SX_HDR_LEN;
 	q->lname = lname;
-	q->qname_len = (uint8_t)sx_dname_lower(lname, q->qname);
+	q->qname_len = (uint8_t)(off - SX_HDR_LEN);
+	lower(lname, q->qname, q->qname_len);
 	q->nlabels = (uint8_t)labels;
 	q->qtype = rd16(w + off);
 	q->qclass = rd16(w + off + 2);

@@ -191,13 +191,16 @@ sx_msg_reset(struct sx_msg *msg)
 	sx_msg_clear_flags(msg, SX_FLAG_AA | SX_FLAG_TC);
 	sx_msg_set_rcode(msg, SX_RCODE_NOERROR);
 	/* Every suffix of the question name is a compression target, so answers echo its case. */
-	msg->ncomp = 0;
+	uint16_t n = 0;
 	if (msg->qend > SX_HDR_LEN) {
+		/* Offsets below 300, always pointer targets; counted in a local, not through msg. */
 		size_t end = msg->qend - 4;
-		for (size_t off = SX_HDR_LEN; w[off] != 0; off += w[off] + 1u) {
-			comp_add(msg, off, end - off);
+		for (size_t off = SX_HDR_LEN; w[off] != 0 && n < COMP_MAX; off += w[off] + 1u) {
+			msg->comp[n] = (uint16_t)off;
+			msg->comp_len[n++] = (uint8_t)(end - off);
 		}
 	}
+	msg->ncomp = n;
 }
 
 void
