@@ -384,22 +384,47 @@ sx_up_stop(struct sx_upstream *u)
 	free(u);
 }
 
+/* The lowest port the kernel hands out as a connection's source port (ip_local_port_range). */
+static unsigned
+ephemeral_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned low = 32768;
+
+	if (f) {
+		if (fscanf(f, "%u", &low) != 1) {
+			low = 32768;
+		}
+		fclose(f);
+	}
+	return low;
+}
+
+/*
+ * A port below the ephemeral range: a test that names its port now and binds it later
+ * (a reload, an upstream started afterwards) loses a port of that range to the first
+ * outgoing connection that picks it as its source port, which on a busy machine running
+ * other tests happened (a kube-apiserver's connection kept one for a minute). Below it, only
+ * another explicit bind can take the port; the draws are random so that concurrent tests
+ * rarely try the same one.
+ */
 uint16_t
 sx_up_free_port(void)
 {
-	for (int tries = 0; tries < 50; tries++) {
+	unsigned low = ephemeral_low(), first = 10000;
+
+	cr_assert(low > first + 1000, "ip_local_port_range starts at %u: no room below it", low);
+	for (int tries = 0; tries < 200; tries++) {
 		struct sockaddr_in a = { .sin_family = AF_INET };
-		socklen_t len = sizeof(a);
 		int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
-		uint16_t port;
+		uint16_t port = (uint16_t)(first + arc4random_uniform(low - first));
 		bool ok;
 
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.sin_port = htons(port);
 		cr_assert(u >= 0 && t >= 0);
 		ok = bind(u, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		     getsockname(u, (struct sockaddr *)&a, &len) == 0 &&
 		     bind(t, (struct sockaddr *)&a, sizeof(a)) == 0;
-		port = ntohs(a.sin_port);
 		close(u);
 		close(t);
 		if (ok) {

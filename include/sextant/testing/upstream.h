@@ -42,5 +42,5 @@ void sx_up_clear(struct sx_upstream *u);
 /** Stop the server and remove its directory. */
 void sx_up_stop(struct sx_upstream *u);
 
-/** A 127.0.0.1 port free for UDP and TCP at the time of the call (nothing listens on it). */
+/** A 127.0.0.1 port free for UDP and TCP at the time of the call, below the ephemeral range. */
 uint16_t sx_up_free_port(void);
