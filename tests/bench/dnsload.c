@@ -31,6 +31,7 @@
 #define MAX_SOCKS  64
 #define LOST_NS    1000000000ull
 #define BATCH      64
+#define BURST      1024 /* queries sent between two reads of the answers */
 
 struct pending {
 	uint64_t sent_ns; /* 0: none */
@@ -302,9 +303,13 @@ main(int argc, char **argv)
 		if (drain_until && now >= drain_until) {
 			break;
 		}
-		/* Send what is due, round-robin over the sockets. */
+		/*
+		 * Send what is due, round-robin over the sockets, BURST at a time: a machine
+		 * that cannot keep the rate leaves a backlog, and sending it all at once would
+		 * neither read the answers nor see a stop signal until it was gone.
+		 */
 		uint64_t due = drain_until ? total : (uint64_t)((double)(now - start) / 1e9 * rate);
-		while (total < due) {
+		for (unsigned burst = 0; total < due && burst < BURST; burst++) {
 			int s = (int)(total % (uint64_t)nsock);
 			uint16_t id = next_id[s]++;
 			struct query *q = &qs[qi];
