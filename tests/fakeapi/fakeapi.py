@@ -1918,6 +1918,11 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 					bm_epoch = app.bookmark_epoch
 					force_bm = bookmarks or app.bookmark_force
 			if drop:
+				if force_bm:
+					# Asked for before the drop, so it comes first (a starved thread can see
+					# both at once), at what this watch has delivered: the events of this
+					# round are not sent.
+					self.bookmark(rt, waiter.last_rv)
 				if drop == "error":
 					# An ERROR event in the middle of a live watch, as the real server sends
 					# when etcd compacted past it.
