@@ -380,6 +380,26 @@ put_bytes(struct sx_msg *msg, size_t *pos, const void *p, size_t n)
 	return true;
 }
 
+/* A record that did not fit: dropping additional records needs no TC (RFC 2181 section 9). */
+static int
+rr_truncated(struct sx_msg *msg, enum sx_section sec)
+{
+	if (sec != SX_SEC_ADDITIONAL) {
+		sx_msg_set_flags(msg, SX_FLAG_TC);
+		msg->truncated = true;
+	}
+	return SX_ETRUNC;
+}
+
+/* A record now ends at @end in section @sec: it counts there. */
+static void
+rr_added(struct sx_msg *msg, enum sx_section sec, size_t end)
+{
+	msg->len = end;
+	msg->section = (int)sec;
+	wr16(msg->wire + 6 + 2 * sec, (uint16_t)(sx_msg_count(msg, sec) + 1));
+}
+
 int
 sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uint16_t type,
               uint16_t rclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
@@ -430,19 +450,12 @@ sx_msg_put_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *owner, uin
 		}
 	}
 	wr16(f + 8, (uint16_t)(msg->wire + pos - (f + 10)));
-	msg->len = pos;
-	msg->section = (int)sec;
-	wr16(msg->wire + 6 + 2 * sec, (uint16_t)(sx_msg_count(msg, sec) + 1));
+	rr_added(msg, sec, pos);
 	return 0;
 
 fail_trunc:
 	msg->ncomp = ncomp;
-	/* Dropping additional records needs no TC (RFC 2181 section 9). */
-	if (sec != SX_SEC_ADDITIONAL) {
-		sx_msg_set_flags(msg, SX_FLAG_TC);
-		msg->truncated = true;
-	}
-	return SX_ETRUNC;
+	return rr_truncated(msg, sec);
 }
 
 /*
@@ -500,12 +513,7 @@ sx_msg_put_wire_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *rr, s
 		return SX_EINVAL;
 	}
 	if (msg->limit - at < len) {
-		/* Dropping additional records needs no TC (RFC 2181 section 9). */
-		if (sec != SX_SEC_ADDITIONAL) {
-			sx_msg_set_flags(msg, SX_FLAG_TC);
-			msg->truncated = true;
-		}
-		return SX_ETRUNC;
+		return rr_truncated(msg, sec);
 	}
 	/* Checked in place; the names it adds to the table go again if it is malformed. */
 	memcpy(msg->wire + at, rr, len);
@@ -523,9 +531,7 @@ sx_msg_put_wire_rr(struct sx_msg *msg, enum sx_section sec, const uint8_t *rr, s
 	if (nn > 0 && end - r != tail) {
 		goto fail_inval;
 	}
-	msg->len = end;
-	msg->section = (int)sec;
-	wr16(msg->wire + 6 + 2 * sec, (uint16_t)(sx_msg_count(msg, sec) + 1));
+	rr_added(msg, sec, end);
 	return 0;
 
 fail_inval:
