@@ -109,42 +109,49 @@ Test(log, vlog_is_log_with_a_va_list)
 	cr_assert_str_eq(got, "[WARNING] port=53\n");
 }
 
-Test(log, a_long_message_is_cut_to_one_line)
+/* A string of @n - 1 bytes @c, malloc'ed. */
+static char *
+filled(size_t n, char c)
 {
-	char *msg = malloc(3000);
-	size_t n;
+	char *s = malloc(n);
 
-	cr_assert_not_null(msg);
-	memset(msg, 'x', 2999);
-	msg[2999] = '\0';
-	sx_plog(SX_LOG_INFO, "log", "%s", msg);
-	sx_log(SX_LOG_INFO, "next");
-	free(msg);
-	n = captured();
-	/* 2048 bytes at most, still ending in a newline, and the next line whole after it. */
+	cr_assert_not_null(s);
+	memset(s, c, n - 1);
+	s[n - 1] = '\0';
+	return s;
+}
+
+/* What was logged is one line that starts with @start, cut at 2048 bytes after @fill, still
+ * ending in a newline, and then "next" whole. */
+static void
+assert_cut_then_next(const char *start, char fill)
+{
+	size_t n = captured();
+
 	cr_assert_eq(n, 2048 + strlen("[INFO] next\n"));
-	cr_assert_eq(strncmp(got, "[INFO] plugin/log: xxx", 22), 0);
-	cr_assert_eq(got[2046], 'x');
+	cr_assert_eq(strncmp(got, start, strlen(start)), 0, "%.40s", got);
+	cr_assert_eq(got[2046], fill);
 	cr_assert_eq(got[2047], '\n');
 	cr_assert_str_eq(got + 2048, "[INFO] next\n");
 }
 
+Test(log, a_long_message_is_cut_to_one_line)
+{
+	char *msg = filled(3000, 'x');
+
+	sx_plog(SX_LOG_INFO, "log", "%s", msg);
+	sx_log(SX_LOG_INFO, "next");
+	free(msg);
+	assert_cut_then_next("[INFO] plugin/log: xxx", 'x');
+}
+
+/* The name fills the line; the message has no room left; nothing past the line's end. */
 Test(log, a_plugin_name_longer_than_the_line_is_cut)
 {
-	char *name = malloc(5000);
-	size_t n;
+	char *name = filled(5000, 'p');
 
-	cr_assert_not_null(name);
-	memset(name, 'p', 4999);
-	name[4999] = '\0';
 	sx_plog(SX_LOG_INFO, name, "after the %s", "name");
 	sx_log(SX_LOG_INFO, "next");
 	free(name);
-	n = captured();
-	/* The name fills the line; the message has no room left; nothing past the line's end. */
-	cr_assert_eq(n, 2048 + strlen("[INFO] next\n"));
-	cr_assert_eq(strncmp(got, "[INFO] plugin/ppp", 17), 0);
-	cr_assert_eq(got[2046], 'p');
-	cr_assert_eq(got[2047], '\n');
-	cr_assert_str_eq(got + 2048, "[INFO] next\n");
+	assert_cut_then_next("[INFO] plugin/ppp", 'p');
 }
