@@ -1076,8 +1076,8 @@ class ControlCalls:
 				q = dict((p.split("=", 1) + [None])[:2] for p in q.split("&") if p)
 			rule["query"] = {k: None if v is None else str(v) for k, v in q.items()}
 			mode = rule.setdefault("mode", "status")
-			if mode not in ("status", "hang", "close", "rst", "watch-error") + rawfault.MODES:
-				raise bad_request("mode must be status, hang, close, rst, watch-error or raw")
+			if mode not in ("status", "hang", "hold", "close", "rst", "watch-error") + rawfault.MODES:
+				raise bad_request("mode must be status, hang, hold, close, rst, watch-error or raw")
 			if mode in rawfault.MODES:
 				why = rawfault.check(rule)
 				if why:
@@ -1398,8 +1398,11 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 		fault = self.app.take_fault(self.command, path, query, watch)
 		if fault is not None:
 			self.entry["fault"] = fault["id"]
-			self.apply_fault(fault)
-			return
+			if fault["mode"] != "hold":
+				self.apply_fault(fault)
+				return
+			if not self.hold():
+				return
 		try:
 			self.authenticate(path)
 			self.route(path, query, watch)
@@ -1481,6 +1484,21 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			self.end_stream()
 		else:
 			self.send_error_status(err)
+
+	def hold(self):
+		"""Keep the request waiting until drop-watches (with hangs) lets it on: whether it may go
+		on (not when the client left), so that a test can act between two pages of a LIST."""
+		app = self.app
+		waiter = app.add_waiter(Waiter("hang", self.path, {}))
+		try:
+			while not waiter.drop:
+				with app.store.cond:
+					app.store.cond.wait(WAIT_TICK)
+				if self.peer_gone():
+					return False
+			return True
+		finally:
+			app.remove_waiter(waiter)
 
 	def hang(self, seconds):
 		app = self.app
