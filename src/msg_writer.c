@@ -77,6 +77,16 @@ sx_msg_init(struct sx_msg *msg, uint8_t *buf, size_t cap, size_t limit, const st
 	msg->limit = usable(limit, cap, q);
 	msg->qend = qend;
 	msg->nopts = 0;
+	/*
+	 * Every suffix of the question name is a compression target, so answers echo its case.
+	 * They are noted here once: sx_msg_reset() keeps them, and a cache hit resets twice.
+	 */
+	uint16_t n = 0;
+	for (size_t off = SX_HDR_LEN; buf[off] != 0 && n < COMP_MAX; off += buf[off] + 1u) {
+		msg->comp[n] = (uint16_t)off; /* below 300: always a pointer target */
+		msg->comp_len[n++] = (uint8_t)(qend - 4 - off);
+	}
+	msg->nqcomp = n;
 	sx_msg_reset(msg);
 }
 
@@ -94,6 +104,7 @@ sx_msg_init_error(struct sx_msg *msg, uint8_t *buf, size_t cap, const struct sx_
 		msg->limit = usable(cap, cap, q);
 		msg->qend = SX_HDR_LEN;
 		msg->nopts = 0;
+		msg->nqcomp = 0;
 		sx_msg_reset(msg);
 	}
 	sx_msg_set_rcode(msg, rcode);
@@ -190,17 +201,8 @@ sx_msg_reset(struct sx_msg *msg)
 	msg->truncated = false;
 	sx_msg_clear_flags(msg, SX_FLAG_AA | SX_FLAG_TC);
 	sx_msg_set_rcode(msg, SX_RCODE_NOERROR);
-	/* Every suffix of the question name is a compression target, so answers echo its case. */
-	uint16_t n = 0;
-	if (msg->qend > SX_HDR_LEN) {
-		/* Offsets below 300, always pointer targets; counted in a local, not through msg. */
-		size_t end = msg->qend - 4;
-		for (size_t off = SX_HDR_LEN; w[off] != 0 && n < COMP_MAX; off += w[off] + 1u) {
-			msg->comp[n] = (uint16_t)off;
-			msg->comp_len[n++] = (uint8_t)(end - off);
-		}
-	}
-	msg->ncomp = n;
+	/* The question's targets come first and nothing overwrites them (sx_msg_keep() keeps them). */
+	msg->ncomp = msg->nqcomp;
 }
 
 void

@@ -74,6 +74,7 @@ struct sx_msg {
 	int section;    /* last section written to */
 	bool truncated;
 	uint16_t ncomp;       /* entries used in @comp */
+	uint16_t nqcomp;      /* the first of them: the question name's suffixes, set once */
 	uint16_t comp[64];    /* offsets of names written, for compression */
 	uint8_t comp_len[64]; /* the wire length of each of those names, expanded */
 	uint8_t nopts;        /* EDNS options for the reply's OPT, see sx_msg_add_option() */
