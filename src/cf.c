@@ -12,6 +12,7 @@
 #include "address.h"
 #include "fold.h"
 #include "cf_internal.h"
+#include "labels.h"
 
 static bool
 is_brace(const struct sx_token *t, char c)
@@ -368,24 +369,16 @@ sx_cf_zones_until(struct sx_cf *cf, int first, int end, const struct sx_zones *d
 int
 sx_zones_match(const struct sx_zones *zones, const uint8_t *name)
 {
-	uint64_t label[4] = { 0 }; /* bit O: a label (or the root) starts at offset O */
-	size_t len = 0;
+	struct sx_labels label;
+	size_t len = sx_labels_of(name, &label);
 	int best = -1;
 
-	for (;;) {
-		label[len >> 6] |= 1ull << (len & 63);
-		if (name[len] == 0) {
-			break;
-		}
-		len += name[len] + 1u;
-	}
-	len++;
 	for (size_t i = 0; i < zones->n; i++) {
 		const struct sx_zone *z = &zones->z[i];
 		size_t off = len - z->len;
 
 		if (z->len <= len && (best < 0 || z->len > zones->z[best].len) &&
-		    (label[off >> 6] >> (off & 63) & 1) && fold_eq(name + off, z->wire, z->len)) {
+		    sx_labels_at(&label, off) && fold_eq(name + off, z->wire, z->len)) {
 			best = (int)i;
 		}
 	}

@@ -16,6 +16,7 @@
 #include <sextant/log.h>
 
 #include "config.h"
+#include "labels.h"
 #include "server.h"
 #include "version.h"
 #include "worker.h"
@@ -131,21 +132,15 @@ const struct sx_block *
 sx_gen_route(const struct sx_gen *gen, unsigned lid, const struct sx_query *q, const uint8_t **zone)
 {
 	const uint8_t *name = q->lname;
-	size_t len = q->qname_len;
-	uint8_t is_label[SX_DNAME_MAX + 1] = { 0 };
-	size_t i, off;
+	struct sx_labels label;
+	size_t len = sx_labels_of(name, &label);
+	size_t i;
 
-	for (off = 0; off < len; off += (size_t)name[off] + 1) {
-		is_label[off] = 1;
-		if (name[off] == 0) {
-			break;
-		}
-	}
 	/* Routes are sorted longest zone first: the first that contains the name wins. */
 	for (i = 0; i < gen->nroutes; i++) {
 		const struct sx_route *r = &gen->routes[i];
 
-		if (r->lid != lid || r->zlen > len || !is_label[len - r->zlen] ||
+		if (r->lid != lid || r->zlen > len || !sx_labels_at(&label, len - r->zlen) ||
 		    memcmp(name + len - r->zlen, r->zone, r->zlen) != 0) {
 			continue;
 		}
