@@ -394,15 +394,28 @@ servable(const struct cache *c, const struct cache_entry *e, uint64_t now)
 	return left > 0 || (c->stale_ms && (uint64_t)-left * 1000 < c->stale_ms);
 }
 
-/* The client's RD and CD; AD only for clients that asked for DNSSEC or AD (RFC 6840 5.7-5.8). */
-static void
-client_flags(struct sx_msg *msg, const struct sx_query *q)
+/*
+ * Header flags @f of a stored reply as client @q sees them: its own RD and CD; AD only for
+ * clients that asked for DNSSEC or AD (RFC 6840 5.7-5.8).
+ */
+static uint16_t
+client_flags(uint16_t f, const struct sx_query *q)
 {
-	sx_msg_clear_flags(msg, SX_FLAG_RD | SX_FLAG_CD);
-	sx_msg_set_flags(msg, q->flags & (SX_FLAG_RD | SX_FLAG_CD));
+	const uint16_t mine = SX_FLAG_RD | SX_FLAG_CD;
+
+	f = (uint16_t)((f & ~mine) | (q->flags & mine));
 	if (!q->do_bit && !(q->flags & SX_FLAG_AD)) {
-		sx_msg_clear_flags(msg, SX_FLAG_AD);
+		f &= (uint16_t)~SX_FLAG_AD;
 	}
+	return f;
+}
+
+/* Write client_flags() of @f as @msg's flags: one clear and one set, not one per flag. */
+static void
+set_client_flags(struct sx_msg *msg, const struct sx_query *q, uint16_t f)
+{
+	sx_msg_clear_flags(msg, 0xFFFF);
+	sx_msg_set_flags(msg, client_flags(f, q));
 }
 
 /* The entry's TTL for a reply of @r: CoreDNS's clamp (min first, then max). */
@@ -550,7 +563,7 @@ wait_over(void *arg)
 			sx_req_error(w->req, SX_RCODE_SERVFAIL, "cache: stale entry unreadable");
 		}
 	}
-	client_flags(msg, sx_req_query(w->req));
+	set_client_flags(msg, sx_req_query(w->req), sx_msg_flags(msg));
 	sx_req_resume(w->req, SX_DONE);
 }
 
@@ -659,7 +672,7 @@ verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 		return;
 	}
 	if (sx_msg_set_wire(msg, s->wire, s->len) == 0) {
-		client_flags(msg, sx_req_query(req));
+		set_client_flags(msg, sx_req_query(req), sx_msg_flags(msg));
 		s->c->workers[sx_req_worker(req)].st.stale++;
 	}
 }
@@ -689,8 +702,7 @@ serve(struct cache *c, struct sx_req *req, const struct cache_entry *e, uint32_t
 		msg->section = wire[10] | wire[11] ? SX_SEC_ADDITIONAL
 		               : wire[8] | wire[9] ? SX_SEC_AUTHORITY
 		                                   : SX_SEC_ANSWER;
-		sx_msg_clear_flags(msg, 0xFFFF);
-		sx_msg_set_flags(msg, (uint16_t)(wire[2] << 8 | wire[3]));
+		set_client_flags(msg, sx_req_query(req), (uint16_t)(wire[2] << 8 | wire[3]));
 		sx_msg_set_rcode(msg, wire[3] & 0xFu); /* cached rcodes all fit the header */
 	} else {
 		uint8_t *buf = c->workers[sx_req_worker(req)].scratch;
@@ -698,8 +710,8 @@ serve(struct cache *c, struct sx_req *req, const struct cache_entry *e, uint32_t
 		if (sx_msg_set_wire(msg, buf, cache_entry_render(e, ttl, buf)) < 0) {
 			return false;
 		}
+		set_client_flags(msg, sx_req_query(req), sx_msg_flags(msg));
 	}
-	client_flags(msg, sx_req_query(req));
 	return true;
 }
 
