@@ -321,6 +321,9 @@ cache_start(void *inst, struct sx_runtime *rt)
 		c->seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
 	}
 	c->nworkers = sx_rt_workers(rt);
+	if (sx_wcounters_init(&c->counters, CACHE_C_N, c->nworkers) < 0) {
+		return -ENOMEM;
+	}
 	c->workers = aligned_alloc(64, c->nworkers * sizeof(*c->workers));
 	if (!c->workers) {
 		return -ENOMEM;
@@ -356,6 +359,7 @@ cache_teardown(void *inst)
 		cache_pool_free(c->workers[i].pool);
 	}
 	free(c->workers);
+	sx_wcounters_fini(&c->counters);
 }
 
 /* ---- per query ---- */
@@ -450,7 +454,7 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 {
 	const struct sx_query *q = sx_req_query(req);
 	int t = table_of(r->kind);
-	struct cache_stats *st = &c->workers[sx_req_worker(req)].st;
+	unsigned w = sx_req_worker(req);
 	struct cache_entry *e;
 	const struct cache_entry *lkg = NULL;
 	struct cache_key k;
@@ -481,14 +485,13 @@ store(struct cache *c, struct sx_req *req, const struct sx_msg *msg, const struc
 			return; /* a NOERROR that answers nothing would overwrite it */
 		}
 	}
-	e = cache_entry_new(c->workers[sx_req_worker(req)].pool, &k, msg->wire, msg->len, r->kind,
-	                    ttl, now);
+	e = cache_entry_new(c->workers[w].pool, &k, msg->wire, msg->len, r->kind, ttl, now);
 	if (!e) {
 		return;
 	}
 	e->answers = answers;
-	st->evictions[t] += (uint64_t)cache_table_put(c->table[t], e, c->stale_ms * 1000000u);
-	st->inserts[t]++;
+	sx_wcounters_add(&c->counters, w, CACHE_C_EVICTIONS + (size_t)t,
+	                 (uint64_t)cache_table_put(c->table[t], e, c->stale_ms * 1000000u));
 	if (!lkg || t == CACHE_SUCCESS) {
 		/* With prefer_positive, a denial lives beside the answer it may not hide. */
 		cache_table_del(c->table[!t], &k);
@@ -558,7 +561,7 @@ wait_over(void *arg)
 	sx_timer_free(w->timer);
 	if (!w->answered) {
 		if (sx_msg_set_wire(msg, w->s.wire, w->s.len) == 0) {
-			wk->st.stale++;
+			sx_wcounters_add(&c->counters, sx_req_worker(w->req), CACHE_C_STALE, 1);
 		} else {
 			sx_req_error(w->req, SX_RCODE_SERVFAIL, "cache: stale entry unreadable");
 		}
@@ -673,7 +676,7 @@ verify_reply(struct sx_req *req, struct sx_msg *msg, void *arg)
 	}
 	if (sx_msg_set_wire(msg, s->wire, s->len) == 0) {
 		set_client_flags(msg, sx_req_query(req), sx_msg_flags(msg));
-		s->c->workers[sx_req_worker(req)].st.stale++;
+		sx_wcounters_add(&s->c->counters, sx_req_worker(req), CACHE_C_STALE, 1);
 	}
 }
 
@@ -748,7 +751,7 @@ cache_handle(struct sx_req *req, void *inst)
 {
 	struct cache *c = inst;
 	const struct sx_query *q = sx_req_query(req);
-	struct cache_stats *st;
+	unsigned w;
 	struct cache_entry *e = NULL;
 	struct cache_key k;
 	uint64_t now;
@@ -765,7 +768,7 @@ cache_handle(struct sx_req *req, void *inst)
 		}
 		return SX_NEXT;
 	}
-	st = &c->workers[sx_req_worker(req)].st;
+	w = sx_req_worker(req);
 	off[CACHE_SUCCESS] = disabled(c, CACHE_SUCCESS, q->lname);
 	off[CACHE_DENIAL] = disabled(c, CACHE_DENIAL, q->lname);
 	if (!off[CACHE_SUCCESS] || !off[CACHE_DENIAL]) {
@@ -787,12 +790,12 @@ cache_handle(struct sx_req *req, void *inst)
 		e = d ? d : e;
 	}
 	if (e && servable(c, e, now)) {
-		st->hits[table_of(e->kind)]++;
+		sx_wcounters_add(&c->counters, w, CACHE_C_HITS + (size_t)table_of(e->kind), 1);
 		left = cache_entry_left(e, now);
 		if (left > 0) {
 			if (c->prefetch && wants_prefetch(c, e, left, now) &&
 			    claim_refresh(e, now) && sx_req_refresh(req) == 0) {
-				st->prefetches++;
+				sx_wcounters_add(&c->counters, w, CACHE_C_PREFETCHES, 1);
 			}
 			if (serve(c, req, e, c->keepttl ? e->ttl : (uint32_t)left)) {
 				return SX_DONE;
@@ -815,15 +818,15 @@ cache_handle(struct sx_req *req, void *inst)
 		} else {
 			/* As CoreDNS: the stale answer goes out at once, refreshed behind it. */
 			if (claim_refresh(e, now) && sx_req_refresh(req) == 0) {
-				st->prefetches++;
+				sx_wcounters_add(&c->counters, w, CACHE_C_PREFETCHES, 1);
 			}
 			if (serve(c, req, e, c->keepttl ? e->ttl : 0)) {
-				st->stale++;
+				sx_wcounters_add(&c->counters, w, CACHE_C_STALE, 1);
 				return SX_DONE;
 			}
 		}
 	}
-	st->misses++;
+	sx_wcounters_add(&c->counters, w, CACHE_C_MISSES, 1);
 	if (sx_req_on_reply(req, store_reply, c) < 0) {
 		return sx_req_error(req, SX_RCODE_SERVFAIL, "plugin/cache: too many reply hooks");
 	}
@@ -836,7 +839,7 @@ cache_collect(void *inst, struct sx_metrics *m)
 {
 	static const char *const kind[2] = { "success", "denial" };
 	struct cache *c = inst;
-	struct cache_stats sum = { 0 };
+	uint64_t sum[CACHE_C_N];
 	char zones[1024] = "", base[1200], l[1300];
 	size_t i, n = 0;
 
@@ -844,17 +847,8 @@ cache_collect(void *inst, struct sx_metrics *m)
 		n += (size_t)snprintf(zones + n, sizeof(zones) - n, "%s%s", i ? "," : "",
 		                      c->zones.z[i].name);
 	}
-	/* Each worker writes only its own counters; a scrape reads them as they are. */
-	for (i = 0; i < c->nworkers; i++) {
-		const struct cache_stats *st = &c->workers[i].st;
-
-		for (int k = 0; k < 2; k++) {
-			sum.hits[k] += __atomic_load_n(&st->hits[k], __ATOMIC_RELAXED);
-			sum.evictions[k] += __atomic_load_n(&st->evictions[k], __ATOMIC_RELAXED);
-		}
-		sum.misses += __atomic_load_n(&st->misses, __ATOMIC_RELAXED);
-		sum.prefetches += __atomic_load_n(&st->prefetches, __ATOMIC_RELAXED);
-		sum.stale += __atomic_load_n(&st->stale, __ATOMIC_RELAXED);
+	for (i = 0; i < CACHE_C_N; i++) {
+		sum[i] = sx_wcounters_sum(&c->counters, i);
 	}
 	snprintf(base, sizeof(base), "server=\"dns://:%u\",zones=\"%s\",view=\"\"",
 	         sx_rt_port(c->rt, c->port), zones);
@@ -864,24 +858,26 @@ cache_collect(void *inst, struct sx_metrics *m)
 		               "The number of elements in the cache.", l,
 		               (double)cache_table_count(c->table[k]));
 		sx_metrics_add(m, "coredns_cache_hits_total", SX_METRIC_COUNTER,
-		               "The count of cache hits.", l, (double)sum.hits[k]);
+		               "The count of cache hits.", l, (double)sum[CACHE_C_HITS + k]);
 		sx_metrics_add(m, "coredns_cache_evictions_total", SX_METRIC_COUNTER,
-		               "The count of cache evictions.", l, (double)sum.evictions[k]);
+		               "The count of cache evictions.", l,
+		               (double)sum[CACHE_C_EVICTIONS + k]);
 	}
 	sx_metrics_add(
 	        m, "coredns_cache_misses_total", SX_METRIC_COUNTER,
 	        "The count of cache misses. Deprecated, derive misses from cache hits/requests "
 	        "counters.",
-	        base, (double)sum.misses);
+	        base, (double)sum[CACHE_C_MISSES]);
 	sx_metrics_add(m, "coredns_cache_requests_total", SX_METRIC_COUNTER,
 	               "The count of cache requests.", base,
-	               (double)(sum.hits[0] + sum.hits[1] + sum.misses));
+	               (double)(sum[CACHE_C_HITS + CACHE_SUCCESS] +
+	                        sum[CACHE_C_HITS + CACHE_DENIAL] + sum[CACHE_C_MISSES]));
 	sx_metrics_add(m, "coredns_cache_prefetch_total", SX_METRIC_COUNTER,
 	               "The number of times the cache has prefetched a cached item.", base,
-	               (double)sum.prefetches);
+	               (double)sum[CACHE_C_PREFETCHES]);
 	sx_metrics_add(m, "coredns_cache_served_stale_total", SX_METRIC_COUNTER,
 	               "The number of requests served from stale cache entries.", base,
-	               (double)sum.stale);
+	               (double)sum[CACHE_C_STALE]);
 }
 
 const struct sx_plugin sx_plugin_cache = {

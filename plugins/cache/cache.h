@@ -92,14 +92,14 @@ cache_entry_wire(const struct cache_entry *e)
 	return e->data + 2u * e->nttl + e->key_len;
 }
 
-/* Per-worker counters (struct cache's workers[].st), to be summed when metrics are scraped. */
-struct cache_stats {
-	uint64_t hits[2]; /* [CACHE_SUCCESS], [CACHE_DENIAL] (SERVFAIL entries: denial) */
-	uint64_t misses;
-	uint64_t prefetches;
-	uint64_t stale;
-	uint64_t evictions[2];
-	uint64_t inserts[2];
+/* struct cache's per-worker counters, summed when metrics are scraped. */
+enum cache_counter {
+	CACHE_C_HITS, /* + CACHE_SUCCESS or CACHE_DENIAL (SERVFAIL: denial) */
+	CACHE_C_EVICTIONS = CACHE_C_HITS + 2, /* + CACHE_SUCCESS or CACHE_DENIAL */
+	CACHE_C_MISSES = CACHE_C_EVICTIONS + 2,
+	CACHE_C_PREFETCHES,
+	CACHE_C_STALE,
+	CACHE_C_N
 };
 
 /* ---- table.c: the shared, lock-free, bounded table ---- */
@@ -217,9 +217,9 @@ void cache_entry_put_ttls(const struct cache_entry *e, uint8_t *buf, uint32_t tt
 /* ---- cache.c: the plugin instance ---- */
 
 struct cache_wait;
+/* Each worker's state starts a cache line of its own: no false sharing between workers. */
 struct cache_worker {
-	_Alignas(64) struct cache_stats st;
-	struct cache_pool *pool;
+	_Alignas(64) struct cache_pool *pool;
 	struct cache_wait *waiting; /* serve_stale verify TIMEOUT: clients waiting on a refresh */
 	uint8_t scratch[CACHE_WIRE_MAX];
 };
@@ -246,6 +246,7 @@ struct cache {
 	struct cache_table *table[2];
 	struct cache_worker *workers; /* from start() on */
 	unsigned nworkers;
-	uint16_t port; /* the block's first port, for the `server` label */
+	struct sx_wcounters counters; /* CACHE_C_N per worker, from start() on */
+	uint16_t port;                /* the block's first port, for the `server` label */
 	struct sx_runtime *rt;
 };
