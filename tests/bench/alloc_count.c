@@ -38,7 +38,7 @@ extern void __libc_free(void *p);
 
 static struct slot *slots;
 static atomic_int state; /* 0: not mapped yet, 1: mapping, 2: mapped, 3: no file */
-static __thread struct slot *mine __attribute__((tls_model("initial-exec")));
+static _Thread_local struct slot *mine __attribute__((tls_model("initial-exec")));
 
 static void
 map_file(void)
