@@ -1,10 +1,11 @@
-/* filewatch.c -- change notices for a file or a directory: inotify, polling while it cannot. */
+/* filewatch.c -- change notices for a file or a directory (inotify, else polling); file stamps. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sextant/filewatch.h>
@@ -156,4 +157,40 @@ sx_filewatch_free(struct sx_filewatch *fw)
 		free(fw->name);
 		free(fw);
 	}
+}
+
+void
+sx_file_stamp_set(struct sx_file_stamp *s, const struct stat *sb)
+{
+	*s = (struct sx_file_stamp){
+		.dev = sb->st_dev,
+		.ino = sb->st_ino,
+		.size = sb->st_size,
+		.mtime = sb->st_mtim,
+		.ctime = sb->st_ctim,
+	};
+}
+
+void
+sx_file_stamp_mark_if_racy(struct sx_file_stamp *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - s->mtime.tv_sec < 2) {
+		s->racy = true;
+	}
+}
+
+static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+bool
+sx_file_stamp_changed(const struct sx_file_stamp *s, const struct stat *sb)
+{
+	return s->racy || s->dev != sb->st_dev || s->ino != sb->st_ino || s->size != sb->st_size ||
+	       !same_time(&s->mtime, &sb->st_mtim) || !same_time(&s->ctime, &sb->st_ctim);
 }

@@ -1,8 +1,10 @@
-/* filewatch.h -- be told when a file or a directory may have changed (inotify, else polling). */
+/* filewatch.h -- be told when a file or directory may have changed; stamps to tell if it did. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 struct sx_filewatch;
 typedef void (*sx_filewatch_fn)(void *arg);
@@ -31,3 +33,33 @@ bool sx_filewatch_notified(const struct sx_filewatch *fw);
 
 /** Stop and free the watch. NULL is a no-op. */
 void sx_filewatch_free(struct sx_filewatch *fw);
+
+/*
+ * What a file was when it was last read, so that a later stat tells whether
+ * it may have changed without reading it again: another file (dev, inode),
+ * another size, or another modification or status-change time (ctime also
+ * catches a write whose mtime was set back). A zeroed stamp is no file read.
+ */
+struct sx_file_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool racy; /* see sx_file_stamp_mark_if_racy() */
+};
+
+/** Stamp the file whose stat, taken before it was read, is @sb. */
+void sx_file_stamp_set(struct sx_file_stamp *s, const struct stat *sb);
+
+/**
+ * Mark @s racy if its file changed less than two seconds ago: file times are
+ * coarse (a clock tick, two seconds on FAT), so a write of the same size in
+ * the same tick as the one read would keep every field of the stamp. A racy
+ * stamp counts as changed at the next check, which reads the file again.
+ * Callers that would rather miss such a write than read a file twice (a
+ * read that is costly or logs) leave it out.
+ */
+void sx_file_stamp_mark_if_racy(struct sx_file_stamp *s);
+
+/** Whether the file whose stat is @sb may differ from the one stamped @s. */
+bool sx_file_stamp_changed(const struct sx_file_stamp *s, const struct stat *sb);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sextant/dname.h>
 #include <sextant/filewatch.h>
@@ -22,28 +21,6 @@ set_reload(struct sx_cf *cf, const struct sx_directive *d, void *inst)
 		f->reload_set = true;
 	}
 	return rc;
-}
-
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-/*
- * File times are coarse (a few ms): a file written again within the same tick
- * with the same size would look unchanged. A file read less than two seconds
- * after its last change is read again at the next tick.
- */
-static void
-mark_if_racy(struct stat *st)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - st->st_mtim.tv_sec < 2) {
-		st->st_mtim.tv_nsec = -1;
-	}
 }
 
 static const struct sx_directive fz_directives[] = {
@@ -96,10 +73,11 @@ fz_setup(struct sx_cf *cf, void *inst)
 	if (f->origins == NULL) {
 		return -ENOMEM;
 	}
-	if (stat(f->path, &f->st) < 0) {
-		memset(&f->st, 0, sizeof(f->st));
+	struct stat st;
+	if (stat(f->path, &st) == 0) {
+		sx_file_stamp_set(&f->stamp, &st);
+		sx_file_stamp_mark_if_racy(&f->stamp);
 	}
-	mark_if_racy(&f->st);
 	for (size_t i = 0; i < f->zones.n; i++) {
 		char err[512];
 		rc = fz_zone_load(f->path, f->zones.z[i].wire, &f->origins[i].zone, err,
@@ -197,10 +175,10 @@ fz_tick(void *arg)
 		}
 		return;
 	}
-	if (same_file(&st, &f->st)) {
+	if (!sx_file_stamp_changed(&f->stamp, &st)) {
 		return;
 	}
-	f->st = st;
+	sx_file_stamp_set(&f->stamp, &st);
 	bool failed = false;
 	for (size_t i = 0; i < f->zones.n; i++) {
 		char err[512];
@@ -230,7 +208,7 @@ fz_tick(void *arg)
 	}
 	/* A broken file is reported once; writing it again changes its size or time. */
 	if (!failed) {
-		mark_if_racy(&f->st);
+		sx_file_stamp_mark_if_racy(&f->stamp);
 	}
 }
 

@@ -4,10 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/stat.h>
 
 #include <urcu.h>
 
+#include <sextant/filewatch.h>
 #include <sextant/plugin.h>
 
 #define FZ_DEFAULT_RELOAD_MS 60000
@@ -93,7 +93,7 @@ struct fz {
 	uint64_t reload_ms;
 	bool reload_set;
 	bool reload_by_mtime;
-	struct stat st; /* the file when last read, to skip unchanged files */
+	struct sx_file_stamp stamp; /* the file when last read, to skip unchanged files */
 	struct sx_filewatch *watch;
 	struct sx_runtime *rt;
 	struct sx_timer *started; /* announces the zones once the configuration serves */

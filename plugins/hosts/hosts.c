@@ -193,13 +193,6 @@ hosts_handle(struct sx_req *req, void *inst)
 	return hosts_answer(h, t, sx_req_query(req), sx_req_msg(req));
 }
 
-static bool
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /*
  * Open the hosts file for reading. A directory counts as missing.
  * @return the stream with *@st filled, or NULL with errno set.
@@ -223,21 +216,6 @@ open_hosts(const char *path, struct stat *st)
 		return NULL;
 	}
 	return fp;
-}
-
-/*
- * File times are coarse (a few ms): a file written again within the same tick
- * with the same size would look unchanged. A file read less than two seconds
- * after its last change is read again at the next tick.
- */
-static void
-mark_if_racy(struct stat *st)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - st->st_mtim.tv_sec < 2) {
-		st->st_mtim.tv_nsec = -1;
-	}
 }
 
 /*
@@ -292,7 +270,7 @@ hosts_tick(void *arg)
 	if (fp == NULL) {
 		return;
 	}
-	if (same_file(&st, &h->st)) {
+	if (!sx_file_stamp_changed(&h->stamp, &st)) {
 		fclose(fp);
 		return;
 	}
@@ -303,8 +281,8 @@ hosts_tick(void *arg)
 		sx_plog(SX_LOG_ERROR, "hosts", "reading %s: %s", h->path, strerror(-rc));
 		return;
 	}
-	h->st = st;
-	mark_if_racy(&h->st);
+	sx_file_stamp_set(&h->stamp, &st);
+	sx_file_stamp_mark_if_racy(&h->stamp);
 	struct hosts_table *old = rcu_xchg_pointer(&h->table, t);
 	call_rcu(&old->rcu, free_rcu);
 	gauges_set(h, t);
@@ -315,7 +293,8 @@ static int
 hosts_start(void *inst, struct sx_runtime *rt)
 {
 	struct hosts *h = inst;
-	FILE *fp = open_hosts(h->path, &h->st);
+	struct stat st;
+	FILE *fp = open_hosts(h->path, &st);
 	if (fp == NULL) {
 		/* Served from the inline lines until the file shows up, as CoreDNS does. */
 		if (errno == ENOENT) {
@@ -324,9 +303,9 @@ hosts_start(void *inst, struct sx_runtime *rt)
 			sx_plog(SX_LOG_WARNING, "hosts", "unable to access hosts file '%s': %s",
 			        h->path, strerror(errno));
 		}
-		memset(&h->st, 0, sizeof(h->st));
 	} else {
-		mark_if_racy(&h->st);
+		sx_file_stamp_set(&h->stamp, &st);
+		sx_file_stamp_mark_if_racy(&h->stamp);
 	}
 	struct hosts_table *t;
 	int rc = hosts_table_build(h, fp, &t);
@@ -334,7 +313,7 @@ hosts_start(void *inst, struct sx_runtime *rt)
 		fclose(fp);
 		if (rc < 0 && rc != -ENOMEM) {
 			sx_plog(SX_LOG_WARNING, "hosts", "reading %s: %s", h->path, strerror(-rc));
-			memset(&h->st, 0, sizeof(h->st));
+			h->stamp = (struct sx_file_stamp){ 0 }; /* read again at the next tick */
 			rc = hosts_table_build(h, NULL, &t);
 		}
 	}

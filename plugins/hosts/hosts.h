@@ -4,10 +4,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/stat.h>
 
 #include <urcu.h>
 
+#include <sextant/filewatch.h>
 #include <sextant/plugin.h>
 
 #define HOSTS_DEFAULT_PATH      "/etc/hosts"
@@ -50,8 +50,8 @@ struct hosts {
 	size_t inline_len;
 
 	/* running */
-	struct hosts_table *table; /* RCU-protected; workers read it */
-	struct stat st;            /* the file as last read, to notice changes */
+	struct hosts_table *table;  /* RCU-protected; workers read it */
+	struct sx_file_stamp stamp; /* the file as last read, to notice changes */
 	struct sx_filewatch *watch;
 };
 

@@ -252,10 +252,11 @@ k8s_selector_match(const struct k8s_selector *sel, const json_t *labels)
 
 struct mfile {
 	char *name;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
+	/*
+	 * Not marked racy: reading again costs a relist and would log an unreadable
+	 * file twice (sx_file_stamp_mark_if_racy()).
+	 */
+	struct sx_file_stamp stamp;
 	json_t *objs; /* the objects of the last good read, normalised; NULL if none */
 	bool seen;
 	bool unreadable; /* not a readable file (loop, FIFO, device...): reported once */
@@ -473,14 +474,6 @@ mfile_fini(struct mfile *f)
 	json_decref(f->objs);
 }
 
-static bool
-same_file(const struct mfile *f, const struct stat *sb)
-{
-	return f->dev == sb->st_dev && f->ino == sb->st_ino && f->size == sb->st_size &&
-	       f->mtime.tv_sec == sb->st_mtim.tv_sec && f->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
-	       f->ctime.tv_sec == sb->st_ctim.tv_sec && f->ctime.tv_nsec == sb->st_ctim.tv_nsec;
-}
-
 static struct mfile *
 find_file(struct k8s_manifests *m, const char *name)
 {
@@ -537,7 +530,7 @@ refresh_file(struct k8s_manifests *m, const char *name)
 		return 0; /* gone meanwhile */
 	}
 	const char *bad = unreadable(path, &sb);
-	if (f && same_file(f, &sb) && f->unreadable == (bad != NULL)) {
+	if (f && !sx_file_stamp_changed(&f->stamp, &sb) && f->unreadable == (bad != NULL)) {
 		f->seen = true;
 		return 0;
 	}
@@ -555,11 +548,7 @@ refresh_file(struct k8s_manifests *m, const char *name)
 		m->nfiles++;
 	}
 	f->seen = true;
-	f->dev = sb.st_dev;
-	f->ino = sb.st_ino;
-	f->size = sb.st_size;
-	f->mtime = sb.st_mtim;
-	f->ctime = sb.st_ctim;
+	sx_file_stamp_set(&f->stamp, &sb);
 	f->unreadable = bad != NULL;
 	if (bad != NULL) {
 		/* Logged once per change of the entry; its objects, if any, go as if it were gone. */

@@ -1,9 +1,11 @@
-/* test_filewatch.c -- change notices for files and directories: inotify, and polling without. */
+/* test_filewatch.c -- change notices (inotify, and polling without) and file stamps. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sextant/filewatch.h>
@@ -159,4 +161,52 @@ Test(filewatch, poll_only_calls_every_period_and_poll_always_too)
 	cr_assert_eq(calls, 3, "no change, yet a call every period");
 	sx_filewatch_free(fw);
 	sx_filewatch_free(NULL);
+}
+
+Test(filewatch, a_stamp_differs_from_a_stat_of_another_file_size_or_time)
+{
+	const struct stat sb = {
+		.st_dev = 1,
+		.st_ino = 2,
+		.st_size = 3,
+		.st_mtim = { 100, 4 },
+		.st_ctim = { 100, 5 },
+	};
+	struct sx_file_stamp none = { 0 }, s;
+	struct stat other;
+
+	cr_assert(sx_file_stamp_changed(&none, &sb), "a zeroed stamp is no file read");
+	sx_file_stamp_set(&s, &sb);
+	cr_assert_not(sx_file_stamp_changed(&s, &sb));
+	other = sb, other.st_dev++;
+	cr_assert(sx_file_stamp_changed(&s, &other), "device");
+	other = sb, other.st_ino++;
+	cr_assert(sx_file_stamp_changed(&s, &other), "inode: replaced by a rename");
+	other = sb, other.st_size++;
+	cr_assert(sx_file_stamp_changed(&s, &other), "size");
+	other = sb, other.st_mtim.tv_nsec++;
+	cr_assert(sx_file_stamp_changed(&s, &other), "mtime");
+	other = sb, other.st_ctim.tv_sec++;
+	cr_assert(sx_file_stamp_changed(&s, &other), "ctime: a write whose mtime was put back");
+}
+
+/* A file changed within the last two seconds may change again unseen: its stamp is racy. */
+Test(filewatch, a_stamp_of_a_file_changed_just_now_is_racy)
+{
+	struct timespec back[2] = { { 0, UTIME_OMIT }, { time(NULL) - 10, 0 } };
+	struct sx_file_stamp s;
+	struct stat sb;
+
+	put(path, "one");
+	cr_assert_eq(stat(path, &sb), 0);
+	sx_file_stamp_set(&s, &sb);
+	cr_assert_not(sx_file_stamp_changed(&s, &sb), "not racy until marked");
+	sx_file_stamp_mark_if_racy(&s);
+	cr_assert(sx_file_stamp_changed(&s, &sb), "racy: read again");
+
+	cr_assert_eq(utimensat(AT_FDCWD, path, back, 0), 0);
+	cr_assert_eq(stat(path, &sb), 0);
+	sx_file_stamp_set(&s, &sb);
+	sx_file_stamp_mark_if_racy(&s);
+	cr_assert_not(sx_file_stamp_changed(&s, &sb), "changed 10 s ago: not racy");
 }
