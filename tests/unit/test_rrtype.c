@@ -55,6 +55,11 @@ Test(rrtype, names_parse_back, .description = "RFC 3597 TYPEnnn and the mnemonic
 	cr_assert_eq(sx_rrtype_from_name("aaaa"), -1);
 	cr_assert_eq(sx_rrtype_from_name("WKS"), -1);
 	cr_assert_eq(sx_rrtype_from_name(""), -1);
+	cr_assert_eq(sx_rrtype_from_name("AAAA"), 28);
+	cr_assert_eq(sx_rrtype_from_name("HTTPS"), 65);
+	cr_assert_eq(sx_rrtype_from_name("NOPE"), -1);
+	char buf[16];
+	cr_assert_eq(sx_rrtype_from_name(sx_rrtype_name(4321, buf)), 4321);
 }
 
 Test(rrtype, classes)

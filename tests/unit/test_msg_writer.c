@@ -1,6 +1,8 @@
-/* test_msg.c -- the reply writer: compression, section order, TC, set_wire and reading back. */
+/* test_msg_writer.c -- the reply writer: reply start and finish (OPT, rcodes, error replies),
+ * compression, section order, TC, set_wire, renaming, and the query builder. */
 #include <criterion/criterion.h>
 #include <ldns/ldns.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sextant/dname.h>
@@ -9,6 +11,7 @@
 
 #include "msg_reader.h"
 #include "msg_writer.h"
+#include "pkt.h"
 
 static uint16_t
 rd16(const uint8_t *p)
@@ -105,7 +108,7 @@ owner_str(const ldns_rr_list *l, size_t i)
 	return ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(l, i)));
 }
 
-Test(msg, owner_equal_to_qname_is_a_pointer_keeping_client_case)
+Test(msg_writer, owner_equal_to_qname_is_a_pointer_keeping_client_case)
 {
 	static struct fx f;
 	fx_start(&f, "WwW.ExAmple.ORG", false, SX_PROTO_UDP, 0);
@@ -124,7 +127,7 @@ Test(msg, owner_equal_to_qname_is_a_pointer_keeping_client_case)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, longest_suffix_is_used)
+Test(msg_writer, longest_suffix_is_used)
 {
 	static struct fx f;
 	fx_start(&f, "example.org", false, SX_PROTO_UDP, 0);
@@ -145,7 +148,7 @@ Test(msg, longest_suffix_is_used)
 	cr_assert_arr_eq(f.buf + d, "\5other\3net", 11);
 }
 
-Test(msg, compression_decodes_like_ldns)
+Test(msg_writer, compression_decodes_like_ldns)
 {
 	static struct fx f;
 	fx_start(&f, "www.Example.org", true, SX_PROTO_UDP, 0);
@@ -222,7 +225,7 @@ rdata_of(const struct fx *f, uint16_t type, uint16_t *rdlen)
 	return NULL;
 }
 
-Test(msg, which_rdata_names_are_compressed)
+Test(msg_writer, which_rdata_names_are_compressed)
 {
 	static struct fx f;
 	uint16_t n;
@@ -263,7 +266,7 @@ Test(msg, which_rdata_names_are_compressed)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, compression_folds_ascii_letters_only)
+Test(msg_writer, compression_folds_ascii_letters_only)
 {
 	static struct fx f;
 	/* 0xC1 and 0xE1 differ in the case bit but are not letters; '@' and '`' likewise. */
@@ -302,7 +305,7 @@ Test(msg, compression_folds_ascii_letters_only)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, rdata_names_are_compression_targets)
+Test(msg_writer, rdata_names_are_compression_targets)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", false, SX_PROTO_UDP, 0);
@@ -315,7 +318,7 @@ Test(msg, rdata_names_are_compression_targets)
 	cr_assert_eq(f.buf[at + 1], target);
 }
 
-Test(msg, section_order_is_enforced)
+Test(msg_writer, section_order_is_enforced)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", false, SX_PROTO_UDP, 0);
@@ -335,7 +338,7 @@ Test(msg, section_order_is_enforced)
 	             SX_EINVAL);
 }
 
-Test(msg, bad_names_and_rdata_are_refused)
+Test(msg_writer, bad_names_and_rdata_are_refused)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", false, SX_PROTO_UDP, 0);
@@ -365,7 +368,7 @@ Test(msg, bad_names_and_rdata_are_refused)
 	cr_assert_eq(sx_msg_put_rr(&f.m, 0, root, SX_TYPE_CNAME, 1, 0, name, 9), 0);
 }
 
-Test(msg, record_that_does_not_fit_sets_tc_and_changes_nothing)
+Test(msg_writer, record_that_does_not_fit_sets_tc_and_changes_nothing)
 {
 	static struct fx f;
 	fx_start(&f, "a.example.org", false, SX_PROTO_UDP, 0);
@@ -401,7 +404,7 @@ Test(msg, record_that_does_not_fit_sets_tc_and_changes_nothing)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, failed_record_leaves_no_compression_targets)
+Test(msg_writer, failed_record_leaves_no_compression_targets)
 {
 	static struct fx f;
 	fx_start(&f, "a.example.org", false, SX_PROTO_UDP, 0);
@@ -421,7 +424,7 @@ Test(msg, failed_record_leaves_no_compression_targets)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, authority_overflow_sets_tc)
+Test(msg_writer, authority_overflow_sets_tc)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", false, SX_PROTO_UDP, 0);
@@ -433,7 +436,7 @@ Test(msg, authority_overflow_sets_tc)
 	cr_assert(f.m.truncated);
 }
 
-Test(msg, additional_overflow_does_not_set_tc)
+Test(msg_writer, additional_overflow_does_not_set_tc)
 {
 	static struct fx f;
 	fx_start(&f, "svc.example.org", false, SX_PROTO_UDP, 0);
@@ -456,7 +459,7 @@ Test(msg, additional_overflow_does_not_set_tc)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, opt_room_is_kept_when_full)
+Test(msg_writer, opt_room_is_kept_when_full)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", true, SX_PROTO_UDP, 512);
@@ -474,7 +477,7 @@ Test(msg, opt_room_is_kept_when_full)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, compression_table_fills_up_and_stays_correct)
+Test(msg_writer, compression_table_fills_up_and_stays_correct)
 {
 	static struct fx f;
 	fx_start(&f, "q.example.org", false, SX_PROTO_TCP, 0);
@@ -494,7 +497,7 @@ Test(msg, compression_table_fills_up_and_stays_correct)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, names_past_16k_are_not_pointer_targets)
+Test(msg_writer, names_past_16k_are_not_pointer_targets)
 {
 	static struct fx f;
 	fx_start(&f, "pad.example.org", false, SX_PROTO_TCP, 0);
@@ -519,7 +522,7 @@ Test(msg, names_past_16k_are_not_pointer_targets)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, reset_keeps_question_only)
+Test(msg_writer, reset_keeps_question_only)
 {
 	static struct fx f;
 	fx_start(&f, "Q.example.org", false, SX_PROTO_UDP, 0);
@@ -540,7 +543,7 @@ Test(msg, reset_keeps_question_only)
 	cr_assert_eq(f.m.ncomp, 3);
 }
 
-Test(msg, flags_and_rcode)
+Test(msg_writer, flags_and_rcode)
 {
 	static struct fx f;
 	fx_start(&f, "a.org", true, SX_PROTO_UDP, 0);
@@ -596,7 +599,7 @@ upstream(const char *qname, const char *const *an, size_t nan, const char *const
 	return w;
 }
 
-Test(msg, set_wire_rewrites_a_compressed_upstream_reply)
+Test(msg_writer, set_wire_rewrites_a_compressed_upstream_reply)
 {
 	static struct fx f;
 	static const char *an[] = {
@@ -638,7 +641,7 @@ Test(msg, set_wire_rewrites_a_compressed_upstream_reply)
 	free(w);
 }
 
-Test(msg, set_wire_extended_rcode_round_trip)
+Test(msg_writer, set_wire_extended_rcode_round_trip)
 {
 	static struct fx f;
 	size_t n;
@@ -656,7 +659,7 @@ Test(msg, set_wire_extended_rcode_round_trip)
 	free(w);
 }
 
-Test(msg, set_wire_truncates_to_the_limit)
+Test(msg_writer, set_wire_truncates_to_the_limit)
 {
 	static struct fx f;
 	static char rrs[60][96];
@@ -687,7 +690,7 @@ Test(msg, set_wire_truncates_to_the_limit)
 	free(w);
 }
 
-Test(msg, set_wire_additional_overflow_without_tc)
+Test(msg_writer, set_wire_additional_overflow_without_tc)
 {
 	static struct fx f;
 	static char rrs[40][96];
@@ -707,7 +710,7 @@ Test(msg, set_wire_additional_overflow_without_tc)
 	free(w);
 }
 
-Test(msg, set_wire_keeps_upstream_tc)
+Test(msg_writer, set_wire_keeps_upstream_tc)
 {
 	static struct fx f;
 	size_t n;
@@ -779,7 +782,7 @@ expect_malformed(const struct raw *r, const char *what)
 	cr_assert_arr_eq(f.buf, before, len, "%s", what);
 }
 
-Test(msg, set_wire_takes_the_first_opt)
+Test(msg_writer, set_wire_takes_the_first_opt)
 {
 	static struct fx f;
 	struct raw r;
@@ -800,7 +803,7 @@ Test(msg, set_wire_takes_the_first_opt)
 	cr_assert_eq(sx_msg_count(&f.m, SX_SEC_ADDITIONAL), 0);
 }
 
-Test(msg, set_wire_refuses_malformed_messages)
+Test(msg_writer, set_wire_refuses_malformed_messages)
 {
 	struct raw r;
 	/* a good message first, to show the builder makes sense */
@@ -875,7 +878,7 @@ Test(msg, set_wire_refuses_malformed_messages)
 	expect_malformed(&r, "mx short");
 }
 
-Test(msg, set_wire_refuses_names_too_long_via_pointers)
+Test(msg_writer, set_wire_refuses_names_too_long_via_pointers)
 {
 	struct raw r;
 	/* Opaque rdata holding a chain of names, each a 63-byte label and a pointer to the one
@@ -907,77 +910,7 @@ Test(msg, set_wire_refuses_names_too_long_via_pointers)
 	expect_malformed(&r, "name over 255 bytes");
 }
 
-Test(msg, walk_reads_sections_and_rewrites_ttl)
-{
-	static struct fx f;
-	fx_start(&f, "a.org", true, SX_PROTO_UDP, 0);
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "a.org. 100 IN A 192.0.2.1"), 0);
-	cr_assert_eq(put(&f.m, SX_SEC_ANSWER, "a.org. 100 IN A 192.0.2.2"), 0);
-	cr_assert_eq(put(&f.m, SX_SEC_AUTHORITY, "org. 200 IN NS ns.org."), 0);
-	cr_assert_eq(put(&f.m, SX_SEC_ADDITIONAL, "ns.org. 300 IN A 192.0.2.3"), 0);
-	size_t n = sx_msg_finish(&f.m, &f.q);
-	static const int secs[] = { 0, 0, 1, 2, 2 };
-	static const uint16_t types[] = { 1, 1, 2, 1, 41 };
-	int i = 0, rc;
-	struct sx_rr_walk it;
-	struct sx_rr rr;
-	cr_assert_eq(sx_rr_walk_start(&it, f.buf, n, SX_WALK_CHECKED), 0);
-	while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
-		cr_assert_lt(i, 5);
-		cr_assert_eq(rr.section, secs[i]);
-		cr_assert_eq(rr.type, types[i]);
-		cr_assert_eq(rd32(f.buf + rr.ttl_off), rr.ttl);
-		cr_assert_eq(rr.end, rr.rdata_off + rr.rdlen);
-		if (rr.type == SX_TYPE_A) {
-			f.buf[rr.ttl_off + 3] = 7;
-		}
-		uint8_t owner[SX_DNAME_MAX], want[SX_DNAME_MAX];
-		int l = sx_wire_name(f.buf, n, rr.owner_off, owner);
-		cr_assert_gt(l, 0);
-		sx_dname_from_str(want, i < 2 ? "a.org" : i == 2 ? "org" : i == 3 ? "ns.org" : ".");
-		cr_assert(sx_dname_eq(owner, want));
-		cr_assert_eq((size_t)l, sx_dname_len(want));
-		i++;
-	}
-	cr_assert_eq(rc, 0);
-	cr_assert_eq(i, 5);
-	cr_assert_eq(rr.end, n);
-	ldns_pkt *lp = NULL;
-	cr_assert_eq(ldns_wire2pkt(&lp, f.buf, n), LDNS_STATUS_OK);
-	cr_assert_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(lp), 1)), 7);
-	cr_assert_eq(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(lp), 0)), 200);
-	ldns_pkt_free(lp);
-	/* A count beyond the records is malformed, found when reached. */
-	f.buf[7]++;
-	for (unsigned flags = 0; flags <= SX_WALK_CHECKED; flags += SX_WALK_CHECKED) {
-		sx_rr_walk_start(&it, f.buf, n, flags);
-		while ((rc = sx_rr_walk_next(&it, &rr)) == 1) {
-		}
-		cr_assert_eq(rc, SX_EMALF);
-	}
-}
-
-Test(msg, wire_name_expands_and_checks)
-{
-	struct raw r;
-	raw_start(&r, 0);
-	size_t a = r.n;
-	r8(&r, 3);
-	memcpy(r.b + r.n, "WWW", 3);
-	r.n += 3;
-	r16(&r, 0xC00C);
-	uint8_t out[SX_DNAME_MAX], want[SX_DNAME_MAX];
-	int n = sx_wire_name(r.b, r.n, a, out);
-	int wn = sx_dname_from_str(want, "WWW.a.org");
-	cr_assert_eq(n, wn);
-	cr_assert_arr_eq(out, want, (size_t)n);
-	cr_assert_eq(sx_wire_name(r.b, r.n - 1, a, out), SX_EMALF);
-	cr_assert_eq(sx_wire_name(r.b, r.n, r.n, out), SX_EMALF);
-	r.b[r.n - 1] = (uint8_t)a; /* now points at itself */
-	cr_assert_eq(sx_wire_name(r.b, r.n, a, out), SX_EMALF);
-}
-
-Test(msg, keep_drops_later_sections_and_their_compression_targets)
+Test(msg_writer, keep_drops_later_sections_and_their_compression_targets)
 {
 	static struct fx f;
 	fx_start(&f, "www.example.org", true, SX_PROTO_UDP, 0);
@@ -1004,7 +937,7 @@ Test(msg, keep_drops_later_sections_and_their_compression_targets)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, options_go_into_the_opt_and_keep_their_room)
+Test(msg_writer, options_go_into_the_opt_and_keep_their_room)
 {
 	static struct fx f;
 	static const uint8_t ede[2] = { 0, 15 };
@@ -1027,7 +960,7 @@ Test(msg, options_go_into_the_opt_and_keep_their_room)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, options_need_room_and_at_most_four)
+Test(msg_writer, options_need_room_and_at_most_four)
 {
 	static struct fx f;
 	static uint8_t big[600];
@@ -1040,26 +973,13 @@ Test(msg, options_need_room_and_at_most_four)
 	cr_assert_eq(sx_msg_add_option(&f.m, 65001, big, 1), SX_ETRUNC);
 }
 
-Test(msg, options_are_not_written_without_edns)
+Test(msg_writer, options_are_not_written_without_edns)
 {
 	static struct fx f;
 	static const uint8_t ede[2] = { 0, 17 };
 	fx_start(&f, "www.example.org", false, SX_PROTO_UDP, 0);
 	cr_assert_eq(sx_msg_add_option(&f.m, 15, ede, 2), 0);
 	cr_assert_eq(sx_msg_finish(&f.m, &f.q), f.m.qend);
-}
-
-Test(msg, rrtype_names_both_ways)
-{
-	char buf[16];
-	cr_assert_eq(sx_rrtype_from_name("AAAA"), 28);
-	cr_assert_eq(sx_rrtype_from_name("HTTPS"), 65);
-	cr_assert_eq(sx_rrtype_from_name("TYPE65534"), 65534);
-	cr_assert_eq(sx_rrtype_from_name("TYPE65536"), -1);
-	cr_assert_eq(sx_rrtype_from_name("TYPE"), -1);
-	cr_assert_eq(sx_rrtype_from_name("aaaa"), -1); /* upper case, as CoreDNS reads them */
-	cr_assert_eq(sx_rrtype_from_name("NOPE"), -1);
-	cr_assert_eq(sx_rrtype_from_name(sx_rrtype_name(4321, buf)), 4321);
 }
 
 /* Renames every name under b.test. to the same labels under a.test. */
@@ -1082,7 +1002,7 @@ b_to_a(void *arg, uint16_t type, bool in_rdata, const uint8_t *name, uint8_t out
 	return true;
 }
 
-Test(msg, rename_owners_and_rdata_names_in_every_section)
+Test(msg_writer, rename_owners_and_rdata_names_in_every_section)
 {
 	static struct fx f;
 	static uint8_t scratch[sizeof(f.buf)];
@@ -1119,7 +1039,7 @@ Test(msg, rename_owners_and_rdata_names_in_every_section)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, set_question_keeps_records_flags_and_rcode)
+Test(msg_writer, set_question_keeps_records_flags_and_rcode)
 {
 	static struct fx f, g;
 	static uint8_t scratch[sizeof(f.buf)];
@@ -1165,7 +1085,7 @@ put_soa(struct sx_msg *m, enum sx_section sec, const char *owner)
 	return put(m, sec, s);
 }
 
-Test(msg, wire_rr_gives_put_rr_bytes_and_targets)
+Test(msg_writer, wire_rr_gives_put_rr_bytes_and_targets)
 {
 	static struct fx a, b;
 	/* What the kubernetes plugin keeps: the zone's offset goes at 1, 20 and 33. */
@@ -1212,7 +1132,7 @@ Test(msg, wire_rr_gives_put_rr_bytes_and_targets)
 	ldns_pkt_free(lp);
 }
 
-Test(msg, wire_rr_refuses_pointers_elsewhere_and_changes_nothing)
+Test(msg_writer, wire_rr_refuses_pointers_elsewhere_and_changes_nothing)
 {
 	static struct fx f;
 	static const uint8_t a[] = { 0xC0, 13, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 192, 0, 2, 1 };
@@ -1238,7 +1158,7 @@ Test(msg, wire_rr_refuses_pointers_elsewhere_and_changes_nothing)
 	cr_assert_eq(sx_msg_put_wire_rr(&f.m, SX_SEC_ANSWER, ok, sizeof(ok)), SX_EINVAL);
 }
 
-Test(msg, wire_rr_that_does_not_fit_sets_tc)
+Test(msg_writer, wire_rr_that_does_not_fit_sets_tc)
 {
 	static struct fx f;
 	static const uint8_t rr[] = { 0xC0, 12, 0, 16, 0, 1, 0, 0, 0, 1, 0, 1, 0 };
@@ -1250,4 +1170,369 @@ Test(msg, wire_rr_that_does_not_fit_sets_tc)
 	cr_assert_gt(f.m.len + sizeof(rr), 512);
 	cr_assert(f.m.truncated);
 	cr_assert_neq(sx_msg_flags(&f.m) & SX_FLAG_TC, 0);
+}
+
+Test(msg_writer, reply_limit)
+{
+	struct sx_query q = { .proto = SX_PROTO_UDP, .udp_size = 512 };
+	cr_assert_eq(sx_wire_reply_limit(&q), 512);
+	q.udp_size = 100;
+	cr_assert_eq(sx_wire_reply_limit(&q), 512);
+	q.udp_size = 1232;
+	cr_assert_eq(sx_wire_reply_limit(&q), 1232);
+	q.udp_size = 65000;
+	cr_assert_eq(sx_wire_reply_limit(&q), SX_UDP_MAX);
+	q.proto = SX_PROTO_TCP;
+	cr_assert_eq(sx_wire_reply_limit(&q), 65535);
+	q.udp_size = 512;
+	cr_assert_eq(sx_wire_reply_limit(&q), 65535);
+}
+
+/* Parse @p and start its reply in @buf; a @limit of 0 takes the transport's. */
+static void
+start(struct pkt *p, struct sx_query *q, uint8_t *lname, struct sx_msg *m, uint8_t *buf, size_t cap,
+      size_t limit)
+{
+	enum sx_parse r = parse(p, q, lname);
+	cr_assert(r == SX_PARSE_OK || r == SX_PARSE_BADVERS);
+	q->proto = SX_PROTO_UDP;
+	sx_msg_init(m, buf, cap, limit ? limit : sx_wire_reply_limit(q), q);
+}
+
+Test(msg_writer, init_copies_header_bits_and_question)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	phdr(&p, 0xCAFE, SX_FLAG_RD | SX_FLAG_CD | SX_FLAG_AD | SX_FLAG_AA, 1, 0, 0, 0);
+	pquestion(&p, "MiXeD.example", SX_TYPE_TXT);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	cr_assert_eq(m.wire, buf);
+	cr_assert_eq(m.len, p.n);
+	cr_assert_eq(m.qend, p.n);
+	cr_assert_eq(m.limit, 512);
+	cr_assert_eq(buf[0], 0xCA);
+	cr_assert_eq(buf[1], 0xFE);
+	cr_assert_eq(sx_msg_flags(&m), SX_FLAG_QR | SX_FLAG_RD | SX_FLAG_CD);
+	cr_assert_eq(sx_msg_rcode(&m), 0);
+	cr_assert_eq(buf[4] << 8 | buf[5], 1);
+	cr_assert_arr_eq(buf + 6, "\0\0\0\0\0\0", 6);
+	cr_assert_arr_eq(buf + SX_HDR_LEN, p.b + SX_HDR_LEN, p.n - SX_HDR_LEN);
+	cr_assert_eq(sx_msg_finish(&m, &q), p.n);
+}
+
+Test(msg_writer, init_keeps_room_for_opt)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	cr_assert_eq(m.limit, 1232 - 11);
+	/* A buffer smaller than the limit bounds it too. */
+	start(&p, &q, lname, &m, buf, 600, 1232);
+	cr_assert_eq(m.limit, 600 - 11);
+}
+
+Test(msg_writer, finish_without_edns_adds_nothing)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	query(&p, "a.org", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	sx_msg_set_rcode(&m, SX_RCODE_NXDOMAIN);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, p.n);
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_NXDOMAIN);
+	cr_assert_eq(ldns_pkt_arcount(lp), 0);
+	cr_assert_not(ldns_pkt_edns(lp));
+	cr_assert(ldns_pkt_qr(lp));
+	cr_assert(ldns_pkt_rd(lp));
+	cr_assert_eq(ldns_pkt_id(lp), 0xBEEF);
+	ldns_pkt_free(lp);
+}
+
+Test(msg_writer, finish_appends_opt)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 4096, 0, true);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, p.n);
+	static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0 };
+	cr_assert_arr_eq(buf + n - 11, opt, 11);
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_edns_udp_size(lp), SX_EDNS_ADVERTISE);
+	cr_assert(ldns_pkt_edns_do(lp));
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp), 0);
+	ldns_pkt_free(lp);
+	/* Without DO in the query, none in the reply. */
+	query(&p, "a.org", 1);
+	popt(&p, 4096, 0, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	n = sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[n - 4], 0);
+}
+
+Test(msg_writer, badvers_reply_carries_extended_rcode)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[4096];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 3, false);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	sx_msg_set_rcode(&m, SX_RCODE_BADVERS);
+	cr_assert_eq(sx_msg_rcode(&m), SX_RCODE_BADVERS);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[3] & 0xF, 0);
+	cr_assert_eq(buf[n - 6], 1); /* high 8 bits of 16 */
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp) << 4 | ldns_pkt_get_rcode(lp), 16);
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+Test(msg_writer, extended_rcode_without_edns_becomes_servfail)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	query(&p, "a.org", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 512);
+	sx_msg_set_rcode(&m, 23);
+	sx_msg_finish(&m, &q);
+	cr_assert_eq(buf[3] & 0xF, SX_RCODE_SERVFAIL);
+}
+
+/* Parse @p, build the error reply to it and hand back ldns's reading of it. */
+static ldns_pkt *
+error_reply(const struct pkt *p, enum sx_parse want, unsigned rcode, uint8_t *buf, size_t cap)
+{
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX];
+	ldns_pkt *lp = NULL;
+	cr_assert_eq(parse(p, &q, lname), want);
+	q.proto = SX_PROTO_UDP;
+	sx_msg_init_error(&m, buf, cap, &q, rcode);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	return lp;
+}
+
+static void
+expect_question(const ldns_pkt *lp, const char *name)
+{
+	cr_assert_eq(ldns_pkt_qdcount(lp), 1);
+	char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(lp), 0)));
+	cr_assert_str_eq(s, name);
+	free(s);
+}
+
+Test(msg_writer, error_reply_without_a_question)
+{
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX], buf[512];
+	phdr(&p, 0x0102, SX_FLAG_RD | SX_FLAG_CD, 2, 0, 0, 0);
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	cr_assert_null(q.qname);
+	q.proto = SX_PROTO_UDP;
+	sx_msg_init_error(&m, buf, sizeof(buf), &q, SX_RCODE_FORMERR);
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(n, SX_HDR_LEN);
+	static const uint8_t want[] = { 1, 2, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0 };
+	cr_assert_arr_eq(buf, want, SX_HDR_LEN);
+
+	/* A question cut short cannot be echoed. */
+	phdr(&p, 0x0304, 5 << 11, 1, 0, 0, 0);
+	pname(&p, "a.org");
+	cr_assert_eq(parse(&p, &q, lname), SX_PARSE_FORMERR);
+	cr_assert_null(q.qname);
+}
+
+/* RFC 6891 section 7: a reply to a query with OPT carries OPT, whatever its rcode. */
+Test(msg_writer, notimp_carries_question_and_opt)
+{
+	struct pkt p;
+	uint8_t buf[512];
+	phdr(&p, 0x0304, 5 << 11 | SX_FLAG_RD, 1, 0, 0, 1); /* UPDATE */
+	pquestion(&p, "a.org", SX_TYPE_SOA);
+	popt(&p, 1232, 0, true);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_NOTIMP, SX_RCODE_NOTIMP, buf, sizeof(buf));
+	cr_assert_eq(ldns_pkt_get_opcode(lp), LDNS_PACKET_UPDATE);
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_NOTIMPL);
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert(ldns_pkt_edns_do(lp));
+	cr_assert(ldns_pkt_rd(lp));
+	ldns_pkt_free(lp);
+
+	/* Without OPT, none comes back. */
+	phdr(&p, 0x0304, 4 << 11, 1, 0, 0, 0); /* NOTIFY */
+	pquestion(&p, "a.org", SX_TYPE_SOA);
+	lp = error_reply(&p, SX_PARSE_NOTIMP, SX_RCODE_NOTIMP, buf, sizeof(buf));
+	expect_question(lp, "a.org.");
+	cr_assert_not(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_arcount(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+Test(msg_writer, formerr_carries_question_and_opt_read_before_the_fault)
+{
+	struct pkt p;
+	uint8_t buf[512];
+	/* Trailing garbage after a good OPT. */
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 0, true);
+	p8(&p, 0);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	cr_assert_eq(ldns_pkt_get_rcode(lp), LDNS_RCODE_FORMERR);
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert(ldns_pkt_edns_do(lp));
+	ldns_pkt_free(lp);
+
+	/* Two OPTs (RFC 6891 6.1.1): FORMERR, with one OPT back. */
+	query(&p, "b.org", 2);
+	popt(&p, 1232, 0, false);
+	popt(&p, 1232, 0, false);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	expect_question(lp, "b.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(buf[11], 1, "one OPT");
+	ldns_pkt_free(lp);
+
+	/* No question at all, but an OPT. */
+	phdr(&p, 9, 0, 0, 0, 0, 1);
+	popt(&p, 1232, 0, false);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	cr_assert_eq(ldns_pkt_qdcount(lp), 0);
+	cr_assert(ldns_pkt_edns(lp));
+	ldns_pkt_free(lp);
+
+	/* A broken answer section: the OPT after it was never read. */
+	phdr(&p, 9, 0, 1, 1, 0, 1);
+	pquestion(&p, "c.org", SX_TYPE_A);
+	p8(&p, 0);
+	p16(&p, SX_TYPE_A);
+	lp = error_reply(&p, SX_PARSE_FORMERR, SX_RCODE_FORMERR, buf, sizeof(buf));
+	expect_question(lp, "c.org.");
+	cr_assert_not(ldns_pkt_edns(lp));
+	ldns_pkt_free(lp);
+}
+
+Test(msg_writer, badvers_carries_question_and_opt)
+{
+	struct pkt p;
+	uint8_t buf[512];
+	query(&p, "a.org", 1);
+	popt(&p, 1232, 1, false);
+	ldns_pkt *lp = error_reply(&p, SX_PARSE_BADVERS, SX_RCODE_BADVERS, buf, sizeof(buf));
+	expect_question(lp, "a.org.");
+	cr_assert(ldns_pkt_edns(lp));
+	cr_assert_eq(ldns_pkt_edns_extended_rcode(lp), SX_RCODE_BADVERS >> 4);
+	cr_assert_eq(ldns_pkt_edns_version(lp), 0);
+	cr_assert_eq(ldns_pkt_ancount(lp), 0);
+	ldns_pkt_free(lp);
+}
+
+Test(msg_writer, query_builder_writes_what_ldns_reads)
+{
+	uint8_t name[SX_DNAME_MAX], buf[SX_WIRE_QUERY_MAX + 12];
+	int nlen = sx_dname_from_str(name, "www.Example.org");
+	struct sx_wire_query q = { .id = 0xBEEF,
+		                   .flags = SX_FLAG_RD | SX_FLAG_CD,
+		                   .qname = name,
+		                   .qname_len = (size_t)nlen,
+		                   .qtype = 28,
+		                   .qclass = 1,
+		                   .edns = true,
+		                   .udp_size = 1232,
+		                   .do_bit = true };
+	ldns_pkt *p = NULL;
+	int n = sx_wire_query(buf, sizeof(buf), &q);
+
+	cr_assert_eq(n, 12 + nlen + 4 + 11);
+	cr_assert_eq(ldns_wire2pkt(&p, buf, (size_t)n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_id(p), 0xBEEF);
+	cr_assert(ldns_pkt_rd(p) && ldns_pkt_cd(p) && !ldns_pkt_qr(p) && !ldns_pkt_ad(p));
+	cr_assert_eq(ldns_pkt_qdcount(p), 1);
+	cr_assert_eq(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(p), 0)), 28);
+	cr_assert_eq(ldns_pkt_edns_udp_size(p), 1232);
+	cr_assert(ldns_pkt_edns_do(p));
+	ldns_pkt_free(p);
+
+	/* Options go into the OPT's rdata as given. */
+	static const uint8_t cookie[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+	q.opts = cookie;
+	q.optlen = sizeof(cookie);
+	n = sx_wire_query(buf, sizeof(buf), &q);
+	cr_assert_eq(n, 12 + nlen + 4 + 11 + (int)sizeof(cookie));
+	cr_assert_eq(memcmp(buf + n - sizeof(cookie), cookie, sizeof(cookie)), 0);
+	cr_assert_eq(buf[n - sizeof(cookie) - 1], sizeof(cookie));
+
+	/* Without EDNS: no additional record; and what does not fit is refused. */
+	q.edns = false;
+	n = sx_wire_query(buf, sizeof(buf), &q);
+	cr_assert_eq(n, 12 + nlen + 4);
+	cr_assert_eq(buf[11], 0);
+	cr_assert_eq(sx_wire_query(buf, (size_t)n - 1, &q), SX_ETRUNC);
+}
+
+Test(msg_writer, copy_rr_writes_a_record_of_another_message)
+{
+	static struct reply r;
+	struct pkt p;
+	struct sx_query q;
+	struct sx_msg m;
+	uint8_t lname[SX_DNAME_MAX];
+	static uint8_t buf[4096];
+	struct sx_rr_walk it;
+	struct sx_rr rr;
+	compressed_reply(&r);
+	query(&p, "other.example", 0);
+	start(&p, &q, lname, &m, buf, sizeof(buf), 0);
+	sx_rr_walk_start(&it, r.p.b, r.p.n, 0);
+	while (sx_rr_walk_next(&it, &rr) == 1 && rr.section <= SX_SEC_AUTHORITY) {
+		cr_assert_eq(sx_msg_copy_rr(&m, rr.section, r.p.b, r.p.n, &rr), 0);
+	}
+	ldns_pkt *lp = NULL;
+	size_t n = sx_msg_finish(&m, &q);
+	cr_assert_eq(ldns_wire2pkt(&lp, buf, n), LDNS_STATUS_OK);
+	cr_assert_eq(ldns_pkt_ancount(lp), 2);
+	cr_assert_eq(ldns_pkt_nscount(lp), 1);
+	char *s = ldns_rr_list2str(ldns_pkt_answer(lp));
+	cr_assert_str_eq(s, "example.org.\t300\tIN\tA\t192.0.2.1\n"
+	                    "example.org.\t60\tIN\tCNAME\twww.example.org.\n");
+	free(s);
+	s = ldns_rr2str(ldns_rr_list_rr(ldns_pkt_authority(lp), 0));
+	cr_assert_str_eq(s, "org.\t900\tIN\tSOA\texample.org. host.example.org. 1 2 3 4 5\n");
+	free(s);
+	ldns_pkt_free(lp);
+
+	/* A record whose owner does not expand is not copied. */
+	r.p.b[12 + 13 + 4 + 1] = 4;
+	sx_rr_walk_start(&it, r.p.b, r.p.n, 0);
+	cr_assert_eq(sx_rr_walk_next(&it, &rr), 1);
+	cr_assert_eq(sx_msg_copy_rr(&m, SX_SEC_ADDITIONAL, r.p.b, r.p.n, &rr), SX_EMALF);
 }
