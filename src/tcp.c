@@ -28,6 +28,7 @@ struct sx_tcp_conn {
 	uint64_t partial_ns; /* when the message now in the input began (0: none pending) */
 	uint64_t useful_ns;  /* accept, or the last whole message read: eviction picks the oldest */
 	uint64_t read_ns;    /* the listener's read timeout, taken at accept */
+	bool closing;        /* reads nothing more; closes once its replies are written */
 	struct sx_tcp_conn *prev, *next;
 };
 
@@ -58,6 +59,24 @@ conn_close(struct sx_tcp_conn *c)
 	c->bev = NULL;
 	c->w->tcp_conns--;
 	conn_unref(c);
+}
+
+/*
+ * A frame too short to be a message ends the connection, but the queries read
+ * before it in the same segment have their answers queued: those go out first.
+ */
+static void
+conn_close_after_replies(struct sx_tcp_conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_close(c);
+		return;
+	}
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	               evbuffer_get_length(bufferevent_get_input(c->bev)));
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0); /* on_write once all is written */
 }
 
 void
@@ -151,14 +170,14 @@ on_read(struct bufferevent *bev, void *arg)
 	rcu_read_lock();
 	struct sx_gen *gen = sx_gen_current();
 	bool whole = false;
-	while (c->bev && evbuffer_copyout(in, lenbuf, 2) == 2) {
+	while (c->bev && !c->closing && evbuffer_copyout(in, lenbuf, 2) == 2) {
 		len = (size_t)lenbuf[0] << 8 | lenbuf[1];
 		if (evbuffer_get_length(in) < len + 2) {
 			break;
 		}
 		evbuffer_drain(in, 2);
 		if (len < SX_HDR_LEN) {
-			conn_close(c); /* not even a header: nothing sensible to answer */
+			conn_close_after_replies(c); /* not even a header: nothing to answer */
 			break;
 		}
 		whole = true;
@@ -243,6 +262,12 @@ evict_one(struct sx_worker *w)
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
+	struct sx_tcp_conn *c = arg;
+
+	if (c->closing) {
+		conn_close(c); /* its last replies are written */
+		return;
+	}
 	/* Output drained below the watermark: read again, starting with what is buffered. */
 	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);

@@ -190,6 +190,24 @@ Test(tcp, a_length_shorter_than_a_header_closes_the_connection)
 	close(fd);
 }
 
+Test(tcp, the_answers_read_before_a_short_frame_go_out_before_the_close)
+{
+	uint8_t buf[512];
+	size_t len = 0;
+	int fd = connect_server();
+
+	/* Two queries and a frame too short for a header, in one write: one read for all. */
+	frame_query(buf, sizeof(buf), &len, 0x0201, "first.example.");
+	frame_query(buf, sizeof(buf), &len, 0x0202, "second.example.");
+	memcpy(buf + len, "\x00\x05hello", 7);
+	len += 7;
+	send_all(fd, buf, len);
+	expect_answer(fd, 0x0201);
+	expect_answer(fd, 0x0202);
+	cr_assert(closed_within(fd, 2000), "the connection stayed open after the short frame");
+	close(fd);
+}
+
 Test(tcp, a_message_larger_than_a_query_may_be_gets_formerr_and_the_connection_goes_on)
 {
 	static uint8_t buf[2 + SX_QUERY_MAX + 1 + 512];
