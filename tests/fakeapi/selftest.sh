@@ -336,11 +336,13 @@ wait $w4
 expect "selector watch: ADDED on entering, DELETED on leaving" "$(jl "$tmp/w4" 'types')" \
 	"ADDED,MODIFIED,DELETED"
 
-# Many watches, many writes: every watch gets every event, once, in order.
+# Many watches, many writes: every watch gets every event, once, in order. The version is
+# read here, not in each background job, whose rv_now calls would share one state file.
 cw=()
+rv=$(rv_now)
 for i in $(seq 8); do
 	curl -sN "${AUTH[@]}" \
-		"$U/api/v1/namespaces/testns/pods?watch=1&resourceVersion=$(rv_now)&timeoutSeconds=60" \
+		"$U/api/v1/namespaces/testns/pods?watch=1&resourceVersion=$rv&timeoutSeconds=60" \
 		>"$tmp/cw$i" &
 	cw+=($!)
 done
@@ -570,7 +572,8 @@ expect "v1beta1 LIST: topology instead of nodeName" \
 	"$(js "$tmp/l" 'd["apiVersion"], d["items"][0]["endpoints"][0]["topology"],
 		"nodeName" in d["items"][0]["endpoints"][0]')" \
 	"('discovery.k8s.io/v1beta1', {'kubernetes.io/hostname': 'node1'}, False)"
-curl -sN "$U$B/endpointslices?watch=1&timeoutSeconds=60&resourceVersion=$(rv_now)" >"$tmp/bw" &
+rv=$(rv_now)
+curl -sN "$U$B/endpointslices?watch=1&timeoutSeconds=60&resourceVersion=$rv" >"$tmp/bw" &
 bw=$!
 wait_watches 1 >/dev/null
 slice='{"apiVersion":"discovery.k8s.io/v1beta1","kind":"EndpointSlice","metadata":{"name":"b1",'
@@ -624,8 +627,9 @@ expect "TLS client certificate authenticates" \
 expect "ALPN picks http/1.1 even when h2 is offered" \
 	"$(curl -sv -o /dev/null "${TLS[@]}" "${AUTH[@]}" "$U/version" 2>&1 \
 	| grep -c 'ALPN.*accepted.*http/1.1')" "1"
+rv=$(rv_now)
 curl -sN "${TLS[@]}" "${CERT[@]}" \
-	"$U/api/v1/namespaces/testns/services?watch=1&timeoutSeconds=60&resourceVersion=$(rv_now)" \
+	"$U/api/v1/namespaces/testns/services?watch=1&timeoutSeconds=60&resourceVersion=$rv" \
 	>"$tmp/tw" &
 tw=$!
 wait_watches 1 >/dev/null
