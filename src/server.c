@@ -277,8 +277,18 @@ addr_str(const struct sockaddr_storage *a, char *buf, size_t cap)
 	}
 }
 
+/*
+ * A listener's sockets share their port with SO_REUSEPORT, one per worker. The
+ * one that picks the ephemeral port binds without it and takes it after (an
+ * @exclusive one): a socket that has it when bound to port 0 may be given a
+ * port that another process of the same user serves with SO_REUSEPORT (the
+ * kernel skips only ports it could not share), and the two servers then split
+ * each other's queries. Bound without it, the port is one no socket holds;
+ * the sockets that follow on that port, of any protocol or address, cannot
+ * meet another server's there.
+ */
 static int
-open_socket(struct sx_listener *l, char *err, size_t errlen)
+open_socket(struct sx_listener *l, bool exclusive, char *err, size_t errlen)
 {
 	int type = l->proto == SX_LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
 	int one = 1, rcvbuf = 4 << 20;
@@ -289,8 +299,15 @@ open_socket(struct sx_listener *l, char *err, size_t errlen)
 	if (fd < 0) {
 		goto fail;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+	/*
+	 * For TCP, a restart binds while old connections wait in TIME_WAIT. Not
+	 * for UDP: there it would let any socket with it bind the port too, even
+	 * a client's given it as its ephemeral source port.
+	 */
+	if (type == SOCK_STREAM) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	if (!exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
 		goto fail;
 	}
 	if (l->addr.ss_family == AF_INET6) {
@@ -308,6 +325,9 @@ open_socket(struct sx_listener *l, char *err, size_t errlen)
 		}
 	}
 	if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) < 0) {
+		goto fail;
+	}
+	if (exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
 		goto fail;
 	}
 	if (type == SOCK_STREAM && listen(fd, 1024) < 0) {
@@ -421,7 +441,8 @@ listener_get(const struct sockaddr_storage *addr, int proto, bool wildcard, int 
 	}
 	/* One socket per worker; the first fixes the port when it was 0. */
 	for (i = 0; i < srv.nworkers; i++) {
-		int fd = open_socket(l, err, errlen);
+		int fd = open_socket(l, i == 0 && !srv.ephemeral && addr_port(addr) == 0, err,
+		                     errlen);
 
 		if (fd < 0) {
 			*rc = fd;
