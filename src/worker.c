@@ -148,7 +148,13 @@ sx_workers_run(struct sx_worker *ws, unsigned n)
 	return 0;
 }
 
-/* The socket is the listener's: only the event watching it goes (it waits for a running callback). */
+/*
+ * The socket is the listener's: only the event watching it goes. Called on the
+ * control thread while the worker's loop runs, it must wait for a callback in
+ * progress, which has @s: event_free() does. evconnlistener_free() does not:
+ * during an accept it only drops a reference, and the worker's on_accept() would
+ * go on with @s freed. Disabling the listener deletes its event, which waits.
+ */
 static void
 wsock_free(struct sx_wsock *s)
 {
@@ -156,6 +162,7 @@ wsock_free(struct sx_wsock *s)
 		event_free(s->ev);
 	}
 	if (s->evl) {
+		evconnlistener_disable(s->evl);
 		evconnlistener_free(s->evl);
 	}
 	free(s);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -272,6 +273,66 @@ Test(server, a_reload_publishes_and_an_old_generation_lives_while_referenced)
 	sx_gen_unref(old);
 	/* The last reference, off the workers: freed now, with the listener only it used. */
 	cr_assert_null(sx_server_block_of(root_whoami));
+	cr_assert_not(accepts("127.0.0.2"));
+	cr_assert(accepts("127.0.0.1"));
+}
+
+struct hammer {
+	uint16_t port;
+	unsigned connects; /* atomic */
+	bool stop;         /* atomic */
+};
+
+/* Connect to 127.0.0.2 and close, again and again, until told or refused. */
+static void *
+hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(h->port) };
+
+	inet_pton(AF_INET, "127.0.0.2", &to.sin_addr);
+	while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+		r = connect(fd, (struct sockaddr *)&to, sizeof(to));
+		close(fd);
+		if (r < 0) {
+			break;
+		}
+		__atomic_add_fetch(&h->connects, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/*
+ * A listener retired while its workers accept connections on it: the control
+ * thread frees each worker's listening event while that worker may be inside
+ * its accept callback, which must finish before the state it uses goes.
+ */
+Test(server, a_listener_retired_while_it_accepts_waits_for_its_callbacks)
+{
+	struct hammer h = { .port = port };
+	struct sx_gen *old;
+	pthread_t t;
+	char err[512] = "";
+
+	rcu_read_lock();
+	old = sx_gen_current();
+	sx_gen_ref(old);
+	rcu_read_unlock();
+	cr_assert_eq(sx_server_reload(serving_config(NULL, "example.org.:0 {\n"
+	                                                   "\tbind 127.0.0.1\n"
+	                                                   "\twhoami\n"
+	                                                   "}\n"),
+	                              err, sizeof(err)),
+	             0, "%s", err);
+	cr_assert_eq(pthread_create(&t, NULL, hammer_main, &h), 0);
+	while (__atomic_load_n(&h.connects, __ATOMIC_ACQUIRE) < 200) {
+		sched_yield();
+	}
+	sx_gen_unref(old); /* the last reference: 127.0.0.2 goes now */
+	__atomic_store_n(&h.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
 	cr_assert_not(accepts("127.0.0.2"));
 	cr_assert(accepts("127.0.0.1"));
 }
