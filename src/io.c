@@ -62,6 +62,20 @@ sx_io_set(struct sx_io *io, unsigned what)
 	return 0;
 }
 
+int
+sx_io_rebind(struct sx_io *io, int fd)
+{
+	short kind = event_get_events(io->ev);
+	bool watched = event_pending(io->ev, EV_READ | EV_WRITE, NULL) != 0;
+
+	event_del(io->ev);
+	if (event_assign(io->ev, event_get_base(io->ev), fd, kind, ready, io) < 0 ||
+	    (watched && event_add(io->ev, NULL) < 0)) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void
 sx_io_free(struct sx_io *io)
 {

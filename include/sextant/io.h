@@ -25,6 +25,14 @@ struct sx_io *sx_io_new(int fd, unsigned what, sx_io_fn fn, void *arg);
 int sx_io_set(struct sx_io *io, unsigned what);
 
 /**
+ * Watch @fd instead of the descriptor watched so far, for the same events,
+ * without allocating: for a socket replaced by a new one. The old descriptor
+ * is no longer watched when this returns, and may be closed. On the watch's
+ * own thread. @return 0, or -ENOMEM (then nothing is watched).
+ */
+int sx_io_rebind(struct sx_io *io, int fd);
+
+/**
  * Stop watching and free; @fd stays open. NULL is a no-op. From another thread
  * than the watch's, it waits for a callback in progress to return.
  */

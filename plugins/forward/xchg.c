@@ -273,6 +273,30 @@ static void udp_readable(int fd, unsigned what, void *arg);
 static void stream_ready(struct sx_stream *s, unsigned what, int err, void *arg);
 static void stream_expired(void *arg);
 static void x_end(struct fwd_x *x, bool ok);
+static int dial(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto);
+
+/*
+ * An idle UDP socket past `expire` is replaced by a new one in the same
+ * connection and watch, so that in steady state a query allocates nothing:
+ * freeing and making them again cost four allocations a socket every expiry.
+ */
+static int
+udp_renew(struct fwd_x *x, struct fwd_conn *c, uint64_t now)
+{
+	int fd = dial(x, c->up, FWD_UDP);
+
+	if (fd < 0) {
+		return -1;
+	}
+	if (c->io && sx_io_rebind(c->io, fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(c->fd);
+	c->fd = fd;
+	c->born_ms = now;
+	return 0;
+}
 
 static struct fwd_conn *
 cache_take(struct fwd_x *x, struct fwd_up *up)
@@ -287,7 +311,7 @@ cache_take(struct fwd_x *x, struct fwd_up *up)
 	now = sx_now_ms();
 	while ((c = *list)) {
 		*list = c->next;
-		if (now - c->born_ms < x->f->expire_ms) {
+		if (now - c->born_ms < x->f->expire_ms || udp_renew(x, c, now) == 0) {
 			return c;
 		}
 		conn_free(x->w, c);
@@ -300,12 +324,13 @@ conn_release(struct fwd_x *x, struct fwd_conn *c)
 {
 	struct fwd_conn **list;
 
-	if (!x->w || sx_now_ms() - c->born_ms >= x->f->expire_ms) {
+	if (!x->w) {
 		conn_free(x->w, c);
 		return;
 	}
 	/*
 	 * An idle UDP socket stays registered: two epoll_ctl calls less per query.
+	 * One past `expire` is renewed when next taken.
 	 * Its callback only drains stray datagrams and touches nothing shared, so
 	 * teardown may still free it from the control thread (sx_io_free waits for
 	 * a running callback).
@@ -396,14 +421,39 @@ tls_session(struct fwd_x *x, struct fwd_up *up, int fd, struct fwd_conn *c)
 	return 0;
 }
 
+/* A socket connected (or connecting) to @up over @proto, or -1 with x->err set. */
+static int
+dial(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
+{
+	int type = proto == FWD_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	const struct fwd *f = x->f;
+	char eb[64];
+	int fd = socket(up->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && f->srclen && bind(fd, (struct sockaddr *)&f->src, f->srclen) < 0) {
+		/* Another family than the upstream's gives EINVAL: "bind: invalid argument". */
+		snprintf(x->err, sizeof(x->err), "dial %s %s: bind: %s", proto_net(proto), up->name,
+		         errstr(errno, eb));
+		close(fd);
+		return -1;
+	}
+	if (fd < 0 ||
+	    (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 && errno != EINPROGRESS)) {
+		snprintf(x->err, sizeof(x->err), "dial %s %s: %s%s", proto_net(proto), up->name,
+		         fd < 0 ? "socket: " : "connect: ", errstr(errno, eb));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -1;
+	}
+	return fd;
+}
+
 /* Open a connection; the stream's connect completes in the background. */
 static struct fwd_conn *
 conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 {
-	int type = proto == FWD_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	const struct fwd *f = x->f;
 	struct fwd_conn *c = conn_alloc(x->w);
-	char eb[64];
 	int fd;
 
 	if (!c) {
@@ -416,21 +466,8 @@ conn_open(struct fwd_x *x, struct fwd_up *up, enum fwd_proto proto)
 	c->proto = proto;
 	c->fd = -1;
 	c->born_ms = sx_now_ms();
-	fd = socket(up->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && f->srclen && bind(fd, (struct sockaddr *)&f->src, f->srclen) < 0) {
-		/* Another family than the upstream's gives EINVAL: "bind: invalid argument". */
-		snprintf(x->err, sizeof(x->err), "dial %s %s: bind: %s", proto_net(proto), up->name,
-		         errstr(errno, eb));
-		close(fd);
-		goto fail;
-	}
-	if (fd < 0 ||
-	    (connect(fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 && errno != EINPROGRESS)) {
-		snprintf(x->err, sizeof(x->err), "dial %s %s: %s%s", proto_net(proto), up->name,
-		         fd < 0 ? "socket: " : "connect: ", errstr(errno, eb));
-		if (fd >= 0) {
-			close(fd);
-		}
+	fd = dial(x, up, proto);
+	if (fd < 0) {
 		goto fail;
 	}
 	if (proto == FWD_UDP) {

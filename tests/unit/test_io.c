@@ -112,6 +112,35 @@ Test(io, idle_watch_then_write_then_paused)
 	sx_io_free(NULL);
 }
 
+Test(io, a_rebound_watch_reports_the_new_descriptor_and_not_the_old)
+{
+	struct seen s = { 0 };
+	struct sx_io *io = sx_io_new(sv[0], SX_IO_READ, on_ready, &s);
+	int other[2];
+
+	cr_assert_not_null(io);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, other), 0);
+	cr_assert_eq(sx_io_rebind(io, other[0]), 0);
+	cr_assert_eq(write(sv[1], "x", 1), 1);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	cr_assert_eq(s.calls, 0, "the old descriptor is no longer watched");
+	cr_assert_eq(write(other[1], "y", 1), 1);
+	spin(&s, 1);
+	cr_assert_eq(s.calls, 1);
+	cr_assert_eq(s.fd, other[0]);
+	/* A paused watch stays paused on its new descriptor. */
+	cr_assert_eq(sx_io_set(io, 0), 0);
+	cr_assert_eq(sx_io_rebind(io, sv[0]), 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	cr_assert_eq(s.calls, 1, "paused, with sv[0] readable");
+	cr_assert_eq(sx_io_set(io, SX_IO_READ), 0);
+	spin(&s, 2);
+	cr_assert_eq(s.fd, sv[0]);
+	sx_io_free(io);
+	close(other[0]);
+	close(other[1]);
+}
+
 Test(io, no_loop_no_watch)
 {
 	sx_loop_bind(NULL);
