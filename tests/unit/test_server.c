@@ -239,26 +239,35 @@ accepts(const char *addr)
 	return true;
 }
 
-Test(server, a_reload_publishes_and_an_old_generation_lives_while_referenced)
+/*
+ * Hold the running generation, as a suspended request does, and reload to a
+ * configuration that no longer serves 127.0.0.2. @return the held generation.
+ */
+static struct sx_gen *
+hold_and_drop_127_0_0_2(void)
 {
-	const void *root_whoami = block(2)->chain[block(2)->nchain - 1].inst;
 	struct sx_gen *old;
 	char err[512] = "";
 
 	rcu_read_lock();
 	old = sx_gen_current();
-	/* As a suspended request does. */
 	sx_gen_ref(old);
 	rcu_read_unlock();
-	cr_assert_eq(sx_server_block_of(root_whoami), &old->cfg->blocks[2]);
-
-	/* 127.0.0.2 is no longer served. */
 	cr_assert_eq(sx_server_reload(serving_config(NULL, "example.org.:0 {\n"
 	                                                   "\tbind 127.0.0.1\n"
 	                                                   "\twhoami\n"
 	                                                   "}\n"),
 	                              err, sizeof(err)),
 	             0, "%s", err);
+	return old;
+}
+
+Test(server, a_reload_publishes_and_an_old_generation_lives_while_referenced)
+{
+	const void *root_whoami = block(2)->chain[block(2)->nchain - 1].inst;
+	struct sx_gen *old = hold_and_drop_127_0_0_2();
+
+	cr_assert_eq(sx_server_block_of(root_whoami), &old->cfg->blocks[2]);
 	rcu_read_lock();
 	cr_assert_neq(sx_gen_current(), old);
 	cr_assert_eq(sx_gen_current()->cfg->nblocks, 1);
@@ -312,20 +321,9 @@ hammer_main(void *arg)
 Test(server, a_listener_retired_while_it_accepts_waits_for_its_callbacks)
 {
 	struct hammer h = { .port = port };
-	struct sx_gen *old;
+	struct sx_gen *old = hold_and_drop_127_0_0_2();
 	pthread_t t;
-	char err[512] = "";
 
-	rcu_read_lock();
-	old = sx_gen_current();
-	sx_gen_ref(old);
-	rcu_read_unlock();
-	cr_assert_eq(sx_server_reload(serving_config(NULL, "example.org.:0 {\n"
-	                                                   "\tbind 127.0.0.1\n"
-	                                                   "\twhoami\n"
-	                                                   "}\n"),
-	                              err, sizeof(err)),
-	             0, "%s", err);
 	cr_assert_eq(pthread_create(&t, NULL, hammer_main, &h), 0);
 	while (__atomic_load_n(&h.connects, __ATOMIC_ACQUIRE) < 200) {
 		sched_yield();
