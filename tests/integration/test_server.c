@@ -429,9 +429,11 @@ Test(server, resumed_replies_reach_their_own_clients)
 				pfd[i].fd = -1; /* one reply per socket */
 				left--;
 				/* Its ID, a reply, NOERROR, one answer, and the question it asked. */
-				if ((size_t)n > qlen[i] && memcmp(a, q[i], 2) == 0 &&
-				    (a[2] & 0x80) && (a[3] & 0x0f) == 0 && a[7] == 1 &&
-				    memcmp(a + 12, q[i] + 12, qlen[i] - 12) == 0) {
+				bool same_q = (size_t)n > qlen[i] &&
+				              memcmp(a + 12, q[i] + 12, qlen[i] - 12) == 0;
+
+				if (same_q && memcmp(a, q[i], 2) == 0 && (a[2] & 0x80) &&
+				    (a[3] & 0x0f) == 0 && a[7] == 1) {
 					right++;
 				} else if (wlen < sizeof(wrong) - 96) {
 					wlen += (size_t)snprintf(
@@ -440,11 +442,7 @@ Test(server, resumed_replies_reach_their_own_clients)
 					        "rcode %u, %u answers, question %s",
 					        r, i, n, n >= 2 ? (unsigned)(a[0] << 8 | a[1]) : 0u,
 					        (unsigned)(r * N + i), n >= 4 ? a[3] & 0x0fu : 0u,
-					        n >= 8 ? a[7] : 0u,
-					        (size_t)n >= qlen[i] && memcmp(a + 12, q[i] + 12,
-					                                       qlen[i] - 12) == 0
-					                ? "same"
-					                : "other");
+					        n >= 8 ? a[7] : 0u, same_q ? "same" : "other");
 				}
 			}
 		}

@@ -122,15 +122,19 @@ dns_ask(const struct sx_test_server *s, const char *name, ldns_rr_type type)
 }
 
 double
-dns_wait(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
-         const char *want, double t0_ms, double limit_ms)
+dns_wait_for(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
+             void (*want)(char *out, size_t size, void *arg), void *arg, double t0_ms,
+             double limit_ms)
 {
+	char w[2048];
+
 	for (;;) {
 		bool all = true;
 
+		want(w, sizeof(w), arg);
 		for (int i = 0; servers[i] && all; i++) {
 			char *got = dns_ask(servers[i], name, type);
-			all = strcmp(got, want) == 0;
+			all = strcmp(got, w) == 0;
 			free(got);
 		}
 		if (all) {
@@ -146,12 +150,24 @@ dns_wait(struct sx_test_server *const *servers, const char *name, ldns_rr_type t
 	for (int i = 0; servers[i]; i++) {
 		char *got = dns_ask(servers[i], name, type);
 
-		cr_expect_str_eq(got, want,
-		                 "server %d: %s type %d after %.0f ms:\n%s\nwanted\n%s\nlog:\n%s",
-		                 i, name, (int)type, dns_now_ms() - t0_ms, got, want,
-		                 sx_test_log(servers[i]));
+		cr_expect_str_eq(
+		        got, w, "server %d: %s type %d after %.0f ms:\n%s\nwanted\n%s\nlog:\n%s", i,
+		        name, (int)type, dns_now_ms() - t0_ms, got, w, sx_test_log(servers[i]));
 		free(got);
 	}
 	cr_assert_fail("%s never answered as wanted within %.0f ms", name, limit_ms);
 	return -1;
+}
+
+static void
+constant(char *out, size_t size, void *arg)
+{
+	snprintf(out, size, "%s", (const char *)arg);
+}
+
+double
+dns_wait(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
+         const char *want, double t0_ms, double limit_ms)
+{
+	return dns_wait_for(servers, name, type, constant, (void *)want, t0_ms, limit_ms);
 }

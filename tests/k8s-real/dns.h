@@ -39,6 +39,14 @@ char *dns_ask(const struct sx_test_server *s, const char *name, ldns_rr_type typ
 double dns_wait(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
                 const char *want, double t0_ms, double limit_ms);
 
+/**
+ * As dns_wait(), with what is wanted written by @want(out, size, @arg) before
+ * each round of queries: for a truth that may still change while waiting.
+ */
+double dns_wait_for(struct sx_test_server *const *servers, const char *name, ldns_rr_type type,
+                    void (*want)(char *out, size_t size, void *arg), void *arg, double t0_ms,
+                    double limit_ms);
+
 /** How many times @needle is in @s's log. */
 int dns_log_count(struct sx_test_server *s, const char *needle);
 
