@@ -378,7 +378,8 @@ main(int argc, char **argv)
 			for (int s = 0; s < nsock; s++) {
 				for (int i = 0; i < 65536; i++) {
 					struct pending *pd = &pend[s][i];
-					if (pd->sent_ns && now - pd->sent_ns > LOST_NS) {
+					/* @now predates this round's sends: compare, not subtract */
+					if (pd->sent_ns && pd->sent_ns + LOST_NS < now) {
 						lost[pd->phase]++;
 						pd->sent_ns = 0;
 					}
