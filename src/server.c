@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -50,6 +51,9 @@ static struct {
 #define RELOAD_READY_WAIT_S  10
 #define RELOAD_READY_WAIT_NS (RELOAD_READY_WAIT_S * 1000000000ull)
 #define RELOAD_READY_POLL_US 50000
+/* How far below the workers the control thread runs: CFS gives it about a
+ * tenth of a busy worker's share, never nothing (the zone must stay fresh). */
+#define CONTROL_NICE_STEP 10
 
 unsigned
 sx_rt_workers(struct sx_runtime *rt)
@@ -745,6 +749,27 @@ first_check(evutil_socket_t fd, short what, void *arg)
 	srv.first = NULL;
 }
 
+/*
+ * Answers come before syncs: a relist or a reload builds its zone on this
+ * thread while workers answer from the old one, and a worker woken by a query
+ * should not wait for a core this thread holds. Only this thread is lowered
+ * (Linux keeps a nice value per thread): the workers were created before, and
+ * liburcu's call_rcu thread, created later by this one, inherits it. Not
+ * fatal: the server only answers less evenly under a relist.
+ */
+static void
+lower_control_priority(void)
+{
+	int now;
+
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && setpriority(PRIO_PROCESS, 0, now + CONTROL_NICE_STEP) < 0) {
+		sx_log(SX_LOG_WARNING, "cannot lower the control thread's priority: %s",
+		       sx_strerror(-errno));
+	}
+}
+
 int
 sx_server_start(struct event_base *control, struct sx_config *cfg,
                 const struct sx_server_opts *opts, char *err, size_t errlen)
@@ -797,6 +822,7 @@ sx_server_start(struct event_base *control, struct sx_config *cfg,
 		gen_free(gen);
 		return rc;
 	}
+	lower_control_priority();
 	if (srv.rt.hold_ms == 0 || gen_ready(gen)) {
 		return serve_first(gen, err, errlen);
 	}

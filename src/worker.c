@@ -1,5 +1,6 @@
 /* worker.c -- worker threads: one event loop each, listener sockets, request release. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,10 +141,15 @@ sx_workers_run(struct sx_worker *ws, unsigned n)
 	int rc;
 
 	for (i = 0; i < n; i++) {
+		char name[16];
+
 		rc = pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 		if (rc != 0) {
 			return -rc;
 		}
+		/* For top -H and perf, and how a test tells the workers apart. */
+		snprintf(name, sizeof(name), "sx-worker-%u", ws[i].id);
+		pthread_setname_np(ws[i].thread, name);
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* test_server.c -- the real binary: routing, transports, chain ends, flags and signals. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -549,5 +551,74 @@ Test(server, a_reply_that_cannot_be_sent_loses_only_itself)
 	}
 	cr_expect_eq(got, N, "%u of %d replies after the refused one\n%s", got, N, sx_test_log(s));
 	close(fd);
+	cr_expect_eq(sx_test_stop(s), 0);
+}
+
+/* The nice value of thread @tid of @pid, and its name into @comm. */
+static int
+thread_nice(pid_t pid, const char *tid, char *comm, size_t commlen)
+{
+	char path[320], buf[512], *p;
+	int nice = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, tid);
+	cr_assert((f = fopen(path, "r")), "%s: %s", path, strerror(errno));
+	cr_assert(fgets(comm, (int)commlen, f));
+	comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
+	cr_assert((f = fopen(path, "r")));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the name: state (field 3) ... nice (field 19). */
+	p = strrchr(buf, ')');
+	cr_assert(p && sscanf(p + 2,
+	                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+	                      "%*d %d",
+	                      &nice) == 1,
+	          "%s", buf);
+	return nice;
+}
+
+/*
+ * Answers come before syncs: the control thread, which builds a relist's or a
+ * reload's zone, runs ten nice steps below the workers, which keep the nice
+ * value the server was started with.
+ */
+Test(server, the_control_thread_runs_below_the_workers)
+{
+	struct sx_test_server *s = sx_test_start(NULL, WHOAMI_CF);
+	int base = getpriority(PRIO_PROCESS, 0), control = -100, workers = 0;
+	char path[64], comm[32];
+	struct dirent *d;
+	ldns_pkt *p;
+	DIR *dir;
+
+	p = sx_test_query(s, "example.net", LDNS_RR_TYPE_A, 0, 0);
+	cr_assert(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR);
+	ldns_pkt_free(p);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)sx_test_pid(s));
+	cr_assert((dir = opendir(path)));
+	while ((d = readdir(dir))) {
+		int nice;
+
+		if (d->d_name[0] == '.') {
+			continue;
+		}
+		nice = thread_nice(sx_test_pid(s), d->d_name, comm, sizeof(comm));
+		if (atoi(d->d_name) == sx_test_pid(s)) {
+			control = nice;
+		} else if (!strncmp(comm, "sx-worker-", 10)) {
+			cr_expect_eq(nice, base, "worker %s runs at nice %d", comm, nice);
+			workers++;
+		}
+	}
+	closedir(dir);
+	cr_expect_eq(workers, 2, "%d threads named sx-worker-N", workers);
+	cr_expect_eq(control, base + 10 > 19 ? 19 : base + 10, "the control thread at nice %d",
+	             control);
 	cr_expect_eq(sx_test_stop(s), 0);
 }
