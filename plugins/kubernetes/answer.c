@@ -265,18 +265,15 @@ find_pod(const struct ctx *c, struct res *r, unsigned nbase)
 }
 
 static void
-find_svc(const struct ctx *c, struct res *r, unsigned nbase)
+find_svc(const struct ctx *c, struct res *r)
 {
 	const struct k8s_svc *svc;
 	const struct k8s_view *v;
 
-	if (nbase == 2) {
-		r->kind = R_NONE;
-		return;
-	}
 	r->kind = R_ERR;
 	v = k8s_zone_view(c->st, r->ns.p, r->ns.len, r->svc.p, r->svc.len);
-	if (v == NULL) {
+	/* Its namespace cannot go while the view is read: freed after it, through RCU. */
+	if (v == NULL || !CMM_LOAD_SHARED(v->ns->exposed)) {
 		return;
 	}
 	r->v = v;
@@ -370,13 +367,18 @@ records(const struct ctx *c, const uint8_t *name, unsigned nlabels, struct res *
 			}
 		}
 	}
+	/* A Service found vouches for its namespace: one lookup, not two. */
+	if (!r->pod && nbase > 2) {
+		find_svc(c, r);
+		return;
+	}
 	if (k8s_zone_ns(c->st, r->ns.p, r->ns.len) == NULL) {
 		return;
 	}
 	if (r->pod) {
 		find_pod(c, r, nbase);
 	} else {
-		find_svc(c, r, nbase);
+		r->kind = R_NONE; /* the namespace's own name */
 	}
 }
 
