@@ -658,13 +658,16 @@ class Store:
 	# --- reads (caller holds self.cond) ---
 
 	def snapshot(self, rt, rv):
-		"""The objects of rt as they were at revision rv (rv >= floor), rebuilt from history."""
-		objs = dict(self.objects[rt])
+		"""The objects of rt as they were at revision rv (rv >= floor), rebuilt from history:
+		the live objects themselves when no later event is of rt (read them under the lock)."""
+		objs = self.objects[rt]
 		for ev in reversed(self.history):
 			if ev.rv <= rv:
 				break
 			if ev.rtype is not rt:
 				continue
+			if objs is self.objects[rt]:
+				objs = dict(objs)  # a page of 500 must not copy 100,000 objects
 			if ev.prev is None:
 				objs.pop(ev.key, None)
 			else:
@@ -1756,9 +1759,17 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			else:
 				if rv_req and rv_req > store.rv:
 					raise self.too_large(rv_req, store.rv)
-				snap_rv, objs = store.rv, dict(store.objects[rt.storage])
+				snap_rv, objs = store.rv, store.objects[rt.storage]
 				version = store.version[rt.storage]
-			keys = store.sorted_keys(rt.storage, objs, snap_rv)
+			parts, gzipped = self.list_body(rt, ns, objs, snap_rv, version, start, limit,
+				lsel, fsel)
+		self.send_body(200, parts, gzipped=gzipped)
+
+	def list_body(self, rt, ns, objs, snap_rv, version, start, limit, lsel, fsel):
+		"""The parts of a LIST reply and whether they are gzipped, built under the store's lock:
+		objs may be the live objects, which writes change."""
+		store = self.app.store
+		keys = store.sorted_keys(rt.storage, objs, snap_rv)
 		prefix = ns + "/" if ns else ""
 		# Keys of the namespace lie in [prefix, prefix with '/' raised to '0').
 		lo = bisect.bisect_left(keys, max(start, prefix))
@@ -1785,9 +1796,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			parts = [head[:-3]] + store.whole_list(rt, version, keys, objs)
 			if self.wants_gzip(sum(len(p) for p in parts)):
 				# Compressed once per version: the fake must not be what a client waits for.
-				self.send_body(200, store.whole_list(rt, version, keys, objs, head),
-					gzipped=True)
-				return
+				return store.whole_list(rt, version, keys, objs, head), True
 		else:
 			parts = [head[:-3]]
 			for key in page:
@@ -1795,7 +1804,7 @@ class Handler(ControlCalls, BaseHTTPRequestHandler):
 			if page:
 				parts.pop()
 		parts.append(head[-3:])
-		self.send_body(200, parts)
+		return parts, False
 
 	@staticmethod
 	def too_large(rv, current):
