@@ -1188,6 +1188,9 @@ class Server(ThreadingHTTPServer):
 class Handler(ControlCalls, BaseHTTPRequestHandler):
 	protocol_version = "HTTP/1.1"
 	timeout = 600
+	# As Go's net/http (kube-apiserver): without it, a reply's last small write (the end of
+	# a chunked body) waits for the client's delayed ACK, 40 ms a LIST page on Linux.
+	disable_nagle_algorithm = True
 	entry = None      # request-log entry of the API request being served
 	responded = False  # a status line went out for the current request
 
