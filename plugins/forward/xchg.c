@@ -298,12 +298,14 @@ udp_renew(struct fwd_x *x, struct fwd_conn *c, uint64_t now)
 	return 0;
 }
 
+/* An idle UDP socket to @up, or NULL; *@renewed when it is a new socket (a cache miss). */
 static struct fwd_conn *
-cache_take(struct fwd_x *x, struct fwd_up *up)
+cache_take(struct fwd_x *x, struct fwd_up *up, bool *renewed)
 {
 	struct fwd_conn **list, *c;
 	uint64_t now;
 
+	*renewed = false;
 	if (!x->w) {
 		return NULL;
 	}
@@ -311,7 +313,11 @@ cache_take(struct fwd_x *x, struct fwd_up *up)
 	now = sx_now_ms();
 	while ((c = *list)) {
 		*list = c->next;
-		if (now - c->born_ms < x->f->expire_ms || udp_renew(x, c, now) == 0) {
+		if (now - c->born_ms < x->f->expire_ms) {
+			return c;
+		}
+		if (udp_renew(x, c, now) == 0) {
+			*renewed = true;
 			return c;
 		}
 		conn_free(x->w, c);
@@ -647,11 +653,12 @@ udp_send(struct fwd_x *x)
 static int
 udp_start(struct fwd_x *x)
 {
-	struct fwd_conn *c = cache_take(x, x->up);
+	bool renewed;
+	struct fwd_conn *c = cache_take(x, x->up, &renewed);
 	int rc;
 
 	if (x->w) {
-		fwd_metrics_conn(x->up, x->w->idx, FWD_UDP, c != NULL);
+		fwd_metrics_conn(x->up, x->w->idx, FWD_UDP, c != NULL && !renewed);
 	}
 	if (!c) {
 		c = conn_open(x, x->up, FWD_UDP);

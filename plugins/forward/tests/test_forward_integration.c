@@ -765,6 +765,39 @@ Test(forward, metrics)
 }
 
 /*
+ * A cached socket past `expire` is renewed in place (a new socket in the same
+ * slot): that opened a socket, so it counts as a miss, as a fresh one does.
+ */
+Test(forward, a_socket_renewed_after_expire_counts_as_a_miss)
+{
+	struct sx_upstream *up = sx_up_fake(1, false);
+	uint16_t mport = sx_up_free_port();
+	struct sx_test_server *s = start(". {\n\tbind 127.0.0.1\n\tprometheus 127.0.0.1:%u\n"
+	                                 "\tforward . 127.0.0.1:%u {\n\t\texpire 0s\n\t}\n}\n",
+	                                 mport, sx_up_port(up));
+	char want[256], *m, *hits;
+
+	for (int i = 0; i < 6; i++) {
+		cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.1");
+	}
+	m = scrape(mport);
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_misses_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} 6\n",
+	         sx_up_port(up));
+	cr_assert(strstr(m, want), "%s", m);
+	snprintf(want, sizeof(want),
+	         "coredns_proxy_conn_cache_hits_total{proxy_name="
+	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} ",
+	         sx_up_port(up));
+	hits = strstr(m, want);
+	cr_assert(!hits || strncmp(hits + strlen(want), "0\n", 2) == 0, "%s", m);
+	free(m);
+	stop(s);
+	sx_up_stop(up);
+}
+
+/*
  * The upstreams' metrics are the core's series, with no cap: after reloads
  * through 41 distinct upstreams (each a series that outlives its
  * configuration), a new one still gets its latency and socket counters. The
