@@ -486,21 +486,32 @@ forge_udp(const char *src, uint16_t port, const uint8_t *q, size_t qlen)
 	close(fd);
 }
 
+/* The fields of the stat file @path from the state (field 3) on, read into @buf. */
+static const char *
+stat_fields(const char *path, char *buf, size_t size)
+{
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	cr_assert((f = fopen(path, "r")), "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the name, which may hold anything, ')' included. */
+	p = strrchr(buf, ')');
+	cr_assert(p && p[1] == ' ' && p[2], "%s", buf);
+	return p + 2;
+}
+
 /* The state letter of process @pid ('T' once stopped). */
 static char
 proc_state(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	FILE *f;
-	size_t n;
+	char path[64], buf[512];
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	cr_assert((f = fopen(path, "r")));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] ? p[2] : '?';
+	return stat_fields(path, buf, sizeof(buf))[0];
 }
 
 /*
@@ -558,10 +569,10 @@ Test(server, a_reply_that_cannot_be_sent_loses_only_itself)
 static int
 thread_nice(pid_t pid, const char *tid, char *comm, size_t commlen)
 {
-	char path[320], buf[512], *p;
+	char path[320], buf[512];
+	const char *fields;
 	int nice = 0;
 	FILE *f;
-	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, tid);
 	cr_assert((f = fopen(path, "r")), "%s: %s", path, strerror(errno));
@@ -569,16 +580,12 @@ thread_nice(pid_t pid, const char *tid, char *comm, size_t commlen)
 	comm[strcspn(comm, "\n")] = '\0';
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
-	cr_assert((f = fopen(path, "r")));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After the name: state (field 3) ... nice (field 19). */
-	p = strrchr(buf, ')');
-	cr_assert(p && sscanf(p + 2,
-	                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-	                      "%*d %d",
-	                      &nice) == 1,
+	fields = stat_fields(path, buf, sizeof(buf));
+	/* state (field 3) ... nice (field 19) */
+	cr_assert(sscanf(fields,
+	                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+	                 "%*d %d",
+	                 &nice) == 1,
 	          "%s", buf);
 	return nice;
 }
