@@ -703,6 +703,21 @@ occurrences(const char *hay, const char *needle)
 	return n;
 }
 
+/*
+ * The line of @what's (hits or misses) socket-cache series of upstream
+ * @addr:@port over @proto, up to its value, then @value ("" for none).
+ */
+static const char *
+conn_series(char *out, size_t size, const char *what, const char *addr, uint16_t port,
+            const char *proto, const char *value)
+{
+	snprintf(out, size,
+	         "coredns_proxy_conn_cache_%s_total{proxy_name=\"forward\",to=\"%s:%u\","
+	         "proto=\"%s\"} %s",
+	         what, addr, port, proto, value);
+	return out;
+}
+
 Test(forward, metrics)
 {
 	struct sx_upstream *up = sx_up_fake(1, false);
@@ -737,24 +752,18 @@ Test(forward, metrics)
 	cr_assert(strstr(m, want), "%s", m);
 	cr_assert(strstr(m, "# TYPE coredns_proxy_request_duration_seconds histogram\n"), "%s", m);
 	/* Three UDP queries on two workers: at least one socket came from the cache. */
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"tcp\"} 1\n",
-	         sx_up_port(up));
-	cr_assert(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_hits_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} ",
-	         sx_up_port(up));
-	cr_assert(strstr(m, want), "%s", m);
+	cr_assert(strstr(m, conn_series(want, sizeof(want), "misses", "127.0.0.1", sx_up_port(up),
+	                                "tcp", "1\n")),
+	          "%s", m);
+	cr_assert(strstr(m, conn_series(want, sizeof(want), "hits", "127.0.0.1", sx_up_port(up),
+	                                "udp", "")),
+	          "%s", m);
 	/* The refused upstream: no reply, so no latency, but two sockets opened. */
 	snprintf(want, sizeof(want), "to=\"127.0.0.1:%u\",rcode=", dead);
 	cr_assert_not(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} 2\n",
-	         dead);
-	cr_assert(strstr(m, want), "%s", m);
+	cr_assert(strstr(m, conn_series(want, sizeof(want), "misses", "127.0.0.1", dead, "udp",
+	                                "2\n")),
+	          "%s", m);
 	/* The process-wide counters appear once, although there are two instances. */
 	cr_assert(strstr(m, "\ncoredns_forward_max_concurrent_rejects_total 0\n"), "%s", m);
 	cr_assert(strstr(m, "\ncoredns_forward_healthcheck_broken_total 0\n"), "%s", m);
@@ -781,16 +790,11 @@ Test(forward, a_socket_renewed_after_expire_counts_as_a_miss)
 		cr_assert_str_eq(ask(s, "www.example.org", 0), "192.0.2.1");
 	}
 	m = scrape(mport);
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} 6\n",
-	         sx_up_port(up));
-	cr_assert(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_hits_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.1:%u\",proto=\"udp\"} ",
-	         sx_up_port(up));
-	hits = strstr(m, want);
+	cr_assert(strstr(m, conn_series(want, sizeof(want), "misses", "127.0.0.1", sx_up_port(up),
+	                                "udp", "6\n")),
+	          "%s", m);
+	hits = strstr(
+	        m, conn_series(want, sizeof(want), "hits", "127.0.0.1", sx_up_port(up), "udp", ""));
 	cr_assert(!hits || strncmp(hits + strlen(want), "0\n", 2) == 0, "%s", m);
 	free(m);
 	stop(s);
@@ -840,11 +844,9 @@ Test(forward, metrics_of_a_new_upstream_after_forty)
 	         "\"forward\",to=\"127.0.0.3:%u\",rcode=\"NOERROR\"} 2\n",
 	         sx_up_port(up));
 	cr_assert(strstr(m, want), "%s", m);
-	snprintf(want, sizeof(want),
-	         "coredns_proxy_conn_cache_misses_total{proxy_name="
-	         "\"forward\",to=\"127.0.0.3:%u\",proto=\"tcp\"} 1\n",
-	         sx_up_port(up));
-	cr_assert(strstr(m, want), "%s", m);
+	cr_assert(strstr(m, conn_series(want, sizeof(want), "misses", "127.0.0.3", sx_up_port(up),
+	                                "tcp", "1\n")),
+	          "%s", m);
 	cr_assert_eq(occurrences(m, "\ncoredns_forward_healthcheck_broken_total "), 1, "%s", m);
 	free(m);
 	stop(s);
