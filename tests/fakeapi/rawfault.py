@@ -16,7 +16,9 @@ Content-Length that lies. The rule's fields (all optional):
             "close" (shut the connection down), "rst" (reset it), "hang" (send nothing more
             until the client leaves, `seconds` pass or drop-watches with "hangs" ends it), or
             "repeat" (send `repeat` again and again, every `interval` seconds, default 0 = as
-            fast as the client reads, until the client leaves or drop-watches with "hangs")
+            fast as the client reads, until the client leaves or drop-watches with "hangs"),
+            or "pause" (wait as "hang" does, then send the rest of the body after `cut` and
+            end properly: a test acts while a client holds part of a reply)
   repeat    the text sent over and over by then=repeat
 """
 
@@ -25,7 +27,7 @@ import time
 import uuid
 
 MODES = ("raw",)
-THEN = ("end", "close", "rst", "hang", "repeat")
+THEN = ("end", "close", "rst", "hang", "repeat", "pause")
 
 
 def check(rule):
@@ -85,18 +87,26 @@ def apply(h, rule, waiter_class):
 			h.write_chunk(data[i:i + step])
 		h.wfile.flush()
 
-	send(part)
-	then = rule["then"]
-	if then == "end":
+	def end():
 		if chunked:
 			h.wfile.write(b"0\r\n\r\n")
 		h.wfile.flush()
+
+	send(part)
+	then = rule["then"]
+	if then == "end":
+		end()
 	elif then in ("close", "rst"):
 		h.wfile.flush()
 		h.abort(then if then == "rst" else "abrupt")
 	elif then == "hang":
 		h.wfile.flush()
 		h.hang(rule.get("seconds"))
+	elif then == "pause":
+		h.wfile.flush()
+		if h.hold():
+			send(body[len(part):])
+			end()
 	else:
 		repeat_until_gone(h, rule, send, waiter_class)
 
