@@ -39,6 +39,9 @@ struct sock {
 	struct sock *prev, *next;
 };
 
+/* The head hook's pause goes straight through the splitter. */
+_Static_assert(K8S_CALL_PAUSE == K8S_SPLIT_PAUSE, "one pause value");
+
 struct k8s_call {
 	struct k8s_api *api;
 	struct k8s_call *prev, *next;
@@ -51,6 +54,8 @@ struct k8s_call {
 	size_t len, cap;
 	struct k8s_split *split; /* ITEMS mode */
 	size_t received;         /* ITEMS mode: bytes of the body so far */
+	size_t skip;             /* ITEMS mode: bytes the split took before it paused */
+	bool paused;             /* by the head hook, until k8s_call_resume() */
 	bool status_known, status_ok;
 	bool counted;   /* in the stats already */
 	uint64_t t0_ns; /* start, for the stats */
@@ -205,14 +210,27 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		return n;
 	}
 	if (c->mode == K8S_CALL_ITEMS) {
+		size_t skip = c->skip < n ? c->skip : n;
 		int r;
 
-		if (c->received + n > c->api->max_body) {
-			c->stop = -EMSGSIZE;
-			return 0;
+		/* After a pause libcurl hands the same bytes over again: skip those taken. */
+		c->skip -= skip;
+		if (skip == n) {
+			return n;
 		}
-		c->received += n;
-		if ((r = k8s_split_feed(c->split, ptr, n))) {
+		if (!skip) {
+			if (c->received + n > c->api->max_body) {
+				c->stop = -EMSGSIZE;
+				return 0;
+			}
+			c->received += n;
+		}
+		if ((r = k8s_split_feed(c->split, ptr + skip, n - skip)) == K8S_SPLIT_PAUSE) {
+			c->skip = skip + k8s_split_taken(c->split);
+			c->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		if (r) {
 			/* The item hook's own reason to stop, or the splitter's. */
 			c->stop = -ECANCELED;
 			if (r == -EMSGSIZE || r == -EPROTO || r == -ENOMEM) {
@@ -769,7 +787,8 @@ k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long
 	c->ops = ops;
 	c->arg = arg;
 	c->t0_ns = sx_now_ns();
-	if (mode == K8S_CALL_ITEMS && k8s_split_new(&c->split, api->max_line, ops->item, arg)) {
+	if (mode == K8S_CALL_ITEMS &&
+	    k8s_split_new(&c->split, api->max_line, ops->item, ops->head, arg)) {
 		goto fail_call;
 	}
 	if (!(c->easy = e = curl_easy_init())) {
@@ -844,6 +863,15 @@ fail_call:
 	k8s_split_free(c->split);
 	free(c);
 	return -ENOMEM;
+}
+
+void
+k8s_call_resume(struct k8s_call *call)
+{
+	if (call->paused) {
+		call->paused = false;
+		curl_easy_pause(call->easy, CURLPAUSE_CONT);
+	}
 }
 
 void

@@ -45,6 +45,15 @@ struct k8s_call_ops {
 	 * -ECANCELED). Runs inside libcurl, like line.
 	 */
 	int (*item)(void *arg, const char *json, size_t len);
+	/**
+	 * ITEMS mode, optional: the body before its items, once, as a JSON
+	 * document with "items" empty (see k8s_split_head_fn); on a LIST whose
+	 * metadata comes first, it holds the continue token while the page's
+	 * items are still on their way. Returns and runs like item; or
+	 * K8S_CALL_PAUSE: the call takes nothing more until k8s_call_resume(),
+	 * so that the loop can start another call first.
+	 */
+	int (*head)(void *arg, const char *json, size_t len);
 	/** The call ended; it is freed when this returns. Runs from the event loop. */
 	void (*done)(void *arg, const struct k8s_call_result *res);
 };
@@ -128,6 +137,12 @@ void k8s_api_set_limits(struct k8s_api *api, size_t max_line, size_t max_body);
  */
 int k8s_api_get(struct k8s_api *api, const char *path, enum k8s_call_mode mode, long timeout_s,
                 const struct k8s_call_ops *ops, void *arg, struct k8s_call **out);
+
+/* From the head hook: see k8s_call_ops. */
+#define K8S_CALL_PAUSE 1
+
+/** Let a call paused by its head hook go on. Not from inside libcurl's hooks. */
+void k8s_call_resume(struct k8s_call *call);
 
 /**
  * Stop and free @call without calling its done hook. Not from inside one of

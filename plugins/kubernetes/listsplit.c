@@ -28,8 +28,10 @@ struct buf {
 
 struct k8s_split {
 	k8s_split_item_fn item;
+	k8s_split_head_fn head;
 	void *arg;
 	size_t max_item;
+	size_t taken; /* by the feed that paused */
 	int err;
 	char why[128];
 
@@ -59,7 +61,8 @@ struct k8s_split {
 };
 
 int
-k8s_split_new(struct k8s_split **out, size_t max_item, k8s_split_item_fn item, void *arg)
+k8s_split_new(struct k8s_split **out, size_t max_item, k8s_split_item_fn item,
+              k8s_split_head_fn head, void *arg)
 {
 	struct k8s_split *sp = calloc(1, sizeof(*sp));
 
@@ -68,6 +71,7 @@ k8s_split_new(struct k8s_split **out, size_t max_item, k8s_split_item_fn item, v
 		return -ENOMEM;
 	}
 	sp->item = item;
+	sp->head = head;
 	sp->arg = arg;
 	sp->max_item = max_item;
 	return 0;
@@ -141,6 +145,27 @@ key_done(struct k8s_split *sp)
 	}
 #undef KEY_IS
 	return drop;
+}
+
+/* The rest ends with the items' '[': hand it over closed, then take the closing back. */
+static int
+head_done(struct k8s_split *sp)
+{
+	int r;
+
+	if ((r = append(sp, &sp->rest, "]}", 2, MAX_REST + 2))) {
+		return r;
+	}
+	sp->rest.p[sp->rest.len] = '\0';
+	r = sp->head(sp->arg, sp->rest.p, sp->rest.len);
+	sp->rest.len -= 2;
+	return r && r != K8S_SPLIT_PAUSE ? fail(sp, r, "stopped") : r;
+}
+
+size_t
+k8s_split_taken(const struct k8s_split *sp)
+{
+	return sp->taken;
 }
 
 int
@@ -247,6 +272,11 @@ k8s_split_feed(struct k8s_split *sp, const char *p, size_t len)
 				}
 				sp->in_items = true;
 				in_rest = false;
+				if (sp->head && (r = head_done(sp))) {
+					/* Nothing of this input is left to keep: its rest went up to here. */
+					sp->taken = i + 1;
+					return r;
+				}
 			}
 			break;
 		case '}':
@@ -279,9 +309,7 @@ k8s_split_feed(struct k8s_split *sp, const char *p, size_t len)
 					return fail(sp, -EMSGSIZE, "an item is too long");
 				}
 				if ((r = sp->item(sp->arg, json, n))) {
-					sp->err = r;
-					snprintf(sp->why, sizeof(sp->why), "stopped");
-					return r;
+					return fail(sp, r, "stopped");
 				}
 			} else if (sp->in_items && sp->depth == 1) {
 				sp->in_items = false;

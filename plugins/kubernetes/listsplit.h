@@ -28,10 +28,27 @@ struct k8s_split;
 typedef int (*k8s_split_item_fn)(void *arg, const char *json, size_t len);
 
 /**
+ * The document's head, once, when its "items" array opens: everything before
+ * the items, closed as if the list were empty ("items":[]}), NUL-terminated,
+ * @len bytes, valid until the hook returns. A server that writes the metadata
+ * first (as kube-apiserver does) tells the continue token here, before the
+ * page's items. @return as k8s_split_item_fn, or K8S_SPLIT_PAUSE.
+ */
+typedef int (*k8s_split_head_fn)(void *arg, const char *json, size_t len);
+
+/*
+ * From the head hook: stop feeding right after the head. k8s_split_feed()
+ * returns it, having taken k8s_split_taken() bytes; the others are fed later.
+ */
+#define K8S_SPLIT_PAUSE 1
+
+/**
  * @param max_item items longer than this fail with -EMSGSIZE.
+ * @param head may be NULL.
  * @return 0 and a new splitter in *@out, or -ENOMEM.
  */
-int k8s_split_new(struct k8s_split **out, size_t max_item, k8s_split_item_fn item, void *arg);
+int k8s_split_new(struct k8s_split **out, size_t max_item, k8s_split_item_fn item,
+                  k8s_split_head_fn head, void *arg);
 
 /** NULL is a no-op. */
 void k8s_split_free(struct k8s_split *sp);
@@ -39,10 +56,14 @@ void k8s_split_free(struct k8s_split *sp);
 /**
  * The next @len bytes of the body, in any cut.
  * @return 0; -EMSGSIZE (an item, or the rest, too long); -EPROTO (not a
- * list: see k8s_split_error()); -ENOMEM; or the item hook's return value.
+ * list: see k8s_split_error()); -ENOMEM; K8S_SPLIT_PAUSE; or the item or
+ * head hook's return value.
  * After an error the splitter takes no more bytes.
  */
 int k8s_split_feed(struct k8s_split *sp, const char *p, size_t len);
+
+/** After k8s_split_feed() returned K8S_SPLIT_PAUSE: the bytes of its input it took. */
+size_t k8s_split_taken(const struct k8s_split *sp);
 
 /**
  * The body has ended. @return 0 and the document without its items
