@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <urcu.h>
 
 #include "jpull.h"
@@ -53,14 +54,15 @@ list_item(void *arg, const char *json, size_t len)
 	return 0;
 }
 
-/* The head is a NUL-terminated string of @len bytes, whatever the input. */
+/* The head is @len bytes then a NUL, whatever the input (which may hold NULs of its own). */
 static int
 list_head(void *arg, const char *json, size_t len)
 {
 	(void)arg;
-	if (strlen(json) != len) {
+	if (json[len] != '\0') {
 		abort();
 	}
+	json_decref(json_loadb(json, len, 0, NULL)); /* as the watch reads it */
 	return 0;
 }
 
