@@ -42,7 +42,9 @@ It adds:
 With --fake-nice N the fake API server runs at nice N. A kube-apiserver runs on other
 machines than the cluster's DNS; on a 2-core machine the fake takes a core from Sextant's
 workers (0.6 of one during a relist at 100,000 Services), and nice 19 lends Sextant and dnsload
-the cores first, which is nearer a cluster than sharing them evenly.
+the cores first, which is nearer a cluster than sharing them evenly. --split-cpus goes
+further: Sextant alone on the last CPU, the fake, dnsload and this tool on the others (give
+--workers 1 on two cores), so that nothing but Sextant's own threads runs where it answers.
 
 Every process listens on 127.0.0.1 only and is killed when the tool ends, however it ends.
 Exit status 1 when something did not start or sync; the figures are never judged here.
@@ -85,9 +87,15 @@ def on_signal(signum, frame):
 	sys.exit(1)
 
 
-def spawn(argv, log, nice=0):
+def spawn(argv, log, nice=0, cpus=None):
+	def child():
+		if nice:
+			os.nice(nice)
+		if cpus:
+			os.sched_setaffinity(0, cpus)
+
 	p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-		preexec_fn=(lambda: os.nice(nice)) if nice else None)
+		preexec_fn=child if nice or cpus else None)
 	started.append(p)
 	return p
 
@@ -206,6 +214,8 @@ def main():
 		help="watch events per second of --churn (default 1000)")
 	ap.add_argument("--fake-nice", type=int, default=0, metavar="N",
 		help="run the fake API server at nice N (19: as if on other machines)")
+	ap.add_argument("--split-cpus", action="store_true",
+		help="Sextant alone on the last CPU, everything else on the others")
 	ap.add_argument("--keep", action="store_true", help="keep the working directory")
 	args = ap.parse_args()
 
@@ -231,6 +241,14 @@ def run(args, work):
 	if args.managedfields:
 		spec += ",managedfields=1"
 	namespaces = args.namespaces or max(1, args.services // 100)
+	sextant_cpus = None
+	if args.split_cpus:
+		cpus = sorted(os.sched_getaffinity(0))
+		if len(cpus) < 2:
+			raise SystemExit("k8s_scale: --split-cpus needs two CPUs")
+		sextant_cpus = {cpus[-1]}
+		# Set before anything starts: the fake, dnsload and threads of this tool inherit it.
+		os.sched_setaffinity(0, set(cpus[:-1]))
 	portfile = os.path.join(work, "port")
 	fargv = ["/usr/bin/python3", FAKEAPI, "--port-file", portfile, "--bookmark-interval", "0",
 		"--generate", spec, "--history", "100000"]
@@ -250,7 +268,7 @@ def run(args, work):
 		f.write(corefile(port, cache=not args.churn))
 	log_path = os.path.join(work, "sextant.log")
 	srv = spawn([args.sextant, "-conf", conf, "-dns.port", "0", "-workers", str(args.workers)],
-		open(log_path, "w"))
+		open(log_path, "w"), cpus=sextant_cpus)
 
 	def synced():
 		if srv.poll() is not None:
