@@ -43,8 +43,9 @@ With --fake-nice N the fake API server runs at nice N. A kube-apiserver runs on 
 machines than the cluster's DNS; on a 2-core machine the fake takes a core from Sextant's
 workers (0.6 of one during a relist at 100,000 Services), and nice 19 lends Sextant and dnsload
 the cores first, which is nearer a cluster than sharing them evenly. --split-cpus goes
-further: Sextant alone on the last CPU, the fake, dnsload and this tool on the others (give
---workers 1 on two cores), so that nothing but Sextant's own threads runs where it answers.
+further. With "fake", the fake runs alone on the last CPU and everything else on the others,
+as if the API server ran elsewhere (give --workers 1 on two cores). With "sextant", Sextant
+runs alone on the last CPU, and dnsload then shares a CPU with the fake's work.
 
 Every process listens on 127.0.0.1 only and is killed when the tool ends, however it ends.
 Exit status 1 when something did not start or sync; the figures are never judged here.
@@ -214,8 +215,8 @@ def main():
 		help="watch events per second of --churn (default 1000)")
 	ap.add_argument("--fake-nice", type=int, default=0, metavar="N",
 		help="run the fake API server at nice N (19: as if on other machines)")
-	ap.add_argument("--split-cpus", action="store_true",
-		help="Sextant alone on the last CPU, everything else on the others")
+	ap.add_argument("--split-cpus", choices=("fake", "sextant"),
+		help="run this one alone on the last CPU, everything else on the others")
 	ap.add_argument("--keep", action="store_true", help="keep the working directory")
 	args = ap.parse_args()
 
@@ -241,13 +242,13 @@ def run(args, work):
 	if args.managedfields:
 		spec += ",managedfields=1"
 	namespaces = args.namespaces or max(1, args.services // 100)
-	sextant_cpus = None
+	alone = {}
 	if args.split_cpus:
 		cpus = sorted(os.sched_getaffinity(0))
 		if len(cpus) < 2:
 			raise SystemExit("k8s_scale: --split-cpus needs two CPUs")
-		sextant_cpus = {cpus[-1]}
-		# Set before anything starts: the fake, dnsload and threads of this tool inherit it.
+		alone[args.split_cpus] = {cpus[-1]}
+		# Set before anything starts: what this tool starts, and its threads, inherit it.
 		os.sched_setaffinity(0, set(cpus[:-1]))
 	portfile = os.path.join(work, "port")
 	fargv = ["/usr/bin/python3", FAKEAPI, "--port-file", portfile, "--bookmark-interval", "0",
@@ -256,7 +257,8 @@ def run(args, work):
 		fargv.append("--ignore-limit")
 	if not args.gzip:
 		fargv += ["--gzip-threshold", "-1"]
-	fake = spawn(fargv, open(os.path.join(work, "fakeapi.log"), "w"), args.fake_nice)
+	fake = spawn(fargv, open(os.path.join(work, "fakeapi.log"), "w"), args.fake_nice,
+		alone.get("fake"))
 	port = wait_for(lambda: os.path.exists(portfile) and int(open(portfile).read() or 0),
 		3600, "the fake API server (see %s/fakeapi.log)" % work, step=0.2)
 	print("cluster: %s (%s)" % (spec, "pages of 500" if args.pages else "one LIST each"))
@@ -268,7 +270,7 @@ def run(args, work):
 		f.write(corefile(port, cache=not args.churn))
 	log_path = os.path.join(work, "sextant.log")
 	srv = spawn([args.sextant, "-conf", conf, "-dns.port", "0", "-workers", str(args.workers)],
-		open(log_path, "w"), cpus=sextant_cpus)
+		open(log_path, "w"), cpus=alone.get("sextant"))
 
 	def synced():
 		if srv.poll() is not None:
