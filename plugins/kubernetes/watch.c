@@ -50,7 +50,6 @@ static const struct {
 struct list_page {
 	struct k8s_watch *w;
 	struct k8s_call *call; /* in flight */
-	bool asked;            /* its call started */
 	bool continued;        /* asked with a continue token: not the first page */
 	bool ended;            /* it ended well and waits for the pages before it */
 	char *next;            /* the continue token of the page after it; NULL: the last */
@@ -263,6 +262,13 @@ page_reset(struct list_page *pg)
 	*pg = (struct list_page){ .w = pg->w };
 }
 
+/* Asked for: in flight or ended. */
+static bool
+page_asked(const struct list_page *pg)
+{
+	return pg->call || pg->ended;
+}
+
 /* Stop the LIST: its pages in flight, and the next page's start. */
 static void
 pages_reset(struct k8s_watch *w)
@@ -302,9 +308,9 @@ list_item(void *arg, const char *json, size_t len)
 }
 
 /*
- * The continue token and resourceVersion of a list document (@json, @len
- * bytes), each strdup()ed or NULL. @return 0, or an error with its @cause
- * (static) and why in @why.
+ * The continue token and (unless @rv is NULL) resourceVersion of a list
+ * document (@json, @len bytes), each strdup()ed or NULL. @return 0, or an
+ * error with its @cause (static) and why in @why.
  */
 static int
 list_meta(const char *json, size_t len, char **cont, char **rv, const char **cause, char *why,
@@ -315,7 +321,10 @@ list_meta(const char *json, size_t len, char **cont, char **rv, const char **cau
 	const char *c, *v;
 	int r = 0;
 
-	*cont = *rv = NULL;
+	*cont = NULL;
+	if (rv) {
+		*rv = NULL;
+	}
 	if (!(list = json_loadb(json, len, 0, &jerr))) {
 		*cause = "invalid JSON";
 		snprintf(why, size, "invalid JSON at line %d: %s", jerr.line, jerr.text);
@@ -330,7 +339,9 @@ list_meta(const char *json, size_t len, char **cont, char **rv, const char **cau
 	} else {
 		c = json_string_value(json_object_get(md, "continue"));
 		v = json_string_value(json_object_get(md, "resourceVersion"));
-		if ((c && *c && !(*cont = strdup(c))) || (v && *v && !(*rv = strdup(v)))) {
+		if ((c && *c && !(*cont = strdup(c))) || (rv && v && *v && !(*rv = strdup(v)))) {
+			free(*cont);
+			*cont = NULL;
 			*cause = strerror(ENOMEM);
 			snprintf(why, size, "%s", *cause);
 			r = -ENOMEM;
@@ -355,13 +366,12 @@ list_head(void *arg, const char *json, size_t len)
 	struct list_page *pg = arg;
 	struct k8s_watch *w = pg->w;
 	const char *cause;
-	char *rv, why[256];
+	char why[256];
 
-	if (list_meta(json, len, &pg->next, &rv, &cause, why, sizeof(why))) {
+	if (list_meta(json, len, &pg->next, NULL, &cause, why, sizeof(why))) {
 		return 0; /* the end of the page says why, if the rest is no better */
 	}
-	free(rv);
-	if (pg->next && pg == &w->pages[w->cur] && !w->pages[!w->cur].asked) {
+	if (pg->next && pg == &w->pages[w->cur] && !page_asked(&w->pages[!w->cur])) {
 		sx_timer_once(w->ahead, 0);
 		return K8S_CALL_PAUSE;
 	}
@@ -374,7 +384,7 @@ ask_ahead(struct k8s_watch *w)
 {
 	struct list_page *pg = &w->pages[w->cur], *next = &w->pages[!w->cur];
 
-	if (pg->call && pg->next && !next->asked) {
+	if (pg->call && pg->next && !page_asked(next)) {
 		list_page(w, next, pg->next);
 	}
 }
@@ -422,9 +432,9 @@ advance(struct k8s_watch *w)
 			list_complete(w, rv);
 			return;
 		}
-		if (!next->asked) {
+		if (!page_asked(next)) {
 			list_page(w, next, pg->next);
-			if (!next->asked) {
+			if (!next->call) {
 				return; /* it failed */
 			}
 		}
@@ -502,7 +512,6 @@ list_page(struct k8s_watch *w, struct list_page *pg, const char *cont)
 		list_failed(w, strerror(-r), strerror(-r));
 		return;
 	}
-	pg->asked = true;
 	pg->continued = cont != NULL;
 }
 
