@@ -43,9 +43,11 @@ With --fake-nice N the fake API server runs at nice N. A kube-apiserver runs on 
 machines than the cluster's DNS; on a 2-core machine the fake takes a core from Sextant's
 workers (0.6 of one during a relist at 100,000 Services), and nice 19 lends Sextant and dnsload
 the cores first, which is nearer a cluster than sharing them evenly. --split-cpus goes
-further. With "fake", the fake runs alone on the last CPU and everything else on the others,
-as if the API server ran elsewhere (give --workers 1 on two cores). With "sextant", Sextant
-runs alone on the last CPU, and dnsload then shares a CPU with the fake's work.
+further. With "fake", the fake and this tool (the rest of the cluster: it writes objects and
+polls the fake, every 10 ms during a relist) run on the last CPU, and Sextant and dnsload alone
+on the others, as if the API server ran elsewhere (give --workers 1 on two cores). With
+"sextant", Sextant runs alone on the last CPU, and dnsload then shares a CPU with the fake's
+work and this tool's.
 
 Every process listens on 127.0.0.1 only and is killed when the tool ends, however it ends.
 Exit status 1 when something did not start or sync; the figures are never judged here.
@@ -86,6 +88,11 @@ def cleanup():
 def on_signal(signum, frame):
 	cleanup()
 	sys.exit(1)
+
+
+def pinned(cpus):
+	"""A preexec_fn that puts the child on cpus (None: where this tool runs)."""
+	return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
 
 
 def spawn(argv, log, nice=0, cpus=None):
@@ -243,13 +250,21 @@ def run(args, work):
 		spec += ",managedfields=1"
 	namespaces = args.namespaces or max(1, args.services // 100)
 	alone = {}
+	args.load_cpus = None  # dnsload's CPUs, when not this tool's
 	if args.split_cpus:
 		cpus = sorted(os.sched_getaffinity(0))
 		if len(cpus) < 2:
 			raise SystemExit("k8s_scale: --split-cpus needs two CPUs")
 		alone[args.split_cpus] = {cpus[-1]}
-		# Set before anything starts: what this tool starts, and its threads, inherit it.
-		os.sched_setaffinity(0, set(cpus[:-1]))
+		if args.split_cpus == "fake":
+			# The tool plays the rest of the cluster (it writes objects and polls the fake
+			# for the end of a relist): it goes with the fake, and only Sextant and dnsload
+			# are left on the other CPUs.
+			alone["sextant"] = args.load_cpus = set(cpus[:-1])
+			os.sched_setaffinity(0, {cpus[-1]})
+		else:
+			# Set before anything starts: what this tool starts, and its threads, inherit it.
+			os.sched_setaffinity(0, set(cpus[:-1]))
 	portfile = os.path.join(work, "port")
 	fargv = ["/usr/bin/python3", FAKEAPI, "--port-file", portfile, "--bookmark-interval", "0",
 		"--generate", spec, "--history", "100000"]
@@ -388,7 +403,8 @@ def churn(args, port, srv, log_path, work, namespaces):
 		names_file(qfile, args.services, namespaces)
 		out = open(os.path.join(work, "dnsload.churn"), "w")
 		load = subprocess.Popen([binary, "-p", str(dport), "-f", qfile, "-r", str(args.latency),
-			"-t", "3600"], stdout=out, stderr=subprocess.STDOUT)
+			"-t", "3600"], stdout=out, stderr=subprocess.STDOUT,
+			preexec_fn=pinned(args.load_cpus))
 		started.append(load)
 		time.sleep(3)  # phase 0: before
 		load.send_signal(signal.SIGUSR1)
@@ -523,7 +539,8 @@ def relist(args, port, srv, fake, log_path, work, namespaces, latency):
 		names_file(qfile, args.services, namespaces)
 		out = open(os.path.join(work, "dnsload.out"), "w")
 		load = subprocess.Popen([binary, "-p", str(dns_port(log_path)), "-f", qfile,
-			"-r", str(latency), "-t", "3600"], stdout=out, stderr=subprocess.STDOUT)
+			"-r", str(latency), "-t", "3600"], stdout=out, stderr=subprocess.STDOUT,
+			preexec_fn=pinned(args.load_cpus))
 		started.append(load)
 		time.sleep(5)  # phase 0: before
 	watches = len(fake_get(port, "/_fake/watches")["watches"])
