@@ -28,8 +28,8 @@ dns_log_count(struct sx_test_server *s, const char *needle)
 	return n;
 }
 
-static int
-by_str(const void *a, const void *b)
+int
+dns_by_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -54,7 +54,7 @@ section(FILE *out, const ldns_pkt *p, ldns_pkt_section sec, const char *prefix)
 		lines[i] = ldns_rr2str(rr);
 		lines[i][strcspn(lines[i], "\n")] = '\0';
 	}
-	qsort(lines, n, sizeof(*lines), by_str);
+	qsort(lines, n, sizeof(*lines), dns_by_str);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "\n%s: %s", prefix, lines[i]);
 		free(lines[i]);

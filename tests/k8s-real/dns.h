@@ -47,6 +47,9 @@ double dns_wait_for(struct sx_test_server *const *servers, const char *name, ldn
                     void (*want)(char *out, size_t size, void *arg), void *arg, double t0_ms,
                     double limit_ms);
 
+/** qsort()'s order of an array of strings (char *). */
+int dns_by_str(const void *a, const void *b);
+
 /** How many times @needle is in @s's log. */
 int dns_log_count(struct sx_test_server *s, const char *needle);
 

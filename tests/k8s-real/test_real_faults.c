@@ -86,12 +86,6 @@ svc_a(char *out, size_t size, const char *ns, const char *name)
 	json_decref(svc);
 }
 
-static int
-by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * What h.rst should answer by the slices of API server *@arg: its ready
  * addresses, once each, as dns_ask() shows them. The controller manager of
@@ -123,7 +117,7 @@ h_truth(char *out, size_t size, void *arg)
 			}
 		}
 	}
-	qsort(ips, nips, sizeof(ips[0]), by_str);
+	qsort(ips, nips, sizeof(ips[0]), dns_by_str);
 	out[0] = '\0';
 	for (i = 0; i < nips; i++) {
 		if (i == 0 || strcmp(ips[i], ips[i - 1]) != 0) {
