@@ -385,3 +385,67 @@ Test(real_dns, services_changed_deleted_and_namespaces_come_and_go)
 	               "\"churn\"}}");
 	within("churn.svc.cluster.local", A, "NODATA", t0, CHANGE_MS);
 }
+
+/*
+ * More Services than a LIST page holds (the plugin asks for 500 at a time),
+ * listed by two sextants started after them: three pages over HTTP/1.1 and
+ * three over HTTP/2, each next page asked for while this one's items are read
+ * (the page paused after its head, then resumed: libcurl hands the paused
+ * bytes over again). Every Service must be there with its address.
+ */
+#define PAGED 1100
+
+Test(real_dns, a_list_of_three_pages_over_http1_and_http2)
+{
+	struct sx_test_server *fresh[3] = { NULL };
+	char obj[512], qname[128], want[256];
+	json_t *l, *svc, *evs, *ev;
+	int continued = 0;
+	size_t i;
+
+	kube_namespace(k, "pages");
+	for (int n = 0; n < PAGED; n++) {
+		snprintf(obj, sizeof(obj),
+		         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+		         "\"p%d\",\"namespace\":\"pages\"},\"spec\":{\"ports\":[{\"port\":80}]}}",
+		         n);
+		kube_create(k, obj);
+	}
+	fresh[0] = start_sextant("1.1");
+	fresh[1] = start_sextant("2");
+	cr_assert(sx_test_wait_log(fresh[1], "the API server answers over HTTP/2", 5000), "%s",
+	          sx_test_log(fresh[1]));
+
+	l = kube_must(k, "GET", "/api/v1/namespaces/pages/services", NULL);
+	cr_assert_eq(json_array_size(json_object_get(l, "items")), PAGED);
+	json_array_foreach(json_object_get(l, "items"), i, svc)
+	{
+		const char *name = json_string_value(
+		        json_object_get(json_object_get(svc, "metadata"), "name"));
+		const char *ip = json_string_value(
+		        json_object_get(json_object_get(svc, "spec"), "clusterIP"));
+
+		snprintf(qname, sizeof(qname), "%s.pages.svc.cluster.local", name);
+		snprintf(want, sizeof(want), "%s.pages" Z "\t5\tIN\tA\t%s", name, ip);
+		dns_wait(fresh, qname, A, want, dns_now_ms(), 0);
+	}
+	json_decref(l);
+
+	/* Pages indeed: each sextant's LIST of Services went on twice with a continue token. */
+	evs = kube_audit_all(k, 1);
+	json_array_foreach(evs, i, ev)
+	{
+		const char *uri = json_string_value(json_object_get(ev, "requestURI"));
+		const char *stage = json_string_value(json_object_get(ev, "stage"));
+
+		continued += uri && stage && !strncmp(uri, "/api/v1/services?", 17) &&
+		             strstr(uri, "continue=") && !strcmp(stage, "ResponseComplete");
+	}
+	json_decref(evs);
+	cr_expect_geq(continued, 4, "%d LISTs of Services with a continue token", continued);
+	for (i = 0; i < 2; i++) {
+		cr_expect_eq(strstr(sx_test_log(fresh[i]), "[ERROR]"), NULL, "%s",
+		             sx_test_log(fresh[i]));
+		cr_expect_eq(sx_test_stop(fresh[i]), 0);
+	}
+}
