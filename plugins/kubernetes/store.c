@@ -70,6 +70,7 @@ k8s_store_new(struct k8s_store **out, const struct k8s_store_opts *opts)
 	    (opts->pod_index && k8s_podns_new(&st->podns) < 0)) {
 		goto fail;
 	}
+	st->holding = opts->need[K8S_SERVICE] && opts->need[K8S_SLICE];
 	st->serial = (uint32_t)time(NULL);
 	st->t0_ns = sx_now_ns();
 	*out = st;
@@ -185,7 +186,8 @@ view_find(struct k8s_store *st, const struct k8s_ns *ns, const char *name, size_
 
 /*
  * Give Service @name of @ns new data (@svc, NULL when deleted) and swap slice
- * @out for @in in its group (either NULL), then publish the new view.
+ * @out for @in in its group (either NULL), then publish the new view. A new
+ * view takes in the slices held for it.
  */
 static int
 view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len, bool set_svc,
@@ -194,6 +196,7 @@ view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t le
 	struct k8s_view *old = view_find(st, ns, name, len), *nv;
 	struct k8s_slice *const *was = old ? k8s_view_slices(old) : NULL;
 	size_t n = 0, nold = old ? old->nslices : 0;
+	size_t nheld = old ? 0 : k8s_held_find(&st->held, ns, name, len, NULL);
 	struct k8s_slice **list;
 	bool had = old && old->svc_off;
 	bool placed = false;
@@ -201,9 +204,12 @@ view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t le
 	if (!set_svc) {
 		svc = old ? k8s_view_svc(old) : NULL;
 	}
-	list = malloc((nold + 1) * sizeof(*list));
+	list = malloc((nold + nheld + 1) * sizeof(*list));
 	if (list == NULL) {
 		return -ENOMEM;
+	}
+	if (nheld > 0) {
+		n = k8s_held_find(&st->held, ns, name, len, list);
 	}
 	for (size_t i = 0; i < nold; i++) {
 		if (was[i] != out) {
@@ -238,6 +244,9 @@ view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t le
 		k8s_view_publish(st, old, nv);
 		if (old == NULL) {
 			ns_ref(st, ns);
+		}
+		if (nheld > 0) {
+			k8s_held_drop(&st->held, ns, name, len); /* in the view now */
 		}
 	}
 	free(list);
@@ -316,6 +325,24 @@ slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
 	st->stats.endpoints += add ? sl->neps : -(unsigned)sl->neps;
 }
 
+/*
+ * Swap slice @out for @in (either NULL) in the group of Service @name of @ns:
+ * its view, or, while the Services' first LIST runs and the Service has no
+ * view yet, the slices held for it (held.h).
+ */
+static int
+group_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len,
+             struct k8s_slice *out, struct k8s_slice *in)
+{
+	if (st->holding && view_find(st, ns, name, len) == NULL) {
+		if (out != NULL) {
+			k8s_held_remove(&st->held, out);
+		}
+		return in != NULL ? k8s_held_add(&st->held, in) : 0;
+	}
+	return view_update(st, ns, name, len, false, NULL, out, in);
+}
+
 /* Replace slice @name of @nsname by @sl (owned; NULL: deleted); *@changed unless a no-op. */
 static int
 slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name, size_t len,
@@ -352,15 +379,13 @@ slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *n
 	}
 	if (old != NULL && sl != NULL && old->svc_len == sl->svc_len &&
 	    memcmp(k8s_slice_svc(old), k8s_slice_svc(sl), sl->svc_len) == 0) {
-		r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, old, sl);
+		r = group_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, old, sl);
 	} else {
 		if (old != NULL) {
-			r = view_update(st, old->ns, k8s_slice_svc(old), old->svc_len, false, NULL,
-			                old, NULL);
+			r = group_update(st, old->ns, k8s_slice_svc(old), old->svc_len, old, NULL);
 		}
 		if (sl != NULL && r == 0) {
-			r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL,
-			                NULL, sl);
+			r = group_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, NULL, sl);
 		}
 	}
 	if (old != NULL) {
@@ -740,6 +765,26 @@ trim_later(void)
 	}
 }
 
+/*
+ * The Services' first LIST is in: slices still held have no Service. They get
+ * views of their own, as they would have had all along, for when it comes.
+ */
+static void
+stop_holding(struct k8s_store *st)
+{
+	struct k8s_slice *sl;
+	size_t pos = 0;
+
+	while ((sl = k8s_held_next(&st->held, &pos)) != NULL) {
+		if (view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, NULL,
+		                NULL) < 0) {
+			sx_plog(SX_LOG_ERROR, "kubernetes", "endpoint slices: out of memory");
+		}
+	}
+	st->holding = false;
+	k8s_held_free(&st->held);
+}
+
 void
 k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 {
@@ -747,6 +792,9 @@ k8s_store_relist_end(struct k8s_store *st, enum k8s_kind kind)
 
 	rcu_read_lock();
 	drop_stale(st, kind);
+	if (kind == K8S_SERVICE && st->holding) {
+		stop_holding(st);
+	}
 	rcu_read_unlock();
 	if (kind == K8S_POD && st->podns && k8s_podns_relist_end(st->podns) < 0) {
 		sx_plog(SX_LOG_ERROR, "kubernetes", "pod address index: out of memory");
@@ -874,5 +922,6 @@ k8s_store_free(struct k8s_store *st)
 	}
 	free(st->opts.namespaces);
 	k8s_podns_free(st->podns);
+	k8s_held_free(&st->held);
 	free(st);
 }

@@ -8,6 +8,7 @@
 #include <sextant/plugin.h>
 
 #include "apiclient.h"
+#include "held.h"
 #include "k8s.h"
 #include "objects.h"
 
@@ -149,6 +150,8 @@ struct k8s_store {
 	struct k8s_podns *podns;     /* with opts.pod_index, else NULL (podns.h) */
 	unsigned long buckets[8];    /* per table, the size last asked for (store.c) */
 	unsigned long nrev[2];       /* entries in svc_rev[0] and [1] */
+	bool holding;                /* the Services' first LIST runs: slices may wait in held */
+	struct k8s_held held;        /* control thread (held.h) */
 };
 
 uint64_t k8s_hash_pair(const char *ns, size_t ns_len, const char *name, size_t len);

@@ -251,6 +251,63 @@ Test(zone, slices_wait_for_their_service)
 	cr_assert_eq(ready(view("testns", "late")), 2);
 }
 
+/* The view of ns/name in the table, with or without a Service (workers see only the former). */
+static const struct k8s_view *
+table_view(const char *ns_, const char *name)
+{
+	struct k8s_pair key = { ns_, strlen(ns_), name, strlen(name) };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(st->services, k8s_hash_pair(key.ns, key.ns_len, name, key.len),
+	                k8s_match_view, &key, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct k8s_view, node) : NULL;
+}
+
+/*
+ * During the Services' first LIST, a slice whose Service is not in yet makes
+ * no view: it is held until the Service's view takes it in. With pages most
+ * slices come first, and the views they made were replaced at once.
+ */
+Test(zone, slices_before_their_service_make_no_view_in_the_first_list)
+{
+	const struct k8s_view *v;
+
+	ns("testns");
+	k8s_store_relist_begin(st, K8S_SERVICE);
+	k8s_store_relist_begin(st, K8S_SLICE);
+	slice(K8S_ADDED, "testns", "w-1", "w", "{\"addresses\":[\"10.244.5.1\"]}");
+	slice(K8S_ADDED, "testns", "w-2", "w", "{\"addresses\":[\"10.244.5.2\"]}");
+	slice(K8S_ADDED, "testns", "w-3", "w", "{\"addresses\":[\"10.244.5.3\"]}");
+	cr_assert_null(table_view("testns", "w"));
+	cr_assert_eq(rev_eps("10.244.5.1"), 1); /* PTR needs no Service */
+	/* Held slices change, go, and move to another Service as any do. */
+	slice(K8S_MODIFIED, "testns", "w-1", "w", "{\"addresses\":[\"10.244.5.9\"]}");
+	slice(K8S_DELETED, "testns", "w-2", "w", "{\"addresses\":[\"10.244.5.2\"]}");
+	slice(K8S_MODIFIED, "testns", "w-3", "other", "{\"addresses\":[\"10.244.5.3\"]}");
+	cr_assert_null(table_view("testns", "w"));
+	cr_assert_null(table_view("testns", "other"));
+
+	svc(K8S_ADDED, "testns", "w", "10.96.5.1", 80);
+	v = view("testns", "w");
+	cr_assert_not_null(v);
+	cr_assert_eq(v->nslices, 1);
+	cr_assert_eq(k8s_slice_addr(k8s_view_slices(v)[0], 0)[3], 9);
+	cr_assert_eq(rev_eps("10.244.5.2"), 0);
+
+	/* Still held at the end of the Services' LIST: no Service, a view of its own. */
+	k8s_store_relist_end(st, K8S_SERVICE);
+	cr_assert_not_null(table_view("testns", "other"));
+	cr_assert_null(view("testns", "other"));
+	k8s_store_relist_end(st, K8S_SLICE);
+	svc(K8S_ADDED, "testns", "other", "10.96.5.2", 80);
+	cr_assert_eq(ready(view("testns", "other")), 1);
+	/* From then on a slice makes its view at once, Service or not. */
+	slice(K8S_ADDED, "testns", "z-1", "z", "{\"addresses\":[\"10.244.5.4\"]}");
+	cr_assert_not_null(table_view("testns", "z"));
+}
+
 Test(zone, slice_moves_to_another_service)
 {
 	ns("testns");
