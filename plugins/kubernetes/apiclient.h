@@ -51,7 +51,8 @@ struct k8s_call_ops {
 	 * metadata comes first, it holds the continue token while the page's
 	 * items are still on their way. Returns and runs like item; or
 	 * K8S_CALL_PAUSE: the call takes nothing more until k8s_call_resume(),
-	 * so that the loop can start another call first.
+	 * so that the loop can start another call first. Over HTTP/1.x only:
+	 * over HTTP/2 the call goes on (k8s_call_resume() is then a no-op).
 	 */
 	int (*head)(void *arg, const char *json, size_t len);
 	/** The call ended; it is freed when this returns. Runs from the event loop. */
