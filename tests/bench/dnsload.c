@@ -395,6 +395,7 @@ main(int argc, char **argv)
 		}
 	}
 	report(seen_phase + 1, stop_at);
+	free(qs);
 	return 0;
 usage:
 	fprintf(stderr,
