@@ -56,7 +56,6 @@ struct k8s_call {
 	size_t received;         /* ITEMS mode: bytes of the body so far */
 	size_t skip;             /* ITEMS mode: bytes the split took before it paused */
 	bool paused;             /* by the head hook, until k8s_call_resume() */
-	bool pausable;           /* the response came over HTTP/1.x */
 	bool status_known, status_ok;
 	bool counted;   /* in the stats already */
 	uint64_t t0_ns; /* start, for the stats */
@@ -196,13 +195,9 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	long status = 0;
 
 	if (!c->status_known) {
-		long version = 0;
-
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version);
 		c->status_known = true;
 		c->status_ok = status >= 200 && status < 300;
-		c->pausable = version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1;
 	}
 	if (!c->status_ok) {
 		/* Keep the start of an error reply: its Status says why. */
@@ -232,8 +227,10 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		}
 		if ((r = k8s_split_feed(c->split, ptr + skip, n - skip)) == K8S_SPLIT_PAUSE) {
 			size_t taken = k8s_split_taken(c->split);
+			long version = 0;
 
-			if (c->pausable) {
+			curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version);
+			if (version < CURL_HTTP_VERSION_2_0) {
 				c->skip = skip + taken;
 				c->paused = true;
 				return CURL_WRITEFUNC_PAUSE;

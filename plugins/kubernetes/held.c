@@ -103,9 +103,10 @@ k8s_held_remove(struct k8s_held *h, const struct k8s_slice *sl)
 	}
 }
 
-size_t
-k8s_held_find(const struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len,
-              struct k8s_slice **out)
+/* The slices held for Service @name of @ns: copied to @out unless NULL, let go of if @drop. */
+static size_t
+each_of(struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len,
+        struct k8s_slice **out, bool drop)
 {
 	size_t n = 0;
 
@@ -118,24 +119,26 @@ k8s_held_find(const struct k8s_held *h, const struct k8s_ns *ns, const char *nam
 			if (out != NULL) {
 				out[n] = h->slot[i];
 			}
+			if (drop) {
+				h->slot[i] = TOMB;
+			}
 			n++;
 		}
 	}
 	return n;
 }
 
+size_t
+k8s_held_find(struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len,
+              struct k8s_slice **out)
+{
+	return each_of(h, ns, name, len, out, false);
+}
+
 void
 k8s_held_drop(struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len)
 {
-	if (h->cap == 0) {
-		return;
-	}
-	for (size_t i = home(h->cap, ns, name, len); h->slot[i] != NULL;
-	     i = (i + 1) & (h->cap - 1)) {
-		if (live(h->slot[i]) && of(h->slot[i], ns, name, len)) {
-			h->slot[i] = TOMB;
-		}
-	}
+	each_of(h, ns, name, len, NULL, true);
 }
 
 struct k8s_slice *

@@ -31,8 +31,8 @@ void k8s_held_remove(struct k8s_held *h, const struct k8s_slice *sl);
  * The slices held for Service @name of @ns: into @out (room for all, or NULL
  * to count). @return how many.
  */
-size_t k8s_held_find(const struct k8s_held *h, const struct k8s_ns *ns, const char *name,
-                     size_t len, struct k8s_slice **out);
+size_t k8s_held_find(struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len,
+                     struct k8s_slice **out);
 
 /** Let go of every slice held for Service @name of @ns. */
 void k8s_held_drop(struct k8s_held *h, const struct k8s_ns *ns, const char *name, size_t len);

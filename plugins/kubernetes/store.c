@@ -186,8 +186,9 @@ view_find(struct k8s_store *st, const struct k8s_ns *ns, const char *name, size_
 
 /*
  * Give Service @name of @ns new data (@svc, NULL when deleted) and swap slice
- * @out for @in in its group (either NULL), then publish the new view. A new
- * view takes in the slices held for it.
+ * @out for @in in its group (either NULL), then publish the new view. While
+ * the Services' first LIST runs, the group of a Service with no view yet is
+ * held instead (held.h); a new view takes in the slices held for it.
  */
 static int
 view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len, bool set_svc,
@@ -196,11 +197,18 @@ view_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t le
 	struct k8s_view *old = view_find(st, ns, name, len), *nv;
 	struct k8s_slice *const *was = old ? k8s_view_slices(old) : NULL;
 	size_t n = 0, nold = old ? old->nslices : 0;
-	size_t nheld = old ? 0 : k8s_held_find(&st->held, ns, name, len, NULL);
+	size_t nheld;
 	struct k8s_slice **list;
 	bool had = old && old->svc_off;
 	bool placed = false;
 
+	if (old == NULL && !set_svc && st->holding) {
+		if (out != NULL) {
+			k8s_held_remove(&st->held, out);
+		}
+		return in != NULL ? k8s_held_add(&st->held, in) : 0;
+	}
+	nheld = old ? 0 : k8s_held_find(&st->held, ns, name, len, NULL);
 	if (!set_svc) {
 		svc = old ? k8s_view_svc(old) : NULL;
 	}
@@ -325,24 +333,6 @@ slice_link(struct k8s_store *st, struct k8s_slice *sl, bool add)
 	st->stats.endpoints += add ? sl->neps : -(unsigned)sl->neps;
 }
 
-/*
- * Swap slice @out for @in (either NULL) in the group of Service @name of @ns:
- * its view, or, while the Services' first LIST runs and the Service has no
- * view yet, the slices held for it (held.h).
- */
-static int
-group_update(struct k8s_store *st, struct k8s_ns *ns, const char *name, size_t len,
-             struct k8s_slice *out, struct k8s_slice *in)
-{
-	if (st->holding && view_find(st, ns, name, len) == NULL) {
-		if (out != NULL) {
-			k8s_held_remove(&st->held, out);
-		}
-		return in != NULL ? k8s_held_add(&st->held, in) : 0;
-	}
-	return view_update(st, ns, name, len, false, NULL, out, in);
-}
-
 /* Replace slice @name of @nsname by @sl (owned; NULL: deleted); *@changed unless a no-op. */
 static int
 slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *name, size_t len,
@@ -379,13 +369,15 @@ slice_set(struct k8s_store *st, const char *nsname, size_t ns_len, const char *n
 	}
 	if (old != NULL && sl != NULL && old->svc_len == sl->svc_len &&
 	    memcmp(k8s_slice_svc(old), k8s_slice_svc(sl), sl->svc_len) == 0) {
-		r = group_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, old, sl);
+		r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, old, sl);
 	} else {
 		if (old != NULL) {
-			r = group_update(st, old->ns, k8s_slice_svc(old), old->svc_len, old, NULL);
+			r = view_update(st, old->ns, k8s_slice_svc(old), old->svc_len, false, NULL,
+			                old, NULL);
 		}
 		if (sl != NULL && r == 0) {
-			r = group_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, NULL, sl);
+			r = view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL,
+			                NULL, sl);
 		}
 	}
 	if (old != NULL) {
@@ -775,13 +767,13 @@ stop_holding(struct k8s_store *st)
 	struct k8s_slice *sl;
 	size_t pos = 0;
 
+	st->holding = false; /* views again, taking in what was held */
 	while ((sl = k8s_held_next(&st->held, &pos)) != NULL) {
 		if (view_update(st, sl->ns, k8s_slice_svc(sl), sl->svc_len, false, NULL, NULL,
 		                NULL) < 0) {
 			sx_plog(SX_LOG_ERROR, "kubernetes", "endpoint slices: out of memory");
 		}
 	}
-	st->holding = false;
 	k8s_held_free(&st->held);
 }
 

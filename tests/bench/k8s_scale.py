@@ -90,11 +90,6 @@ def on_signal(signum, frame):
 	sys.exit(1)
 
 
-def pinned(cpus):
-	"""A preexec_fn that puts the child on cpus (None: where this tool runs)."""
-	return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-
-
 def spawn(argv, log, nice=0, cpus=None):
 	def child():
 		if nice:
@@ -397,15 +392,7 @@ def churn(args, port, srv, log_path, work, namespaces):
 		wait_for(lambda: ask(n, ns, 1) == addr[(n, ns)], 60, "probe %s" % n)
 	load = None
 	if args.latency:
-		binary = args.dnsload or os.path.join(os.path.dirname(os.path.abspath(args.sextant)),
-			"tests", "bench", "dnsload")
-		qfile = os.path.join(work, "queries")
-		names_file(qfile, args.services, namespaces)
-		out = open(os.path.join(work, "dnsload.churn"), "w")
-		load = subprocess.Popen([binary, "-p", str(dport), "-f", qfile, "-r", str(args.latency),
-			"-t", "3600"], stdout=out, stderr=subprocess.STDOUT,
-			preexec_fn=pinned(args.load_cpus))
-		started.append(load)
+		load = start_load(args, work, namespaces, dport, args.latency, "dnsload.churn")
 		time.sleep(3)  # phase 0: before
 		load.send_signal(signal.SIGUSR1)
 	stop = threading.Event()
@@ -515,6 +502,16 @@ def churn(args, port, srv, log_path, work, namespaces):
 		stop_load(load, os.path.join(work, "dnsload.churn"), "churn")
 
 
+def start_load(args, work, namespaces, port, rate, out):
+	"""dnsload asking the cluster's names at rate a second, on Sextant's side; output in work/out."""
+	binary = args.dnsload or os.path.join(os.path.dirname(os.path.abspath(args.sextant)),
+		"tests", "bench", "dnsload")
+	qfile = os.path.join(work, "queries")
+	names_file(qfile, args.services, namespaces)
+	return spawn([binary, "-p", str(port), "-f", qfile, "-r", str(rate), "-t", "3600"],
+		open(os.path.join(work, out), "w"), cpus=args.load_cpus)
+
+
 def stop_load(load, out_path, phase1):
 	"""Stop dnsload and print its latency before and during (as @phase1) the test, then its output."""
 	load.send_signal(signal.SIGINT)
@@ -533,15 +530,7 @@ def relist(args, port, srv, fake, log_path, work, namespaces, latency):
 	"""A 410 for every watch: the plugin lists everything again beside what it serves."""
 	load = None
 	if latency:
-		binary = args.dnsload or os.path.join(os.path.dirname(os.path.abspath(args.sextant)),
-			"tests", "bench", "dnsload")
-		qfile = os.path.join(work, "queries")
-		names_file(qfile, args.services, namespaces)
-		out = open(os.path.join(work, "dnsload.out"), "w")
-		load = subprocess.Popen([binary, "-p", str(dns_port(log_path)), "-f", qfile,
-			"-r", str(latency), "-t", "3600"], stdout=out, stderr=subprocess.STDOUT,
-			preexec_fn=pinned(args.load_cpus))
-		started.append(load)
+		load = start_load(args, work, namespaces, dns_port(log_path), latency, "dnsload.out")
 		time.sleep(5)  # phase 0: before
 	watches = len(fake_get(port, "/_fake/watches")["watches"])
 	seq = fake_get(port, "/_fake/requests?since=0")["next"]
